@@ -1,0 +1,484 @@
+//! Duration distributions and their sampling.
+//!
+//! Sampling takes the random generator as an argument: `core` never builds
+//! one. All arithmetic goes through IEEE-754 operations and the pure-Rust
+//! `libm` (not the platform's maths library), so the same uniform draws give
+//! the same durations on every machine — the event stream's hash depends on
+//! it.
+
+use rand_core::Rng;
+
+use crate::time::SimDuration;
+
+/// The 0.9 quantile of the standard normal distribution.
+const Z_90: f64 = 1.281_551_565_544_600_4;
+
+/// A distribution of durations, in milliseconds. Constructed through the
+/// checked constructors, so every variant is well formed (min <= mode <= max,
+/// positive lognormal parameters, non-empty observations).
+#[derive(Clone, Debug, PartialEq)]
+pub enum Dist {
+    Fixed(SimDuration),
+    Uniform {
+        min: f64,
+        max: f64,
+    },
+    Triangular {
+        min: f64,
+        mode: f64,
+        max: f64,
+    },
+    /// Beta-PERT: a beta distribution on [min, max] with shape parameters
+    /// `alpha = 1 + 4 (mode - min) / (max - min)`, `beta = 1 + 4 (max - mode) / (max - min)`.
+    Pert {
+        min: f64,
+        mode: f64,
+        max: f64,
+        alpha: f64,
+        beta: f64,
+        median_ms: u64,
+    },
+    /// Lognormal given its median and 0.9 quantile: `mu = ln median`,
+    /// `sigma = ln(p90 / median) / z_0.9`.
+    LogNormal {
+        median: f64,
+        sigma: f64,
+    },
+    /// Observed values, sorted; sampled by inverting the piecewise-linear
+    /// empirical distribution function.
+    Empirical {
+        sorted_ms: Vec<u64>,
+    },
+}
+
+/// Why a distribution's parameters are not acceptable.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DistError {
+    #[error("min {min} is greater than max {max}")]
+    MinAboveMax { min: SimDuration, max: SimDuration },
+    #[error("most likely {mode} lies outside [min {min}, max {max}]")]
+    ModeOutside {
+        min: SimDuration,
+        mode: SimDuration,
+        max: SimDuration,
+    },
+    #[error("min and max are both {0}: write a fixed duration instead")]
+    Degenerate(SimDuration),
+    #[error("lognormal median must be positive")]
+    ZeroMedian,
+    #[error("lognormal p90 {p90} must be greater than the median {median}")]
+    P90NotAboveMedian {
+        median: SimDuration,
+        p90: SimDuration,
+    },
+    #[error("empirical distribution needs at least one observed value")]
+    NoObservations,
+}
+
+fn ms(d: SimDuration) -> f64 {
+    d.as_ms() as f64
+}
+
+impl Dist {
+    pub fn fixed(d: SimDuration) -> Dist {
+        Dist::Fixed(d)
+    }
+
+    /// # Errors
+    /// [`DistError::MinAboveMax`] or [`DistError::Degenerate`].
+    pub fn uniform(min: SimDuration, max: SimDuration) -> Result<Dist, DistError> {
+        check_range(min, max)?;
+        Ok(Dist::Uniform {
+            min: ms(min),
+            max: ms(max),
+        })
+    }
+
+    /// # Errors
+    /// When min > max, the mode lies outside, or min == max.
+    pub fn triangular(
+        min: SimDuration,
+        mode: SimDuration,
+        max: SimDuration,
+    ) -> Result<Dist, DistError> {
+        check_three(min, mode, max)?;
+        Ok(Dist::Triangular {
+            min: ms(min),
+            mode: ms(mode),
+            max: ms(max),
+        })
+    }
+
+    /// # Errors
+    /// When min > max, the mode lies outside, or min == max.
+    pub fn pert(min: SimDuration, mode: SimDuration, max: SimDuration) -> Result<Dist, DistError> {
+        check_three(min, mode, max)?;
+        let (a, m, b) = (ms(min), ms(mode), ms(max));
+        let alpha = 1.0 + 4.0 * (m - a) / (b - a);
+        let beta = 1.0 + 4.0 * (b - m) / (b - a);
+        let median_ms = round_ms(a + (b - a) * beta_median(alpha, beta));
+        Ok(Dist::Pert {
+            min: a,
+            mode: m,
+            max: b,
+            alpha,
+            beta,
+            median_ms,
+        })
+    }
+
+    /// # Errors
+    /// When the median is zero or the p90 is not above it.
+    pub fn lognormal(median: SimDuration, p90: SimDuration) -> Result<Dist, DistError> {
+        if median.as_ms() == 0 {
+            return Err(DistError::ZeroMedian);
+        }
+        if p90 <= median {
+            return Err(DistError::P90NotAboveMedian { median, p90 });
+        }
+        let sigma = libm::log(ms(p90) / ms(median)) / Z_90;
+        Ok(Dist::LogNormal {
+            median: ms(median),
+            sigma,
+        })
+    }
+
+    /// # Errors
+    /// When no values are given.
+    pub fn empirical(observed: &[SimDuration]) -> Result<Dist, DistError> {
+        if observed.is_empty() {
+            return Err(DistError::NoObservations);
+        }
+        let mut sorted_ms: Vec<u64> = observed.iter().map(|d| d.as_ms()).collect();
+        sorted_ms.sort_unstable();
+        Ok(Dist::Empirical { sorted_ms })
+    }
+
+    /// The median, exact to the millisecond (PERT's is found numerically
+    /// once, at construction).
+    pub fn median(&self) -> SimDuration {
+        SimDuration(match self {
+            Dist::Fixed(d) => d.as_ms(),
+            Dist::Uniform { min, max } => round_ms((min + max) / 2.0),
+            Dist::Triangular { min, mode, max } => {
+                let (a, c, b) = (*min, *mode, *max);
+                if c - a >= (b - a) / 2.0 {
+                    round_ms(a + libm::sqrt((b - a) * (c - a) / 2.0))
+                } else {
+                    round_ms(b - libm::sqrt((b - a) * (b - c) / 2.0))
+                }
+            }
+            Dist::Pert { median_ms, .. } => *median_ms,
+            Dist::LogNormal { median, .. } => round_ms(*median),
+            Dist::Empirical { sorted_ms } => round_ms(interpolate(sorted_ms, 0.5)),
+        })
+    }
+
+    /// The largest value a draw can take, or `None` when unbounded
+    /// (lognormal draws are capped by the caller).
+    pub fn max(&self) -> Option<SimDuration> {
+        match self {
+            Dist::Fixed(d) => Some(*d),
+            Dist::Uniform { max, .. } | Dist::Triangular { max, .. } | Dist::Pert { max, .. } => {
+                Some(SimDuration(*max as u64))
+            }
+            Dist::LogNormal { .. } => None,
+            Dist::Empirical { sorted_ms } => sorted_ms.last().map(|v| SimDuration(*v)),
+        }
+    }
+
+    /// A value that bounds the distribution for validation: its max, or for
+    /// a lognormal its 0.999 quantile.
+    pub fn practical_max(&self) -> SimDuration {
+        match self {
+            Dist::LogNormal { median, sigma } => {
+                SimDuration(round_ms(median * libm::exp(sigma * 3.090_232_306_167_813)))
+            }
+            other => other.max().unwrap_or(SimDuration::ZERO),
+        }
+    }
+
+    /// Draws one duration, in (unrounded) milliseconds. The number of
+    /// uniforms consumed is fixed for every variant but PERT, whose gamma
+    /// draws use rejection.
+    pub fn sample_ms<R: Rng + ?Sized>(&self, rng: &mut R) -> f64 {
+        match self {
+            Dist::Fixed(d) => ms(*d),
+            Dist::Uniform { min, max } => min + (max - min) * unit(rng),
+            Dist::Triangular { min, mode, max } => {
+                let (a, c, b) = (*min, *mode, *max);
+                let u = unit(rng);
+                let fc = (c - a) / (b - a);
+                if u < fc {
+                    a + libm::sqrt(u * (b - a) * (c - a))
+                } else {
+                    b - libm::sqrt((1.0 - u) * (b - a) * (b - c))
+                }
+            }
+            Dist::Pert {
+                min,
+                max,
+                alpha,
+                beta,
+                ..
+            } => {
+                let x = gamma(rng, *alpha);
+                let y = gamma(rng, *beta);
+                min + (max - min) * (x / (x + y))
+            }
+            Dist::LogNormal { median, sigma } => median * libm::exp(sigma * std_normal(rng)),
+            Dist::Empirical { sorted_ms } => interpolate(sorted_ms, unit(rng)),
+        }
+    }
+
+    /// Draws one duration, rounded to the millisecond and kept within the
+    /// distribution's bounds (and below `cap`).
+    pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R, cap: SimDuration) -> SimDuration {
+        if let Dist::Fixed(d) = self {
+            return *d;
+        }
+        let v = self.sample_ms(rng);
+        let hi = self
+            .max()
+            .map_or(cap.as_ms(), |m| m.as_ms().min(cap.as_ms()));
+        SimDuration(round_ms(v).min(hi))
+    }
+}
+
+fn check_range(min: SimDuration, max: SimDuration) -> Result<(), DistError> {
+    if min > max {
+        return Err(DistError::MinAboveMax { min, max });
+    }
+    if min == max {
+        return Err(DistError::Degenerate(min));
+    }
+    Ok(())
+}
+
+fn check_three(min: SimDuration, mode: SimDuration, max: SimDuration) -> Result<(), DistError> {
+    check_range(min, max)?;
+    if mode < min || mode > max {
+        return Err(DistError::ModeOutside { min, mode, max });
+    }
+    Ok(())
+}
+
+/// Rounds non-negative milliseconds half up, saturating.
+fn round_ms(v: f64) -> u64 {
+    if v.is_nan() || v <= 0.0 {
+        0
+    } else if v >= u64::MAX as f64 {
+        u64::MAX
+    } else {
+        libm::floor(v + 0.5) as u64
+    }
+}
+
+/// A uniform draw in [0, 1) with 53 random bits.
+fn unit<R: Rng + ?Sized>(rng: &mut R) -> f64 {
+    (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+/// A uniform draw in (0, 1], safe to take the logarithm of.
+fn unit_open0<R: Rng + ?Sized>(rng: &mut R) -> f64 {
+    ((rng.next_u64() >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+/// A standard normal draw by the Box–Muller transform (one of the pair).
+fn std_normal<R: Rng + ?Sized>(rng: &mut R) -> f64 {
+    let u1 = unit_open0(rng);
+    let u2 = unit(rng);
+    libm::sqrt(-2.0 * libm::log(u1)) * libm::cos(std::f64::consts::TAU * u2)
+}
+
+/// A Gamma(shape, 1) draw for shape >= 1 (Marsaglia and Tsang, 2000).
+fn gamma<R: Rng + ?Sized>(rng: &mut R, shape: f64) -> f64 {
+    debug_assert!(shape >= 1.0);
+    let d = shape - 1.0 / 3.0;
+    let c = 1.0 / libm::sqrt(9.0 * d);
+    loop {
+        let (x, v) = loop {
+            let x = std_normal(rng);
+            let v = 1.0 + c * x;
+            if v > 0.0 {
+                break (x, v * v * v);
+            }
+        };
+        let u = unit_open0(rng);
+        if u < 1.0 - 0.0331 * x * x * x * x
+            || libm::log(u) < 0.5 * x * x + d * (1.0 - v + libm::log(v))
+        {
+            return d * v;
+        }
+    }
+}
+
+/// Linear interpolation of sorted observations at quantile `q` in [0, 1].
+fn interpolate(sorted_ms: &[u64], q: f64) -> f64 {
+    let n = sorted_ms.len();
+    if n == 1 {
+        return sorted_ms[0] as f64;
+    }
+    let pos = q * (n - 1) as f64;
+    let i = (libm::floor(pos) as usize).min(n - 2);
+    let frac = pos - i as f64;
+    sorted_ms[i] as f64 + frac * (sorted_ms[i + 1] as f64 - sorted_ms[i] as f64)
+}
+
+/// The median of Beta(alpha, beta) for alpha, beta >= 1, by bisection on the
+/// CDF, itself integrated with Simpson's rule (the density is smooth and
+/// bounded for these shapes). Accurate far below a millisecond for any
+/// duration the scenario validator accepts.
+fn beta_median(alpha: f64, beta: f64) -> f64 {
+    const N: usize = 4096; // Simpson intervals over [0, 1]
+    let density = |x: f64| libm::pow(x, alpha - 1.0) * libm::pow(1.0 - x, beta - 1.0);
+    // Cumulative integral at grid points (every second Simpson node).
+    let h = 1.0 / N as f64;
+    let mut cum = vec![0.0f64; N / 2 + 1];
+    for k in 0..N / 2 {
+        let x0 = (2 * k) as f64 * h;
+        let part = h / 3.0 * (density(x0) + 4.0 * density(x0 + h) + density(x0 + 2.0 * h));
+        cum[k + 1] = cum[k] + part;
+    }
+    let total = cum[N / 2];
+    let half = total / 2.0;
+    let k = cum.partition_point(|c| *c < half).clamp(1, N / 2);
+    // Refine inside [x_{k-1}, x_k] by bisection on a local Simpson integral.
+    let (mut lo, mut hi) = ((2 * (k - 1)) as f64 * h, (2 * k) as f64 * h);
+    let base = cum[k - 1];
+    let partial = |x: f64, from: f64| {
+        let mid = (from + x) / 2.0;
+        (x - from) / 6.0 * (density(from) + 4.0 * density(mid) + density(x))
+    };
+    let from = lo;
+    for _ in 0..60 {
+        let mid = (lo + hi) / 2.0;
+        if base + partial(mid, from) < half {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    (lo + hi) / 2.0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand_core::SeedableRng;
+    use rand_xoshiro::Xoshiro256PlusPlus;
+
+    fn d(s: &str) -> SimDuration {
+        SimDuration::parse(s).unwrap()
+    }
+
+    /// Sample median of many draws, in ms.
+    fn sample_median(dist: &Dist) -> f64 {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(42);
+        let mut v: Vec<f64> = (0..20_001).map(|_| dist.sample_ms(&mut rng)).collect();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    }
+
+    fn check_median(dist: Dist, expected: &str, tolerance: f64) {
+        assert_eq!(dist.median(), d(expected), "{dist:?}");
+        let empirical = sample_median(&dist);
+        let exp = d(expected).as_ms() as f64;
+        assert!(
+            (empirical - exp).abs() <= tolerance * exp,
+            "{dist:?}: sampled median {empirical} vs {exp}"
+        );
+    }
+
+    #[test]
+    fn medians_are_exact_and_match_samples() {
+        check_median(Dist::fixed(d("15m")), "15m", 0.0);
+        check_median(Dist::uniform(d("10m"), d("20m")).unwrap(), "15m", 0.01);
+        // Triangular (0, 0, 60): median = 60 - sqrt(60 * 60 / 2) = 17.5735 m.
+        check_median(
+            Dist::triangular(d("0s"), d("0s"), d("60m")).unwrap(),
+            "17m34.416s",
+            0.01,
+        );
+        check_median(Dist::lognormal(d("1h"), d("2h")).unwrap(), "1h", 0.01);
+        check_median(
+            Dist::empirical(&[d("1h"), d("3h"), d("2h")]).unwrap(),
+            "2h",
+            0.01,
+        );
+        // Symmetric PERT: the median is the mode.
+        check_median(Dist::pert(d("1h"), d("2h"), d("3h")).unwrap(), "2h", 0.01);
+    }
+
+    #[test]
+    fn skewed_pert_median_matches_sampling() {
+        // Beta(1.8, 4.2) on [0, 10h]: the median lies between the mode (2h) and the mean (3h).
+        let dist = Dist::pert(d("0s"), d("2h"), d("10h")).unwrap();
+        let median = dist.median().as_ms() as f64;
+        let sampled = sample_median(&dist);
+        assert!(
+            (median - sampled).abs() < 0.01 * median,
+            "median {median} sampled {sampled}"
+        );
+        assert!(median > d("2h").as_ms() as f64 && median < d("3h").as_ms() as f64);
+    }
+
+    #[test]
+    fn lognormal_p90_holds() {
+        let dist = Dist::lognormal(d("1h"), d("2h")).unwrap();
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+        let n = 20_000;
+        let below = (0..n)
+            .filter(|_| dist.sample_ms(&mut rng) <= d("2h").as_ms() as f64)
+            .count();
+        let share = below as f64 / n as f64;
+        assert!((share - 0.9).abs() < 0.01, "share below p90: {share}");
+    }
+
+    #[test]
+    fn draws_stay_in_bounds() {
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(3);
+        let cap = d("30d");
+        for dist in [
+            Dist::uniform(d("1m"), d("2m")).unwrap(),
+            Dist::triangular(d("1m"), d("1m"), d("2m")).unwrap(),
+            Dist::pert(d("1m"), d("110s"), d("2m")).unwrap(),
+            Dist::empirical(&[d("1m"), d("2m")]).unwrap(),
+        ] {
+            for _ in 0..5_000 {
+                let v = dist.sample(&mut rng, cap);
+                assert!(v >= d("1m") && v <= d("2m"), "{dist:?} drew {v}");
+            }
+        }
+        let wild = Dist::lognormal(d("1d"), d("29d")).unwrap();
+        assert!((0..5_000).all(|_| wild.sample(&mut rng, cap) <= cap));
+    }
+
+    #[test]
+    fn rejects_bad_parameters() {
+        assert!(matches!(
+            Dist::uniform(d("2m"), d("1m")),
+            Err(DistError::MinAboveMax { .. })
+        ));
+        assert!(matches!(
+            Dist::pert(d("1m"), d("3m"), d("2m")),
+            Err(DistError::ModeOutside { .. })
+        ));
+        assert!(matches!(
+            Dist::triangular(d("1m"), d("1m"), d("1m")),
+            Err(DistError::Degenerate(_))
+        ));
+        assert!(matches!(
+            Dist::lognormal(d("0s"), d("1m")),
+            Err(DistError::ZeroMedian)
+        ));
+        assert!(matches!(
+            Dist::lognormal(d("2m"), d("1m")),
+            Err(DistError::P90NotAboveMedian { .. })
+        ));
+        assert!(matches!(
+            Dist::empirical(&[]),
+            Err(DistError::NoObservations)
+        ));
+    }
+}

@@ -1,0 +1,19 @@
+//! `rehearse-core`: the domain of a cutover rehearsal — simulated time,
+//! duration distributions, the scenario model, events and the run-state fold.
+//!
+//! Pure by design: nothing here reads files, the clock, the environment or
+//! the operating system's randomness, and nothing spawns threads. Random
+//! draws take the generator as an argument; building one is `rehearse-sim`'s
+//! job.
+
+pub mod dist;
+pub mod event;
+pub mod scenario;
+pub mod state;
+pub mod time;
+
+pub use dist::Dist;
+pub use event::{Event, EventRecord, Mode, Outcome, SCHEMA_VERSION, ScenarioDigest};
+pub use scenario::{Scenario, ScenarioError, Step, StepIdx};
+pub use state::{RunState, Violation};
+pub use time::{Calendar, SimDuration, SimTime};

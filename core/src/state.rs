@@ -1,0 +1,598 @@
+//! `RunState`: the fold of a run's events, and the invariants checked on it.
+//!
+//! `apply` only records; it cannot fail. Anything that breaks an invariant is
+//! recorded as a [`Violation`] (with the event's seq) and the fold goes on,
+//! so that one bad event never hides the next.
+
+use std::fmt;
+
+use crate::event::{Event, EventRecord, Mode, Outcome, ScenarioDigest};
+use crate::scenario::{Anchor, Dep, Scenario, StepIdx};
+use crate::time::{SimDuration, SimTime};
+
+/// The state of a run after some prefix of its events.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunState {
+    shape: Vec<Shape>,
+    /// The run's identity, once `RunStarted` was seen.
+    pub identity: Option<RunIdentity>,
+    /// The latest time seen.
+    pub clock: SimTime,
+    pub n_events: u64,
+    pub last_seq: Option<u64>,
+    pub steps: Vec<StepState>,
+    /// How many downtime markers are open.
+    pub downtime_depth: u32,
+    downtime_since: SimTime,
+    /// Closed intervals in which at least one downtime marker was open.
+    pub downtime_intervals: Vec<(SimTime, SimTime)>,
+    pub finished: Option<(SimTime, Outcome)>,
+    violations: Vec<Violation>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RunIdentity {
+    pub schema: u32,
+    pub scenario: ScenarioDigest,
+    pub seed: u64,
+    pub run: u64,
+    pub mode: Mode,
+}
+
+/// What the fold needs of the scenario: ids, parents and dependencies.
+#[derive(Clone, Debug, PartialEq)]
+struct Shape {
+    id: String,
+    parent: Option<StepIdx>,
+    children: Vec<StepIdx>,
+    after: Vec<Dep>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StepStatus {
+    #[default]
+    NotStarted,
+    Running,
+    Completed,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StepState {
+    pub status: StepStatus,
+    pub attempts: u32,
+    pub started: Option<SimTime>,
+    pub ended: Option<SimTime>,
+}
+
+/// An invariant broken at some event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    pub seq: u64,
+    pub at: SimTime,
+    pub kind: ViolationKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ViolationKind {
+    /// The stream's seq numbers are not 0, 1, 2, ...
+    SeqOutOfOrder {
+        expected: u64,
+    },
+    TimeWentBackwards {
+        from: SimTime,
+    },
+    FirstEventNotRunStarted,
+    RunStartedAgain,
+    /// A step started before a dependency allowed it.
+    StartedBeforeDependency {
+        step: String,
+        dep: String,
+        allowed_at: Option<SimTime>,
+    },
+    StartedBeforeParent {
+        step: String,
+        parent: String,
+    },
+    StartedWhileActive {
+        step: String,
+    },
+    CompletedWithoutStart {
+        step: String,
+    },
+    GroupCompletedBeforeSubStep {
+        step: String,
+        sub_step: String,
+    },
+    DowntimeEndedWithoutBeginning {
+        step: String,
+    },
+    DowntimeOpenAtEnd {
+        depth: u32,
+    },
+    CommittedWithUnfinishedStep {
+        step: String,
+    },
+    EventAfterEnd {
+        kind: &'static str,
+    },
+    RunEndedTwice,
+}
+
+impl fmt::Display for Violation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "event seq {} at {}: ", self.seq, self.at)?;
+        match &self.kind {
+            ViolationKind::SeqOutOfOrder { expected } => {
+                write!(f, "seq out of order (expected {expected})")
+            }
+            ViolationKind::TimeWentBackwards { from } => {
+                write!(f, "time went backwards from {from}")
+            }
+            ViolationKind::FirstEventNotRunStarted => {
+                write!(f, "the first event is not RunStarted")
+            }
+            ViolationKind::RunStartedAgain => write!(f, "RunStarted again in the same stream"),
+            ViolationKind::StartedBeforeDependency {
+                step,
+                dep,
+                allowed_at: Some(t),
+            } => {
+                write!(
+                    f,
+                    "step `{step}` started before `{dep}` allowed it (at {t})"
+                )
+            }
+            ViolationKind::StartedBeforeDependency {
+                step,
+                dep,
+                allowed_at: None,
+            } => {
+                write!(f, "step `{step}` started before `{dep}` was reached")
+            }
+            ViolationKind::StartedBeforeParent { step, parent } => {
+                write!(f, "step `{step}` started before its parent `{parent}`")
+            }
+            ViolationKind::StartedWhileActive { step } => {
+                write!(f, "step `{step}` started while running or done")
+            }
+            ViolationKind::CompletedWithoutStart { step } => {
+                write!(f, "step `{step}` completed without running")
+            }
+            ViolationKind::GroupCompletedBeforeSubStep { step, sub_step } => {
+                write!(
+                    f,
+                    "step `{step}` completed before its sub-step `{sub_step}`"
+                )
+            }
+            ViolationKind::DowntimeEndedWithoutBeginning { step } => {
+                write!(f, "downtime ended at `{step}` but had not begun")
+            }
+            ViolationKind::DowntimeOpenAtEnd { depth } => {
+                write!(
+                    f,
+                    "the run ended with downtime still open ({depth} marker(s))"
+                )
+            }
+            ViolationKind::CommittedWithUnfinishedStep { step } => {
+                write!(f, "the run committed with step `{step}` unfinished")
+            }
+            ViolationKind::EventAfterEnd { kind } => write!(f, "{kind} after the run ended"),
+            ViolationKind::RunEndedTwice => write!(f, "the run ended twice"),
+        }
+    }
+}
+
+impl RunState {
+    /// The state before any event of a run of `scenario`.
+    pub fn new(scenario: &Scenario) -> RunState {
+        let shape = scenario
+            .steps
+            .iter()
+            .map(|s| Shape {
+                id: s.id.clone(),
+                parent: s.parent,
+                children: s.children.clone(),
+                after: s.after.clone(),
+            })
+            .collect();
+        RunState {
+            shape,
+            identity: None,
+            clock: SimTime::ZERO,
+            n_events: 0,
+            last_seq: None,
+            steps: vec![StepState::default(); scenario.steps.len()],
+            downtime_depth: 0,
+            downtime_since: SimTime::ZERO,
+            downtime_intervals: Vec::new(),
+            finished: None,
+            violations: Vec::new(),
+        }
+    }
+
+    /// Folds a whole stream.
+    pub fn replay<'a>(
+        scenario: &Scenario,
+        records: impl IntoIterator<Item = &'a EventRecord>,
+    ) -> RunState {
+        let mut state = RunState::new(scenario);
+        for r in records {
+            state.apply(r);
+        }
+        state
+    }
+
+    /// Records one event. Never fails: broken invariants become violations.
+    ///
+    /// # Panics
+    /// If the event names a step index outside the scenario (a programmer
+    /// error: logs are resolved against the scenario before folding).
+    pub fn apply(&mut self, rec: &EventRecord) {
+        let (seq, at) = (rec.seq, rec.at);
+        let expected = self.last_seq.map_or(0, |s| s + 1);
+        if seq != expected {
+            self.violate(seq, at, ViolationKind::SeqOutOfOrder { expected });
+        }
+        self.last_seq = Some(seq);
+        if at < self.clock {
+            self.violate(
+                seq,
+                at,
+                ViolationKind::TimeWentBackwards { from: self.clock },
+            );
+        }
+        self.clock = self.clock.max(at);
+        if self.n_events == 0 && !matches!(rec.event, Event::RunStarted { .. }) {
+            self.violate(seq, at, ViolationKind::FirstEventNotRunStarted);
+        }
+        self.n_events += 1;
+        if self.finished.is_some() && !matches!(rec.event, Event::RunFinished { .. }) {
+            self.violate(
+                seq,
+                at,
+                ViolationKind::EventAfterEnd {
+                    kind: rec.event.kind(),
+                },
+            );
+        }
+        match &rec.event {
+            Event::RunStarted {
+                schema,
+                scenario,
+                seed,
+                run,
+                mode,
+            } => {
+                if self.identity.is_some() {
+                    self.violate(seq, at, ViolationKind::RunStartedAgain);
+                }
+                self.identity = Some(RunIdentity {
+                    schema: *schema,
+                    scenario: *scenario,
+                    seed: *seed,
+                    run: *run,
+                    mode: *mode,
+                });
+            }
+            Event::StepStarted { step, attempt } => self.step_started(seq, at, *step, *attempt),
+            Event::StepCompleted { step, .. } => self.step_completed(seq, at, *step),
+            Event::DowntimeBegan { .. } => {
+                if self.downtime_depth == 0 {
+                    self.downtime_since = at;
+                }
+                self.downtime_depth += 1;
+            }
+            Event::DowntimeEnded { step } => {
+                if self.downtime_depth == 0 {
+                    let step = self.id(*step);
+                    self.violate(
+                        seq,
+                        at,
+                        ViolationKind::DowntimeEndedWithoutBeginning { step },
+                    );
+                } else {
+                    self.downtime_depth -= 1;
+                    if self.downtime_depth == 0 {
+                        self.downtime_intervals.push((self.downtime_since, at));
+                    }
+                }
+            }
+            Event::RunFinished { outcome } => {
+                if self.finished.is_some() {
+                    self.violate(seq, at, ViolationKind::RunEndedTwice);
+                    return;
+                }
+                self.finished = Some((at, *outcome));
+                if self.downtime_depth > 0 {
+                    self.violate(
+                        seq,
+                        at,
+                        ViolationKind::DowntimeOpenAtEnd {
+                            depth: self.downtime_depth,
+                        },
+                    );
+                }
+                if *outcome == Outcome::Committed {
+                    for i in 0..self.steps.len() {
+                        if self.steps[i].status != StepStatus::Completed {
+                            let step = self.shape[i].id.clone();
+                            self.violate(
+                                seq,
+                                at,
+                                ViolationKind::CommittedWithUnfinishedStep { step },
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn step_started(&mut self, seq: u64, at: SimTime, step: StepIdx, attempt: u32) {
+        let i = step.index();
+        if self.steps[i].status != StepStatus::NotStarted {
+            let step = self.id(step);
+            self.violate(seq, at, ViolationKind::StartedWhileActive { step });
+        }
+        if let Some(p) = self.shape[i].parent
+            && self.steps[p.index()].status != StepStatus::Running
+        {
+            let (step, parent) = (self.id(step), self.id(p));
+            self.violate(seq, at, ViolationKind::StartedBeforeParent { step, parent });
+        }
+        for d in self.shape[i].after.clone() {
+            let reached = match d.anchor {
+                Anchor::Finish => self.steps[d.step.index()].ended,
+                Anchor::Start => self.steps[d.step.index()].started,
+            };
+            let allowed_at = reached.map(|t| t.after(d.lag));
+            if allowed_at.is_none_or(|t| at < t) {
+                let (step, dep) = (self.id(step), self.id(d.step));
+                self.violate(
+                    seq,
+                    at,
+                    ViolationKind::StartedBeforeDependency {
+                        step,
+                        dep,
+                        allowed_at,
+                    },
+                );
+            }
+        }
+        let s = &mut self.steps[i];
+        s.status = StepStatus::Running;
+        s.attempts = s.attempts.max(attempt);
+        s.started = Some(at);
+        s.ended = None;
+    }
+
+    fn step_completed(&mut self, seq: u64, at: SimTime, step: StepIdx) {
+        let i = step.index();
+        if self.steps[i].status != StepStatus::Running {
+            let step = self.id(step);
+            self.violate(seq, at, ViolationKind::CompletedWithoutStart { step });
+        }
+        for c in self.shape[i].children.clone() {
+            if self.steps[c.index()].status != StepStatus::Completed {
+                let (step, sub_step) = (self.id(step), self.id(c));
+                self.violate(
+                    seq,
+                    at,
+                    ViolationKind::GroupCompletedBeforeSubStep { step, sub_step },
+                );
+            }
+        }
+        let s = &mut self.steps[i];
+        s.status = StepStatus::Completed;
+        s.ended = Some(at);
+    }
+
+    fn id(&self, step: StepIdx) -> String {
+        self.shape[step.index()].id.clone()
+    }
+
+    fn violate(&mut self, seq: u64, at: SimTime, kind: ViolationKind) {
+        self.violations.push(Violation { seq, at, kind });
+    }
+
+    /// Every invariant violation seen so far, in stream order.
+    pub fn violations(&self) -> &[Violation] {
+        &self.violations
+    }
+
+    /// Total downtime: the union of downtime intervals (an interval still
+    /// open counts up to the latest time seen).
+    pub fn downtime(&self) -> SimDuration {
+        let closed: u64 = self
+            .downtime_intervals
+            .iter()
+            .map(|(a, b)| b.since(*a).as_ms())
+            .sum();
+        let open = if self.downtime_depth > 0 {
+            self.clock.since(self.downtime_since).as_ms()
+        } else {
+            0
+        };
+        SimDuration(closed + open)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::SCHEMA_VERSION;
+
+    const PLAN: &str = r#"
+[scenario]
+name = "two steps"
+[[step]]
+id = "a"
+duration = "1h"
+downtime = "begins"
+[[step]]
+id = "b"
+after = ["a"]
+duration = "30m"
+downtime = "ends"
+"#;
+
+    fn scenario() -> Scenario {
+        Scenario::parse(PLAN, "plan.toml").unwrap()
+    }
+
+    fn records(events: &[(u64, Event)]) -> Vec<EventRecord> {
+        events
+            .iter()
+            .enumerate()
+            .map(|(i, (at, e))| EventRecord {
+                seq: i as u64,
+                at: SimTime(*at),
+                event: e.clone(),
+            })
+            .collect()
+    }
+
+    fn start() -> Event {
+        Event::RunStarted {
+            schema: SCHEMA_VERSION,
+            scenario: ScenarioDigest(1),
+            seed: 7,
+            run: 0,
+            mode: Mode::Random,
+        }
+    }
+
+    fn check(events: &[(u64, Event)], expected: &[&str]) {
+        let state = RunState::replay(&scenario(), &records(events));
+        let got: Vec<String> = state.violations().iter().map(|v| v.to_string()).collect();
+        assert_eq!(got, expected);
+    }
+
+    const A: StepIdx = StepIdx(0);
+    const B: StepIdx = StepIdx(1);
+
+    #[test]
+    fn a_good_run_has_no_violation() {
+        let events = [
+            (0, start()),
+            (
+                0,
+                Event::StepStarted {
+                    step: A,
+                    attempt: 1,
+                },
+            ),
+            (0, Event::DowntimeBegan { step: A }),
+            (
+                3_600_000,
+                Event::StepCompleted {
+                    step: A,
+                    attempt: 1,
+                },
+            ),
+            (
+                3_600_000,
+                Event::StepStarted {
+                    step: B,
+                    attempt: 1,
+                },
+            ),
+            (
+                5_400_000,
+                Event::StepCompleted {
+                    step: B,
+                    attempt: 1,
+                },
+            ),
+            (5_400_000, Event::DowntimeEnded { step: B }),
+            (
+                5_400_000,
+                Event::RunFinished {
+                    outcome: Outcome::Committed,
+                },
+            ),
+        ];
+        check(&events, &[]);
+        let state = RunState::replay(&scenario(), &records(&events));
+        assert_eq!(state.downtime(), SimDuration::from_mins(90));
+        assert_eq!(
+            state.finished,
+            Some((SimTime(5_400_000), Outcome::Committed))
+        );
+    }
+
+    #[test]
+    fn every_violation_is_listed() {
+        check(
+            &[
+                (0, start()),
+                (
+                    0,
+                    Event::StepStarted {
+                        step: B,
+                        attempt: 1,
+                    },
+                ),
+                (0, Event::DowntimeEnded { step: B }),
+                (
+                    10,
+                    Event::StepStarted {
+                        step: A,
+                        attempt: 1,
+                    },
+                ),
+                (5, Event::DowntimeBegan { step: A }),
+                (
+                    20,
+                    Event::RunFinished {
+                        outcome: Outcome::Committed,
+                    },
+                ),
+                (
+                    20,
+                    Event::RunFinished {
+                        outcome: Outcome::Committed,
+                    },
+                ),
+                (
+                    20,
+                    Event::StepCompleted {
+                        step: A,
+                        attempt: 1,
+                    },
+                ),
+            ],
+            &[
+                "event seq 1 at 00:00:00.000: step `b` started before `a` was reached",
+                "event seq 2 at 00:00:00.000: downtime ended at `b` but had not begun",
+                "event seq 4 at 00:00:00.005: time went backwards from 00:00:00.010",
+                "event seq 5 at 00:00:00.020: the run ended with downtime still open (1 marker(s))",
+                "event seq 5 at 00:00:00.020: the run committed with step `a` unfinished",
+                "event seq 5 at 00:00:00.020: the run committed with step `b` unfinished",
+                "event seq 6 at 00:00:00.020: the run ended twice",
+                "event seq 7 at 00:00:00.020: StepCompleted after the run ended",
+            ],
+        );
+    }
+
+    #[test]
+    fn stream_must_open_with_run_started_and_count_up() {
+        let mut recs = records(&[(
+            0,
+            Event::StepStarted {
+                step: A,
+                attempt: 1,
+            },
+        )]);
+        recs[0].seq = 4;
+        let state = RunState::replay(&scenario(), &recs);
+        let got: Vec<String> = state.violations().iter().map(|v| v.to_string()).collect();
+        assert_eq!(
+            got,
+            [
+                "event seq 4 at 00:00:00.000: seq out of order (expected 0)",
+                "event seq 4 at 00:00:00.000: the first event is not RunStarted"
+            ]
+        );
+    }
+}

@@ -1,0 +1,44 @@
+//! The summary of one run: what a cutover lead reads first.
+
+use rehearse_core::event::{Mode, Outcome, ScenarioDigest};
+use rehearse_core::scenario::StepIdx;
+use rehearse_core::time::{SimDuration, SimTime};
+
+/// When a step started and ended (its last attempt).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StepTiming {
+    pub start: SimTime,
+    pub end: SimTime,
+}
+
+impl StepTiming {
+    pub fn duration(&self) -> SimDuration {
+        self.end.since(self.start)
+    }
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct RunSummary {
+    pub outcome: Outcome,
+    pub seed: u64,
+    pub run: u64,
+    pub mode: Mode,
+    pub scenario: ScenarioDigest,
+    /// When the run ended.
+    pub end: SimTime,
+    /// Total downtime: the union of the downtime intervals.
+    pub downtime: SimDuration,
+    pub downtime_intervals: Vec<(SimTime, SimTime)>,
+    /// Per step, by [`StepIdx`].
+    pub steps: Vec<StepTiming>,
+    /// The leaf steps whose durations (with the lags between them) make up
+    /// the run's length, in order.
+    pub critical_path: Vec<StepIdx>,
+    pub n_events: u64,
+}
+
+impl RunSummary {
+    pub fn timing(&self, step: StepIdx) -> StepTiming {
+        self.steps[step.index()]
+    }
+}

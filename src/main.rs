@@ -1,0 +1,38 @@
+//! `rehearse`: the command line. Parses arguments, reads files, prints, and
+//! picks the exit code — the simulation itself lives in `rehearse-sim`.
+//!
+//! Exit codes: 0 success, 1 a check failed (an invariant was violated),
+//! 2 bad input (unreadable or invalid files, bad arguments, a run that
+//! cannot finish within its limits).
+
+mod cli;
+mod load;
+mod render;
+mod run;
+mod validate;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let args = cli::Cli::parse();
+    let result = match args.command {
+        cli::Command::Run(a) => run::run(&a),
+        cli::Command::Validate(a) => validate::validate(&a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,81 @@
+//! `rehearse validate`: check scenario files, report every error.
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use rehearse_core::Scenario;
+use rehearse_core::scenario::ScenarioError;
+use serde_json::{Value, json};
+
+use crate::cli::ValidateArgs;
+use crate::load;
+
+enum Checked {
+    Valid(Scenario),
+    Unreadable(String),
+    Invalid(ScenarioError),
+}
+
+pub fn validate(args: &ValidateArgs) -> Result<ExitCode> {
+    let mut files = Vec::new();
+    let mut n_bad = 0;
+    for path in &args.scenarios {
+        let checked = match load::read_text(path) {
+            Err(e) => Checked::Unreadable(format!("{e:#}")),
+            Ok(text) => match load::parse(path, &text) {
+                Ok(s) => Checked::Valid(s),
+                Err(e) => Checked::Invalid(e),
+            },
+        };
+        let file = path.display().to_string();
+        let entry: Value = match &checked {
+            Checked::Valid(s) => {
+                let n_groups = s.steps.iter().filter(|s| s.is_group()).count();
+                if !args.json {
+                    println!(
+                        "ok     {file}: {} steps ({n_groups} with sub-steps), {} top-level",
+                        s.steps.len(),
+                        s.roots.len()
+                    );
+                }
+                json!({ "file": file, "ok": true, "steps": s.steps.len() })
+            }
+            Checked::Unreadable(message) => {
+                n_bad += 1;
+                if !args.json {
+                    eprintln!("error: {message}");
+                    eprintln!("FAILED {file}: unreadable");
+                }
+                json!({ "file": file, "ok": false, "errors": [ { "message": message } ] })
+            }
+            Checked::Invalid(e) => {
+                n_bad += 1;
+                let n = e.diagnostics.len();
+                if !args.json {
+                    for line in e.to_string().lines() {
+                        eprintln!("error: {line}");
+                    }
+                    eprintln!("FAILED {file}: {n} error{}", if n == 1 { "" } else { "s" });
+                }
+                let errors: Vec<Value> = e
+                    .diagnostics
+                    .iter()
+                    .map(|d| json!({ "line": d.line, "col": d.col, "step": d.step, "message": d.message }))
+                    .collect();
+                json!({ "file": file, "ok": false, "errors": errors })
+            }
+        };
+        files.push(entry);
+    }
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({ "files": files }))?
+        );
+    }
+    Ok(if n_bad == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(2)
+    })
+}
