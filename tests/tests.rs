@@ -1,1 +1,10 @@
+//! End-to-end tests of the binary and of whole scenarios: one test binary,
+//! one module per concern.
 
+mod cli;
+mod data_upgrade;
+mod engine;
+mod props;
+mod replay;
+mod support;
+mod validation;

@@ -1127,9 +1127,9 @@ impl Validator<'_> {
             .collect();
         let mut matched_begin: Vec<Option<usize>> = vec![None; begins.len()];
         let mut matched_end: Vec<bool> = vec![false; ends.len()];
-        for e in 0..ends.len() {
+        for (e, matched) in matched_end.iter_mut().enumerate() {
             let mut visited = vec![false; begins.len()];
-            matched_end[e] = augment(e, &can, &mut matched_begin, &mut visited);
+            *matched = augment(e, &can, &mut matched_begin, &mut visited);
         }
         for (b, m) in matched_begin.iter().enumerate() {
             if m.is_none() {

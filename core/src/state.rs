@@ -447,7 +447,7 @@ downtime = "ends"
             .map(|(i, (at, e))| EventRecord {
                 seq: i as u64,
                 at: SimTime(*at),
-                event: e.clone(),
+                event: *e,
             })
             .collect()
     }

@@ -1,0 +1,207 @@
+//! Property tests: random valid plans never break an invariant; random,
+//! truncated or mutated input never panics and always gives a located error.
+
+use proptest::prelude::*;
+use rehearse_core::{Mode, RunState, Scenario};
+use rehearse_sim::{JsonlWriter, MemorySink, Plan, RunOptions, Simulator, Tee, read_jsonl};
+
+use crate::support;
+
+/// Random numbers from which a plan is built: (parent pick, dependency
+/// bits, duration kind and size, lag).
+type Genes = Vec<(u32, u32, u32, u32)>;
+
+/// Builds a valid scenario from genes: parents are earlier steps, and a
+/// step depends only on earlier siblings (so no cycle can form); downtime,
+/// when there are two top-level steps or more, begins at the first and ends
+/// at the last, which is made to wait for the first.
+fn plan_from(genes: &Genes) -> String {
+    let n = genes.len();
+    let parent: Vec<Option<usize>> = genes
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            if i > 0 && g.0 % 5 < 2 {
+                Some(g.0 as usize % i)
+            } else {
+                None
+            }
+        })
+        .collect();
+    let has_children: Vec<bool> = (0..n).map(|i| parent.contains(&Some(i))).collect();
+    let roots: Vec<usize> = (0..n).filter(|i| parent[*i].is_none()).collect();
+    let mut text = String::from("[scenario]\nname = \"generated\"\n");
+    for (i, g) in genes.iter().enumerate() {
+        text.push_str(&format!("\n[[step]]\nid = \"s{i}\"\n"));
+        if let Some(p) = parent[i] {
+            text.push_str(&format!("parent = \"s{p}\"\n"));
+        }
+        let mut after: Vec<String> = (0..i)
+            .filter(|j| parent[*j] == parent[i] && g.1 >> (j % 32) & 1 == 1)
+            .map(|j| match (g.3 % 4, g.3 / 4 % 3) {
+                (0, _) => format!("\"s{j}\""),
+                (1, lag) => format!("{{ step = \"s{j}\", lag = \"{}s\" }}", lag * 7),
+                (_, lag) => format!(
+                    "{{ step = \"s{j}\", from = \"start\", lag = \"{}ms\" }}",
+                    lag * 250
+                ),
+            })
+            .collect();
+        let downtime = roots.len() >= 2 && (i == roots[0] || i == *roots.last().unwrap());
+        if downtime && i != roots[0] && !after.iter().any(|a| a.contains("\"s0\"")) {
+            after.push("\"s0\"".into());
+        }
+        if !after.is_empty() {
+            text.push_str(&format!("after = [{}]\n", after.join(", ")));
+        }
+        if downtime {
+            text.push_str(if i == roots[0] {
+                "downtime = \"begins\"\n"
+            } else {
+                "downtime = \"ends\"\n"
+            });
+        }
+        if has_children[i] {
+            if g.2 % 3 == 0 {
+                text.push_str(&format!("finish_lag = \"{}s\"\n", g.2 % 50));
+            }
+            continue;
+        }
+        let m = 1 + g.2 / 8 % 120; // minutes
+        let d = match g.2 % 8 {
+            0 => "\"instant\"".to_string(),
+            1 => format!("\"{m}m\""),
+            2 => format!("{{ uniform = [\"{m}m\", \"{}m\"] }}", m * 2),
+            3 => format!("{{ triangular = [\"{m}m\", \"{m}m\", \"{}m\"] }}", m * 3),
+            4 => format!("{{ pert = [\"{m}m\", \"{}m\", \"{}m\"] }}", m + 1, m * 4),
+            5 => format!(
+                "{{ lognormal = {{ median = \"{m}m\", p90 = \"{}m\" }} }}",
+                m * 2
+            ),
+            6 => format!(
+                "{{ empirical = [\"{m}m\", \"{}m\", \"{}m\"] }}",
+                m + 5,
+                m * 2
+            ),
+            _ => format!("\"{}ms\"", 1 + g.2 % 999),
+        };
+        text.push_str(&format!("duration = {d}\n"));
+    }
+    text
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn random_valid_plans_never_violate_an_invariant(genes in prop::collection::vec(any::<(u32, u32, u32, u32)>(), 1..30), seed in any::<u64>()) {
+        let text = plan_from(&genes);
+        let s = Scenario::parse(&text, "generated.toml").unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let plan = Plan::new(&s, rehearse_sim::digest(&text));
+        let mut sim = Simulator::new(&plan);
+        for mode in [Mode::Random, Mode::Median] {
+            let mut memory = MemorySink::new();
+            let mut log = JsonlWriter::new(Vec::new(), &s);
+            let summary = sim.run(&RunOptions::new(seed, mode), &mut Tee(&mut memory, &mut log)).unwrap();
+            let state = RunState::replay(&s, &memory.records);
+            prop_assert!(state.violations().is_empty(), "{:?}\n{text}", state.violations());
+            prop_assert!(state.finished.is_some());
+            prop_assert!(state.steps.iter().all(|st| st.status == rehearse_core::state::StepStatus::Completed));
+            prop_assert_eq!(state.downtime(), summary.downtime);
+            prop_assert_eq!(state.clock, summary.end);
+            let bytes = log.into_inner();
+            let read = read_jsonl(std::str::from_utf8(&bytes).unwrap(), &s).unwrap();
+            prop_assert_eq!(RunState::replay(&s, &read), state);
+            // Every group spans its sub-steps.
+            for (i, st) in s.steps.iter().enumerate() {
+                for c in &st.children {
+                    prop_assert!(summary.steps[i].start <= summary.steps[c.index()].start);
+                    prop_assert!(summary.steps[i].end >= summary.steps[c.index()].end);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn garbage_never_panics_and_errors_are_located(text in "\\PC{0,400}") {
+        located_or_valid(&text);
+    }
+
+    #[test]
+    fn toml_like_garbage_never_panics(text in "(\\[\\[?step\\]\\]?|\\[scenario\\]|name|id|after|duration|parent|=|\"[a-z0-9 ]{0,6}\"|[0-9]{1,4}|[a-z_]{1,8}|\\{|\\}|\\[|\\]|,|\n| ){0,80}") {
+        located_or_valid(&text);
+    }
+
+    #[test]
+    fn truncated_or_mutated_scenarios_never_panic(cut in 0usize..20_000, at in 0usize..20_000, len in 0usize..40, byte in any::<u8>(), kind in 0u8..4) {
+        let (text, _) = support::load(support::DATA_UPGRADE);
+        located_or_valid(&mutate(&text, kind, cut, at, len, byte));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn the_binary_exits_2_with_a_located_error_on_bad_input(cut in 0usize..20_000, at in 0usize..20_000, len in 1usize..40, byte in any::<u8>(), kind in 0u8..4) {
+        let (text, _) = support::load(support::DATA_UPGRADE);
+        let mutated = mutate(&text, kind, cut, at, len, byte);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mut.toml");
+        std::fs::write(&path, mutated.as_bytes()).unwrap();
+        let out = support::rehearse(&["run", path.to_str().unwrap()]);
+        let err = support::stderr(&out);
+        match out.status.code() {
+            Some(0) => {}
+            Some(2) => prop_assert!(has_location(&err, "mut.toml"), "no file:line:col in {err}"),
+            other => prop_assert!(false, "exit {other:?}: {err}"),
+        }
+    }
+}
+
+/// One of: truncate, delete a range, insert a byte, overwrite a byte.
+fn mutate(text: &str, kind: u8, cut: usize, at: usize, len: usize, byte: u8) -> String {
+    let mut b = text.as_bytes().to_vec();
+    let at = at % b.len();
+    match kind {
+        0 => b.truncate(cut % b.len()),
+        1 => {
+            let end = (at + len).min(b.len());
+            b.drain(at..end);
+        }
+        2 => b.insert(at, byte),
+        _ => b[at] = byte,
+    }
+    String::from_utf8_lossy(&b).into_owned()
+}
+
+fn located_or_valid(text: &str) {
+    if let Err(e) = Scenario::parse(text, "in.toml") {
+        assert!(!e.diagnostics.is_empty());
+        let n_lines = text.lines().count() as u32 + 1;
+        for d in &e.diagnostics {
+            assert!(
+                d.line >= 1 && d.line <= n_lines.max(1),
+                "line {} of {n_lines}: {e}",
+                d.line
+            );
+            assert!(d.col >= 1);
+            assert!(!d.message.is_empty());
+        }
+        assert!(has_location(&e.to_string(), "in.toml"), "{e}");
+    }
+}
+
+/// Whether `text` has `file:LINE:COL:`.
+fn has_location(text: &str, file: &str) -> bool {
+    text.match_indices(&format!("{file}:")).any(|(i, m)| {
+        let rest = &text[i + m.len()..];
+        let mut parts = rest.splitn(3, ':');
+        let line = parts.next().unwrap_or("");
+        let col = parts.next().unwrap_or("");
+        !line.is_empty()
+            && line.bytes().all(|c| c.is_ascii_digit())
+            && !col.is_empty()
+            && col.bytes().all(|c| c.is_ascii_digit())
+    })
+}

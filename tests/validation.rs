@@ -1,0 +1,151 @@
+//! Scenario validation: every error, located, saying what was expected.
+
+use rehearse_core::Scenario;
+
+/// Parses `body` (after a standard header) and compares the full error text.
+fn check(body: &str, expected: &[&str]) {
+    let text = format!("[scenario]\nname = \"t\"\n{body}");
+    match Scenario::parse(&text, "plan.toml") {
+        Ok(_) => panic!("expected errors {expected:?}, the scenario was accepted"),
+        Err(e) => {
+            let got: Vec<String> = e.to_string().lines().map(str::to_string).collect();
+            assert_eq!(got, expected, "\n{text}");
+        }
+    }
+}
+
+#[test]
+fn unknown_keys_are_rejected() {
+    check(
+        "[[step]]\nid = \"a\"\nduraton = \"1h\"\n",
+        &[
+            "plan.toml:5:1: unknown field `duraton`, expected one of `id`, `name`, `owner`, `parent`, `after`, `duration`, `per_gb`, `per_million_rows`, `rows_of`, `finish_lag`, `downtime`",
+        ],
+    );
+    check(
+        "[databse]\nsize_gb = 1\n",
+        &["plan.toml:3:2: unknown field `databse`, expected one of `scenario`, `database`, `step`"],
+    );
+}
+
+#[test]
+fn references_cycles_and_duplicates() {
+    check(
+        "[[step]]\nid = \"a\"\nafter = [\"b\"]\nduration = \"1h\"\n[[step]]\nid = \"b\"\nafter = [\"a\"]\nduration = \"1h\"\n",
+        &[
+            "plan.toml:4:1: step `a`: dependency cycle: `a` -> `b` -> `a` (each waits for the next, through `after` and sub-steps)",
+        ],
+    );
+    check(
+        "[[step]]\nid = \"a\"\nduration = \"1h\"\n[[step]]\nid = \"a\"\nduration = \"1h\"\n[[step]]\nid = \"c\"\nafter = [\"restore\"]\nparent = \"nope\"\nduration = \"1h\"\n",
+        &[
+            "plan.toml:7:6: step `a`: duplicate step id (first defined on line 4)",
+            "plan.toml:11:10: step `c`: after names unknown step `restore`",
+            "plan.toml:12:10: step `c`: parent names unknown step `nope`",
+        ],
+    );
+    // A sub-step that waits for its own parent to finish can never start.
+    check(
+        "[[step]]\nid = \"g\"\n[[step]]\nid = \"s\"\nparent = \"g\"\nafter = [\"g\"]\nduration = \"1h\"\n",
+        &[
+            "plan.toml:4:1: step `g`: dependency cycle: `g` -> `s` -> `g` (each waits for the next, through `after` and sub-steps)",
+        ],
+    );
+}
+
+#[test]
+fn durations_are_checked() {
+    check(
+        concat!(
+            "[[step]]\nid = \"zero\"\nduration = \"0m\"\n",
+            "[[step]]\nid = \"neg\"\nduration = \"-10m\"\n",
+            "[[step]]\nid = \"absurd\"\nduration = { pert = [\"1h\", \"2h\", \"400d\"] }\n",
+            "[[step]]\nid = \"minmax\"\nduration = { uniform = [\"2h\", \"1h\"] }\n",
+            "[[step]]\nid = \"mode\"\nduration = { triangular = [\"1h\", \"3h\", \"2h\"] }\n",
+            "[[step]]\nid = \"bare\"\nduration = 45\n",
+            "[[step]]\nid = \"none\"\n",
+            "[[step]]\nid = \"lognormal\"\nduration = { lognormal = { median = \"2h\", p90 = \"1h\" } }\n",
+            "[[step]]\nid = \"kind\"\nduration = { beta = [\"1h\"] }\n",
+        ),
+        &[
+            "plan.toml:5:12: step `zero`: duration 0m is zero; write \"instant\" for a step that takes no time",
+            "plan.toml:8:12: step `neg`: duration: negative duration \"-10m\"; durations are lengths of time and cannot be negative",
+            "plan.toml:11:12: step `absurd`: duration 400d is beyond the 30-day limit; check the units",
+            "plan.toml:14:12: step `minmax`: duration: uniform: min 2h is greater than max 1h",
+            "plan.toml:17:12: step `mode`: duration: triangular: most likely 3h lies outside [min 1h, max 2h]",
+            "plan.toml:20:12: step `bare`: duration is a bare number; durations need a unit, like \"45m\" or \"90s\"",
+            "plan.toml:22:6: step `none`: no duration; expected `duration` (e.g. \"45m\", { pert = [\"1h\", \"2h\", \"4h\"] } or \"instant\"), `per_gb` or `per_million_rows`",
+            "plan.toml:25:12: step `lognormal`: duration: lognormal: lognormal p90 1h must be greater than the median 2h",
+            "plan.toml:28:12: step `kind`: duration: unknown distribution `beta`; expected \"45m\", { uniform = [min, max] }, { triangular = [min, mode, max] }, { pert = [min, most_likely, max] }, { lognormal = { median = \"1h\", p90 = \"2h\" } } or { empirical = [observed, ...] }",
+        ],
+    );
+}
+
+#[test]
+fn scaling_needs_the_database() {
+    check(
+        "[[step]]\nid = \"restore\"\nper_gb = { pert = [\"5s\", \"10s\", \"30s\"] }\n",
+        &[
+            "plan.toml:5:10: step `restore`: per_gb needs the database size: add size_gb under [database]",
+        ],
+    );
+    check(
+        "[database]\nsize_gb = -3\n[[step]]\nid = \"a\"\nduration = \"1h\"\n",
+        &[
+            "plan.toml:4:11: size_gb -3 is not a database size; expected a number of GB above 0 and at most 1000000",
+        ],
+    );
+    // 2 TB at up to 30 days per GB is absurd.
+    check(
+        "[database]\nsize_gb = 2000\n[[step]]\nid = \"copy\"\nper_gb = { uniform = [\"1h\", \"30d\"] }\n",
+        &[
+            "plan.toml:7:10: step `copy`: duration can reach 60000d (60000d 00:00:00), beyond the 30-day limit for one step; check the units",
+        ],
+    );
+}
+
+#[test]
+fn downtime_must_begin_and_end() {
+    check(
+        "[[step]]\nid = \"off\"\nduration = \"1h\"\ndowntime = \"begins\"\n[[step]]\nid = \"other\"\nduration = \"1h\"\ndowntime = \"ends\"\n",
+        &[
+            "plan.toml:4:1: step `off`: downtime begins here and never ends: no step after it has downtime = \"ends\"",
+            "plan.toml:8:1: step `other`: downtime ends here but no step before it has downtime = \"begins\"",
+        ],
+    );
+    check(
+        "[[step]]\nid = \"a\"\nduration = \"1h\"\ndowntime = \"start\"\n",
+        &[
+            "plan.toml:6:12: step `a`: downtime = \"start\"; expected \"begins\" (downtime starts when this step starts) or \"ends\" (it ends when this step ends)",
+        ],
+    );
+}
+
+#[test]
+fn probabilities_and_window() {
+    check(
+        "window = \"-2h\"\nwindow_confidence = 1.2\n[[step]]\nid = \"a\"\nduration = \"1h\"\n",
+        &[
+            "plan.toml:3:10: window: negative duration \"-2h\"; durations are lengths of time and cannot be negative",
+            "plan.toml:4:21: window_confidence 1.2 is not a probability; expected a number in [0, 1]",
+        ],
+    );
+}
+
+#[test]
+fn a_good_scenario_is_accepted_with_everything_resolved() {
+    let s = Scenario::parse(
+        "[scenario]\nname = \"t\"\nwindow = \"48h\"\nstart = 2026-12-05T18:00:00\n[database]\nsize_gb = 10\ntables = [{ name = \"INVENTTRANS\", rows = 2_000_000, changes_per_hour = 900 }]\n[[step]]\nid = \"a\"\nper_million_rows = \"1m\"\nper_gb = \"1s\"\n",
+        "plan.toml",
+    )
+    .unwrap();
+    assert_eq!(s.meta.window.unwrap().as_ms(), 48 * 3_600_000);
+    let rehearse_core::scenario::Work::Leaf(d) = &s.steps[0].work else {
+        panic!()
+    };
+    assert_eq!(d.median().as_ms(), 2 * 60_000 + 10_000);
+    assert_eq!(
+        s.meta.start.unwrap().format(rehearse_core::SimTime(0)),
+        "2026-12-05 18:00:00.000"
+    );
+}
