@@ -3,8 +3,10 @@
 
 mod cli;
 mod data_upgrade;
+mod docs;
 mod engine;
 mod props;
 mod replay;
 mod support;
+mod tidy;
 mod validation;
