@@ -120,7 +120,7 @@ fn cli_median_reports_the_runbook_spanning_10_48_06() {
     let text = support::stdout(&out);
     let line = text
         .lines()
-        .find(|l| l.contains("execute -runbookid"))
+        .find(|l| l.contains("AXUpdateInstaller.exe execute (runbook)"))
         .unwrap();
     assert!(line.contains("10:48:06.077"), "{line}");
 }
