@@ -26,6 +26,8 @@ pub enum Command {
     Run(RunArgs),
     /// Check scenario files and print every error found.
     Validate(ValidateArgs),
+    /// Test the plan's recovery logic over many seeds and fault mixes.
+    Check(CheckArgs),
 }
 
 #[derive(Debug, Args)]
@@ -53,6 +55,15 @@ pub struct RunArgs {
     #[arg(long, value_name = "DATETIME")]
     pub start: Option<String>,
 
+    /// Rehearse a failure on purpose: FAULT@STEP[#ATTEMPT] (repeatable).
+    /// Only the listed faults strike (and persistent ones again until fixed).
+    #[arg(long = "fault", value_name = "FAULT@STEP[#N]", conflicts_with = "no_faults")]
+    pub faults: Vec<String>,
+
+    /// No fault strikes: the plan when nothing goes wrong.
+    #[arg(long)]
+    pub no_faults: bool,
+
     /// Print the summary and timeline as JSON instead of tables.
     #[arg(long)]
     pub json: bool,
@@ -75,4 +86,42 @@ pub struct ValidateArgs {
     /// Print the results as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Every run is checked against the invariants at every event: the run ends exactly once \
+(committed, rolled back, cancelled or aborted); committed means every step done; rolled back means the original \
+is back online and nothing went forward after the rollback began; no retry beyond its budget; no rollback after \
+its deadline; no cancel after the swap; and the run ends within the time bound (liveness).\n\n\
+On a failure: the seed, the invariant, the events around it, the fault schedule shrunk to the smallest that \
+still fails, and the `rehearse run` command that reproduces it; exit code 1.\n\n\
+Example:\n  rehearse check scenarios/self-service-upgrade.toml --swarm --runs 10000")]
+pub struct CheckArgs {
+    /// The scenario file (TOML).
+    pub scenario: PathBuf,
+
+    /// How many runs (seeds) to try.
+    #[arg(long, default_value_t = 1_000)]
+    pub runs: u64,
+
+    /// First seed: run k uses seed SEED + k.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+
+    /// Swarm testing: per run, switch each fault site on or off at random,
+    /// so rare combinations of faults are reached often.
+    #[arg(long)]
+    pub swarm: bool,
+
+    /// Print the report as JSON.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Liveness bound: a run must end within this much simulated time.
+    #[arg(long, value_name = "DURATION", default_value = "60d")]
+    pub max_time: String,
+
+    /// A run must end within this many events.
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    pub max_events: u64,
 }

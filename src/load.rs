@@ -11,10 +11,8 @@ pub fn read_text(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
     String::from_utf8(bytes).map_err(|e| {
         let at = e.utf8_error().valid_up_to();
-        let (line, col) = rehearse_core::scenario::line_col(
-            std::str::from_utf8(&e.as_bytes()[..at]).unwrap_or_default(),
-            at,
-        );
+        let (line, col) =
+            rehearse_core::scenario::line_col(std::str::from_utf8(&e.as_bytes()[..at]).unwrap_or_default(), at);
         anyhow::anyhow!(
             "{}:{line}:{col}: not a text file (invalid UTF-8 here); expected a TOML scenario",
             path.display()
@@ -34,11 +32,7 @@ pub fn scenario(path: &Path) -> Result<(Scenario, String)> {
         Ok(s) => Ok((s, text)),
         Err(e) => {
             let n = e.diagnostics.len();
-            Err(anyhow::anyhow!(
-                "{e}\n{n} error{} in {}",
-                if n == 1 { "" } else { "s" },
-                path.display()
-            ))
+            Err(anyhow::anyhow!("{e}\n{n} error{} in {}", if n == 1 { "" } else { "s" }, path.display()))
         }
     }
 }

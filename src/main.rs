@@ -5,6 +5,7 @@
 //! 2 bad input (unreadable or invalid files, bad arguments, a run that
 //! cannot finish within its limits).
 
+mod check;
 mod cli;
 mod load;
 mod render;
@@ -27,6 +28,7 @@ fn main() -> ExitCode {
     let result = match args.command {
         cli::Command::Run(a) => run::run(&a),
         cli::Command::Validate(a) => validate::validate(&a),
+        cli::Command::Check(a) => check::check(&a),
     };
     match result {
         Ok(code) => code,

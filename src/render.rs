@@ -1,11 +1,12 @@
-//! Printing a run: the timeline table with text bars, the summary, and the
-//! same as JSON.
+//! Printing a run: the timeline table with text bars, faults and recoveries,
+//! the summary, and the same as JSON.
 
 use std::io::{self, Write};
 use std::path::Path;
 
 use rehearse_core::scenario::{DowntimeMark, Scenario};
-use rehearse_core::{Calendar, Mode, SimDuration, SimTime, StepIdx, Violation};
+use rehearse_core::state::StepStatus;
+use rehearse_core::{Calendar, Event, EventRecord, Mode, RunState, SimDuration, SimTime, StepIdx};
 use rehearse_sim::RunSummary;
 use serde_json::{Value, json};
 
@@ -18,7 +19,10 @@ pub struct RunReport<'a> {
     pub summary: &'a RunSummary,
     pub stream_hash: &'a str,
     pub calendar: Option<&'a Calendar>,
-    pub violations: &'a [Violation],
+    pub state: &'a RunState,
+    pub records: &'a [EventRecord],
+    /// Downtime of the same run without faults, when faults struck.
+    pub baseline_downtime: Option<SimDuration>,
 }
 
 impl RunReport<'_> {
@@ -37,12 +41,22 @@ impl RunReport<'_> {
         crit
     }
 
-    /// The timeline table and the summary.
+    fn status(&self, idx: StepIdx) -> StepStatus {
+        self.state.steps[idx.index()].status
+    }
+
+    /// The timeline table, the faults and recoveries, and the summary.
     pub fn text(&self, out: &mut impl Write) -> io::Result<()> {
         let s = self.summary;
         let span = s.end.as_ms().max(1);
         let crit = self.on_critical_path();
-        let time_w = if self.calendar.is_some() { 23 } else { 12 };
+        let time_w = s
+            .steps
+            .iter()
+            .flat_map(|t| [self.time(t.start).len(), self.time(t.end).len()])
+            .chain([self.time(s.end).len(), 12])
+            .max()
+            .unwrap_or(12);
         writeln!(
             out,
             "  {:<NAME_WIDTH$}  {:<time_w$}  {:<time_w$}  {:>12}  timeline",
@@ -54,84 +68,155 @@ impl RunReport<'_> {
             let indent = "  ".repeat(step.depth as usize);
             let name = truncate(&format!("{indent}{}", step.name), NAME_WIDTH);
             let mark = if crit[idx.index()] { '*' } else { ' ' };
-            let note = match step.downtime {
-                Some(DowntimeMark::Begins) => "  downtime begins",
-                Some(DowntimeMark::Ends) => "  downtime ends",
-                None => "",
-            };
+            let mut notes = Vec::new();
+            match step.downtime {
+                Some(DowntimeMark::Begins) => notes.push("downtime begins".to_string()),
+                Some(DowntimeMark::Ends) => notes.push("downtime ends".to_string()),
+                None => {}
+            }
+            let attempts = s.attempts[idx.index()];
+            if attempts > 1 {
+                notes.push(format!("{attempts} attempts"));
+            }
+            let status = self.status(idx);
+            match status {
+                StepStatus::NotStarted => {
+                    writeln!(out, "{mark} {name:<NAME_WIDTH$}  {:<time_w$}  {:<time_w$}  {:>12}", "not run", "", "")?;
+                    continue;
+                }
+                StepStatus::Abandoned => notes.push("ABANDONED".into()),
+                StepStatus::Failed => notes.push("FAILED".into()),
+                StepStatus::OutcomeUnknown => notes.push("OUTCOME UNKNOWN".into()),
+                StepStatus::Running => notes.push("still running".into()),
+                StepStatus::Completed => {}
+            }
+            let end = if status == StepStatus::Running { String::new() } else { self.time(t.end) };
+            let note = if notes.is_empty() { String::new() } else { format!("  {}", notes.join(", ")) };
             writeln!(
                 out,
-                "{mark} {name:<NAME_WIDTH$}  {:<time_w$}  {:<time_w$}  {:>12}  {}{note}",
+                "{mark} {name:<NAME_WIDTH$}  {:<time_w$}  {end:<time_w$}  {:>12}  {}{note}",
                 self.time(t.start),
-                self.time(t.end),
                 t.duration().hms_ms(),
                 bar(t.start.as_ms(), t.end.as_ms(), span),
             )?;
         }
-        writeln!(out, "  (* on the critical path)")?;
+        writeln!(out, "  (* on the critical path; a step's time includes its failed attempts and recoveries)")?;
+        let incidents = self.incidents();
+        if !incidents.is_empty() {
+            writeln!(out)?;
+            writeln!(out, "faults and recoveries")?;
+            for (at, line) in &incidents {
+                writeln!(out, "  {:<time_w$}  {line}", self.time(*at))?;
+            }
+        }
         writeln!(out)?;
         self.summary_text(out)
+    }
+
+    /// One line per fault, recovery, retry, rollback and abandoned step.
+    fn incidents(&self) -> Vec<(SimTime, String)> {
+        let sc = self.scenario;
+        let id = |s: &StepIdx| sc.step(*s).id.as_str();
+        let mut lines = Vec::new();
+        for r in self.records {
+            let line = match &r.event {
+                Event::FaultInjected { fault, step, attempt } => {
+                    let f = &sc.faults[fault.index()];
+                    format!("FAULT      {} attempt {attempt}: \"{}\" ({})", id(step), f.message, f.id)
+                }
+                Event::StepOutcomeUnknown { step, attempt } => {
+                    format!("UNKNOWN    {} attempt {attempt} ended and nobody knows whether it completed", id(step))
+                }
+                Event::OutcomeVerified { step, completed, .. } => format!(
+                    "VERIFIED   {}: {}",
+                    id(step),
+                    if *completed { "it had completed" } else { "it had not completed" }
+                ),
+                Event::RecoveryChosen { action, attempt, max_attempts, reaction_ms, extra_ms, .. } => {
+                    let budget = if action.retries() {
+                        format!(" (attempt {attempt} of {max_attempts})")
+                    } else {
+                        String::new()
+                    };
+                    let extra = if *extra_ms > 0 {
+                        format!(" + {} fixing/undoing/verifying", SimDuration(*extra_ms).hms())
+                    } else {
+                        String::new()
+                    };
+                    format!(
+                        "RECOVERY   {}{budget}: operator reacts in {}{extra}",
+                        action.name(),
+                        SimDuration(*reaction_ms).hms()
+                    )
+                }
+                Event::StepStarted { step, attempt } if *attempt > 1 => {
+                    format!("RETRY      {} attempt {attempt} starts", id(step))
+                }
+                Event::StepReset { step } => format!("RESET      {} will run again", id(step)),
+                Event::StepAbandoned { step, attempt } => format!("ABANDONED  {} attempt {attempt}", id(step)),
+                Event::RollbackStarted { step, late } => format!(
+                    "ROLLBACK   begins after `{}` failed: point-in-time restore and swap back{}",
+                    id(step),
+                    if *late { " (LATE: past its deadline)" } else { "" }
+                ),
+                Event::RollbackCompleted => {
+                    "ROLLED BACK the original environment is online again, as before".to_string()
+                }
+                _ => continue,
+            };
+            lines.push((r.at, line));
+        }
+        lines
     }
 
     fn summary_text(&self, out: &mut impl Write) -> io::Result<()> {
         let s = self.summary;
         let sc = self.scenario;
-        writeln!(
-            out,
-            "scenario       {} ({}, digest {})",
-            sc.meta.name,
-            self.path.display(),
-            s.scenario
-        )?;
+        writeln!(out, "scenario       {} ({}, digest {})", sc.meta.name, self.path.display(), s.scenario)?;
         writeln!(out, "outcome        {}", s.outcome)?;
-        writeln!(
-            out,
-            "span           {} (start to end of the run)",
-            SimDuration(s.end.as_ms()).hms_ms()
-        )?;
-        let intervals: Vec<String> = s
-            .downtime_intervals
-            .iter()
-            .map(|(a, b)| format!("{} to {}", self.time(*a), self.time(*b)))
-            .collect();
+        writeln!(out, "span           {} (start to end of the run)", SimDuration(s.end.as_ms()).hms_ms())?;
+        let intervals: Vec<String> =
+            s.downtime_intervals.iter().map(|(a, b)| format!("{} to {}", self.time(*a), self.time(*b))).collect();
         let mut downtime = format!("downtime       {}", s.downtime.hms_ms());
         if !intervals.is_empty() {
             downtime.push_str(&format!(" ({})", intervals.join(", ")));
         }
+        if self.state.downtime_depth > 0 {
+            downtime.push_str(" and STILL ONGOING at the end");
+        }
         writeln!(out, "{downtime}")?;
+        if let Some(base) = self.baseline_downtime {
+            let added = s.downtime.as_ms() as i64 - base.as_ms() as i64;
+            let sign = if added < 0 { "-" } else { "+" };
+            writeln!(
+                out,
+                "faults         {} struck; downtime {sign}{} against the same run without faults ({})",
+                s.injected.len(),
+                SimDuration(added.unsigned_abs()).hms(),
+                base.hms()
+            )?;
+        }
         if let Some(w) = sc.meta.window {
             let verdict = if s.downtime <= w {
-                format!(
-                    "fits, {} to spare",
-                    SimDuration(w.as_ms() - s.downtime.as_ms()).hms()
-                )
+                format!("fits, {} to spare", SimDuration(w.as_ms() - s.downtime.as_ms()).hms())
             } else {
-                format!(
-                    "EXCEEDED by {}",
-                    SimDuration(s.downtime.as_ms() - w.as_ms()).hms()
-                )
+                format!("EXCEEDED by {}", SimDuration(s.downtime.as_ms() - w.as_ms()).hms())
             };
             writeln!(out, "window         {} signed off: {verdict}", w.hms())?;
         }
-        let crit_time: u64 = s
-            .critical_path
-            .iter()
-            .map(|i| s.timing(*i).duration().as_ms())
-            .sum();
-        writeln!(
-            out,
-            "critical path  {} steps, {} of work; longest: {}",
-            s.critical_path.len(),
-            SimDuration(crit_time).hms(),
-            self.longest_critical(3)
-        )?;
-        let ids: Vec<&str> = s
-            .critical_path
-            .iter()
-            .map(|i| sc.step(*i).id.as_str())
-            .collect();
-        for line in wrap(&ids.join(" -> "), 84) {
-            writeln!(out, "               {line}")?;
+        if !s.critical_path.is_empty() {
+            let crit_time: u64 = s.critical_path.iter().map(|i| s.timing(*i).duration().as_ms()).sum();
+            writeln!(
+                out,
+                "critical path  {} steps, {} of work; longest: {}",
+                s.critical_path.len(),
+                SimDuration(crit_time).hms(),
+                self.longest_critical(3)
+            )?;
+            let ids: Vec<&str> = s.critical_path.iter().map(|i| sc.step(*i).id.as_str()).collect();
+            for line in wrap(&ids.join(" -> "), 84) {
+                writeln!(out, "               {line}")?;
+            }
         }
         let mode = match s.mode {
             Mode::Median => "every step at its median (--median)".to_string(),
@@ -140,11 +225,12 @@ impl RunReport<'_> {
         writeln!(out, "seed           {mode}")?;
         writeln!(out, "events         {}", s.n_events)?;
         writeln!(out, "stream sha256  {}", self.stream_hash)?;
-        if self.violations.is_empty() {
+        let violations = self.state.violations();
+        if violations.is_empty() {
             writeln!(out, "invariants     all hold")?;
         } else {
-            writeln!(out, "invariants     {} VIOLATED:", self.violations.len())?;
-            for v in self.violations {
+            writeln!(out, "invariants     {} VIOLATED:", violations.len())?;
+            for v in violations {
                 writeln!(out, "  {v}")?;
             }
         }
@@ -157,13 +243,7 @@ impl RunReport<'_> {
         crit.sort_by_key(|i| std::cmp::Reverse(s.timing(*i).duration()));
         crit.iter()
             .take(n)
-            .map(|i| {
-                format!(
-                    "{} {}",
-                    self.scenario.step(*i).id,
-                    s.timing(*i).duration().hms()
-                )
-            })
+            .map(|i| format!("{} {}", self.scenario.step(*i).id, s.timing(*i).duration().hms()))
             .collect::<Vec<_>>()
             .join(", ")
     }
@@ -185,6 +265,8 @@ impl RunReport<'_> {
                     "name": step.name,
                     "parent": step.parent.map(|p| sc.step(p).id.clone()),
                     "depth": step.depth,
+                    "status": self.status(idx),
+                    "attempts": s.attempts[idx.index()],
                     "start_ms": t.start.as_ms(),
                     "end_ms": t.end.as_ms(),
                     "duration_ms": t.duration().as_ms(),
@@ -195,6 +277,23 @@ impl RunReport<'_> {
                 })
             })
             .collect();
+        let faults: Vec<Value> = s
+            .injected
+            .iter()
+            .map(|inj| {
+                json!({
+                    "fault": sc.faults[inj.fault.index()].id,
+                    "step": sc.step(inj.step).id,
+                    "attempt": inj.attempt,
+                    "message": sc.faults[inj.fault.index()].message,
+                })
+            })
+            .collect();
+        let recoveries: Vec<Value> = s
+            .recoveries
+            .iter()
+            .map(|(f, st, a)| json!({ "fault": sc.faults[f.index()].id, "step": sc.step(*st).id, "action": a }))
+            .collect();
         json!({
             "scenario": { "name": sc.meta.name, "file": self.path.display().to_string(), "digest": s.scenario.to_string() },
             "seed": s.seed,
@@ -202,13 +301,17 @@ impl RunReport<'_> {
             "outcome": s.outcome,
             "end_ms": s.end.as_ms(),
             "downtime_ms": s.downtime.as_ms(),
+            "downtime_open_at_end": self.state.downtime_depth > 0,
             "downtime_intervals": s.downtime_intervals.iter().map(|(a, b)| json!({"start_ms": a.as_ms(), "end_ms": b.as_ms()})).collect::<Vec<_>>(),
+            "downtime_without_faults_ms": self.baseline_downtime.map(|d| d.as_ms()),
             "window_ms": sc.meta.window.map(|w| w.as_ms()),
             "fits_window": sc.meta.window.map(|w| s.downtime <= w),
             "critical_path": s.critical_path.iter().map(|i| sc.step(*i).id.clone()).collect::<Vec<_>>(),
+            "faults": faults,
+            "recoveries": recoveries,
             "events": s.n_events,
             "stream_sha256": self.stream_hash,
-            "violations": self.violations.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
+            "violations": self.state.violations().iter().map(|v| v.to_string()).collect::<Vec<_>>(),
             "steps": steps,
         })
     }
@@ -219,10 +322,10 @@ fn bar(start: u64, end: u64, span: u64) -> String {
     let scale = |t: u64| ((t as u128 * BAR_WIDTH as u128) / span as u128) as usize;
     let (a, b) = (scale(start).min(BAR_WIDTH - 1), scale(end).min(BAR_WIDTH));
     let mut s = " ".repeat(a);
-    if end == start {
+    if end <= start {
         s.push('|');
     } else {
-        s.push_str(&"#".repeat((b - a).max(1)));
+        s.push_str(&"#".repeat(b.saturating_sub(a).max(1)));
     }
     s
 }

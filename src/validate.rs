@@ -11,7 +11,7 @@ use crate::cli::ValidateArgs;
 use crate::load;
 
 enum Checked {
-    Valid(Scenario),
+    Valid(Box<Scenario>),
     Unreadable(String),
     Invalid(ScenarioError),
 }
@@ -23,7 +23,7 @@ pub fn validate(args: &ValidateArgs) -> Result<ExitCode> {
         let checked = match load::read_text(path) {
             Err(e) => Checked::Unreadable(format!("{e:#}")),
             Ok(text) => match load::parse(path, &text) {
-                Ok(s) => Checked::Valid(s),
+                Ok(s) => Checked::Valid(Box::new(s)),
                 Err(e) => Checked::Invalid(e),
             },
         };
@@ -68,14 +68,7 @@ pub fn validate(args: &ValidateArgs) -> Result<ExitCode> {
         files.push(entry);
     }
     if args.json {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({ "files": files }))?
-        );
+        println!("{}", serde_json::to_string_pretty(&json!({ "files": files }))?);
     }
-    Ok(if n_bad == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(2)
-    })
+    Ok(if n_bad == 0 { ExitCode::SUCCESS } else { ExitCode::from(2) })
 }

@@ -6,15 +6,7 @@ use crate::support::{rehearse, stderr, stdout};
 const SCENARIO: &str = "scenarios/ax2012-data-upgrade-dev.toml";
 
 fn run_to(path: &std::path::Path, seed: &str) -> serde_json::Value {
-    let out = rehearse(&[
-        "run",
-        SCENARIO,
-        "--seed",
-        seed,
-        "--events",
-        path.to_str().unwrap(),
-        "--json",
-    ]);
+    let out = rehearse(&["run", SCENARIO, "--seed", seed, "--events", path.to_str().unwrap(), "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     serde_json::from_str(&stdout(&out)).unwrap()
 }
@@ -22,19 +14,11 @@ fn run_to(path: &std::path::Path, seed: &str) -> serde_json::Value {
 #[test]
 fn same_seed_same_bytes_other_seed_other_bytes_and_the_hash_is_the_files() {
     let dir = tempfile::tempdir().unwrap();
-    let (a, b, c) = (
-        dir.path().join("a.jsonl"),
-        dir.path().join("b.jsonl"),
-        dir.path().join("c.jsonl"),
-    );
+    let (a, b, c) = (dir.path().join("a.jsonl"), dir.path().join("b.jsonl"), dir.path().join("c.jsonl"));
     let ja = run_to(&a, "7");
     let _ = run_to(&b, "7");
     let jc = run_to(&c, "8");
-    let (ba, bb, bc) = (
-        std::fs::read(&a).unwrap(),
-        std::fs::read(&b).unwrap(),
-        std::fs::read(&c).unwrap(),
-    );
+    let (ba, bb, bc) = (std::fs::read(&a).unwrap(), std::fs::read(&b).unwrap(), std::fs::read(&c).unwrap());
     assert_eq!(ba, bb, "seed 7 twice must give byte-identical streams");
     assert_ne!(ba, bc, "seed 8 must give another stream");
     assert_eq!(ja["stream_sha256"], rehearse_sim::sha256_hex(&ba));
@@ -50,62 +34,29 @@ fn a_failed_run_leaves_no_half_written_log() {
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("run.jsonl");
     // No file before: none after.
-    let out = rehearse(&[
-        "run",
-        SCENARIO,
-        "--events",
-        log.to_str().unwrap(),
-        "--max-events",
-        "20",
-    ]);
+    let out = rehearse(&["run", SCENARIO, "--events", log.to_str().unwrap(), "--max-events", "20"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("exceeded 20 events"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("exceeded 20 events"), "{}", stderr(&out));
     assert!(!log.exists());
     // A good log before: the same good log after.
     std::fs::write(&log, b"previous good log\n").unwrap();
-    let out = rehearse(&[
-        "run",
-        SCENARIO,
-        "--events",
-        log.to_str().unwrap(),
-        "--max-time",
-        "1h",
-    ]);
+    let out = rehearse(&["run", SCENARIO, "--events", log.to_str().unwrap(), "--max-time", "1h"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(
-        stderr(&out).contains("limit on simulated time"),
-        "{}",
-        stderr(&out)
-    );
+    assert!(stderr(&out).contains("limit on simulated time"), "{}", stderr(&out));
     assert_eq!(std::fs::read(&log).unwrap(), b"previous good log\n");
-    assert_eq!(
-        std::fs::read_dir(dir.path()).unwrap().count(),
-        1,
-        "no temporary file left behind"
-    );
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1, "no temporary file left behind");
 }
 
 #[test]
 fn bad_input_exits_2_with_a_located_error() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.toml");
-    std::fs::write(
-        &bad,
-        "[scenario]\nname = \"x\"\n\n[[step]]\nid = \"a\"\nduration = \"5 minutes\"\n",
-    )
-    .unwrap();
+    std::fs::write(&bad, "[scenario]\nname = \"x\"\n\n[[step]]\nid = \"a\"\nduration = \"5 minutes\"\n").unwrap();
     for cmd in ["run", "validate"] {
         let out = rehearse(&[cmd, bad.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(2), "{cmd}");
         let err = stderr(&out);
-        assert!(
-            err.contains("bad.toml:6:12: step `a`: duration: malformed duration"),
-            "{cmd}: {err}"
-        );
+        assert!(err.contains("bad.toml:6:12: step `a`: duration: malformed duration"), "{cmd}: {err}");
     }
     let out = rehearse(&["run", "no/such/file.toml"]);
     assert_eq!(out.status.code(), Some(2));
@@ -121,7 +72,8 @@ fn bad_input_exits_2_with_a_located_error() {
 fn validate_reports_every_file_and_json() {
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.toml");
-    std::fs::write(&bad, "[scenario]\nname = \"x\"\n[[step]]\nid = \"a\"\nafter = [\"b\", \"c\"]\nduration = \"1h\"\n").unwrap();
+    std::fs::write(&bad, "[scenario]\nname = \"x\"\n[[step]]\nid = \"a\"\nafter = [\"b\", \"c\"]\nduration = \"1h\"\n")
+        .unwrap();
     let out = rehearse(&["validate", SCENARIO, bad.to_str().unwrap(), "--json"]);
     assert_eq!(out.status.code(), Some(2));
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
@@ -137,28 +89,13 @@ fn validate_reports_every_file_and_json() {
 
 #[test]
 fn timeline_shows_nesting_calendar_and_summary() {
-    let out = rehearse(&[
-        "run",
-        SCENARIO,
-        "--median",
-        "--start",
-        "2022-05-20T04:16:24.460",
-    ]);
+    let out = rehearse(&["run", SCENARIO, "--median", "--start", "2022-05-20T04:16:24.460"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
     // Nesting by indentation: phase at depth 1, its sub-steps at depth 2.
     // (The first two columns hold the critical-path mark.)
-    assert!(
-        text.lines()
-            .any(|l| l.get(2..).is_some_and(|n| n.starts_with("  PreReqs "))),
-        "{text}"
-    );
-    assert!(
-        text.lines().any(|l| l
-            .get(2..)
-            .is_some_and(|n| n.starts_with("    DisableDbLogTriggers "))),
-        "{text}"
-    );
+    assert!(text.lines().any(|l| l.get(2..).is_some_and(|n| n.starts_with("  PreReqs "))), "{text}");
+    assert!(text.lines().any(|l| l.get(2..).is_some_and(|n| n.starts_with("    DisableDbLogTriggers "))), "{text}");
     for needed in [
         "outcome        committed",
         "downtime       ",

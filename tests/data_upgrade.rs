@@ -9,22 +9,14 @@ use crate::support::{self, DATA_UPGRADE};
 
 /// One documented row: (Steps, SubSteps, start, end) as calendar text.
 fn documented_rows() -> Vec<(String, String, String, String)> {
-    let text = std::fs::read_to_string(
-        support::root().join("tests/data/dataupgradestatus-ax2012-sample.csv"),
-    )
-    .unwrap();
+    let text = std::fs::read_to_string(support::root().join("tests/data/dataupgradestatus-ax2012-sample.csv")).unwrap();
     text.lines()
         .skip(1)
         .map(|line| {
             let f: Vec<&str> = line.split(',').collect();
             assert_eq!(f.len(), 5, "{line}");
             assert_eq!(f[4], "Completed");
-            (
-                f[2].to_string(),
-                f[3].to_string(),
-                f[0].to_string(),
-                f[1].to_string(),
-            )
+            (f[2].to_string(), f[3].to_string(), f[0].to_string(), f[1].to_string())
         })
         .collect()
 }
@@ -50,8 +42,8 @@ fn median_run_reproduces_every_documented_row_to_the_millisecond() {
     let first = scenario.find("PreReqs.DisableDbLogTriggers").unwrap();
     let offset = summary.timing(first).start.as_ms();
     let documented_start = Calendar::parse("2022-05-20T06:28:01.020").unwrap();
-    let start = documented_start.at(rehearse_core::SimTime(0)).unwrap()
-        - jiff::SignedDuration::from_millis(offset as i64);
+    let start =
+        documented_start.at(rehearse_core::SimTime(0)).unwrap() - jiff::SignedDuration::from_millis(offset as i64);
     let cal = Calendar::new(start);
 
     let mut simulated: Vec<(String, String, String, String)> = scenario
@@ -62,12 +54,7 @@ fn median_run_reproduces_every_documented_row_to_the_millisecond() {
         .filter(|(_, s)| s.depth >= 2)
         .map(|(i, s)| {
             let t = summary.timing(i);
-            (
-                phase(&scenario, i),
-                s.name.clone(),
-                cal.format(t.start),
-                cal.format(t.end),
-            )
+            (phase(&scenario, i), s.name.clone(), cal.format(t.start), cal.format(t.end))
         })
         .collect();
     let mut documented = documented_rows();
@@ -83,45 +70,22 @@ fn median_run_reproduces_every_documented_row_to_the_millisecond() {
 
 #[test]
 fn cli_median_reports_the_runbook_spanning_10_48_06() {
-    let out = support::rehearse(&[
-        "run",
-        "scenarios/ax2012-data-upgrade-dev.toml",
-        "--median",
-        "--json",
-    ]);
+    let out = support::rehearse(&["run", "scenarios/ax2012-data-upgrade-dev.toml", "--median", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", support::stderr(&out));
     let v: Value = serde_json::from_str(&support::stdout(&out)).unwrap();
     let steps = v["steps"].as_array().unwrap();
     let runbook = steps.iter().find(|s| s["id"] == "runbook").unwrap();
-    let subs: Vec<&Value> = steps
-        .iter()
-        .filter(|s| s["depth"].as_u64().unwrap() >= 2)
-        .collect();
-    let first_start = subs
-        .iter()
-        .map(|s| s["start_ms"].as_u64().unwrap())
-        .min()
-        .unwrap();
-    let last_end = subs
-        .iter()
-        .map(|s| s["end_ms"].as_u64().unwrap())
-        .max()
-        .unwrap();
+    let subs: Vec<&Value> = steps.iter().filter(|s| s["depth"].as_u64().unwrap() >= 2).collect();
+    let first_start = subs.iter().map(|s| s["start_ms"].as_u64().unwrap()).min().unwrap();
+    let last_end = subs.iter().map(|s| s["end_ms"].as_u64().unwrap()).max().unwrap();
     let documented = 10 * 3_600_000 + 48 * 60_000 + 6_000;
-    assert!(
-        (last_end - first_start).abs_diff(documented) < 1_000,
-        "{}",
-        last_end - first_start
-    );
+    assert!((last_end - first_start).abs_diff(documented) < 1_000, "{}", last_end - first_start);
     assert_eq!(runbook["start_ms"].as_u64().unwrap(), first_start);
     assert_eq!(runbook["end_ms"].as_u64().unwrap(), last_end);
     // And the text output says so.
     let out = support::rehearse(&["run", "scenarios/ax2012-data-upgrade-dev.toml", "--median"]);
     let text = support::stdout(&out);
-    let line = text
-        .lines()
-        .find(|l| l.contains("AXUpdateInstaller.exe execute (runbook)"))
-        .unwrap();
+    let line = text.lines().find(|l| l.contains("AXUpdateInstaller.exe execute (runbook)")).unwrap();
     assert!(line.contains("10:48:06.077"), "{line}");
 }
 
@@ -129,36 +93,13 @@ fn cli_median_reports_the_runbook_spanning_10_48_06() {
 fn documented_spelling_and_nesting_are_kept() {
     let (_, s) = support::load(DATA_UPGRADE);
     let runbook = s.find("runbook").unwrap();
-    let phases: Vec<&str> = s
-        .step(runbook)
-        .children
-        .iter()
-        .map(|c| s.step(*c).name.as_str())
-        .collect();
-    assert_eq!(
-        phases,
-        ["PreReqs", "PreSync", "DbSync", "PostSync", "FinalDbSync"]
-    );
+    let phases: Vec<&str> = s.step(runbook).children.iter().map(|c| s.step(*c).name.as_str()).collect();
+    assert_eq!(phases, ["PreReqs", "PreSync", "DbSync", "PostSync", "FinalDbSync"]);
     assert!(s.find("PreSync.DisaleBatchPriorityScheduling").is_some());
     // ExecuteScripts holds the batch sub-steps, as the documented rows nest.
     let es = s.find("PreSync.ExecuteScripts").unwrap();
-    let held: Vec<&str> = s
-        .step(es)
-        .children
-        .iter()
-        .map(|c| s.step(*c).name.as_str())
-        .collect();
-    assert_eq!(
-        held,
-        [
-            "ConfigureBatch",
-            "StartAos",
-            "ScheduleScripts",
-            "StartBatch",
-            "WaitForBatch",
-            "StopBatch"
-        ]
-    );
+    let held: Vec<&str> = s.step(es).children.iter().map(|c| s.step(*c).name.as_str()).collect();
+    assert_eq!(held, ["ConfigureBatch", "StartAos", "ScheduleScripts", "StartBatch", "WaitForBatch", "StopBatch"]);
     let stops = s.step(s.find("stop-services").unwrap()).children.len();
     assert_eq!(stops, 5);
 }

@@ -26,10 +26,7 @@ fn times(text: &str) -> Vec<(String, u64, u64)> {
 
 fn check(text: &str, expected: &[(&str, &str, &str)]) {
     let got = times(text);
-    let want: Vec<(String, u64, u64)> = expected
-        .iter()
-        .map(|(id, a, b)| (id.to_string(), ms(a), ms(b)))
-        .collect();
+    let want: Vec<(String, u64, u64)> = expected.iter().map(|(id, a, b)| (id.to_string(), ms(a), ms(b))).collect();
     assert_eq!(got, want);
 }
 
@@ -99,26 +96,14 @@ downtime = "ends"
 "#;
     check(
         text,
-        &[
-            ("left", "0ms", "1h"),
-            ("right", "30m", "2h30m"),
-            ("left-done", "1h", "1h10m"),
-            ("join", "2h30m", "2h45m"),
-        ],
+        &[("left", "0ms", "1h"), ("right", "30m", "2h30m"), ("left-done", "1h", "1h10m"), ("join", "2h30m", "2h45m")],
     );
     let s = parse(text);
     let (summary, _) = simulate(text, &s, 0, Mode::Median);
     // Two overlapping downtimes count once: 0 .. 2h45m.
     assert_eq!(summary.downtime, SimDuration::parse("2h45m").unwrap());
-    assert_eq!(
-        summary.downtime_intervals,
-        vec![(SimTime(0), SimTime(ms("2h45m")))]
-    );
-    let crit: Vec<&str> = summary
-        .critical_path
-        .iter()
-        .map(|i| s.step(*i).id.as_str())
-        .collect();
+    assert_eq!(summary.downtime_intervals, vec![(SimTime(0), SimTime(ms("2h45m")))]);
+    let crit: Vec<&str> = summary.critical_path.iter().map(|i| s.step(*i).id.as_str()).collect();
     // Left's start (not its length) sets when right begins: left is not critical.
     assert_eq!(crit, ["right", "join"]);
 }
@@ -168,7 +153,10 @@ id = "y"
 after = ["x"]
 duration = { lognormal = { median = "1h", p90 = "3h" } }
 "#;
-    let with_extra = base.replace("[[step]]\nid = \"y\"", "[[step]]\nid = \"extra\"\nduration = { uniform = [\"1m\", \"9m\"] }\n\n[[step]]\nid = \"y\"");
+    let with_extra = base.replace(
+        "[[step]]\nid = \"y\"",
+        "[[step]]\nid = \"extra\"\nduration = { uniform = [\"1m\", \"9m\"] }\n\n[[step]]\nid = \"y\"",
+    );
     let (a, b) = (parse(base), parse(&with_extra));
     for seed in 0..20 {
         let (ra, _) = simulate(base, &a, seed, Mode::Random);
@@ -184,17 +172,11 @@ duration = { lognormal = { median = "1h", p90 = "3h" } }
 #[test]
 fn seeds_change_durations_and_medians_ignore_them() {
     let (text, s) = support::load(support::DATA_UPGRADE);
-    let ends: Vec<SimTime> = (0..10)
-        .map(|seed| simulate(&text, &s, seed, Mode::Random).0.end)
-        .collect();
+    let ends: Vec<SimTime> = (0..10).map(|seed| simulate(&text, &s, seed, Mode::Random).0.end).collect();
     let mut distinct = ends.clone();
     distinct.sort();
     distinct.dedup();
-    assert_eq!(
-        distinct.len(),
-        ends.len(),
-        "ten seeds, ten different runs: {ends:?}"
-    );
+    assert_eq!(distinct.len(), ends.len(), "ten seeds, ten different runs: {ends:?}");
     let m1 = simulate(&text, &s, 1, Mode::Median).0.end;
     let m2 = simulate(&text, &s, 2, Mode::Median).0.end;
     assert_eq!(m1, m2);
@@ -205,21 +187,12 @@ fn reusing_a_simulator_gives_the_same_runs() {
     let (text, s) = support::load(support::DATA_UPGRADE);
     let plan = Plan::new(&s, rehearse_sim::digest(&text));
     let mut sim = Simulator::new(&plan);
-    let first: Vec<_> = (0..5)
-        .map(|seed| {
-            sim.run(&RunOptions::new(seed, Mode::Random), &mut NullSink)
-                .unwrap()
-        })
-        .collect();
+    let first: Vec<_> =
+        (0..5).map(|seed| sim.run(&RunOptions::new(seed, Mode::Random), &mut NullSink).unwrap()).collect();
     for (seed, expected) in first.iter().enumerate() {
         let mut fresh = Simulator::new(&plan);
         let mut sink = MemorySink::new();
-        assert_eq!(
-            &fresh
-                .run(&RunOptions::new(seed as u64, Mode::Random), &mut sink)
-                .unwrap(),
-            expected
-        );
+        assert_eq!(&fresh.run(&RunOptions::new(seed as u64, Mode::Random), &mut sink).unwrap(), expected);
     }
 }
 

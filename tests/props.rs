@@ -20,13 +20,7 @@ fn plan_from(genes: &Genes) -> String {
     let parent: Vec<Option<usize>> = genes
         .iter()
         .enumerate()
-        .map(|(i, g)| {
-            if i > 0 && g.0 % 5 < 2 {
-                Some(g.0 as usize % i)
-            } else {
-                None
-            }
-        })
+        .map(|(i, g)| if i > 0 && g.0 % 5 < 2 { Some(g.0 as usize % i) } else { None })
         .collect();
     let has_children: Vec<bool> = (0..n).map(|i| parent.contains(&Some(i))).collect();
     let roots: Vec<usize> = (0..n).filter(|i| parent[*i].is_none()).collect();
@@ -41,10 +35,7 @@ fn plan_from(genes: &Genes) -> String {
             .map(|j| match (g.3 % 4, g.3 / 4 % 3) {
                 (0, _) => format!("\"s{j}\""),
                 (1, lag) => format!("{{ step = \"s{j}\", lag = \"{}s\" }}", lag * 7),
-                (_, lag) => format!(
-                    "{{ step = \"s{j}\", from = \"start\", lag = \"{}ms\" }}",
-                    lag * 250
-                ),
+                (_, lag) => format!("{{ step = \"s{j}\", from = \"start\", lag = \"{}ms\" }}", lag * 250),
             })
             .collect();
         let downtime = roots.len() >= 2 && (i == roots[0] || i == *roots.last().unwrap());
@@ -55,11 +46,7 @@ fn plan_from(genes: &Genes) -> String {
             text.push_str(&format!("after = [{}]\n", after.join(", ")));
         }
         if downtime {
-            text.push_str(if i == roots[0] {
-                "downtime = \"begins\"\n"
-            } else {
-                "downtime = \"ends\"\n"
-            });
+            text.push_str(if i == roots[0] { "downtime = \"begins\"\n" } else { "downtime = \"ends\"\n" });
         }
         if has_children[i] {
             if g.2 % 3 == 0 {
@@ -74,15 +61,8 @@ fn plan_from(genes: &Genes) -> String {
             2 => format!("{{ uniform = [\"{m}m\", \"{}m\"] }}", m * 2),
             3 => format!("{{ triangular = [\"{m}m\", \"{m}m\", \"{}m\"] }}", m * 3),
             4 => format!("{{ pert = [\"{m}m\", \"{}m\", \"{}m\"] }}", m + 1, m * 4),
-            5 => format!(
-                "{{ lognormal = {{ median = \"{m}m\", p90 = \"{}m\" }} }}",
-                m * 2
-            ),
-            6 => format!(
-                "{{ empirical = [\"{m}m\", \"{}m\", \"{}m\"] }}",
-                m + 5,
-                m * 2
-            ),
+            5 => format!("{{ lognormal = {{ median = \"{m}m\", p90 = \"{}m\" }} }}", m * 2),
+            6 => format!("{{ empirical = [\"{m}m\", \"{}m\", \"{}m\"] }}", m + 5, m * 2),
             _ => format!("\"{}ms\"", 1 + g.2 % 999),
         };
         text.push_str(&format!("duration = {d}\n"));
@@ -180,11 +160,7 @@ fn located_or_valid(text: &str) {
         assert!(!e.diagnostics.is_empty());
         let n_lines = text.lines().count() as u32 + 1;
         for d in &e.diagnostics {
-            assert!(
-                d.line >= 1 && d.line <= n_lines.max(1),
-                "line {} of {n_lines}: {e}",
-                d.line
-            );
+            assert!(d.line >= 1 && d.line <= n_lines.max(1), "line {} of {n_lines}: {e}", d.line);
             assert!(d.col >= 1);
             assert!(!d.message.is_empty());
         }

@@ -4,9 +4,7 @@
 use std::io;
 
 use rehearse_core::{EventRecord, Mode, RunState, Scenario};
-use rehearse_sim::{
-    EventSink, JsonlWriter, LogError, MemorySink, Plan, RunOptions, Simulator, Tee, read_jsonl,
-};
+use rehearse_sim::{EventSink, JsonlWriter, LogError, MemorySink, Plan, RunOptions, Simulator, Tee, read_jsonl};
 
 use crate::support;
 
@@ -26,12 +24,7 @@ fn run_with_log(text: &str, s: &Scenario, seed: u64) -> (RunState, MemorySink, V
     let mut memory = MemorySink::new();
     let mut log = JsonlWriter::new(Vec::new(), s);
     let mut both = Tee(&mut memory, &mut log);
-    Simulator::new(&plan)
-        .run(
-            &RunOptions::new(seed, Mode::Random),
-            &mut Tee(&mut live, &mut both),
-        )
-        .unwrap();
+    Simulator::new(&plan).run(&RunOptions::new(seed, Mode::Random), &mut Tee(&mut live, &mut both)).unwrap();
     (live.0, memory, log.into_inner())
 }
 
@@ -41,10 +34,7 @@ fn replaying_the_written_log_gives_the_live_state() {
     for seed in [0, 7, 8, 12345] {
         let (live, memory, bytes) = run_with_log(&text, &s, seed);
         let read = read_jsonl(std::str::from_utf8(&bytes).unwrap(), &s).unwrap();
-        assert_eq!(
-            read, memory.records,
-            "the log holds exactly the events of the run"
-        );
+        assert_eq!(read, memory.records, "the log holds exactly the events of the run");
         let replayed = RunState::replay(&s, &read);
         assert_eq!(replayed, live, "seed {seed}");
         assert!(replayed.violations().is_empty());
@@ -61,10 +51,7 @@ fn damaged_logs_are_clear_errors() {
     // Truncated in the middle of the last line.
     let cut = &log[..log.len() - 10];
     let n_lines = cut.lines().count();
-    assert_eq!(
-        read_jsonl(cut, &s),
-        Err(LogError::Truncated { line: n_lines })
-    );
+    assert_eq!(read_jsonl(cut, &s), Err(LogError::Truncated { line: n_lines }));
     // A flipped byte in the middle of a line.
     let mut bad = log.clone().into_bytes();
     let second_line = log.find('\n').unwrap() + 5;

@@ -29,17 +29,10 @@ pub fn parse(text: &str) -> Scenario {
 }
 
 /// Runs a scenario in memory.
-pub fn simulate(
-    text: &str,
-    scenario: &Scenario,
-    seed: u64,
-    mode: Mode,
-) -> (RunSummary, MemorySink) {
+pub fn simulate(text: &str, scenario: &Scenario, seed: u64, mode: Mode) -> (RunSummary, MemorySink) {
     let plan = Plan::new(scenario, rehearse_sim::digest(text));
     let mut sink = MemorySink::new();
-    let summary = Simulator::new(&plan)
-        .run(&RunOptions::new(seed, mode), &mut sink)
-        .expect("run");
+    let summary = Simulator::new(&plan).run(&RunOptions::new(seed, mode), &mut sink).expect("run");
     (summary, sink)
 }
 

@@ -30,14 +30,8 @@ fn all_rust_files() -> Vec<PathBuf> {
 fn every_file_starts_with_a_doc_line() {
     let files = all_rust_files();
     assert!(files.len() > 10);
-    let missing: Vec<_> = files
-        .iter()
-        .filter(|f| !std::fs::read_to_string(f).unwrap().starts_with("//!"))
-        .collect();
-    assert!(
-        missing.is_empty(),
-        "files without a //! header: {missing:?}"
-    );
+    let missing: Vec<_> = files.iter().filter(|f| !std::fs::read_to_string(f).unwrap().starts_with("//!")).collect();
+    assert!(missing.is_empty(), "files without a //! header: {missing:?}");
 }
 
 #[test]

@@ -24,7 +24,9 @@ fn unknown_keys_are_rejected() {
     );
     check(
         "[databse]\nsize_gb = 1\n",
-        &["plan.toml:3:2: unknown field `databse`, expected one of `scenario`, `database`, `step`"],
+        &[
+            "plan.toml:3:2: unknown field `databse`, expected one of `scenario`, `database`, `step`, `fault`, `recovery`",
+        ],
     );
 }
 
@@ -85,15 +87,11 @@ fn durations_are_checked() {
 fn scaling_needs_the_database() {
     check(
         "[[step]]\nid = \"restore\"\nper_gb = { pert = [\"5s\", \"10s\", \"30s\"] }\n",
-        &[
-            "plan.toml:5:10: step `restore`: per_gb needs the database size: add size_gb under [database]",
-        ],
+        &["plan.toml:5:10: step `restore`: per_gb needs the database size: add size_gb under [database]"],
     );
     check(
         "[database]\nsize_gb = -3\n[[step]]\nid = \"a\"\nduration = \"1h\"\n",
-        &[
-            "plan.toml:4:11: size_gb -3 is not a database size; expected a number of GB above 0 and at most 1000000",
-        ],
+        &["plan.toml:4:11: size_gb -3 is not a database size; expected a number of GB above 0 and at most 1000000"],
     );
     // 2 TB at up to 30 days per GB is absurd.
     check(
@@ -140,12 +138,7 @@ fn a_good_scenario_is_accepted_with_everything_resolved() {
     )
     .unwrap();
     assert_eq!(s.meta.window.unwrap().as_ms(), 48 * 3_600_000);
-    let rehearse_core::scenario::Work::Leaf(d) = &s.steps[0].work else {
-        panic!()
-    };
+    let rehearse_core::scenario::Work::Leaf(d) = &s.steps[0].work else { panic!() };
     assert_eq!(d.median().as_ms(), 2 * 60_000 + 10_000);
-    assert_eq!(
-        s.meta.start.unwrap().format(rehearse_core::SimTime(0)),
-        "2026-12-05 18:00:00.000"
-    );
+    assert_eq!(s.meta.start.unwrap().format(rehearse_core::SimTime(0)), "2026-12-05 18:00:00.000");
 }

@@ -57,20 +57,13 @@ pub enum DistError {
     #[error("min {min} is greater than max {max}")]
     MinAboveMax { min: SimDuration, max: SimDuration },
     #[error("most likely {mode} lies outside [min {min}, max {max}]")]
-    ModeOutside {
-        min: SimDuration,
-        mode: SimDuration,
-        max: SimDuration,
-    },
+    ModeOutside { min: SimDuration, mode: SimDuration, max: SimDuration },
     #[error("min and max are both {0}: write a fixed duration instead")]
     Degenerate(SimDuration),
     #[error("lognormal median must be positive")]
     ZeroMedian,
     #[error("lognormal p90 {p90} must be greater than the median {median}")]
-    P90NotAboveMedian {
-        median: SimDuration,
-        p90: SimDuration,
-    },
+    P90NotAboveMedian { median: SimDuration, p90: SimDuration },
     #[error("empirical distribution needs at least one observed value")]
     NoObservations,
 }
@@ -88,25 +81,14 @@ impl Dist {
     /// [`DistError::MinAboveMax`] or [`DistError::Degenerate`].
     pub fn uniform(min: SimDuration, max: SimDuration) -> Result<Dist, DistError> {
         check_range(min, max)?;
-        Ok(Dist::Uniform {
-            min: ms(min),
-            max: ms(max),
-        })
+        Ok(Dist::Uniform { min: ms(min), max: ms(max) })
     }
 
     /// # Errors
     /// When min > max, the mode lies outside, or min == max.
-    pub fn triangular(
-        min: SimDuration,
-        mode: SimDuration,
-        max: SimDuration,
-    ) -> Result<Dist, DistError> {
+    pub fn triangular(min: SimDuration, mode: SimDuration, max: SimDuration) -> Result<Dist, DistError> {
         check_three(min, mode, max)?;
-        Ok(Dist::Triangular {
-            min: ms(min),
-            mode: ms(mode),
-            max: ms(max),
-        })
+        Ok(Dist::Triangular { min: ms(min), mode: ms(mode), max: ms(max) })
     }
 
     /// # Errors
@@ -117,14 +99,7 @@ impl Dist {
         let alpha = 1.0 + 4.0 * (m - a) / (b - a);
         let beta = 1.0 + 4.0 * (b - m) / (b - a);
         let median_ms = round_ms(a + (b - a) * beta_median(alpha, beta));
-        Ok(Dist::Pert {
-            min: a,
-            mode: m,
-            max: b,
-            alpha,
-            beta,
-            median_ms,
-        })
+        Ok(Dist::Pert { min: a, mode: m, max: b, alpha, beta, median_ms })
     }
 
     /// # Errors
@@ -137,10 +112,7 @@ impl Dist {
             return Err(DistError::P90NotAboveMedian { median, p90 });
         }
         let sigma = libm::log(ms(p90) / ms(median)) / Z_90;
-        Ok(Dist::LogNormal {
-            median: ms(median),
-            sigma,
-        })
+        Ok(Dist::LogNormal { median: ms(median), sigma })
     }
 
     /// # Errors
@@ -215,13 +187,7 @@ impl Dist {
                     b - libm::sqrt((1.0 - u) * (b - a) * (b - c))
                 }
             }
-            Dist::Pert {
-                min,
-                max,
-                alpha,
-                beta,
-                ..
-            } => {
+            Dist::Pert { min, max, alpha, beta, .. } => {
                 let x = gamma(rng, *alpha);
                 let y = gamma(rng, *beta);
                 min + (max - min) * (x / (x + y))
@@ -238,9 +204,7 @@ impl Dist {
             return *d;
         }
         let v = self.sample_ms(rng);
-        let hi = self
-            .max()
-            .map_or(cap.as_ms(), |m| m.as_ms().min(cap.as_ms()));
+        let hi = self.max().map_or(cap.as_ms(), |m| m.as_ms().min(cap.as_ms()));
         SimDuration(round_ms(v).min(hi))
     }
 }
@@ -305,9 +269,7 @@ fn gamma<R: Rng + ?Sized>(rng: &mut R, shape: f64) -> f64 {
             }
         };
         let u = unit_open0(rng);
-        if u < 1.0 - 0.0331 * x * x * x * x
-            || libm::log(u) < 0.5 * x * x + d * (1.0 - v + libm::log(v))
-        {
+        if u < 1.0 - 0.0331 * x * x * x * x || libm::log(u) < 0.5 * x * x + d * (1.0 - v + libm::log(v)) {
             return d * v;
         }
     }
@@ -384,10 +346,7 @@ mod tests {
         assert_eq!(dist.median(), d(expected), "{dist:?}");
         let empirical = sample_median(&dist);
         let exp = d(expected).as_ms() as f64;
-        assert!(
-            (empirical - exp).abs() <= tolerance * exp,
-            "{dist:?}: sampled median {empirical} vs {exp}"
-        );
+        assert!((empirical - exp).abs() <= tolerance * exp, "{dist:?}: sampled median {empirical} vs {exp}");
     }
 
     #[test]
@@ -395,17 +354,9 @@ mod tests {
         check_median(Dist::fixed(d("15m")), "15m", 0.0);
         check_median(Dist::uniform(d("10m"), d("20m")).unwrap(), "15m", 0.01);
         // Triangular (0, 0, 60): median = 60 - sqrt(60 * 60 / 2) = 17.5735 m.
-        check_median(
-            Dist::triangular(d("0s"), d("0s"), d("60m")).unwrap(),
-            "17m34.416s",
-            0.01,
-        );
+        check_median(Dist::triangular(d("0s"), d("0s"), d("60m")).unwrap(), "17m34.416s", 0.01);
         check_median(Dist::lognormal(d("1h"), d("2h")).unwrap(), "1h", 0.01);
-        check_median(
-            Dist::empirical(&[d("1h"), d("3h"), d("2h")]).unwrap(),
-            "2h",
-            0.01,
-        );
+        check_median(Dist::empirical(&[d("1h"), d("3h"), d("2h")]).unwrap(), "2h", 0.01);
         // Symmetric PERT: the median is the mode.
         check_median(Dist::pert(d("1h"), d("2h"), d("3h")).unwrap(), "2h", 0.01);
     }
@@ -416,10 +367,7 @@ mod tests {
         let dist = Dist::pert(d("0s"), d("2h"), d("10h")).unwrap();
         let median = dist.median().as_ms() as f64;
         let sampled = sample_median(&dist);
-        assert!(
-            (median - sampled).abs() < 0.01 * median,
-            "median {median} sampled {sampled}"
-        );
+        assert!((median - sampled).abs() < 0.01 * median, "median {median} sampled {sampled}");
         assert!(median > d("2h").as_ms() as f64 && median < d("3h").as_ms() as f64);
     }
 
@@ -428,9 +376,7 @@ mod tests {
         let dist = Dist::lognormal(d("1h"), d("2h")).unwrap();
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
         let n = 20_000;
-        let below = (0..n)
-            .filter(|_| dist.sample_ms(&mut rng) <= d("2h").as_ms() as f64)
-            .count();
+        let below = (0..n).filter(|_| dist.sample_ms(&mut rng) <= d("2h").as_ms() as f64).count();
         let share = below as f64 / n as f64;
         assert!((share - 0.9).abs() < 0.01, "share below p90: {share}");
     }
@@ -456,29 +402,11 @@ mod tests {
 
     #[test]
     fn rejects_bad_parameters() {
-        assert!(matches!(
-            Dist::uniform(d("2m"), d("1m")),
-            Err(DistError::MinAboveMax { .. })
-        ));
-        assert!(matches!(
-            Dist::pert(d("1m"), d("3m"), d("2m")),
-            Err(DistError::ModeOutside { .. })
-        ));
-        assert!(matches!(
-            Dist::triangular(d("1m"), d("1m"), d("1m")),
-            Err(DistError::Degenerate(_))
-        ));
-        assert!(matches!(
-            Dist::lognormal(d("0s"), d("1m")),
-            Err(DistError::ZeroMedian)
-        ));
-        assert!(matches!(
-            Dist::lognormal(d("2m"), d("1m")),
-            Err(DistError::P90NotAboveMedian { .. })
-        ));
-        assert!(matches!(
-            Dist::empirical(&[]),
-            Err(DistError::NoObservations)
-        ));
+        assert!(matches!(Dist::uniform(d("2m"), d("1m")), Err(DistError::MinAboveMax { .. })));
+        assert!(matches!(Dist::pert(d("1m"), d("3m"), d("2m")), Err(DistError::ModeOutside { .. })));
+        assert!(matches!(Dist::triangular(d("1m"), d("1m"), d("1m")), Err(DistError::Degenerate(_))));
+        assert!(matches!(Dist::lognormal(d("0s"), d("1m")), Err(DistError::ZeroMedian)));
+        assert!(matches!(Dist::lognormal(d("2m"), d("1m")), Err(DistError::P90NotAboveMedian { .. })));
+        assert!(matches!(Dist::empirical(&[]), Err(DistError::NoObservations)));
     }
 }

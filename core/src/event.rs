@@ -9,6 +9,7 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::fault::{Action, FaultIdx};
 use crate::scenario::StepIdx;
 use crate::time::SimTime;
 
@@ -16,10 +17,11 @@ use crate::time::SimTime;
 /// Bump it whenever an event's shape or meaning changes.
 pub const SCHEMA_VERSION: u32 = 1;
 
-/// One thing that happened.
+/// One thing that happened. `S` names steps and `F` faults: indexes in
+/// memory, ids in logs.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", deny_unknown_fields)]
-pub enum Event<S = StepIdx> {
+pub enum Event<S = StepIdx, F = FaultIdx> {
     /// The run began: the identity that reproduces it.
     RunStarted {
         schema: u32,
@@ -36,11 +38,62 @@ pub enum Event<S = StepIdx> {
         step: S,
         attempt: u32,
     },
+    /// A fault struck a running step; part of the attempt's work is lost.
+    FaultInjected {
+        fault: F,
+        step: S,
+        attempt: u32,
+    },
+    /// The attempt failed (it did not complete).
+    StepFailed {
+        step: S,
+        attempt: u32,
+    },
+    /// The attempt ended and nobody knows whether it completed.
+    StepOutcomeUnknown {
+        step: S,
+        attempt: u32,
+    },
+    /// Recovery found out what the unknown outcome was.
+    OutcomeVerified {
+        step: S,
+        attempt: u32,
+        completed: bool,
+    },
+    /// The plan's recovery for a failed attempt: what it does, how long the
+    /// operator takes to react, and how long fixing, undoing or verifying
+    /// takes on top.
+    RecoveryChosen {
+        step: S,
+        fault: F,
+        action: Action,
+        attempt: u32,
+        max_attempts: u32,
+        reaction_ms: u64,
+        extra_ms: u64,
+    },
+    /// A completed step is to run again (rerun from an earlier step).
+    StepReset {
+        step: S,
+    },
+    /// A running step was stopped by a rollback, cancel or abort.
+    StepAbandoned {
+        step: S,
+        attempt: u32,
+    },
+    /// Roll back the whole upgrade; `late` when it begins after its deadline.
+    RollbackStarted {
+        step: S,
+        late: bool,
+    },
+    /// The original environment is back online, as it was.
+    RollbackCompleted,
     /// A `downtime = "begins"` step started: users are locked out.
     DowntimeBegan {
         step: S,
     },
-    /// A `downtime = "ends"` step completed: users are let back in.
+    /// A `downtime = "ends"` step completed (or a rollback brought the
+    /// original back): users are let back in.
     DowntimeEnded {
         step: S,
     },
@@ -52,10 +105,10 @@ pub enum Event<S = StepIdx> {
 /// An event with its place in the stream and its time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct EventRecord<S = StepIdx> {
+pub struct EventRecord<S = StepIdx, F = FaultIdx> {
     pub seq: u64,
     pub at: SimTime,
-    pub event: Event<S>,
+    pub event: Event<S, F>,
 }
 
 /// How durations were chosen.
@@ -69,13 +122,16 @@ pub enum Mode {
 }
 
 /// How a run ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Every step completed: the upgrade stands.
     Committed,
     /// The original environment was restored.
     RolledBack,
+    /// The upgrade was cancelled from the original environment before the
+    /// swap; the original was never touched.
+    Cancelled,
     /// The run stopped without committing or rolling back.
     Aborted,
 }
@@ -85,6 +141,7 @@ impl fmt::Display for Outcome {
         f.write_str(match self {
             Outcome::Committed => "committed",
             Outcome::RolledBack => "rolled back",
+            Outcome::Cancelled => "cancelled",
             Outcome::Aborted => "aborted",
         })
     }
@@ -111,25 +168,29 @@ impl<'de> Deserialize<'de> for ScenarioDigest {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         let s = String::deserialize(d)?;
         if s.len() != 16 {
-            return Err(serde::de::Error::custom(
-                "scenario digest must be 16 hex digits",
-            ));
+            return Err(serde::de::Error::custom("scenario digest must be 16 hex digits"));
         }
-        u64::from_str_radix(&s, 16)
-            .map(ScenarioDigest)
-            .map_err(serde::de::Error::custom)
+        u64::from_str_radix(&s, 16).map(ScenarioDigest).map_err(serde::de::Error::custom)
     }
 }
 
-impl<S> Event<S> {
+impl<S, F> Event<S, F> {
     /// The step the event concerns, if any.
     pub fn step(&self) -> Option<&S> {
         match self {
             Event::StepStarted { step, .. }
             | Event::StepCompleted { step, .. }
+            | Event::FaultInjected { step, .. }
+            | Event::StepFailed { step, .. }
+            | Event::StepOutcomeUnknown { step, .. }
+            | Event::OutcomeVerified { step, .. }
+            | Event::RecoveryChosen { step, .. }
+            | Event::StepReset { step }
+            | Event::StepAbandoned { step, .. }
+            | Event::RollbackStarted { step, .. }
             | Event::DowntimeBegan { step }
             | Event::DowntimeEnded { step } => Some(step),
-            Event::RunStarted { .. } | Event::RunFinished { .. } => None,
+            Event::RunStarted { .. } | Event::RollbackCompleted | Event::RunFinished { .. } => None,
         }
     }
 
@@ -139,41 +200,63 @@ impl<S> Event<S> {
             Event::RunStarted { .. } => "RunStarted",
             Event::StepStarted { .. } => "StepStarted",
             Event::StepCompleted { .. } => "StepCompleted",
+            Event::FaultInjected { .. } => "FaultInjected",
+            Event::StepFailed { .. } => "StepFailed",
+            Event::StepOutcomeUnknown { .. } => "StepOutcomeUnknown",
+            Event::OutcomeVerified { .. } => "OutcomeVerified",
+            Event::RecoveryChosen { .. } => "RecoveryChosen",
+            Event::StepReset { .. } => "StepReset",
+            Event::StepAbandoned { .. } => "StepAbandoned",
+            Event::RollbackStarted { .. } => "RollbackStarted",
+            Event::RollbackCompleted => "RollbackCompleted",
             Event::DowntimeBegan { .. } => "DowntimeBegan",
             Event::DowntimeEnded { .. } => "DowntimeEnded",
             Event::RunFinished { .. } => "RunFinished",
         }
     }
 
-    /// The same event with its step named another way.
+    /// The same event with its steps and faults named another way.
     ///
     /// # Errors
-    /// Whatever `f` returns for a step it cannot map.
-    pub fn map_step<T, E>(&self, mut f: impl FnMut(&S) -> Result<T, E>) -> Result<Event<T>, E> {
+    /// Whatever `fs` or `ff` returns for a name it cannot map.
+    pub fn map_names<T, G, E>(
+        &self,
+        mut fs: impl FnMut(&S) -> Result<T, E>,
+        mut ff: impl FnMut(&F) -> Result<G, E>,
+    ) -> Result<Event<T, G>, E> {
         Ok(match self {
-            Event::RunStarted {
-                schema,
-                scenario,
-                seed,
-                run,
-                mode,
-            } => Event::RunStarted {
-                schema: *schema,
-                scenario: *scenario,
-                seed: *seed,
-                run: *run,
-                mode: *mode,
-            },
-            Event::StepStarted { step, attempt } => Event::StepStarted {
-                step: f(step)?,
-                attempt: *attempt,
-            },
-            Event::StepCompleted { step, attempt } => Event::StepCompleted {
-                step: f(step)?,
-                attempt: *attempt,
-            },
-            Event::DowntimeBegan { step } => Event::DowntimeBegan { step: f(step)? },
-            Event::DowntimeEnded { step } => Event::DowntimeEnded { step: f(step)? },
+            Event::RunStarted { schema, scenario, seed, run, mode } => {
+                Event::RunStarted { schema: *schema, scenario: *scenario, seed: *seed, run: *run, mode: *mode }
+            }
+            Event::StepStarted { step, attempt } => Event::StepStarted { step: fs(step)?, attempt: *attempt },
+            Event::StepCompleted { step, attempt } => Event::StepCompleted { step: fs(step)?, attempt: *attempt },
+            Event::FaultInjected { fault, step, attempt } => {
+                Event::FaultInjected { fault: ff(fault)?, step: fs(step)?, attempt: *attempt }
+            }
+            Event::StepFailed { step, attempt } => Event::StepFailed { step: fs(step)?, attempt: *attempt },
+            Event::StepOutcomeUnknown { step, attempt } => {
+                Event::StepOutcomeUnknown { step: fs(step)?, attempt: *attempt }
+            }
+            Event::OutcomeVerified { step, attempt, completed } => {
+                Event::OutcomeVerified { step: fs(step)?, attempt: *attempt, completed: *completed }
+            }
+            Event::RecoveryChosen { step, fault, action, attempt, max_attempts, reaction_ms, extra_ms } => {
+                Event::RecoveryChosen {
+                    step: fs(step)?,
+                    fault: ff(fault)?,
+                    action: *action,
+                    attempt: *attempt,
+                    max_attempts: *max_attempts,
+                    reaction_ms: *reaction_ms,
+                    extra_ms: *extra_ms,
+                }
+            }
+            Event::StepReset { step } => Event::StepReset { step: fs(step)? },
+            Event::StepAbandoned { step, attempt } => Event::StepAbandoned { step: fs(step)?, attempt: *attempt },
+            Event::RollbackStarted { step, late } => Event::RollbackStarted { step: fs(step)?, late: *late },
+            Event::RollbackCompleted => Event::RollbackCompleted,
+            Event::DowntimeBegan { step } => Event::DowntimeBegan { step: fs(step)? },
+            Event::DowntimeEnded { step } => Event::DowntimeEnded { step: fs(step)? },
             Event::RunFinished { outcome } => Event::RunFinished { outcome: *outcome },
         })
     }
@@ -184,22 +267,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn map_step_keeps_everything_else() {
-        let e: Event<StepIdx> = Event::StepCompleted {
-            step: StepIdx(2),
-            attempt: 1,
-        };
-        let named = e.map_step(|i| Ok::<_, ()>(format!("s{}", i.0))).unwrap();
-        assert_eq!(
-            named,
-            Event::StepCompleted {
-                step: "s2".to_string(),
-                attempt: 1
-            }
-        );
-        let back = named
-            .map_step(|s| s[1..].parse::<u32>().map(StepIdx))
-            .unwrap();
+    fn map_names_keeps_everything_else() {
+        let e: Event = Event::FaultInjected { fault: FaultIdx(1), step: StepIdx(2), attempt: 3 };
+        let named = e.map_names(|i| Ok::<_, ()>(format!("s{}", i.0)), |f| Ok(format!("f{}", f.0))).unwrap();
+        assert_eq!(named, Event::FaultInjected { fault: "f1".to_string(), step: "s2".to_string(), attempt: 3 });
+        let back =
+            named.map_names(|s| s[1..].parse::<u32>().map(StepIdx), |f| f[1..].parse::<u32>().map(FaultIdx)).unwrap();
         assert_eq!(back, e);
     }
 

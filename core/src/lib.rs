@@ -8,12 +8,14 @@
 
 pub mod dist;
 pub mod event;
+pub mod fault;
 pub mod scenario;
 pub mod state;
 pub mod time;
 
 pub use dist::Dist;
 pub use event::{Event, EventRecord, Mode, Outcome, SCHEMA_VERSION, ScenarioDigest};
+pub use fault::{Action, Fault, FaultIdx, Policy, PolicyIdx};
 pub use scenario::{Scenario, ScenarioError, Step, StepIdx};
 pub use state::{RunState, Violation};
 pub use time::{Calendar, SimDuration, SimTime};

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
 use crate::dist::{Dist, DistError};
+use crate::fault::{Fault, Policy, RawFault, RawPolicy};
 use crate::time::{Calendar, SimDuration};
 
 /// The longest a single step, lag or downtime window may be. Anything longer
@@ -43,6 +44,10 @@ pub struct Scenario {
     pub steps: Vec<Step>,
     /// Top-level steps, in file order.
     pub roots: Vec<StepIdx>,
+    /// Faults that may strike, in file order; [`crate::FaultIdx`] indexes this.
+    pub faults: Vec<Fault>,
+    /// Recovery policies, by name; [`crate::PolicyIdx`] indexes this.
+    pub policies: Vec<Policy>,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -186,11 +191,7 @@ impl StepDuration {
 }
 
 fn round(v: f64) -> u64 {
-    if v.is_nan() || v <= 0.0 {
-        0
-    } else {
-        libm::floor(v + 0.5) as u64
-    }
+    if v.is_nan() || v <= 0.0 { 0 } else { libm::floor(v + 0.5) as u64 }
 }
 
 impl Scenario {
@@ -210,19 +211,13 @@ impl Scenario {
             }
             ScenarioError::single(origin, text, at, None, message)
         })?;
-        let mut v = Validator {
-            text,
-            diags: Vec::new(),
-        };
+        let mut v = Validator { text, diags: Vec::new() };
         let scenario = v.scenario(raw);
         if v.diags.is_empty() {
             Ok(scenario.expect("a scenario is built whenever no error was reported"))
         } else {
             v.diags.sort_by_key(|d| (d.line, d.col));
-            Err(ScenarioError {
-                origin: origin.to_string(),
-                diagnostics: v.diags,
-            })
+            Err(ScenarioError { origin: origin.to_string(), diagnostics: v.diags })
         }
     }
 
@@ -232,10 +227,7 @@ impl Scenario {
 
     /// Finds a step by id.
     pub fn find(&self, id: &str) -> Option<StepIdx> {
-        self.steps
-            .iter()
-            .position(|s| s.id == id)
-            .map(|i| StepIdx(i as u32))
+        self.steps.iter().position(|s| s.id == id).map(|i| StepIdx(i as u32))
     }
 
     /// Steps in tree order: each step followed by its sub-steps, in file
@@ -270,23 +262,9 @@ pub struct Diagnostic {
 }
 
 impl ScenarioError {
-    fn single(
-        origin: &str,
-        text: &str,
-        at: usize,
-        step: Option<String>,
-        message: String,
-    ) -> ScenarioError {
+    fn single(origin: &str, text: &str, at: usize, step: Option<String>, message: String) -> ScenarioError {
         let (line, col) = line_col(text, at);
-        ScenarioError {
-            origin: origin.to_string(),
-            diagnostics: vec![Diagnostic {
-                line,
-                col,
-                step,
-                message,
-            }],
-        }
+        ScenarioError { origin: origin.to_string(), diagnostics: vec![Diagnostic { line, col, step, message }] }
     }
 }
 
@@ -336,6 +314,10 @@ struct RawFile {
     database: Option<RawDatabase>,
     #[serde(default, rename = "step")]
     steps: Vec<RawStep>,
+    #[serde(default, rename = "fault")]
+    faults: Vec<RawFault>,
+    #[serde(default)]
+    recovery: BTreeMap<String, RawPolicy>,
 }
 
 #[derive(Deserialize)]
@@ -403,9 +385,9 @@ struct RawStep {
 // ---------------------------------------------------------------------------
 // Stage two: validation.
 
-struct Validator<'t> {
-    text: &'t str,
-    diags: Vec<Diagnostic>,
+pub(crate) struct Validator<'t> {
+    pub(crate) text: &'t str,
+    pub(crate) diags: Vec<Diagnostic>,
 }
 
 /// A dependency before its target is resolved.
@@ -417,14 +399,9 @@ struct RawDep {
 }
 
 impl Validator<'_> {
-    fn error(&mut self, span: &Range<usize>, step: Option<&str>, message: impl Into<String>) {
+    pub(crate) fn error(&mut self, span: &Range<usize>, step: Option<&str>, message: impl Into<String>) {
         let (line, col) = line_col(self.text, span.start);
-        self.diags.push(Diagnostic {
-            line,
-            col,
-            step: step.map(str::to_string),
-            message: message.into(),
-        });
+        self.diags.push(Diagnostic { line, col, step: step.map(str::to_string), message: message.into() });
     }
 
     fn scenario(&mut self, raw: RawFile) -> Option<Scenario> {
@@ -432,33 +409,21 @@ impl Validator<'_> {
         let database = self.database(raw.database);
         let steps = self.steps(raw.steps, &database);
         let (steps, roots) = steps?;
-        Some(Scenario {
-            meta,
-            database,
-            steps,
-            roots,
-        })
+        let (faults, policies) = self.faults(raw.recovery, raw.faults, &steps)?;
+        Some(Scenario { meta, database, steps, roots, faults, policies })
     }
 
     fn meta(&mut self, raw: RawMeta) -> Meta {
         let name_span = raw.name.span();
         let name = raw.name.into_inner();
         if name.trim().is_empty() {
-            self.error(
-                &name_span,
-                None,
-                "scenario name is empty; give the plan a name",
-            );
+            self.error(&name_span, None, "scenario name is empty; give the plan a name");
         }
         let window = raw.window.and_then(|w| {
             let span = w.span();
             let d = self.span_duration(&span, None, w.get_ref(), "window")?;
             if d == SimDuration::ZERO {
-                self.error(
-                    &span,
-                    None,
-                    "window is zero; it is the downtime the business signed off, e.g. \"48h\"",
-                );
+                self.error(&span, None, "window is zero; it is the downtime the business signed off, e.g. \"48h\"");
                 return None;
             }
             Some(d)
@@ -471,9 +436,7 @@ impl Validator<'_> {
                 self.error(
                     &p.span(),
                     None,
-                    format!(
-                        "window_confidence {v} is not a probability; expected a number in [0, 1]"
-                    ),
+                    format!("window_confidence {v} is not a probability; expected a number in [0, 1]"),
                 );
                 None
             }
@@ -502,14 +465,7 @@ impl Validator<'_> {
                 }
             }
         });
-        Meta {
-            name,
-            source: raw.source,
-            description: raw.description,
-            window,
-            window_confidence,
-            start,
-        }
+        Meta { name, source: raw.source, description: raw.description, window, window_confidence, start }
     }
 
     fn database(&mut self, raw: Option<RawDatabase>) -> Database {
@@ -521,7 +477,13 @@ impl Validator<'_> {
             if v.is_finite() && v > 0.0 && v <= MAX_SIZE_GB {
                 Some(v)
             } else {
-                self.error(&s.span(), None, format!("size_gb {v} is not a database size; expected a number of GB above 0 and at most {MAX_SIZE_GB}"));
+                self.error(
+                    &s.span(),
+                    None,
+                    format!(
+                        "size_gb {v} is not a database size; expected a number of GB above 0 and at most {MAX_SIZE_GB}"
+                    ),
+                );
                 None
             }
         });
@@ -531,32 +493,17 @@ impl Validator<'_> {
             let name = t.name.get_ref().clone();
             if let Some(first) = seen.get(&name.to_ascii_uppercase()) {
                 let line = line_col(self.text, *first).0;
-                self.error(
-                    &t.name.span(),
-                    None,
-                    format!("table {name} is listed twice (first on line {line})"),
-                );
+                self.error(&t.name.span(), None, format!("table {name} is listed twice (first on line {line})"));
                 continue;
             }
             seen.insert(name.to_ascii_uppercase(), t.name.span().start);
             let rows = self.count(&t.rows, "rows");
-            let changes = t
-                .changes_per_hour
-                .as_ref()
-                .map_or(Some(0), |c| self.count(c, "changes_per_hour"));
+            let changes = t.changes_per_hour.as_ref().map_or(Some(0), |c| self.count(c, "changes_per_hour"));
             if let (Some(rows), Some(changes_per_hour)) = (rows, changes) {
-                tables.push(Table {
-                    name,
-                    rows,
-                    changes_per_hour,
-                });
+                tables.push(Table { name, rows, changes_per_hour });
             }
         }
-        Database {
-            size_gb,
-            collation: raw.collation,
-            tables,
-        }
+        Database { size_gb, collation: raw.collation, tables }
     }
 
     fn count(&mut self, v: &Spanned<i64>, what: &str) -> Option<u64> {
@@ -566,10 +513,7 @@ impl Validator<'_> {
                 self.error(
                     &v.span(),
                     None,
-                    format!(
-                        "{what} is negative ({}); expected a count of 0 or more",
-                        v.get_ref()
-                    ),
+                    format!("{what} is negative ({}); expected a count of 0 or more", v.get_ref()),
                 );
                 None
             }
@@ -592,21 +536,17 @@ impl Validator<'_> {
         let mut index: BTreeMap<String, usize> = BTreeMap::new();
         for (i, s) in raw.iter().enumerate() {
             let id = s.id.get_ref();
-            if id.is_empty()
-                || !id
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-            {
-                self.error(&s.id.span(), None, format!("step id {id:?} must be non-empty and use only letters, digits, '-', '_' and '.'"));
+            if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+                self.error(
+                    &s.id.span(),
+                    None,
+                    format!("step id {id:?} must be non-empty and use only letters, digits, '-', '_' and '.'"),
+                );
             }
             match index.get(id) {
                 Some(first) => {
                     let line = line_col(self.text, raw[*first].id.span().start).0;
-                    self.error(
-                        &s.id.span(),
-                        Some(id),
-                        format!("duplicate step id (first defined on line {line})"),
-                    );
+                    self.error(&s.id.span(), Some(id), format!("duplicate step id (first defined on line {line})"));
                 }
                 None => {
                     index.insert(id.clone(), i);
@@ -614,23 +554,12 @@ impl Validator<'_> {
             }
         }
         let ids: Vec<&str> = raw.iter().map(|s| s.id.get_ref().as_str()).collect();
-        let resolve = |v: &mut Self,
-                       id: &str,
-                       span: &Range<usize>,
-                       from: &str,
-                       what: &str|
-         -> Option<StepIdx> {
+        let resolve = |v: &mut Self, id: &str, span: &Range<usize>, from: &str, what: &str| -> Option<StepIdx> {
             match index.get(id) {
                 Some(i) => Some(StepIdx(*i as u32)),
                 None => {
-                    let hint = suggest(id, &ids)
-                        .map(|s| format!("; did you mean `{s}`?"))
-                        .unwrap_or_default();
-                    v.error(
-                        span,
-                        Some(from),
-                        format!("{what} names unknown step `{id}`{hint}"),
-                    );
+                    let hint = suggest(id, &ids).map(|s| format!("; did you mean `{s}`?")).unwrap_or_default();
+                    v.error(span, Some(from), format!("{what} names unknown step `{id}`{hint}"));
                     None
                 }
             }
@@ -686,21 +615,10 @@ impl Validator<'_> {
                         continue;
                     }
                     if let Some(target) = resolve(self, &d.id, &d.span, &id, "after") {
-                        if after
-                            .iter()
-                            .any(|x: &Dep| x.step == target && x.anchor == d.anchor)
-                        {
-                            self.error(
-                                &d.span,
-                                Some(&id),
-                                format!("`{}` is listed twice in after", d.id),
-                            );
+                        if after.iter().any(|x: &Dep| x.step == target && x.anchor == d.anchor) {
+                            self.error(&d.span, Some(&id), format!("`{}` is listed twice in after", d.id));
                         }
-                        after.push(Dep {
-                            step: target,
-                            anchor: d.anchor,
-                            lag: d.lag,
-                        });
+                        after.push(Dep { step: target, anchor: d.anchor, lag: d.lag });
                     }
                 }
             }
@@ -722,9 +640,7 @@ impl Validator<'_> {
                 children: std::mem::take(&mut children[i]),
                 depth: depth[i],
                 after,
-                work: work.unwrap_or(Work::Group {
-                    finish_lag: SimDuration::ZERO,
-                }),
+                work: work.unwrap_or(Work::Group { finish_lag: SimDuration::ZERO }),
                 downtime,
                 line,
             });
@@ -734,10 +650,7 @@ impl Validator<'_> {
         }
         let graph = Graph::new(&steps);
         if let Some(cycle) = graph.find_cycle() {
-            let names: Vec<String> = cycle
-                .iter()
-                .map(|i| format!("`{}`", steps[i.index()].id))
-                .collect();
+            let names: Vec<String> = cycle.iter().map(|i| format!("`{}`", steps[i.index()].id)).collect();
             let first = &steps[cycle[0].index()];
             self.diags.push(Diagnostic {
                 line: first.line,
@@ -751,38 +664,32 @@ impl Validator<'_> {
             return None;
         }
         self.check_downtime(&steps, &graph);
-        let roots = (0..n)
-            .filter(|i| parent[*i].is_none())
-            .map(|i| StepIdx(i as u32))
-            .collect();
+        let roots = (0..n).filter(|i| parent[*i].is_none()).map(|i| StepIdx(i as u32)).collect();
         Some((steps, roots))
     }
 
     fn dep(&mut self, entry: &Spanned<toml::Value>, me: &str) -> Option<RawDep> {
         let span = entry.span();
         match entry.get_ref() {
-            toml::Value::String(id) => Some(RawDep {
-                id: id.clone(),
-                span,
-                anchor: Anchor::Finish,
-                lag: SimDuration::ZERO,
-            }),
+            toml::Value::String(id) => {
+                Some(RawDep { id: id.clone(), span, anchor: Anchor::Finish, lag: SimDuration::ZERO })
+            }
             toml::Value::Table(t) => {
                 let mut ok = true;
                 for key in t.keys() {
                     if !["step", "from", "lag"].contains(&key.as_str()) {
-                        self.error(&span, Some(me), format!("unknown key `{key}` in an after entry; expected `step`, `from` or `lag`"));
+                        self.error(
+                            &span,
+                            Some(me),
+                            format!("unknown key `{key}` in an after entry; expected `step`, `from` or `lag`"),
+                        );
                         ok = false;
                     }
                 }
                 let id = match t.get("step") {
                     Some(toml::Value::String(s)) => s.clone(),
                     _ => {
-                        self.error(
-                            &span,
-                            Some(me),
-                            "an after entry written as a table needs `step = \"<id>\"`",
-                        );
+                        self.error(&span, Some(me), "an after entry written as a table needs `step = \"<id>\"`");
                         return None;
                     }
                 };
@@ -791,7 +698,13 @@ impl Validator<'_> {
                     Some(toml::Value::String(s)) if s == "finish" => Anchor::Finish,
                     Some(toml::Value::String(s)) if s == "start" => Anchor::Start,
                     Some(other) => {
-                        self.error(&span, Some(me), format!("from = {other}; expected \"finish\" (after it ends) or \"start\" (after it starts)"));
+                        self.error(
+                            &span,
+                            Some(me),
+                            format!(
+                                "from = {other}; expected \"finish\" (after it ends) or \"start\" (after it starts)"
+                            ),
+                        );
                         return None;
                     }
                 };
@@ -799,12 +712,7 @@ impl Validator<'_> {
                     None => SimDuration::ZERO,
                     Some(v) => self.span_duration(&span, Some(me), v, "lag")?,
                 };
-                ok.then_some(RawDep {
-                    id,
-                    span,
-                    anchor,
-                    lag,
-                })
+                ok.then_some(RawDep { id, span, anchor, lag })
             }
             other => {
                 self.error(&span, Some(me), format!("after entries are step ids or tables like {{ step = \"id\", from = \"start\", lag = \"5m\" }}, found {}", other.type_str()));
@@ -815,11 +723,9 @@ impl Validator<'_> {
 
     fn work(&mut self, s: &RawStep, id: &str, is_group: bool, db: &Database) -> Option<Work> {
         if is_group {
-            for (field, value) in [
-                ("duration", &s.duration),
-                ("per_gb", &s.per_gb),
-                ("per_million_rows", &s.per_million_rows),
-            ] {
+            for (field, value) in
+                [("duration", &s.duration), ("per_gb", &s.per_gb), ("per_million_rows", &s.per_million_rows)]
+            {
                 if let Some(v) = value {
                     self.error(&v.span(), Some(id), format!("`{field}` on a step with sub-steps: its length follows from them (use finish_lag for time after the last one)"));
                 }
@@ -842,18 +748,14 @@ impl Validator<'_> {
             return None;
         }
         let base = match &s.duration {
-            Some(v) => Some(self.dist(v, id, "duration", true)?),
+            Some(v) => Some(self.dist(v, Some(id), "duration", true)?),
             None => None,
         };
         let per_gb = match &s.per_gb {
             Some(v) => {
-                let dist = self.dist(v, id, "per_gb", false)?;
+                let dist = self.dist(v, Some(id), "per_gb", false)?;
                 let Some(units) = db.size_gb else {
-                    self.error(
-                        &v.span(),
-                        Some(id),
-                        "per_gb needs the database size: add size_gb under [database]",
-                    );
+                    self.error(&v.span(), Some(id), "per_gb needs the database size: add size_gb under [database]");
                     return None;
                 };
                 Some(Scaled { dist, units })
@@ -862,25 +764,18 @@ impl Validator<'_> {
         };
         let per_million_rows = match &s.per_million_rows {
             Some(v) => {
-                let dist = self.dist(v, id, "per_million_rows", false)?;
+                let dist = self.dist(v, Some(id), "per_million_rows", false)?;
                 let rows: u64 = match &s.rows_of {
                     None => db.tables.iter().map(|t| t.rows).sum(),
                     Some(names) => {
                         let mut sum = 0u64;
                         for name in names {
-                            match db
-                                .tables
-                                .iter()
-                                .find(|t| t.name.eq_ignore_ascii_case(name.get_ref()))
-                            {
+                            match db.tables.iter().find(|t| t.name.eq_ignore_ascii_case(name.get_ref())) {
                                 Some(t) => sum += t.rows,
                                 None => self.error(
                                     &name.span(),
                                     Some(id),
-                                    format!(
-                                        "rows_of names table {} that [database] does not list",
-                                        name.get_ref()
-                                    ),
+                                    format!("rows_of names table {} that [database] does not list", name.get_ref()),
                                 ),
                             }
                         }
@@ -888,36 +783,21 @@ impl Validator<'_> {
                     }
                 };
                 if db.tables.is_empty() {
-                    self.error(
-                        &v.span(),
-                        Some(id),
-                        "per_million_rows needs tables with rows under [database]",
-                    );
+                    self.error(&v.span(), Some(id), "per_million_rows needs tables with rows under [database]");
                     return None;
                 }
-                Some(Scaled {
-                    dist,
-                    units: rows as f64 / 1e6,
-                })
+                Some(Scaled { dist, units: rows as f64 / 1e6 })
             }
             None => {
                 if let Some(names) = &s.rows_of
                     && let Some(first) = names.first()
                 {
-                    self.error(
-                        &first.span(),
-                        Some(id),
-                        "rows_of applies only with per_million_rows",
-                    );
+                    self.error(&first.span(), Some(id), "rows_of applies only with per_million_rows");
                 }
                 None
             }
         };
-        let d = StepDuration {
-            base,
-            per_gb,
-            per_million_rows,
-        };
+        let d = StepDuration { base, per_gb, per_million_rows };
         let max = d.practical_max();
         if max > MAX_SPAN {
             let span = s
@@ -926,14 +806,23 @@ impl Validator<'_> {
                 .or(s.per_gb.as_ref())
                 .or(s.per_million_rows.as_ref())
                 .map_or(s.id.span(), |v| v.span());
-            self.error(&span, Some(id), format!("duration can reach {} ({}), beyond the {}-day limit for one step; check the units", max, max.hms(), MAX_SPAN.as_ms() / crate::time::MS_PER_D));
+            self.error(
+                &span,
+                Some(id),
+                format!(
+                    "duration can reach {} ({}), beyond the {}-day limit for one step; check the units",
+                    max,
+                    max.hms(),
+                    MAX_SPAN.as_ms() / crate::time::MS_PER_D
+                ),
+            );
             return None;
         }
         Some(Work::Leaf(d))
     }
 
     /// A duration written as a string (`"45m"`), for windows and lags.
-    fn span_duration(
+    pub(crate) fn span_duration(
         &mut self,
         span: &Range<usize>,
         step: Option<&str>,
@@ -941,7 +830,14 @@ impl Validator<'_> {
         what: &str,
     ) -> Option<SimDuration> {
         let toml::Value::String(s) = v else {
-            self.error(span, step, format!("{what} must be a duration string with a unit, like \"45m\" or \"1h30m\"; found {}", v.type_str()));
+            self.error(
+                span,
+                step,
+                format!(
+                    "{what} must be a duration string with a unit, like \"45m\" or \"1h30m\"; found {}",
+                    v.type_str()
+                ),
+            );
             return None;
         };
         match SimDuration::parse(s) {
@@ -965,28 +861,22 @@ impl Validator<'_> {
     }
 
     /// A distribution: `"45m"`, `"instant"`, or a one-key table.
-    fn dist(
+    pub(crate) fn dist(
         &mut self,
         v: &Spanned<toml::Value>,
-        id: &str,
+        id: Option<&str>,
         what: &str,
         allow_instant: bool,
     ) -> Option<Dist> {
         let span = v.span();
         const EXPECTED: &str = "expected \"45m\", { uniform = [min, max] }, { triangular = [min, mode, max] }, { pert = [min, most_likely, max] }, { lognormal = { median = \"1h\", p90 = \"2h\" } } or { empirical = [observed, ...] }";
         match v.get_ref() {
-            toml::Value::String(s) if s == "instant" && allow_instant => {
-                Some(Dist::fixed(SimDuration::ZERO))
-            }
+            toml::Value::String(s) if s == "instant" && allow_instant => Some(Dist::fixed(SimDuration::ZERO)),
             toml::Value::String(s) => {
-                let d = self.span_duration(&span, Some(id), v.get_ref(), what)?;
+                let d = self.span_duration(&span, id, v.get_ref(), what)?;
                 if d == SimDuration::ZERO {
-                    let hint = if allow_instant {
-                        "; write \"instant\" for a step that takes no time"
-                    } else {
-                        ""
-                    };
-                    self.error(&span, Some(id), format!("{what} {s} is zero{hint}"));
+                    let hint = if allow_instant { "; write \"instant\" for a step that takes no time" } else { "" };
+                    self.error(&span, id, format!("{what} {s} is zero{hint}"));
                     return None;
                 }
                 Some(Dist::fixed(d))
@@ -995,28 +885,17 @@ impl Validator<'_> {
                 let (kind, params) = t.iter().next().expect("one entry");
                 let mut list = |n: Option<usize>| -> Option<Vec<SimDuration>> {
                     let toml::Value::Array(items) = params else {
-                        self.error(
-                            &span,
-                            Some(id),
-                            format!("{what}: {kind} takes a list of durations"),
-                        );
+                        self.error(&span, id, format!("{what}: {kind} takes a list of durations"));
                         return None;
                     };
                     if n.is_some_and(|n| items.len() != n) || items.is_empty() {
                         let want = n.map_or("at least one".to_string(), |n| n.to_string());
-                        self.error(
-                            &span,
-                            Some(id),
-                            format!(
-                                "{what}: {kind} takes {want} durations, found {}",
-                                items.len()
-                            ),
-                        );
+                        self.error(&span, id, format!("{what}: {kind} takes {want} durations, found {}", items.len()));
                         return None;
                     }
                     let mut out = Vec::with_capacity(items.len());
                     for item in items {
-                        out.push(self.span_duration(&span, Some(id), item, what)?);
+                        out.push(self.span_duration(&span, id, item, what)?);
                     }
                     Some(out)
                 };
@@ -1041,48 +920,46 @@ impl Validator<'_> {
                         let toml::Value::Table(lt) = params else {
                             self.error(
                                 &span,
-                                Some(id),
-                                format!(
-                                    "{what}: lognormal takes {{ median = \"1h\", p90 = \"2h\" }}"
-                                ),
+                                id,
+                                format!("{what}: lognormal takes {{ median = \"1h\", p90 = \"2h\" }}"),
                             );
                             return None;
                         };
                         for key in lt.keys() {
                             if key != "median" && key != "p90" {
-                                self.error(&span, Some(id), format!("{what}: unknown key `{key}` in lognormal; expected `median` and `p90`"));
+                                self.error(
+                                    &span,
+                                    id,
+                                    format!("{what}: unknown key `{key}` in lognormal; expected `median` and `p90`"),
+                                );
                                 return None;
                             }
                         }
                         let (Some(m), Some(p)) = (lt.get("median"), lt.get("p90")) else {
-                            self.error(
-                                &span,
-                                Some(id),
-                                format!("{what}: lognormal needs both `median` and `p90`"),
-                            );
+                            self.error(&span, id, format!("{what}: lognormal needs both `median` and `p90`"));
                             return None;
                         };
-                        let m = self.span_duration(&span, Some(id), m, what)?;
-                        let p = self.span_duration(&span, Some(id), p, what)?;
+                        let m = self.span_duration(&span, id, m, what)?;
+                        let p = self.span_duration(&span, id, p, what)?;
                         Dist::lognormal(m, p)
                     }
                     other => {
-                        self.error(
-                            &span,
-                            Some(id),
-                            format!("{what}: unknown distribution `{other}`; {EXPECTED}"),
-                        );
+                        self.error(&span, id, format!("{what}: unknown distribution `{other}`; {EXPECTED}"));
                         return None;
                     }
                 };
                 match built {
                     Ok(d) if d.max().is_some_and(|m| m == SimDuration::ZERO) => {
-                        self.error(&span, Some(id), format!("{what}: every value is zero; write \"instant\" for a step that takes no time"));
+                        self.error(
+                            &span,
+                            id,
+                            format!("{what}: every value is zero; write \"instant\" for a step that takes no time"),
+                        );
                         None
                     }
                     Ok(d) => Some(d),
                     Err(e) => {
-                        self.error(&span, Some(id), format!("{what}: {kind}: {e}"));
+                        self.error(&span, id, format!("{what}: {kind}: {e}"));
                         None
                     }
                 }
@@ -1090,15 +967,13 @@ impl Validator<'_> {
             toml::Value::Integer(_) | toml::Value::Float(_) => {
                 self.error(
                     &span,
-                    Some(id),
-                    format!(
-                        "{what} is a bare number; durations need a unit, like \"45m\" or \"90s\""
-                    ),
+                    id,
+                    format!("{what} is a bare number; durations need a unit, like \"45m\" or \"90s\""),
                 );
                 None
             }
             _ => {
-                self.error(&span, Some(id), format!("{what}: {EXPECTED}"));
+                self.error(&span, id, format!("{what}: {EXPECTED}"));
                 None
             }
         }
@@ -1109,21 +984,13 @@ impl Validator<'_> {
     /// is guaranteed to follow. With such a matching, downtime can never
     /// end more often than it began, and it is closed when the run ends.
     fn check_downtime(&mut self, steps: &[Step], graph: &Graph) {
-        let begins: Vec<usize> = (0..steps.len())
-            .filter(|i| steps[*i].downtime == Some(DowntimeMark::Begins))
-            .collect();
-        let ends: Vec<usize> = (0..steps.len())
-            .filter(|i| steps[*i].downtime == Some(DowntimeMark::Ends))
-            .collect();
+        let begins: Vec<usize> =
+            (0..steps.len()).filter(|i| steps[*i].downtime == Some(DowntimeMark::Begins)).collect();
+        let ends: Vec<usize> = (0..steps.len()).filter(|i| steps[*i].downtime == Some(DowntimeMark::Ends)).collect();
         // can[e][b]: the end of step ends[e] always comes after the start of begins[b].
         let can: Vec<Vec<bool>> = ends
             .iter()
-            .map(|e| {
-                begins
-                    .iter()
-                    .map(|b| graph.reaches(Graph::start(*b), Graph::end(*e)))
-                    .collect()
-            })
+            .map(|e| begins.iter().map(|b| graph.reaches(Graph::start(*b), Graph::end(*e))).collect())
             .collect();
         let mut matched_begin: Vec<Option<usize>> = vec![None; begins.len()];
         let mut matched_end: Vec<bool> = vec![false; ends.len()];
@@ -1134,7 +1001,12 @@ impl Validator<'_> {
         for (b, m) in matched_begin.iter().enumerate() {
             if m.is_none() {
                 let s = &steps[begins[b]];
-                self.diags.push(Diagnostic { line: s.line, col: 1, step: Some(s.id.clone()), message: "downtime begins here and never ends: no step after it has downtime = \"ends\"".into() });
+                self.diags.push(Diagnostic {
+                    line: s.line,
+                    col: 1,
+                    step: Some(s.id.clone()),
+                    message: "downtime begins here and never ends: no step after it has downtime = \"ends\"".into(),
+                });
             }
         }
         for (e, m) in matched_end.iter().enumerate() {
@@ -1144,8 +1016,7 @@ impl Validator<'_> {
                     line: s.line,
                     col: 1,
                     step: Some(s.id.clone()),
-                    message: "downtime ends here but no step before it has downtime = \"begins\""
-                        .into(),
+                    message: "downtime ends here but no step before it has downtime = \"begins\"".into(),
                 });
             }
         }
@@ -1153,12 +1024,7 @@ impl Validator<'_> {
 }
 
 /// Kuhn's augmenting path for bipartite matching (ends -> begins).
-fn augment(
-    e: usize,
-    can: &[Vec<bool>],
-    matched_begin: &mut [Option<usize>],
-    visited: &mut [bool],
-) -> bool {
+fn augment(e: usize, can: &[Vec<bool>], matched_begin: &mut [Option<usize>], visited: &mut [bool]) -> bool {
     for b in 0..matched_begin.len() {
         if can[e][b] && !visited[b] {
             visited[b] = true;
@@ -1273,11 +1139,8 @@ impl Graph {
 }
 
 /// The closest id by edit distance, if it is close enough to be a typo.
-fn suggest<'a>(wanted: &str, ids: &[&'a str]) -> Option<&'a str> {
-    let best = ids
-        .iter()
-        .map(|id| (edit_distance(wanted, id), *id))
-        .min()?;
+pub(crate) fn suggest<'a>(wanted: &str, ids: &[&'a str]) -> Option<&'a str> {
+    let best = ids.iter().map(|id| (edit_distance(wanted, id), *id)).min()?;
     (best.0 <= 2.max(wanted.len() / 4)).then_some(best.1)
 }
 

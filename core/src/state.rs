@@ -27,6 +27,9 @@ pub struct RunState {
     /// Closed intervals in which at least one downtime marker was open.
     pub downtime_intervals: Vec<(SimTime, SimTime)>,
     pub finished: Option<(SimTime, Outcome)>,
+    pub rollback_started: Option<SimTime>,
+    pub rollback_completed: bool,
+    downtime_ever_began: bool,
     violations: Vec<Violation>,
 }
 
@@ -48,18 +51,27 @@ struct Shape {
     after: Vec<Dep>,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum StepStatus {
     #[default]
     NotStarted,
     Running,
     Completed,
+    /// The last attempt failed; a retry may start it again.
+    Failed,
+    /// The last attempt ended with its outcome unknown.
+    OutcomeUnknown,
+    /// Stopped by a rollback, cancel or abort.
+    Abandoned,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StepState {
     pub status: StepStatus,
     pub attempts: u32,
+    /// The retry budget the last recovery allowed.
+    pub budget: Option<u32>,
     pub started: Option<SimTime>,
     pub ended: Option<SimTime>,
 }
@@ -116,6 +128,36 @@ pub enum ViolationKind {
         kind: &'static str,
     },
     RunEndedTwice,
+    /// A step that was not running failed, was struck, or was abandoned.
+    NotRunning {
+        step: String,
+        kind: &'static str,
+    },
+    RetriedBeforeVerifying {
+        step: String,
+    },
+    VerifiedWithoutUnknownOutcome {
+        step: String,
+    },
+    RetryBeyondBudget {
+        step: String,
+        attempt: u32,
+        budget: u32,
+    },
+    ResetWhileActive {
+        step: String,
+    },
+    ForwardStepAfterRollback {
+        step: String,
+    },
+    RollbackStartedTwice,
+    RollbackAfterDeadline {
+        step: String,
+    },
+    RollbackCompletedWithoutStart,
+    CommittedAfterRollback,
+    RolledBackWithoutRollback,
+    CancelledAfterDowntimeBegan,
 }
 
 impl fmt::Display for Violation {
@@ -132,21 +174,10 @@ impl fmt::Display for Violation {
                 write!(f, "the first event is not RunStarted")
             }
             ViolationKind::RunStartedAgain => write!(f, "RunStarted again in the same stream"),
-            ViolationKind::StartedBeforeDependency {
-                step,
-                dep,
-                allowed_at: Some(t),
-            } => {
-                write!(
-                    f,
-                    "step `{step}` started before `{dep}` allowed it (at {t})"
-                )
+            ViolationKind::StartedBeforeDependency { step, dep, allowed_at: Some(t) } => {
+                write!(f, "step `{step}` started before `{dep}` allowed it (at {t})")
             }
-            ViolationKind::StartedBeforeDependency {
-                step,
-                dep,
-                allowed_at: None,
-            } => {
+            ViolationKind::StartedBeforeDependency { step, dep, allowed_at: None } => {
                 write!(f, "step `{step}` started before `{dep}` was reached")
             }
             ViolationKind::StartedBeforeParent { step, parent } => {
@@ -159,25 +190,45 @@ impl fmt::Display for Violation {
                 write!(f, "step `{step}` completed without running")
             }
             ViolationKind::GroupCompletedBeforeSubStep { step, sub_step } => {
-                write!(
-                    f,
-                    "step `{step}` completed before its sub-step `{sub_step}`"
-                )
+                write!(f, "step `{step}` completed before its sub-step `{sub_step}`")
             }
             ViolationKind::DowntimeEndedWithoutBeginning { step } => {
                 write!(f, "downtime ended at `{step}` but had not begun")
             }
             ViolationKind::DowntimeOpenAtEnd { depth } => {
-                write!(
-                    f,
-                    "the run ended with downtime still open ({depth} marker(s))"
-                )
+                write!(f, "the run ended with downtime still open ({depth} marker(s))")
             }
             ViolationKind::CommittedWithUnfinishedStep { step } => {
                 write!(f, "the run committed with step `{step}` unfinished")
             }
             ViolationKind::EventAfterEnd { kind } => write!(f, "{kind} after the run ended"),
             ViolationKind::RunEndedTwice => write!(f, "the run ended twice"),
+            ViolationKind::NotRunning { step, kind } => write!(f, "{kind} for step `{step}`, which was not running"),
+            ViolationKind::RetriedBeforeVerifying { step } => {
+                write!(f, "step `{step}` was retried before its unknown outcome was verified")
+            }
+            ViolationKind::VerifiedWithoutUnknownOutcome { step } => {
+                write!(f, "step `{step}` was verified but its outcome was not unknown")
+            }
+            ViolationKind::RetryBeyondBudget { step, attempt, budget } => {
+                write!(f, "step `{step}` started attempt {attempt}, beyond its retry budget of {budget}")
+            }
+            ViolationKind::ResetWhileActive { step } => write!(f, "step `{step}` was reset while running"),
+            ViolationKind::ForwardStepAfterRollback { step } => {
+                write!(f, "step `{step}` went forward after the rollback began")
+            }
+            ViolationKind::RollbackStartedTwice => write!(f, "a second rollback began"),
+            ViolationKind::RollbackAfterDeadline { step } => {
+                write!(f, "the rollback (after `{step}` failed) began after its deadline")
+            }
+            ViolationKind::RollbackCompletedWithoutStart => write!(f, "a rollback completed that never began"),
+            ViolationKind::CommittedAfterRollback => write!(f, "the run committed after a rollback began"),
+            ViolationKind::RolledBackWithoutRollback => {
+                write!(f, "the run ended rolled back without a completed rollback")
+            }
+            ViolationKind::CancelledAfterDowntimeBegan => {
+                write!(f, "the upgrade was cancelled after downtime began (cancel is possible only before the swap)")
+            }
         }
     }
 }
@@ -188,12 +239,7 @@ impl RunState {
         let shape = scenario
             .steps
             .iter()
-            .map(|s| Shape {
-                id: s.id.clone(),
-                parent: s.parent,
-                children: s.children.clone(),
-                after: s.after.clone(),
-            })
+            .map(|s| Shape { id: s.id.clone(), parent: s.parent, children: s.children.clone(), after: s.after.clone() })
             .collect();
         RunState {
             shape,
@@ -206,15 +252,15 @@ impl RunState {
             downtime_since: SimTime::ZERO,
             downtime_intervals: Vec::new(),
             finished: None,
+            rollback_started: None,
+            rollback_completed: false,
+            downtime_ever_began: false,
             violations: Vec::new(),
         }
     }
 
     /// Folds a whole stream.
-    pub fn replay<'a>(
-        scenario: &Scenario,
-        records: impl IntoIterator<Item = &'a EventRecord>,
-    ) -> RunState {
+    pub fn replay<'a>(scenario: &Scenario, records: impl IntoIterator<Item = &'a EventRecord>) -> RunState {
         let mut state = RunState::new(scenario);
         for r in records {
             state.apply(r);
@@ -235,11 +281,7 @@ impl RunState {
         }
         self.last_seq = Some(seq);
         if at < self.clock {
-            self.violate(
-                seq,
-                at,
-                ViolationKind::TimeWentBackwards { from: self.clock },
-            );
+            self.violate(seq, at, ViolationKind::TimeWentBackwards { from: self.clock });
         }
         self.clock = self.clock.max(at);
         if self.n_events == 0 && !matches!(rec.event, Event::RunStarted { .. }) {
@@ -247,49 +289,88 @@ impl RunState {
         }
         self.n_events += 1;
         if self.finished.is_some() && !matches!(rec.event, Event::RunFinished { .. }) {
-            self.violate(
-                seq,
-                at,
-                ViolationKind::EventAfterEnd {
-                    kind: rec.event.kind(),
-                },
-            );
+            self.violate(seq, at, ViolationKind::EventAfterEnd { kind: rec.event.kind() });
         }
         match &rec.event {
-            Event::RunStarted {
-                schema,
-                scenario,
-                seed,
-                run,
-                mode,
-            } => {
+            Event::RunStarted { schema, scenario, seed, run, mode } => {
                 if self.identity.is_some() {
                     self.violate(seq, at, ViolationKind::RunStartedAgain);
                 }
-                self.identity = Some(RunIdentity {
-                    schema: *schema,
-                    scenario: *scenario,
-                    seed: *seed,
-                    run: *run,
-                    mode: *mode,
-                });
+                self.identity =
+                    Some(RunIdentity { schema: *schema, scenario: *scenario, seed: *seed, run: *run, mode: *mode });
             }
             Event::StepStarted { step, attempt } => self.step_started(seq, at, *step, *attempt),
             Event::StepCompleted { step, .. } => self.step_completed(seq, at, *step),
+            Event::FaultInjected { step, .. } => {
+                self.expect_running(seq, at, *step, "a fault struck");
+            }
+            Event::StepFailed { step, .. } => {
+                self.expect_running(seq, at, *step, "StepFailed");
+                self.steps[step.index()].status = StepStatus::Failed;
+            }
+            Event::StepOutcomeUnknown { step, .. } => {
+                self.expect_running(seq, at, *step, "StepOutcomeUnknown");
+                self.steps[step.index()].status = StepStatus::OutcomeUnknown;
+            }
+            Event::OutcomeVerified { step, completed, .. } => {
+                let s = &mut self.steps[step.index()];
+                if s.status != StepStatus::OutcomeUnknown {
+                    let step = self.id(*step);
+                    self.violate(seq, at, ViolationKind::VerifiedWithoutUnknownOutcome { step });
+                } else if *completed {
+                    s.status = StepStatus::Completed;
+                    s.ended = Some(at);
+                } else {
+                    s.status = StepStatus::Failed;
+                }
+            }
+            Event::RecoveryChosen { step, action, max_attempts, .. } => {
+                if action.retries() {
+                    self.steps[step.index()].budget = Some(*max_attempts);
+                }
+            }
+            Event::StepReset { step } => {
+                let s = &mut self.steps[step.index()];
+                if s.status == StepStatus::Running {
+                    let step = self.id(*step);
+                    self.violate(seq, at, ViolationKind::ResetWhileActive { step });
+                } else {
+                    s.status = StepStatus::NotStarted;
+                    s.started = None;
+                    s.ended = None;
+                }
+            }
+            Event::StepAbandoned { step, .. } => {
+                self.expect_running(seq, at, *step, "StepAbandoned");
+                self.steps[step.index()].status = StepStatus::Abandoned;
+            }
+            Event::RollbackStarted { step, late } => {
+                if self.rollback_started.is_some() {
+                    self.violate(seq, at, ViolationKind::RollbackStartedTwice);
+                }
+                self.rollback_started = Some(at);
+                if *late {
+                    let step = self.id(*step);
+                    self.violate(seq, at, ViolationKind::RollbackAfterDeadline { step });
+                }
+            }
+            Event::RollbackCompleted => {
+                if self.rollback_started.is_none() {
+                    self.violate(seq, at, ViolationKind::RollbackCompletedWithoutStart);
+                }
+                self.rollback_completed = true;
+            }
             Event::DowntimeBegan { .. } => {
                 if self.downtime_depth == 0 {
                     self.downtime_since = at;
                 }
                 self.downtime_depth += 1;
+                self.downtime_ever_began = true;
             }
             Event::DowntimeEnded { step } => {
                 if self.downtime_depth == 0 {
                     let step = self.id(*step);
-                    self.violate(
-                        seq,
-                        at,
-                        ViolationKind::DowntimeEndedWithoutBeginning { step },
-                    );
+                    self.violate(seq, at, ViolationKind::DowntimeEndedWithoutBeginning { step });
                 } else {
                     self.downtime_depth -= 1;
                     if self.downtime_depth == 0 {
@@ -303,26 +384,32 @@ impl RunState {
                     return;
                 }
                 self.finished = Some((at, *outcome));
-                if self.downtime_depth > 0 {
-                    self.violate(
-                        seq,
-                        at,
-                        ViolationKind::DowntimeOpenAtEnd {
-                            depth: self.downtime_depth,
-                        },
-                    );
+                if *outcome != Outcome::Aborted && self.downtime_depth > 0 {
+                    self.violate(seq, at, ViolationKind::DowntimeOpenAtEnd { depth: self.downtime_depth });
                 }
-                if *outcome == Outcome::Committed {
-                    for i in 0..self.steps.len() {
-                        if self.steps[i].status != StepStatus::Completed {
-                            let step = self.shape[i].id.clone();
-                            self.violate(
-                                seq,
-                                at,
-                                ViolationKind::CommittedWithUnfinishedStep { step },
-                            );
+                match outcome {
+                    Outcome::Committed => {
+                        if self.rollback_started.is_some() {
+                            self.violate(seq, at, ViolationKind::CommittedAfterRollback);
+                        }
+                        for i in 0..self.steps.len() {
+                            if self.steps[i].status != StepStatus::Completed {
+                                let step = self.shape[i].id.clone();
+                                self.violate(seq, at, ViolationKind::CommittedWithUnfinishedStep { step });
+                            }
                         }
                     }
+                    Outcome::RolledBack => {
+                        if !self.rollback_completed {
+                            self.violate(seq, at, ViolationKind::RolledBackWithoutRollback);
+                        }
+                    }
+                    Outcome::Cancelled => {
+                        if self.downtime_ever_began {
+                            self.violate(seq, at, ViolationKind::CancelledAfterDowntimeBegan);
+                        }
+                    }
+                    Outcome::Aborted => {}
                 }
             }
         }
@@ -330,9 +417,26 @@ impl RunState {
 
     fn step_started(&mut self, seq: u64, at: SimTime, step: StepIdx, attempt: u32) {
         let i = step.index();
-        if self.steps[i].status != StepStatus::NotStarted {
+        match self.steps[i].status {
+            StepStatus::NotStarted | StepStatus::Failed => {}
+            StepStatus::OutcomeUnknown => {
+                let step = self.id(step);
+                self.violate(seq, at, ViolationKind::RetriedBeforeVerifying { step });
+            }
+            StepStatus::Running | StepStatus::Completed | StepStatus::Abandoned => {
+                let step = self.id(step);
+                self.violate(seq, at, ViolationKind::StartedWhileActive { step });
+            }
+        }
+        if self.rollback_started.is_some() {
             let step = self.id(step);
-            self.violate(seq, at, ViolationKind::StartedWhileActive { step });
+            self.violate(seq, at, ViolationKind::ForwardStepAfterRollback { step });
+        }
+        if let Some(budget) = self.steps[i].budget
+            && attempt > budget
+        {
+            let step = self.id(step);
+            self.violate(seq, at, ViolationKind::RetryBeyondBudget { step, attempt, budget });
         }
         if let Some(p) = self.shape[i].parent
             && self.steps[p.index()].status != StepStatus::Running
@@ -348,15 +452,7 @@ impl RunState {
             let allowed_at = reached.map(|t| t.after(d.lag));
             if allowed_at.is_none_or(|t| at < t) {
                 let (step, dep) = (self.id(step), self.id(d.step));
-                self.violate(
-                    seq,
-                    at,
-                    ViolationKind::StartedBeforeDependency {
-                        step,
-                        dep,
-                        allowed_at,
-                    },
-                );
+                self.violate(seq, at, ViolationKind::StartedBeforeDependency { step, dep, allowed_at });
             }
         }
         let s = &mut self.steps[i];
@@ -372,19 +468,26 @@ impl RunState {
             let step = self.id(step);
             self.violate(seq, at, ViolationKind::CompletedWithoutStart { step });
         }
+        if self.rollback_started.is_some() {
+            let step = self.id(step);
+            self.violate(seq, at, ViolationKind::ForwardStepAfterRollback { step });
+        }
         for c in self.shape[i].children.clone() {
             if self.steps[c.index()].status != StepStatus::Completed {
                 let (step, sub_step) = (self.id(step), self.id(c));
-                self.violate(
-                    seq,
-                    at,
-                    ViolationKind::GroupCompletedBeforeSubStep { step, sub_step },
-                );
+                self.violate(seq, at, ViolationKind::GroupCompletedBeforeSubStep { step, sub_step });
             }
         }
         let s = &mut self.steps[i];
         s.status = StepStatus::Completed;
         s.ended = Some(at);
+    }
+
+    fn expect_running(&mut self, seq: u64, at: SimTime, step: StepIdx, kind: &'static str) {
+        if self.steps[step.index()].status != StepStatus::Running {
+            let step = self.id(step);
+            self.violate(seq, at, ViolationKind::NotRunning { step, kind });
+        }
     }
 
     fn id(&self, step: StepIdx) -> String {
@@ -403,16 +506,8 @@ impl RunState {
     /// Total downtime: the union of downtime intervals (an interval still
     /// open counts up to the latest time seen).
     pub fn downtime(&self) -> SimDuration {
-        let closed: u64 = self
-            .downtime_intervals
-            .iter()
-            .map(|(a, b)| b.since(*a).as_ms())
-            .sum();
-        let open = if self.downtime_depth > 0 {
-            self.clock.since(self.downtime_since).as_ms()
-        } else {
-            0
-        };
+        let closed: u64 = self.downtime_intervals.iter().map(|(a, b)| b.since(*a).as_ms()).sum();
+        let open = if self.downtime_depth > 0 { self.clock.since(self.downtime_since).as_ms() } else { 0 };
         SimDuration(closed + open)
     }
 }
@@ -444,22 +539,12 @@ downtime = "ends"
         events
             .iter()
             .enumerate()
-            .map(|(i, (at, e))| EventRecord {
-                seq: i as u64,
-                at: SimTime(*at),
-                event: *e,
-            })
+            .map(|(i, (at, e))| EventRecord { seq: i as u64, at: SimTime(*at), event: *e })
             .collect()
     }
 
     fn start() -> Event {
-        Event::RunStarted {
-            schema: SCHEMA_VERSION,
-            scenario: ScenarioDigest(1),
-            seed: 7,
-            run: 0,
-            mode: Mode::Random,
-        }
+        Event::RunStarted { schema: SCHEMA_VERSION, scenario: ScenarioDigest(1), seed: 7, run: 0, mode: Mode::Random }
     }
 
     fn check(events: &[(u64, Event)], expected: &[&str]) {
@@ -475,50 +560,18 @@ downtime = "ends"
     fn a_good_run_has_no_violation() {
         let events = [
             (0, start()),
-            (
-                0,
-                Event::StepStarted {
-                    step: A,
-                    attempt: 1,
-                },
-            ),
+            (0, Event::StepStarted { step: A, attempt: 1 }),
             (0, Event::DowntimeBegan { step: A }),
-            (
-                3_600_000,
-                Event::StepCompleted {
-                    step: A,
-                    attempt: 1,
-                },
-            ),
-            (
-                3_600_000,
-                Event::StepStarted {
-                    step: B,
-                    attempt: 1,
-                },
-            ),
-            (
-                5_400_000,
-                Event::StepCompleted {
-                    step: B,
-                    attempt: 1,
-                },
-            ),
+            (3_600_000, Event::StepCompleted { step: A, attempt: 1 }),
+            (3_600_000, Event::StepStarted { step: B, attempt: 1 }),
+            (5_400_000, Event::StepCompleted { step: B, attempt: 1 }),
             (5_400_000, Event::DowntimeEnded { step: B }),
-            (
-                5_400_000,
-                Event::RunFinished {
-                    outcome: Outcome::Committed,
-                },
-            ),
+            (5_400_000, Event::RunFinished { outcome: Outcome::Committed }),
         ];
         check(&events, &[]);
         let state = RunState::replay(&scenario(), &records(&events));
         assert_eq!(state.downtime(), SimDuration::from_mins(90));
-        assert_eq!(
-            state.finished,
-            Some((SimTime(5_400_000), Outcome::Committed))
-        );
+        assert_eq!(state.finished, Some((SimTime(5_400_000), Outcome::Committed)));
     }
 
     #[test]
@@ -526,41 +579,13 @@ downtime = "ends"
         check(
             &[
                 (0, start()),
-                (
-                    0,
-                    Event::StepStarted {
-                        step: B,
-                        attempt: 1,
-                    },
-                ),
+                (0, Event::StepStarted { step: B, attempt: 1 }),
                 (0, Event::DowntimeEnded { step: B }),
-                (
-                    10,
-                    Event::StepStarted {
-                        step: A,
-                        attempt: 1,
-                    },
-                ),
+                (10, Event::StepStarted { step: A, attempt: 1 }),
                 (5, Event::DowntimeBegan { step: A }),
-                (
-                    20,
-                    Event::RunFinished {
-                        outcome: Outcome::Committed,
-                    },
-                ),
-                (
-                    20,
-                    Event::RunFinished {
-                        outcome: Outcome::Committed,
-                    },
-                ),
-                (
-                    20,
-                    Event::StepCompleted {
-                        step: A,
-                        attempt: 1,
-                    },
-                ),
+                (20, Event::RunFinished { outcome: Outcome::Committed }),
+                (20, Event::RunFinished { outcome: Outcome::Committed }),
+                (20, Event::StepCompleted { step: A, attempt: 1 }),
             ],
             &[
                 "event seq 1 at 00:00:00.000: step `b` started before `a` was reached",
@@ -577,13 +602,7 @@ downtime = "ends"
 
     #[test]
     fn stream_must_open_with_run_started_and_count_up() {
-        let mut recs = records(&[(
-            0,
-            Event::StepStarted {
-                step: A,
-                attempt: 1,
-            },
-        )]);
+        let mut recs = records(&[(0, Event::StepStarted { step: A, attempt: 1 })]);
         recs[0].seq = 4;
         let state = RunState::replay(&scenario(), &recs);
         let got: Vec<String> = state.violations().iter().map(|v| v.to_string()).collect();

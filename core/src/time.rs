@@ -15,16 +15,12 @@ pub const MS_PER_H: u64 = 60 * MS_PER_M;
 pub const MS_PER_D: u64 = 24 * MS_PER_H;
 
 /// A point in simulated time: milliseconds since the run started.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct SimTime(pub u64);
 
 /// A length of simulated time, in milliseconds.
-#[derive(
-    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
-)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct SimDuration(pub u64);
 
@@ -107,32 +103,18 @@ impl SimDuration {
     /// (`1d 02:03:04`). Milliseconds are truncated.
     pub fn hms(self) -> String {
         let (d, h, m, s, _) = split(self.0);
-        if d > 0 {
-            format!("{d}d {h:02}:{m:02}:{s:02}")
-        } else {
-            format!("{h:02}:{m:02}:{s:02}")
-        }
+        if d > 0 { format!("{d}d {h:02}:{m:02}:{s:02}") } else { format!("{h:02}:{m:02}:{s:02}") }
     }
 
     /// Prints as `HH:MM:SS.mmm` (days in front when needed).
     pub fn hms_ms(self) -> String {
         let (d, h, m, s, ms) = split(self.0);
-        if d > 0 {
-            format!("{d}d {h:02}:{m:02}:{s:02}.{ms:03}")
-        } else {
-            format!("{h:02}:{m:02}:{s:02}.{ms:03}")
-        }
+        if d > 0 { format!("{d}d {h:02}:{m:02}:{s:02}.{ms:03}") } else { format!("{h:02}:{m:02}:{s:02}.{ms:03}") }
     }
 }
 
 fn split(ms: u64) -> (u64, u64, u64, u64, u64) {
-    (
-        ms / MS_PER_D,
-        ms % MS_PER_D / MS_PER_H,
-        ms % MS_PER_H / MS_PER_M,
-        ms % MS_PER_M / MS_PER_S,
-        ms % MS_PER_S,
-    )
+    (ms / MS_PER_D, ms % MS_PER_D / MS_PER_H, ms % MS_PER_H / MS_PER_M, ms % MS_PER_M / MS_PER_S, ms % MS_PER_S)
 }
 
 /// The compact human form accepted by [`SimDuration::parse`]: `1h30m`,
@@ -190,13 +172,7 @@ pub enum DurationError {
 
 /// Parses `d`, `h`, `m`, `s`, `ms` components, largest first.
 fn parse_units(s: &str, original: &str) -> Result<SimDuration, DurationError> {
-    const UNITS: [(&str, u64); 5] = [
-        ("d", MS_PER_D),
-        ("h", MS_PER_H),
-        ("ms", 1),
-        ("m", MS_PER_M),
-        ("s", MS_PER_S),
-    ];
+    const UNITS: [(&str, u64); 5] = [("d", MS_PER_D), ("h", MS_PER_H), ("ms", 1), ("m", MS_PER_M), ("s", MS_PER_S)];
     let malformed = || DurationError::Malformed(original.to_string());
     let bytes = s.as_bytes();
     let mut i = 0;
@@ -210,8 +186,7 @@ fn parse_units(s: &str, original: &str) -> Result<SimDuration, DurationError> {
             return Err(malformed());
         }
         let num_start = i;
-        while i < bytes.len() && (bytes[i].is_ascii_digit() || bytes[i] == b'.' || bytes[i] == b'_')
-        {
+        while i < bytes.len() && (bytes[i].is_ascii_digit() || bytes[i] == b'.' || bytes[i] == b'_') {
             i += 1;
         }
         let number = &s[num_start..i];
@@ -249,13 +224,9 @@ fn parse_units(s: &str, original: &str) -> Result<SimDuration, DurationError> {
         let int_value: u64 = if int_digits.is_empty() {
             0
         } else {
-            int_digits
-                .parse()
-                .map_err(|_| DurationError::Overflow(original.to_string()))?
+            int_digits.parse().map_err(|_| DurationError::Overflow(original.to_string()))?
         };
-        let mut ms = int_value
-            .checked_mul(unit_ms)
-            .ok_or_else(|| DurationError::Overflow(original.to_string()))?;
+        let mut ms = int_value.checked_mul(unit_ms).ok_or_else(|| DurationError::Overflow(original.to_string()))?;
         if !frac_part.is_empty() {
             if !frac_part.bytes().all(|b| b.is_ascii_digit()) || frac_part.len() > 12 {
                 return Err(malformed());
@@ -271,9 +242,7 @@ fn parse_units(s: &str, original: &str) -> Result<SimDuration, DurationError> {
                 .checked_add((numerator / scale as u128) as u64)
                 .ok_or_else(|| DurationError::Overflow(original.to_string()))?;
         }
-        total = total
-            .checked_add(ms)
-            .ok_or_else(|| DurationError::Overflow(original.to_string()))?;
+        total = total.checked_add(ms).ok_or_else(|| DurationError::Overflow(original.to_string()))?;
     }
     Ok(SimDuration(total))
 }
@@ -285,11 +254,7 @@ fn parse_clock(s: &str) -> Option<SimDuration> {
         None => (s, None),
     };
     let parts: Vec<&str> = hms.split(':').collect();
-    if parts.len() != 3
-        || parts
-            .iter()
-            .any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit()))
-    {
+    if parts.len() != 3 || parts.iter().any(|p| p.is_empty() || !p.bytes().all(|b| b.is_ascii_digit())) {
         return None;
     }
     let h: u64 = parts[0].parse().ok()?;
@@ -305,9 +270,7 @@ fn parse_clock(s: &str) -> Option<SimDuration> {
         }
         Some(_) => return None,
     };
-    h.checked_mul(MS_PER_H)?
-        .checked_add(m * MS_PER_M + sec * MS_PER_S + ms)
-        .map(SimDuration)
+    h.checked_mul(MS_PER_H)?.checked_add(m * MS_PER_M + sec * MS_PER_S + ms).map(SimDuration)
 }
 
 /// Maps simulated time onto a calendar, for display only.
@@ -330,9 +293,7 @@ impl Calendar {
         text.trim()
             .parse::<jiff::civil::DateTime>()
             .map(Calendar::new)
-            .map_err(|e| {
-                format!("\"{text}\" is not a date and time like \"2026-12-05T18:00:00\": {e}")
-            })
+            .map_err(|e| format!("\"{text}\" is not a date and time like \"2026-12-05T18:00:00\": {e}"))
     }
 
     pub fn start(&self) -> jiff::civil::DateTime {
@@ -342,9 +303,7 @@ impl Calendar {
     /// The calendar time of `t`, or `None` past the end of the calendar.
     pub fn at(&self, t: SimTime) -> Option<jiff::civil::DateTime> {
         let ms = i64::try_from(t.0).ok()?;
-        self.start
-            .checked_add(jiff::SignedDuration::from_millis(ms))
-            .ok()
+        self.start.checked_add(jiff::SignedDuration::from_millis(ms)).ok()
     }
 
     /// `2022-05-20 06:28:01.020`.
@@ -400,29 +359,13 @@ mod tests {
         ] {
             assert!(SimDuration::parse(bad).is_err(), "{bad:?} should not parse");
         }
-        assert!(matches!(
-            SimDuration::parse("-5m"),
-            Err(DurationError::Negative(_))
-        ));
-        assert!(matches!(
-            SimDuration::parse("0.0001s"),
-            Err(DurationError::TooPrecise(_))
-        ));
+        assert!(matches!(SimDuration::parse("-5m"), Err(DurationError::Negative(_))));
+        assert!(matches!(SimDuration::parse("0.0001s"), Err(DurationError::TooPrecise(_))));
     }
 
     #[test]
     fn display_round_trips() {
-        for ms in [
-            0,
-            1,
-            999,
-            1_000,
-            1_500,
-            61_000,
-            3_600_000,
-            38_886_077,
-            2 * MS_PER_D + 5,
-        ] {
+        for ms in [0, 1, 999, 1_000, 1_500, 61_000, 3_600_000, 38_886_077, 2 * MS_PER_D + 5] {
             let d = SimDuration(ms);
             assert_eq!(SimDuration::parse(&d.to_string()).unwrap(), d, "{d}");
         }

@@ -1,5 +1,6 @@
 //! The discrete-event engine: an agenda ordered by (time, insertion
-//! sequence), a virtual clock, and one random stream per step.
+//! sequence), a virtual clock, one random stream per step and purpose, faults
+//! and the recoveries the plan prescribes.
 //!
 //! Ordering contract: the agenda pops the entry with the smallest time; among
 //! entries at the same time, the one inserted first. Nothing else (no hash
@@ -7,15 +8,20 @@
 //!
 //! A step may start once every dependency allows it (finish-to-start or
 //! start-to-start, each with its lag) and, for a sub-step, once its parent
-//! has started. A leaf step then runs for a drawn duration; a step with
-//! sub-steps ends `finish_lag` after its last sub-step ends. The run ends when
-//! every top-level step has ended.
+//! has started. A leaf step runs for a drawn duration, unless a fault strikes
+//! part-way; the fault's recovery policy then decides: try again (resume,
+//! rerun from an earlier step, roll back the package and reapply), roll the
+//! whole upgrade back, cancel, or abort. A step with sub-steps ends
+//! `finish_lag` after its last sub-step ends. The run commits when every
+//! top-level step has ended.
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
+use rand_core::Rng;
 use rehearse_core::event::{Event, EventRecord, Mode, Outcome, SCHEMA_VERSION, ScenarioDigest};
-use rehearse_core::scenario::{Anchor, DowntimeMark, Scenario, StepDuration, StepIdx, Work};
+use rehearse_core::fault::{Action, FaultIdx, PolicyIdx};
+use rehearse_core::scenario::{Anchor, DowntimeMark, Graph, Scenario, StepIdx, Work};
 use rehearse_core::time::{SimDuration, SimTime};
 
 use crate::SimError;
@@ -33,31 +39,53 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits {
-            max_events: 10_000_000,
-            max_time: SimDuration::from_days(365),
-        }
+        Limits { max_events: 10_000_000, max_time: SimDuration::from_days(365) }
     }
 }
 
-/// What to run: the run's identity and its bounds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// One fault striking one attempt of one step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Injection {
+    pub fault: FaultIdx,
+    pub step: StepIdx,
+    pub attempt: u32,
+}
+
+/// Which faults may strike.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum FaultMode {
+    /// None.
+    Off,
+    /// Each fault strikes each attempt of its steps with its probability.
+    #[default]
+    Probabilistic,
+    /// Swarm testing: each fault site (fault x step) is switched on or off
+    /// at random for the run; a site that is on strikes with its probability.
+    Swarm,
+    /// Exactly these injections (and the re-strikes of persistent faults
+    /// until fixed), nothing else.
+    Scripted(Vec<Injection>),
+}
+
+/// What to run: the run's identity, its faults and its bounds.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RunOptions {
     pub seed: u64,
     /// Index of the run within a batch (0 for a single run).
     pub run: u64,
     pub mode: Mode,
+    pub faults: FaultMode,
     pub limits: Limits,
 }
 
 impl RunOptions {
     pub fn new(seed: u64, mode: Mode) -> Self {
-        RunOptions {
-            seed,
-            run: 0,
-            mode,
-            limits: Limits::default(),
-        }
+        RunOptions { seed, run: 0, mode, faults: FaultMode::default(), limits: Limits::default() }
+    }
+
+    pub fn with_faults(mut self, faults: FaultMode) -> Self {
+        self.faults = faults;
+        self
     }
 }
 
@@ -71,32 +99,37 @@ fn end_node(i: usize) -> u32 {
     (2 * i + 1) as u32
 }
 
-/// A scenario compiled for fast, repeated runs: flat arrays, successor lists
-/// in compressed form, stream keys and medians computed once.
+/// A scenario compiled for fast, repeated runs: flat arrays, dependency
+/// edges in compressed form, stream keys and medians computed once.
 #[derive(Debug)]
 pub struct Plan<'s> {
     scenario: &'s Scenario,
     digest: ScenarioDigest,
     keys: Vec<u64>,
     medians: Vec<SimDuration>,
-    /// Dependencies to satisfy before a step may start (its `after` entries
-    /// plus one for its parent's start).
+    /// Incoming edges per step (dependencies and the parent's start).
     n_waits: Vec<u32>,
-    /// Steps notified when a step starts / ends: (target, lag ms), in
-    /// compressed sparse rows.
+    /// Edges notified when a step starts / ends: (edge id, target, lag ms).
     on_start: Csr,
     on_end: Csr,
+    /// Edge ids into each step, and each edge's source, for reruns.
+    incoming: Vec<Vec<u32>>,
+    edge_source: Vec<u32>,
+    n_edges: usize,
+    /// Fault sites per step: (site id, fault), in fault file order.
+    sites: Vec<Vec<(u32, FaultIdx)>>,
+    site_keys: Vec<u64>,
     n_roots: u32,
 }
 
 #[derive(Debug, Default)]
 struct Csr {
     offsets: Vec<u32>,
-    edges: Vec<(u32, u64)>,
+    edges: Vec<(u32, u32, u64)>,
 }
 
 impl Csr {
-    fn build(n: usize, mut pairs: Vec<(usize, u32, u64)>) -> Csr {
+    fn build(n: usize, mut pairs: Vec<(usize, u32, u32, u64)>) -> Csr {
         // Stable by source, keeping file order among a source's targets.
         pairs.sort_by_key(|p| p.0);
         let mut offsets = vec![0u32; n + 1];
@@ -106,12 +139,9 @@ impl Csr {
         for i in 0..n {
             offsets[i + 1] += offsets[i];
         }
-        Csr {
-            offsets,
-            edges: pairs.into_iter().map(|p| (p.1, p.2)).collect(),
-        }
+        Csr { offsets, edges: pairs.into_iter().map(|p| (p.1, p.2, p.3)).collect() }
     }
-    fn of(&self, i: usize) -> &[(u32, u64)] {
+    fn of(&self, i: usize) -> &[(u32, u32, u64)] {
         &self.edges[self.offsets[i] as usize..self.offsets[i + 1] as usize]
     }
 }
@@ -122,19 +152,28 @@ impl<'s> Plan<'s> {
     pub fn new(scenario: &'s Scenario, digest: ScenarioDigest) -> Plan<'s> {
         let n = scenario.steps.len();
         let mut n_waits = vec![0u32; n];
+        let mut incoming = vec![Vec::new(); n];
         let mut starts = Vec::new();
         let mut ends = Vec::new();
+        let mut edge = 0u32;
+        let mut edge_source = Vec::new();
         for (i, s) in scenario.steps.iter().enumerate() {
             if let Some(p) = s.parent {
                 n_waits[i] += 1;
-                starts.push((p.index(), i as u32, 0));
+                incoming[i].push(edge);
+                edge_source.push(p.0);
+                starts.push((p.index(), edge, i as u32, 0));
+                edge += 1;
             }
             for d in &s.after {
                 n_waits[i] += 1;
-                let edge = (d.step.index(), i as u32, d.lag.as_ms());
+                incoming[i].push(edge);
+                edge_source.push(d.step.0);
+                let e = (d.step.index(), edge, i as u32, d.lag.as_ms());
+                edge += 1;
                 match d.anchor {
-                    Anchor::Start => starts.push(edge),
-                    Anchor::Finish => ends.push(edge),
+                    Anchor::Start => starts.push(e),
+                    Anchor::Finish => ends.push(e),
                 }
             }
         }
@@ -146,14 +185,28 @@ impl<'s> Plan<'s> {
                 Work::Group { .. } => SimDuration::ZERO,
             })
             .collect();
+        let keys: Vec<u64> = scenario.steps.iter().map(|s| rng::key_of(&s.id)).collect();
+        let mut sites = vec![Vec::new(); n];
+        let mut site_keys = Vec::new();
+        for (f, fault) in scenario.faults.iter().enumerate() {
+            for s in &fault.steps {
+                sites[s.index()].push((site_keys.len() as u32, FaultIdx(f as u32)));
+                site_keys.push(rng::pair_key(rng::key_of(&fault.id), keys[s.index()]));
+            }
+        }
         Plan {
             scenario,
             digest,
-            keys: scenario.steps.iter().map(|s| rng::key_of(&s.id)).collect(),
+            keys,
             medians,
             n_waits,
             on_start: Csr::build(n, starts),
             on_end: Csr::build(n, ends),
+            incoming,
+            edge_source,
+            n_edges: edge as usize,
+            sites,
+            site_keys,
             n_roots: scenario.roots.len() as u32,
         }
     }
@@ -165,31 +218,69 @@ impl<'s> Plan<'s> {
     pub fn digest(&self) -> ScenarioDigest {
         self.digest
     }
+
+    /// Every (fault, step) site, in fault file order.
+    pub fn n_sites(&self) -> usize {
+        self.site_keys.len()
+    }
+}
+
+/// What a pending recovery will do when its time comes.
+#[derive(Clone, Copy, Debug)]
+struct Pending {
+    fault: FaultIdx,
+    action: Action,
+    policy: Option<PolicyIdx>,
+    /// Unknown outcome still to be reported: did it in fact complete?
+    verify: Option<bool>,
+    /// Time still to spend after verifying (fix, undo) before acting.
+    after_verify_ms: u64,
+    clears_persistent: bool,
+    undo_ms: u64,
+}
+
+/// How the run is ending, once a rollback, cancel or abort has begun.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ending {
+    Rollback,
+    Cancel,
+}
+
+// Agenda entry kinds (low 3 bits of the action).
+const K_START: u32 = 0;
+const K_END: u32 = 1;
+const K_STRIKE: u32 = 2;
+const K_RECOVER: u32 = 3;
+const K_ENDING_DONE: u32 = 4;
+
+fn act(i: usize, kind: u32) -> u32 {
+    ((i as u32) << 3) | kind
 }
 
 /// Runs a plan, reusing its buffers from one run to the next.
 #[derive(Debug)]
 pub struct Simulator<'p, 's> {
     plan: &'p Plan<'s>,
-    agenda: BinaryHeap<Reverse<(u64, u64, u32)>>,
+    /// (time, insertion seq, action, generation of the step).
+    agenda: BinaryHeap<Reverse<(u64, u64, u32, u32)>>,
     inserted: u64,
     waits: Vec<u32>,
+    released: Vec<bool>,
     ready_at: Vec<u64>,
     start_cause: Vec<u32>,
     end_cause: Vec<u32>,
     last_child_end: Vec<u64>,
     children_left: Vec<u32>,
     attempt: Vec<u32>,
+    gen_: Vec<u32>,
+    running: Vec<bool>,
+    completed: Vec<bool>,
     starts: Vec<u64>,
     ends: Vec<u64>,
-}
-
-/// Agenda actions: `step << 1 | 0` starts a step, `step << 1 | 1` ends it.
-fn act_start(i: usize) -> u32 {
-    (i as u32) << 1
-}
-fn act_end(i: usize) -> u32 {
-    ((i as u32) << 1) | 1
+    striking: Vec<u32>,
+    pending: Vec<Option<Pending>>,
+    site_on: Vec<bool>,
+    site_persistent: Vec<bool>,
 }
 
 impl<'p, 's> Simulator<'p, 's> {
@@ -200,19 +291,27 @@ impl<'p, 's> Simulator<'p, 's> {
             agenda: BinaryHeap::with_capacity(n),
             inserted: 0,
             waits: vec![0; n],
+            released: vec![false; plan.n_edges],
             ready_at: vec![0; n],
             start_cause: vec![NONE; n],
             end_cause: vec![NONE; n],
             last_child_end: vec![0; n],
             children_left: vec![0; n],
             attempt: vec![0; n],
+            gen_: vec![0; n],
+            running: vec![false; n],
+            completed: vec![false; n],
             starts: vec![0; n],
             ends: vec![0; n],
+            striking: vec![NONE; n],
+            pending: vec![None; n],
+            site_on: vec![false; plan.n_sites()],
+            site_persistent: vec![false; plan.n_sites()],
         }
     }
 
-    fn schedule(&mut self, at: u64, action: u32) {
-        self.agenda.push(Reverse((at, self.inserted, action)));
+    fn schedule(&mut self, at: u64, i: usize, kind: u32) {
+        self.agenda.push(Reverse((at, self.inserted, act(i, kind), self.gen_[i])));
         self.inserted += 1;
     }
 
@@ -223,35 +322,15 @@ impl<'p, 's> Simulator<'p, 's> {
     /// exceeds its limits, [`SimError::Sink`] when the sink fails, and
     /// [`SimError::Stalled`] if steps are left that can never start (which
     /// validation rules out; reported rather than looped on).
-    pub fn run(
-        &mut self,
-        opts: &RunOptions,
-        sink: &mut dyn EventSink,
-    ) -> Result<RunSummary, SimError> {
+    pub fn run(&mut self, opts: &RunOptions, sink: &mut dyn EventSink) -> Result<RunSummary, SimError> {
         let plan = self.plan;
-        let steps = &plan.scenario.steps;
+        let sc = plan.scenario;
+        let steps = &sc.steps;
         let n = steps.len();
-        self.agenda.clear();
-        self.inserted = 0;
-        self.waits.copy_from_slice(&plan.n_waits);
-        self.ready_at.fill(0);
-        self.start_cause.fill(NONE);
-        self.end_cause.fill(NONE);
-        self.last_child_end.fill(0);
-        self.attempt.fill(0);
-        for (i, s) in steps.iter().enumerate() {
-            self.children_left[i] = s.children.len() as u32;
-        }
-        let mut out = Emitter {
-            sink,
-            seq: 0,
-            max_events: opts.limits.max_events,
-        };
-        let mut downtime_depth = 0u32;
-        let mut downtime_since = 0u64;
-        let mut downtime_intervals: Vec<(SimTime, SimTime)> = Vec::new();
+        self.reset(opts);
+        let mut out = Emitter { sink, seq: 0, max_events: opts.limits.max_events };
+        let mut run = RunTrack::default();
         let mut roots_left = plan.n_roots;
-        let mut finished_by: u32 = NONE;
         let mut now = 0u64;
 
         out.emit(
@@ -266,148 +345,563 @@ impl<'p, 's> Simulator<'p, 's> {
         )?;
         for i in 0..n {
             if self.waits[i] == 0 {
-                self.schedule(0, act_start(i));
+                self.schedule(0, i, K_START);
             }
         }
 
-        while let Some(Reverse((at, _, action))) = self.agenda.pop() {
+        let mut outcome = None;
+        while let Some(Reverse((at, _, action, generation))) = self.agenda.pop() {
+            let i = (action >> 3) as usize;
+            let kind = action & 7;
+            if generation != self.gen_[i] {
+                continue; // superseded by an abandon or a rerun
+            }
+            if run.ending.is_some() && kind != K_ENDING_DONE {
+                continue; // nothing goes forward once a rollback or cancel began
+            }
             if at > opts.limits.max_time.as_ms() {
-                let step = steps[(action >> 1) as usize].id.clone();
-                return Err(SimError::TimeLimit {
-                    limit: opts.limits.max_time,
-                    step,
-                });
+                return Err(SimError::TimeLimit { limit: opts.limits.max_time, step: steps[i].id.clone() });
             }
             now = at;
-            let i = (action >> 1) as usize;
-            let step = &steps[i];
-            if action & 1 == 0 {
-                // Start.
-                self.attempt[i] += 1;
-                self.starts[i] = at;
-                out.emit(
-                    at,
-                    Event::StepStarted {
-                        step: StepIdx(i as u32),
-                        attempt: self.attempt[i],
-                    },
-                )?;
-                if step.downtime == Some(DowntimeMark::Begins) {
-                    if downtime_depth == 0 {
-                        downtime_since = at;
-                    }
-                    downtime_depth += 1;
-                    out.emit(
-                        at,
-                        Event::DowntimeBegan {
-                            step: StepIdx(i as u32),
-                        },
-                    )?;
-                }
-                for &(target, lag) in plan.on_start.of(i) {
-                    self.release(target as usize, at + lag, start_node(i));
-                }
-                if let Work::Leaf(d) = &step.work {
-                    let dur = match opts.mode {
-                        Mode::Median => plan.medians[i],
-                        Mode::Random => draw(d, opts, plan.keys[i]),
-                    };
-                    self.end_cause[i] = start_node(i);
-                    self.schedule(at + dur.as_ms(), act_end(i));
-                }
-            } else {
-                // End.
-                self.ends[i] = at;
-                out.emit(
-                    at,
-                    Event::StepCompleted {
-                        step: StepIdx(i as u32),
-                        attempt: self.attempt[i],
-                    },
-                )?;
-                if step.downtime == Some(DowntimeMark::Ends) {
-                    downtime_depth = downtime_depth.saturating_sub(1);
-                    if downtime_depth == 0 {
-                        downtime_intervals.push((SimTime(downtime_since), SimTime(at)));
-                    }
-                    out.emit(
-                        at,
-                        Event::DowntimeEnded {
-                            step: StepIdx(i as u32),
-                        },
-                    )?;
-                }
-                for &(target, lag) in plan.on_end.of(i) {
-                    self.release(target as usize, at + lag, end_node(i));
-                }
-                match step.parent {
-                    Some(p) => {
-                        let p = p.index();
-                        self.children_left[p] -= 1;
-                        if at >= self.last_child_end[p] {
-                            self.last_child_end[p] = at;
-                            self.end_cause[p] = end_node(i);
-                        }
-                        if self.children_left[p] == 0 {
-                            let Work::Group { finish_lag } = steps[p].work else {
-                                unreachable!("a step with sub-steps is a group")
-                            };
-                            self.schedule(at + finish_lag.as_ms(), act_end(p));
-                        }
-                    }
-                    None => {
+            match kind {
+                K_START => self.start(i, at, opts, &mut out, &mut run)?,
+                K_END => {
+                    self.running[i] = false;
+                    out.emit(at, Event::StepCompleted { step: StepIdx(i as u32), attempt: self.attempt[i] })?;
+                    if self.step_done(i, at, &mut out, &mut run)? {
                         roots_left -= 1;
                         if roots_left == 0 {
-                            finished_by = end_node(i);
+                            run.finished_by = end_node(i);
+                            outcome = Some(Outcome::Committed);
                         }
                     }
                 }
+                K_STRIKE => self.strike(i, at, opts, &mut out, &mut run)?,
+                K_RECOVER => match self.recover(i, at, opts, &mut out, &mut run)? {
+                    Flow::Continue => {}
+                    Flow::Finished(o) => outcome = Some(o),
+                    Flow::RootDone => {
+                        // An unknown outcome verified complete, on a top-level step.
+                        roots_left -= 1;
+                        if roots_left == 0 {
+                            run.finished_by = end_node(i);
+                            outcome = Some(Outcome::Committed);
+                        }
+                    }
+                },
+                K_ENDING_DONE => {
+                    let o = match run.ending {
+                        Some(Ending::Rollback) => {
+                            out.emit(at, Event::RollbackCompleted)?;
+                            // The original environment is back online: users are let back in.
+                            while run.downtime_depth > 0 {
+                                run.close_downtime(at);
+                                out.emit(at, Event::DowntimeEnded { step: StepIdx(i as u32) })?;
+                            }
+                            Outcome::RolledBack
+                        }
+                        _ => Outcome::Cancelled,
+                    };
+                    outcome = Some(o);
+                }
+                _ => unreachable!("unknown agenda entry kind {kind}"),
+            }
+            if outcome.is_some() {
+                break;
             }
         }
-        if roots_left > 0 {
-            let waiting = (0..n)
-                .filter(|i| self.attempt[*i] == 0)
-                .map(|i| steps[i].id.clone())
-                .collect::<Vec<_>>();
+        let Some(outcome) = outcome else {
+            let waiting = (0..n).filter(|i| !self.completed[*i]).map(|i| steps[i].id.clone()).collect::<Vec<_>>();
             return Err(SimError::Stalled { waiting });
-        }
-        out.emit(
-            now,
-            Event::RunFinished {
-                outcome: Outcome::Committed,
-            },
-        )?;
+        };
+        out.emit(now, Event::RunFinished { outcome })?;
         out.sink.finish().map_err(SimError::Sink)?;
 
-        let timings = (0..n)
-            .map(|i| StepTiming {
-                start: SimTime(self.starts[i]),
-                end: SimTime(self.ends[i]),
-            })
-            .collect();
-        let downtime = SimDuration(
-            downtime_intervals
-                .iter()
-                .map(|(a, b)| b.since(*a).as_ms())
-                .sum(),
-        );
+        let timings =
+            (0..n).map(|i| StepTiming { start: SimTime(self.starts[i]), end: SimTime(self.ends[i]) }).collect();
+        let downtime = SimDuration(run.downtime_intervals.iter().map(|(a, b)| b.since(*a).as_ms()).sum());
+        let critical_path =
+            if outcome == Outcome::Committed { self.critical_path(run.finished_by) } else { Vec::new() };
         Ok(RunSummary {
-            outcome: Outcome::Committed,
+            outcome,
             seed: opts.seed,
             run: opts.run,
             mode: opts.mode,
             scenario: plan.digest,
             end: SimTime(now),
             downtime,
-            downtime_intervals,
+            downtime_intervals: run.downtime_intervals,
             steps: timings,
-            critical_path: self.critical_path(finished_by),
+            attempts: self.attempt.clone(),
+            critical_path,
             n_events: out.seq,
+            injected: run.injected,
+            recoveries: run.recoveries,
         })
     }
 
+    fn reset(&mut self, opts: &RunOptions) {
+        let plan = self.plan;
+        self.agenda.clear();
+        self.inserted = 0;
+        self.waits.copy_from_slice(&plan.n_waits);
+        self.released.fill(false);
+        self.ready_at.fill(0);
+        self.start_cause.fill(NONE);
+        self.end_cause.fill(NONE);
+        self.last_child_end.fill(0);
+        self.attempt.fill(0);
+        self.gen_.fill(0);
+        self.running.fill(false);
+        self.completed.fill(false);
+        self.starts.fill(0);
+        self.ends.fill(0);
+        self.striking.fill(NONE);
+        self.pending.fill(None);
+        self.site_persistent.fill(false);
+        for (i, s) in plan.scenario.steps.iter().enumerate() {
+            self.children_left[i] = s.children.len() as u32;
+        }
+        match &opts.faults {
+            FaultMode::Swarm if opts.mode == Mode::Random => {
+                for (site, key) in plan.site_keys.iter().enumerate() {
+                    let mut s = rng::stream(opts.seed, opts.run, Purpose::Swarm, *key, 0);
+                    self.site_on[site] = unit(&mut s) < 0.5;
+                }
+            }
+            FaultMode::Probabilistic if opts.mode == Mode::Random => self.site_on.fill(true),
+            _ => self.site_on.fill(false),
+        }
+    }
+
+    fn start(
+        &mut self,
+        i: usize,
+        at: u64,
+        opts: &RunOptions,
+        out: &mut Emitter<'_>,
+        run: &mut RunTrack,
+    ) -> Result<(), SimError> {
+        let plan = self.plan;
+        let step = &plan.scenario.steps[i];
+        self.attempt[i] += 1;
+        let attempt = self.attempt[i];
+        if attempt == 1 {
+            self.starts[i] = at;
+        }
+        self.running[i] = true;
+        out.emit(at, Event::StepStarted { step: StepIdx(i as u32), attempt })?;
+        if step.downtime == Some(DowntimeMark::Begins) && attempt == 1 {
+            run.open_downtime(at);
+            out.emit(at, Event::DowntimeBegan { step: StepIdx(i as u32) })?;
+        }
+        for &(edge, target, lag) in plan.on_start.of(i) {
+            self.release(edge, target as usize, at + lag, start_node(i));
+        }
+        let Work::Leaf(d) = &step.work else { return Ok(()) };
+        let dur = match opts.mode {
+            Mode::Median => plan.medians[i].as_ms(),
+            Mode::Random => {
+                let mut s = rng::stream(opts.seed, opts.run, Purpose::StepDuration, plan.keys[i], u64::from(attempt));
+                d.sample(&mut s).as_ms()
+            }
+        };
+        self.end_cause[i] = start_node(i);
+        // Does a fault strike this attempt? The first site (in fault file
+        // order) that fires wins; every site draws the same numbers in every
+        // mode, so a scripted replay strikes at the same point.
+        for &(site, f) in &plan.sites[i] {
+            let fault = &plan.scenario.faults[f.index()];
+            let mut s =
+                rng::stream(opts.seed, opts.run, Purpose::Fault, plan.site_keys[site as usize], u64::from(attempt));
+            let (u_fire, u_at) = (unit(&mut s), unit(&mut s));
+            let fires = self.site_persistent[site as usize]
+                || match &opts.faults {
+                    FaultMode::Scripted(list) => {
+                        list.contains(&Injection { fault: f, step: StepIdx(i as u32), attempt })
+                    }
+                    _ => self.site_on[site as usize] && u_fire < fault.probability,
+                };
+            if fires {
+                let share = match opts.mode {
+                    Mode::Median => (fault.at.0 + fault.at.1) / 2.0,
+                    Mode::Random => fault.at.0 + (fault.at.1 - fault.at.0) * u_at,
+                };
+                let lost = libm_round(dur as f64 * share);
+                self.striking[i] = f.0;
+                self.schedule(at + lost, i, K_STRIKE);
+                return Ok(());
+            }
+        }
+        self.schedule(at + dur, i, K_END);
+        Ok(())
+    }
+
+    /// Bookkeeping once step `i` has ended well: downtime, successors, the
+    /// parent. Returns whether `i` is a top-level step.
+    fn step_done(&mut self, i: usize, at: u64, out: &mut Emitter<'_>, run: &mut RunTrack) -> Result<bool, SimError> {
+        let plan = self.plan;
+        let steps = &plan.scenario.steps;
+        self.running[i] = false;
+        self.completed[i] = true;
+        self.ends[i] = at;
+        if steps[i].downtime == Some(DowntimeMark::Ends) && run.downtime_depth > 0 {
+            run.close_downtime(at);
+            out.emit(at, Event::DowntimeEnded { step: StepIdx(i as u32) })?;
+        }
+        for &(edge, target, lag) in plan.on_end.of(i) {
+            self.release(edge, target as usize, at + lag, end_node(i));
+        }
+        match steps[i].parent {
+            Some(p) => {
+                let p = p.index();
+                self.children_left[p] -= 1;
+                if at >= self.last_child_end[p] {
+                    self.last_child_end[p] = at;
+                    self.end_cause[p] = end_node(i);
+                }
+                if self.children_left[p] == 0 {
+                    let Work::Group { finish_lag } = steps[p].work else {
+                        unreachable!("a step with sub-steps is a group")
+                    };
+                    self.schedule(at + finish_lag.as_ms(), p, K_END);
+                }
+                Ok(false)
+            }
+            None => Ok(true),
+        }
+    }
+
+    /// A fault strikes step `i`: the attempt fails (or ends unknown) and the
+    /// plan's recovery is chosen.
+    fn strike(
+        &mut self,
+        i: usize,
+        at: u64,
+        opts: &RunOptions,
+        out: &mut Emitter<'_>,
+        run: &mut RunTrack,
+    ) -> Result<(), SimError> {
+        let plan = self.plan;
+        let sc = plan.scenario;
+        let f = FaultIdx(self.striking[i]);
+        let fault = &sc.faults[f.index()];
+        let attempt = self.attempt[i];
+        let step = StepIdx(i as u32);
+        self.running[i] = false;
+        out.emit(at, Event::FaultInjected { fault: f, step, attempt })?;
+        run.injected.push(Injection { fault: f, step, attempt });
+        if fault.persistent {
+            let site = plan.sites[i].iter().find(|(_, g)| *g == f).map(|(s, _)| *s as usize).expect("site");
+            self.site_persistent[site] = true;
+        }
+        let verify_completed = if fault.unknown_outcome {
+            out.emit(at, Event::StepOutcomeUnknown { step, attempt })?;
+            let site = plan.sites[i].iter().find(|(_, g)| *g == f).map(|(s, _)| *s).expect("site");
+            let mut s =
+                rng::stream(opts.seed, opts.run, Purpose::Fault, plan.site_keys[site as usize], u64::from(attempt));
+            let _ = (unit(&mut s), unit(&mut s));
+            // Median mode assumes the worst: it did not complete.
+            Some(opts.mode == Mode::Random && unit(&mut s) < 0.5)
+        } else {
+            out.emit(at, Event::StepFailed { step, attempt })?;
+            None
+        };
+
+        // The policy chain: a retry whose budget is spent hands over to `then`
+        // (abort when there is none).
+        let mut policy = Some(fault.recovery);
+        let mut action = sc.policies[fault.recovery.index()].action;
+        let mut max_attempts = 0;
+        while let Some(p) = policy {
+            let pol = &sc.policies[p.index()];
+            action = pol.action;
+            max_attempts = pol.max_attempts;
+            if pol.action.retries() && attempt >= pol.max_attempts {
+                policy = pol.then;
+                action = Action::Abort;
+                continue;
+            }
+            break;
+        }
+        let times = self.recovery_times(policy, i, attempt, opts);
+        let verify_ms = if fault.unknown_outcome { times.verify } else { 0 };
+        let extra_ms = times.fix + times.undo + verify_ms;
+        out.emit(
+            at,
+            Event::RecoveryChosen {
+                step,
+                fault: f,
+                action,
+                attempt,
+                max_attempts: if action.retries() { max_attempts } else { attempt },
+                reaction_ms: times.reaction,
+                extra_ms,
+            },
+        )?;
+        run.recoveries.push((f, step, action));
+        let pending = Pending {
+            fault: f,
+            action,
+            policy,
+            verify: verify_completed,
+            after_verify_ms: match action {
+                Action::Resume | Action::Rerun => times.fix,
+                Action::RollbackPackage => times.fix + times.undo,
+                _ => 0,
+            },
+            clears_persistent: policy.is_some_and(|p| sc.policies[p.index()].fix.is_some()),
+            undo_ms: times.undo,
+        };
+        self.pending[i] = Some(pending);
+        let wait = match (verify_completed.is_some(), action) {
+            (true, Action::Abort) => 0,
+            (true, _) => times.reaction + verify_ms,
+            (false, Action::Abort) => 0,
+            (false, Action::Rollback | Action::Cancel) => times.reaction,
+            (false, _) => times.reaction + pending.after_verify_ms,
+        };
+        self.schedule(at + wait, i, K_RECOVER);
+        Ok(())
+    }
+
+    /// The pending recovery of step `i` takes effect.
+    fn recover(
+        &mut self,
+        i: usize,
+        at: u64,
+        opts: &RunOptions,
+        out: &mut Emitter<'_>,
+        run: &mut RunTrack,
+    ) -> Result<Flow, SimError> {
+        let plan = self.plan;
+        let sc = plan.scenario;
+        let Some(mut p) = self.pending[i] else { return Ok(Flow::Continue) };
+        let step = StepIdx(i as u32);
+        if let Some(completed) = p.verify.take() {
+            out.emit(at, Event::OutcomeVerified { step, attempt: self.attempt[i], completed })?;
+            if completed {
+                self.pending[i] = None;
+                let root = self.step_done(i, at, out, run)?;
+                return Ok(if root { Flow::RootDone } else { Flow::Continue });
+            }
+            if p.action != Action::Abort
+                && p.after_verify_ms > 0
+                && !matches!(p.action, Action::Rollback | Action::Cancel)
+            {
+                // Fix or undo still to do before trying again.
+                let mut q = p;
+                q.after_verify_ms = 0;
+                self.pending[i] = Some(q);
+                self.schedule(at + p.after_verify_ms, i, K_RECOVER);
+                return Ok(Flow::Continue);
+            }
+        }
+        self.pending[i] = None;
+        if p.clears_persistent {
+            for &(site, g) in &plan.sites[i] {
+                if g == p.fault {
+                    self.site_persistent[site as usize] = false;
+                }
+            }
+        }
+        // A rollback checked against its deadline when it is about to begin.
+        if p.action == Action::Rollback
+            && let Some(pi) = p.policy
+        {
+            let pol = &sc.policies[pi.index()];
+            let base = run.downtime_first_began.unwrap_or(0);
+            let late = pol.deadline.is_some_and(|d| at > base + d.as_ms());
+            if late && let Some(instead) = pol.past_deadline {
+                let alt = &sc.policies[instead.index()];
+                let times = self.recovery_times(Some(instead), i, self.attempt[i], opts);
+                let action = if alt.action.retries() && self.attempt[i] >= alt.max_attempts {
+                    Action::Abort
+                } else {
+                    alt.action
+                };
+                out.emit(
+                    at,
+                    Event::RecoveryChosen {
+                        step,
+                        fault: p.fault,
+                        action,
+                        attempt: self.attempt[i],
+                        max_attempts: if action.retries() { alt.max_attempts } else { self.attempt[i] },
+                        reaction_ms: 0,
+                        extra_ms: times.fix + times.undo,
+                    },
+                )?;
+                run.recoveries.push((p.fault, step, action));
+                p = Pending {
+                    action,
+                    policy: Some(instead),
+                    after_verify_ms: 0,
+                    undo_ms: times.undo,
+                    clears_persistent: alt.fix.is_some(),
+                    ..p
+                };
+                if action.retries() && times.fix + times.undo > 0 {
+                    self.pending[i] = Some(Pending { verify: None, ..p });
+                    self.schedule(at + times.fix + times.undo, i, K_RECOVER);
+                    return Ok(Flow::Continue);
+                }
+            } else {
+                out.emit(at, Event::RollbackStarted { step, late })?;
+                run.ending = Some(Ending::Rollback);
+                self.abandon_all(at, out)?;
+                self.schedule(at + p.undo_ms, i, K_ENDING_DONE);
+                return Ok(Flow::Continue);
+            }
+        }
+        match p.action {
+            Action::Resume | Action::RollbackPackage => self.schedule(at, i, K_START),
+            Action::Rerun => {
+                let from = p.policy.and_then(|pi| sc.policies[pi.index()].from).unwrap_or(step);
+                self.rerun(from, step, at, out)?;
+            }
+            Action::Rollback => {
+                out.emit(at, Event::RollbackStarted { step, late: false })?;
+                run.ending = Some(Ending::Rollback);
+                self.abandon_all(at, out)?;
+                self.schedule(at + p.undo_ms, i, K_ENDING_DONE);
+            }
+            Action::Cancel => {
+                run.ending = Some(Ending::Cancel);
+                self.abandon_all(at, out)?;
+                self.schedule(at + p.undo_ms, i, K_ENDING_DONE);
+            }
+            Action::Abort => {
+                self.abandon_all(at, out)?;
+                return Ok(Flow::Finished(Outcome::Aborted));
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// Stops every running step (a rollback, cancel or abort began).
+    fn abandon_all(&mut self, at: u64, out: &mut Emitter<'_>) -> Result<(), SimError> {
+        for j in 0..self.running.len() {
+            if self.running[j] {
+                self.running[j] = false;
+                self.gen_[j] += 1;
+                self.ends[j] = at;
+                out.emit(at, Event::StepAbandoned { step: StepIdx(j as u32), attempt: self.attempt[j] })?;
+            }
+        }
+        for j in 0..self.pending.len() {
+            if self.pending[j].is_some() {
+                self.gen_[j] += 1;
+                self.pending[j] = None;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs again from `from`: it, the steps beside it on the way to the
+    /// failed step, and everything inside them.
+    fn rerun(&mut self, from: StepIdx, failed: StepIdx, at: u64, out: &mut Emitter<'_>) -> Result<(), SimError> {
+        let plan = self.plan;
+        let steps = &plan.scenario.steps;
+        // The failed step's ancestor (or itself) beside `from`.
+        let mut top = failed;
+        while steps[top.index()].parent != steps[from.index()].parent {
+            top = steps[top.index()].parent.expect("validated: rerun reaches the failed step");
+        }
+        let siblings: Vec<StepIdx> = match steps[from.index()].parent {
+            Some(p) => steps[p.index()].children.clone(),
+            None => plan.scenario.roots.clone(),
+        };
+        let graph = Graph::new(steps);
+        let mut set = vec![false; steps.len()];
+        for s in siblings {
+            let between = s == from
+                || s == top
+                || graph.reaches(Graph::start(from.index()), Graph::start(s.index()))
+                    && graph.reaches(Graph::start(s.index()), Graph::start(top.index()));
+            if between {
+                let mut stack = vec![s];
+                while let Some(x) = stack.pop() {
+                    set[x.index()] = true;
+                    stack.extend(steps[x.index()].children.iter().copied());
+                }
+            }
+        }
+        for j in 0..steps.len() {
+            if !set[j] {
+                continue;
+            }
+            if self.running[j] {
+                self.running[j] = false;
+                out.emit(at, Event::StepAbandoned { step: StepIdx(j as u32), attempt: self.attempt[j] })?;
+            } else if self.completed[j] || self.attempt[j] > 0 {
+                out.emit(at, Event::StepReset { step: StepIdx(j as u32) })?;
+            }
+            self.gen_[j] += 1;
+            self.pending[j] = None;
+            if self.completed[j]
+                && let Some(p) = steps[j].parent
+                && !set[p.index()]
+            {
+                self.children_left[p.index()] += 1;
+            }
+            self.completed[j] = false;
+            self.children_left[j] = steps[j].children.len() as u32;
+            self.last_child_end[j] = 0;
+            self.ready_at[j] = at;
+        }
+        // Edges from steps being rerun must fire again; the rest stay.
+        let mut ready = Vec::new();
+        for j in 0..steps.len() {
+            if !set[j] {
+                continue;
+            }
+            let mut waits = 0;
+            for &e in &plan.incoming[j] {
+                let source = plan.edge_source[e as usize] as usize;
+                if set[source] {
+                    self.released[e as usize] = false;
+                }
+                if !self.released[e as usize] {
+                    waits += 1;
+                }
+            }
+            self.waits[j] = waits;
+            if waits == 0 {
+                ready.push(j);
+            }
+        }
+        for j in ready {
+            self.schedule(at, j, K_START);
+        }
+        Ok(())
+    }
+
+    /// Draws a recovery's reaction, fix, undo and verify times.
+    fn recovery_times(&self, policy: Option<PolicyIdx>, i: usize, attempt: u32, opts: &RunOptions) -> Times {
+        let Some(pi) = policy else { return Times::default() };
+        let pol = &self.plan.scenario.policies[pi.index()];
+        let key = rng::pair_key(rng::key_of(&pol.name), self.plan.keys[i]);
+        let mut s = rng::stream(opts.seed, opts.run, Purpose::Recovery, key, u64::from(attempt));
+        let mut draw = |d: &Option<rehearse_core::Dist>| match (d, opts.mode) {
+            (None, _) => 0,
+            (Some(d), Mode::Median) => d.median().as_ms(),
+            (Some(d), Mode::Random) => d.sample(&mut s, rehearse_core::scenario::MAX_SPAN).as_ms(),
+        };
+        Times {
+            reaction: draw(&pol.reaction),
+            fix: draw(&pol.fix),
+            undo: draw(&pol.duration),
+            verify: draw(&pol.verify),
+        }
+    }
+
     /// One of `target`'s waits is over; it may start at `at` at the earliest.
-    fn release(&mut self, target: usize, at: u64, cause: u32) {
+    fn release(&mut self, edge: u32, target: usize, at: u64, cause: u32) {
+        if self.released[edge as usize] {
+            return; // a rerun step ending again: its outside successors already know
+        }
+        self.released[edge as usize] = true;
         // Later arrivals win ties: they are what finally released the step.
         if at >= self.ready_at[target] {
             self.ready_at[target] = at;
@@ -415,7 +909,7 @@ impl<'p, 's> Simulator<'p, 's> {
         }
         self.waits[target] -= 1;
         if self.waits[target] == 0 {
-            self.schedule(self.ready_at[target], act_start(target));
+            self.schedule(self.ready_at[target], target, K_START);
         }
     }
 
@@ -443,10 +937,59 @@ impl<'p, 's> Simulator<'p, 's> {
     }
 }
 
-/// One duration draw from the step's own stream.
-fn draw(d: &StepDuration, opts: &RunOptions, key: u64) -> SimDuration {
-    let mut stream = rng::stream(opts.seed, opts.run, Purpose::StepDuration, key);
-    d.sample(&mut stream)
+/// What the run does after a recovery took effect.
+enum Flow {
+    Continue,
+    /// A top-level step completed (its unknown outcome verified complete).
+    RootDone,
+    Finished(Outcome),
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Times {
+    reaction: u64,
+    fix: u64,
+    undo: u64,
+    verify: u64,
+}
+
+/// Per-run record of downtime, faults and recoveries.
+#[derive(Debug, Default)]
+struct RunTrack {
+    downtime_depth: u32,
+    downtime_since: u64,
+    downtime_first_began: Option<u64>,
+    downtime_intervals: Vec<(SimTime, SimTime)>,
+    finished_by: u32,
+    ending: Option<Ending>,
+    injected: Vec<Injection>,
+    recoveries: Vec<(FaultIdx, StepIdx, Action)>,
+}
+
+impl RunTrack {
+    fn open_downtime(&mut self, at: u64) {
+        if self.downtime_depth == 0 {
+            self.downtime_since = at;
+        }
+        self.downtime_first_began.get_or_insert(at);
+        self.downtime_depth += 1;
+    }
+
+    fn close_downtime(&mut self, at: u64) {
+        self.downtime_depth -= 1;
+        if self.downtime_depth == 0 {
+            self.downtime_intervals.push((SimTime(self.downtime_since), SimTime(at)));
+        }
+    }
+}
+
+/// A uniform draw in [0, 1).
+fn unit(s: &mut rng::Stream) -> f64 {
+    (s.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+}
+
+fn libm_round(v: f64) -> u64 {
+    if v <= 0.0 { 0 } else { (v + 0.5) as u64 }
 }
 
 /// Numbers events and enforces the event limit.
@@ -459,18 +1002,9 @@ struct Emitter<'a> {
 impl Emitter<'_> {
     fn emit(&mut self, at: u64, event: Event) -> Result<(), SimError> {
         if self.seq >= self.max_events {
-            return Err(SimError::EventLimit {
-                limit: self.max_events,
-                at: SimTime(at),
-            });
+            return Err(SimError::EventLimit { limit: self.max_events, at: SimTime(at) });
         }
-        self.sink
-            .record(&EventRecord {
-                seq: self.seq,
-                at: SimTime(at),
-                event,
-            })
-            .map_err(SimError::Sink)?;
+        self.sink.record(&EventRecord { seq: self.seq, at: SimTime(at), event }).map_err(SimError::Sink)?;
         self.seq += 1;
         Ok(())
     }

@@ -4,8 +4,10 @@
 //! Deterministic by construction: the same scenario text, seed and version
 //! give the byte-identical event stream, on any machine and thread count.
 
+pub mod check;
 pub mod engine;
 pub mod rng;
+pub mod script;
 pub mod sink;
 pub mod store;
 pub mod summary;
@@ -14,7 +16,7 @@ use rehearse_core::event::ScenarioDigest;
 use rehearse_core::time::{SimDuration, SimTime};
 use sha2::{Digest, Sha256};
 
-pub use engine::{Limits, Plan, RunOptions, Simulator};
+pub use engine::{FaultMode, Injection, Limits, Plan, RunOptions, Simulator};
 pub use sink::{EventSink, JsonlWriter, MemorySink, NullSink, Tee};
 pub use store::{LogError, read_jsonl};
 pub use summary::{RunSummary, StepTiming};
@@ -26,9 +28,7 @@ pub enum SimError {
         "the run exceeded {limit} events (at {at}); a step is probably retried without end — raise the limit with --max-events if the plan is really this long"
     )]
     EventLimit { limit: u64, at: SimTime },
-    #[error(
-        "step `{step}` would run past the {limit} limit on simulated time; check its duration or raise --max-time"
-    )]
+    #[error("step `{step}` would run past the {limit} limit on simulated time; check its duration or raise --max-time")]
     TimeLimit { limit: SimDuration, step: String },
     #[error("steps can never start: {}", waiting.join(", "))]
     Stalled { waiting: Vec<String> },

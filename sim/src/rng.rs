@@ -22,8 +22,15 @@ pub type Stream = Xoshiro256PlusPlus;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u64)]
 pub enum Purpose {
-    /// A step's duration.
+    /// A step's duration (index: the attempt).
     StepDuration = 1,
+    /// Whether a fault strikes a step's attempt, where, and whether an
+    /// unknown outcome had in fact completed (index: the attempt).
+    Fault = 2,
+    /// Swarm testing: whether a fault site is switched on for the run.
+    Swarm = 3,
+    /// A recovery's reaction, fix, undo and verify times (index: the attempt).
+    Recovery = 4,
 }
 
 /// The SplitMix64 finaliser: a bijective 64-bit mix.
@@ -34,10 +41,15 @@ fn mix(mut z: u64) -> u64 {
     z ^ (z >> 31)
 }
 
-/// The stream for `(seed, run, purpose, key)`.
-pub fn stream(seed: u64, run: u64, purpose: Purpose, key: u64) -> Stream {
-    let h = mix(mix(mix(mix(seed) ^ run) ^ purpose as u64) ^ key);
+/// The stream for `(seed, run, purpose, key, index)`.
+pub fn stream(seed: u64, run: u64, purpose: Purpose, key: u64, index: u64) -> Stream {
+    let h = mix(mix(mix(mix(mix(seed) ^ run) ^ purpose as u64) ^ key) ^ index);
     Xoshiro256PlusPlus::seed_from_u64(h)
+}
+
+/// A key for a pair of names (a fault on a step, a policy for a step).
+pub fn pair_key(a: u64, b: u64) -> u64 {
+    mix(a) ^ b
 }
 
 /// A stable 64-bit key for a name (FNV-1a): the same on every machine and
@@ -56,21 +68,21 @@ mod tests {
     use super::*;
     use rand_core::Rng;
 
-    const PINNED_FIRST_DRAW: u64 = 9_927_574_625_919_027_846;
+    const PINNED_FIRST_DRAW: u64 = 15_682_084_485_920_575_130;
 
     #[test]
     fn streams_are_fixed_by_their_inputs() {
-        let a = stream(7, 0, Purpose::StepDuration, key_of("restore")).next_u64();
-        let b = stream(7, 0, Purpose::StepDuration, key_of("restore")).next_u64();
+        let a = stream(7, 0, Purpose::StepDuration, key_of("restore"), 1).next_u64();
+        let b = stream(7, 0, Purpose::StepDuration, key_of("restore"), 1).next_u64();
         assert_eq!(a, b);
         // Pinned value: a change here changes every event stream ever written.
         assert_eq!(key_of("restore"), 0xb057_7b29_135f_0bb1);
         assert_eq!(a, PINNED_FIRST_DRAW);
-        for (seed, run, key) in [(8, 0, "restore"), (7, 1, "restore"), (7, 0, "backup")] {
-            assert_ne!(
-                a,
-                stream(seed, run, Purpose::StepDuration, key_of(key)).next_u64()
-            );
+        for (seed, run, key, index) in
+            [(8, 0, "restore", 1), (7, 1, "restore", 1), (7, 0, "backup", 1), (7, 0, "restore", 2)]
+        {
+            assert_ne!(a, stream(seed, run, Purpose::StepDuration, key_of(key), index).next_u64());
         }
+        assert_ne!(a, stream(7, 0, Purpose::Fault, key_of("restore"), 1).next_u64());
     }
 }

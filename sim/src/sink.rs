@@ -64,12 +64,7 @@ pub struct JsonlWriter<'s, W: Write> {
 
 impl<'s, W: Write> JsonlWriter<'s, W> {
     pub fn new(out: W, scenario: &'s Scenario) -> Self {
-        JsonlWriter {
-            out,
-            scenario,
-            line: Vec::with_capacity(128),
-            hasher: Sha256::new(),
-        }
+        JsonlWriter { out, scenario, line: Vec::with_capacity(128), hasher: Sha256::new() }
     }
 
     /// The SHA-256 of everything written so far, as 64 hex digits.
@@ -85,16 +80,12 @@ impl<'s, W: Write> JsonlWriter<'s, W> {
 
 impl<W: Write> EventSink for JsonlWriter<'_, W> {
     fn record(&mut self, rec: &EventRecord) -> io::Result<()> {
-        let steps = &self.scenario.steps;
+        let (steps, faults) = (&self.scenario.steps, &self.scenario.faults);
         let event = rec
             .event
-            .map_step(|i| Ok::<&str, ()>(steps[i.index()].id.as_str()))
+            .map_names(|i| Ok::<&str, ()>(steps[i.index()].id.as_str()), |f| Ok(faults[f.index()].id.as_str()))
             .expect("infallible");
-        let named = EventRecord {
-            seq: rec.seq,
-            at: rec.at,
-            event,
-        };
+        let named = EventRecord { seq: rec.seq, at: rec.at, event };
         self.line.clear();
         serde_json::to_writer(&mut self.line, &named).map_err(io::Error::other)?;
         self.line.push(b'\n');

@@ -1,10 +1,12 @@
 //! The summary of one run: what a cutover lead reads first.
 
 use rehearse_core::event::{Mode, Outcome, ScenarioDigest};
+use rehearse_core::fault::{Action, FaultIdx};
 use rehearse_core::scenario::StepIdx;
 use rehearse_core::time::{SimDuration, SimTime};
 
-/// When a step started and ended (its last attempt).
+/// When a step first started and when it finally ended (failed attempts,
+/// reactions and retries included).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct StepTiming {
     pub start: SimTime,
@@ -31,10 +33,17 @@ pub struct RunSummary {
     pub downtime_intervals: Vec<(SimTime, SimTime)>,
     /// Per step, by [`StepIdx`].
     pub steps: Vec<StepTiming>,
+    /// Per step, how many times it started (0: never ran).
+    pub attempts: Vec<u32>,
     /// The leaf steps whose durations (with the lags between them) make up
     /// the run's length, in order.
     pub critical_path: Vec<StepIdx>,
     pub n_events: u64,
+    /// Every fault that struck, in order: the schedule that reproduces
+    /// the run with `--fault`.
+    pub injected: Vec<crate::engine::Injection>,
+    /// Every recovery chosen: (fault, step, action).
+    pub recoveries: Vec<(FaultIdx, StepIdx, Action)>,
 }
 
 impl RunSummary {
