@@ -181,8 +181,8 @@ impl RunReport<'_> {
         if !intervals.is_empty() {
             downtime.push_str(&format!(" ({})", intervals.join(", ")));
         }
-        if self.state.downtime_depth > 0 {
-            downtime.push_str(" and STILL ONGOING at the end");
+        if s.downtime_open {
+            downtime.push_str(", STILL ONGOING when the run ended");
         }
         writeln!(out, "{downtime}")?;
         if let Some(base) = self.baseline_downtime {
@@ -197,7 +197,9 @@ impl RunReport<'_> {
             )?;
         }
         if let Some(w) = sc.meta.window {
-            let verdict = if s.downtime <= w {
+            let verdict = if s.downtime_open {
+                "cannot tell: downtime had not ended when the run did".to_string()
+            } else if s.downtime <= w {
                 format!("fits, {} to spare", SimDuration(w.as_ms() - s.downtime.as_ms()).hms())
             } else {
                 format!("EXCEEDED by {}", SimDuration(s.downtime.as_ms() - w.as_ms()).hms())
@@ -205,14 +207,7 @@ impl RunReport<'_> {
             writeln!(out, "window         {} signed off: {verdict}", w.hms())?;
         }
         if !s.critical_path.is_empty() {
-            let crit_time: u64 = s.critical_path.iter().map(|i| s.timing(*i).duration().as_ms()).sum();
-            writeln!(
-                out,
-                "critical path  {} steps, {} of work; longest: {}",
-                s.critical_path.len(),
-                SimDuration(crit_time).hms(),
-                self.longest_critical(3)
-            )?;
+            writeln!(out, "critical path  {} steps; longest: {}", s.critical_path.len(), self.longest_critical(3))?;
             let ids: Vec<&str> = s.critical_path.iter().map(|i| sc.step(*i).id.as_str()).collect();
             for line in wrap(&ids.join(" -> "), 84) {
                 writeln!(out, "               {line}")?;
@@ -301,11 +296,11 @@ impl RunReport<'_> {
             "outcome": s.outcome,
             "end_ms": s.end.as_ms(),
             "downtime_ms": s.downtime.as_ms(),
-            "downtime_open_at_end": self.state.downtime_depth > 0,
+            "downtime_open_at_end": s.downtime_open,
             "downtime_intervals": s.downtime_intervals.iter().map(|(a, b)| json!({"start_ms": a.as_ms(), "end_ms": b.as_ms()})).collect::<Vec<_>>(),
             "downtime_without_faults_ms": self.baseline_downtime.map(|d| d.as_ms()),
             "window_ms": sc.meta.window.map(|w| w.as_ms()),
-            "fits_window": sc.meta.window.map(|w| s.downtime <= w),
+            "fits_window": sc.meta.window.filter(|_| !s.downtime_open).map(|w| s.downtime <= w),
             "critical_path": s.critical_path.iter().map(|i| sc.step(*i).id.clone()).collect::<Vec<_>>(),
             "faults": faults,
             "recoveries": recoveries,

@@ -5,6 +5,7 @@ mod cli;
 mod data_upgrade;
 mod docs;
 mod engine;
+mod faults;
 mod props;
 mod replay;
 mod support;

@@ -384,9 +384,6 @@ impl RunState {
                     return;
                 }
                 self.finished = Some((at, *outcome));
-                if *outcome != Outcome::Aborted && self.downtime_depth > 0 {
-                    self.violate(seq, at, ViolationKind::DowntimeOpenAtEnd { depth: self.downtime_depth });
-                }
                 match outcome {
                     Outcome::Committed => {
                         if self.rollback_started.is_some() {
@@ -410,6 +407,9 @@ impl RunState {
                         }
                     }
                     Outcome::Aborted => {}
+                }
+                if *outcome != Outcome::Aborted && self.downtime_depth > 0 {
+                    self.violate(seq, at, ViolationKind::DowntimeOpenAtEnd { depth: self.downtime_depth });
                 }
             }
         }
@@ -591,9 +591,9 @@ downtime = "ends"
                 "event seq 1 at 00:00:00.000: step `b` started before `a` was reached",
                 "event seq 2 at 00:00:00.000: downtime ended at `b` but had not begun",
                 "event seq 4 at 00:00:00.005: time went backwards from 00:00:00.010",
-                "event seq 5 at 00:00:00.020: the run ended with downtime still open (1 marker(s))",
                 "event seq 5 at 00:00:00.020: the run committed with step `a` unfinished",
                 "event seq 5 at 00:00:00.020: the run committed with step `b` unfinished",
+                "event seq 5 at 00:00:00.020: the run ended with downtime still open (1 marker(s))",
                 "event seq 6 at 00:00:00.020: the run ended twice",
                 "event seq 7 at 00:00:00.020: StepCompleted after the run ended",
             ],
@@ -613,5 +613,67 @@ downtime = "ends"
                 "event seq 4 at 00:00:00.000: the first event is not RunStarted"
             ]
         );
+    }
+
+    #[test]
+    fn recovery_invariants() {
+        use crate::fault::{Action, FaultIdx};
+        let f = FaultIdx(0);
+        check(
+            &[
+                (0, start()),
+                (0, Event::StepStarted { step: A, attempt: 1 }),
+                (0, Event::DowntimeBegan { step: A }),
+                (5, Event::FaultInjected { fault: f, step: A, attempt: 1 }),
+                (5, Event::StepOutcomeUnknown { step: A, attempt: 1 }),
+                (
+                    5,
+                    Event::RecoveryChosen {
+                        step: A,
+                        fault: f,
+                        action: Action::Resume,
+                        attempt: 1,
+                        max_attempts: 1,
+                        reaction_ms: 0,
+                        extra_ms: 0,
+                    },
+                ),
+                (6, Event::StepStarted { step: A, attempt: 2 }),
+                (7, Event::StepFailed { step: B, attempt: 1 }),
+                (8, Event::RollbackStarted { step: A, late: true }),
+                (9, Event::StepCompleted { step: A, attempt: 2 }),
+                (10, Event::RunFinished { outcome: Outcome::Cancelled }),
+            ],
+            &[
+                "event seq 6 at 00:00:00.006: step `a` was retried before its unknown outcome was verified",
+                "event seq 6 at 00:00:00.006: step `a` started attempt 2, beyond its retry budget of 1",
+                "event seq 7 at 00:00:00.007: StepFailed for step `b`, which was not running",
+                "event seq 8 at 00:00:00.008: the rollback (after `a` failed) began after its deadline",
+                "event seq 9 at 00:00:00.009: step `a` went forward after the rollback began",
+                "event seq 10 at 00:00:00.010: the upgrade was cancelled after downtime began (cancel is possible only before the swap)",
+                "event seq 10 at 00:00:00.010: the run ended with downtime still open (1 marker(s))",
+            ],
+        );
+    }
+
+    #[test]
+    fn a_clean_rollback_ends_with_the_original_online() {
+        let f = crate::fault::FaultIdx(0);
+        let events = [
+            (0, start()),
+            (0, Event::StepStarted { step: A, attempt: 1 }),
+            (0, Event::DowntimeBegan { step: A }),
+            (5, Event::FaultInjected { fault: f, step: A, attempt: 1 }),
+            (5, Event::StepFailed { step: A, attempt: 1 }),
+            (9, Event::RollbackStarted { step: A, late: false }),
+            (20, Event::RollbackCompleted),
+            (20, Event::DowntimeEnded { step: A }),
+            (20, Event::RunFinished { outcome: Outcome::RolledBack }),
+        ];
+        check(&events, &[]);
+        // Claiming a rollback that never completed is caught.
+        let mut missing: Vec<(u64, Event)> = events.to_vec();
+        missing.remove(6);
+        check(&missing, &["event seq 7 at 00:00:00.020: the run ended rolled back without a completed rollback"]);
     }
 }

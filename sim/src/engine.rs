@@ -419,6 +419,12 @@ impl<'p, 's> Simulator<'p, 's> {
 
         let timings =
             (0..n).map(|i| StepTiming { start: SimTime(self.starts[i]), end: SimTime(self.ends[i]) }).collect();
+        // Downtime still open at the end (an abort, a cancel after the swap)
+        // counts up to the end of the run.
+        let downtime_open = run.downtime_depth > 0;
+        if downtime_open {
+            run.downtime_intervals.push((SimTime(run.downtime_since), SimTime(now)));
+        }
         let downtime = SimDuration(run.downtime_intervals.iter().map(|(a, b)| b.since(*a).as_ms()).sum());
         let critical_path =
             if outcome == Outcome::Committed { self.critical_path(run.finished_by) } else { Vec::new() };
@@ -430,6 +436,7 @@ impl<'p, 's> Simulator<'p, 's> {
             scenario: plan.digest,
             end: SimTime(now),
             downtime,
+            downtime_open,
             downtime_intervals: run.downtime_intervals,
             steps: timings,
             attempts: self.attempt.clone(),
@@ -834,7 +841,8 @@ impl<'p, 's> Simulator<'p, 's> {
             if self.running[j] {
                 self.running[j] = false;
                 out.emit(at, Event::StepAbandoned { step: StepIdx(j as u32), attempt: self.attempt[j] })?;
-            } else if self.completed[j] || self.attempt[j] > 0 {
+            }
+            if self.attempt[j] > 0 {
                 out.emit(at, Event::StepReset { step: StepIdx(j as u32) })?;
             }
             self.gen_[j] += 1;

@@ -31,6 +31,9 @@ pub struct RunSummary {
     /// Total downtime: the union of the downtime intervals.
     pub downtime: SimDuration,
     pub downtime_intervals: Vec<(SimTime, SimTime)>,
+    /// Downtime was still open when the run ended (the last interval ends
+    /// at the end of the run).
+    pub downtime_open: bool,
     /// Per step, by [`StepIdx`].
     pub steps: Vec<StepTiming>,
     /// Per step, how many times it started (0: never ran).

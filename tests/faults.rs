@@ -1,0 +1,323 @@
+//! Faults and recovery: scripted injection is deterministic, each recovery
+//! action behaves as documented, and broken recovery logic is caught.
+
+use rehearse_core::state::StepStatus;
+use rehearse_core::{Action, Event, Mode, Outcome, RunState, Scenario};
+use rehearse_sim::{
+    FaultMode, Injection, JsonlWriter, MemorySink, Plan, RunOptions, RunSummary, Simulator, Tee, script,
+};
+use serde_json::Value;
+
+use crate::support::{self, rehearse, stderr, stdout};
+
+const SELF_SERVICE: &str = "self-service-upgrade.toml";
+
+/// Runs with a scripted schedule; returns the summary, the events, the fold
+/// and the stream bytes.
+fn scripted(
+    text: &str,
+    s: &Scenario,
+    seed: u64,
+    mode: Mode,
+    specs: &[&str],
+) -> (RunSummary, Vec<Event>, RunState, Vec<u8>) {
+    let script: Vec<Injection> = specs.iter().map(|x| script::parse_injection(x, s).unwrap()).collect();
+    let plan = Plan::new(s, rehearse_sim::digest(text));
+    let mut memory = MemorySink::new();
+    let mut log = JsonlWriter::new(Vec::new(), s);
+    let opts = RunOptions::new(seed, mode).with_faults(FaultMode::Scripted(script));
+    let summary = Simulator::new(&plan).run(&opts, &mut Tee(&mut memory, &mut log)).unwrap();
+    let state = RunState::replay(s, &memory.records);
+    (summary, memory.records.iter().map(|r| r.event).collect(), state, log.into_inner())
+}
+
+fn kinds(events: &[Event]) -> Vec<&'static str> {
+    events.iter().map(|e| e.kind()).collect()
+}
+
+#[test]
+fn scripted_faults_are_deterministic() {
+    let (text, s) = support::load(SELF_SERVICE);
+    let a = scripted(&text, &s, 1, Mode::Random, &["dvt@prod-data-upgrade", "package@sandbox-pkg-isv#1"]);
+    let b = scripted(&text, &s, 1, Mode::Random, &["dvt@prod-data-upgrade", "package@sandbox-pkg-isv#1"]);
+    let c = scripted(&text, &s, 1, Mode::Random, &["dvt@prod-data-upgrade"]);
+    assert_eq!(a.3, b.3, "same seed and --fault list: byte-identical stream");
+    assert_ne!(a.3, c.3);
+    assert_eq!(a.0.injected.len(), 2);
+    // Scripting exactly the faults a random run injected reproduces it.
+    let plan = Plan::new(&s, rehearse_sim::digest(&text));
+    let mut sim = Simulator::new(&plan);
+    let mut found = 0;
+    for seed in 0..400 {
+        let mut w1 = JsonlWriter::new(Vec::new(), &s);
+        let run = sim.run(&RunOptions::new(seed, Mode::Random).with_faults(FaultMode::Swarm), &mut w1).unwrap();
+        if run.injected.is_empty() {
+            continue;
+        }
+        found += 1;
+        let mut w2 = JsonlWriter::new(Vec::new(), &s);
+        let opts = RunOptions::new(seed, Mode::Random).with_faults(FaultMode::Scripted(run.injected.clone()));
+        sim.run(&opts, &mut w2).unwrap();
+        assert_eq!(w1.into_inner(), w2.into_inner(), "seed {seed}: the recorded schedule replays the run");
+    }
+    assert!(found > 50, "{found} runs with faults");
+}
+
+fn cli_fault_run(fault: &str) -> (Value, String) {
+    let args = ["run", "scenarios/self-service-upgrade.toml", "--seed", "1", "--fault", fault];
+    let text_out = rehearse(&args);
+    assert_eq!(text_out.status.code(), Some(0), "{}", stderr(&text_out));
+    let mut json_args = args.to_vec();
+    json_args.push("--json");
+    let json_out = rehearse(&json_args);
+    (serde_json::from_str(&stdout(&json_out)).unwrap(), stdout(&text_out))
+}
+
+#[test]
+fn rehearsing_the_documented_intermittent_faults_shows_fault_reaction_resume_and_cost() {
+    for (fault, message) in [
+        ("dvt@prod-data-upgrade", "DVT script for service model: MRProcessService"),
+        ("ttscommit@prod-data-upgrade", "Call to TTSCOMMIT without first calling TTSBEGIN."),
+    ] {
+        let (v, text) = cli_fault_run(fault);
+        assert_eq!(v["outcome"], "committed");
+        assert_eq!(v["faults"].as_array().unwrap().len(), 1);
+        assert_eq!(v["recoveries"][0]["action"], "resume");
+        let (with, without) = (v["downtime_ms"].as_u64().unwrap(), v["downtime_without_faults_ms"].as_u64().unwrap());
+        assert!(with > without, "{fault}: the fault added downtime ({with} vs {without})");
+        for needed in [
+            "FAULT      prod-data-upgrade attempt 1",
+            message,
+            "RECOVERY   resume (attempt 1 of 3): operator reacts in",
+            "RETRY      prod-data-upgrade attempt 2 starts",
+            "faults         1 struck; downtime +",
+            "invariants     all hold",
+        ] {
+            assert!(text.contains(needed), "{fault}: missing {needed:?} in\n{text}");
+        }
+        let step = v["steps"].as_array().unwrap().iter().find(|s| s["id"] == "prod-data-upgrade").unwrap();
+        assert_eq!(step["attempts"], 2);
+    }
+}
+
+#[test]
+fn a_failed_validation_rolls_back_and_brings_the_original_back() {
+    let (text, s) = support::load(SELF_SERVICE);
+    let (summary, events, state, _) = scripted(&text, &s, 4, Mode::Random, &["validation@prod-validation"]);
+    assert_eq!(summary.outcome, Outcome::RolledBack);
+    assert!(state.violations().is_empty(), "{:?}", state.violations());
+    let k = kinds(&events);
+    let started = k.iter().position(|x| *x == "RollbackStarted").unwrap();
+    let done = k.iter().position(|x| *x == "RollbackCompleted").unwrap();
+    assert!(started < done);
+    assert_eq!(k[done + 1], "DowntimeEnded", "users are let back in on the original");
+    assert!(!k[started..].contains(&"StepStarted"), "no step goes forward after the rollback began");
+    assert!(!summary.downtime_open);
+    assert_eq!(state.steps[s.find("prod-commit").unwrap().index()].status, StepStatus::NotStarted);
+}
+
+#[test]
+fn an_unknown_outcome_is_verified_before_anything_goes_on() {
+    let (text, s) = support::load(SELF_SERVICE);
+    // At medians the verification finds the swap did not complete: retried.
+    let (summary, events, state, _) = scripted(&text, &s, 0, Mode::Median, &["swap-connection-lost@prod-swap"]);
+    assert!(state.violations().is_empty(), "{:?}", state.violations());
+    let k = kinds(&events);
+    let unknown = k.iter().position(|x| *x == "StepOutcomeUnknown").unwrap();
+    let verified = k.iter().position(|x| *x == "OutcomeVerified").unwrap();
+    let retry = events.iter().position(|e| matches!(e, Event::StepStarted { attempt: 2, .. })).unwrap();
+    assert!(unknown < verified && verified < retry);
+    assert_eq!(summary.outcome, Outcome::Committed);
+    // Over random seeds, both answers come up and every run stays sound.
+    let (mut completed, mut not) = (0, 0);
+    for seed in 0..60 {
+        let (_, events, state, _) = scripted(&text, &s, seed, Mode::Random, &["swap-connection-lost@prod-swap"]);
+        assert!(state.violations().is_empty(), "seed {seed}: {:?}", state.violations());
+        for e in &events {
+            if let Event::OutcomeVerified { completed: c, .. } = e {
+                if *c { completed += 1 } else { not += 1 }
+            }
+        }
+    }
+    assert!(completed > 10 && not > 10, "{completed} completed, {not} not");
+}
+
+#[test]
+fn rerun_from_an_earlier_step_runs_the_steps_in_between_again() {
+    let (text, s) = support::load(support::DATA_UPGRADE);
+    let (summary, events, state, _) =
+        scripted(&text, &s, 3, Mode::Random, &["postsync-script-error@PostSync.WaitForBatch"]);
+    assert!(state.violations().is_empty(), "{:?}", state.violations());
+    assert_eq!(summary.outcome, Outcome::Committed);
+    let reset: Vec<&str> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::StepReset { step } => Some(s.step(*step).id.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        reset,
+        [
+            "PostSync.ExecuteScripts",
+            "PostSync.StartAos",
+            "PostSync.ScheduleScripts",
+            "PostSync.StartBatch",
+            "PostSync.WaitForBatch"
+        ]
+    );
+    for id in ["PostSync.StartAos", "PostSync.WaitForBatch", "PostSync.ExecuteScripts"] {
+        assert_eq!(summary.attempts[s.find(id).unwrap().index()], 2, "{id}");
+    }
+    assert_eq!(summary.attempts[s.find("PreSync.StartAos").unwrap().index()], 1);
+}
+
+const PERSISTENT: &str = r#"
+[scenario]
+name = "persistent"
+[[step]]
+id = "off"
+duration = "10m"
+downtime = "begins"
+[[step]]
+id = "work"
+after = ["off"]
+duration = "1h"
+[[step]]
+id = "on"
+after = ["work"]
+duration = "10m"
+downtime = "ends"
+[[fault]]
+id = "broken"
+message = "broken until fixed"
+steps = ["work"]
+probability = 0.5
+persistent = true
+recovery = "retry"
+[recovery.retry]
+action = "resume"
+reaction = "15m"
+max_attempts = 3
+"#;
+
+#[test]
+fn a_persistent_fault_strikes_until_the_budget_is_spent_then_the_plan_stops() {
+    let s = support::parse(PERSISTENT);
+    let (summary, _, state, _) = scripted(PERSISTENT, &s, 1, Mode::Random, &["broken@work"]);
+    assert_eq!(summary.injected.len(), 3, "persistent: every attempt until the budget of 3 is spent");
+    assert_eq!(summary.attempts[s.find("work").unwrap().index()], 3);
+    assert_eq!(summary.outcome, Outcome::Aborted, "no `then`: abort");
+    assert_eq!(summary.recoveries.last().unwrap().2, Action::Abort);
+    assert!(summary.downtime_open);
+    assert!(state.violations().is_empty(), "an abort is an honest end: {:?}", state.violations());
+    // With a fix, the second attempt succeeds.
+    let fixed = PERSISTENT.replace("reaction = \"15m\"", "reaction = \"15m\"\nfix = \"1h\"");
+    let s = support::parse(&fixed);
+    let (summary, _, state, _) = scripted(&fixed, &s, 1, Mode::Random, &["broken@work"]);
+    assert_eq!((summary.injected.len(), summary.outcome), (1, Outcome::Committed));
+    assert!(state.violations().is_empty());
+}
+
+const DEADLINE: &str = r#"
+[scenario]
+name = "deadline"
+[[step]]
+id = "swap"
+duration = "30m"
+downtime = "begins"
+[[step]]
+id = "upgrade"
+after = ["swap"]
+duration = "10h"
+[[step]]
+id = "open"
+after = ["upgrade"]
+duration = "5m"
+downtime = "ends"
+[[fault]]
+id = "fails"
+message = "fails late"
+steps = ["upgrade"]
+probability = 0.5
+at = 0.9
+recovery = "rollback"
+[recovery.rollback]
+action = "rollback"
+reaction = "30m"
+duration = "2h"
+deadline = "6h"
+"#;
+
+#[test]
+fn a_rollback_after_its_deadline_is_flagged_unless_the_plan_says_what_to_do_instead() {
+    let s = support::parse(DEADLINE);
+    let (summary, _, state, _) = scripted(DEADLINE, &s, 0, Mode::Median, &["fails@upgrade"]);
+    assert_eq!(summary.outcome, Outcome::RolledBack);
+    let v: Vec<String> = state.violations().iter().map(|v| v.to_string()).collect();
+    assert!(v.iter().any(|x| x.contains("began after its deadline")), "{v:?}");
+
+    let with_fallback = DEADLINE.replace("deadline = \"6h\"", "deadline = \"6h\"\npast_deadline = \"fix-forward\"")
+        + "[recovery.fix-forward]\naction = \"resume\"\nreaction = \"10m\"\n";
+    let s = support::parse(&with_fallback);
+    let (summary, events, state, _) = scripted(&with_fallback, &s, 0, Mode::Median, &["fails@upgrade"]);
+    assert!(state.violations().is_empty(), "{:?}", state.violations());
+    assert_eq!(summary.outcome, Outcome::Committed);
+    assert!(!kinds(&events).contains(&"RollbackStarted"));
+    let actions: Vec<Action> = summary.recoveries.iter().map(|r| r.2).collect();
+    assert_eq!(actions, [Action::Rollback, Action::Resume]);
+}
+
+#[test]
+fn check_passes_the_bundled_scenarios() {
+    for name in [support::DATA_UPGRADE, SELF_SERVICE] {
+        let (text, s) = support::load(name);
+        let plan = Plan::new(&s, rehearse_sim::digest(&text));
+        let opts = rehearse_sim::check::CheckOptions { runs: 300, swarm: true, ..Default::default() };
+        let report = rehearse_sim::check::check(&plan, &opts, &mut |_| {});
+        assert!(report.failure.is_none(), "{name}: {:?}", report.failure);
+        assert_eq!(report.runs, 300);
+        assert!(report.faults_injected > 0 && !report.reached.is_empty(), "{name}: faults were tried");
+        assert!(report.reached.is_subset(&report.possible));
+    }
+}
+
+#[test]
+fn check_catches_wrong_recovery_logic_shrinks_it_and_prints_a_reproducing_command() {
+    let out = rehearse(&["check", "tests/data/wrong-recovery.toml", "--swarm", "--runs", "2000", "--json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let f = &v["failure"];
+    assert!(f["problem"].as_str().unwrap().contains("cancelled after downtime began"), "{f}");
+    let shrunk = f["shrunk"].as_array().unwrap();
+    assert!(!shrunk.is_empty() && shrunk.len() <= 2, "{f}");
+    assert!(f["schedule"].as_array().unwrap().len() >= shrunk.len());
+    // The printed command reproduces the violation.
+    let cmd = f["reproduce"].as_str().unwrap();
+    let args: Vec<&str> = cmd.split_whitespace().collect();
+    assert_eq!(args[0], "rehearse");
+    let again = rehearse(&args[1..]);
+    assert_eq!(again.status.code(), Some(1), "{cmd}");
+    assert!(stdout(&again).contains("cancelled after downtime began"), "{}", stdout(&again));
+    // And the text report says the same.
+    let text = rehearse(&["check", "tests/data/wrong-recovery.toml", "--swarm", "--runs", "2000"]);
+    assert_eq!(text.status.code(), Some(1));
+    assert!(stdout(&text).contains(&format!("reproduce    {cmd}")));
+}
+
+#[test]
+fn fault_flags_are_checked() {
+    for (spec, expected) in [
+        ("nope@prod-swap", "unknown fault `nope`"),
+        ("dvt@prod-swap", "fault `dvt` cannot strike `prod-swap`"),
+        ("dvt@prod-data-upgrade#0", "attempts count from 1"),
+        ("dvt", "expected FAULT@STEP"),
+    ] {
+        let out = rehearse(&["run", "scenarios/self-service-upgrade.toml", "--fault", spec]);
+        assert_eq!(out.status.code(), Some(2), "{spec}");
+        assert!(stderr(&out).contains(expected), "{spec}: {}", stderr(&out));
+    }
+    let out = rehearse(&["run", "scenarios/self-service-upgrade.toml", "--no-faults", "--seed", "5", "--json"]);
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["faults"].as_array().unwrap().len(), 0);
+}
