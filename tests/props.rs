@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use rehearse_core::{Mode, RunState, Scenario};
-use rehearse_sim::{JsonlWriter, MemorySink, Plan, RunOptions, Simulator, Tee, read_jsonl};
+use rehearse_sim::{FaultMode, JsonlWriter, MemorySink, Plan, RunOptions, Simulator, Tee, read_jsonl};
 
 use crate::support;
 
@@ -67,6 +67,41 @@ fn plan_from(genes: &Genes) -> String {
         };
         text.push_str(&format!("duration = {d}\n"));
     }
+    // Faults: each strikes one to three leaf steps and has its own policy.
+    let leaves: Vec<usize> = (0..n).filter(|i| !has_children[*i]).collect();
+    text.push_str("\n[recovery.fallback]\naction = \"resume\"\nreaction = \"10m\"\nmax_attempts = 4\n");
+    for (k, g) in genes.iter().take(3).enumerate() {
+        let first = leaves[g.1 as usize % leaves.len()];
+        let action = g.2 % 6;
+        let targets: Vec<usize> = if action == 1 {
+            vec![first] // rerun: from the step itself or the step holding it
+        } else {
+            leaves.iter().copied().filter(|l| *l == first || (l + g.0 as usize) % 4 == 0).take(3).collect()
+        };
+        let steps: Vec<String> = targets.iter().map(|t| format!("\"s{t}\"")).collect();
+        let persistent = g.3 % 3 == 0;
+        let unknown = g.3 % 5 == 0;
+        text.push_str(&format!(
+            "\n[[fault]]\nid = \"f{k}\"\nmessage = \"fault {k}\"\nsteps = [{}]\nprobability = {}\npersistent = {persistent}\n{}recovery = \"p{k}\"\n",
+            steps.join(", "),
+            [0.05, 0.3, 0.7, 1.0][(g.0 % 4) as usize],
+            if unknown { "outcome = \"unknown\"\n" } else { "" },
+        ));
+        let verify = if unknown { "verify = \"5m\"\n" } else { "" };
+        let fix = if g.3 % 2 == 0 { "fix = { uniform = [\"5m\", \"1h\"] }\n" } else { "" };
+        let policy = match action {
+            0 => format!("action = \"resume\"\nreaction = {{ triangular = [\"1m\", \"5m\", \"30m\"] }}\nmax_attempts = {}\n{fix}", 1 + g.3 % 4),
+            1 => format!(
+                "action = \"rerun\"\nfrom = \"s{}\"\nreaction = \"5m\"\nmax_attempts = 3\nthen = \"fallback\"\n{fix}",
+                parent[first].unwrap_or(first)
+            ),
+            2 => format!("action = \"rollback-package\"\nreaction = \"5m\"\nduration = \"20m\"\nmax_attempts = 2\n{fix}"),
+            3 => "action = \"rollback\"\nreaction = \"5m\"\nduration = { uniform = [\"30m\", \"2h\"] }\n".to_string(),
+            4 => "action = \"rollback\"\nreaction = \"5m\"\nduration = \"1h\"\ndeadline = \"1h\"\npast_deadline = \"fallback\"\n".to_string(),
+            _ => "action = \"abort\"\n".to_string(),
+        };
+        text.push_str(&format!("[recovery.p{k}]\n{policy}{verify}"));
+    }
     text
 }
 
@@ -74,26 +109,36 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]
-    fn random_valid_plans_never_violate_an_invariant(genes in prop::collection::vec(any::<(u32, u32, u32, u32)>(), 1..30), seed in any::<u64>()) {
+    fn random_valid_plans_with_faults_never_violate_an_invariant(genes in prop::collection::vec(any::<(u32, u32, u32, u32)>(), 1..30), seed in any::<u64>()) {
         let text = plan_from(&genes);
         let s = Scenario::parse(&text, "generated.toml").unwrap_or_else(|e| panic!("{e}\n{text}"));
         let plan = Plan::new(&s, rehearse_sim::digest(&text));
         let mut sim = Simulator::new(&plan);
-        for mode in [Mode::Random, Mode::Median] {
+        for (mode, faults) in [(Mode::Random, FaultMode::Swarm), (Mode::Random, FaultMode::Probabilistic), (Mode::Median, FaultMode::Off)] {
             let mut memory = MemorySink::new();
             let mut log = JsonlWriter::new(Vec::new(), &s);
-            let summary = sim.run(&RunOptions::new(seed, mode), &mut Tee(&mut memory, &mut log)).unwrap();
+            let opts = RunOptions::new(seed, mode).with_faults(faults);
+            let summary = sim.run(&opts, &mut Tee(&mut memory, &mut log)).unwrap();
             let state = RunState::replay(&s, &memory.records);
             prop_assert!(state.violations().is_empty(), "{:?}\n{text}", state.violations());
             prop_assert!(state.finished.is_some());
-            prop_assert!(state.steps.iter().all(|st| st.status == rehearse_core::state::StepStatus::Completed));
+            if summary.outcome == rehearse_core::Outcome::Committed {
+                prop_assert!(state.steps.iter().all(|st| st.status == rehearse_core::state::StepStatus::Completed));
+            }
+            // The recorded fault schedule, scripted, replays the run exactly.
+            if mode == Mode::Random {
+                let mut again = JsonlWriter::new(Vec::new(), &s);
+                let scripted = RunOptions::new(seed, mode).with_faults(FaultMode::Scripted(summary.injected.clone()));
+                sim.run(&scripted, &mut again).unwrap();
+                prop_assert_eq!(again.hash(), log.hash());
+            }
             prop_assert_eq!(state.downtime(), summary.downtime);
             prop_assert_eq!(state.clock, summary.end);
             let bytes = log.into_inner();
             let read = read_jsonl(std::str::from_utf8(&bytes).unwrap(), &s).unwrap();
             prop_assert_eq!(RunState::replay(&s, &read), state);
-            // Every group spans its sub-steps.
-            for (i, st) in s.steps.iter().enumerate() {
+            // Every group spans its sub-steps (in a committed run).
+            for (i, st) in s.steps.iter().enumerate().filter(|_| summary.outcome == rehearse_core::Outcome::Committed) {
                 for c in &st.children {
                     prop_assert!(summary.steps[i].start <= summary.steps[c.index()].start);
                     prop_assert!(summary.steps[i].end >= summary.steps[c.index()].end);

@@ -142,3 +142,86 @@ fn a_good_scenario_is_accepted_with_everything_resolved() {
     assert_eq!(d.median().as_ms(), 2 * 60_000 + 10_000);
     assert_eq!(s.meta.start.unwrap().format(rehearse_core::SimTime(0)), "2026-12-05 18:00:00.000");
 }
+
+const STEPS: &str = "[[step]]\nid = \"a\"\nduration = \"1h\"\n[[step]]\nid = \"g\"\n[[step]]\nid = \"g1\"\nparent = \"g\"\nduration = \"1h\"\n";
+
+#[test]
+fn faults_are_checked() {
+    check(
+        &format!(
+            "{STEPS}{}",
+            concat!(
+                "[[fault]]\nid = \"f1\"\nsteps = [\"a\", \"g\", \"zz\"]\nprobability = 1.5\nrecovery = \"resume\"\n",
+                "[[fault]]\nid = \"f2\"\ncatalog = \"dvt\"\nsteps = [\"a\"]\nprobability = 0.1\n",
+                "[[fault]]\nid = \"f3\"\nsteps = [\"a\"]\nprobability = 0.1\nrecovery = \"resume\"\n",
+                "[recovery.resume]\naction = \"resume\"\n",
+            )
+        ),
+        &[
+            "plan.toml:13:6: fault `f1`: needs `message` (the error as users see it) or `catalog = \"<id>\"` to take a documented one",
+            "plan.toml:14:15: fault `f1`: step `g` has sub-steps; a fault strikes a step that does work (one of its sub-steps)",
+            "plan.toml:14:20: fault `f1`: steps names unknown step `zz`; did you mean `a`?",
+            "plan.toml:15:15: fault `f1`: probability 1.5 is not a probability; expected a number in [0, 1]",
+            "plan.toml:19:11: fault `f2`: catalog = \"dvt\" is not in the catalogue; known: dvt-mrprocessservice, ttscommit, package-deployment-failed, prepare-could-not-start, staging-deployment-failed, runbook-step-failed, upgrade-script-error, services-left-running, wrong-collation, record-counts-differ, snapshot-waiting, validation-failed",
+            "plan.toml:23:6: fault `f3`: needs `message` (the error as users see it) or `catalog = \"<id>\"` to take a documented one",
+        ],
+    );
+}
+
+#[test]
+fn recovery_policies_are_checked() {
+    check(
+        &format!(
+            "{STEPS}{}",
+            concat!(
+                "[[fault]]\nid = \"f\"\ncatalog = \"ttscommit\"\nsteps = [\"a\"]\nprobability = 0.1\n",
+                "[recovery.resume]\naction = \"resum\"\n",
+            )
+        ),
+        &[
+            "plan.toml:18:10: recovery.resume: action = \"resum\"; expected \"resume\", \"rerun\", \"rollback-package\", \"rollback\", \"cancel\" or \"abort\"",
+        ],
+    );
+    check(
+        &format!(
+            "{STEPS}{}",
+            concat!(
+                "[recovery.a]\naction = \"rollback\"\nmax_attempts = 2\n",
+                "[recovery.b]\naction = \"resume\"\nmax_attempts = 0\nthen = \"c\"\n",
+                "[recovery.c]\naction = \"resume\"\nthen = \"b\"\n",
+            )
+        ),
+        &[
+            "plan.toml:13:10: recovery.a (rollback): max_attempts applies only to actions that retry (resume, rerun, rollback-package)",
+            "plan.toml:13:10: recovery.a (rollback): needs `duration`, how long the undo takes",
+            "plan.toml:17:16: recovery.b: max_attempts 0 must be between 1 and 1000",
+        ],
+    );
+    check(
+        &format!(
+            "{STEPS}{}",
+            "[recovery.b]\naction = \"resume\"\nthen = \"c\"\n[recovery.c]\naction = \"resume\"\nthen = \"b\"\n"
+        ),
+        &["plan.toml:13:10: recovery policies loop: b -> c -> b"],
+    );
+    // Rerun must start from the failed step, a step holding it, or an
+    // earlier step beside it.
+    check(
+        &format!(
+            "{STEPS}{}",
+            "[[fault]]\nid = \"f\"\nmessage = \"m\"\nsteps = [\"a\"]\nprobability = 0.1\nrecovery = \"r\"\n[recovery.r]\naction = \"rerun\"\nfrom = \"g1\"\n"
+        ),
+        &[
+            "plan.toml:13:6: fault `f`: recovery.r reruns from `g1`, which is neither step `a`, a step holding it, nor an earlier step beside it that it waits for",
+        ],
+    );
+    check(
+        &format!(
+            "{STEPS}{}",
+            "[[fault]]\nid = \"f\"\nmessage = \"m\"\nsteps = [\"a\"]\nprobability = 0.1\noutcome = \"unknown\"\nrecovery = \"r\"\n[recovery.r]\naction = \"resume\"\n"
+        ),
+        &[
+            "plan.toml:13:6: fault `f`: its outcome can be unknown, so recovery.r needs `verify`, the time to find out whether the step completed",
+        ],
+    );
+}

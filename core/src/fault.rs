@@ -491,7 +491,7 @@ impl Validator<'_> {
                 (None, Some(e)) => e.message.to_string(),
                 (None, None) => {
                     self.error(&raw.id.span(), None, format!("{ctx}: needs `message` (the error as users see it) or `catalog = \"<id>\"` to take a documented one"));
-                    continue;
+                    String::new()
                 }
             };
             let mut targets = Vec::new();
@@ -508,19 +508,21 @@ impl Validator<'_> {
                     }
                 }
             }
-            let Some(p) = &raw.probability else {
-                self.error(&raw.id.span(), None, format!("{ctx}: needs `probability`, the chance it strikes each attempt (the documents give no rate: state your own)"));
-                continue;
+            let probability = match &raw.probability {
+                None => {
+                    self.error(&raw.id.span(), None, format!("{ctx}: needs `probability`, the chance it strikes each attempt (the documents give no rate: state your own)"));
+                    0.0
+                }
+                Some(p) if !(0.0..=1.0).contains(p.get_ref()) => {
+                    self.error(
+                        &p.span(),
+                        None,
+                        format!("{ctx}: probability {} is not a probability; expected a number in [0, 1]", p.get_ref()),
+                    );
+                    0.0
+                }
+                Some(p) => *p.get_ref(),
             };
-            let probability = *p.get_ref();
-            if !(0.0..=1.0).contains(&probability) {
-                self.error(
-                    &p.span(),
-                    None,
-                    format!("{ctx}: probability {probability} is not a probability; expected a number in [0, 1]"),
-                );
-                continue;
-            }
             let at = match &raw.at {
                 None => Some((0.0, 1.0)),
                 Some(v) => self.fraction_range(v, &ctx),
