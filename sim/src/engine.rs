@@ -519,16 +519,17 @@ impl<'p, 's> Simulator<'p, 's> {
         // mode, so a scripted replay strikes at the same point.
         for &(site, f) in &plan.sites[i] {
             let fault = &plan.scenario.faults[f.index()];
-            let mut s =
-                rng::stream(opts.seed, opts.run, Purpose::Fault, plan.site_keys[site as usize], u64::from(attempt));
+            let scripted = match &opts.faults {
+                FaultMode::Scripted(list) => list.contains(&Injection { fault: f, step: StepIdx(i as u32), attempt }),
+                _ => false,
+            };
+            let site_idx = site as usize;
+            if !(self.site_persistent[site_idx] || scripted || self.site_on[site_idx]) {
+                continue; // this site cannot strike: no need to draw (each site has its own stream)
+            }
+            let mut s = rng::stream(opts.seed, opts.run, Purpose::Fault, plan.site_keys[site_idx], u64::from(attempt));
             let (u_fire, u_at) = (unit(&mut s), unit(&mut s));
-            let fires = self.site_persistent[site as usize]
-                || match &opts.faults {
-                    FaultMode::Scripted(list) => {
-                        list.contains(&Injection { fault: f, step: StepIdx(i as u32), attempt })
-                    }
-                    _ => self.site_on[site as usize] && u_fire < fault.probability,
-                };
+            let fires = self.site_persistent[site_idx] || scripted || u_fire < fault.probability;
             if fires {
                 let share = match opts.mode {
                     Mode::Median => (fault.at.0 + fault.at.1) / 2.0,
