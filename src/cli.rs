@@ -28,6 +28,12 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Test the plan's recovery logic over many seeds and fault mixes.
     Check(CheckArgs),
+    /// Verify a stored run (SQLite or JSON Lines): hash chain, fold,
+    /// projections, and re-simulation from its scenario and seed.
+    Replay(ReplayArgs),
+    /// Run a read-only SQL query on a stored run (e.g. the documented
+    /// DATAUPGRADESTATUS monitoring query).
+    Sql(SqlArgs),
 }
 
 #[derive(Debug, Args)]
@@ -49,6 +55,11 @@ pub struct RunArgs {
     /// Write the event stream to FILE as JSON Lines (replaced only when the run succeeds).
     #[arg(long, value_name = "FILE")]
     pub events: Option<PathBuf>,
+
+    /// Also store the run in a SQLite file: events with a hash chain, the
+    /// scenario, seed and version, and the DATAUPGRADESTATUS projection.
+    #[arg(long, value_name = "FILE")]
+    pub db: Option<PathBuf>,
 
     /// Show calendar times from this start (e.g. 2026-12-05T18:00:00)
     /// instead of the scenario's `start`.
@@ -124,4 +135,38 @@ pub struct CheckArgs {
     /// A run must end within this many events.
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     pub max_events: u64,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Says one of: OK; incomplete (a valid prefix of N events); corrupted at seq N; \
+diverged at seq N (with both events).\nExit codes: 0 OK, 1 incomplete or diverged, 2 corrupted or unreadable.\n\n\
+Examples:\n  rehearse replay run.sqlite\n  rehearse replay events.jsonl --scenario scenarios/ax2012-data-upgrade-dev.toml")]
+pub struct ReplayArgs {
+    /// A run store (`run --db`) or an event log (`run --events`).
+    pub file: PathBuf,
+
+    /// The scenario the log was run from (needed for a JSON Lines log; a
+    /// SQLite store holds its own).
+    #[arg(long, value_name = "SCENARIO")]
+    pub scenario: Option<PathBuf>,
+
+    /// Print the verdict as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "The store is attached as DBUPGRADE too, so the documented query runs verbatim:\n  \
+rehearse sql run.sqlite \"SELECT StartTime, EndTime, Steps, SubSteps, Status FROM [DBUPGRADE].[DATAUPGRADESTATUS] ORDER BY EndTime DESC\"\n\n\
+Tables: DATAUPGRADESTATUS, RELEASEUPDATESCRIPTSERRORLOG, events (seq, at_ms, kind, payload, chain), run_meta (key, value).")]
+pub struct SqlArgs {
+    /// A run store written by `rehearse run --db`.
+    pub file: PathBuf,
+
+    /// The query (read-only).
+    pub query: String,
+
+    /// Print the rows as JSON.
+    #[arg(long)]
+    pub json: bool,
 }

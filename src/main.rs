@@ -9,7 +9,9 @@ mod check;
 mod cli;
 mod load;
 mod render;
+mod replay;
 mod run;
+mod sql;
 mod validate;
 
 use std::process::ExitCode;
@@ -29,9 +31,19 @@ fn main() -> ExitCode {
         cli::Command::Run(a) => run::run(&a),
         cli::Command::Validate(a) => validate::validate(&a),
         cli::Command::Check(a) => check::check(&a),
+        cli::Command::Replay(a) => replay::replay(&a),
+        cli::Command::Sql(a) => sql::sql(&a),
     };
     match result {
         Ok(code) => code,
+        // A reader that went away (`| head`) is not an error worth a word.
+        Err(e)
+            if e.chain().any(|c| {
+                c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use rehearse_core::{Calendar, Mode, RunState, SimDuration};
+use rehearse_sim::store::sqlite::SqliteWriter;
 use rehearse_sim::{FaultMode, JsonlWriter, MemorySink, NullSink, Plan, RunOptions, Simulator, Tee};
 
 use crate::cli::RunArgs;
@@ -40,29 +41,76 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     let mut sim = Simulator::new(&plan);
     let mut memory = MemorySink::new();
 
+    // The SQLite store is written as the run goes (a running simulation can
+    // be queried, a killed one leaves a readable prefix); it is created only
+    // now, after every input was checked.
+    let mut db = match &args.db {
+        Some(path) => {
+            let faults_desc = match &opts.faults {
+                FaultMode::Scripted(list) => {
+                    let specs: Vec<String> =
+                        list.iter().map(|i| rehearse_sim::script::format_injection(i, &scenario)).collect();
+                    format!("scripted: {}", specs.join(" "))
+                }
+                other => format!("{other:?}").to_lowercase(),
+            };
+            let meta = [
+                ("rehearse_version", env!("CARGO_PKG_VERSION").to_string()),
+                ("event_schema", rehearse_core::SCHEMA_VERSION.to_string()),
+                ("scenario_path", args.scenario.display().to_string()),
+                ("scenario_text", text.clone()),
+                ("scenario_digest", plan.digest().to_string()),
+                ("seed", args.seed.to_string()),
+                ("run", "0".to_string()),
+                ("mode", format!("{mode:?}").to_lowercase()),
+                ("faults", faults_desc),
+                ("backend", "none".to_string()),
+            ];
+            let cal = calendar.unwrap_or_else(store_epoch);
+            Some(SqliteWriter::create(path, &scenario, cal, &meta)?)
+        }
+        None => None,
+    };
+
     // Events go to a temporary file beside the target, renamed over it only
     // once the run has succeeded: a failed run never leaves half a log in
     // place of a good one.
-    let (summary, stream_hash) = match &args.events {
+    let (result, stream_hash) = match &args.events {
         Some(path) => {
             let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
             let tmp = tempfile::NamedTempFile::new_in(dir)
                 .with_context(|| format!("cannot create a file in {}", dir.display()))?;
             let mut writer = JsonlWriter::new(BufWriter::new(tmp), &scenario);
-            let summary = sim.run(&opts, &mut Tee(&mut memory, &mut writer))?;
+            let result = sim.run(&opts, &mut Tee(&mut memory, &mut Tee(&mut writer, &mut db)));
             let hash = writer.hash();
-            let tmp = writer
-                .into_inner()
-                .into_inner()
-                .map_err(|e| anyhow::anyhow!("writing {}: {}", path.display(), e.error()))?;
-            tmp.as_file().sync_all().with_context(|| format!("writing {}", path.display()))?;
-            tmp.persist(path).with_context(|| format!("cannot write {}", path.display()))?;
-            (summary, hash)
+            if result.is_ok() {
+                let tmp = writer
+                    .into_inner()
+                    .into_inner()
+                    .map_err(|e| anyhow::anyhow!("writing {}: {}", path.display(), e.error()))?;
+                tmp.as_file().sync_all().with_context(|| format!("writing {}", path.display()))?;
+                tmp.persist(path).with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            (result, hash)
         }
         None => {
             let mut writer = JsonlWriter::new(std::io::sink(), &scenario);
-            let summary = sim.run(&opts, &mut Tee(&mut memory, &mut writer))?;
-            (summary, writer.hash())
+            let result = sim.run(&opts, &mut Tee(&mut memory, &mut Tee(&mut writer, &mut db)));
+            (result, writer.hash())
+        }
+    };
+    let summary = match result {
+        Ok(s) => {
+            if let Some(db) = db {
+                db.close("finished")?;
+            }
+            s
+        }
+        Err(e) => {
+            if let Some(db) = db {
+                db.close(&format!("stopped: {e}"))?;
+            }
+            return Err(e.into());
         }
     };
 
@@ -96,4 +144,9 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     }
     out.flush()?;
     Ok(if state.violations().is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// The calendar a store uses when the run has none: the simulated epoch.
+pub fn store_epoch() -> Calendar {
+    Calendar::parse("1970-01-01T00:00:00").expect("a valid date")
 }

@@ -1,5 +1,6 @@
 //! `rehearse validate`: check scenario files, report every error.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
@@ -17,6 +18,7 @@ enum Checked {
 }
 
 pub fn validate(args: &ValidateArgs) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
     let mut files = Vec::new();
     let mut n_bad = 0;
     for path in &args.scenarios {
@@ -32,11 +34,12 @@ pub fn validate(args: &ValidateArgs) -> Result<ExitCode> {
             Checked::Valid(s) => {
                 let n_groups = s.steps.iter().filter(|s| s.is_group()).count();
                 if !args.json {
-                    println!(
+                    writeln!(
+                        out,
                         "ok     {file}: {} steps ({n_groups} with sub-steps), {} top-level",
                         s.steps.len(),
                         s.roots.len()
-                    );
+                    )?;
                 }
                 json!({ "file": file, "ok": true, "steps": s.steps.len() })
             }
@@ -68,7 +71,7 @@ pub fn validate(args: &ValidateArgs) -> Result<ExitCode> {
         files.push(entry);
     }
     if args.json {
-        println!("{}", serde_json::to_string_pretty(&json!({ "files": files }))?);
+        writeln!(out, "{}", serde_json::to_string_pretty(&json!({ "files": files }))?)?;
     }
     Ok(if n_bad == 0 { ExitCode::SUCCESS } else { ExitCode::from(2) })
 }

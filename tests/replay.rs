@@ -60,10 +60,17 @@ fn damaged_logs_are_clear_errors() {
         Err(LogError::Malformed { line: 2, .. }) => {}
         other => panic!("{other:?}"),
     }
-    // A log from another scenario.
-    let renamed = log.replace("\"step\":\"upload\"", "\"step\":\"uplaod\"");
-    match read_jsonl(&renamed, &s) {
-        Err(e @ LogError::UnknownStep { .. }) => assert!(e.to_string().contains("`uplaod`"), "{e}"),
+    // A renamed step breaks the chain at its event.
+    let renamed = log.replacen("\"step\":\"upload\"", "\"step\":\"uplaod\"", 1);
+    let seq = renamed.lines().position(|l| l.contains("uplaod")).unwrap() as u64;
+    assert_eq!(read_jsonl(&renamed, &s), Err(LogError::ChainBroken { seq }));
+    // A sound log of another scenario names steps this one does not have.
+    let other_text =
+        text.replace("id = \"upload\"", "id = \"transfer\"").replace("after = [\"upload\"]", "after = [\"transfer\"]");
+    let other = Scenario::parse(&other_text, "other.toml").unwrap();
+    let (_, _, other_log) = run_with_log(&other_text, &other, 3);
+    match read_jsonl(std::str::from_utf8(&other_log).unwrap(), &s) {
+        Err(e @ LogError::UnknownStep { .. }) => assert!(e.to_string().contains("`transfer`"), "{e}"),
         other => panic!("{other:?}"),
     }
 }

@@ -8,6 +8,7 @@ mod engine;
 mod faults;
 mod props;
 mod replay;
+mod store;
 mod support;
 mod tidy;
 mod validation;

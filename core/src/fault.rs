@@ -37,6 +37,8 @@ impl PolicyIdx {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Fault {
     pub id: String,
+    /// The catalogue entry it was taken from, if any.
+    pub catalog: Option<&'static str>,
     /// The error as the documentation words it.
     pub message: String,
     /// The leaf steps it can strike.
@@ -558,6 +560,7 @@ impl Validator<'_> {
                 }
                 faults.push(Fault {
                     id,
+                    catalog: entry.map(|e| e.id),
                     message,
                     steps: targets,
                     probability,

@@ -93,6 +93,10 @@ pub struct Step {
     pub after: Vec<Dep>,
     pub work: Work,
     pub downtime: Option<DowntimeMark>,
+    /// A data upgrade runbook that records its progress in
+    /// `DBUPGRADE.DATAUPGRADESTATUS`: one row per step two levels below it,
+    /// `Steps` being the name of the step one level below.
+    pub records_status: bool,
     /// 1-based line of the step's `id`, for messages.
     pub line: u32,
 }
@@ -380,6 +384,8 @@ struct RawStep {
     finish_lag: Option<Spanned<toml::Value>>,
     #[serde(default)]
     downtime: Option<Spanned<String>>,
+    #[serde(default)]
+    records_status: Option<Spanned<bool>>,
 }
 
 // ---------------------------------------------------------------------------
@@ -623,6 +629,16 @@ impl Validator<'_> {
                 }
             }
             let work = self.work(s, &id, is_group, db);
+            if let Some(r) = &s.records_status
+                && *r.get_ref()
+                && !is_group
+            {
+                self.error(
+                    &r.span(),
+                    Some(&id),
+                    "records_status applies to a runbook step with sub-steps (it records them)",
+                );
+            }
             let downtime = s.downtime.as_ref().and_then(|d| match d.get_ref().as_str() {
                 "begins" => Some(DowntimeMark::Begins),
                 "ends" => Some(DowntimeMark::Ends),
@@ -642,6 +658,7 @@ impl Validator<'_> {
                 after,
                 work: work.unwrap_or(Work::Group { finish_lag: SimDuration::ZERO }),
                 downtime,
+                records_status: s.records_status.as_ref().is_some_and(|r| *r.get_ref()),
                 line,
             });
         }

@@ -13,7 +13,8 @@ use rehearse_core::state::{RunState, Violation};
 
 use crate::engine::{FaultMode, Injection, Limits, Plan, RunOptions, Simulator};
 use crate::script;
-use crate::sink::{JsonlWriter, MemorySink};
+use crate::sink::MemorySink;
+use crate::store::JsonlWriter;
 
 /// What to check.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -6,6 +6,7 @@
 
 pub mod check;
 pub mod engine;
+pub mod replay;
 pub mod rng;
 pub mod script;
 pub mod sink;
@@ -17,8 +18,8 @@ use rehearse_core::time::{SimDuration, SimTime};
 use sha2::{Digest, Sha256};
 
 pub use engine::{FaultMode, Injection, Limits, Plan, RunOptions, Simulator};
-pub use sink::{EventSink, JsonlWriter, MemorySink, NullSink, Tee};
-pub use store::{LogError, read_jsonl};
+pub use sink::{EventSink, MemorySink, NullSink, Tee};
+pub use store::{JsonlWriter, LogError, read_jsonl};
 pub use summary::{RunSummary, StepTiming};
 
 /// Why a run could not complete.

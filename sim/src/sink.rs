@@ -1,10 +1,8 @@
 //! Event sinks: where a run's events go, one at a time, as they happen.
 
-use std::io::{self, Write};
+use std::io;
 
 use rehearse_core::event::EventRecord;
-use rehearse_core::scenario::Scenario;
-use sha2::{Digest, Sha256};
 
 /// Receives a run's events in order.
 pub trait EventSink {
@@ -52,49 +50,19 @@ impl EventSink for NullSink {
     }
 }
 
-/// Writes the canonical event stream: JSON Lines, one event a line, steps
-/// named by id, fields in declaration order. Hashes exactly the bytes it
-/// writes (SHA-256), so the printed hash is the hash of the file.
-pub struct JsonlWriter<'s, W: Write> {
-    out: W,
-    scenario: &'s Scenario,
-    line: Vec<u8>,
-    hasher: Sha256,
-}
-
-impl<'s, W: Write> JsonlWriter<'s, W> {
-    pub fn new(out: W, scenario: &'s Scenario) -> Self {
-        JsonlWriter { out, scenario, line: Vec::with_capacity(128), hasher: Sha256::new() }
-    }
-
-    /// The SHA-256 of everything written so far, as 64 hex digits.
-    pub fn hash(&self) -> String {
-        hex(&self.hasher.clone().finalize())
-    }
-
-    /// The writer back, once done.
-    pub fn into_inner(self) -> W {
-        self.out
-    }
-}
-
-impl<W: Write> EventSink for JsonlWriter<'_, W> {
+/// An optional sink: `None` drops the events.
+impl<S: EventSink> EventSink for Option<S> {
     fn record(&mut self, rec: &EventRecord) -> io::Result<()> {
-        let (steps, faults) = (&self.scenario.steps, &self.scenario.faults);
-        let event = rec
-            .event
-            .map_names(|i| Ok::<&str, ()>(steps[i.index()].id.as_str()), |f| Ok(faults[f.index()].id.as_str()))
-            .expect("infallible");
-        let named = EventRecord { seq: rec.seq, at: rec.at, event };
-        self.line.clear();
-        serde_json::to_writer(&mut self.line, &named).map_err(io::Error::other)?;
-        self.line.push(b'\n');
-        self.hasher.update(&self.line);
-        self.out.write_all(&self.line)
+        match self {
+            Some(s) => s.record(rec),
+            None => Ok(()),
+        }
     }
-
     fn finish(&mut self) -> io::Result<()> {
-        self.out.flush()
+        match self {
+            Some(s) => s.finish(),
+            None => Ok(()),
+        }
     }
 }
 
