@@ -321,3 +321,89 @@ fn fault_flags_are_checked() {
     let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(v["faults"].as_array().unwrap().len(), 0);
 }
+
+const DATA_PLAN: &str = r#"
+[scenario]
+name = "data"
+[database]
+tables = [{ name = "INVENTTRANS", rows = 1_000_000 }, { name = "CUSTTRANS", rows = 5_000 }]
+[[step]]
+id = "swap"
+duration = "30m"
+downtime = "begins"
+data = ["restore-point", "attach"]
+[[step]]
+id = "upgrade"
+after = ["swap"]
+duration = "4h"
+data = "upgrade"
+[[step]]
+id = "validate"
+after = ["upgrade"]
+duration = "1h"
+data = "validate"
+downtime = "ends"
+[[fault]]
+id = "tts"
+catalog = "ttscommit"
+steps = ["upgrade"]
+probability = 0.5
+recovery = "resume"
+[[fault]]
+id = "bad"
+catalog = "validation-failed"
+steps = ["validate"]
+probability = 0.5
+recovery = "rollback"
+[recovery.resume]
+action = "resume"
+reaction = "20m"
+[recovery.rollback]
+action = "rollback"
+reaction = "20m"
+duration = "2h"
+"#;
+
+fn final_tables(state: &RunState) -> Vec<rehearse_core::state::TableState> {
+    state.tables.clone()
+}
+
+#[test]
+fn data_is_whole_after_a_resume_and_restored_by_a_rollback() {
+    let s = support::parse(DATA_PLAN);
+    let (clean, _, clean_state, _) = scripted(DATA_PLAN, &s, 1, Mode::Random, &[]);
+    let (resumed, events, state, _) = scripted(DATA_PLAN, &s, 1, Mode::Random, &["tts@upgrade"]);
+    assert_eq!((clean.outcome, resumed.outcome), (Outcome::Committed, Outcome::Committed));
+    assert!(state.violations().is_empty() && clean_state.violations().is_empty());
+    assert_eq!(final_tables(&state), final_tables(&clean_state), "a resumed upgrade leaves the same data");
+    assert!(events.iter().any(|e| matches!(e, Event::RecordCountsValidated { matched: true, .. })));
+    // Part of the work was committed before the fault: a table changed twice.
+    let upgrades = events.iter().filter(|e| matches!(e, Event::TableChanged { table: 0, .. })).count();
+    assert_eq!(upgrades, 3, "swap, the work before the fault, the rest after resuming");
+
+    let (rolled, _, state, _) = scripted(DATA_PLAN, &s, 1, Mode::Random, &["tts@upgrade", "bad@validate"]);
+    assert_eq!(rolled.outcome, Outcome::RolledBack);
+    assert!(state.violations().is_empty(), "{:?}", state.violations());
+    let original = RunState::new(&s).tables;
+    for (now, then) in state.tables.iter().zip(&original) {
+        assert_eq!((now.source_rows, now.source_checksum), (then.source_rows, then.source_checksum));
+    }
+}
+
+#[test]
+fn data_invariants_catch_plans_that_lose_or_keep_changes() {
+    // No restore point: the rollback cannot bring the original data back.
+    let no_point = DATA_PLAN.replace("data = [\"restore-point\", \"attach\"]", "data = \"attach\"");
+    let s = support::parse(&no_point);
+    let (summary, _, state, _) = scripted(&no_point, &s, 1, Mode::Random, &["bad@validate"]);
+    assert_eq!(summary.outcome, Outcome::RolledBack);
+    let v: Vec<String> = state.violations().iter().map(|v| v.to_string()).collect();
+    assert!(v.iter().any(|x| x.contains("original data of table #0 is not as it was")), "{v:?}");
+    // Nothing brings the data to the target: committing is wrong.
+    let no_data = DATA_PLAN.replace("data = [\"restore-point\", \"attach\"]", "");
+    let s = support::parse(&no_data);
+    let (summary, _, state, _) = scripted(&no_data, &s, 1, Mode::Random, &[]);
+    assert_eq!(summary.outcome, Outcome::Committed);
+    let v: Vec<String> = state.violations().iter().map(|v| v.to_string()).collect();
+    assert!(v.iter().any(|x| x.contains("holding 0 rows in the target against 1000000 in the source")), "{v:?}");
+}

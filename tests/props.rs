@@ -24,7 +24,12 @@ fn plan_from(genes: &Genes) -> String {
         .collect();
     let has_children: Vec<bool> = (0..n).map(|i| parent.contains(&Some(i))).collect();
     let roots: Vec<usize> = (0..n).filter(|i| parent[*i].is_none()).collect();
-    let mut text = String::from("[scenario]\nname = \"generated\"\n");
+    // Two tables; a first step that takes a restore point and attaches the
+    // source (every top-level step waits for it); one leaf converts the data.
+    let mut text = String::from(
+        "[scenario]\nname = \"generated\"\n[database]\ntables = [{ name = \"A\", rows = 1000 }, { name = \"B\", rows = 77 }]\n\n[[step]]\nid = \"load\"\nduration = \"5m\"\ndata = [\"restore-point\", \"attach\"]\n",
+    );
+    let upgrade_leaf = (0..n).filter(|i| !has_children[*i]).nth(genes[0].3 as usize % 3);
     for (i, g) in genes.iter().enumerate() {
         text.push_str(&format!("\n[[step]]\nid = \"s{i}\"\n"));
         if let Some(p) = parent[i] {
@@ -41,6 +46,9 @@ fn plan_from(genes: &Genes) -> String {
         let downtime = roots.len() >= 2 && (i == roots[0] || i == *roots.last().unwrap());
         if downtime && i != roots[0] && !after.iter().any(|a| a.contains("\"s0\"")) {
             after.push("\"s0\"".into());
+        }
+        if parent[i].is_none() {
+            after.push("\"load\"".into());
         }
         if !after.is_empty() {
             text.push_str(&format!("after = [{}]\n", after.join(", ")));
@@ -66,6 +74,9 @@ fn plan_from(genes: &Genes) -> String {
             _ => format!("\"{}ms\"", 1 + g.2 % 999),
         };
         text.push_str(&format!("duration = {d}\n"));
+        if upgrade_leaf == Some(i) {
+            text.push_str("data = [\"upgrade\", \"validate\"]\n");
+        }
     }
     // Faults: each strikes one to three leaf steps and has its own policy.
     let leaves: Vec<usize> = (0..n).filter(|i| !has_children[*i]).collect();
@@ -225,4 +236,37 @@ fn has_location(text: &str, file: &str) -> bool {
             && !col.is_empty()
             && col.bytes().all(|c| c.is_ascii_digit())
     })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(64))]
+
+    /// A committed run's final data is the same whether or not transient
+    /// faults struck (the upgrade's work is committed unit by unit and
+    /// resumed, never lost or done twice).
+    #[test]
+    fn transient_faults_never_change_the_committed_data(seed in any::<u64>(), which in 0u8..4) {
+        let (text, s) = support::load("self-service-upgrade.toml");
+        let plan = Plan::new(&s, rehearse_sim::digest(&text));
+        let mut sim = Simulator::new(&plan);
+        let specs: &[&str] = match which {
+            0 => &["dvt@prod-data-upgrade"],
+            1 => &["ttscommit@prod-data-upgrade"],
+            2 => &["dvt@prod-data-upgrade#1", "ttscommit@prod-data-upgrade#2"],
+            _ => &["ttscommit@sandbox-data-upgrade", "dvt@prod-data-upgrade"],
+        };
+        let script = specs.iter().map(|x| rehearse_sim::script::parse_injection(x, &s).unwrap()).collect();
+        let mut final_state = |faults: FaultMode| {
+            let mut memory = MemorySink::new();
+            let summary = sim.run(&RunOptions::new(seed, Mode::Random).with_faults(faults), &mut memory).unwrap();
+            (summary.outcome, RunState::replay(&s, &memory.records))
+        };
+        let (clean_outcome, clean) = final_state(FaultMode::Off);
+        let (faulty_outcome, faulty) = final_state(FaultMode::Scripted(script));
+        prop_assert_eq!(clean_outcome, rehearse_core::Outcome::Committed);
+        prop_assert!(faulty.violations().is_empty(), "{:?}", faulty.violations());
+        if faulty_outcome == rehearse_core::Outcome::Committed {
+            prop_assert_eq!(&faulty.tables, &clean.tables);
+        }
+    }
 }

@@ -9,6 +9,7 @@ use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::data::Checksum;
 use crate::fault::{Action, FaultIdx};
 use crate::scenario::StepIdx;
 use crate::time::SimTime;
@@ -88,6 +89,21 @@ pub enum Event<S = StepIdx, F = FaultIdx> {
     },
     /// The original environment is back online, as it was.
     RollbackCompleted,
+    /// A table after a step's data effect (`table` indexes `[database]
+    /// tables`): row counts and checksums of the source and the target.
+    TableChanged {
+        step: S,
+        table: u32,
+        source_rows: u64,
+        source_checksum: Checksum,
+        target_rows: u64,
+        target_checksum: Checksum,
+    },
+    /// Record counts compared, source against target, table by table.
+    RecordCountsValidated {
+        step: S,
+        matched: bool,
+    },
     /// A `downtime = "begins"` step started: users are locked out.
     DowntimeBegan {
         step: S,
@@ -188,6 +204,8 @@ impl<S, F> Event<S, F> {
             | Event::StepReset { step }
             | Event::StepAbandoned { step, .. }
             | Event::RollbackStarted { step, .. }
+            | Event::TableChanged { step, .. }
+            | Event::RecordCountsValidated { step, .. }
             | Event::DowntimeBegan { step }
             | Event::DowntimeEnded { step } => Some(step),
             Event::RunStarted { .. } | Event::RollbackCompleted | Event::RunFinished { .. } => None,
@@ -209,6 +227,8 @@ impl<S, F> Event<S, F> {
             Event::StepAbandoned { .. } => "StepAbandoned",
             Event::RollbackStarted { .. } => "RollbackStarted",
             Event::RollbackCompleted => "RollbackCompleted",
+            Event::TableChanged { .. } => "TableChanged",
+            Event::RecordCountsValidated { .. } => "RecordCountsValidated",
             Event::DowntimeBegan { .. } => "DowntimeBegan",
             Event::DowntimeEnded { .. } => "DowntimeEnded",
             Event::RunFinished { .. } => "RunFinished",
@@ -255,6 +275,19 @@ impl<S, F> Event<S, F> {
             Event::StepAbandoned { step, attempt } => Event::StepAbandoned { step: fs(step)?, attempt: *attempt },
             Event::RollbackStarted { step, late } => Event::RollbackStarted { step: fs(step)?, late: *late },
             Event::RollbackCompleted => Event::RollbackCompleted,
+            Event::TableChanged { step, table, source_rows, source_checksum, target_rows, target_checksum } => {
+                Event::TableChanged {
+                    step: fs(step)?,
+                    table: *table,
+                    source_rows: *source_rows,
+                    source_checksum: *source_checksum,
+                    target_rows: *target_rows,
+                    target_checksum: *target_checksum,
+                }
+            }
+            Event::RecordCountsValidated { step, matched } => {
+                Event::RecordCountsValidated { step: fs(step)?, matched: *matched }
+            }
             Event::DowntimeBegan { step } => Event::DowntimeBegan { step: fs(step)? },
             Event::DowntimeEnded { step } => Event::DowntimeEnded { step: fs(step)? },
             Event::RunFinished { outcome } => Event::RunFinished { outcome: *outcome },

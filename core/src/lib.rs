@@ -6,6 +6,7 @@
 //! draws take the generator as an argument; building one is `rehearse-sim`'s
 //! job.
 
+pub mod data;
 pub mod dist;
 pub mod event;
 pub mod fault;

@@ -97,6 +97,8 @@ pub struct Step {
     /// `DBUPGRADE.DATAUPGRADESTATUS`: one row per step two levels below it,
     /// `Steps` being the name of the step one level below.
     pub records_status: bool,
+    /// What the step does to the data when it completes, in order.
+    pub data: Vec<crate::data::Effect>,
     /// 1-based line of the step's `id`, for messages.
     pub line: u32,
 }
@@ -386,6 +388,8 @@ struct RawStep {
     downtime: Option<Spanned<String>>,
     #[serde(default)]
     records_status: Option<Spanned<bool>>,
+    #[serde(default)]
+    data: Option<Spanned<toml::Value>>,
 }
 
 // ---------------------------------------------------------------------------
@@ -648,6 +652,7 @@ impl Validator<'_> {
                 }
             });
             let line = line_col(self.text, s.id.span().start).0;
+            let data = self.effects(s.data.as_ref(), &id, is_group);
             steps.push(Step {
                 name: s.name.clone().unwrap_or_else(|| id.clone()),
                 id,
@@ -659,6 +664,7 @@ impl Validator<'_> {
                 work: work.unwrap_or(Work::Group { finish_lag: SimDuration::ZERO }),
                 downtime,
                 records_status: s.records_status.as_ref().is_some_and(|r| *r.get_ref()),
+                data,
                 line,
             });
         }
@@ -836,6 +842,32 @@ impl Validator<'_> {
             return None;
         }
         Some(Work::Leaf(d))
+    }
+
+    /// `data = "copy"` or `data = ["restore-point", "attach"]`.
+    fn effects(&mut self, v: Option<&Spanned<toml::Value>>, id: &str, is_group: bool) -> Vec<crate::data::Effect> {
+        let Some(v) = v else { return Vec::new() };
+        let expected =
+            "expected \"restore-point\", \"copy\", \"attach\", \"upgrade\" or \"validate\", or a list of them";
+        let names: Vec<&toml::Value> = match v.get_ref() {
+            toml::Value::Array(items) => items.iter().collect(),
+            one => vec![one],
+        };
+        if is_group {
+            self.error(&v.span(), Some(id), "`data` applies to a step that does the work, not to one with sub-steps");
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for n in names {
+            match n.as_str().and_then(crate::data::Effect::parse) {
+                Some(e) if out.contains(&e) => {
+                    self.error(&v.span(), Some(id), format!("data effect `{}` is listed twice", e.name()))
+                }
+                Some(e) => out.push(e),
+                None => self.error(&v.span(), Some(id), format!("data = {n}: {expected}")),
+            }
+        }
+        out
     }
 
     /// A duration written as a string (`"45m"`), for windows and lags.

@@ -6,6 +6,7 @@
 
 use std::fmt;
 
+use crate::data;
 use crate::event::{Event, EventRecord, Mode, Outcome, ScenarioDigest};
 use crate::scenario::{Anchor, Dep, Scenario, StepIdx};
 use crate::time::{SimDuration, SimTime};
@@ -30,7 +31,23 @@ pub struct RunState {
     pub rollback_started: Option<SimTime>,
     pub rollback_completed: bool,
     downtime_ever_began: bool,
+    /// The step whose failure asked for the latest rerun.
+    rerun_for: Option<StepIdx>,
+    /// Per table: (source rows, source checksum, target rows, target checksum).
+    pub tables: Vec<TableState>,
+    initial: Vec<TableState>,
+    /// Whether the plan converts the data (some step has `data = "upgrade"`).
+    upgrades: bool,
     violations: Vec<Violation>,
+}
+
+/// A table as the events last reported it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TableState {
+    pub source_rows: u64,
+    pub source_checksum: data::Checksum,
+    pub target_rows: u64,
+    pub target_checksum: data::Checksum,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -158,6 +175,20 @@ pub enum ViolationKind {
     CommittedAfterRollback,
     RolledBackWithoutRollback,
     CancelledAfterDowntimeBegan,
+    UnknownTable {
+        table: u32,
+    },
+    TargetCountDiffers {
+        table: u32,
+        source: u64,
+        target: u64,
+    },
+    TargetChecksumDiffers {
+        table: u32,
+    },
+    OriginalDataChanged {
+        table: u32,
+    },
 }
 
 impl fmt::Display for Violation {
@@ -226,6 +257,18 @@ impl fmt::Display for Violation {
             ViolationKind::RolledBackWithoutRollback => {
                 write!(f, "the run ended rolled back without a completed rollback")
             }
+            ViolationKind::UnknownTable { table } => write!(f, "table #{table} is not in the scenario"),
+            ViolationKind::TargetCountDiffers { table, source, target } => write!(
+                f,
+                "the run committed with table #{table} holding {target} rows in the target against {source} in the source"
+            ),
+            ViolationKind::TargetChecksumDiffers { table } => write!(
+                f,
+                "the run committed with table #{table}'s target checksum wrong: rows lost, doubled or left unconverted"
+            ),
+            ViolationKind::OriginalDataChanged { table } => {
+                write!(f, "the original data of table #{table} is not as it was before the upgrade")
+            }
             ViolationKind::CancelledAfterDowntimeBegan => {
                 write!(f, "the upgrade was cancelled after downtime began (cancel is possible only before the swap)")
             }
@@ -236,6 +279,21 @@ impl fmt::Display for Violation {
 impl RunState {
     /// The state before any event of a run of `scenario`.
     pub fn new(scenario: &Scenario) -> RunState {
+        let initial: Vec<TableState> = scenario
+            .database
+            .tables
+            .iter()
+            .enumerate()
+            .map(|(t, table)| TableState {
+                source_rows: table.rows,
+                source_checksum: data::Checksum(data::checksum(
+                    t as u32,
+                    data::TableData { rows: table.rows, converted: 0 },
+                )),
+                target_rows: 0,
+                target_checksum: data::Checksum(0),
+            })
+            .collect();
         let shape = scenario
             .steps
             .iter()
@@ -255,6 +313,10 @@ impl RunState {
             rollback_started: None,
             rollback_completed: false,
             downtime_ever_began: false,
+            rerun_for: None,
+            tables: initial.clone(),
+            initial,
+            upgrades: scenario.steps.iter().any(|s| s.data.contains(&crate::data::Effect::Upgrade)),
             violations: Vec::new(),
         }
     }
@@ -328,6 +390,9 @@ impl RunState {
                 if action.retries() {
                     self.steps[step.index()].budget = Some(*max_attempts);
                 }
+                if *action == crate::fault::Action::Rerun {
+                    self.rerun_for = Some(*step);
+                }
             }
             Event::StepReset { step } => {
                 let s = &mut self.steps[step.index()];
@@ -335,9 +400,15 @@ impl RunState {
                     let step = self.id(*step);
                     self.violate(seq, at, ViolationKind::ResetWhileActive { step });
                 } else {
+                    // Run again from the start. The failed step that asked
+                    // for the rerun keeps its budget (the rerun is one of its
+                    // retries); steps rerun on its behalf start a fresh one.
                     s.status = StepStatus::NotStarted;
                     s.started = None;
                     s.ended = None;
+                    if self.rerun_for != Some(*step) {
+                        s.budget = None;
+                    }
                 }
             }
             Event::StepAbandoned { step, .. } => {
@@ -354,6 +425,19 @@ impl RunState {
                     self.violate(seq, at, ViolationKind::RollbackAfterDeadline { step });
                 }
             }
+            Event::TableChanged { table, source_rows, source_checksum, target_rows, target_checksum, .. } => {
+                if let Some(t) = self.tables.get_mut(*table as usize) {
+                    *t = TableState {
+                        source_rows: *source_rows,
+                        source_checksum: *source_checksum,
+                        target_rows: *target_rows,
+                        target_checksum: *target_checksum,
+                    };
+                } else {
+                    self.violate(seq, at, ViolationKind::UnknownTable { table: *table });
+                }
+            }
+            Event::RecordCountsValidated { .. } => {}
             Event::RollbackCompleted => {
                 if self.rollback_started.is_none() {
                     self.violate(seq, at, ViolationKind::RollbackCompletedWithoutStart);
@@ -389,6 +473,7 @@ impl RunState {
                         if self.rollback_started.is_some() {
                             self.violate(seq, at, ViolationKind::CommittedAfterRollback);
                         }
+                        self.check_committed_data(seq, at);
                         for i in 0..self.steps.len() {
                             if self.steps[i].status != StepStatus::Completed {
                                 let step = self.shape[i].id.clone();
@@ -400,11 +485,13 @@ impl RunState {
                         if !self.rollback_completed {
                             self.violate(seq, at, ViolationKind::RolledBackWithoutRollback);
                         }
+                        self.check_original_unchanged(seq, at);
                     }
                     Outcome::Cancelled => {
                         if self.downtime_ever_began {
                             self.violate(seq, at, ViolationKind::CancelledAfterDowntimeBegan);
                         }
+                        self.check_original_unchanged(seq, at);
                     }
                     Outcome::Aborted => {}
                 }
@@ -481,6 +568,38 @@ impl RunState {
         let s = &mut self.steps[i];
         s.status = StepStatus::Completed;
         s.ended = Some(at);
+    }
+
+    /// Committed: every table's target count equals its source count, and
+    /// its checksum says every row is there once and (when the plan
+    /// converts the data) converted once.
+    fn check_committed_data(&mut self, seq: u64, at: SimTime) {
+        for t in 0..self.tables.len() {
+            let s = self.tables[t];
+            if s.target_rows != s.source_rows {
+                self.violate(
+                    seq,
+                    at,
+                    ViolationKind::TargetCountDiffers { table: t as u32, source: s.source_rows, target: s.target_rows },
+                );
+                continue;
+            }
+            let converted = if self.upgrades { s.target_rows } else { 0 };
+            let expected = data::Checksum(data::checksum(t as u32, data::TableData { rows: s.target_rows, converted }));
+            if s.target_checksum != expected {
+                self.violate(seq, at, ViolationKind::TargetChecksumDiffers { table: t as u32 });
+            }
+        }
+    }
+
+    /// Rolled back or cancelled: the original data is exactly as it was.
+    fn check_original_unchanged(&mut self, seq: u64, at: SimTime) {
+        for t in 0..self.tables.len() {
+            let (now, then) = (self.tables[t], self.initial[t]);
+            if now.source_rows != then.source_rows || now.source_checksum != then.source_checksum {
+                self.violate(seq, at, ViolationKind::OriginalDataChanged { table: t as u32 });
+            }
+        }
     }
 
     fn expect_running(&mut self, seq: u64, at: SimTime, step: StepIdx, kind: &'static str) {

@@ -19,12 +19,14 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use rand_core::Rng;
+use rehearse_core::data::{Checksum, Effect};
 use rehearse_core::event::{Event, EventRecord, Mode, Outcome, SCHEMA_VERSION, ScenarioDigest};
 use rehearse_core::fault::{Action, FaultIdx, PolicyIdx};
 use rehearse_core::scenario::{Anchor, DowntimeMark, Graph, Scenario, StepIdx, Work};
 use rehearse_core::time::{SimDuration, SimTime};
 
 use crate::SimError;
+use crate::backend::{Backend, MemoryBackend};
 use crate::rng::{self, Purpose};
 use crate::sink::EventSink;
 use crate::summary::{RunSummary, StepTiming};
@@ -258,9 +260,11 @@ fn act(i: usize, kind: u32) -> u32 {
 }
 
 /// Runs a plan, reusing its buffers from one run to the next.
-#[derive(Debug)]
 pub struct Simulator<'p, 's> {
     plan: &'p Plan<'s>,
+    backend: Box<dyn Backend + 'p>,
+    /// Share of the attempt's work done when the pending fault strikes.
+    strike_share: Vec<f64>,
     /// (time, insertion seq, action, generation of the step).
     agenda: BinaryHeap<Reverse<(u64, u64, u32, u32)>>,
     inserted: u64,
@@ -272,6 +276,8 @@ pub struct Simulator<'p, 's> {
     last_child_end: Vec<u64>,
     children_left: Vec<u32>,
     attempt: Vec<u32>,
+    /// Attempts made before the step was last reset by a rerun.
+    attempt_base: Vec<u32>,
     gen_: Vec<u32>,
     running: Vec<bool>,
     completed: Vec<bool>,
@@ -284,10 +290,18 @@ pub struct Simulator<'p, 's> {
 }
 
 impl<'p, 's> Simulator<'p, 's> {
+    /// A simulator with the counts-and-checksums data model.
     pub fn new(plan: &'p Plan<'s>) -> Self {
+        Self::with_backend(plan, Box::new(MemoryBackend::new()))
+    }
+
+    /// A simulator with another data model.
+    pub fn with_backend(plan: &'p Plan<'s>, backend: Box<dyn Backend + 'p>) -> Self {
         let n = plan.scenario.steps.len();
         Simulator {
             plan,
+            backend,
+            strike_share: vec![0.0; n],
             agenda: BinaryHeap::with_capacity(n),
             inserted: 0,
             waits: vec![0; n],
@@ -298,6 +312,7 @@ impl<'p, 's> Simulator<'p, 's> {
             last_child_end: vec![0; n],
             children_left: vec![0; n],
             attempt: vec![0; n],
+            attempt_base: vec![0; n],
             gen_: vec![0; n],
             running: vec![false; n],
             completed: vec![false; n],
@@ -368,6 +383,7 @@ impl<'p, 's> Simulator<'p, 's> {
                 K_END => {
                     self.running[i] = false;
                     out.emit(at, Event::StepCompleted { step: StepIdx(i as u32), attempt: self.attempt[i] })?;
+                    self.data_effects(i, at, 1.0, &mut out)?;
                     if self.step_done(i, at, &mut out, &mut run)? {
                         roots_left -= 1;
                         if roots_left == 0 {
@@ -392,6 +408,8 @@ impl<'p, 's> Simulator<'p, 's> {
                 K_ENDING_DONE => {
                     let o = match run.ending {
                         Some(Ending::Rollback) => {
+                            self.backend.rollback();
+                            self.emit_tables(i, at, &mut out)?;
                             out.emit(at, Event::RollbackCompleted)?;
                             // The original environment is back online: users are let back in.
                             while run.downtime_depth > 0 {
@@ -458,6 +476,7 @@ impl<'p, 's> Simulator<'p, 's> {
         self.end_cause.fill(NONE);
         self.last_child_end.fill(0);
         self.attempt.fill(0);
+        self.attempt_base.fill(0);
         self.gen_.fill(0);
         self.running.fill(false);
         self.completed.fill(false);
@@ -466,6 +485,7 @@ impl<'p, 's> Simulator<'p, 's> {
         self.striking.fill(NONE);
         self.pending.fill(None);
         self.site_persistent.fill(false);
+        self.backend.reset(plan.scenario);
         for (i, s) in plan.scenario.steps.iter().enumerate() {
             self.children_left[i] = s.children.len() as u32;
         }
@@ -537,6 +557,7 @@ impl<'p, 's> Simulator<'p, 's> {
                 };
                 let lost = libm_round(dur as f64 * share);
                 self.striking[i] = f.0;
+                self.strike_share[i] = share;
                 self.schedule(at + lost, i, K_STRIKE);
                 return Ok(());
             }
@@ -599,6 +620,10 @@ impl<'p, 's> Simulator<'p, 's> {
         self.running[i] = false;
         out.emit(at, Event::FaultInjected { fault: f, step, attempt })?;
         run.injected.push(Injection { fault: f, step, attempt });
+        // Work done before the fault stays done (committed units of work).
+        if self.strike_share[i] > 0.0 {
+            self.data_effects(i, at, self.strike_share[i], out)?;
+        }
         if fault.persistent {
             let site = plan.sites[i].iter().find(|(_, g)| *g == f).map(|(s, _)| *s as usize).expect("site");
             self.site_persistent[site] = true;
@@ -624,8 +649,9 @@ impl<'p, 's> Simulator<'p, 's> {
         while let Some(p) = policy {
             let pol = &sc.policies[p.index()];
             action = pol.action;
-            max_attempts = pol.max_attempts;
-            if pol.action.retries() && attempt >= pol.max_attempts {
+            // Budgets count attempts since the step was last reset by a rerun.
+            max_attempts = self.attempt_base[i] + pol.max_attempts;
+            if pol.action.retries() && attempt >= max_attempts {
                 policy = pol.then;
                 action = Action::Abort;
                 continue;
@@ -690,6 +716,7 @@ impl<'p, 's> Simulator<'p, 's> {
             out.emit(at, Event::OutcomeVerified { step, attempt: self.attempt[i], completed })?;
             if completed {
                 self.pending[i] = None;
+                self.data_effects(i, at, 1.0, out)?;
                 let root = self.step_done(i, at, out, run)?;
                 return Ok(if root { Flow::RootDone } else { Flow::Continue });
             }
@@ -723,11 +750,8 @@ impl<'p, 's> Simulator<'p, 's> {
             if late && let Some(instead) = pol.past_deadline {
                 let alt = &sc.policies[instead.index()];
                 let times = self.recovery_times(Some(instead), i, self.attempt[i], opts);
-                let action = if alt.action.retries() && self.attempt[i] >= alt.max_attempts {
-                    Action::Abort
-                } else {
-                    alt.action
-                };
+                let cap = self.attempt_base[i] + alt.max_attempts;
+                let action = if alt.action.retries() && self.attempt[i] >= cap { Action::Abort } else { alt.action };
                 out.emit(
                     at,
                     Event::RecoveryChosen {
@@ -735,7 +759,7 @@ impl<'p, 's> Simulator<'p, 's> {
                         fault: p.fault,
                         action,
                         attempt: self.attempt[i],
-                        max_attempts: if action.retries() { alt.max_attempts } else { self.attempt[i] },
+                        max_attempts: if action.retries() { cap } else { self.attempt[i] },
                         reaction_ms: 0,
                         extra_ms: times.fix + times.undo,
                     },
@@ -785,6 +809,49 @@ impl<'p, 's> Simulator<'p, 's> {
             }
         }
         Ok(Flow::Continue)
+    }
+
+    /// Applies step `i`'s data effects (`share` of its work done) and records
+    /// what they did.
+    fn data_effects(&mut self, i: usize, at: u64, share: f64, out: &mut Emitter<'_>) -> Result<(), SimError> {
+        let effects = &self.plan.scenario.steps[i].data;
+        if effects.is_empty() {
+            return Ok(());
+        }
+        let mut changed = false;
+        for &e in effects {
+            if e == Effect::Validate {
+                if share >= 1.0 {
+                    let matched = self.backend.counts_match();
+                    out.emit(at, Event::RecordCountsValidated { step: StepIdx(i as u32), matched })?;
+                }
+            } else if share >= 1.0 || e == Effect::Upgrade {
+                self.backend.apply(e, share);
+                changed = true;
+            }
+        }
+        if changed {
+            self.emit_tables(i, at, out)?;
+        }
+        Ok(())
+    }
+
+    fn emit_tables(&mut self, i: usize, at: u64, out: &mut Emitter<'_>) -> Result<(), SimError> {
+        for t in 0..self.backend.n_tables() {
+            let s = self.backend.snapshot(t);
+            out.emit(
+                at,
+                Event::TableChanged {
+                    step: StepIdx(i as u32),
+                    table: t as u32,
+                    source_rows: s.source_rows,
+                    source_checksum: Checksum(s.source_checksum),
+                    target_rows: s.target_rows,
+                    target_checksum: Checksum(s.target_checksum),
+                },
+            )?;
+        }
+        Ok(())
     }
 
     /// Stops every running step (a rollback, cancel or abort began).
@@ -845,6 +912,11 @@ impl<'p, 's> Simulator<'p, 's> {
             }
             if self.attempt[j] > 0 {
                 out.emit(at, Event::StepReset { step: StepIdx(j as u32) })?;
+            }
+            // The failed step keeps counting against its own budget: a rerun
+            // it asked for is one of its retries.
+            if j != failed.index() {
+                self.attempt_base[j] = self.attempt[j];
             }
             self.gen_[j] += 1;
             self.pending[j] = None;

@@ -4,6 +4,7 @@
 //! Deterministic by construction: the same scenario text, seed and version
 //! give the byte-identical event stream, on any machine and thread count.
 
+pub mod backend;
 pub mod check;
 pub mod engine;
 pub mod replay;

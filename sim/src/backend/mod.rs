@@ -1,0 +1,41 @@
+//! The modelled SQL backend: what the steps' data effects do to the source
+//! (AX 2012 / the original environment's database) and the target (the
+//! upgraded environment's database). The engine drives it only through the
+//! [`Backend`] trait and records what it reports as events.
+
+mod memory;
+
+pub use memory::MemoryBackend;
+
+use rehearse_core::Scenario;
+use rehearse_core::data::Effect;
+
+/// A table's counts and checksums on both sides.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TableSnapshot {
+    pub source_rows: u64,
+    pub source_checksum: u64,
+    pub target_rows: u64,
+    pub target_checksum: u64,
+}
+
+/// A data model. Every model must report the same snapshots for the same
+/// sequence of calls: the event stream cannot depend on which one ran.
+pub trait Backend {
+    /// The model's name, recorded with stored runs.
+    fn name(&self) -> &'static str;
+    /// Back to the scenario's starting data: the source as declared, no
+    /// target, no restore point.
+    fn reset(&mut self, scenario: &Scenario);
+    /// Applies an effect. `share` is the share of the step's work done: 1
+    /// when it completed, less when a fault stopped it (only the upgrade
+    /// does work part-way; the other effects happen all at once, or not).
+    fn apply(&mut self, effect: Effect, share: f64);
+    /// Point-in-time restore of the source to its restore point (if one was
+    /// taken) and the swap back: the target environment lets go of it.
+    fn rollback(&mut self);
+    /// Whether every table's target count equals its source count.
+    fn counts_match(&self) -> bool;
+    fn n_tables(&self) -> usize;
+    fn snapshot(&self, table: usize) -> TableSnapshot;
+}
