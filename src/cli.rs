@@ -56,6 +56,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub events: Option<PathBuf>,
 
+    /// The data model: `memory` (counts and checksums) or `sqlite` (real
+    /// tables, X++ transactions, point-in-time restore). Both give the same
+    /// events.
+    #[arg(long, value_name = "MODEL", default_value = "memory", value_parser = ["memory", "sqlite"])]
+    pub backend: String,
+
     /// Also store the run in a SQLite file: events with a hash chain, the
     /// scenario, seed and version, and the DATAUPGRADESTATUS projection.
     #[arg(long, value_name = "FILE")]

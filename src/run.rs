@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result, bail};
 use rehearse_core::{Calendar, Mode, RunState, SimDuration};
+use rehearse_sim::backend::SqliteBackend;
 use rehearse_sim::store::sqlite::SqliteWriter;
 use rehearse_sim::{FaultMode, JsonlWriter, MemorySink, NullSink, Plan, RunOptions, Simulator, Tee};
 
@@ -38,7 +39,13 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     tracing::info!(scenario = %args.scenario.display(), seed = args.seed, ?mode, "run");
 
     let plan = Plan::new(&scenario, rehearse_sim::digest(&text));
-    let mut sim = Simulator::new(&plan);
+    let mut sim = match args.backend.as_str() {
+        "sqlite" => Simulator::with_backend(
+            &plan,
+            Box::new(SqliteBackend::new().context("cannot start the SQLite data model")?),
+        ),
+        _ => Simulator::new(&plan),
+    };
     let mut memory = MemorySink::new();
 
     // The SQLite store is written as the run goes (a running simulation can
@@ -64,7 +71,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
                 ("run", "0".to_string()),
                 ("mode", format!("{mode:?}").to_lowercase()),
                 ("faults", faults_desc),
-                ("backend", "none".to_string()),
+                ("backend", args.backend.clone()),
             ];
             let cal = calendar.unwrap_or_else(store_epoch);
             Some(SqliteWriter::create(path, &scenario, cal, &meta)?)

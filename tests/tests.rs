@@ -1,6 +1,7 @@
 //! End-to-end tests of the binary and of whole scenarios: one test binary,
 //! one module per concern.
 
+mod backend;
 mod cli;
 mod data_upgrade;
 mod docs;

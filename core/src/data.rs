@@ -100,6 +100,33 @@ fn coefficients(table: u32, version: u64) -> (u64, u64) {
     (mix(seed) | 1, mix(seed ^ 0xabcd))
 }
 
+/// Most units of work a table is modelled with: the data upgrade converts a
+/// table unit by unit (one X++ transaction each), so a table of `rows` rows
+/// has units of `ceil(rows / MAX_UNITS)` rows.
+pub const MAX_UNITS: u64 = 1_000;
+
+/// Rows per unit of work for a table of `rows` rows.
+pub fn unit_rows(rows: u64) -> u64 {
+    rows.div_ceil(MAX_UNITS).max(1)
+}
+
+/// Rows converted once `share` of the remaining work is done: whole units
+/// only (the unit in flight when a fault strikes is rolled back).
+pub fn converted_after(t: TableData, share: f64) -> u64 {
+    let unit = unit_rows(t.rows);
+    let total = t.rows.div_ceil(unit);
+    let done = t.converted.min(t.rows).div_ceil(unit);
+    let remaining = total - done;
+    let more = if share >= 1.0 { remaining } else { ((remaining as f64) * share.max(0.0)) as u64 };
+    ((done + more.min(remaining)) * unit).min(t.rows)
+}
+
+/// The checksum of the rows `first..first + count` at `version`.
+pub fn block_value(table: u32, first: u64, count: u64, version: u64) -> u64 {
+    let (a, b) = coefficients(table, version);
+    range_sum(a, b, first, first + count)
+}
+
 /// Sum of `a * (id + 1) + b` over ids in `from..to`, wrapping.
 fn range_sum(a: u64, b: u64, from: u64, to: u64) -> u64 {
     if to <= from {
@@ -147,6 +174,21 @@ mod tests {
         assert_ne!(full, checksum(0, TableData { rows: 100, converted: 99 }));
         assert_ne!(full, full.wrapping_add(row_value(0, 42, 1)));
         assert_ne!(checksum(0, TableData { rows: 5, converted: 0 }), checksum(1, TableData { rows: 5, converted: 0 }));
+    }
+
+    #[test]
+    fn conversion_goes_unit_by_unit() {
+        let t = TableData { rows: 2_500, converted: 0 };
+        assert_eq!(unit_rows(2_500), 3);
+        assert_eq!(converted_after(t, 0.5), 1_251); // 417 of 834 units
+        assert_eq!(converted_after(TableData { rows: 2_500, converted: 1_251 }, 1.0), 2_500);
+        assert_eq!(converted_after(t, 0.0), 0);
+        assert_eq!(converted_after(TableData { rows: 10, converted: 0 }, 0.55), 5);
+        let blocks: u64 = (0..834u64).fold(0u64, |acc, k| {
+            let first = k * 3;
+            acc.wrapping_add(block_value(4, first, 3.min(2_500 - first), 1))
+        });
+        assert_eq!(blocks, checksum(4, TableData { rows: 2_500, converted: 2_500 }));
     }
 
     #[test]

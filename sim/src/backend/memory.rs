@@ -2,7 +2,7 @@
 //! Carlo uses.
 
 use rehearse_core::Scenario;
-use rehearse_core::data::{Effect, TableData, checksum};
+use rehearse_core::data::{Effect, TableData, checksum, converted_after};
 
 use super::{Backend, TableSnapshot};
 
@@ -28,14 +28,6 @@ impl MemoryBackend {
     fn target(&self) -> Option<&Vec<TableData>> {
         if self.attached { Some(&self.source) } else { self.target.as_ref() }
     }
-}
-
-/// Rows converted when `share` of the remaining work is done (the unit of
-/// work in flight when a fault strikes is rolled back: whole rows only).
-pub(crate) fn converted_after(t: TableData, share: f64) -> u64 {
-    let remaining = t.rows.saturating_sub(t.converted);
-    let done = if share >= 1.0 { remaining } else { ((remaining as f64) * share.max(0.0)) as u64 };
-    t.converted + done.min(remaining)
 }
 
 impl Backend for MemoryBackend {

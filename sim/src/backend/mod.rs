@@ -4,8 +4,10 @@
 //! [`Backend`] trait and records what it reports as events.
 
 mod memory;
+mod sqlite;
 
 pub use memory::MemoryBackend;
+pub use sqlite::{SqliteBackend, TTSCOMMIT_ERROR};
 
 use rehearse_core::Scenario;
 use rehearse_core::data::Effect;

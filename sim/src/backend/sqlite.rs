@@ -1,0 +1,299 @@
+//! `SqliteBackend`: real tables in SQLite (bundled, in memory). The source
+//! (AX 2012) and the target (AXDB) are attached databases `src` and `tgt`;
+//! the point-in-time restore point is a third, `pitr`. Each table holds one
+//! row per unit of work (a block of the table's rows: first id, row count,
+//! version, checksum of the block), so a terabyte stays small while a lost
+//! or doubled block still shows in counts and checksums.
+//!
+//! The data upgrade converts block by block, each inside an X++-style
+//! transaction: `ttsbegin` opens a savepoint and raises the level,
+//! `ttscommit` lowers it and releases the savepoint; a `ttscommit` at level
+//! 0 fails with "Call to TTSCOMMIT without first calling TTSBEGIN." and the
+//! unit of work is rolled back, nothing half-applied. That is what the
+//! documented intermittent TTSCOMMIT fault does: its `ttsbegin` is lost.
+
+use rehearse_core::Scenario;
+use rehearse_core::data::{Effect, block_value, unit_rows};
+use rusqlite::{Connection, params};
+
+use super::{Backend, TableSnapshot};
+
+/// The documented error the transaction model raises.
+pub const TTSCOMMIT_ERROR: &str = "Call to TTSCOMMIT without first calling TTSBEGIN.";
+
+pub struct SqliteBackend {
+    conn: Connection,
+    tables: Vec<String>,
+    has_target: bool,
+    attached: bool,
+    has_restore_point: bool,
+    /// The X++ transaction level.
+    tts_level: u32,
+    /// Errors the transaction model raised (and rolled back), newest last.
+    pub tts_errors: Vec<String>,
+}
+
+impl SqliteBackend {
+    /// # Errors
+    /// SQLite errors while creating the in-memory databases.
+    pub fn new() -> rusqlite::Result<Self> {
+        let conn = Connection::open_in_memory()?;
+        for schema in ["src", "tgt", "pitr"] {
+            conn.execute(&format!("ATTACH DATABASE ':memory:' AS {schema}"), [])?;
+        }
+        Ok(SqliteBackend {
+            conn,
+            tables: Vec::new(),
+            has_target: false,
+            attached: false,
+            has_restore_point: false,
+            tts_level: 0,
+            tts_errors: Vec::new(),
+        })
+    }
+
+    fn exec(&self, sql: &str) {
+        self.conn.execute_batch(sql).unwrap_or_else(|e| panic!("the SQLite model failed on {sql}: {e}"));
+    }
+
+    /// The schema the target environment reads and writes.
+    fn target_schema(&self) -> Option<&'static str> {
+        if self.attached {
+            Some("src")
+        } else if self.has_target {
+            Some("tgt")
+        } else {
+            None
+        }
+    }
+
+    fn copy_tables(&self, from: &str, to: &str) {
+        for (t, _) in self.tables.iter().enumerate() {
+            self.exec(&format!("DELETE FROM {to}.t{t}; INSERT INTO {to}.t{t} SELECT * FROM {from}.t{t};"));
+        }
+    }
+
+    fn ttsbegin(&mut self) {
+        self.exec(&format!("SAVEPOINT tts{}", self.tts_level));
+        self.tts_level += 1;
+    }
+
+    fn ttscommit(&mut self) -> Result<(), String> {
+        if self.tts_level == 0 {
+            return Err(TTSCOMMIT_ERROR.to_string());
+        }
+        self.tts_level -= 1;
+        self.exec(&format!("RELEASE tts{}", self.tts_level));
+        Ok(())
+    }
+
+    /// Converts the next `n` blocks of table `t` in `schema`, one unit of
+    /// work each. With `lose_ttsbegin`, one more unit follows whose
+    /// `ttsbegin` is lost: its `ttscommit` fails and its work is undone.
+    fn convert(&mut self, schema: &str, t: usize, n: u64, lose_ttsbegin: bool) {
+        let blocks: Vec<(i64, i64)> = {
+            let mut stmt = self
+                .conn
+                .prepare(&format!("SELECT first, count FROM {schema}.t{t} WHERE version = 0 ORDER BY first LIMIT ?1"))
+                .expect("query");
+            stmt.query_map([n as i64 + i64::from(lose_ttsbegin)], |r| Ok((r.get(0)?, r.get(1)?)))
+                .expect("query")
+                .map(|r| r.expect("row"))
+                .collect()
+        };
+        let update = |c: &Connection, first: i64, count: i64| {
+            c.execute(
+                &format!("UPDATE {schema}.t{t} SET version = 1, value = ?1 WHERE first = ?2"),
+                params![block_value(t as u32, first as u64, count as u64, 1) as i64, first],
+            )
+            .expect("update");
+        };
+        for (k, (first, count)) in blocks.into_iter().enumerate() {
+            if (k as u64) < n {
+                self.ttsbegin();
+                update(&self.conn, first, count);
+                self.ttscommit().expect("balanced");
+            } else {
+                // The unit in flight when the fault strikes: its ttsbegin is lost.
+                self.exec("SAVEPOINT unit");
+                update(&self.conn, first, count);
+                match self.ttscommit() {
+                    Err(e) => {
+                        self.exec("ROLLBACK TO unit; RELEASE unit");
+                        self.tts_errors.push(e);
+                    }
+                    Ok(()) => self.exec("RELEASE unit"),
+                }
+            }
+        }
+    }
+
+    fn stats(&self, schema: &str, t: usize) -> (u64, u64) {
+        let mut stmt = self.conn.prepare_cached(&format!("SELECT count, value FROM {schema}.t{t}")).expect("query");
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?))).expect("query");
+        rows.map(|r| r.expect("row"))
+            .fold((0u64, 0u64), |(n, sum), (count, value)| (n + count as u64, sum.wrapping_add(value as u64)))
+    }
+}
+
+impl Backend for SqliteBackend {
+    fn name(&self) -> &'static str {
+        "sqlite"
+    }
+
+    fn reset(&mut self, scenario: &Scenario) {
+        for (t, _) in self.tables.iter().enumerate() {
+            self.exec(&format!("DROP TABLE src.t{t}; DROP TABLE tgt.t{t}; DROP TABLE pitr.t{t};"));
+        }
+        self.tables = scenario.database.tables.iter().map(|t| t.name.clone()).collect();
+        self.has_target = false;
+        self.attached = false;
+        self.has_restore_point = false;
+        self.tts_level = 0;
+        self.tts_errors.clear();
+        for (t, table) in scenario.database.tables.iter().enumerate() {
+            for schema in ["src", "tgt", "pitr"] {
+                self.exec(&format!(
+                    "CREATE TABLE {schema}.t{t} (first INTEGER PRIMARY KEY, count INTEGER NOT NULL, version INTEGER NOT NULL, value INTEGER NOT NULL)"
+                ));
+            }
+            let unit = unit_rows(table.rows);
+            self.exec("BEGIN");
+            {
+                let mut stmt = self
+                    .conn
+                    .prepare(&format!("INSERT INTO src.t{t} (first, count, version, value) VALUES (?1, ?2, 0, ?3)"))
+                    .expect("insert");
+                let mut first = 0u64;
+                while first < table.rows {
+                    let count = unit.min(table.rows - first);
+                    stmt.execute(params![first as i64, count as i64, block_value(t as u32, first, count, 0) as i64])
+                        .expect("insert");
+                    first += count;
+                }
+            }
+            self.exec("COMMIT");
+        }
+    }
+
+    fn apply(&mut self, effect: Effect, share: f64) {
+        if share < 1.0 && effect != Effect::Upgrade {
+            return;
+        }
+        match effect {
+            Effect::RestorePoint => {
+                self.copy_tables("src", "pitr");
+                self.has_restore_point = true;
+            }
+            Effect::Copy => {
+                self.copy_tables("src", "tgt");
+                self.has_target = true;
+                self.attached = false;
+            }
+            Effect::Attach => self.attached = true,
+            Effect::Upgrade => {
+                let Some(schema) = self.target_schema() else { return };
+                for t in 0..self.tables.len() {
+                    let remaining: i64 = self
+                        .conn
+                        .query_row(&format!("SELECT count(*) FROM {schema}.t{t} WHERE version = 0"), [], |r| r.get(0))
+                        .expect("count");
+                    let remaining = remaining as u64;
+                    let n = if share >= 1.0 { remaining } else { ((remaining as f64) * share.max(0.0)) as u64 };
+                    // A fault part-way: the next unit's ttsbegin is lost.
+                    let lost = share < 1.0 && n < remaining;
+                    self.convert(schema, t, n.min(remaining), lost);
+                }
+            }
+            Effect::Validate => {}
+        }
+    }
+
+    fn rollback(&mut self) {
+        if self.has_restore_point {
+            self.copy_tables("pitr", "src");
+        }
+        self.attached = false;
+    }
+
+    fn counts_match(&self) -> bool {
+        (0..self.tables.len()).all(|t| {
+            let source = self.stats("src", t).0;
+            let target = self.target_schema().map_or(0, |s| self.stats(s, t).0);
+            source == target
+        })
+    }
+
+    fn n_tables(&self) -> usize {
+        self.tables.len()
+    }
+
+    fn snapshot(&self, table: usize) -> TableSnapshot {
+        let (source_rows, source_checksum) = self.stats("src", table);
+        let (target_rows, target_checksum) = self.target_schema().map_or((0, 0), |s| self.stats(s, table));
+        TableSnapshot { source_rows, source_checksum, target_rows, target_checksum }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::backend::MemoryBackend;
+
+    const PLAN: &str = "[scenario]\nname = \"t\"\n[database]\ntables = [{ name = \"A\", rows = 2_500 }, { name = \"B\", rows = 7 }]\n[[step]]\nid = \"a\"\nduration = \"1h\"\n";
+
+    fn both() -> (SqliteBackend, MemoryBackend, Scenario) {
+        let sc = Scenario::parse(PLAN, "t.toml").unwrap();
+        let (mut s, mut m) = (SqliteBackend::new().unwrap(), MemoryBackend::new());
+        s.reset(&sc);
+        m.reset(&sc);
+        (s, m, sc)
+    }
+
+    fn same(s: &SqliteBackend, m: &MemoryBackend) {
+        for t in 0..2 {
+            assert_eq!(s.snapshot(t), m.snapshot(t), "table {t}");
+        }
+        assert_eq!(s.counts_match(), m.counts_match());
+    }
+
+    #[test]
+    fn a_lost_ttsbegin_raises_the_documented_error_and_rolls_the_unit_back() {
+        let (mut s, mut m, _) = both();
+        for e in [Effect::RestorePoint, Effect::Attach] {
+            s.apply(e, 1.0);
+            m.apply(e, 1.0);
+        }
+        let before = s.snapshot(0);
+        s.apply(Effect::Upgrade, 0.5);
+        m.apply(Effect::Upgrade, 0.5);
+        assert_eq!(s.tts_errors, vec![TTSCOMMIT_ERROR.to_string(); 2], "one lost ttsbegin per table");
+        assert_eq!(s.tts_level, 0, "no transaction left open");
+        same(&s, &m);
+        assert_ne!(s.snapshot(0), before, "the units committed before the fault stay");
+        // Resuming converts the rest; rolling back restores the original.
+        s.apply(Effect::Upgrade, 1.0);
+        m.apply(Effect::Upgrade, 1.0);
+        same(&s, &m);
+        s.rollback();
+        m.rollback();
+        same(&s, &m);
+        assert_eq!(s.snapshot(0).source_checksum, before.source_checksum);
+    }
+
+    #[test]
+    fn copies_and_validation_agree_with_the_memory_model() {
+        let (mut s, mut m, sc) = both();
+        same(&s, &m);
+        assert!(!s.counts_match());
+        for e in [Effect::Copy, Effect::Upgrade] {
+            s.apply(e, 1.0);
+            m.apply(e, 1.0);
+            same(&s, &m);
+        }
+        assert!(s.counts_match());
+        s.reset(&sc);
+        m.reset(&sc);
+        same(&s, &m);
+    }
+}
