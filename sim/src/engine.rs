@@ -383,7 +383,7 @@ impl<'p, 's> Simulator<'p, 's> {
                 K_END => {
                     self.running[i] = false;
                     out.emit(at, Event::StepCompleted { step: StepIdx(i as u32), attempt: self.attempt[i] })?;
-                    self.data_effects(i, at, 1.0, &mut out)?;
+                    self.data_effects(i, at, 1.0, None, &mut out)?;
                     if self.step_done(i, at, &mut out, &mut run)? {
                         roots_left -= 1;
                         if roots_left == 0 {
@@ -622,7 +622,7 @@ impl<'p, 's> Simulator<'p, 's> {
         run.injected.push(Injection { fault: f, step, attempt });
         // Work done before the fault stays done (committed units of work).
         if self.strike_share[i] > 0.0 {
-            self.data_effects(i, at, self.strike_share[i], out)?;
+            self.data_effects(i, at, self.strike_share[i], fault.catalog, out)?;
         }
         if fault.persistent {
             let site = plan.sites[i].iter().find(|(_, g)| *g == f).map(|(s, _)| *s as usize).expect("site");
@@ -716,7 +716,7 @@ impl<'p, 's> Simulator<'p, 's> {
             out.emit(at, Event::OutcomeVerified { step, attempt: self.attempt[i], completed })?;
             if completed {
                 self.pending[i] = None;
-                self.data_effects(i, at, 1.0, out)?;
+                self.data_effects(i, at, 1.0, None, out)?;
                 let root = self.step_done(i, at, out, run)?;
                 return Ok(if root { Flow::RootDone } else { Flow::Continue });
             }
@@ -813,7 +813,14 @@ impl<'p, 's> Simulator<'p, 's> {
 
     /// Applies step `i`'s data effects (`share` of its work done) and records
     /// what they did.
-    fn data_effects(&mut self, i: usize, at: u64, share: f64, out: &mut Emitter<'_>) -> Result<(), SimError> {
+    fn data_effects(
+        &mut self,
+        i: usize,
+        at: u64,
+        share: f64,
+        fault: Option<&str>,
+        out: &mut Emitter<'_>,
+    ) -> Result<(), SimError> {
         let effects = &self.plan.scenario.steps[i].data;
         if effects.is_empty() {
             return Ok(());
@@ -826,7 +833,7 @@ impl<'p, 's> Simulator<'p, 's> {
                     out.emit(at, Event::RecordCountsValidated { step: StepIdx(i as u32), matched })?;
                 }
             } else if share >= 1.0 || e == Effect::Upgrade {
-                self.backend.apply(e, share);
+                self.backend.apply(e, share, fault);
                 changed = true;
             }
         }

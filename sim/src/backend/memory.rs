@@ -43,7 +43,7 @@ impl Backend for MemoryBackend {
         self.restore_point = None;
     }
 
-    fn apply(&mut self, effect: Effect, share: f64) {
+    fn apply(&mut self, effect: Effect, share: f64, _fault: Option<&str>) {
         if share < 1.0 && effect != Effect::Upgrade {
             return;
         }

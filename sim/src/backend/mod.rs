@@ -32,7 +32,8 @@ pub trait Backend {
     /// Applies an effect. `share` is the share of the step's work done: 1
     /// when it completed, less when a fault stopped it (only the upgrade
     /// does work part-way; the other effects happen all at once, or not).
-    fn apply(&mut self, effect: Effect, share: f64);
+    /// `fault` is the catalogue id of the fault that stopped it, if any.
+    fn apply(&mut self, effect: Effect, share: f64, fault: Option<&str>);
     /// Point-in-time restore of the source to its restore point (if one was
     /// taken) and the swap back: the target environment lets go of it.
     fn rollback(&mut self);

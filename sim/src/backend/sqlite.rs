@@ -88,15 +88,16 @@ impl SqliteBackend {
     }
 
     /// Converts the next `n` blocks of table `t` in `schema`, one unit of
-    /// work each. With `lose_ttsbegin`, one more unit follows whose
-    /// `ttsbegin` is lost: its `ttscommit` fails and its work is undone.
-    fn convert(&mut self, schema: &str, t: usize, n: u64, lose_ttsbegin: bool) {
+    /// work each. With `interrupted`, one more unit starts and is stopped:
+    /// if its `ttsbegin` was lost (`Some(true)`), its `ttscommit` fails with
+    /// the documented error; either way its work is undone (`ttsabort`).
+    fn convert(&mut self, schema: &str, t: usize, n: u64, interrupted: Option<bool>) {
         let blocks: Vec<(i64, i64)> = {
             let mut stmt = self
                 .conn
                 .prepare(&format!("SELECT first, count FROM {schema}.t{t} WHERE version = 0 ORDER BY first LIMIT ?1"))
                 .expect("query");
-            stmt.query_map([n as i64 + i64::from(lose_ttsbegin)], |r| Ok((r.get(0)?, r.get(1)?)))
+            stmt.query_map([n as i64 + i64::from(interrupted.is_some())], |r| Ok((r.get(0)?, r.get(1)?)))
                 .expect("query")
                 .map(|r| r.expect("row"))
                 .collect()
@@ -113,17 +114,19 @@ impl SqliteBackend {
                 self.ttsbegin();
                 update(&self.conn, first, count);
                 self.ttscommit().expect("balanced");
-            } else {
-                // The unit in flight when the fault strikes: its ttsbegin is lost.
+            } else if interrupted == Some(true) {
+                // The unit in flight lost its ttsbegin: ttscommit fails.
                 self.exec("SAVEPOINT unit");
                 update(&self.conn, first, count);
-                match self.ttscommit() {
-                    Err(e) => {
-                        self.exec("ROLLBACK TO unit; RELEASE unit");
-                        self.tts_errors.push(e);
-                    }
-                    Ok(()) => self.exec("RELEASE unit"),
-                }
+                let err = self.ttscommit().expect_err("a ttscommit at level 0 fails");
+                self.exec("ROLLBACK TO unit; RELEASE unit");
+                self.tts_errors.push(err);
+            } else {
+                // Stopped in flight by another fault: ttsabort.
+                self.ttsbegin();
+                update(&self.conn, first, count);
+                self.tts_level -= 1;
+                self.exec(&format!("ROLLBACK TO tts{lvl}; RELEASE tts{lvl}", lvl = self.tts_level));
             }
         }
     }
@@ -176,7 +179,7 @@ impl Backend for SqliteBackend {
         }
     }
 
-    fn apply(&mut self, effect: Effect, share: f64) {
+    fn apply(&mut self, effect: Effect, share: f64, fault: Option<&str>) {
         if share < 1.0 && effect != Effect::Upgrade {
             return;
         }
@@ -200,9 +203,10 @@ impl Backend for SqliteBackend {
                         .expect("count");
                     let remaining = remaining as u64;
                     let n = if share >= 1.0 { remaining } else { ((remaining as f64) * share.max(0.0)) as u64 };
-                    // A fault part-way: the next unit's ttsbegin is lost.
-                    let lost = share < 1.0 && n < remaining;
-                    self.convert(schema, t, n.min(remaining), lost);
+                    // A fault part-way stops the unit in flight; for the
+                    // documented TTSCOMMIT fault, that unit lost its ttsbegin.
+                    let interrupted = share < 1.0 && n < remaining;
+                    self.convert(schema, t, n.min(remaining), interrupted.then_some(fault == Some("ttscommit")));
                 }
             }
             Effect::Validate => {}
@@ -261,19 +265,23 @@ mod tests {
     fn a_lost_ttsbegin_raises_the_documented_error_and_rolls_the_unit_back() {
         let (mut s, mut m, _) = both();
         for e in [Effect::RestorePoint, Effect::Attach] {
-            s.apply(e, 1.0);
-            m.apply(e, 1.0);
+            s.apply(e, 1.0, None);
+            m.apply(e, 1.0, None);
         }
         let before = s.snapshot(0);
-        s.apply(Effect::Upgrade, 0.5);
-        m.apply(Effect::Upgrade, 0.5);
+        s.apply(Effect::Upgrade, 0.25, Some("dvt-mrprocessservice"));
+        m.apply(Effect::Upgrade, 0.25, None);
+        assert!(s.tts_errors.is_empty(), "another fault's unit in flight is aborted without the TTSCOMMIT error");
+        same(&s, &m);
+        s.apply(Effect::Upgrade, 0.5, Some("ttscommit"));
+        m.apply(Effect::Upgrade, 0.5, None);
         assert_eq!(s.tts_errors, vec![TTSCOMMIT_ERROR.to_string(); 2], "one lost ttsbegin per table");
         assert_eq!(s.tts_level, 0, "no transaction left open");
         same(&s, &m);
         assert_ne!(s.snapshot(0), before, "the units committed before the fault stay");
         // Resuming converts the rest; rolling back restores the original.
-        s.apply(Effect::Upgrade, 1.0);
-        m.apply(Effect::Upgrade, 1.0);
+        s.apply(Effect::Upgrade, 1.0, None);
+        m.apply(Effect::Upgrade, 1.0, None);
         same(&s, &m);
         s.rollback();
         m.rollback();
@@ -287,8 +295,8 @@ mod tests {
         same(&s, &m);
         assert!(!s.counts_match());
         for e in [Effect::Copy, Effect::Upgrade] {
-            s.apply(e, 1.0);
-            m.apply(e, 1.0);
+            s.apply(e, 1.0, None);
+            m.apply(e, 1.0, None);
             same(&s, &m);
         }
         assert!(s.counts_match());
