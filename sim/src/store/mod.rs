@@ -15,9 +15,10 @@ pub mod sqlite;
 use std::io::{self, Write};
 
 use rehearse_core::event::EventRecord;
+use std::collections::BTreeMap;
+
 use rehearse_core::fault::FaultIdx;
-use rehearse_core::scenario::Scenario;
-use serde::Deserialize;
+use rehearse_core::scenario::{Scenario, StepIdx};
 use sha2::{Digest, Sha256};
 
 use crate::sink::{EventSink, hex};
@@ -128,65 +129,59 @@ pub enum LogError {
     UnknownFault { seq: u64, fault: String },
 }
 
-/// An event as stored: the canonical record plus its chain link (hex).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct StoredLine {
-    seq: u64,
-    at: rehearse_core::SimTime,
-    event: rehearse_core::Event<String, String>,
-    chain: String,
-}
-
 /// Verifies stored events one at a time against the chain and resolves
 /// their names against the scenario.
 pub struct Verifier<'s> {
-    scenario: &'s Scenario,
+    steps: BTreeMap<&'s str, StepIdx>,
+    faults: BTreeMap<&'s str, FaultIdx>,
     chain: Chain,
-    buf: Vec<u8>,
 }
 
 impl<'s> Verifier<'s> {
     pub fn new(scenario: &'s Scenario) -> Self {
-        Verifier { scenario, chain: GENESIS, buf: Vec::with_capacity(160) }
+        Verifier {
+            steps: scenario.steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), StepIdx(i as u32))).collect(),
+            faults: scenario.faults.iter().enumerate().map(|(i, f)| (f.id.as_str(), FaultIdx(i as u32))).collect(),
+            chain: GENESIS,
+        }
     }
 
-    /// Checks one event given as its canonical JSON and its stored chain link.
+    /// Checks one event given as its stored canonical JSON and its chain
+    /// link. The chain covers the stored bytes: any change to them, even
+    /// to spacing, breaks it.
     ///
     /// # Errors
     /// [`LogError::Malformed`] (with `line` 0: the caller knows the place),
     /// [`LogError::ChainBroken`], unknown names.
     pub fn verify(&mut self, canonical: &str, link: &Chain) -> Result<EventRecord, LogError> {
-        let named: EventRecord<String, String> =
+        let named: EventRecord<&str, &str> =
             serde_json::from_str(canonical).map_err(|e| LogError::Malformed { line: 0, message: e.to_string() })?;
-        self.check(named, link)
-    }
-
-    fn check(&mut self, named: EventRecord<String, String>, link: &Chain) -> Result<EventRecord, LogError> {
-        // Re-encode: the chain covers the canonical form, whatever spacing
-        // the stored text has.
-        self.buf.clear();
-        serde_json::to_writer(&mut self.buf, &named)
-            .map_err(|e| LogError::Malformed { line: 0, message: e.to_string() })?;
-        let expected = chain_next(&self.chain, &self.buf);
+        let expected = chain_next(&self.chain, canonical.as_bytes());
         if &expected != link {
             return Err(LogError::ChainBroken { seq: named.seq });
         }
         self.chain = expected;
-        let sc = self.scenario;
         let seq = named.seq;
         let event = named.event.map_names(
-            |id| sc.find(id).ok_or_else(|| LogError::UnknownStep { seq, step: id.clone() }),
-            |id| {
-                sc.faults
-                    .iter()
-                    .position(|f| &f.id == id)
-                    .map(|i| FaultIdx(i as u32))
-                    .ok_or_else(|| LogError::UnknownFault { seq, fault: id.clone() })
-            },
+            |id| self.steps.get(id).copied().ok_or_else(|| LogError::UnknownStep { seq, step: id.to_string() }),
+            |id| self.faults.get(id).copied().ok_or_else(|| LogError::UnknownFault { seq, fault: id.to_string() }),
         )?;
         Ok(EventRecord { seq, at: named.at, event })
     }
+}
+
+/// Splits a stored JSON Lines line into its canonical record and chain link:
+/// `{...,"chain":"<32 hex>"}` gives `{...}` and the link.
+fn split_line(line: &str) -> Option<(String, Chain)> {
+    const KEY: &str = ",\"chain\":\"";
+    let at = line.rfind(KEY)?;
+    let tail = &line[at + KEY.len()..];
+    let hex = tail.strip_suffix("\"}")?;
+    let link = unhex16(hex)?;
+    let mut canonical = String::with_capacity(at + 1);
+    canonical.push_str(&line[..at]);
+    canonical.push('}');
+    Some((canonical, link))
 }
 
 /// The valid events of a log, and what stopped the reading, if anything.
@@ -207,23 +202,20 @@ pub fn read_jsonl_prefix(text: &str, scenario: &Scenario) -> LogRead {
         if line.trim().is_empty() {
             continue;
         }
-        let stored: StoredLine = match serde_json::from_str(line) {
-            Ok(r) => r,
-            Err(e) if i + 1 == lines.len() && !raw.ends_with('\n') && e.is_eof() => {
-                return LogRead { records, damage: Some(LogError::Truncated { line: line_no }) };
-            }
-            Err(e) => {
-                return LogRead {
-                    records,
-                    damage: Some(LogError::Malformed { line: line_no, message: e.to_string() }),
-                };
-            }
+        let last_unterminated = i + 1 == lines.len() && !raw.ends_with('\n');
+        let next_seq = records.last().map_or(0, |r: &EventRecord| r.seq + 1);
+        let Some((canonical, link)) = split_line(line) else {
+            let damage = if last_unterminated {
+                LogError::Truncated { line: line_no }
+            } else {
+                LogError::Malformed {
+                    line: line_no,
+                    message: format!("event seq {next_seq}: no valid `chain` at the end of the line"),
+                }
+            };
+            return LogRead { records, damage: Some(damage) };
         };
-        let Some(link) = unhex16(&stored.chain) else {
-            return LogRead { records, damage: Some(LogError::ChainBroken { seq: stored.seq }) };
-        };
-        let named = EventRecord { seq: stored.seq, at: stored.at, event: stored.event };
-        match v.check(named, &link) {
+        match v.verify(&canonical, &link) {
             Ok(r) => records.push(r),
             Err(LogError::Malformed { message, .. }) => {
                 return LogRead { records, damage: Some(LogError::Malformed { line: line_no, message }) };

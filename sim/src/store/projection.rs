@@ -83,7 +83,6 @@ impl<'s> StatusProjection<'s> {
     }
 
     pub fn apply(&mut self, rec: &EventRecord) {
-        let at = self.calendar.format(rec.at);
         let (step, status, ends) = match &rec.event {
             Event::StepStarted { step, .. } => (step, "InProgress", false),
             Event::StepCompleted { step, .. } => (step, "Completed", true),
@@ -96,7 +95,7 @@ impl<'s> StatusProjection<'s> {
                 if let (Some("upgrade-script-error"), Some((steps, substeps))) = (f.catalog, &self.names[step.index()])
                 {
                     self.errors.push(ScriptErrorRow {
-                        created: at,
+                        created: self.calendar.format(rec.at),
                         steps: steps.clone(),
                         substeps: substeps.clone(),
                         message: f.message.clone(),
@@ -107,6 +106,7 @@ impl<'s> StatusProjection<'s> {
             _ => return,
         };
         let Some((steps, substeps)) = &self.names[step.index()] else { return };
+        let at = self.calendar.format(rec.at);
         let row = self.rows.entry(step.0).or_insert_with(|| StatusRow {
             start: at.clone(),
             end: None,

@@ -22,6 +22,8 @@ use crate::sink::EventSink;
 
 /// Events per transaction.
 const BATCH: u64 = 4096;
+/// Events per INSERT statement.
+const ROWS_PER_INSERT: usize = 128;
 
 /// The store's table layout.
 const SCHEMA: &str = "
@@ -68,6 +70,10 @@ pub struct SqliteWriter<'s> {
     projection: StatusProjection<'s>,
     n_errors_written: usize,
     n_events: u64,
+    /// Encoded events not yet inserted: (seq, at, kind, payload range in
+    /// `pending_text`, chain).
+    pending: Vec<(i64, i64, &'static str, std::ops::Range<usize>, Chain)>,
+    pending_text: String,
 }
 
 impl<'s> SqliteWriter<'s> {
@@ -92,7 +98,7 @@ impl<'s> SqliteWriter<'s> {
         }
         let conn = Connection::open(path).map_err(err)?;
         conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(())).map_err(err)?;
-        conn.execute_batch("PRAGMA synchronous=NORMAL;").map_err(err)?;
+        conn.execute_batch("PRAGMA synchronous=OFF; PRAGMA cache_size=-65536;").map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
         {
             let mut stmt = conn.prepare("INSERT INTO run_meta (key, value) VALUES (?1, ?2)").map_err(err)?;
@@ -110,6 +116,8 @@ impl<'s> SqliteWriter<'s> {
             projection: StatusProjection::new(scenario, calendar),
             n_errors_written: 0,
             n_events: 0,
+            pending: Vec::with_capacity(ROWS_PER_INSERT),
+            pending_text: String::with_capacity(ROWS_PER_INSERT * 160),
         })
     }
 
@@ -117,8 +125,33 @@ impl<'s> SqliteWriter<'s> {
         io::Error::other(format!("{}: {e}", self.path))
     }
 
+    /// Inserts the pending events, many rows per statement.
+    fn insert_pending(&mut self) -> io::Result<()> {
+        let n = self.pending.len();
+        if n == 0 {
+            return Ok(());
+        }
+        let mut sql = String::from("INSERT INTO events (seq, at_ms, kind, payload, chain) VALUES ");
+        for k in 0..n {
+            sql.push_str(if k == 0 { "(?,?,?,?,?)" } else { ",(?,?,?,?,?)" });
+        }
+        let payloads: Vec<&str> = self.pending.iter().map(|p| &self.pending_text[p.3.clone()]).collect();
+        let mut values: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(5 * n);
+        for ((seq, at, kind, _, chain), payload) in self.pending.iter().zip(&payloads) {
+            values.extend([seq as &dyn rusqlite::ToSql, at, kind, payload, chain]);
+        }
+        let result = self.conn.prepare_cached(&sql).and_then(|mut stmt| stmt.execute(values.as_slice()));
+        drop(values);
+        drop(payloads);
+        result.map_err(|e| self.sql_err(e))?;
+        self.pending.clear();
+        self.pending_text.clear();
+        Ok(())
+    }
+
     /// Writes the changed projection rows and commits the batch.
     fn commit(&mut self) -> io::Result<()> {
+        self.insert_pending()?;
         for step in self.projection.take_dirty() {
             let row = &self.projection.rows[&step];
             self.conn
@@ -159,12 +192,13 @@ impl EventSink for SqliteWriter<'_> {
     fn record(&mut self, rec: &EventRecord) -> io::Result<()> {
         let (canonical, chain) = self.enc.encode(rec)?;
         let payload = std::str::from_utf8(canonical).map_err(io::Error::other)?;
-        self.conn
-            .prepare_cached("INSERT INTO events (seq, at_ms, kind, payload, chain) VALUES (?1, ?2, ?3, ?4, ?5)")
-            .and_then(|mut s| {
-                s.execute(params![rec.seq as i64, rec.at.as_ms() as i64, rec.event.kind(), payload, &chain[..]])
-            })
-            .map_err(|e| io::Error::other(format!("{}: {e}", self.path)))?;
+        let start = self.pending_text.len();
+        self.pending_text.push_str(payload);
+        let range = start..self.pending_text.len();
+        self.pending.push((rec.seq as i64, rec.at.as_ms() as i64, rec.event.kind(), range, chain));
+        if self.pending.len() == ROWS_PER_INSERT {
+            self.insert_pending()?;
+        }
         self.projection.apply(rec);
         self.n_events += 1;
         if self.n_events % BATCH == 0 {

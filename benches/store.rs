@@ -1,0 +1,85 @@
+//! `store`: the event store's speed. Append (events per second into SQLite:
+//! encoding, hash chain, batched inserts; goal at least 1 million/s) and
+//! replay (events per second read back, chain verified, parsed; goal at
+//! least 2 million/s).
+//!
+//! Run: `cargo bench --bench store`
+
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use rehearse_core::{Calendar, EventRecord, Mode, Scenario};
+use rehearse_sim::store::Verifier;
+use rehearse_sim::store::sqlite::{SqliteWriter, link, read_store};
+use rehearse_sim::{EventSink, MemorySink, Plan, RunOptions, Simulator};
+
+const N_EVENTS: usize = 200_000;
+
+/// A long stream: data-upgrade runs one after the other, renumbered.
+fn stream(scenario: &Scenario, text: &str) -> Vec<EventRecord> {
+    let plan = Plan::new(scenario, rehearse_sim::digest(text));
+    let mut sim = Simulator::new(&plan);
+    let mut out = Vec::with_capacity(N_EVENTS);
+    let mut seed = 0;
+    while out.len() < N_EVENTS {
+        let mut m = MemorySink::new();
+        sim.run(&RunOptions::new(seed, Mode::Random), &mut m).unwrap();
+        seed += 1;
+        for r in m.records {
+            if out.len() < N_EVENTS {
+                out.push(EventRecord { seq: out.len() as u64, ..r });
+            }
+        }
+    }
+    out
+}
+
+fn store(c: &mut Criterion) {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/ax2012-data-upgrade-dev.toml");
+    let text = std::fs::read_to_string(path).unwrap();
+    let scenario = Scenario::parse(&text, path).unwrap();
+    let records = stream(&scenario, &text);
+    let cal = Calendar::parse("2022-05-20T04:16:24.460").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+
+    let mut group = c.benchmark_group("store");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(N_EVENTS as u64));
+    let db = dir.path().join("bench.sqlite");
+    group.bench_function("append-sqlite", |b| {
+        b.iter_batched(
+            || (),
+            |()| {
+                let mut w = SqliteWriter::create(&db, &scenario, cal, &[("bench", "1".into())]).unwrap();
+                for r in &records {
+                    w.record(r).unwrap();
+                }
+                w.close("finished").unwrap();
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    group.bench_function("encode-and-chain", |b| {
+        b.iter(|| {
+            let mut enc = rehearse_sim::store::Encoder::new(&scenario);
+            for r in &records {
+                std::hint::black_box(enc.encode(r).unwrap().1);
+            }
+        })
+    });
+    // The file the last append left behind is what replay reads.
+    group.bench_function("replay-sqlite", |b| {
+        b.iter(|| {
+            let stored = read_store(&db).unwrap();
+            let mut v = Verifier::new(&scenario);
+            let mut n = 0;
+            for (_, payload, chain) in &stored.events {
+                v.verify(payload, &link(chain)).unwrap();
+                n += 1;
+            }
+            assert_eq!(n, N_EVENTS);
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, store);
+criterion_main!(benches);
