@@ -31,6 +31,8 @@ pub enum Command {
     /// Verify a stored run (SQLite or JSON Lines): hash chain, fold,
     /// projections, and re-simulation from its scenario and seed.
     Replay(ReplayArgs),
+    /// Turn measured DATAUPGRADESTATUS exports into scenario durations.
+    Calibrate(CalibrateArgs),
     /// Run a read-only SQL query on a stored run (e.g. the documented
     /// DATAUPGRADESTATUS monitoring query).
     Sql(SqlArgs),
@@ -175,4 +177,36 @@ pub struct SqlArgs {
     /// Print the rows as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Input: exports of the documented query\n  SELECT StartTime, EndTime, Steps, SubSteps, Status FROM [DBUPGRADE].[DATAUPGRADESTATUS] ORDER BY EndTime DESC\n\
+in either order, comma- or tab-separated, with or without a header, with or without milliseconds, NULL end \
+times for a step still running, Completed / Failed / InProgress statuses.\n\n\
+Examples:\n  rehearse calibrate mock1.csv -o calibrated.toml\n  rehearse calibrate mock1.csv mock2.csv mock3.csv --into scenarios/ax2012-data-upgrade-dev.toml -o updated.toml\n  \
+rehearse calibrate mock1.csv --size-gb 120 --target-size-gb 850 -o production.toml"
+)]
+pub struct CalibrateArgs {
+    /// Exports of DATAUPGRADESTATUS, one measured run each.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+
+    /// Write the calibrated scenario here (replaced only when complete).
+    #[arg(short = 'o', long = "output", value_name = "OUT.toml")]
+    pub output: Option<PathBuf>,
+
+    /// Replace the durations of this scenario's matching steps instead,
+    /// keeping everything else (comments too); written to -o, else in place.
+    #[arg(long, value_name = "SCENARIO.toml")]
+    pub into: Option<PathBuf>,
+
+    /// Size of the measured database, in GB (with --target-size-gb).
+    #[arg(long, value_name = "N", requires = "target_size_gb")]
+    pub size_gb: Option<f64>,
+
+    /// Size to plan for, in GB: size-dependent steps are scaled by
+    /// target/measured.
+    #[arg(long, value_name = "M", requires = "size_gb")]
+    pub target_size_gb: Option<f64>,
 }

@@ -5,6 +5,7 @@
 //! 2 bad input (unreadable or invalid files, bad arguments, a run that
 //! cannot finish within its limits).
 
+mod calibrate;
 mod check;
 mod cli;
 mod load;
@@ -32,6 +33,7 @@ fn main() -> ExitCode {
         cli::Command::Validate(a) => validate::validate(&a),
         cli::Command::Check(a) => check::check(&a),
         cli::Command::Replay(a) => replay::replay(&a),
+        cli::Command::Calibrate(a) => calibrate::calibrate(&a),
         cli::Command::Sql(a) => sql::sql(&a),
     };
     match result {

@@ -5,6 +5,7 @@
 //! give the byte-identical event stream, on any machine and thread count.
 
 pub mod backend;
+pub mod calibrate;
 pub mod check;
 pub mod engine;
 pub mod replay;

@@ -36,6 +36,36 @@ pub struct ScriptErrorRow {
     pub message: String,
 }
 
+/// Per step, its DATAUPGRADESTATUS (Steps, SubSteps), if a `records_status`
+/// runbook records it: every step two or more levels below the runbook,
+/// `Steps` being the name of the step just below the runbook.
+pub fn status_names(scenario: &Scenario) -> Vec<Option<(String, String)>> {
+    let mut names = vec![None; scenario.steps.len()];
+    for (r, runbook) in scenario.steps.iter().enumerate() {
+        if !runbook.records_status {
+            continue;
+        }
+        for (i, s) in scenario.steps.iter().enumerate() {
+            // Climb to the step just below the runbook, at least one level up.
+            let mut phase = None;
+            let mut cur = s.parent;
+            let mut prev = i;
+            while let Some(p) = cur {
+                if p.index() == r {
+                    phase = (prev != i).then_some(prev);
+                    break;
+                }
+                prev = p.index();
+                cur = scenario.steps[p.index()].parent;
+            }
+            if let Some(phase) = phase {
+                names[i] = Some((scenario.steps[phase].name.clone(), s.name.clone()));
+            }
+        }
+    }
+    names
+}
+
 /// The projections, kept up to date one event at a time.
 #[derive(Clone, Debug)]
 pub struct StatusProjection<'s> {
@@ -51,29 +81,7 @@ pub struct StatusProjection<'s> {
 
 impl<'s> StatusProjection<'s> {
     pub fn new(scenario: &'s Scenario, calendar: Calendar) -> Self {
-        let mut names = vec![None; scenario.steps.len()];
-        for (r, runbook) in scenario.steps.iter().enumerate() {
-            if !runbook.records_status {
-                continue;
-            }
-            for (i, s) in scenario.steps.iter().enumerate() {
-                // Climb to the step just below the runbook, at least one level up.
-                let mut phase = None;
-                let mut cur = s.parent;
-                let mut prev = i;
-                while let Some(p) = cur {
-                    if p.index() == r {
-                        phase = (prev != i).then_some(prev);
-                        break;
-                    }
-                    prev = p.index();
-                    cur = scenario.steps[p.index()].parent;
-                }
-                if let Some(phase) = phase {
-                    names[i] = Some((scenario.steps[phase].name.clone(), s.name.clone()));
-                }
-            }
-        }
+        let names = status_names(scenario);
         StatusProjection { scenario, calendar, names, rows: BTreeMap::new(), errors: Vec::new(), dirty: Vec::new() }
     }
 

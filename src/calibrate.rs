@@ -1,0 +1,64 @@
+//! `rehearse calibrate`: measured DATAUPGRADESTATUS exports to durations.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result, bail};
+use rehearse_sim::calibrate::{self, Options};
+
+use crate::cli::CalibrateArgs;
+use crate::load;
+
+pub fn calibrate(args: &CalibrateArgs) -> Result<ExitCode> {
+    let size_gb = match (args.size_gb, args.target_size_gb) {
+        (Some(a), Some(b)) if a > 0.0 && b > 0.0 && a.is_finite() && b.is_finite() => Some((a, b)),
+        (Some(_), Some(_)) => bail!("--size-gb and --target-size-gb must be positive sizes in GB"),
+        _ => None,
+    };
+    let opts = Options { size_gb };
+    let mut runs = Vec::new();
+    for f in &args.files {
+        let text = load::read_text(f)?;
+        runs.push(calibrate::read_export(&f.display().to_string(), &text)?);
+    }
+    let cal = calibrate::calibrate(&runs, &opts);
+    let (text, note) = match &args.into {
+        Some(into) => {
+            let original = load::read_text(into)?;
+            let (updated, replaced) = calibrate::apply_into(&original, &into.display().to_string(), &cal, &opts)
+                .map_err(anyhow::Error::msg)?;
+            (updated, format!("replaced the durations of {} step(s) of {}", replaced.len(), into.display()))
+        }
+        None => (cal.toml.clone(), String::new()),
+    };
+    // Never write a scenario that does not validate.
+    rehearse_core::Scenario::parse(&text, "calibrated scenario")
+        .map_err(|e| anyhow::anyhow!("internal error: the calibrated scenario does not validate:\n{e}"))?;
+    let target = args.output.as_deref().or(args.into.as_deref());
+    let mut out = std::io::stdout().lock();
+    match target {
+        Some(path) => {
+            write_atomically(path, &text)?;
+            write!(out, "{}", cal.report)?;
+            if !note.is_empty() {
+                writeln!(out, "\n{note}")?;
+            }
+            writeln!(out, "wrote {}", path.display())?;
+        }
+        None => {
+            write!(out, "{text}")?;
+            eprint!("{}", cal.report);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_atomically(path: &Path, text: &str) -> Result<()> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let mut tmp =
+        tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot create a file in {}", dir.display()))?;
+    tmp.write_all(text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
+    tmp.persist(path).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
