@@ -470,7 +470,7 @@ pub fn calibrate(runs: &[Run], opts: &Options) -> Calibration {
             }
             let obs = &observed[&(r.steps.clone(), r.substeps.clone())];
             let factor = factor_for(&r.substeps);
-            if factor != 1.0 {
+            if factor != 1.0 && obs.completed_ms.iter().any(|v| *v > 0) {
                 scaled.push((r.steps.clone(), r.substeps.clone(), factor));
             }
             match duration_expr(&obs.completed_ms, factor) {
@@ -509,7 +509,19 @@ pub fn calibrate(runs: &[Run], opts: &Options) -> Calibration {
             "\n# ASSUMPTION: how long it takes to notice, read the logs and rerun the step.\n[recovery.rerunstep]\naction = \"resume\"\nreaction = {{ triangular = [\"10m\", \"30m\", \"2h\"] }}\nmax_attempts = 3"
         );
     }
-    let report = report(runs, base, &observed, &scaled);
+    // The modelled median of each sub-step, as the scenario will run it.
+    let modelled: BTreeMap<(String, String), u64> = match rehearse_core::Scenario::parse(&t, "calibrated") {
+        Ok(sc) => crate::store::projection::status_names(&sc)
+            .into_iter()
+            .zip(&sc.steps)
+            .filter_map(|(name, step)| match (&step.work, name) {
+                (rehearse_core::scenario::Work::Leaf(d), Some(n)) => Some((n, d.median().as_ms())),
+                _ => None,
+            })
+            .collect(),
+        Err(_) => BTreeMap::new(),
+    };
+    let report = report(runs, base, &observed, &scaled, &modelled);
     Calibration { toml: t, report, observed, scaled }
 }
 
@@ -527,6 +539,7 @@ fn report(
     base: &Run,
     observed: &BTreeMap<(String, String), Observed>,
     scaled: &[(String, String, f64)],
+    modelled: &BTreeMap<(String, String), u64>,
 ) -> String {
     let mut out = String::new();
     for run in runs {
@@ -550,8 +563,11 @@ fn report(
             let _ = writeln!(out, "             {}/{} {what} (line {})", r.steps, r.substeps, r.line);
         }
     }
-    let _ =
-        writeln!(out, "\n{:<14} {:<30} {:>4} {:>13} {:>13} {:>13}", "Steps", "SubSteps", "n", "min", "median", "max");
+    let _ = writeln!(
+        out,
+        "\n{:<14} {:<30} {:>4} {:>13} {:>13} {:>13} {:>15}",
+        "Steps", "SubSteps", "n", "min", "median", "max", "modelled median"
+    );
     let total = base.span_ms().max(1);
     let mut shares: Vec<(u64, String)> = Vec::new();
     for r in &base.rows {
@@ -571,15 +587,19 @@ fn report(
         if let Some((_, _, f)) = scaled.iter().find(|(a, b, _)| a == &r.steps && b == &r.substeps) {
             note.push_str(&format!("  scaled x{f:.3}"));
         }
+        let model = modelled
+            .get(&(r.steps.clone(), r.substeps.clone()))
+            .map_or_else(|| "(spans others)".to_string(), |m| SimDuration(*m).hms_ms());
         let _ = writeln!(
             out,
-            "{:<14} {:<30} {:>4} {:>13} {:>13} {:>13}{note}",
+            "{:<14} {:<30} {:>4} {:>13} {:>13} {:>13} {:>15}{note}",
             r.steps,
             r.substeps,
             v.len(),
             min,
             med,
-            max
+            max,
+            model
         );
         if let Some(m) = v.get(v.len() / 2) {
             shares.push((*m, format!("{}/{}", r.steps, r.substeps)));
