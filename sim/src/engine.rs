@@ -624,15 +624,13 @@ impl<'p, 's> Simulator<'p, 's> {
         if self.strike_share[i] > 0.0 {
             self.data_effects(i, at, self.strike_share[i], fault.catalog, out)?;
         }
+        let site = plan.sites[i].iter().find(|(_, g)| *g == f).map(|(s, _)| *s as usize).expect("the fault's site");
         if fault.persistent {
-            let site = plan.sites[i].iter().find(|(_, g)| *g == f).map(|(s, _)| *s as usize).expect("site");
             self.site_persistent[site] = true;
         }
         let verify_completed = if fault.unknown_outcome {
             out.emit(at, Event::StepOutcomeUnknown { step, attempt })?;
-            let site = plan.sites[i].iter().find(|(_, g)| *g == f).map(|(s, _)| *s).expect("site");
-            let mut s =
-                rng::stream(opts.seed, opts.run, Purpose::Fault, plan.site_keys[site as usize], u64::from(attempt));
+            let mut s = rng::stream(opts.seed, opts.run, Purpose::Fault, plan.site_keys[site], u64::from(attempt));
             let _ = (unit(&mut s), unit(&mut s));
             // Median mode assumes the worst: it did not complete.
             Some(opts.mode == Mode::Random && unit(&mut s) < 0.5)
