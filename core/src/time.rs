@@ -63,9 +63,6 @@ impl SimDuration {
     pub fn as_ms(self) -> u64 {
         self.0
     }
-    pub fn as_hours_f64(self) -> f64 {
-        self.0 as f64 / MS_PER_H as f64
-    }
 
     /// Parses a human duration: `250ms`, `90s`, `1.5s`, `45m`, `1h30m`,
     /// `2d`, `1h8m27.215s`, or a clock form `10:48:06.077` (`H:MM:SS[.mmm]`).

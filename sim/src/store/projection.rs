@@ -85,11 +85,6 @@ impl<'s> StatusProjection<'s> {
         StatusProjection { scenario, calendar, names, rows: BTreeMap::new(), errors: Vec::new(), dirty: Vec::new() }
     }
 
-    /// Whether the scenario records any status rows.
-    pub fn is_empty_model(&self) -> bool {
-        self.names.iter().all(Option::is_none)
-    }
-
     pub fn apply(&mut self, rec: &EventRecord) {
         let (step, status, ends) = match &rec.event {
             Event::StepStarted { step, .. } => (step, "InProgress", false),
