@@ -28,6 +28,9 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Test the plan's recovery logic over many seeds and fault mixes.
     Check(CheckArgs),
+    /// Estimate the downtime over many runs: quantiles, the chance to fit
+    /// the window, what drives it, and the latest safe rollback decision.
+    Estimate(EstimateArgs),
     /// Verify a stored run (SQLite or JSON Lines): hash chain, fold,
     /// projections, and re-simulation from its scenario and seed.
     Replay(ReplayArgs),
@@ -209,4 +212,47 @@ pub struct CalibrateArgs {
     /// target/measured.
     #[arg(long, value_name = "M", requires = "size_gb")]
     pub target_size_gb: Option<f64>,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Run k uses (seed, run k): `rehearse run --seed S` is run 0. The numbers are the same for \
+any --threads.\n\n--fail-if takes METRIC OP VALUE with METRIC one of p50 p80 p90 p95 p99 mean max (durations, \
+e.g. 40h) or p_fit p_commit (shares, e.g. 0.9), OP one of > >= < <=; exit 1 when any holds.\n\n\
+Examples:\n  rehearse estimate scenarios/self-service-upgrade.toml --runs 100000\n  \
+rehearse estimate scenarios/self-service-upgrade.toml --fail-if \"p90 > 40h\" --fail-if \"p_fit < 0.9\" --json")]
+pub struct EstimateArgs {
+    /// The scenario file (TOML).
+    pub scenario: PathBuf,
+
+    /// How many runs.
+    #[arg(long, default_value_t = 10_000)]
+    pub runs: u64,
+
+    /// The seed; run k is (seed, k).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+
+    /// Worker threads (default: all cores). Never changes the results.
+    #[arg(long)]
+    pub threads: Option<usize>,
+
+    /// The downtime window to fit (default: the scenario's `window`).
+    #[arg(long, value_name = "DURATION")]
+    pub window: Option<String>,
+
+    /// A gate for CI pipelines, e.g. "p90 > 40h" (repeatable): exit 1 if it holds.
+    #[arg(long = "fail-if", value_name = "EXPR")]
+    pub fail_if: Vec<String>,
+
+    /// Skip pricing each fault (one extra pass of all runs per fault).
+    #[arg(long)]
+    pub no_fault_costs: bool,
+
+    /// Print the estimate as JSON.
+    #[arg(long)]
+    pub json: bool,
+
+    /// A run must end within this much simulated time.
+    #[arg(long, value_name = "DURATION", default_value = "365d")]
+    pub max_time: String,
 }

@@ -8,6 +8,7 @@
 mod calibrate;
 mod check;
 mod cli;
+mod estimate;
 mod load;
 mod render;
 mod replay;
@@ -32,6 +33,7 @@ fn main() -> ExitCode {
         cli::Command::Run(a) => run::run(&a),
         cli::Command::Validate(a) => validate::validate(&a),
         cli::Command::Check(a) => check::check(&a),
+        cli::Command::Estimate(a) => estimate::estimate(&a),
         cli::Command::Replay(a) => replay::replay(&a),
         cli::Command::Calibrate(a) => calibrate::calibrate(&a),
         cli::Command::Sql(a) => sql::sql(&a),

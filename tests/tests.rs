@@ -7,6 +7,7 @@ mod cli;
 mod data_upgrade;
 mod docs;
 mod engine;
+mod estimate;
 mod faults;
 mod props;
 mod replay;

@@ -67,6 +67,9 @@ pub enum FaultMode {
     /// Exactly these injections (and the re-strikes of persistent faults
     /// until fixed), nothing else.
     Scripted(Vec<Injection>),
+    /// As `Probabilistic`, with this fault switched off: the same run on the
+    /// same random numbers, without it (what the fault costs).
+    Without(FaultIdx),
 }
 
 /// What to run: the run's identity, its faults and its bounds.
@@ -497,6 +500,13 @@ impl<'p, 's> Simulator<'p, 's> {
                 }
             }
             FaultMode::Probabilistic if opts.mode == Mode::Random => self.site_on.fill(true),
+            FaultMode::Without(off) if opts.mode == Mode::Random => {
+                for sites in &plan.sites {
+                    for &(site, f) in sites {
+                        self.site_on[site as usize] = f != *off;
+                    }
+                }
+            }
             _ => self.site_on.fill(false),
         }
     }

@@ -8,6 +8,7 @@ pub mod backend;
 pub mod calibrate;
 pub mod check;
 pub mod engine;
+pub mod estimate;
 pub mod replay;
 pub mod rng;
 pub mod script;

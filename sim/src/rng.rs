@@ -31,6 +31,8 @@ pub enum Purpose {
     Swarm = 3,
     /// A recovery's reaction, fix, undo and verify times (index: the attempt).
     Recovery = 4,
+    /// Analyses outside runs (a policy's duration quantiles, ...).
+    Analysis = 5,
 }
 
 /// The SplitMix64 finaliser: a bijective 64-bit mix.

@@ -1,0 +1,477 @@
+//! Downtime estimation: many runs on all cores, reduced to small per-run
+//! results and merged in run order, so the numbers never depend on the
+//! thread count.
+//!
+//! Run `k` is `(seed, run = k)`: `rehearse run --seed S` is run 0 of
+//! `rehearse estimate --seed S`. Every random number of a step comes from
+//! its own stream, so re-running without one fault (for its cost) changes
+//! nothing else.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rehearse_core::event::{Mode, Outcome};
+use rehearse_core::fault::{Action, FaultIdx};
+use rehearse_core::scenario::{Scenario, StepIdx};
+use rehearse_core::time::SimDuration;
+
+use crate::engine::{FaultMode, Limits, Plan, RunOptions, Simulator};
+use crate::rng::{self, Purpose};
+use crate::sink::NullSink;
+
+/// What to estimate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct EstimateOptions {
+    pub runs: u64,
+    pub seed: u64,
+    pub threads: usize,
+    pub limits: Limits,
+    /// Runs kept whole (step durations and end times) for sensitivity and
+    /// the go/no-go checkpoint: the first this many.
+    pub sample_runs: u64,
+    /// Re-run without each fault to price it (one more pass per fault).
+    pub fault_costs: bool,
+}
+
+impl Default for EstimateOptions {
+    fn default() -> Self {
+        EstimateOptions {
+            runs: 10_000,
+            seed: 0,
+            threads: 1,
+            limits: Limits::default(),
+            sample_runs: 10_000,
+            fault_costs: true,
+        }
+    }
+}
+
+/// Why an estimate could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum EstimateError {
+    #[error("run {run} (seed {seed}): {error}")]
+    Run { run: u64, seed: u64, error: crate::SimError },
+    #[error("no runs to estimate from")]
+    NoRuns,
+}
+
+/// A fault's part in the downtime.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FaultStat {
+    pub fault: FaultIdx,
+    /// Runs in which it struck at least once.
+    pub runs_struck: u64,
+    pub strikes: u64,
+    /// Mean downtime with the fault minus without it (same random numbers).
+    pub added_mean_ms: Option<f64>,
+    /// P90 downtime with it minus without it.
+    pub p90_shift_ms: Option<i64>,
+}
+
+/// The latest safe rollback decision.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PointOfNoReturn {
+    /// P90 of the slowest rollback policy (reaction plus restore and swap).
+    pub rollback_p90_ms: u64,
+    /// The latest time into the downtime a rollback may begin and still end
+    /// inside the window.
+    pub latest_start_ms: u64,
+    /// The last step that is done by then in 90 % of runs, and its P90 end.
+    pub checkpoint: Option<(StepIdx, u64)>,
+}
+
+/// The estimate.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Estimate {
+    pub runs: u64,
+    pub seed: u64,
+    /// Downtime of every run, sorted.
+    pub downtime_sorted: Vec<u64>,
+    pub mean_ms: f64,
+    /// 95 % confidence interval of the P90 (order statistics).
+    pub p90_ci: (u64, u64),
+    /// Runs after which the running P90 stayed within 1 % of the final one.
+    pub converged_after: Option<u64>,
+    pub outcomes: BTreeMap<Outcome, u64>,
+    pub window: Option<SimDuration>,
+    /// Share of runs whose downtime fits the window.
+    pub p_fit: Option<f64>,
+    /// Per step: share of committed runs with it on the critical path.
+    pub criticality: Vec<f64>,
+    /// Per step: Spearman rank correlation of its duration with downtime
+    /// over the sampled runs (`None` when it never varies).
+    pub sensitivity: Vec<Option<f64>>,
+    pub faults: Vec<FaultStat>,
+    pub point_of_no_return: Option<PointOfNoReturn>,
+}
+
+impl Estimate {
+    /// The downtime quantile `q` (nearest rank).
+    pub fn quantile(&self, q: f64) -> u64 {
+        quantile(&self.downtime_sorted, q)
+    }
+}
+
+fn quantile(sorted: &[u64], q: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+/// One run, reduced to what the quantiles need.
+#[derive(Clone, Copy, Debug, Default)]
+struct RunResult {
+    downtime_ms: u64,
+    outcome: Option<Outcome>,
+}
+
+/// A sampled run, kept whole: per step duration, and end relative to the
+/// start of downtime (None before it).
+#[derive(Clone, Debug, Default)]
+struct Sampled {
+    durations: Vec<u64>,
+    ends_in_downtime: Vec<Option<u64>>,
+}
+
+/// What one thread (or all of them, merged) counted.
+#[derive(Clone, Debug, Default)]
+struct Counts {
+    critical: Vec<u64>,
+    /// Per fault: runs it struck in, and strikes.
+    runs_struck: Vec<u64>,
+    strikes: Vec<u64>,
+}
+
+impl Counts {
+    fn new(n_steps: usize, n_faults: usize) -> Self {
+        Counts { critical: vec![0; n_steps], runs_struck: vec![0; n_faults], strikes: vec![0; n_faults] }
+    }
+    fn add(&mut self, other: &Counts) {
+        for (a, b) in [
+            (&mut self.critical, &other.critical),
+            (&mut self.runs_struck, &other.runs_struck),
+            (&mut self.strikes, &other.strikes),
+        ] {
+            for (x, y) in a.iter_mut().zip(b) {
+                *x += y;
+            }
+        }
+    }
+}
+
+struct Pass {
+    results: Vec<RunResult>,
+    samples: Vec<Sampled>,
+    counts: Counts,
+}
+
+/// Runs every run of one pass on `threads` threads; results by run index.
+fn pass(
+    plan: &Plan<'_>,
+    opts: &EstimateOptions,
+    faults: &FaultMode,
+    sample: u64,
+    progress: &AtomicU64,
+) -> Result<Pass, EstimateError> {
+    let n_steps = plan.scenario().steps.len();
+    let n_faults = plan.scenario().faults.len();
+    let threads = opts.threads.max(1);
+    type Chunk = (Vec<(u64, RunResult)>, Vec<(u64, Sampled)>, Counts);
+    let chunks: Vec<Result<Chunk, EstimateError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                scope.spawn(move || {
+                    let mut sim = Simulator::new(plan);
+                    let mut out = Vec::with_capacity((opts.runs as usize).div_ceil(threads));
+                    let mut sampled = Vec::new();
+                    let mut counts = Counts::new(n_steps, n_faults);
+                    let mut seen = vec![false; n_faults];
+                    let mut k = t as u64;
+                    while k < opts.runs {
+                        let run_opts = RunOptions {
+                            seed: opts.seed,
+                            run: k,
+                            mode: Mode::Random,
+                            faults: faults.clone(),
+                            limits: opts.limits,
+                        };
+                        let s = sim.run(&run_opts, &mut NullSink).map_err(|error| EstimateError::Run {
+                            run: k,
+                            seed: opts.seed,
+                            error,
+                        })?;
+                        if s.outcome == Outcome::Committed {
+                            for c in &s.critical_path {
+                                counts.critical[c.index()] += 1;
+                            }
+                        }
+                        seen.fill(false);
+                        for inj in &s.injected {
+                            counts.strikes[inj.fault.index()] += 1;
+                            seen[inj.fault.index()] = true;
+                        }
+                        for (f, hit) in seen.iter().enumerate() {
+                            counts.runs_struck[f] += u64::from(*hit);
+                        }
+                        if k < sample {
+                            let began = s.downtime_intervals.first().map(|(a, _)| a.as_ms());
+                            sampled.push((
+                                k,
+                                Sampled {
+                                    durations: s.steps.iter().map(|t| t.duration().as_ms()).collect(),
+                                    ends_in_downtime: s
+                                        .steps
+                                        .iter()
+                                        .zip(&s.attempts)
+                                        .map(|(t, a)| match began {
+                                            Some(b) if *a > 0 && t.end.as_ms() >= b => Some(t.end.as_ms() - b),
+                                            _ => None,
+                                        })
+                                        .collect(),
+                                },
+                            ));
+                        }
+                        out.push((k, RunResult { downtime_ms: s.downtime.as_ms(), outcome: Some(s.outcome) }));
+                        progress.fetch_add(1, Ordering::Relaxed);
+                        k += threads as u64;
+                    }
+                    Ok((out, sampled, counts))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("an estimate thread panicked")).collect()
+    });
+    let mut results = vec![RunResult::default(); opts.runs as usize];
+    let mut samples = vec![Sampled::default(); sample.min(opts.runs) as usize];
+    let mut counts = Counts::new(n_steps, n_faults);
+    for chunk in chunks {
+        let (out, sampled, c) = chunk?;
+        for (k, r) in out {
+            results[k as usize] = r;
+        }
+        for (k, r) in sampled {
+            samples[k as usize] = r;
+        }
+        counts.add(&c);
+    }
+    Ok(Pass { results, samples, counts })
+}
+
+/// Runs the estimate. `progress` counts finished runs (all passes).
+///
+/// # Errors
+/// A run that exceeds its limits, or no runs.
+pub fn estimate(
+    plan: &Plan<'_>,
+    opts: &EstimateOptions,
+    window: Option<SimDuration>,
+    progress: &AtomicU64,
+) -> Result<Estimate, EstimateError> {
+    if opts.runs == 0 {
+        return Err(EstimateError::NoRuns);
+    }
+    let sc = plan.scenario();
+    let sample = opts.sample_runs.min(opts.runs);
+    let main = pass(plan, opts, &FaultMode::Probabilistic, sample, progress)?;
+    let downtimes: Vec<u64> = main.results.iter().map(|r| r.downtime_ms).collect();
+    let mut sorted = downtimes.clone();
+    sorted.sort_unstable();
+    let n = sorted.len();
+    let mean_ms = downtimes.iter().map(|d| *d as f64).sum::<f64>() / n as f64;
+    let p90 = quantile(&sorted, 0.9);
+
+    let mut outcomes = BTreeMap::new();
+    for r in &main.results {
+        *outcomes.entry(r.outcome.expect("every run has an outcome")).or_insert(0u64) += 1;
+    }
+    let committed = outcomes.get(&Outcome::Committed).copied().unwrap_or(0).max(1);
+    let criticality = main.counts.critical.iter().map(|c| *c as f64 / committed as f64).collect();
+
+    let samples: Vec<&Sampled> = main.samples.iter().collect();
+    let sample_downtime: Vec<f64> = main.results.iter().take(samples.len()).map(|r| r.downtime_ms as f64).collect();
+    let sensitivity = (0..sc.steps.len())
+        .map(|i| {
+            let xs: Vec<f64> = samples.iter().map(|r| r.durations[i] as f64).collect();
+            spearman(&xs, &sample_downtime)
+        })
+        .collect();
+
+    let mut faults: Vec<FaultStat> = (0..sc.faults.len())
+        .map(|f| FaultStat {
+            fault: FaultIdx(f as u32),
+            runs_struck: main.counts.runs_struck[f],
+            strikes: main.counts.strikes[f],
+            added_mean_ms: None,
+            p90_shift_ms: None,
+        })
+        .collect();
+    if opts.fault_costs {
+        for stat in faults.iter_mut() {
+            let without = pass(plan, opts, &FaultMode::Without(stat.fault), 0, progress)?;
+            let mut d: Vec<u64> = without.results.iter().map(|r| r.downtime_ms).collect();
+            let mean_without = d.iter().map(|x| *x as f64).sum::<f64>() / n as f64;
+            d.sort_unstable();
+            stat.added_mean_ms = Some(mean_ms - mean_without);
+            stat.p90_shift_ms = Some(p90 as i64 - quantile(&d, 0.9) as i64);
+        }
+    }
+
+    let p_fit = window.map(|w| downtimes.iter().filter(|d| **d <= w.as_ms()).count() as f64 / n as f64);
+    let point_of_no_return = window.and_then(|w| point_of_no_return(sc, opts.seed, w, &samples));
+    Ok(Estimate {
+        runs: opts.runs,
+        seed: opts.seed,
+        p90_ci: p90_ci(&sorted),
+        converged_after: converged_after(&downtimes, p90),
+        downtime_sorted: sorted,
+        mean_ms,
+        outcomes,
+        window,
+        p_fit,
+        criticality,
+        sensitivity,
+        faults,
+        point_of_no_return,
+    })
+}
+
+/// The 95 % confidence interval of the 0.9 quantile from order statistics.
+fn p90_ci(sorted: &[u64]) -> (u64, u64) {
+    let n = sorted.len() as f64;
+    let half = 1.96 * (n * 0.9 * 0.1).sqrt();
+    let lo = ((n * 0.9 - half).floor().max(1.0) as usize).min(sorted.len());
+    let hi = ((n * 0.9 + half).ceil().max(1.0) as usize).min(sorted.len());
+    (sorted[lo - 1], sorted[hi - 1])
+}
+
+/// The number of runs from which the P90 of the first runs stays within
+/// 1 % of the final P90 (checked at 100, 200, 400, ... runs).
+fn converged_after(downtimes: &[u64], p90: u64) -> Option<u64> {
+    let tolerance = (p90 as f64 * 0.01).max(1.0);
+    let mut sizes = Vec::new();
+    let mut m = 100usize;
+    while m < downtimes.len() {
+        sizes.push(m);
+        m *= 2;
+    }
+    sizes.push(downtimes.len());
+    let within: Vec<bool> = sizes
+        .iter()
+        .map(|&m| {
+            let mut prefix = downtimes[..m].to_vec();
+            prefix.sort_unstable();
+            (quantile(&prefix, 0.9) as f64 - p90 as f64).abs() <= tolerance
+        })
+        .collect();
+    // The first size from which every later check holds.
+    let mut first = None;
+    for (k, ok) in within.iter().enumerate().rev() {
+        if *ok {
+            first = Some(sizes[k] as u64);
+        } else {
+            break;
+        }
+    }
+    first
+}
+
+/// Spearman's rank correlation (average ranks for ties).
+fn spearman(xs: &[f64], ys: &[f64]) -> Option<f64> {
+    if xs.len() < 3 {
+        return None;
+    }
+    let (rx, ry) = (ranks(xs), ranks(ys));
+    let n = rx.len() as f64;
+    let (mx, my) = (rx.iter().sum::<f64>() / n, ry.iter().sum::<f64>() / n);
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (a, b) in rx.iter().zip(&ry) {
+        sxy += (a - mx) * (b - my);
+        sxx += (a - mx) * (a - mx);
+        syy += (b - my) * (b - my);
+    }
+    (sxx > 0.0 && syy > 0.0).then(|| sxy / libm::sqrt(sxx * syy))
+}
+
+fn ranks(v: &[f64]) -> Vec<f64> {
+    let mut idx: Vec<usize> = (0..v.len()).collect();
+    idx.sort_by(|a, b| v[*a].total_cmp(&v[*b]).then(a.cmp(b)));
+    let mut r = vec![0.0; v.len()];
+    let mut i = 0;
+    while i < idx.len() {
+        let mut j = i;
+        while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
+            j += 1;
+        }
+        let avg = (i + j) as f64 / 2.0 + 1.0;
+        for k in i..=j {
+            r[idx[k]] = avg;
+        }
+        i = j + 1;
+    }
+    r
+}
+
+/// The latest rollback decision that still ends inside the window.
+fn point_of_no_return(sc: &Scenario, seed: u64, window: SimDuration, samples: &[&Sampled]) -> Option<PointOfNoReturn> {
+    let rollbacks: Vec<_> = sc.policies.iter().filter(|p| p.action == Action::Rollback).collect();
+    if rollbacks.is_empty() {
+        return None;
+    }
+    // P90 of reaction + restore for each rollback policy, by sampling its
+    // own stream; the slowest one decides.
+    let rollback_p90_ms = rollbacks
+        .iter()
+        .map(|p| {
+            let mut s = rng::stream(seed, 0, Purpose::Analysis, rng::key_of(&p.name), 0);
+            let cap = rehearse_core::scenario::MAX_SPAN;
+            let mut v: Vec<u64> = (0..10_000)
+                .map(|_| {
+                    let reaction = p.reaction.as_ref().map_or(0, |d| d.sample(&mut s, cap).as_ms());
+                    let undo = p.duration.as_ref().map_or(0, |d| d.sample(&mut s, cap).as_ms());
+                    reaction + undo
+                })
+                .collect();
+            v.sort_unstable();
+            quantile(&v, 0.9)
+        })
+        .max()?;
+    let latest_start_ms = window.as_ms().saturating_sub(rollback_p90_ms);
+    // The last step that, in 90 % of the sampled runs, is done by then.
+    let mut checkpoint: Option<(StepIdx, u64)> = None;
+    for i in 0..sc.steps.len() {
+        let mut ends: Vec<u64> = samples.iter().filter_map(|r| r.ends_in_downtime.get(i).copied().flatten()).collect();
+        if ends.len() < samples.len() / 2 || ends.is_empty() {
+            continue; // not a step of the downtime
+        }
+        ends.sort_unstable();
+        let p90 = quantile(&ends, 0.9);
+        if p90 <= latest_start_ms && checkpoint.is_none_or(|(_, best)| p90 > best) {
+            checkpoint = Some((StepIdx(i as u32), p90));
+        }
+    }
+    Some(PointOfNoReturn { rollback_p90_ms, latest_start_ms, checkpoint })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quantiles_ranks_and_correlation() {
+        let v: Vec<u64> = (1..=100).collect();
+        assert_eq!(quantile(&v, 0.5), 50);
+        assert_eq!(quantile(&v, 0.9), 90);
+        assert_eq!(quantile(&v, 1.0), 100);
+        assert_eq!(ranks(&[3.0, 1.0, 3.0, 2.0]), vec![3.5, 1.0, 3.5, 2.0]);
+        let x: Vec<f64> = (0..50).map(f64::from).collect();
+        let y: Vec<f64> = x.iter().map(|v| v * v).collect();
+        assert!((spearman(&x, &y).unwrap() - 1.0).abs() < 1e-12, "monotone: rank correlation 1");
+        let rev: Vec<f64> = x.iter().map(|v| -v).collect();
+        assert!((spearman(&x, &rev).unwrap() + 1.0).abs() < 1e-12);
+        assert_eq!(spearman(&x, &vec![1.0; 50]), None);
+        let (lo, hi) = p90_ci(&v);
+        assert!(lo <= 90 && hi >= 90 && lo >= 80 && hi <= 100, "{lo} {hi}");
+    }
+}

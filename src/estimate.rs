@@ -1,0 +1,340 @@
+//! `rehearse estimate`: downtime over many runs, for the people who plan
+//! the weekend.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use anyhow::{Context, Result, bail};
+use rehearse_core::{Outcome, Scenario, SimDuration};
+use rehearse_sim::Plan;
+use rehearse_sim::estimate::{self, Estimate, EstimateOptions};
+use serde_json::{Value, json};
+
+use crate::cli::EstimateArgs;
+use crate::load;
+
+const QUANTILES: [(&str, f64); 5] = [("p50", 0.5), ("p80", 0.8), ("p90", 0.9), ("p95", 0.95), ("p99", 0.99)];
+
+/// A `--fail-if` gate.
+#[derive(Debug, Clone, PartialEq)]
+struct Gate {
+    text: String,
+    metric: String,
+    op: &'static str,
+    value: f64,
+}
+
+fn parse_gate(text: &str) -> Result<Gate> {
+    let ops = [">=", "<=", ">", "<"];
+    let Some((at, op)) = ops
+        .iter()
+        .filter_map(|op| text.find(op).map(|i| (i, *op)))
+        .min_by_key(|(i, op)| (*i, std::cmp::Reverse(op.len())))
+    else {
+        bail!("--fail-if {text:?}: expected METRIC OP VALUE, e.g. \"p90 > 40h\" or \"p_fit < 0.9\"");
+    };
+    let metric = text[..at].trim().to_ascii_lowercase();
+    let raw = text[at + op.len()..].trim();
+    let value = match metric.as_str() {
+        "p50" | "p80" | "p90" | "p95" | "p99" | "mean" | "max" => {
+            SimDuration::parse(raw).map(|d| d.as_ms() as f64).map_err(|e| anyhow::anyhow!("--fail-if {text:?}: {e}"))?
+        }
+        "p_fit" | "p_commit" => match raw.parse::<f64>() {
+            Ok(v) if (0.0..=1.0).contains(&v) => v,
+            _ => bail!("--fail-if {text:?}: {raw:?} is not a share between 0 and 1"),
+        },
+        other => {
+            bail!("--fail-if {text:?}: unknown metric {other:?}; expected p50 p80 p90 p95 p99 mean max p_fit p_commit")
+        }
+    };
+    Ok(Gate { text: text.to_string(), metric, op, value })
+}
+
+fn metric(e: &Estimate, m: &str) -> Option<f64> {
+    Some(match m {
+        "mean" => e.mean_ms,
+        "max" => *e.downtime_sorted.last()? as f64,
+        "p_fit" => e.p_fit?,
+        "p_commit" => *e.outcomes.get(&Outcome::Committed).unwrap_or(&0) as f64 / e.runs as f64,
+        q => e.quantile(QUANTILES.iter().find(|(n, _)| *n == q)?.1) as f64,
+    })
+}
+
+fn holds(g: &Gate, v: f64) -> bool {
+    match g.op {
+        ">" => v > g.value,
+        ">=" => v >= g.value,
+        "<" => v < g.value,
+        _ => v <= g.value,
+    }
+}
+
+pub fn estimate(args: &EstimateArgs) -> Result<ExitCode> {
+    let (scenario, text) = load::scenario(&args.scenario)?;
+    let gates = args.fail_if.iter().map(|g| parse_gate(g)).collect::<Result<Vec<_>>>()?;
+    let window = match &args.window {
+        Some(w) => Some(SimDuration::parse(w).with_context(|| format!("--window {w}"))?),
+        None => scenario.meta.window,
+    };
+    if args.runs == 0 {
+        bail!("--runs must be at least 1");
+    }
+    let max_time = SimDuration::parse(&args.max_time).with_context(|| format!("--max-time {}", args.max_time))?;
+    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let opts = EstimateOptions {
+        runs: args.runs,
+        seed: args.seed,
+        threads,
+        limits: rehearse_sim::Limits { max_time, ..Default::default() },
+        fault_costs: !args.no_fault_costs,
+        ..Default::default()
+    };
+    let plan = Plan::new(&scenario, rehearse_sim::digest(&text));
+    let passes = 1 + if opts.fault_costs { scenario.faults.len() as u64 } else { 0 };
+    let progress = AtomicU64::new(0);
+    let show = !args.json && std::io::stderr().is_terminal();
+    let result = std::thread::scope(|scope| {
+        let worker = scope.spawn(|| estimate::estimate(&plan, &opts, window, &progress));
+        if show {
+            let bar = indicatif::ProgressBar::new(args.runs * passes);
+            bar.set_style(
+                indicatif::ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} runs, {eta} left")
+                    .expect("valid template")
+                    .progress_chars("=> "),
+            );
+            bar.set_prefix("estimate");
+            while !worker.is_finished() {
+                bar.set_position(progress.load(Ordering::Relaxed));
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            bar.finish_and_clear();
+        }
+        worker.join().expect("the estimate thread panicked")
+    })?;
+    tracing::info!(runs = args.runs, threads, "estimate done");
+    let failed: Vec<&Gate> = gates.iter().filter(|g| metric(&result, &g.metric).is_some_and(|v| holds(g, v))).collect();
+    let unknown: Vec<&Gate> = gates.iter().filter(|g| metric(&result, &g.metric).is_none()).collect();
+    if let Some(g) = unknown.first() {
+        bail!("--fail-if {:?}: the scenario has no window (give --window) so p_fit is unknown", g.text);
+    }
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer_pretty(
+            &mut out,
+            &to_json(&result, &scenario, &args.scenario.display().to_string(), &gates, &failed),
+        )?;
+        writeln!(out)?;
+    } else {
+        write_text(&mut out, &result, &scenario, &args.scenario.display().to_string(), &failed)?;
+    }
+    Ok(if failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+fn write_text(out: &mut impl Write, e: &Estimate, sc: &Scenario, path: &str, failed: &[&Gate]) -> std::io::Result<()> {
+    let d = |ms: u64| SimDuration(ms).hms();
+    writeln!(out, "estimate     {path}: {} runs (seed {}, runs 0..{})", e.runs, e.seed, e.runs)?;
+    let q: Vec<String> = QUANTILES.iter().map(|(n, q)| format!("{} {}", n.to_uppercase(), d(e.quantile(*q)))).collect();
+    writeln!(out, "downtime     {}", q.join("  "))?;
+    writeln!(
+        out,
+        "             mean {}  max {}",
+        d(e.mean_ms.round() as u64),
+        d(*e.downtime_sorted.last().unwrap_or(&0))
+    )?;
+    writeln!(
+        out,
+        "             P90 95% CI {} .. {}; {}",
+        d(e.p90_ci.0),
+        d(e.p90_ci.1),
+        match e.converged_after {
+            Some(n) => format!("stable within 1% after {n} runs"),
+            None => "not stable within 1% yet: run more".to_string(),
+        }
+    )?;
+    let mix: Vec<String> =
+        e.outcomes.iter().map(|(o, n)| format!("{o} {:.1}%", 100.0 * *n as f64 / e.runs as f64)).collect();
+    writeln!(out, "outcomes     {}", mix.join(", "))?;
+    let none = e.downtime_sorted.iter().take_while(|d| **d == 0).count();
+    if none > 0 {
+        writeln!(
+            out,
+            "             {:.1}% of runs ended before downtime began (cancelled or rolled back early): counted as no downtime",
+            100.0 * none as f64 / e.runs as f64
+        )?;
+    }
+    if let (Some(w), Some(p)) = (e.window, e.p_fit) {
+        let target = sc.meta.window_confidence.map_or(String::new(), |c| {
+            format!(" (needed {:.0}%: {})", 100.0 * c, if p >= c { "met" } else { "NOT MET" })
+        });
+        writeln!(out, "window       {}: fits in {:.1}% of runs{target}", d(w.as_ms()), 100.0 * p)?;
+    }
+    writeln!(out, "\nhistogram of downtime")?;
+    for line in histogram(&e.downtime_sorted, e.window.map(|w| w.as_ms())) {
+        writeln!(out, "  {line}")?;
+    }
+    writeln!(
+        out,
+        "\nwhat drives it (criticality: share of committed runs on the critical path; sensitivity: rank correlation with downtime)"
+    )?;
+    let mut steps: Vec<usize> = (0..sc.steps.len()).filter(|i| !sc.steps[*i].is_group()).collect();
+    steps.sort_by(|a, b| {
+        let key = |i: &usize| e.sensitivity[*i].unwrap_or(0.0).abs();
+        key(b).total_cmp(&key(a)).then(e.criticality[*b].total_cmp(&e.criticality[*a])).then(a.cmp(b))
+    });
+    for i in steps.into_iter().take(10) {
+        let rho = e.sensitivity[i];
+        let bar = "#".repeat((rho.unwrap_or(0.0).abs() * 30.0).round() as usize);
+        writeln!(
+            out,
+            "  {:<36} crit {:>5.1}%  rho {:>6}  {bar}",
+            truncate(&sc.steps[i].id, 36),
+            100.0 * e.criticality[i],
+            rho.map_or("-".to_string(), |r| format!("{r:+.2}"))
+        )?;
+    }
+    if !e.faults.is_empty() {
+        writeln!(
+            out,
+            "\nfaults (with the fault minus without it, same random numbers; negative when it ends runs early)"
+        )?;
+        for f in &e.faults {
+            let added = f.added_mean_ms.map_or("-".to_string(), |m| signed(m.round() as i64));
+            let shift = f.p90_shift_ms.map_or("-".to_string(), signed);
+            writeln!(
+                out,
+                "  {:<24} struck in {:>5.1}% of runs  mean downtime {added:>10}  P90 {shift:>10}",
+                sc.faults[f.fault.index()].id,
+                100.0 * f.runs_struck as f64 / e.runs as f64
+            )?;
+        }
+    }
+    if let Some(p) = &e.point_of_no_return {
+        writeln!(out, "\npoint of no return")?;
+        writeln!(
+            out,
+            "  a rollback takes up to {} (P90); to end inside the window it must begin by T+{} into the downtime",
+            d(p.rollback_p90_ms),
+            d(p.latest_start_ms)
+        )?;
+        if let Some((step, p90)) = p.checkpoint {
+            writeln!(
+                out,
+                "  go/no-go: if `{}` is not done by T+{} (it is by T+{} in 90% of runs), roll back",
+                sc.step(step).id,
+                d(p.latest_start_ms),
+                d(p90)
+            )?;
+        }
+    }
+    for g in failed {
+        writeln!(out, "\nGATE FAILED  {}", g.text)?;
+    }
+    Ok(())
+}
+
+fn signed(ms: i64) -> String {
+    let s = SimDuration(ms.unsigned_abs()).hms();
+    if ms < 0 { format!("-{s}") } else { format!("+{s}") }
+}
+
+fn truncate(s: &str, w: usize) -> String {
+    if s.chars().count() <= w { s.to_string() } else { format!("{}...", s.chars().take(w - 3).collect::<String>()) }
+}
+
+/// Twelve bins between the smallest and largest downtime, `|` marking the
+/// window's bin.
+fn histogram(sorted: &[u64], window: Option<u64>) -> Vec<String> {
+    let (Some(&lo), Some(&hi)) = (sorted.first(), sorted.last()) else { return Vec::new() };
+    let bins = 12u64;
+    let width = ((hi - lo) / bins).max(1);
+    let mut counts = vec![0u64; bins as usize];
+    for v in sorted {
+        counts[(((v - lo) / width).min(bins - 1)) as usize] += 1;
+    }
+    let top = *counts.iter().max().unwrap_or(&1);
+    counts
+        .iter()
+        .enumerate()
+        .map(|(k, c)| {
+            let from = lo + k as u64 * width;
+            let mark = if window.is_some_and(|w| w >= from && w < from + width) { " <- window" } else { "" };
+            format!(
+                "{:>11} {:<40} {:>6.1}%{mark}",
+                SimDuration(from).hms(),
+                "#".repeat(((c * 40).div_ceil(top.max(1))) as usize),
+                100.0 * *c as f64 / sorted.len() as f64
+            )
+        })
+        .collect()
+}
+
+fn to_json(e: &Estimate, sc: &Scenario, path: &str, gates: &[Gate], failed: &[&Gate]) -> Value {
+    let quantiles: serde_json::Map<String, Value> =
+        QUANTILES.iter().map(|(n, q)| (format!("{n}_ms"), json!(e.quantile(*q)))).collect();
+    let outcomes: serde_json::Map<String, Value> = e
+        .outcomes
+        .iter()
+        .map(|(o, n)| (serde_json::to_value(o).unwrap().as_str().unwrap().to_string(), json!(n)))
+        .collect();
+    let steps: Vec<Value> = (0..sc.steps.len())
+        .filter(|i| !sc.steps[*i].is_group())
+        .map(|i| json!({ "id": sc.steps[i].id, "criticality": e.criticality[i], "sensitivity": e.sensitivity[i] }))
+        .collect();
+    let faults: Vec<Value> = e
+        .faults
+        .iter()
+        .map(|f| {
+            json!({
+                "id": sc.faults[f.fault.index()].id,
+                "runs_struck": f.runs_struck,
+                "strikes": f.strikes,
+                "added_mean_downtime_ms": f.added_mean_ms,
+                "p90_shift_ms": f.p90_shift_ms,
+            })
+        })
+        .collect();
+    json!({
+        "schema": 1,
+        "scenario": { "file": path, "name": sc.meta.name },
+        "runs": e.runs,
+        "seed": e.seed,
+        "downtime": {
+            "quantiles": quantiles,
+            "mean_ms": e.mean_ms,
+            "max_ms": e.downtime_sorted.last(),
+            "p90_ci95_ms": [e.p90_ci.0, e.p90_ci.1],
+            "p90_converged_after_runs": e.converged_after,
+        },
+        "outcomes": outcomes,
+        "window_ms": e.window.map(|w| w.as_ms()),
+        "p_fit": e.p_fit,
+        "window_confidence": sc.meta.window_confidence,
+        "steps": steps,
+        "faults": faults,
+        "point_of_no_return": e.point_of_no_return.as_ref().map(|p| json!({
+            "rollback_p90_ms": p.rollback_p90_ms,
+            "latest_rollback_start_ms": p.latest_start_ms,
+            "checkpoint": p.checkpoint.map(|(s, t)| json!({ "step": sc.step(s).id, "p90_done_ms": t })),
+        })),
+        "gates": gates.iter().map(|g| json!({ "expr": g.text, "failed": failed.iter().any(|f| f.text == g.text) })).collect::<Vec<_>>(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn gates_parse() {
+        let g = parse_gate("p90 > 40h").unwrap();
+        assert_eq!((g.metric.as_str(), g.op, g.value), ("p90", ">", 40.0 * 3_600_000.0));
+        let g = parse_gate("p_fit<0.9").unwrap();
+        assert_eq!((g.metric.as_str(), g.op, g.value), ("p_fit", "<", 0.9));
+        let g = parse_gate("mean >= 1h30m").unwrap();
+        assert_eq!(g.op, ">=");
+        assert!(parse_gate("p91 > 1h").is_err());
+        assert!(parse_gate("p_fit < 2").is_err());
+        assert!(parse_gate("p90 40h").is_err());
+    }
+}

@@ -1,0 +1,75 @@
+//! Downtime estimation: the same numbers for any thread count, gates for
+//! CI pipelines, and quantiles that follow from the plan.
+
+use serde_json::Value;
+
+use crate::support::{rehearse, stderr, stdout};
+
+fn estimate_json(args: &[&str]) -> (Option<i32>, Value, String) {
+    let mut all = vec!["estimate"];
+    all.extend_from_slice(args);
+    all.push("--json");
+    let o = rehearse(&all);
+    let v = serde_json::from_str(&stdout(&o)).unwrap_or(Value::Null);
+    (o.status.code(), v, stderr(&o))
+}
+
+#[test]
+fn results_do_not_depend_on_the_thread_count() {
+    let base = ["scenarios/self-service-upgrade.toml", "--runs", "3000", "--seed", "5"];
+    let one = rehearse(&[&["estimate"][..], &base, &["--threads", "1", "--json"]].concat());
+    let two = rehearse(&[&["estimate"][..], &base, &["--threads", "2", "--json"]].concat());
+    let three = rehearse(&[&["estimate"][..], &base, &["--threads", "3", "--json"]].concat());
+    assert_eq!(one.status.code(), Some(0), "{}", stderr(&one));
+    assert_eq!(stdout(&one), stdout(&two));
+    assert_eq!(stdout(&one), stdout(&three));
+    let v: Value = serde_json::from_str(&stdout(&one)).unwrap();
+    let q = &v["downtime"]["quantiles"];
+    let (p50, p90, p99) = (q["p50_ms"].as_u64().unwrap(), q["p90_ms"].as_u64().unwrap(), q["p99_ms"].as_u64().unwrap());
+    assert!(p50 <= p90 && p90 <= p99, "{q}");
+    let ci = v["downtime"]["p90_ci95_ms"].as_array().unwrap();
+    assert!(ci[0].as_u64().unwrap() <= p90 && p90 <= ci[1].as_u64().unwrap());
+    let total: u64 = v["outcomes"].as_object().unwrap().values().map(|n| n.as_u64().unwrap()).sum();
+    assert_eq!(total, 3000);
+    // The data upgrade's SyncSchema drives its downtime most.
+    let (_, v, _) = estimate_json(&["scenarios/ax2012-data-upgrade-dev.toml", "--runs", "2000", "--no-fault-costs"]);
+    let steps = v["steps"].as_array().unwrap();
+    let top = steps
+        .iter()
+        .max_by(|a, b| a["sensitivity"].as_f64().unwrap_or(0.0).total_cmp(&b["sensitivity"].as_f64().unwrap_or(0.0)))
+        .unwrap();
+    assert_eq!(top["id"], "DbSync.SyncSchema", "{top}");
+}
+
+#[test]
+fn gates_exit_1_when_they_hold_and_0_when_not() {
+    let s = "scenarios/self-service-upgrade.toml";
+    let (code, v, err) = estimate_json(&[s, "--runs", "1000", "--no-fault-costs", "--fail-if", "p90 > 1h"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert_eq!(v["gates"][0]["failed"], true);
+    let (code, v, _) =
+        estimate_json(&[s, "--runs", "1000", "--no-fault-costs", "--fail-if", "p90 > 40h", "--fail-if", "p_fit < 0.5"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(v["gates"][1]["failed"], false);
+    let o = rehearse(&["estimate", s, "--fail-if", "p42 > 1h"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("unknown metric"), "{}", stderr(&o));
+}
+
+#[test]
+fn a_plan_without_randomness_has_one_downtime() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("fixed.toml");
+    std::fs::write(
+        &plan,
+        "[scenario]\nname = \"fixed\"\nwindow = \"3h\"\n[[step]]\nid = \"off\"\nduration = \"2h\"\ndowntime = \"begins\"\n[[step]]\nid = \"on\"\nafter = [\"off\"]\nduration = \"30m\"\ndowntime = \"ends\"\n",
+    )
+    .unwrap();
+    let (code, v, err) = estimate_json(&[plan.to_str().unwrap(), "--runs", "500"]);
+    assert_eq!(code, Some(0), "{err}");
+    for q in ["p50_ms", "p90_ms", "p99_ms"] {
+        assert_eq!(v["downtime"]["quantiles"][q], 9_000_000, "{q}");
+    }
+    assert_eq!(v["p_fit"], 1.0);
+    assert_eq!(v["downtime"]["p90_converged_after_runs"], 100);
+}
