@@ -31,6 +31,8 @@ pub enum Command {
     /// Estimate the downtime over many runs: quantiles, the chance to fit
     /// the window, what drives it, and the latest safe rollback decision.
     Estimate(EstimateArgs),
+    /// Compare two plans on the same seeds and random numbers.
+    Compare(CompareArgs),
     /// Verify a stored run (SQLite or JSON Lines): hash chain, fold,
     /// projections, and re-simulation from its scenario and seed.
     Replay(ReplayArgs),
@@ -255,4 +257,32 @@ pub struct EstimateArgs {
     /// A run must end within this much simulated time.
     #[arg(long, value_name = "DURATION", default_value = "365d")]
     pub max_time: String,
+}
+
+#[derive(Debug, Args)]
+#[command(
+    after_help = "Both plans run the same runs (seed, k); a step or fault both plans have draws the same random \
+numbers in both, so the differences come from what changed, not from luck. Intervals are 95% paired bootstrap \
+intervals.\n\nExample:\n  rehearse compare plan-a.toml plan-b.toml --runs 20000"
+)]
+pub struct CompareArgs {
+    /// Plan A (TOML).
+    pub a: PathBuf,
+    /// Plan B (TOML).
+    pub b: PathBuf,
+    /// Runs per plan.
+    #[arg(long, default_value_t = 10_000)]
+    pub runs: u64,
+    /// The seed; run k is (seed, k) for both plans.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Worker threads (default: all cores). Never changes the results.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// The downtime window (default: plan A's `window`).
+    #[arg(long, value_name = "DURATION")]
+    pub window: Option<String>,
+    /// Print the comparison as JSON.
+    #[arg(long)]
+    pub json: bool,
 }

@@ -11,7 +11,7 @@ use rehearse_sim::Plan;
 use rehearse_sim::estimate::{self, Estimate, EstimateOptions};
 use serde_json::{Value, json};
 
-use crate::cli::EstimateArgs;
+use crate::cli::{CompareArgs, EstimateArgs};
 use crate::load;
 
 const QUANTILES: [(&str, f64); 5] = [("p50", 0.5), ("p80", 0.8), ("p90", 0.9), ("p95", 0.95), ("p99", 0.99)];
@@ -319,6 +319,85 @@ fn to_json(e: &Estimate, sc: &Scenario, path: &str, gates: &[Gate], failed: &[&G
         })),
         "gates": gates.iter().map(|g| json!({ "expr": g.text, "failed": failed.iter().any(|f| f.text == g.text) })).collect::<Vec<_>>(),
     })
+}
+
+pub fn compare(args: &CompareArgs) -> Result<ExitCode> {
+    let (sa, ta) = load::scenario(&args.a)?;
+    let (sb, tb) = load::scenario(&args.b)?;
+    let window = match &args.window {
+        Some(w) => Some(SimDuration::parse(w).with_context(|| format!("--window {w}"))?),
+        None => sa.meta.window,
+    };
+    if args.runs == 0 {
+        bail!("--runs must be at least 1");
+    }
+    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let opts = EstimateOptions { runs: args.runs, seed: args.seed, threads, fault_costs: false, ..Default::default() };
+    let (pa, pb) = (Plan::new(&sa, rehearse_sim::digest(&ta)), Plan::new(&sb, rehearse_sim::digest(&tb)));
+    let progress = AtomicU64::new(0);
+    let c = estimate::compare(&pa, &pb, &opts, window, &progress)?;
+    let show = |name: &str, v: f64| {
+        if name == "p_fit" { format!("{:.1}%", 100.0 * v) } else { SimDuration(v.max(0.0) as u64).hms() }
+    };
+    let signed = |name: &str, v: f64| {
+        if name == "p_fit" {
+            let pts = 100.0 * v;
+            format!("{:+.1} pts", if pts.abs() < 0.05 { 0.0 } else { pts })
+        } else {
+            signed(v.round() as i64)
+        }
+    };
+    let value = |e: &Estimate, name: &str| match name {
+        "p50" => e.quantile(0.5) as f64,
+        "p90" => e.quantile(0.9) as f64,
+        _ => e.p_fit.unwrap_or(f64::NAN),
+    };
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        let diffs: Vec<Value> = c
+            .diffs
+            .iter()
+            .map(|(n, d, (lo, hi))| json!({ "metric": n, "a": value(&c.a, n), "b": value(&c.b, n), "b_minus_a": d, "ci95": [lo, hi] }))
+            .collect();
+        let drivers: Vec<Value> =
+            c.drivers.iter().map(|(id, a, b)| json!({ "step": id, "mean_ms_a": a, "mean_ms_b": b })).collect();
+        let v = json!({ "a": args.a.display().to_string(), "b": args.b.display().to_string(), "runs": args.runs, "seed": args.seed,
+            "window_ms": window.map(|w| w.as_ms()), "diffs": diffs, "drivers": drivers });
+        serde_json::to_writer_pretty(&mut out, &v)?;
+        writeln!(out)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    writeln!(out, "compare      A {}  B {}", args.a.display(), args.b.display())?;
+    writeln!(
+        out,
+        "             {} runs each (seed {}); shared steps and faults on the same random numbers",
+        args.runs, args.seed
+    )?;
+    writeln!(out, "\n{:<8} {:>14} {:>14} {:>14}   95% interval", "", "A", "B", "B - A")?;
+    for (n, d, (lo, hi)) in &c.diffs {
+        writeln!(
+            out,
+            "{:<8} {:>14} {:>14} {:>14}   {} .. {}",
+            n.to_uppercase(),
+            show(n, value(&c.a, n)),
+            show(n, value(&c.b, n)),
+            signed(n, *d),
+            signed(n, *lo),
+            signed(n, *hi)
+        )?;
+    }
+    if !c.drivers.is_empty() {
+        writeln!(out, "\nwhat changed (mean duration of a step per run, where it ran)")?;
+        for (id, a, b) in c.drivers.iter().take(12) {
+            let f = |v: &Option<f64>| v.map_or("(absent)".to_string(), |m| SimDuration(m.round() as u64).hms());
+            let delta = match (a, b) {
+                (Some(x), Some(y)) => signed("", y - x),
+                _ => String::new(),
+            };
+            writeln!(out, "  {:<36} {:>12} -> {:<12} {delta}", truncate(id, 36), f(a), f(b))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         cli::Command::Validate(a) => validate::validate(&a),
         cli::Command::Check(a) => check::check(&a),
         cli::Command::Estimate(a) => estimate::estimate(&a),
+        cli::Command::Compare(a) => estimate::compare(&a),
         cli::Command::Replay(a) => replay::replay(&a),
         cli::Command::Calibrate(a) => calibrate::calibrate(&a),
         cli::Command::Sql(a) => sql::sql(&a),

@@ -73,3 +73,37 @@ fn a_plan_without_randomness_has_one_downtime() {
     assert_eq!(v["p_fit"], 1.0);
     assert_eq!(v["downtime"]["p90_converged_after_runs"], 100);
 }
+
+#[test]
+fn compare_credits_the_change_to_the_step_that_changed() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = crate::support::scenario_path("self-service-upgrade.toml");
+    let text = std::fs::read_to_string(&a).unwrap();
+    let faster = text.replace(
+        "per_gb = { pert = [\"30s\", \"1m\", \"3m\"] }  # ASSUMPTION\n",
+        "per_gb = { pert = [\"20s\", \"40s\", \"2m\"] }  # faster storage\n",
+    );
+    assert_ne!(faster, text);
+    let b = dir.path().join("b.toml");
+    std::fs::write(&b, &faster).unwrap();
+    let same = dir.path().join("same.toml");
+    std::fs::write(&same, &text).unwrap();
+    let run = |other: &std::path::Path| {
+        let o = rehearse(&["compare", a.to_str().unwrap(), other.to_str().unwrap(), "--runs", "2000", "--json"]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        serde_json::from_str::<Value>(&stdout(&o)).unwrap()
+    };
+    // The same plan: no difference at all, nothing changed.
+    let v = run(&same);
+    for d in v["diffs"].as_array().unwrap() {
+        assert_eq!(d["b_minus_a"].as_f64().unwrap(), 0.0, "{d}");
+    }
+    assert!(v["drivers"].as_array().unwrap().is_empty());
+    // Faster data upgrades: a shorter P90, surely, and the data upgrade
+    // steps are what changed.
+    let v = run(&b);
+    let p90 = v["diffs"].as_array().unwrap().iter().find(|d| d["metric"] == "p90").unwrap();
+    assert!(p90["ci95"][1].as_f64().unwrap() < 0.0, "{p90}");
+    let first = &v["drivers"][0]["step"];
+    assert!(first == "prod-data-upgrade" || first == "sandbox-data-upgrade", "{v}");
+}
