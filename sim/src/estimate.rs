@@ -494,7 +494,8 @@ pub fn compare(
     let ea = estimate(a, opts, window, progress)?;
     let eb = estimate(b, opts, window, progress)?;
     let n = ea.downtime_by_run.len();
-    let metrics: [(&'static str, fn(&[u64], Option<SimDuration>) -> f64); 3] = [
+    type Metric = fn(&[u64], Option<SimDuration>) -> f64;
+    let metrics: [(&'static str, Metric); 3] = [
         ("p50", |v, _| sorted_quantile(v, 0.5)),
         ("p90", |v, _| sorted_quantile(v, 0.9)),
         ("p_fit", |v, w| w.map_or(f64::NAN, |w| v.iter().filter(|d| **d <= w.as_ms()).count() as f64 / v.len() as f64)),
