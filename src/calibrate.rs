@@ -1,10 +1,9 @@
 //! `rehearse calibrate`: measured DATAUPGRADESTATUS exports to durations.
 
 use std::io::Write;
-use std::path::Path;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use rehearse_sim::calibrate::{self, Options};
 
 use crate::cli::CalibrateArgs;
@@ -39,7 +38,7 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     match target {
         Some(path) => {
-            write_atomically(path, &text)?;
+            crate::output::write_atomically(path, &text)?;
             write!(out, "{}", cal.report)?;
             if !note.is_empty() {
                 writeln!(out, "\n{note}")?;
@@ -52,13 +51,4 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-fn write_atomically(path: &Path, text: &str) -> Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp =
-        tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot create a file in {}", dir.display()))?;
-    tmp.write_all(text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
-    tmp.persist(path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
 }

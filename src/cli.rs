@@ -55,6 +55,10 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 0, conflicts_with = "median")]
     pub seed: u64,
 
+    /// Which run of a batch (`rehearse estimate` run k is `--seed S --run k`).
+    #[arg(long, value_name = "K", default_value_t = 0)]
+    pub run: u64,
+
     /// Run every step at its median, with no randomness: the plan as written.
     #[arg(long)]
     pub median: bool,
@@ -249,6 +253,10 @@ pub struct EstimateArgs {
     /// Skip pricing each fault (one extra pass of all runs per fault).
     #[arg(long)]
     pub no_fault_costs: bool,
+
+    /// Also write a self-contained HTML report (charts as inline SVG).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 
     /// Print the estimate as JSON.
     #[arg(long)]

@@ -118,6 +118,9 @@ pub fn estimate(args: &EstimateArgs) -> Result<ExitCode> {
     if let Some(g) = unknown.first() {
         bail!("--fail-if {:?}: the scenario has no window (give --window) so p_fit is unknown", g.text);
     }
+    if let Some(path) = &args.html {
+        write_html(path, &plan, &opts, &result)?;
+    }
     let mut out = std::io::stdout().lock();
     if args.json {
         serde_json::to_writer_pretty(
@@ -319,6 +322,35 @@ fn to_json(e: &Estimate, sc: &Scenario, path: &str, gates: &[Gate], failed: &[&G
         })),
         "gates": gates.iter().map(|g| json!({ "expr": g.text, "failed": failed.iter().any(|f| f.text == g.text) })).collect::<Vec<_>>(),
     })
+}
+
+/// The HTML report, with the runs at the P50 and the P90 re-run in full.
+fn write_html(path: &std::path::Path, plan: &Plan<'_>, opts: &EstimateOptions, e: &Estimate) -> Result<()> {
+    let sc = plan.scenario();
+    let mut sim = rehearse_sim::Simulator::new(plan);
+    let mut runs = Vec::new();
+    for (label, q) in [("P50", 0.5), ("P90", 0.9)] {
+        let target = e.quantile(q);
+        let k = e.downtime_by_run.iter().position(|d| *d == target).expect("a run has the quantile's downtime") as u64;
+        let mut memory = rehearse_sim::MemorySink::new();
+        let run_opts = rehearse_sim::RunOptions {
+            run: k,
+            limits: opts.limits,
+            ..rehearse_sim::RunOptions::new(opts.seed, rehearse_core::Mode::Random)
+        };
+        let summary = sim.run(&run_opts, &mut memory)?;
+        runs.push((
+            format!("The {label} run (run {k}, downtime {})", SimDuration(target).hms()),
+            summary,
+            memory.records,
+        ));
+    }
+    let gantts: Vec<rehearse_sim::report::GanttRun<'_>> = runs
+        .iter()
+        .map(|(title, summary, events)| rehearse_sim::report::GanttRun { title: title.clone(), summary, events })
+        .collect();
+    let page = rehearse_sim::report::html(sc, e, &gantts);
+    crate::output::write_atomically(path, &page)
 }
 
 pub fn compare(args: &CompareArgs) -> Result<ExitCode> {

@@ -10,6 +10,7 @@ mod check;
 mod cli;
 mod estimate;
 mod load;
+mod output;
 mod render;
 mod replay;
 mod run;

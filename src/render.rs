@@ -215,6 +215,7 @@ impl RunReport<'_> {
         }
         let mode = match s.mode {
             Mode::Median => "every step at its median (--median)".to_string(),
+            Mode::Random if s.run > 0 => format!("{} run {} (random draws)", s.seed, s.run),
             Mode::Random => format!("{} (random draws)", s.seed),
         };
         writeln!(out, "seed           {mode}")?;
@@ -292,6 +293,7 @@ impl RunReport<'_> {
         json!({
             "scenario": { "name": sc.meta.name, "file": self.path.display().to_string(), "digest": s.scenario.to_string() },
             "seed": s.seed,
+            "run": s.run,
             "mode": s.mode,
             "outcome": s.outcome,
             "end_ms": s.end.as_ms(),

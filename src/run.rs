@@ -34,6 +34,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         FaultMode::Probabilistic
     };
     let mut opts = RunOptions::new(args.seed, mode).with_faults(faults);
+    opts.run = args.run;
     opts.limits.max_events = args.max_events;
     opts.limits.max_time = max_time;
     tracing::info!(scenario = %args.scenario.display(), seed = args.seed, ?mode, "run");
@@ -68,7 +69,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
                 ("scenario_text", text.clone()),
                 ("scenario_digest", plan.digest().to_string()),
                 ("seed", args.seed.to_string()),
-                ("run", "0".to_string()),
+                ("run", args.run.to_string()),
                 ("mode", format!("{mode:?}").to_lowercase()),
                 ("faults", faults_desc),
                 ("backend", args.backend.clone()),
@@ -95,8 +96,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
                     .into_inner()
                     .into_inner()
                     .map_err(|e| anyhow::anyhow!("writing {}: {}", path.display(), e.error()))?;
-                tmp.as_file().sync_all().with_context(|| format!("writing {}", path.display()))?;
-                tmp.persist(path).with_context(|| format!("cannot write {}", path.display()))?;
+                crate::output::persist(tmp, path)?;
             }
             (result, hash)
         }

@@ -107,3 +107,52 @@ fn compare_credits_the_change_to_the_step_that_changed() {
     let first = &v["drivers"][0]["step"];
     assert!(first == "prod-data-upgrade" || first == "sandbox-data-upgrade", "{v}");
 }
+
+#[test]
+fn every_run_of_an_estimate_is_reproducible_with_run() {
+    use rehearse_core::Mode;
+    use rehearse_sim::estimate::{EstimateOptions, estimate};
+    use rehearse_sim::{NullSink, Plan, RunOptions, Simulator};
+    let (text, s) = crate::support::load("self-service-upgrade.toml");
+    let plan = Plan::new(&s, rehearse_sim::digest(&text));
+    let opts = EstimateOptions { runs: 300, seed: 9, threads: 2, fault_costs: false, ..Default::default() };
+    let e = estimate(&plan, &opts, s.meta.window, &std::sync::atomic::AtomicU64::new(0)).unwrap();
+    let mut sim = Simulator::new(&plan);
+    for k in [0u64, 1, 150, 299] {
+        let run = sim.run(&RunOptions { run: k, ..RunOptions::new(9, Mode::Random) }, &mut NullSink).unwrap();
+        assert_eq!(run.downtime.as_ms(), e.downtime_by_run[k as usize], "run {k}");
+    }
+    // And through the CLI.
+    let o = rehearse(&["run", "scenarios/self-service-upgrade.toml", "--seed", "9", "--run", "150", "--json"]);
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["downtime_ms"].as_u64().unwrap(), e.downtime_by_run[150]);
+}
+
+#[test]
+fn the_html_report_is_one_self_contained_page() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("report.html");
+    let o = rehearse(&[
+        "estimate",
+        "scenarios/self-service-upgrade.toml",
+        "--runs",
+        "2000",
+        "--no-fault-costs",
+        "--html",
+        page.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert_eq!(html.matches("<svg").count(), 4, "histogram + CDF, tornado, two Gantt charts");
+    for needed in
+        ["Point of no return", "The P50 run (run ", "The P90 run (run ", "window 2d 00:00:00", "<table>", "dvt"]
+    {
+        assert!(html.contains(needed), "missing {needed:?}");
+    }
+    for banned in ["<script", "http://", "https://", "<link", "<img"] {
+        let hits: Vec<_> =
+            html.match_indices(banned).filter(|(i, _)| !html[*i..].starts_with("http://www.w3.org/2000/svg")).collect();
+        assert!(hits.is_empty(), "external or scripted content: {banned}");
+    }
+}

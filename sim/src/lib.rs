@@ -10,6 +10,7 @@ pub mod check;
 pub mod engine;
 pub mod estimate;
 pub mod replay;
+pub mod report;
 pub mod rng;
 pub mod script;
 pub mod sink;

@@ -1,0 +1,297 @@
+//! The HTML report of an estimate: one self-contained page (inline SVG and
+//! CSS, no scripts, no external assets) with the Gantt charts of the P50 and
+//! P90 runs, the downtime histogram and CDF with the window line, the
+//! tornado of what drives the downtime, and the fault table.
+
+use std::fmt::Write as _;
+
+use rehearse_core::event::{Event, EventRecord};
+use rehearse_core::scenario::Scenario;
+use rehearse_core::time::SimDuration;
+
+use crate::estimate::Estimate;
+use crate::summary::RunSummary;
+
+/// A run shown as a Gantt chart.
+pub struct GanttRun<'a> {
+    pub title: String,
+    pub summary: &'a RunSummary,
+    pub events: &'a [EventRecord],
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+fn hms(ms: u64) -> String {
+    SimDuration(ms).hms()
+}
+
+/// The whole page.
+pub fn html(sc: &Scenario, e: &Estimate, gantts: &[GanttRun<'_>]) -> String {
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>rehearse estimate: {name}</title>\n<style>\
+body{{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}}h1{{font-size:22px}}h2{{font-size:17px;margin-top:28px}}\
+table{{border-collapse:collapse;font-size:13px}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}th{{background:#f3f3f3}}\
+td.l,th.l{{text-align:left}}.kpi{{display:inline-block;margin:0 18px 8px 0;padding:8px 12px;background:#f6f8fa;border-radius:6px}}\
+.kpi b{{display:block;font-size:20px}}svg text{{font-size:11px;font-family:system-ui,sans-serif}}</style></head><body>\n",
+        name = esc(&sc.meta.name)
+    );
+    let _ = writeln!(h, "<h1>{}</h1>", esc(&sc.meta.name));
+    let _ = writeln!(
+        h,
+        "<p>{} runs, seed {}. Run <i>k</i> is reproduced, event for event, by <code>rehearse run SCENARIO --seed {} --run k</code>.</p>",
+        e.runs, e.seed, e.seed
+    );
+    for (label, q) in [("P50", 0.5), ("P80", 0.8), ("P90", 0.9), ("P95", 0.95), ("P99", 0.99)] {
+        let _ = write!(h, "<div class=\"kpi\">{label} downtime<b>{}</b></div>", hms(e.quantile(q)));
+    }
+    if let (Some(w), Some(p)) = (e.window, e.p_fit) {
+        let _ = write!(h, "<div class=\"kpi\">fits the {} window<b>{:.1}%</b></div>", hms(w.as_ms()), 100.0 * p);
+    }
+    h.push('\n');
+    if let Some(p) = &e.point_of_no_return {
+        let _ = write!(
+            h,
+            "<p><b>Point of no return:</b> a rollback takes up to {} (P90); begun later than T+{} into the downtime it cannot end inside the window.",
+            hms(p.rollback_p90_ms),
+            hms(p.latest_start_ms)
+        );
+        if let Some((s, t)) = p.checkpoint {
+            let _ = write!(
+                h,
+                " Go/no-go: if <code>{}</code> is not done by T+{} (it is by T+{} in 90% of runs), roll back.",
+                esc(&sc.step(s).id),
+                hms(p.latest_start_ms),
+                hms(t)
+            );
+        }
+        h.push_str("</p>\n");
+    }
+    h.push_str("<h2>Downtime distribution</h2>\n");
+    h.push_str(&histogram_svg(e));
+    h.push_str("<h2>What drives the downtime</h2>\n<p>Rank correlation of each step's duration with the downtime (bars), and the share of runs in which it is on the critical path.</p>\n");
+    h.push_str(&tornado_svg(sc, e));
+    if !e.faults.is_empty() {
+        h.push_str("<h2>Faults</h2>\n<table><tr><th class=\"l\">fault</th><th class=\"l\">message</th><th>runs struck</th><th>strikes</th><th>mean downtime added</th><th>P90 shift</th></tr>\n");
+        for f in &e.faults {
+            let fault = &sc.faults[f.fault.index()];
+            let signed = |v: Option<i64>| {
+                v.map_or("-".to_string(), |v| format!("{}{}", if v < 0 { "-" } else { "+" }, hms(v.unsigned_abs())))
+            };
+            let _ = writeln!(
+                h,
+                "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{:.1}%</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                esc(&fault.id),
+                esc(&fault.message),
+                100.0 * f.runs_struck as f64 / e.runs as f64,
+                f.strikes,
+                signed(f.added_mean_ms.map(|m| m.round() as i64)),
+                signed(f.p90_shift_ms)
+            );
+        }
+        h.push_str("</table>\n");
+    }
+    for g in gantts {
+        let _ = writeln!(h, "<h2>{}</h2>", esc(&g.title));
+        h.push_str(&gantt_svg(sc, g));
+    }
+    h.push_str("<p style=\"color:#777;font-size:12px\">Made by rehearse. Downtime shaded; critical path in dark blue; faults as red marks.</p>\n</body></html>\n");
+    h
+}
+
+fn histogram_svg(e: &Estimate) -> String {
+    let (w, hgt, left, bottom) = (1000.0, 260.0, 60.0, 30.0);
+    let v = &e.downtime_sorted;
+    let (lo, hi) = (*v.first().unwrap_or(&0) as f64, (*v.last().unwrap_or(&1) as f64).max(1.0));
+    let hi = e.window.map_or(hi, |w| hi.max(w.as_ms() as f64 * 1.02));
+    let bins = 40usize;
+    let width = ((hi - lo) / bins as f64).max(1.0);
+    let mut counts = vec![0u64; bins];
+    for d in v {
+        counts[(((*d as f64 - lo) / width) as usize).min(bins - 1)] += 1;
+    }
+    let top = *counts.iter().max().unwrap_or(&1) as f64;
+    let x = |ms: f64| left + (ms - lo) / (hi - lo).max(1.0) * (w - left - 20.0);
+    let y = |frac: f64| hgt - bottom - frac * (hgt - bottom - 10.0);
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{hgt}\" role=\"img\" aria-label=\"downtime histogram and CDF\">\n"
+    );
+    for (k, c) in counts.iter().enumerate() {
+        let (x0, x1) = (x(lo + k as f64 * width), x(lo + (k + 1) as f64 * width));
+        let y0 = y(*c as f64 / top);
+        let _ = writeln!(
+            s,
+            "<rect x=\"{x0:.1}\" y=\"{y0:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#7aa6d8\"/>",
+            (x1 - x0 - 1.0).max(0.5),
+            y(0.0) - y0
+        );
+    }
+    // CDF.
+    let mut pts = String::new();
+    let step = (v.len() / 200).max(1);
+    for (i, d) in v.iter().enumerate().step_by(step).chain(v.iter().enumerate().last()) {
+        let _ = write!(pts, "{:.1},{:.1} ", x(*d as f64), y((i + 1) as f64 / v.len() as f64));
+    }
+    let _ = writeln!(s, "<polyline points=\"{pts}\" fill=\"none\" stroke=\"#1f3b73\" stroke-width=\"2\"/>");
+    if let Some(win) = e.window {
+        let xw = x(win.as_ms() as f64);
+        let _ = writeln!(
+            s,
+            "<line x1=\"{xw:.1}\" y1=\"5\" x2=\"{xw:.1}\" y2=\"{:.1}\" stroke=\"#c0392b\" stroke-width=\"2\" stroke-dasharray=\"6 4\"/><text x=\"{:.1}\" y=\"15\" text-anchor=\"end\" fill=\"#c0392b\">window {}</text>",
+            y(0.0),
+            xw - 4.0,
+            hms(win.as_ms())
+        );
+    }
+    let _ = writeln!(
+        s,
+        "<line x1=\"{left}\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"#444\"/>",
+        y(0.0),
+        w - 20.0,
+        y(0.0)
+    );
+    for k in 0..=5 {
+        let ms = lo + (hi - lo) * k as f64 / 5.0;
+        let _ = writeln!(
+            s,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"{}\">{}</text>",
+            x(ms),
+            hgt - 10.0,
+            anchor(k),
+            hms(ms as u64)
+        );
+    }
+    let _ = writeln!(s, "<text x=\"5\" y=\"20\">CDF</text>");
+    s.push_str("</svg>\n");
+    s
+}
+
+/// Axis labels: the first starts at its tick, the last ends at it.
+fn anchor(k: usize) -> &'static str {
+    match k {
+        0 => "start",
+        5 => "end",
+        _ => "middle",
+    }
+}
+
+fn tornado_svg(sc: &Scenario, e: &Estimate) -> String {
+    let mut steps: Vec<usize> =
+        (0..sc.steps.len()).filter(|i| !sc.steps[*i].is_group() && e.sensitivity[*i].is_some()).collect();
+    steps.sort_by(|a, b| {
+        let k = |i: &usize| e.sensitivity[*i].unwrap_or(0.0).abs();
+        k(b).total_cmp(&k(a)).then(a.cmp(b))
+    });
+    steps.truncate(12);
+    let (w, row, label) = (1000.0, 22.0, 300.0);
+    let hgt = row * steps.len() as f64 + 30.0;
+    let mid = label + (w - label - 120.0) / 2.0;
+    let half = (w - label - 120.0) / 2.0;
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{hgt}\" role=\"img\" aria-label=\"tornado\">\n"
+    );
+    for (k, i) in steps.iter().enumerate() {
+        let rho = e.sensitivity[*i].unwrap_or(0.0);
+        let yy = 10.0 + k as f64 * row;
+        let (x0, len) = if rho >= 0.0 { (mid, rho * half) } else { (mid + rho * half, -rho * half) };
+        let _ = writeln!(
+            s,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text><rect x=\"{x0:.1}\" y=\"{yy:.1}\" width=\"{len:.1}\" height=\"{:.1}\" fill=\"{}\"/><text x=\"{:.1}\" y=\"{:.1}\">{rho:+.2} · crit {:.0}%</text>",
+            label - 8.0,
+            yy + 13.0,
+            esc(&sc.steps[*i].id),
+            row - 6.0,
+            if rho >= 0.0 { "#d35400" } else { "#27ae60" },
+            mid + half + 8.0,
+            yy + 13.0,
+            100.0 * e.criticality[*i]
+        );
+    }
+    let _ = writeln!(s, "<line x1=\"{mid:.1}\" y1=\"5\" x2=\"{mid:.1}\" y2=\"{:.1}\" stroke=\"#444\"/>", hgt - 15.0);
+    s.push_str("</svg>\n");
+    s
+}
+
+fn gantt_svg(sc: &Scenario, g: &GanttRun<'_>) -> String {
+    let order: Vec<_> = sc.tree_order().into_iter().filter(|i| g.summary.attempts[i.index()] > 0).collect();
+    let (w, row, label) = (1000.0, 14.0, 300.0);
+    let hgt = row * order.len() as f64 + 40.0;
+    let span = g.summary.end.as_ms().max(1) as f64;
+    let x = |ms: u64| label + ms as f64 / span * (w - label - 10.0);
+    let crit: Vec<bool> = {
+        let mut c = vec![false; sc.steps.len()];
+        for s in &g.summary.critical_path {
+            c[s.index()] = true;
+        }
+        c
+    };
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{hgt}\" role=\"img\" aria-label=\"gantt\">\n"
+    );
+    for (a, b) in &g.summary.downtime_intervals {
+        let _ = writeln!(
+            s,
+            "<rect x=\"{:.1}\" y=\"0\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#fdecea\"/>",
+            x(a.as_ms()),
+            x(b.as_ms()) - x(a.as_ms()),
+            hgt - 25.0
+        );
+    }
+    for (k, i) in order.iter().enumerate() {
+        let st = sc.step(*i);
+        let t = g.summary.timing(*i);
+        let yy = 5.0 + k as f64 * row;
+        let name = format!("{}{}", "\u{a0}".repeat(2 * st.depth as usize), st.name);
+        let color = if st.is_group() {
+            "#b0b8c4"
+        } else if crit[i.index()] {
+            "#1f3b73"
+        } else {
+            "#7aa6d8"
+        };
+        let _ = writeln!(
+            s,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text><rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"{color}\"><title>{} {} - {}</title></rect>",
+            label - 6.0,
+            yy + 10.0,
+            esc(&name.chars().take(44).collect::<String>()),
+            x(t.start.as_ms()),
+            yy + 2.0,
+            (x(t.end.as_ms()) - x(t.start.as_ms())).max(1.0),
+            row - 4.0,
+            esc(&st.id),
+            hms(t.start.as_ms()),
+            hms(t.end.as_ms())
+        );
+    }
+    let row_of = |step: usize| order.iter().position(|o| o.index() == step);
+    for r in g.events {
+        if let Event::FaultInjected { fault, step, .. } = r.event
+            && let Some(k) = row_of(step.index())
+        {
+            let (xx, yy) = (x(r.at.as_ms()), 5.0 + k as f64 * row);
+            let _ = writeln!(
+                s,
+                "<path d=\"M{xx:.1},{:.1} l5,-9 l-10,0 z\" fill=\"#c0392b\"><title>{}</title></path>",
+                yy + 11.0,
+                esc(&sc.faults[fault.index()].message)
+            );
+        }
+    }
+    for k in 0..=5 {
+        let ms = (span * k as f64 / 5.0) as u64;
+        let _ = writeln!(
+            s,
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"{}\">{}</text>",
+            x(ms),
+            hgt - 8.0,
+            anchor(k),
+            hms(ms)
+        );
+    }
+    s.push_str("</svg>\n");
+    s
+}
