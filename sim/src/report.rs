@@ -132,7 +132,7 @@ fn histogram_svg(e: &Estimate) -> String {
     // CDF.
     let mut pts = String::new();
     let step = (v.len() / 200).max(1);
-    for (i, d) in v.iter().enumerate().step_by(step).chain(v.iter().enumerate().last()) {
+    for (i, d) in v.iter().enumerate().step_by(step).chain(v.iter().enumerate().next_back()) {
         let _ = write!(pts, "{:.1},{:.1} ", x(*d as f64), y((i + 1) as f64 / v.len() as f64));
     }
     let _ = writeln!(s, "<polyline points=\"{pts}\" fill=\"none\" stroke=\"#1f3b73\" stroke-width=\"2\"/>");
