@@ -228,14 +228,10 @@ fn check_three(min: SimDuration, mode: SimDuration, max: SimDuration) -> Result<
 }
 
 /// Rounds non-negative milliseconds half up, saturating.
-fn round_ms(v: f64) -> u64 {
-    if v.is_nan() || v <= 0.0 {
-        0
-    } else if v >= u64::MAX as f64 {
-        u64::MAX
-    } else {
-        libm::floor(v + 0.5) as u64
-    }
+pub(crate) fn round_ms(v: f64) -> u64 {
+    // For v > 0, truncating v + 0.5 rounds half up; the cast saturates at
+    // u64::MAX and maps NaN to 0 (Rust's float-to-int casts are defined so).
+    if v > 0.0 { (v + 0.5) as u64 } else { 0 }
 }
 
 /// A uniform draw in [0, 1) with 53 random bits.

@@ -197,7 +197,7 @@ impl StepDuration {
 }
 
 fn round(v: f64) -> u64 {
-    if v.is_nan() || v <= 0.0 { 0 } else { libm::floor(v + 0.5) as u64 }
+    crate::dist::round_ms(v)
 }
 
 impl Scenario {

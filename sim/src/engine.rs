@@ -268,6 +268,9 @@ pub struct Simulator<'p, 's> {
     backend: Box<dyn Backend + 'p>,
     /// Share of the attempt's work done when the pending fault strikes.
     strike_share: Vec<f64>,
+    /// This run's stream bases for durations and faults.
+    duration_base: rng::StreamBase,
+    fault_base: rng::StreamBase,
     /// (time, insertion seq, action, generation of the step).
     agenda: BinaryHeap<Reverse<(u64, u64, u32, u32)>>,
     inserted: u64,
@@ -305,6 +308,8 @@ impl<'p, 's> Simulator<'p, 's> {
             plan,
             backend,
             strike_share: vec![0.0; n],
+            duration_base: rng::StreamBase::new(0, 0, Purpose::StepDuration),
+            fault_base: rng::StreamBase::new(0, 0, Purpose::Fault),
             agenda: BinaryHeap::with_capacity(n),
             inserted: 0,
             waits: vec![0; n],
@@ -489,6 +494,8 @@ impl<'p, 's> Simulator<'p, 's> {
         self.pending.fill(None);
         self.site_persistent.fill(false);
         self.backend.reset(plan.scenario);
+        self.duration_base = rng::StreamBase::new(opts.seed, opts.run, Purpose::StepDuration);
+        self.fault_base = rng::StreamBase::new(opts.seed, opts.run, Purpose::Fault);
         for (i, s) in plan.scenario.steps.iter().enumerate() {
             self.children_left[i] = s.children.len() as u32;
         }
@@ -539,7 +546,7 @@ impl<'p, 's> Simulator<'p, 's> {
         let dur = match opts.mode {
             Mode::Median => plan.medians[i].as_ms(),
             Mode::Random => {
-                let mut s = rng::stream(opts.seed, opts.run, Purpose::StepDuration, plan.keys[i], u64::from(attempt));
+                let mut s = self.duration_base.stream(plan.keys[i], u64::from(attempt));
                 d.sample(&mut s).as_ms()
             }
         };
@@ -557,7 +564,7 @@ impl<'p, 's> Simulator<'p, 's> {
             if !(self.site_persistent[site_idx] || scripted || self.site_on[site_idx]) {
                 continue; // this site cannot strike: no need to draw (each site has its own stream)
             }
-            let mut s = rng::stream(opts.seed, opts.run, Purpose::Fault, plan.site_keys[site_idx], u64::from(attempt));
+            let mut s = self.fault_base.stream(plan.site_keys[site_idx], u64::from(attempt));
             let (u_fire, u_at) = (unit(&mut s), unit(&mut s));
             let fires = self.site_persistent[site_idx] || scripted || u_fire < fault.probability;
             if fires {

@@ -45,8 +45,23 @@ fn mix(mut z: u64) -> u64 {
 
 /// The stream for `(seed, run, purpose, key, index)`.
 pub fn stream(seed: u64, run: u64, purpose: Purpose, key: u64, index: u64) -> Stream {
-    let h = mix(mix(mix(mix(mix(seed) ^ run) ^ purpose as u64) ^ key) ^ index);
-    Xoshiro256PlusPlus::seed_from_u64(h)
+    StreamBase::new(seed, run, purpose).stream(key, index)
+}
+
+/// The part of a stream's derivation shared by every stream of one run and
+/// purpose: computed once per run, it leaves two mixes per stream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StreamBase(u64);
+
+impl StreamBase {
+    pub fn new(seed: u64, run: u64, purpose: Purpose) -> Self {
+        StreamBase(mix(mix(mix(seed) ^ run) ^ purpose as u64))
+    }
+
+    /// The stream for `(key, index)` under this base.
+    pub fn stream(self, key: u64, index: u64) -> Stream {
+        Xoshiro256PlusPlus::seed_from_u64(mix(mix(self.0 ^ key) ^ index))
+    }
 }
 
 /// A key for a pair of names (a fault on a step, a policy for a step).
