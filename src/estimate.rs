@@ -91,13 +91,12 @@ pub fn estimate(args: &EstimateArgs) -> Result<ExitCode> {
         ..Default::default()
     };
     let plan = Plan::new(&scenario, rehearse_sim::digest(&text));
-    let passes = 1 + if opts.fault_costs { scenario.faults.len() as u64 } else { 0 };
     let progress = AtomicU64::new(0);
     let show = !args.json && std::io::stderr().is_terminal();
     let result = std::thread::scope(|scope| {
         let worker = scope.spawn(|| estimate::estimate(&plan, &opts, window, &progress));
         if show {
-            let bar = indicatif::ProgressBar::new(args.runs * passes);
+            let bar = indicatif::ProgressBar::new(args.runs);
             bar.set_style(
                 indicatif::ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} runs, {eta} left")
                     .expect("valid template")

@@ -156,3 +156,30 @@ fn the_html_report_is_one_self_contained_page() {
         assert!(hits.is_empty(), "external or scripted content: {banned}");
     }
 }
+
+#[test]
+fn pricing_a_fault_on_the_runs_it_struck_equals_rerunning_every_run() {
+    use rehearse_core::Mode;
+    use rehearse_sim::estimate::{EstimateOptions, estimate};
+    use rehearse_sim::{FaultMode, NullSink, Plan, RunOptions, Simulator};
+    let (text, s) = crate::support::load("self-service-upgrade.toml");
+    let plan = Plan::new(&s, rehearse_sim::digest(&text));
+    let runs = 400u64;
+    let opts = EstimateOptions { runs, seed: 3, threads: 2, ..Default::default() };
+    let e = estimate(&plan, &opts, s.meta.window, &std::sync::atomic::AtomicU64::new(0)).unwrap();
+    let mut sim = Simulator::new(&plan);
+    for stat in &e.faults {
+        let mut without: Vec<u64> = (0..runs)
+            .map(|k| {
+                let o = RunOptions { run: k, ..RunOptions::new(3, Mode::Random) }
+                    .with_faults(FaultMode::Without(stat.fault));
+                sim.run(&o, &mut NullSink).unwrap().downtime.as_ms()
+            })
+            .collect();
+        let mean = without.iter().map(|d| *d as f64).sum::<f64>() / runs as f64;
+        without.sort_unstable();
+        let p90 = without[(0.9 * runs as f64).ceil() as usize - 1];
+        assert!((stat.added_mean_ms.unwrap() - (e.mean_ms - mean)).abs() < 1e-6, "fault {:?}", stat.fault);
+        assert_eq!(stat.p90_shift_ms.unwrap(), e.quantile(0.9) as i64 - p90 as i64);
+    }
+}

@@ -129,6 +129,8 @@ fn quantile(sorted: &[u64], q: f64) -> u64 {
 struct RunResult {
     downtime_ms: u64,
     outcome: Option<Outcome>,
+    /// Bit f set when fault f (< 64) struck.
+    struck_mask: u64,
 }
 
 /// A sampled run, kept whole: per step duration, and end relative to the
@@ -177,6 +179,7 @@ fn pass(
     opts: &EstimateOptions,
     faults: &FaultMode,
     sample: u64,
+    only: Option<&[u64]>,
     progress: &AtomicU64,
 ) -> Result<Pass, EstimateError> {
     let n_steps = plan.scenario().steps.len();
@@ -192,8 +195,16 @@ fn pass(
                     let mut sampled = Vec::new();
                     let mut counts = Counts::new(n_steps, n_faults);
                     let mut seen = vec![false; n_faults];
-                    let mut k = t as u64;
-                    while k < opts.runs {
+                    let mut next = t;
+                    loop {
+                        let k = match only {
+                            Some(list) => match list.get(next) {
+                                Some(k) => *k,
+                                None => break,
+                            },
+                            None if (next as u64) < opts.runs => next as u64,
+                            None => break,
+                        };
                         let run_opts = RunOptions {
                             seed: opts.seed,
                             run: k,
@@ -237,9 +248,14 @@ fn pass(
                                 },
                             ));
                         }
-                        out.push((k, RunResult { downtime_ms: s.downtime.as_ms(), outcome: Some(s.outcome) }));
+                        let struck_mask =
+                            s.injected.iter().fold(0u64, |m, i| if i.fault.0 < 64 { m | (1 << i.fault.0) } else { m });
+                        out.push((
+                            k,
+                            RunResult { downtime_ms: s.downtime.as_ms(), outcome: Some(s.outcome), struck_mask },
+                        ));
                         progress.fetch_add(1, Ordering::Relaxed);
-                        k += threads as u64;
+                        next += threads;
                     }
                     Ok((out, sampled, counts))
                 })
@@ -278,7 +294,7 @@ pub fn estimate(
     }
     let sc = plan.scenario();
     let sample = opts.sample_runs.min(opts.runs);
-    let main = pass(plan, opts, &FaultMode::Probabilistic, sample, progress)?;
+    let main = pass(plan, opts, &FaultMode::Probabilistic, sample, None, progress)?;
     let downtimes: Vec<u64> = main.results.iter().map(|r| r.downtime_ms).collect();
     let mut sorted = downtimes.clone();
     sorted.sort_unstable();
@@ -313,8 +329,17 @@ pub fn estimate(
         .collect();
     if opts.fault_costs {
         for stat in faults.iter_mut() {
-            let without = pass(plan, opts, &FaultMode::Without(stat.fault), 0, progress)?;
-            let mut d: Vec<u64> = without.results.iter().map(|r| r.downtime_ms).collect();
+            // A fault has its own random streams: a run it did not strike is
+            // the same run without it. Only the runs it struck are re-run
+            // (all runs, for faults past the 64th).
+            let f = stat.fault.0;
+            let struck: Vec<u64> =
+                (0..opts.runs).filter(|k| f >= 64 || main.results[*k as usize].struck_mask >> f & 1 == 1).collect();
+            let without = pass(plan, opts, &FaultMode::Without(stat.fault), 0, Some(&struck), &AtomicU64::new(0))?;
+            let mut d = downtimes.clone();
+            for k in &struck {
+                d[*k as usize] = without.results[*k as usize].downtime_ms;
+            }
             let mean_without = d.iter().map(|x| *x as f64).sum::<f64>() / n as f64;
             d.sort_unstable();
             stat.added_mean_ms = Some(mean_ms - mean_without);
