@@ -16,6 +16,15 @@ use crate::load;
 
 const QUANTILES: [(&str, f64); 5] = [("p50", 0.5), ("p80", 0.8), ("p90", 0.9), ("p95", 0.95), ("p99", 0.99)];
 
+/// `--window`: a positive duration.
+fn parse_window(w: &str) -> Result<SimDuration> {
+    let d = SimDuration::parse(w).with_context(|| format!("--window {w}"))?;
+    if d == SimDuration::ZERO {
+        bail!("--window {w}: the window is the downtime the business signed off; it cannot be zero");
+    }
+    Ok(d)
+}
+
 /// A `--fail-if` gate.
 #[derive(Debug, Clone, PartialEq)]
 struct Gate {
@@ -74,7 +83,7 @@ pub fn estimate(args: &EstimateArgs) -> Result<ExitCode> {
     let (scenario, text) = load::scenario(&args.scenario)?;
     let gates = args.fail_if.iter().map(|g| parse_gate(g)).collect::<Result<Vec<_>>>()?;
     let window = match &args.window {
-        Some(w) => Some(SimDuration::parse(w).with_context(|| format!("--window {w}"))?),
+        Some(w) => Some(parse_window(w)?),
         None => scenario.meta.window,
     };
     if args.runs == 0 {
@@ -213,12 +222,20 @@ fn write_text(out: &mut impl Write, e: &Estimate, sc: &Scenario, path: &str, fai
     }
     if let Some(p) = &e.point_of_no_return {
         writeln!(out, "\npoint of no return")?;
-        writeln!(
-            out,
-            "  a rollback takes up to {} (P90); to end inside the window it must begin by T+{} into the downtime",
-            d(p.rollback_p90_ms),
-            d(p.latest_start_ms)
-        )?;
+        if p.latest_start_ms == 0 {
+            writeln!(
+                out,
+                "  a rollback takes up to {} (P90): longer than the window, so no rollback can end inside it",
+                d(p.rollback_p90_ms)
+            )?;
+        } else {
+            writeln!(
+                out,
+                "  a rollback takes up to {} (P90); to end inside the window it must begin by T+{} into the downtime",
+                d(p.rollback_p90_ms),
+                d(p.latest_start_ms)
+            )?;
+        }
         if let Some((step, p90)) = p.checkpoint {
             writeln!(
                 out,
@@ -356,7 +373,7 @@ pub fn compare(args: &CompareArgs) -> Result<ExitCode> {
     let (sa, ta) = load::scenario(&args.a)?;
     let (sb, tb) = load::scenario(&args.b)?;
     let window = match &args.window {
-        Some(w) => Some(SimDuration::parse(w).with_context(|| format!("--window {w}"))?),
+        Some(w) => Some(parse_window(w)?),
         None => sa.meta.window,
     };
     if args.runs == 0 {

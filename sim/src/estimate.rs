@@ -478,7 +478,12 @@ fn point_of_no_return(sc: &Scenario, seed: u64, window: SimDuration, samples: &[
     // The last step that, in 90 % of the sampled runs, is done by then.
     let mut checkpoint: Option<(StepIdx, u64)> = None;
     for i in 0..sc.steps.len() {
-        let mut ends: Vec<u64> = samples.iter().filter_map(|r| r.ends_in_downtime.get(i).copied().flatten()).collect();
+        if latest_start_ms == 0 {
+            break; // no rollback fits: there is no checkpoint to keep
+        }
+        // Steps that end inside the downtime (not as it begins).
+        let mut ends: Vec<u64> =
+            samples.iter().filter_map(|r| r.ends_in_downtime.get(i).copied().flatten()).filter(|e| *e > 0).collect();
         if ends.len() < samples.len() / 2 || ends.is_empty() {
             continue; // not a step of the downtime
         }

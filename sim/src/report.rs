@@ -53,12 +53,20 @@ td.l,th.l{{text-align:left}}.kpi{{display:inline-block;margin:0 18px 8px 0;paddi
     }
     h.push('\n');
     if let Some(p) = &e.point_of_no_return {
-        let _ = write!(
-            h,
-            "<p><b>Point of no return:</b> a rollback takes up to {} (P90); begun later than T+{} into the downtime it cannot end inside the window.",
-            hms(p.rollback_p90_ms),
-            hms(p.latest_start_ms)
-        );
+        if p.latest_start_ms == 0 {
+            let _ = write!(
+                h,
+                "<p><b>Point of no return:</b> a rollback takes up to {} (P90), longer than the window: no rollback can end inside it.",
+                hms(p.rollback_p90_ms)
+            );
+        } else {
+            let _ = write!(
+                h,
+                "<p><b>Point of no return:</b> a rollback takes up to {} (P90); begun later than T+{} into the downtime it cannot end inside the window.",
+                hms(p.rollback_p90_ms),
+                hms(p.latest_start_ms)
+            );
+        }
         if let Some((s, t)) = p.checkpoint {
             let _ = write!(
                 h,
