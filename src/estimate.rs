@@ -239,7 +239,7 @@ fn write_text(out: &mut impl Write, e: &Estimate, sc: &Scenario, path: &str, fai
         if let Some((step, p90)) = p.checkpoint {
             writeln!(
                 out,
-                "  go/no-go: if `{}` is not done by T+{} (it is by T+{} in 90% of runs), roll back",
+                "  go/no-go: if `{}` is not done by T+{} (half the runs have it done by T+{}), roll back",
                 sc.step(step).id,
                 d(p.latest_start_ms),
                 d(p90)
@@ -334,7 +334,7 @@ fn to_json(e: &Estimate, sc: &Scenario, path: &str, gates: &[Gate], failed: &[&G
         "point_of_no_return": e.point_of_no_return.as_ref().map(|p| json!({
             "rollback_p90_ms": p.rollback_p90_ms,
             "latest_rollback_start_ms": p.latest_start_ms,
-            "checkpoint": p.checkpoint.map(|(s, t)| json!({ "step": sc.step(s).id, "p90_done_ms": t })),
+            "checkpoint": p.checkpoint.map(|(s, t)| json!({ "step": sc.step(s).id, "median_done_ms": t })),
         })),
         "gates": gates.iter().map(|g| json!({ "expr": g.text, "failed": failed.iter().any(|f| f.text == g.text) })).collect::<Vec<_>>(),
     })

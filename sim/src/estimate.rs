@@ -76,7 +76,7 @@ pub struct PointOfNoReturn {
     /// The latest time into the downtime a rollback may begin and still end
     /// inside the window.
     pub latest_start_ms: u64,
-    /// The last step that is done by then in 90 % of runs, and its P90 end.
+    /// The last step a typical run has done by then, and its median end.
     pub checkpoint: Option<(StepIdx, u64)>,
 }
 
@@ -475,11 +475,15 @@ fn point_of_no_return(sc: &Scenario, seed: u64, window: SimDuration, samples: &[
         })
         .max()?;
     let latest_start_ms = window.as_ms().saturating_sub(rollback_p90_ms);
-    // The last step that, in 90 % of the sampled runs, is done by then.
+    // The last step a typical run (the median) has done by then: if it is
+    // not done at the point of no return, the run is late: roll back.
     let mut checkpoint: Option<(StepIdx, u64)> = None;
     for i in 0..sc.steps.len() {
         if latest_start_ms == 0 {
             break; // no rollback fits: there is no checkpoint to keep
+        }
+        if sc.steps[i].is_group() {
+            continue; // name the step that does the work
         }
         // Steps that end inside the downtime (not as it begins).
         let mut ends: Vec<u64> =
@@ -488,9 +492,9 @@ fn point_of_no_return(sc: &Scenario, seed: u64, window: SimDuration, samples: &[
             continue; // not a step of the downtime
         }
         ends.sort_unstable();
-        let p90 = quantile(&ends, 0.9);
-        if p90 <= latest_start_ms && checkpoint.is_none_or(|(_, best)| p90 > best) {
-            checkpoint = Some((StepIdx(i as u32), p90));
+        let p50 = quantile(&ends, 0.5);
+        if p50 <= latest_start_ms && checkpoint.is_none_or(|(_, best)| p50 > best) {
+            checkpoint = Some((StepIdx(i as u32), p50));
         }
     }
     Some(PointOfNoReturn { rollback_p90_ms, latest_start_ms, checkpoint })

@@ -70,7 +70,7 @@ td.l,th.l{{text-align:left}}.kpi{{display:inline-block;margin:0 18px 8px 0;paddi
         if let Some((s, t)) = p.checkpoint {
             let _ = write!(
                 h,
-                " Go/no-go: if <code>{}</code> is not done by T+{} (it is by T+{} in 90% of runs), roll back.",
+                " Go/no-go: if <code>{}</code> is not done by T+{} (half the runs have it done by T+{}), roll back.",
                 esc(&sc.step(s).id),
                 hms(p.latest_start_ms),
                 hms(t)
