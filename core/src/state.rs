@@ -531,7 +531,11 @@ impl RunState {
             let (step, parent) = (self.id(step), self.id(p));
             self.violate(seq, at, ViolationKind::StartedBeforeParent { step, parent });
         }
-        for d in self.shape[i].after.clone() {
+        // A retry after a failure was allowed when the step first started:
+        // its dependencies are checked when it starts from scratch (first
+        // start, or after a rerun reset it), not again on every retry.
+        let retry = matches!(self.steps[i].status, StepStatus::Failed | StepStatus::OutcomeUnknown);
+        for d in self.shape[i].after.clone().into_iter().filter(|_| !retry) {
             let reached = match d.anchor {
                 Anchor::Finish => self.steps[d.step.index()].ended,
                 Anchor::Start => self.steps[d.step.index()].started,

@@ -276,6 +276,8 @@ pub struct Simulator<'p, 's> {
     inserted: u64,
     waits: Vec<u32>,
     released: Vec<bool>,
+    /// When each released edge allows its target to start.
+    edge_ready: Vec<u64>,
     ready_at: Vec<u64>,
     start_cause: Vec<u32>,
     end_cause: Vec<u32>,
@@ -314,6 +316,7 @@ impl<'p, 's> Simulator<'p, 's> {
             inserted: 0,
             waits: vec![0; n],
             released: vec![false; plan.n_edges],
+            edge_ready: vec![0; plan.n_edges],
             ready_at: vec![0; n],
             start_cause: vec![NONE; n],
             end_cause: vec![NONE; n],
@@ -965,7 +968,11 @@ impl<'p, 's> Simulator<'p, 's> {
                 if set[source] {
                     self.released[e as usize] = false;
                 }
-                if !self.released[e as usize] {
+                if self.released[e as usize] {
+                    // A step outside the rerun already allowed this one, from
+                    // a time that may still lie ahead (its lag): keep it.
+                    self.ready_at[j] = self.ready_at[j].max(self.edge_ready[e as usize]);
+                } else {
                     waits += 1;
                 }
             }
@@ -975,7 +982,7 @@ impl<'p, 's> Simulator<'p, 's> {
             }
         }
         for j in ready {
-            self.schedule(at, j, K_START);
+            self.schedule(self.ready_at[j], j, K_START);
         }
         Ok(())
     }
@@ -1005,6 +1012,7 @@ impl<'p, 's> Simulator<'p, 's> {
             return; // a rerun step ending again: its outside successors already know
         }
         self.released[edge as usize] = true;
+        self.edge_ready[edge as usize] = at;
         // Later arrivals win ties: they are what finally released the step.
         if at >= self.ready_at[target] {
             self.ready_at[target] = at;
