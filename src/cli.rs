@@ -41,6 +41,55 @@ pub enum Command {
     /// Run a read-only SQL query on a stored run (e.g. the documented
     /// DATAUPGRADESTATUS monitoring query).
     Sql(SqlArgs),
+    /// Print a scenario's go-live readiness checklist and the go/no-go
+    /// decision (exit 1 on no-go).
+    Readiness(ReadinessArgs),
+    /// List the bundled scenarios, one line each.
+    Scenarios(ScenariosArgs),
+    /// Whether moving between two releases needs the LCS code upgrade
+    /// service, as the documented source/target tables say.
+    CodeUpgrade(CodeUpgradeArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "The gates are those of \"Prepare your production environment to go live\" (2024) and, with \
+`ax2012 = true` under [readiness], the AX 2012 requirements and the go-live prerequisites of \"Upgrade from AX 2012 - \
+Go live (Cutover)\". A gate the scenario does not state is NOT ASSESSED and blocks, like one NOT MET.\n\n\
+Exit codes: 0 go, 1 no-go, 2 bad input.\n\n\
+Example:\n  rehearse readiness scenarios/ax2012-go-live.toml")]
+pub struct ReadinessArgs {
+    /// The scenario file (TOML) with a [readiness] section.
+    pub scenario: PathBuf,
+
+    /// Print the checklist as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ScenariosArgs {
+    /// Print the list as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Releases: ax2012, 7.0 (feb-2016), 7.0.1 (may-2016), 7.0.1-pu2 (august-2016), 7.1 (1611), \
+7.2 (july-2017), 7.3, 8.x (8.0, 8.1), and `platform` for a newer platform only.\n\n\
+The 2018 table (001) answers first, then the 2017 one (000); a pair neither lists follows the rule 001 states: a \
+new application release needs a code upgrade, a platform update does not. Without arguments: both tables.\n\n\
+Examples:\n  rehearse code-upgrade 7.1 8.x\n  rehearse code-upgrade may-2016 august-2016 --json")]
+pub struct CodeUpgradeArgs {
+    /// The release you run now.
+    #[arg(requires = "to")]
+    pub from: Option<String>,
+
+    /// The release you move to.
+    pub to: Option<String>,
+
+    /// Print the answer as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Args)]
@@ -91,6 +140,11 @@ pub struct RunArgs {
     /// No fault strikes: the plan when nothing goes wrong.
     #[arg(long)]
     pub no_faults: bool,
+
+    /// Run even though go-live readiness gates are unmet (they are named
+    /// on stderr).
+    #[arg(long)]
+    pub ignore_readiness: bool,
 
     /// Print the summary and timeline as JSON instead of tables.
     #[arg(long)]

@@ -9,6 +9,7 @@ mod calibrate;
 mod check;
 mod cli;
 mod estimate;
+mod library;
 mod load;
 mod output;
 mod render;
@@ -39,6 +40,9 @@ fn main() -> ExitCode {
         cli::Command::Replay(a) => replay::replay(&a),
         cli::Command::Calibrate(a) => calibrate::calibrate(&a),
         cli::Command::Sql(a) => sql::sql(&a),
+        cli::Command::Readiness(a) => library::readiness(&a),
+        cli::Command::Scenarios(a) => library::scenarios(&a),
+        cli::Command::CodeUpgrade(a) => library::code_upgrade(&a),
     };
     match result {
         Ok(code) => code,

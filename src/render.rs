@@ -185,6 +185,47 @@ impl RunReport<'_> {
             downtime.push_str(", STILL ONGOING when the run ended");
         }
         writeln!(out, "{downtime}")?;
+        if let (Some(from), Some(to)) = (sc.upgrade.from, sc.upgrade.to)
+            && let Ok(a) = rehearse_core::versions::code_upgrade(from, to)
+        {
+            let basis = match a.basis {
+                rehearse_core::versions::Basis::Row(r) => format!("the table of {}", r.document),
+                rehearse_core::versions::Basis::Rule => "001's rule".to_string(),
+            };
+            writeln!(
+                out,
+                "code upgrade   {} -> {}: the code upgrade service is {}needed ({basis}; `rehearse code-upgrade {} {}`)",
+                from.id(),
+                to.id(),
+                if a.required { "" } else { "not " },
+                from.id(),
+                to.id()
+            )?;
+        }
+        if let Some(rep) = &sc.replication {
+            let rows: u64 = rep.publication_rows.iter().sum();
+            let backlog = self.records.iter().find_map(|r| match r.event {
+                Event::ReplicationBacklog { step, changes } => Some((step, changes)),
+                _ => None,
+            });
+            let mut line = format!(
+                "replication    {} rows in {} publications, {} BCP threads",
+                group_thousands(rows),
+                rep.publication_rows.len(),
+                rep.max_bcp_threads
+            );
+            if rep.no_pk_rows > 0 {
+                line.push_str(&format!(", {} rows without a primary key at cutover", group_thousands(rep.no_pk_rows)));
+            }
+            if let Some((step, changes)) = backlog {
+                line.push_str(&format!(
+                    "; {} changes still to apply when `{}` began",
+                    group_thousands(changes),
+                    sc.step(step).id
+                ));
+            }
+            writeln!(out, "{line}")?;
+        }
         if let Some(base) = self.baseline_downtime {
             let added = s.downtime.as_ms() as i64 - base.as_ms() as i64;
             let sign = if added < 0 { "-" } else { "+" };
@@ -351,4 +392,17 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
         }
     }
     lines
+}
+
+/// 1234567 -> "1 234 567".
+fn group_thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    out
 }

@@ -14,6 +14,22 @@ use crate::{load, render};
 
 pub fn run(args: &RunArgs) -> Result<ExitCode> {
     let (scenario, text) = load::scenario(&args.scenario)?;
+    if let Some(r) = &scenario.readiness
+        && !r.go()
+    {
+        let unmet: Vec<String> = r.unmet().map(|g| format!("{} ({})", g.def.id, g.status.label())).collect();
+        if !args.ignore_readiness {
+            eprintln!(
+                "not ready to go live: {} gate{} unmet: {}\nsee `rehearse readiness {}`; pass --ignore-readiness to rehearse anyway",
+                unmet.len(),
+                if unmet.len() == 1 { "" } else { "s" },
+                unmet.join(", "),
+                args.scenario.display()
+            );
+            return Ok(ExitCode::from(1));
+        }
+        eprintln!("warning: rehearsing with go-live readiness gates unmet: {}", unmet.join(", "));
+    }
     let max_time = SimDuration::parse(&args.max_time).with_context(|| format!("--max-time {}", args.max_time))?;
     let calendar = match &args.start {
         Some(s) => Some(Calendar::parse(s).map_err(|e| anyhow::anyhow!("--start: {e}"))?),

@@ -10,7 +10,8 @@ use crate::support;
 
 #[test]
 fn memory_and_sqlite_models_give_the_same_streams() {
-    for (name, runs) in [("self-service-upgrade.toml", 60u64), (support::DATA_UPGRADE, 15)] {
+    for (name, runs) in [("self-service-upgrade.toml", 60u64), (support::DATA_UPGRADE, 15), ("ax2012-go-live.toml", 15)]
+    {
         let (text, s) = support::load(name);
         let plan = Plan::new(&s, rehearse_sim::digest(&text));
         let mut memory = Simulator::new(&plan);

@@ -407,3 +407,51 @@ fn data_invariants_catch_plans_that_lose_or_keep_changes() {
     let v: Vec<String> = state.violations().iter().map(|v| v.to_string()).collect();
     assert!(v.iter().any(|x| x.contains("holding 0 rows in the target against 1000000 in the source")), "{v:?}");
 }
+
+/// A rerun that resets finished top-level steps: the run must wait for
+/// them again before it commits.
+#[test]
+fn a_rerun_of_finished_top_level_steps_is_waited_for() {
+    let text = r#"
+[scenario]
+name = "t"
+[[step]]
+id = "a"
+duration = "1h"
+[[step]]
+id = "b"
+after = ["a"]
+duration = "1h"
+[[step]]
+id = "c"
+after = ["b"]
+duration = "1h"
+[[fault]]
+id = "f"
+message = "b failed"
+steps = ["b"]
+probability = 0.5
+recovery = "again"
+[recovery.again]
+action = "rerun"
+from = "a"
+reaction = "10m"
+"#;
+    let s = crate::support::parse(text);
+    let plan = rehearse_sim::Plan::new(&s, rehearse_sim::digest(text));
+    let b = s.find("b").unwrap();
+    let f = rehearse_core::FaultIdx(0);
+    let opts = rehearse_sim::RunOptions::new(0, rehearse_core::Mode::Median).with_faults(
+        rehearse_sim::FaultMode::Scripted(vec![rehearse_sim::Injection { fault: f, step: b, attempt: 1 }]),
+    );
+    let mut sink = rehearse_sim::MemorySink::new();
+    let summary = rehearse_sim::Simulator::new(&plan).run(&opts, &mut sink).unwrap();
+    assert_eq!(summary.outcome, rehearse_core::Outcome::Committed);
+    let mut state = rehearse_core::RunState::new(&s);
+    for r in &sink.records {
+        state.apply(r);
+    }
+    assert!(state.violations().is_empty(), "{:?}", state.violations());
+    // a (1h), b fails at its midpoint (30m), 10m reaction, then a, b, c again.
+    assert_eq!(summary.end.as_ms(), (60 + 30 + 10 + 3 * 60) * 60_000);
+}

@@ -9,6 +9,7 @@ mod docs;
 mod engine;
 mod estimate;
 mod faults;
+mod library;
 mod props;
 mod replay;
 mod store;

@@ -19,13 +19,13 @@ fn unknown_keys_are_rejected() {
     check(
         "[[step]]\nid = \"a\"\nduraton = \"1h\"\n",
         &[
-            "plan.toml:5:1: unknown field `duraton`, expected one of `id`, `name`, `owner`, `parent`, `after`, `duration`, `per_gb`, `per_million_rows`, `rows_of`, `finish_lag`, `downtime`, `records_status`, `data`",
+            "plan.toml:5:1: unknown field `duraton`, expected one of `id`, `name`, `owner`, `parent`, `after`, `duration`, `per_gb`, `per_million_rows`, `rows_of`, `finish_lag`, `downtime`, `records_status`, `data`, `replication`",
         ],
     );
     check(
         "[databse]\nsize_gb = 1\n",
         &[
-            "plan.toml:3:2: unknown field `databse`, expected one of `scenario`, `database`, `step`, `fault`, `recovery`",
+            "plan.toml:3:2: unknown field `databse`, expected one of `scenario`, `database`, `step`, `fault`, `recovery`, `replication`, `readiness`, `upgrade`",
         ],
     );
 }

@@ -16,7 +16,8 @@ use crate::time::SimTime;
 
 /// Version of the event schema written into every [`Event::RunStarted`].
 /// Bump it whenever an event's shape or meaning changes.
-pub const SCHEMA_VERSION: u32 = 1;
+/// 2: `ReplicationBacklog` added.
+pub const SCHEMA_VERSION: u32 = 2;
 
 /// One thing that happened. `S` names steps and `F` faults: indexes in
 /// memory, ids in logs.
@@ -103,6 +104,13 @@ pub enum Event<S = StepIdx, F = FaultIdx> {
     RecordCountsValidated {
         step: S,
         matched: bool,
+    },
+    /// A `replication = "caught-up"` step started: the changes written
+    /// while the source was online and not yet applied. The step lasts
+    /// until they are.
+    ReplicationBacklog {
+        step: S,
+        changes: u64,
     },
     /// A `downtime = "begins"` step started: users are locked out.
     DowntimeBegan {
@@ -206,6 +214,7 @@ impl<S, F> Event<S, F> {
             | Event::RollbackStarted { step, .. }
             | Event::TableChanged { step, .. }
             | Event::RecordCountsValidated { step, .. }
+            | Event::ReplicationBacklog { step, .. }
             | Event::DowntimeBegan { step }
             | Event::DowntimeEnded { step } => Some(step),
             Event::RunStarted { .. } | Event::RollbackCompleted | Event::RunFinished { .. } => None,
@@ -229,6 +238,7 @@ impl<S, F> Event<S, F> {
             Event::RollbackCompleted => "RollbackCompleted",
             Event::TableChanged { .. } => "TableChanged",
             Event::RecordCountsValidated { .. } => "RecordCountsValidated",
+            Event::ReplicationBacklog { .. } => "ReplicationBacklog",
             Event::DowntimeBegan { .. } => "DowntimeBegan",
             Event::DowntimeEnded { .. } => "DowntimeEnded",
             Event::RunFinished { .. } => "RunFinished",
@@ -287,6 +297,9 @@ impl<S, F> Event<S, F> {
             }
             Event::RecordCountsValidated { step, matched } => {
                 Event::RecordCountsValidated { step: fs(step)?, matched: *matched }
+            }
+            Event::ReplicationBacklog { step, changes } => {
+                Event::ReplicationBacklog { step: fs(step)?, changes: *changes }
             }
             Event::DowntimeBegan { step } => Event::DowntimeBegan { step: fs(step)? },
             Event::DowntimeEnded { step } => Event::DowntimeEnded { step: fs(step)? },

@@ -10,9 +10,12 @@ pub mod data;
 pub mod dist;
 pub mod event;
 pub mod fault;
+pub mod readiness;
+pub mod replication;
 pub mod scenario;
 pub mod state;
 pub mod time;
+pub mod versions;
 
 pub use dist::Dist;
 pub use event::{Event, EventRecord, Mode, Outcome, SCHEMA_VERSION, ScenarioDigest};

@@ -15,6 +15,8 @@ use toml::Spanned;
 
 use crate::dist::{Dist, DistError};
 use crate::fault::{Fault, Policy, RawFault, RawPolicy};
+use crate::readiness::{GateState, Readiness, Status};
+use crate::replication::{self, Replication, Role};
 use crate::time::{Calendar, SimDuration};
 
 /// The longest a single step, lag or downtime window may be. Anything longer
@@ -48,6 +50,22 @@ pub struct Scenario {
     pub faults: Vec<Fault>,
     /// Recovery policies, by name; [`crate::PolicyIdx`] indexes this.
     pub policies: Vec<Policy>,
+    /// Replication with the AX 2012 Database Upgrade Toolkit, if the plan
+    /// replicates.
+    pub replication: Option<Replication>,
+    /// The go-live readiness gates, if the plan states them.
+    pub readiness: Option<Readiness>,
+    /// The versions the plan moves between, if it says.
+    pub upgrade: Upgrade,
+}
+
+/// The `[upgrade]` section: what the plan upgrades from and to.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Upgrade {
+    pub from: Option<crate::versions::Version>,
+    pub to: Option<crate::versions::Version>,
+    /// An in-place platform-only update (scenario 4).
+    pub platform_only: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -76,6 +94,9 @@ pub struct Table {
     pub name: String,
     pub rows: u64,
     pub changes_per_hour: u64,
+    /// Whether the table has a primary key: replicated by snapshot and
+    /// transactions if so, copied whole at the toolkit's cutover if not.
+    pub primary_key: bool,
 }
 
 #[derive(Clone, Debug, PartialEq)]
@@ -99,6 +120,9 @@ pub struct Step {
     pub records_status: bool,
     /// What the step does to the data when it completes, in order.
     pub data: Vec<crate::data::Effect>,
+    /// Its part in the replication, if any: its length then follows from
+    /// the tables and the replication settings (plus `duration`, if given).
+    pub replication: Option<Role>,
     /// 1-based line of the step's `id`, for messages.
     pub line: u32,
 }
@@ -324,6 +348,44 @@ struct RawFile {
     faults: Vec<RawFault>,
     #[serde(default)]
     recovery: BTreeMap<String, RawPolicy>,
+    #[serde(default)]
+    replication: Option<Spanned<RawReplication>>,
+    #[serde(default)]
+    readiness: Option<Spanned<BTreeMap<String, Spanned<toml::Value>>>>,
+    #[serde(default)]
+    upgrade: Option<RawUpgrade>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUpgrade {
+    #[serde(default)]
+    from: Option<Spanned<String>>,
+    #[serde(default)]
+    to: Option<Spanned<String>>,
+    #[serde(default)]
+    platform_only: Option<bool>,
+    #[serde(default)]
+    customised_platform_models: Option<Spanned<bool>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawReplication {
+    #[serde(default)]
+    max_bcp_threads: Option<Spanned<i64>>,
+    #[serde(default)]
+    publishers: Option<Spanned<i64>>,
+    #[serde(default)]
+    snapshot_delay: Option<Spanned<toml::Value>>,
+    bcp_per_million_rows: Spanned<toml::Value>,
+    apply_per_million_changes: Spanned<toml::Value>,
+    #[serde(default)]
+    resource_use: Option<Spanned<f64>>,
+    #[serde(default)]
+    busy_slowdown: Option<Spanned<f64>>,
+    #[serde(default)]
+    source_offline: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -360,6 +422,8 @@ struct RawTable {
     rows: Spanned<i64>,
     #[serde(default)]
     changes_per_hour: Option<Spanned<i64>>,
+    #[serde(default)]
+    primary_key: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -390,6 +454,8 @@ struct RawStep {
     records_status: Option<Spanned<bool>>,
     #[serde(default)]
     data: Option<Spanned<toml::Value>>,
+    #[serde(default)]
+    replication: Option<Spanned<String>>,
 }
 
 // ---------------------------------------------------------------------------
@@ -419,8 +485,12 @@ impl Validator<'_> {
         let database = self.database(raw.database);
         let steps = self.steps(raw.steps, &database);
         let (steps, roots) = steps?;
+        let replication = self.replication(raw.replication, &steps, &database);
         let (faults, policies) = self.faults(raw.recovery, raw.faults, &steps)?;
-        Some(Scenario { meta, database, steps, roots, faults, policies })
+        let replication = replication?;
+        let readiness = self.readiness(raw.readiness, &database)?;
+        let upgrade = self.upgrade(raw.upgrade)?;
+        Some(Scenario { meta, database, steps, roots, faults, policies, replication, readiness, upgrade })
     }
 
     fn meta(&mut self, raw: RawMeta) -> Meta {
@@ -510,7 +580,7 @@ impl Validator<'_> {
             let rows = self.count(&t.rows, "rows");
             let changes = t.changes_per_hour.as_ref().map_or(Some(0), |c| self.count(c, "changes_per_hour"));
             if let (Some(rows), Some(changes_per_hour)) = (rows, changes) {
-                tables.push(Table { name, rows, changes_per_hour });
+                tables.push(Table { name, rows, changes_per_hour, primary_key: t.primary_key.unwrap_or(true) });
             }
         }
         Database { size_gb, collation: raw.collation, tables }
@@ -632,7 +702,19 @@ impl Validator<'_> {
                     }
                 }
             }
-            let work = self.work(s, &id, is_group, db);
+            let role = s.replication.as_ref().and_then(|r| match Role::parse(r.get_ref()) {
+                Some(_) if is_group => {
+                    self.error(&r.span(), Some(&id), "`replication` applies to a step that does the work, not to one with sub-steps");
+                    None
+                }
+                Some(role) => Some(role),
+                None => {
+                    self.error(&r.span(), Some(&id), format!("replication = {:?}; expected \"snapshot\" (the initial snapshot of the tables with a primary key), \"no-pk-tables\" (the toolkit's cutover: tables without a primary key) or \"caught-up\" (wait until the backlog has drained)", r.get_ref()));
+                    None
+                }
+            });
+            // An unknown role is reported once, not again as a missing duration.
+            let work = self.work(s, &id, is_group, s.replication.is_some(), db);
             if let Some(r) = &s.records_status
                 && *r.get_ref()
                 && !is_group
@@ -665,6 +747,7 @@ impl Validator<'_> {
                 downtime,
                 records_status: s.records_status.as_ref().is_some_and(|r| *r.get_ref()),
                 data,
+                replication: role,
                 line,
             });
         }
@@ -744,7 +827,7 @@ impl Validator<'_> {
         }
     }
 
-    fn work(&mut self, s: &RawStep, id: &str, is_group: bool, db: &Database) -> Option<Work> {
+    fn work(&mut self, s: &RawStep, id: &str, is_group: bool, dynamic: bool, db: &Database) -> Option<Work> {
         if is_group {
             for (field, value) in
                 [("duration", &s.duration), ("per_gb", &s.per_gb), ("per_million_rows", &s.per_million_rows)]
@@ -766,7 +849,7 @@ impl Validator<'_> {
                 "finish_lag applies only to a step with sub-steps; put the time in `duration`",
             );
         }
-        if s.duration.is_none() && s.per_gb.is_none() && s.per_million_rows.is_none() {
+        if s.duration.is_none() && s.per_gb.is_none() && s.per_million_rows.is_none() && !dynamic {
             self.error(&s.id.span(), Some(id), "no duration; expected `duration` (e.g. \"45m\", { pert = [\"1h\", \"2h\", \"4h\"] } or \"instant\"), `per_gb` or `per_million_rows`");
             return None;
         }
@@ -1026,6 +1109,376 @@ impl Validator<'_> {
                 None
             }
         }
+    }
+
+    /// The `[replication]` section and the steps that play a part in it.
+    /// `None` when an error was reported.
+    fn replication(
+        &mut self,
+        raw: Option<Spanned<RawReplication>>,
+        steps: &[Step],
+        db: &Database,
+    ) -> Option<Option<Replication>> {
+        let n_errors = self.diags.len();
+        let with =
+            |role: Role| -> Vec<usize> { (0..steps.len()).filter(|i| steps[*i].replication == Some(role)).collect() };
+        let (snapshots, no_pks, caught_ups) = (with(Role::Snapshot), with(Role::NoPkTables), with(Role::CaughtUp));
+        let here = |i: usize| {
+            let s = &steps[i];
+            (s.line, s.id.clone())
+        };
+        let step_error = |v: &mut Self, i: usize, message: String| {
+            let (line, id) = here(i);
+            v.diags.push(Diagnostic { line, col: 1, step: Some(id), message });
+        };
+        let Some(raw) = raw else {
+            if let Some(&i) = snapshots.iter().chain(&no_pks).chain(&caught_ups).next() {
+                step_error(
+                    self,
+                    i,
+                    "a replication step needs a [replication] section with the toolkit's settings and throughputs"
+                        .into(),
+                );
+                return None;
+            }
+            return Some(None);
+        };
+        let span = raw.span();
+        let raw = raw.into_inner();
+        let int = |v: &mut Self, x: &Option<Spanned<i64>>, default: u32, max: u32, what: &str, why: &str| -> u32 {
+            match x {
+                None => default,
+                Some(x) => match u32::try_from(*x.get_ref()) {
+                    Ok(n) if (1..=max).contains(&n) => n,
+                    _ => {
+                        v.error(&x.span(), None, format!("{what} = {}; expected 1 to {max} ({why})", x.get_ref()));
+                        default
+                    }
+                },
+            }
+        };
+        let max_bcp_threads = int(
+            self,
+            &raw.max_bcp_threads,
+            replication::DEFAULT_BCP_THREADS,
+            replication::MAX_BCP_THREADS,
+            "max_bcp_threads",
+            "the toolkit's MaxBcpThreads: default 6, at most 8",
+        );
+        let publishers = int(
+            self,
+            &raw.publishers,
+            replication::DEFAULT_PUBLISHERS,
+            64,
+            "publishers",
+            "the toolkit's NumberOfPublishers: default 2",
+        );
+        let snapshot_delay = match &raw.snapshot_delay {
+            None => replication::DEFAULT_SNAPSHOT_DELAY,
+            Some(v) => self.span_duration(&v.span(), None, v.get_ref(), "snapshot_delay").unwrap_or_default(),
+        };
+        let bcp = self.dist(&raw.bcp_per_million_rows, None, "bcp_per_million_rows", false);
+        let apply = self.dist(&raw.apply_per_million_changes, None, "apply_per_million_changes", false);
+        let resource_use = raw.resource_use.as_ref().map_or(0.0, |r| {
+            let v = *r.get_ref();
+            if (0.0..=1.0).contains(&v) {
+                v
+            } else {
+                self.error(&r.span(), None, format!("resource_use {v} is not a share; expected a number in [0, 1]"));
+                0.0
+            }
+        });
+        let busy_slowdown = match &raw.busy_slowdown {
+            Some(b) if !(1.0..=100.0).contains(b.get_ref()) => {
+                self.error(
+                    &b.span(),
+                    None,
+                    format!("busy_slowdown {} is not a slowdown; expected a factor from 1 to 100", b.get_ref()),
+                );
+                1.0
+            }
+            Some(b) => *b.get_ref(),
+            None if resource_use > replication::BUSY_THRESHOLD => {
+                self.error(&span, None, format!("resource_use {resource_use} is above 90 %, where replication slows down: say by how much with busy_slowdown (e.g. 2.0)"));
+                1.0
+            }
+            None => 1.0,
+        };
+        let source_offline = match &raw.source_offline {
+            Some(id) => match steps.iter().position(|s| &s.id == id.get_ref()) {
+                Some(i) => Some(i),
+                None => {
+                    let ids: Vec<&str> = steps.iter().map(|s| s.id.as_str()).collect();
+                    let hint =
+                        suggest(id.get_ref(), &ids).map(|s| format!("; did you mean `{s}`?")).unwrap_or_default();
+                    self.error(&id.span(), None, format!("source_offline names unknown step `{}`{hint}", id.get_ref()));
+                    None
+                }
+            },
+            None => match steps.iter().position(|s| s.downtime == Some(DowntimeMark::Begins)) {
+                Some(i) => Some(i),
+                None => {
+                    self.error(&span, None, "replication needs to know when the source goes offline: set source_offline = \"<step id>\" (the step that turns the AX 2012 AOS off), or mark that step downtime = \"begins\"");
+                    None
+                }
+            },
+        };
+        if snapshots.len() != 1 {
+            match snapshots.get(1) {
+                Some(&i) => step_error(self, i, format!("a second replication = \"snapshot\" step (the first is `{}`); the toolkit takes one initial snapshot", steps[snapshots[0]].id)),
+                None => self.error(&span, None, "[replication] needs a step with replication = \"snapshot\" (the initial snapshot starts replication)"),
+            }
+        }
+        if caught_ups.len() != 1 {
+            match caught_ups.get(1) {
+                Some(&i) => step_error(self, i, format!("a second replication = \"caught-up\" step (the first is `{}`)", steps[caught_ups[0]].id)),
+                None => self.error(&span, None, "[replication] needs a step with replication = \"caught-up\": the cutover waits there until the backlog has drained"),
+            }
+        }
+        let no_pk_rows: u64 = db.tables.iter().filter(|t| !t.primary_key).map(|t| t.rows).sum();
+        if no_pks.len() > 1 {
+            step_error(
+                self,
+                no_pks[1],
+                format!("a second replication = \"no-pk-tables\" step (the first is `{}`)", steps[no_pks[0]].id),
+            );
+        }
+        if no_pks.is_empty() && db.tables.iter().any(|t| !t.primary_key) {
+            self.error(&span, None, "tables without a primary key are copied by the toolkit's cutover step: add a step with replication = \"no-pk-tables\"");
+        }
+        if db.tables.iter().all(|t| !t.primary_key) {
+            self.error(
+                &span,
+                None,
+                "replication needs tables with rows under [database] (their rows and changes_per_hour)",
+            );
+        }
+        if self.diags.len() > n_errors {
+            return None;
+        }
+        let (snapshot, caught_up, off) = (snapshots[0], caught_ups[0], source_offline?);
+        let graph = Graph::new(steps);
+        if !graph.reaches(Graph::end(snapshot), Graph::start(caught_up)) {
+            step_error(
+                self,
+                caught_up,
+                format!(
+                    "waits for replication to catch up but does not come after the snapshot `{}`; add it to `after` (directly or through other steps)",
+                    steps[snapshot].id
+                ),
+            );
+        }
+        if !graph.reaches(Graph::start(off), Graph::start(caught_up)) {
+            step_error(
+                self,
+                caught_up,
+                format!(
+                    "waits for replication to catch up but may start before the source goes offline at `{}`: changes would still be coming",
+                    steps[off].id
+                ),
+            );
+        }
+        if let Some(&np) = no_pks.first() {
+            if !graph.reaches(Graph::start(off), Graph::start(np)) {
+                step_error(
+                    self,
+                    np,
+                    format!(
+                        "copies the tables without a primary key, which needs the source offline: make it come after `{}`",
+                        steps[off].id
+                    ),
+                );
+            }
+            if !graph.reaches(Graph::end(np), Graph::start(caught_up)) {
+                step_error(
+                    self,
+                    caught_up,
+                    format!(
+                        "replication is complete only once the tables without a primary key are copied: make it come after `{}`",
+                        steps[np].id
+                    ),
+                );
+            }
+        }
+        if self.diags.len() > n_errors {
+            return None;
+        }
+        let model = Replication {
+            max_bcp_threads,
+            publishers,
+            snapshot_delay,
+            bcp_per_million_rows: bcp?,
+            apply_per_million_changes: apply?,
+            resource_use,
+            busy_slowdown,
+            source_offline: StepIdx(off as u32),
+            publication_rows: replication::publications(&db.tables, publishers),
+            no_pk_rows,
+            changes_per_hour: db.tables.iter().filter(|t| t.primary_key).map(|t| t.changes_per_hour).sum(),
+        };
+        let worst = model.snapshot_ms(model.bcp_per_million_rows.practical_max().as_ms() as f64);
+        if worst > MAX_SPAN.as_ms() as f64 {
+            step_error(
+                self,
+                snapshot,
+                format!(
+                    "the snapshot can take {} at the slowest copy rate, beyond the {}-day limit for one step; check bcp_per_million_rows and the table sizes",
+                    SimDuration(worst as u64).hms(),
+                    MAX_SPAN.as_ms() / crate::time::MS_PER_D
+                ),
+            );
+            return None;
+        }
+        Some(Some(model))
+    }
+
+    /// The `[readiness]` section: `ax2012 = true` to require the AX 2012
+    /// gates, and each gate as `true`, `false`, `"n/a"` or a table
+    /// `{ done = ..., owner = "...", note = "..." }`.
+    fn readiness(
+        &mut self,
+        raw: Option<Spanned<BTreeMap<String, Spanned<toml::Value>>>>,
+        db: &Database,
+    ) -> Option<Option<Readiness>> {
+        let Some(raw) = raw else { return Some(None) };
+        let n_errors = self.diags.len();
+        let raw = raw.into_inner();
+        let ax2012 = match raw.get("ax2012") {
+            None => false,
+            Some(v) => match v.get_ref() {
+                toml::Value::Boolean(b) => *b,
+                other => {
+                    self.error(
+                        &v.span(),
+                        None,
+                        format!("readiness.ax2012 must be true or false, found {}", other.type_str()),
+                    );
+                    false
+                }
+            },
+        };
+        let mut given: BTreeMap<&str, GateState> = BTreeMap::new();
+        let ids: Vec<&str> = crate::readiness::GATES.iter().map(|g| g.id).collect();
+        for (key, v) in &raw {
+            if key == "ax2012" {
+                continue;
+            }
+            let Some(def) = crate::readiness::find(key) else {
+                let hint = suggest(key, &ids).map(|s| format!("did you mean `{s}`? ")).unwrap_or_default();
+                self.error(
+                    &v.span(),
+                    None,
+                    format!("unknown readiness gate `{key}`; {hint}the gates are: ax2012, {}", ids.join(", ")),
+                );
+                continue;
+            };
+            if def.id == "collation" && db.collation.is_some() {
+                self.error(&v.span(), None, "the collation gate is checked from [database] collation; remove it here");
+                continue;
+            }
+            let status = |v: &toml::Value| match v {
+                toml::Value::Boolean(true) => Some(Status::Met),
+                toml::Value::Boolean(false) => Some(Status::NotMet),
+                toml::Value::String(s) if s == "n/a" => Some(Status::NotApplicable),
+                _ => None,
+            };
+            const EXPECTED: &str = "expected true (met), false (not met), \"n/a\" (does not apply) or { done = true, owner = \"...\", note = \"...\" }";
+            let state = match v.get_ref() {
+                toml::Value::Table(t) => {
+                    let mut ok = true;
+                    for k in t.keys() {
+                        if !["done", "owner", "note"].contains(&k.as_str()) {
+                            self.error(&v.span(), None, format!("readiness.{key}: unknown key `{k}`; {EXPECTED}"));
+                            ok = false;
+                        }
+                    }
+                    let done = t.get("done").and_then(status);
+                    let text = |k: &str| t.get(k).and_then(|x| x.as_str()).map(str::to_string);
+                    match done {
+                        Some(st) if ok => GateState { def, status: st, owner: text("owner"), note: text("note") },
+                        _ => {
+                            if ok {
+                                self.error(
+                                    &v.span(),
+                                    None,
+                                    format!("readiness.{key}: `done` is missing or not a status; {EXPECTED}"),
+                                );
+                            }
+                            continue;
+                        }
+                    }
+                }
+                other => match status(other) {
+                    Some(st) => GateState { def, status: st, owner: None, note: None },
+                    None => {
+                        self.error(&v.span(), None, format!("readiness.{key} = {other}; {EXPECTED}"));
+                        continue;
+                    }
+                },
+            };
+            given.insert(def.id, state);
+        }
+        if self.diags.len() > n_errors {
+            return None;
+        }
+        let mut gates = Vec::new();
+        for def in crate::readiness::GATES.iter().filter(|g| ax2012 || !g.ax2012) {
+            let state = match given.remove(def.id) {
+                Some(g) => g,
+                None if def.id == "collation" => match &db.collation {
+                    Some(c) if c.eq_ignore_ascii_case(crate::readiness::SUPPORTED_COLLATION) => GateState {
+                        def,
+                        status: Status::Met,
+                        owner: None,
+                        note: Some(format!("[database] collation = {c}")),
+                    },
+                    Some(c) => GateState {
+                        def,
+                        status: Status::NotMet,
+                        owner: None,
+                        note: Some(format!("[database] collation = {c}: contact Microsoft Support (002)")),
+                    },
+                    None => GateState { def, status: Status::NotAssessed, owner: None, note: None },
+                },
+                None => GateState { def, status: Status::NotAssessed, owner: None, note: None },
+            };
+            gates.push(state);
+        }
+        // AX 2012 gates given without `ax2012 = true` still count.
+        gates.extend(given.into_values());
+        Some(Some(Readiness { ax2012, gates }))
+    }
+
+    /// The `[upgrade]` section.
+    fn upgrade(&mut self, raw: Option<RawUpgrade>) -> Option<Upgrade> {
+        let Some(raw) = raw else { return Some(Upgrade::default()) };
+        let n_errors = self.diags.len();
+        let mut version = |v: &Option<Spanned<String>>, what: &str| {
+            v.as_ref().and_then(|v| match crate::versions::Version::parse(v.get_ref()) {
+                Ok(x) => Some(x),
+                Err(e) => {
+                    self.error(&v.span(), None, format!("upgrade.{what}: {e}"));
+                    None
+                }
+            })
+        };
+        let from = version(&raw.from, "from");
+        let to = version(&raw.to, "to");
+        let platform_only = raw.platform_only.unwrap_or(false);
+        if let Some(c) = &raw.customised_platform_models
+            && *c.get_ref()
+            && platform_only
+        {
+            self.error(
+                &c.span(),
+                None,
+                "a platform-only update is done in place only when the platform models (Application Platform, Application Foundation, Directory, Test Essentials) are not customised (000 and 001, scenario 4): refactor the overlayering or plan a full upgrade",
+            );
+        }
+        if self.diags.len() > n_errors {
+            return None;
+        }
+        Some(Upgrade { from, to, platform_only })
     }
 
     /// Every downtime that begins must end later, and every end must follow

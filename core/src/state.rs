@@ -89,6 +89,7 @@ pub struct StepState {
     pub attempts: u32,
     /// The retry budget the last recovery allowed.
     pub budget: Option<u32>,
+    /// When the step first started (since it last began from scratch).
     pub started: Option<SimTime>,
     pub ended: Option<SimTime>,
 }
@@ -437,7 +438,7 @@ impl RunState {
                     self.violate(seq, at, ViolationKind::UnknownTable { table: *table });
                 }
             }
-            Event::RecordCountsValidated { .. } => {}
+            Event::RecordCountsValidated { .. } | Event::ReplicationBacklog { .. } => {}
             Event::RollbackCompleted => {
                 if self.rollback_started.is_none() {
                     self.violate(seq, at, ViolationKind::RollbackCompletedWithoutStart);
@@ -549,7 +550,11 @@ impl RunState {
         let s = &mut self.steps[i];
         s.status = StepStatus::Running;
         s.attempts = s.attempts.max(attempt);
-        s.started = Some(at);
+        // A start-to-start dependency counts from the step's first start
+        // (since it last began from scratch), not from each retry.
+        if !retry {
+            s.started = Some(at);
+        }
         s.ended = None;
     }
 

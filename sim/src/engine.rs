@@ -22,6 +22,7 @@ use rand_core::Rng;
 use rehearse_core::data::{Checksum, Effect};
 use rehearse_core::event::{Event, EventRecord, Mode, Outcome, SCHEMA_VERSION, ScenarioDigest};
 use rehearse_core::fault::{Action, FaultIdx, PolicyIdx};
+use rehearse_core::replication::Role;
 use rehearse_core::scenario::{Anchor, DowntimeMark, Graph, Scenario, StepIdx, Work};
 use rehearse_core::time::{SimDuration, SimTime};
 
@@ -295,6 +296,8 @@ pub struct Simulator<'p, 's> {
     pending: Vec<Option<Pending>>,
     site_on: Vec<bool>,
     site_persistent: Vec<bool>,
+    /// When the latest attempt of the replication snapshot started.
+    snapshot_started: u64,
 }
 
 impl<'p, 's> Simulator<'p, 's> {
@@ -333,6 +336,7 @@ impl<'p, 's> Simulator<'p, 's> {
             pending: vec![None; n],
             site_on: vec![false; plan.n_sites()],
             site_persistent: vec![false; plan.n_sites()],
+            snapshot_started: 0,
         }
     }
 
@@ -404,18 +408,23 @@ impl<'p, 's> Simulator<'p, 's> {
                     }
                 }
                 K_STRIKE => self.strike(i, at, opts, &mut out, &mut run)?,
-                K_RECOVER => match self.recover(i, at, opts, &mut out, &mut run)? {
-                    Flow::Continue => {}
-                    Flow::Finished(o) => outcome = Some(o),
-                    Flow::RootDone => {
-                        // An unknown outcome verified complete, on a top-level step.
-                        roots_left -= 1;
-                        if roots_left == 0 {
-                            run.finished_by = end_node(i);
-                            outcome = Some(Outcome::Committed);
+                K_RECOVER => {
+                    let flow = self.recover(i, at, opts, &mut out, &mut run)?;
+                    // A rerun that reset finished top-level steps: the run waits for them again.
+                    roots_left += std::mem::take(&mut run.roots_reopened);
+                    match flow {
+                        Flow::Continue => {}
+                        Flow::Finished(o) => outcome = Some(o),
+                        Flow::RootDone => {
+                            // An unknown outcome verified complete, on a top-level step.
+                            roots_left -= 1;
+                            if roots_left == 0 {
+                                run.finished_by = end_node(i);
+                                outcome = Some(Outcome::Committed);
+                            }
                         }
                     }
-                },
+                }
                 K_ENDING_DONE => {
                     let o = match run.ending {
                         Some(Ending::Rollback) => {
@@ -496,6 +505,7 @@ impl<'p, 's> Simulator<'p, 's> {
         self.striking.fill(NONE);
         self.pending.fill(None);
         self.site_persistent.fill(false);
+        self.snapshot_started = 0;
         self.backend.reset(plan.scenario);
         self.duration_base = rng::StreamBase::new(opts.seed, opts.run, Purpose::StepDuration);
         self.fault_base = rng::StreamBase::new(opts.seed, opts.run, Purpose::Fault);
@@ -546,13 +556,17 @@ impl<'p, 's> Simulator<'p, 's> {
             self.release(edge, target as usize, at + lag, start_node(i));
         }
         let Work::Leaf(d) = &step.work else { return Ok(()) };
-        let dur = match opts.mode {
-            Mode::Median => plan.medians[i].as_ms(),
-            Mode::Random => {
-                let mut s = self.duration_base.stream(plan.keys[i], u64::from(attempt));
-                d.sample(&mut s).as_ms()
-            }
+        let mut draws = match opts.mode {
+            Mode::Median => None,
+            Mode::Random => Some(self.duration_base.stream(plan.keys[i], u64::from(attempt))),
         };
+        let mut dur = match &mut draws {
+            None => plan.medians[i].as_ms(),
+            Some(s) => d.sample(s).as_ms(),
+        };
+        if let Some(role) = step.replication {
+            dur = dur.saturating_add(self.replication_ms(i, role, at, draws.as_mut(), out)?);
+        }
         self.end_cause[i] = start_node(i);
         // Does a fault strike this attempt? The first site (in fault file
         // order) that fires wins; every site draws the same numbers in every
@@ -584,6 +598,42 @@ impl<'p, 's> Simulator<'p, 's> {
         }
         self.schedule(at + dur, i, K_END);
         Ok(())
+    }
+
+    /// The part of a replication step's length that follows from the
+    /// tables and the replication's progress; its throughputs are drawn
+    /// after the step's own duration, from the same stream.
+    fn replication_ms(
+        &mut self,
+        i: usize,
+        role: Role,
+        at: u64,
+        draws: Option<&mut rng::Stream>,
+        out: &mut Emitter<'_>,
+    ) -> Result<u64, SimError> {
+        let sc = self.plan.scenario;
+        let rep = sc.replication.as_ref().expect("validated: replication steps come with [replication]");
+        let rate = |dist: &rehearse_core::Dist, draws: Option<&mut rng::Stream>| match draws {
+            None => dist.median().as_ms() as f64,
+            Some(s) => dist.sample_ms(s).max(0.0),
+        };
+        let ms = match role {
+            Role::Snapshot => {
+                self.snapshot_started = at;
+                rep.snapshot_ms(rate(&rep.bcp_per_million_rows, draws))
+            }
+            Role::NoPkTables => rep.no_pk_ms(rate(&rep.bcp_per_million_rows, draws)),
+            Role::CaughtUp => {
+                let snapshot = sc.steps.iter().position(|s| s.replication == Some(Role::Snapshot)).expect("validated");
+                let (s0, s1) = (self.snapshot_started, self.ends[snapshot]);
+                let off = self.starts[rep.source_offline.index()];
+                let apply = rate(&rep.apply_per_million_changes, draws);
+                let backlog = rep.backlog_at(s0, s1, off, apply, at);
+                out.emit(at, Event::ReplicationBacklog { step: StepIdx(i as u32), changes: libm_round(backlog) })?;
+                (rep.drained_at(s0, s1, off, apply) - at as f64).max(0.0)
+            }
+        };
+        Ok(libm_round(ms).min(rehearse_core::scenario::MAX_SPAN.as_ms()))
     }
 
     /// Bookkeeping once step `i` has ended well: downtime, successors, the
@@ -808,7 +858,7 @@ impl<'p, 's> Simulator<'p, 's> {
             Action::Resume | Action::RollbackPackage => self.schedule(at, i, K_START),
             Action::Rerun => {
                 let from = p.policy.and_then(|pi| sc.policies[pi.index()].from).unwrap_or(step);
-                self.rerun(from, step, at, out)?;
+                run.roots_reopened += self.rerun(from, step, at, out)?;
             }
             Action::Rollback => {
                 out.emit(at, Event::RollbackStarted { step, late: false })?;
@@ -900,7 +950,9 @@ impl<'p, 's> Simulator<'p, 's> {
 
     /// Runs again from `from`: it, the steps beside it on the way to the
     /// failed step, and everything inside them.
-    fn rerun(&mut self, from: StepIdx, failed: StepIdx, at: u64, out: &mut Emitter<'_>) -> Result<(), SimError> {
+    /// Returns how many completed top-level steps it reset: the run waits
+    /// for them again.
+    fn rerun(&mut self, from: StepIdx, failed: StepIdx, at: u64, out: &mut Emitter<'_>) -> Result<u32, SimError> {
         let plan = self.plan;
         let steps = &plan.scenario.steps;
         // The failed step's ancestor (or itself) beside `from`.
@@ -927,9 +979,13 @@ impl<'p, 's> Simulator<'p, 's> {
                 }
             }
         }
+        let mut roots_reopened = 0;
         for j in 0..steps.len() {
             if !set[j] {
                 continue;
+            }
+            if self.completed[j] && steps[j].parent.is_none() {
+                roots_reopened += 1;
             }
             if self.running[j] {
                 self.running[j] = false;
@@ -984,7 +1040,7 @@ impl<'p, 's> Simulator<'p, 's> {
         for j in ready {
             self.schedule(self.ready_at[j], j, K_START);
         }
-        Ok(())
+        Ok(roots_reopened)
     }
 
     /// Draws a recovery's reaction, fix, undo and verify times.
@@ -1067,6 +1123,8 @@ struct Times {
 /// Per-run record of downtime, faults and recoveries.
 #[derive(Debug, Default)]
 struct RunTrack {
+    /// Completed top-level steps a rerun reset, not yet counted back.
+    roots_reopened: u32,
     downtime_depth: u32,
     downtime_since: u64,
     downtime_first_began: Option<u64>,

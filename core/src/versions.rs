@@ -1,0 +1,339 @@
+//! Releases, and whether moving between two of them needs the LCS code
+//! upgrade service: the source/target tables of "Process for moving to the
+//! latest update of Finance and Operations" (2018, `001_389be540215694af.txt`,
+//! scenario 2) and of its 2017 predecessor (`000_d0c0a70ec39fbfb8.txt`), and,
+//! for pairs neither table lists, the rule 001 states in prose.
+
+use std::fmt;
+
+use serde::Serialize;
+
+/// A release, as the tables name them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Version {
+    Ax2012,
+    /// February 2016 release (Application 7.0).
+    Feb2016,
+    /// May 2016 release (Platform update 1, Application 7.0.1).
+    May2016,
+    /// August 2016 release (Platform update 2, Application 7.0.1).
+    Aug2016,
+    /// Release 1611 (Platform update 3, Application 7.1).
+    R1611,
+    /// July 2017 release (Application 7.2).
+    July2017,
+    /// Application 7.3.
+    App73,
+    /// Application release 8.x.
+    App8,
+    /// A newer version of the platform only (no application release).
+    Platform,
+}
+
+const NAMES: &[(Version, &[&str], &str)] = &[
+    (Version::Ax2012, &["ax2012", "ax-2012", "ax 2012", "2012"], "Microsoft Dynamics AX 2012"),
+    (Version::Feb2016, &["7.0", "feb-2016", "february-2016"], "February 2016 release (Application 7.0)"),
+    (Version::May2016, &["7.0.1", "may-2016", "pu1"], "May 2016 release (Platform update 1, Application 7.0.1)"),
+    (
+        Version::Aug2016,
+        &["7.0.1-pu2", "aug-2016", "august-2016", "pu2"],
+        "August 2016 release (Platform update 2, Application 7.0.1)",
+    ),
+    (Version::R1611, &["7.1", "1611"], "Release 1611 (Platform update 3, Application 7.1)"),
+    (Version::July2017, &["7.2", "july-2017"], "July 2017 release (Application 7.2)"),
+    (Version::App73, &["7.3"], "Application 7.3"),
+    (Version::App8, &["8.x", "8", "8.0", "8.1"], "Application release 8.x"),
+    (Version::Platform, &["platform", "platform-update"], "a newer version of the platform only"),
+];
+
+impl Version {
+    /// Every release, oldest first (the platform-only target last).
+    pub const ALL: [Version; 9] = [
+        Version::Ax2012,
+        Version::Feb2016,
+        Version::May2016,
+        Version::Aug2016,
+        Version::R1611,
+        Version::July2017,
+        Version::App73,
+        Version::App8,
+        Version::Platform,
+    ];
+
+    /// Parses the names users write: `ax2012`, `7.0`, `7.0.1`, `7.0.1-pu2`,
+    /// `7.1`/`1611`, `7.2`, `7.3`, `8.x`/`8.0`/`8.1`, `platform`, and the
+    /// release names (`may-2016`, `july-2017`, ...). Case does not matter.
+    ///
+    /// # Errors
+    /// A message listing the names it knows.
+    pub fn parse(text: &str) -> Result<Version, String> {
+        let t = text.trim().to_ascii_lowercase();
+        NAMES.iter().find(|(_, names, _)| names.contains(&t.as_str())).map(|(v, _, _)| *v).ok_or_else(|| {
+            format!(
+                "unknown release {text:?}; expected one of ax2012, 7.0, 7.0.1, 7.0.1-pu2, 7.1, 7.2, 7.3, 8.x (8.0, 8.1), platform, or a release name like may-2016, august-2016, 1611, july-2017"
+            )
+        })
+    }
+
+    /// The release as the documents name it.
+    pub fn title(self) -> &'static str {
+        NAMES.iter().find(|(v, _, _)| *v == self).map(|(_, _, t)| *t).expect("every version is named")
+    }
+
+    /// The short name `parse` takes first.
+    pub fn id(self) -> &'static str {
+        NAMES.iter().find(|(v, _, _)| *v == self).map(|(_, n, _)| n[0]).expect("every version is named")
+    }
+}
+
+impl fmt::Display for Version {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.title())
+    }
+}
+
+/// One row of a source/target table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Row {
+    /// `001` or `000`.
+    pub document: &'static str,
+    /// The row as published: source, target, answer.
+    pub source: &'static str,
+    pub target: &'static str,
+    pub from: Version,
+    pub to: &'static [Version],
+    pub required: bool,
+}
+
+const NEW_APP_8_73_72_71: &[Version] = &[Version::App8, Version::App73, Version::July2017, Version::R1611];
+
+/// The 2018 table (001), in its order.
+pub const TABLE_001: &[Row] = &[
+    Row {
+        document: "001",
+        source: "Application 7.3",
+        target: "Application release 8.x",
+        from: Version::App73,
+        to: &[Version::App8],
+        required: true,
+    },
+    Row {
+        document: "001",
+        source: "July 2017 release (Application 7.2)",
+        target: "Application release 8.x or 7.3",
+        from: Version::July2017,
+        to: &[Version::App8, Version::App73],
+        required: true,
+    },
+    Row {
+        document: "001",
+        source: "Release 1611 (Application 7.1)",
+        target: "Application release 8.x, 7.3, or July 2017 (7.2)",
+        from: Version::R1611,
+        to: &[Version::App8, Version::App73, Version::July2017],
+        required: true,
+    },
+    Row {
+        document: "001",
+        source: "August 2016 release (Application 7.0.1 with Platform update 2)",
+        target: "Application release 8.x, 7.3, July 2017 (7.2) or 1611 (7.1)",
+        from: Version::Aug2016,
+        to: NEW_APP_8_73_72_71,
+        required: true,
+    },
+    Row {
+        document: "001",
+        source: "May 2016 release (Application 7.0.1)",
+        target: "Application release 8.x, 7.3, July 2017 (7.2) or 1611 (7.1)",
+        from: Version::May2016,
+        to: NEW_APP_8_73_72_71,
+        required: true,
+    },
+    Row {
+        document: "001",
+        source: "February 2016 release (Application 7.0)",
+        target: "Application release 8.x, 7.3, July 2017 (7.2) or 1611 (7.1)",
+        from: Version::Feb2016,
+        to: NEW_APP_8_73_72_71,
+        required: true,
+    },
+    Row {
+        document: "001",
+        source: "Microsoft Dynamics AX 2012",
+        target: "Application release 7.3 or July 2017 (7.2)",
+        from: Version::Ax2012,
+        to: &[Version::App73, Version::July2017],
+        required: true,
+    },
+    Row {
+        document: "001",
+        source: "Application release 7.3",
+        target: "Newer version of the platform",
+        from: Version::App73,
+        to: &[Version::Platform],
+        required: false,
+    },
+    Row {
+        document: "001",
+        source: "July 2017 release (Application 7.2)",
+        target: "Newer version of the platform",
+        from: Version::July2017,
+        to: &[Version::Platform],
+        required: false,
+    },
+    Row {
+        document: "001",
+        source: "Release 1611 (application 7.1)",
+        target: "Newer version of the platform",
+        from: Version::R1611,
+        to: &[Version::Platform],
+        required: false,
+    },
+    Row {
+        document: "001",
+        source: "May 2016 release (Platform update 1, application 7.0.1)",
+        target: "August 2016 release (Platform update 2, application 7.0.1)",
+        from: Version::May2016,
+        to: &[Version::Aug2016],
+        required: false,
+    },
+];
+
+/// The 2017 table (000), in its order.
+pub const TABLE_000: &[Row] = &[
+    Row {
+        document: "000",
+        source: "Microsoft Dynamics AX 2012",
+        target: "Dynamics 365 for Operations",
+        from: Version::Ax2012,
+        to: &[Version::Feb2016, Version::May2016, Version::Aug2016, Version::R1611],
+        required: true,
+    },
+    Row {
+        document: "000",
+        source: "Feb-16",
+        target: "May 2016 (Platform update 1, Application 7.0.1)",
+        from: Version::Feb2016,
+        to: &[Version::May2016],
+        required: true,
+    },
+    Row {
+        document: "000",
+        source: "Feb-16",
+        target: "August 2016 (Platform update 2, Application 7.0.1)",
+        from: Version::Feb2016,
+        to: &[Version::Aug2016],
+        required: true,
+    },
+    Row {
+        document: "000",
+        source: "May 2016 (Platform update 1, Application 7.0.1)",
+        target: "August 2016 (Platform update 2, Application 7.0.1)",
+        from: Version::May2016,
+        to: &[Version::Aug2016],
+        required: false,
+    },
+    Row {
+        document: "000",
+        source: "Feb-16",
+        target: "Release 1611 (Platform update 3 or newer, Application 7.1.0)",
+        from: Version::Feb2016,
+        to: &[Version::R1611],
+        required: true,
+    },
+    Row {
+        document: "000",
+        source: "May 2016 (Platform update 1, Application 7.0.1)",
+        target: "Release 1611 (Platform update 3 or newer, Application 7.1.0)",
+        from: Version::May2016,
+        to: &[Version::R1611],
+        required: true,
+    },
+    Row {
+        document: "000",
+        source: "August 2016 (Platform update 2, Application 7.0.1)",
+        target: "Release 1611 (Platform update 3 or newer, Application 7.1.0)",
+        from: Version::Aug2016,
+        to: &[Version::R1611],
+        required: true,
+    },
+    Row {
+        document: "000",
+        source: "Release 1611 (Platform update 3, Application 7.1.0)",
+        target: "Newer version of the platform, like platform update 4",
+        from: Version::R1611,
+        to: &[Version::Platform],
+        required: false,
+    },
+];
+
+/// Why the answer is what it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Basis {
+    /// A row of a table.
+    Row(Row),
+    /// The rule 001 states: "A code upgrade is required when you deploy new
+    /// environments as part of the process of upgrading your application to
+    /// a new major or cumulative release. A code upgrade isn't required for
+    /// platform updates."
+    Rule,
+}
+
+/// Whether the code upgrade service is needed, and why.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct Answer {
+    pub from: Version,
+    pub to: Version,
+    pub required: bool,
+    pub basis: Basis,
+}
+
+/// Does moving `from` -> `to` need the code upgrade service? The 2018 table
+/// first, then the 2017 one, then 001's rule.
+///
+/// # Errors
+/// When `to` is not newer than `from`, or `from` is the platform-only target.
+pub fn code_upgrade(from: Version, to: Version) -> Result<Answer, String> {
+    if from == Version::Platform {
+        return Err("`platform` is a target (a newer platform only), not a release to upgrade from".into());
+    }
+    if let Some(row) = TABLE_001.iter().chain(TABLE_000).find(|r| r.from == from && r.to.contains(&to)) {
+        return Ok(Answer { from, to, required: row.required, basis: Basis::Row(*row) });
+    }
+    if to == Version::Platform {
+        if from == Version::Ax2012 {
+            return Err("AX 2012 has no platform update to finance and operations: it is an upgrade to a new application release".into());
+        }
+        return Ok(Answer { from, to, required: false, basis: Basis::Rule });
+    }
+    if to <= from {
+        return Err(format!("{} is not newer than {}: nothing to upgrade", to.title(), from.title()));
+    }
+    Ok(Answer { from, to, required: true, basis: Basis::Rule })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_parse_back() {
+        for v in Version::ALL {
+            assert_eq!(Version::parse(v.id()), Ok(v));
+            assert_eq!(Version::parse(&v.id().to_uppercase()), Ok(v));
+        }
+        assert!(Version::parse("9.0").unwrap_err().contains("expected one of"));
+    }
+
+    #[test]
+    fn the_rule_covers_what_the_tables_do_not_list() {
+        let a = code_upgrade(Version::Ax2012, Version::App8).unwrap();
+        assert_eq!((a.required, a.basis), (true, Basis::Rule));
+        let a = code_upgrade(Version::App8, Version::Platform).unwrap();
+        assert_eq!((a.required, a.basis), (false, Basis::Rule));
+        assert!(code_upgrade(Version::App73, Version::R1611).is_err());
+        assert!(code_upgrade(Version::Platform, Version::App8).is_err());
+    }
+}
