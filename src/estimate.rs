@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use anyhow::{Context, Result, bail};
 use rehearse_core::{Outcome, Scenario, SimDuration};
 use rehearse_sim::Plan;
-use rehearse_sim::estimate::{self, Estimate, EstimateOptions};
+use rehearse_sim::estimate::{self, Estimate, EstimateOptions, Measure};
 use serde_json::{Value, json};
 
 use crate::cli::{CompareArgs, EstimateArgs};
@@ -146,7 +146,8 @@ fn write_text(out: &mut impl Write, e: &Estimate, sc: &Scenario, path: &str, fai
     let d = |ms: u64| SimDuration(ms).hms();
     writeln!(out, "estimate     {path}: {} runs (seed {}, runs 0..{})", e.runs, e.seed, e.runs)?;
     let q: Vec<String> = QUANTILES.iter().map(|(n, q)| format!("{} {}", n.to_uppercase(), d(e.quantile(*q)))).collect();
-    writeln!(out, "downtime     {}", q.join("  "))?;
+    let m = e.measure;
+    writeln!(out, "{:<12} {}", m.key(), q.join("  "))?;
     writeln!(
         out,
         "             mean {}  max {}",
@@ -167,7 +168,12 @@ fn write_text(out: &mut impl Write, e: &Estimate, sc: &Scenario, path: &str, fai
         e.outcomes.iter().map(|(o, n)| format!("{o} {:.1}%", 100.0 * *n as f64 / e.runs as f64)).collect();
     writeln!(out, "outcomes     {}", mix.join(", "))?;
     let none = e.downtime_sorted.iter().take_while(|d| **d == 0).count();
-    if none > 0 {
+    if m == Measure::Elapsed {
+        writeln!(
+            out,
+            "             the plan has no downtime (no step marks where it begins or ends): this is the elapsed time of each run, start to end"
+        )?;
+    } else if none > 0 {
         writeln!(
             out,
             "             {:.1}% of runs ended before downtime began (cancelled or rolled back early): counted as no downtime",
@@ -180,13 +186,14 @@ fn write_text(out: &mut impl Write, e: &Estimate, sc: &Scenario, path: &str, fai
         });
         writeln!(out, "window       {}: fits in {:.1}% of runs{target}", d(w.as_ms()), 100.0 * p)?;
     }
-    writeln!(out, "\nhistogram of downtime")?;
+    writeln!(out, "\nhistogram of {}", m.label())?;
     for line in histogram(&e.downtime_sorted, e.window.map(|w| w.as_ms())) {
         writeln!(out, "  {line}")?;
     }
     writeln!(
         out,
-        "\nwhat drives it (criticality: share of committed runs on the critical path; sensitivity: rank correlation with downtime)"
+        "\nwhat drives it (criticality: share of committed runs on the critical path; sensitivity: rank correlation with {})",
+        m.label()
     )?;
     let mut steps: Vec<usize> = (0..sc.steps.len()).filter(|i| !sc.steps[*i].is_group()).collect();
     steps.sort_by(|a, b| {
@@ -214,9 +221,10 @@ fn write_text(out: &mut impl Write, e: &Estimate, sc: &Scenario, path: &str, fai
             let shift = f.p90_shift_ms.map_or("-".to_string(), signed);
             writeln!(
                 out,
-                "  {:<24} struck in {:>5.1}% of runs  mean downtime {added:>10}  P90 {shift:>10}",
+                "  {:<24} struck in {:>5.1}% of runs  mean {} {added:>10}  P90 {shift:>10}",
                 sc.faults[f.fault.index()].id,
-                100.0 * f.runs_struck as f64 / e.runs as f64
+                100.0 * f.runs_struck as f64 / e.runs as f64,
+                m.key()
             )?;
         }
     }
@@ -314,11 +322,12 @@ fn to_json(e: &Estimate, sc: &Scenario, path: &str, gates: &[Gate], failed: &[&G
         })
         .collect();
     json!({
-        "schema": 1,
+        "schema": 2,
         "scenario": { "file": path, "name": sc.meta.name },
         "runs": e.runs,
         "seed": e.seed,
-        "downtime": {
+        "measure": e.measure,
+        e.measure.key(): {
             "quantiles": quantiles,
             "mean_ms": e.mean_ms,
             "max_ms": e.downtime_sorted.last(),
@@ -356,7 +365,7 @@ fn write_html(path: &std::path::Path, plan: &Plan<'_>, opts: &EstimateOptions, e
         };
         let summary = sim.run(&run_opts, &mut memory)?;
         runs.push((
-            format!("The {label} run (run {k}, downtime {})", SimDuration(target).hms()),
+            format!("The {label} run (run {k}, {} {})", e.measure.label(), SimDuration(target).hms()),
             summary,
             memory.records,
         ));

@@ -69,16 +69,17 @@ impl RunReport<'_> {
             let name = truncate(&format!("{indent}{}", step.name), NAME_WIDTH);
             let mark = if crit[idx.index()] { '*' } else { ' ' };
             let mut notes = Vec::new();
+            let status = self.status(idx);
             match step.downtime {
                 Some(DowntimeMark::Begins) => notes.push("downtime begins".to_string()),
-                Some(DowntimeMark::Ends) => notes.push("downtime ends".to_string()),
-                None => {}
+                // Only a step that completed let users back in.
+                Some(DowntimeMark::Ends) if status == StepStatus::Completed => notes.push("downtime ends".to_string()),
+                _ => {}
             }
             let attempts = s.attempts[idx.index()];
             if attempts > 1 {
                 notes.push(format!("{attempts} attempts"));
             }
-            let status = self.status(idx);
             match status {
                 StepStatus::NotStarted => {
                     writeln!(out, "{mark} {name:<NAME_WIDTH$}  {:<time_w$}  {:<time_w$}  {:>12}", "not run", "", "")?;
@@ -155,7 +156,7 @@ impl RunReport<'_> {
                 Event::StepReset { step } => format!("RESET      {} will run again", id(step)),
                 Event::StepAbandoned { step, attempt } => format!("ABANDONED  {} attempt {attempt}", id(step)),
                 Event::RollbackStarted { step, late } => format!(
-                    "ROLLBACK   begins after `{}` failed: point-in-time restore and swap back{}",
+                    "ROLLBACK   begins after `{}` failed: back to the original environment{}",
                     id(step),
                     if *late { " (LATE: past its deadline)" } else { "" }
                 ),

@@ -183,3 +183,17 @@ fn pricing_a_fault_on_the_runs_it_struck_equals_rerunning_every_run() {
         assert_eq!(stat.p90_shift_ms.unwrap(), e.quantile(0.9) as i64 - p90 as i64);
     }
 }
+
+#[test]
+fn a_plan_without_downtime_is_estimated_by_its_elapsed_time() {
+    let (code, v, _) = estimate_json(&["scenarios/code-upgrade.toml", "--runs", "300"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(v["schema"], 2);
+    assert_eq!(v["measure"], "elapsed");
+    assert!(v.get("downtime").is_none(), "{v}");
+    // Days of developer work, not zero.
+    assert!(v["elapsed"]["quantiles"]["p50_ms"].as_u64().unwrap() > 86_400_000, "{v}");
+    let (_, v, _) = estimate_json(&["scenarios/hotfix.toml", "--runs", "100"]);
+    assert_eq!(v["measure"], "downtime");
+    assert!(v["downtime"]["quantiles"]["p50_ms"].as_u64().is_some());
+}

@@ -688,6 +688,7 @@ impl<'p, 's> Simulator<'p, 's> {
         let attempt = self.attempt[i];
         let step = StepIdx(i as u32);
         self.running[i] = false;
+        self.ends[i] = at; // the attempt ends here; a later one that completes moves it
         out.emit(at, Event::FaultInjected { fault: f, step, attempt })?;
         run.injected.push(Injection { fault: f, step, attempt });
         // Work done before the fault stays done (committed units of work).

@@ -83,6 +83,9 @@ pub struct PointOfNoReturn {
 /// The estimate.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Estimate {
+    /// What `downtime_*` below hold: the downtime, or the elapsed time of
+    /// a plan without downtime.
+    pub measure: Measure,
     pub runs: u64,
     pub seed: u64,
     /// Downtime of every run, sorted.
@@ -122,6 +125,38 @@ fn quantile(sorted: &[u64], q: f64) -> u64 {
     }
     let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
     sorted[rank - 1]
+}
+
+/// What an estimate measures: the downtime, or, for a plan that has none
+/// (no step marks where downtime begins or ends, like a code upgrade), the
+/// elapsed time from the start of the run to its end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Measure {
+    Downtime,
+    Elapsed,
+}
+
+impl Measure {
+    pub fn of(sc: &rehearse_core::Scenario) -> Measure {
+        if sc.steps.iter().any(|s| s.downtime.is_some()) { Measure::Downtime } else { Measure::Elapsed }
+    }
+
+    /// The quantity, in prose ("downtime", "elapsed time").
+    pub fn label(self) -> &'static str {
+        match self {
+            Measure::Downtime => "downtime",
+            Measure::Elapsed => "elapsed time",
+        }
+    }
+
+    /// Its key in JSON.
+    pub fn key(self) -> &'static str {
+        match self {
+            Measure::Downtime => "downtime",
+            Measure::Elapsed => "elapsed",
+        }
+    }
 }
 
 /// One run, reduced to what the quantiles need.
@@ -176,6 +211,7 @@ struct Pass {
 /// Runs every run of one pass on `threads` threads; results by run index.
 fn pass(
     plan: &Plan<'_>,
+    measure: Measure,
     opts: &EstimateOptions,
     faults: &FaultMode,
     sample: u64,
@@ -252,7 +288,14 @@ fn pass(
                             s.injected.iter().fold(0u64, |m, i| if i.fault.0 < 64 { m | (1 << i.fault.0) } else { m });
                         out.push((
                             k,
-                            RunResult { downtime_ms: s.downtime.as_ms(), outcome: Some(s.outcome), struck_mask },
+                            RunResult {
+                                downtime_ms: match measure {
+                                    Measure::Downtime => s.downtime.as_ms(),
+                                    Measure::Elapsed => s.end.as_ms(),
+                                },
+                                outcome: Some(s.outcome),
+                                struck_mask,
+                            },
                         ));
                         progress.fetch_add(1, Ordering::Relaxed);
                         next += threads;
@@ -294,7 +337,8 @@ pub fn estimate(
     }
     let sc = plan.scenario();
     let sample = opts.sample_runs.min(opts.runs);
-    let main = pass(plan, opts, &FaultMode::Probabilistic, sample, None, progress)?;
+    let measure = Measure::of(sc);
+    let main = pass(plan, measure, opts, &FaultMode::Probabilistic, sample, None, progress)?;
     let downtimes: Vec<u64> = main.results.iter().map(|r| r.downtime_ms).collect();
     let mut sorted = downtimes.clone();
     sorted.sort_unstable();
@@ -335,7 +379,8 @@ pub fn estimate(
             let f = stat.fault.0;
             let struck: Vec<u64> =
                 (0..opts.runs).filter(|k| f >= 64 || main.results[*k as usize].struck_mask >> f & 1 == 1).collect();
-            let without = pass(plan, opts, &FaultMode::Without(stat.fault), 0, Some(&struck), &AtomicU64::new(0))?;
+            let without =
+                pass(plan, measure, opts, &FaultMode::Without(stat.fault), 0, Some(&struck), &AtomicU64::new(0))?;
             let mut d = downtimes.clone();
             for k in &struck {
                 d[*k as usize] = without.results[*k as usize].downtime_ms;
@@ -356,6 +401,7 @@ pub fn estimate(
         })
         .collect();
     Ok(Estimate {
+        measure,
         runs: opts.runs,
         seed: opts.seed,
         p90_ci: p90_ci(&sorted),

@@ -46,7 +46,7 @@ td.l,th.l{{text-align:left}}.kpi{{display:inline-block;margin:0 18px 8px 0;paddi
         e.runs, e.seed, e.seed
     );
     for (label, q) in [("P50", 0.5), ("P80", 0.8), ("P90", 0.9), ("P95", 0.95), ("P99", 0.99)] {
-        let _ = write!(h, "<div class=\"kpi\">{label} downtime<b>{}</b></div>", hms(e.quantile(q)));
+        let _ = write!(h, "<div class=\"kpi\">{label} {}<b>{}</b></div>", e.measure.label(), hms(e.quantile(q)));
     }
     if let (Some(w), Some(p)) = (e.window, e.p_fit) {
         let _ = write!(h, "<div class=\"kpi\">fits the {} window<b>{:.1}%</b></div>", hms(w.as_ms()), 100.0 * p);
@@ -78,12 +78,16 @@ td.l,th.l{{text-align:left}}.kpi{{display:inline-block;margin:0 18px 8px 0;paddi
         }
         h.push_str("</p>\n");
     }
-    h.push_str("<h2>Downtime distribution</h2>\n");
+    let _ = writeln!(h, "<h2>Distribution of the {}</h2>", e.measure.label());
     h.push_str(&histogram_svg(e));
-    h.push_str("<h2>What drives the downtime</h2>\n<p>Rank correlation of each step's duration with the downtime (bars), and the share of runs in which it is on the critical path.</p>\n");
+    let _ = writeln!(
+        h,
+        "<h2>What drives the {m}</h2>\n<p>Rank correlation of each step's duration with the {m} (bars), and the share of runs in which it is on the critical path.</p>",
+        m = e.measure.label()
+    );
     h.push_str(&tornado_svg(sc, e));
     if !e.faults.is_empty() {
-        h.push_str("<h2>Faults</h2>\n<table><tr><th class=\"l\">fault</th><th class=\"l\">message</th><th>runs struck</th><th>strikes</th><th>mean downtime added</th><th>P90 shift</th></tr>\n");
+        h.push_str("<h2>Faults</h2>\n<table><tr><th class=\"l\">fault</th><th class=\"l\">message</th><th>runs struck</th><th>strikes</th><th>mean added</th><th>P90 shift</th></tr>\n");
         for f in &e.faults {
             let fault = &sc.faults[f.fault.index()];
             let signed = |v: Option<i64>| {
