@@ -353,13 +353,37 @@ impl<'p, 's> Simulator<'p, 's> {
     /// [`SimError::Stalled`] if steps are left that can never start (which
     /// validation rules out; reported rather than looped on).
     pub fn run(&mut self, opts: &RunOptions, sink: &mut dyn EventSink) -> Result<RunSummary, SimError> {
+        let mut summary = RunSummary::blank(opts, self.plan.digest);
+        self.run_into(opts, sink, &mut summary)?;
+        Ok(summary)
+    }
+
+    /// As [`Simulator::run`], writing the summary into `summary` and reusing
+    /// its buffers: Monte Carlo runs allocate nothing per run.
+    ///
+    /// # Errors
+    /// As [`Simulator::run`]; `summary` is then unspecified.
+    pub fn run_into(
+        &mut self,
+        opts: &RunOptions,
+        sink: &mut dyn EventSink,
+        summary: &mut RunSummary,
+    ) -> Result<(), SimError> {
         let plan = self.plan;
         let sc = plan.scenario;
         let steps = &sc.steps;
         let n = steps.len();
         self.reset(opts);
         let mut out = Emitter { sink, seq: 0, max_events: opts.limits.max_events };
-        let mut run = RunTrack::default();
+        let mut run = RunTrack {
+            downtime_intervals: std::mem::take(&mut summary.downtime_intervals),
+            injected: std::mem::take(&mut summary.injected),
+            recoveries: std::mem::take(&mut summary.recoveries),
+            ..RunTrack::default()
+        };
+        run.downtime_intervals.clear();
+        run.injected.clear();
+        run.recoveries.clear();
         let mut roots_left = plan.n_roots;
         let mut now = 0u64;
 
@@ -455,34 +479,35 @@ impl<'p, 's> Simulator<'p, 's> {
         out.emit(now, Event::RunFinished { outcome })?;
         out.sink.finish().map_err(SimError::Sink)?;
 
-        let timings =
-            (0..n).map(|i| StepTiming { start: SimTime(self.starts[i]), end: SimTime(self.ends[i]) }).collect();
+        summary.steps.clear();
+        summary
+            .steps
+            .extend((0..n).map(|i| StepTiming { start: SimTime(self.starts[i]), end: SimTime(self.ends[i]) }));
         // Downtime still open at the end (an abort, a cancel after the swap)
         // counts up to the end of the run.
         let downtime_open = run.downtime_depth > 0;
         if downtime_open {
             run.downtime_intervals.push((SimTime(run.downtime_since), SimTime(now)));
         }
-        let downtime = SimDuration(run.downtime_intervals.iter().map(|(a, b)| b.since(*a).as_ms()).sum());
-        let critical_path =
-            if outcome == Outcome::Committed { self.critical_path(run.finished_by) } else { Vec::new() };
-        Ok(RunSummary {
-            outcome,
-            seed: opts.seed,
-            run: opts.run,
-            mode: opts.mode,
-            scenario: plan.digest,
-            end: SimTime(now),
-            downtime,
-            downtime_open,
-            downtime_intervals: run.downtime_intervals,
-            steps: timings,
-            attempts: self.attempt.clone(),
-            critical_path,
-            n_events: out.seq,
-            injected: run.injected,
-            recoveries: run.recoveries,
-        })
+        summary.downtime = SimDuration(run.downtime_intervals.iter().map(|(a, b)| b.since(*a).as_ms()).sum());
+        summary.critical_path.clear();
+        if outcome == Outcome::Committed {
+            self.critical_path(run.finished_by, &mut summary.critical_path);
+        }
+        summary.outcome = outcome;
+        summary.seed = opts.seed;
+        summary.run = opts.run;
+        summary.mode = opts.mode;
+        summary.scenario = plan.digest;
+        summary.end = SimTime(now);
+        summary.downtime_open = downtime_open;
+        summary.downtime_intervals = run.downtime_intervals;
+        summary.attempts.clear();
+        summary.attempts.extend_from_slice(&self.attempt);
+        summary.n_events = out.seq;
+        summary.injected = run.injected;
+        summary.recoveries = run.recoveries;
+        Ok(())
     }
 
     fn reset(&mut self, opts: &RunOptions) {
@@ -1084,9 +1109,8 @@ impl<'p, 's> Simulator<'p, 's> {
     /// Walks back from the event that ended the run along what determined
     /// each time: the leaf steps whose durations make up the run's length,
     /// in order.
-    fn critical_path(&self, mut node: u32) -> Vec<StepIdx> {
+    fn critical_path(&self, mut node: u32, path: &mut Vec<StepIdx>) {
         let steps = &self.plan.scenario.steps;
-        let mut path = Vec::new();
         let mut guard = 4 * steps.len() + 4;
         while node != NONE && guard > 0 {
             guard -= 1;
@@ -1101,7 +1125,6 @@ impl<'p, 's> Simulator<'p, 's> {
             };
         }
         path.reverse();
-        path
     }
 }
 

@@ -50,6 +50,27 @@ pub struct RunSummary {
 }
 
 impl RunSummary {
+    /// A summary to be filled by [`crate::Simulator::run_into`].
+    pub fn blank(opts: &crate::RunOptions, scenario: ScenarioDigest) -> RunSummary {
+        RunSummary {
+            outcome: Outcome::Aborted,
+            seed: opts.seed,
+            run: opts.run,
+            mode: opts.mode,
+            scenario,
+            end: SimTime::ZERO,
+            downtime: SimDuration::ZERO,
+            downtime_intervals: Vec::new(),
+            downtime_open: false,
+            steps: Vec::new(),
+            attempts: Vec::new(),
+            critical_path: Vec::new(),
+            n_events: 0,
+            injected: Vec::new(),
+            recoveries: Vec::new(),
+        }
+    }
+
     pub fn timing(&self, step: StepIdx) -> StepTiming {
         self.steps[step.index()]
     }

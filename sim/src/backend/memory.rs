@@ -6,14 +6,17 @@ use rehearse_core::data::{Effect, TableData, checksum, converted_after};
 
 use super::{Backend, TableSnapshot};
 
-/// Per table: the source, the target (if any), and the restore point.
+/// Per table: the source, the target (if any), and the restore point (if
+/// any). The buffers are kept from run to run: Monte Carlo allocates nothing.
 #[derive(Clone, Debug, Default)]
 pub struct MemoryBackend {
     source: Vec<TableData>,
-    target: Option<Vec<TableData>>,
+    target: Vec<TableData>,
+    has_target: bool,
     /// The target environment runs on the source database itself.
     attached: bool,
-    restore_point: Option<Vec<TableData>>,
+    restore_point: Vec<TableData>,
+    has_restore_point: bool,
 }
 
 impl MemoryBackend {
@@ -22,11 +25,15 @@ impl MemoryBackend {
     }
 
     fn target_mut(&mut self) -> Option<&mut Vec<TableData>> {
-        if self.attached { Some(&mut self.source) } else { self.target.as_mut() }
+        if self.attached {
+            Some(&mut self.source)
+        } else {
+            self.has_target.then_some(&mut self.target)
+        }
     }
 
     fn target(&self) -> Option<&Vec<TableData>> {
-        if self.attached { Some(&self.source) } else { self.target.as_ref() }
+        if self.attached { Some(&self.source) } else { self.has_target.then_some(&self.target) }
     }
 }
 
@@ -38,9 +45,9 @@ impl Backend for MemoryBackend {
     fn reset(&mut self, scenario: &Scenario) {
         self.source.clear();
         self.source.extend(scenario.database.tables.iter().map(|t| TableData { rows: t.rows, converted: 0 }));
-        self.target = None;
+        self.has_target = false;
         self.attached = false;
-        self.restore_point = None;
+        self.has_restore_point = false;
     }
 
     fn apply(&mut self, effect: Effect, share: f64, _fault: Option<&str>) {
@@ -48,9 +55,13 @@ impl Backend for MemoryBackend {
             return;
         }
         match effect {
-            Effect::RestorePoint => self.restore_point = Some(self.source.clone()),
+            Effect::RestorePoint => {
+                self.restore_point.clone_from(&self.source);
+                self.has_restore_point = true;
+            }
             Effect::Copy => {
-                self.target = Some(self.source.clone());
+                self.target.clone_from(&self.source);
+                self.has_target = true;
                 self.attached = false;
             }
             Effect::Attach => self.attached = true,
@@ -66,8 +77,8 @@ impl Backend for MemoryBackend {
     }
 
     fn rollback(&mut self) {
-        if let Some(point) = &self.restore_point {
-            self.source = point.clone();
+        if self.has_restore_point {
+            self.source.clone_from(&self.restore_point);
         }
         self.attached = false;
     }
