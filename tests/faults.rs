@@ -455,3 +455,42 @@ reaction = "10m"
     // a (1h), b fails at its midpoint (30m), 10m reaction, then a, b, c again.
     assert_eq!(summary.end.as_ms(), (60 + 30 + 10 + 3 * 60) * 60_000);
 }
+
+/// `resume` continues where the attempt stopped; `retry` starts the step
+/// over.
+#[test]
+fn resume_continues_and_retry_starts_over() {
+    for (action, minutes) in [("resume", 30 + 10 + 30), ("retry", 30 + 10 + 60)] {
+        let text = format!(
+            r#"
+[scenario]
+name = "t"
+[[step]]
+id = "a"
+duration = "1h"
+[[fault]]
+id = "f"
+message = "a failed"
+steps = ["a"]
+probability = 0.5
+at = [0.5, 0.5]
+recovery = "again"
+[recovery.again]
+action = "{action}"
+reaction = "10m"
+"#
+        );
+        let s = crate::support::parse(&text);
+        let plan = rehearse_sim::Plan::new(&s, rehearse_sim::digest(&text));
+        let injection =
+            rehearse_sim::Injection { fault: rehearse_core::FaultIdx(0), step: s.find("a").unwrap(), attempt: 1 };
+        for mode in [rehearse_core::Mode::Median, rehearse_core::Mode::Random] {
+            let opts =
+                rehearse_sim::RunOptions::new(3, mode).with_faults(rehearse_sim::FaultMode::Scripted(vec![injection]));
+            let summary = rehearse_sim::Simulator::new(&plan).run(&opts, &mut rehearse_sim::NullSink).unwrap();
+            assert_eq!(summary.outcome, rehearse_core::Outcome::Committed);
+            assert_eq!(summary.end.as_ms(), minutes * 60_000, "{action} {mode:?}");
+            assert_eq!(summary.attempts[0], 2);
+        }
+    }
+}

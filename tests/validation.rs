@@ -179,7 +179,7 @@ fn recovery_policies_are_checked() {
             )
         ),
         &[
-            "plan.toml:18:10: recovery.resume: action = \"resum\"; expected \"resume\", \"rerun\", \"rollback-package\", \"rollback\", \"cancel\" or \"abort\"",
+            "plan.toml:18:10: recovery.resume: action = \"resum\"; expected \"resume\", \"retry\", \"rerun\", \"rollback-package\", \"rollback\", \"cancel\" or \"abort\"",
         ],
     );
     check(

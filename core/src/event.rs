@@ -16,7 +16,8 @@ use crate::time::SimTime;
 
 /// Version of the event schema written into every [`Event::RunStarted`].
 /// Bump it whenever an event's shape or meaning changes.
-/// 2: `ReplicationBacklog` added.
+/// 2: `ReplicationBacklog` added; random streams are SplitMix64 (every
+/// random run differs from version 1).
 pub const SCHEMA_VERSION: u32 = 2;
 
 /// One thing that happened. `S` names steps and `F` faults: indexes in

@@ -62,8 +62,14 @@ pub struct Fault {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Action {
-    /// Start the failed step again ("Resume" in LCS).
+    /// Continue the failed step where it stopped ("Resume" in LCS and in
+    /// the toolkit: "the process will pick up at this step and move
+    /// forward"): the next attempt does what was left of the interrupted one.
     Resume,
+    /// Start the failed step again from its beginning: the next attempt is
+    /// the whole step (a rebuild, a reinitialised snapshot, a revalidation,
+    /// `-rerunstep` of the failed runbook step).
+    Retry,
     /// Run again from an earlier step (`AXUpdateInstaller execute -rerunstep=N`).
     Rerun,
     /// Reverse the failed package deployment, then apply it again.
@@ -81,6 +87,7 @@ impl Action {
     pub fn name(self) -> &'static str {
         match self {
             Action::Resume => "resume",
+            Action::Retry => "retry",
             Action::Rerun => "rerun",
             Action::RollbackPackage => "rollback-package",
             Action::Rollback => "rollback",
@@ -91,7 +98,7 @@ impl Action {
 
     /// Whether the action tries the step again.
     pub fn retries(self) -> bool {
-        matches!(self, Action::Resume | Action::Rerun | Action::RollbackPackage)
+        matches!(self, Action::Resume | Action::Retry | Action::Rerun | Action::RollbackPackage)
     }
 }
 
@@ -318,13 +325,14 @@ impl Validator<'_> {
             let span = raw.action.span();
             let action = match raw.action.get_ref().as_str() {
                 "resume" => Action::Resume,
+                "retry" => Action::Retry,
                 "rerun" => Action::Rerun,
                 "rollback-package" => Action::RollbackPackage,
                 "rollback" => Action::Rollback,
                 "cancel" => Action::Cancel,
                 "abort" => Action::Abort,
                 other => {
-                    self.error(&span, None, format!("recovery.{name}: action = {other:?}; expected \"resume\", \"rerun\", \"rollback-package\", \"rollback\", \"cancel\" or \"abort\""));
+                    self.error(&span, None, format!("recovery.{name}: action = {other:?}; expected \"resume\", \"retry\", \"rerun\", \"rollback-package\", \"rollback\", \"cancel\" or \"abort\""));
                     continue;
                 }
             };

@@ -263,6 +263,59 @@ fn act(i: usize, kind: u32) -> u32 {
     ((i as u32) << 3) | kind
 }
 
+/// The agenda: (time, insertion seq, action, generation), smallest first.
+///
+/// A vector kept sorted largest first, so the next entry is popped from the
+/// end. Agendas are short (the steps that are running or about to start),
+/// where a binary search and a short move beat a binary heap's sifting; a
+/// long one falls back to a heap.
+#[derive(Debug)]
+enum Agenda {
+    Sorted(Vec<(u64, u64, u32, u32)>),
+    Heap(BinaryHeap<Reverse<(u64, u64, u32, u32)>>),
+}
+
+/// Beyond this many entries, moving entries costs more than sifting.
+const SORTED_AGENDA_MAX: usize = 64;
+
+impl Agenda {
+    fn with_capacity(n: usize) -> Self {
+        Agenda::Sorted(Vec::with_capacity(n.min(SORTED_AGENDA_MAX)))
+    }
+
+    fn clear(&mut self) {
+        match self {
+            Agenda::Sorted(v) => v.clear(),
+            Agenda::Heap(h) => *self = Agenda::Sorted(Vec::with_capacity(h.len().min(SORTED_AGENDA_MAX))),
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, e: (u64, u64, u32, u32)) {
+        match self {
+            Agenda::Sorted(v) if v.len() < SORTED_AGENDA_MAX => {
+                // Entries are unique (the insertion seq), so the place is exact.
+                let at = v.partition_point(|x| *x > e);
+                v.insert(at, e);
+            }
+            Agenda::Sorted(v) => {
+                let mut h: BinaryHeap<_> = v.drain(..).map(Reverse).collect();
+                h.push(Reverse(e));
+                *self = Agenda::Heap(h);
+            }
+            Agenda::Heap(h) => h.push(Reverse(e)),
+        }
+    }
+
+    #[inline]
+    fn pop(&mut self) -> Option<(u64, u64, u32, u32)> {
+        match self {
+            Agenda::Sorted(v) => v.pop(),
+            Agenda::Heap(h) => h.pop().map(|Reverse(e)| e),
+        }
+    }
+}
+
 /// Runs a plan, reusing its buffers from one run to the next.
 pub struct Simulator<'p, 's> {
     plan: &'p Plan<'s>,
@@ -273,7 +326,7 @@ pub struct Simulator<'p, 's> {
     duration_base: rng::StreamBase,
     fault_base: rng::StreamBase,
     /// (time, insertion seq, action, generation of the step).
-    agenda: BinaryHeap<Reverse<(u64, u64, u32, u32)>>,
+    agenda: Agenda,
     inserted: u64,
     waits: Vec<u32>,
     released: Vec<bool>,
@@ -298,6 +351,10 @@ pub struct Simulator<'p, 's> {
     site_persistent: Vec<bool>,
     /// When the latest attempt of the replication snapshot started.
     snapshot_started: u64,
+    /// Per step: what its attempt had left when a fault struck, and, once
+    /// a resume is decided, the length of the attempt that continues it.
+    left_ms: Vec<u64>,
+    resume_left: Vec<Option<u64>>,
 }
 
 impl<'p, 's> Simulator<'p, 's> {
@@ -315,7 +372,7 @@ impl<'p, 's> Simulator<'p, 's> {
             strike_share: vec![0.0; n],
             duration_base: rng::StreamBase::new(0, 0, Purpose::StepDuration),
             fault_base: rng::StreamBase::new(0, 0, Purpose::Fault),
-            agenda: BinaryHeap::with_capacity(n),
+            agenda: Agenda::with_capacity(n),
             inserted: 0,
             waits: vec![0; n],
             released: vec![false; plan.n_edges],
@@ -337,11 +394,13 @@ impl<'p, 's> Simulator<'p, 's> {
             site_on: vec![false; plan.n_sites()],
             site_persistent: vec![false; plan.n_sites()],
             snapshot_started: 0,
+            left_ms: vec![0; n],
+            resume_left: vec![None; n],
         }
     }
 
     fn schedule(&mut self, at: u64, i: usize, kind: u32) {
-        self.agenda.push(Reverse((at, self.inserted, act(i, kind), self.gen_[i])));
+        self.agenda.push((at, self.inserted, act(i, kind), self.gen_[i]));
         self.inserted += 1;
     }
 
@@ -404,7 +463,7 @@ impl<'p, 's> Simulator<'p, 's> {
         }
 
         let mut outcome = None;
-        while let Some(Reverse((at, _, action, generation))) = self.agenda.pop() {
+        while let Some((at, _, action, generation)) = self.agenda.pop() {
             let i = (action >> 3) as usize;
             let kind = action & 7;
             if generation != self.gen_[i] {
@@ -480,9 +539,7 @@ impl<'p, 's> Simulator<'p, 's> {
         out.sink.finish().map_err(SimError::Sink)?;
 
         summary.steps.clear();
-        summary
-            .steps
-            .extend((0..n).map(|i| StepTiming { start: SimTime(self.starts[i]), end: SimTime(self.ends[i]) }));
+        summary.steps.extend((0..n).map(|i| StepTiming { start: SimTime(self.starts[i]), end: SimTime(self.ends[i]) }));
         // Downtime still open at the end (an abort, a cancel after the swap)
         // counts up to the end of the run.
         let downtime_open = run.downtime_depth > 0;
@@ -531,6 +588,7 @@ impl<'p, 's> Simulator<'p, 's> {
         self.pending.fill(None);
         self.site_persistent.fill(false);
         self.snapshot_started = 0;
+        self.resume_left.fill(None);
         self.backend.reset(plan.scenario);
         self.duration_base = rng::StreamBase::new(opts.seed, opts.run, Purpose::StepDuration);
         self.fault_base = rng::StreamBase::new(opts.seed, opts.run, Purpose::Fault);
@@ -585,13 +643,20 @@ impl<'p, 's> Simulator<'p, 's> {
             Mode::Median => None,
             Mode::Random => Some(self.duration_base.stream(plan.keys[i], u64::from(attempt))),
         };
-        let mut dur = match &mut draws {
-            None => plan.medians[i].as_ms(),
-            Some(s) => d.sample(s).as_ms(),
+        let dur = match self.resume_left[i].take() {
+            // Resumed: what the interrupted attempt had left.
+            Some(left) => left,
+            None => {
+                let mut dur = match &mut draws {
+                    None => plan.medians[i].as_ms(),
+                    Some(s) => d.sample(s).as_ms(),
+                };
+                if let Some(role) = step.replication {
+                    dur = dur.saturating_add(self.replication_ms(i, role, at, draws.as_mut(), out)?);
+                }
+                dur
+            }
         };
-        if let Some(role) = step.replication {
-            dur = dur.saturating_add(self.replication_ms(i, role, at, draws.as_mut(), out)?);
-        }
         self.end_cause[i] = start_node(i);
         // Does a fault strike this attempt? The first site (in fault file
         // order) that fires wins; every site draws the same numbers in every
@@ -615,6 +680,7 @@ impl<'p, 's> Simulator<'p, 's> {
                     Mode::Random => fault.at.0 + (fault.at.1 - fault.at.0) * u_at,
                 };
                 let lost = libm_round(dur as f64 * share);
+                self.left_ms[i] = dur - lost.min(dur);
                 self.striking[i] = f.0;
                 self.strike_share[i] = share;
                 self.schedule(at + lost, i, K_STRIKE);
@@ -774,7 +840,7 @@ impl<'p, 's> Simulator<'p, 's> {
             policy,
             verify: verify_completed,
             after_verify_ms: match action {
-                Action::Resume | Action::Rerun => times.fix,
+                Action::Resume | Action::Retry | Action::Rerun => times.fix,
                 Action::RollbackPackage => times.fix + times.undo,
                 _ => 0,
             },
@@ -881,7 +947,12 @@ impl<'p, 's> Simulator<'p, 's> {
             }
         }
         match p.action {
-            Action::Resume | Action::RollbackPackage => self.schedule(at, i, K_START),
+            Action::Resume => {
+                // The next attempt does what the interrupted one had left.
+                self.resume_left[i] = Some(self.left_ms[i]);
+                self.schedule(at, i, K_START);
+            }
+            Action::Retry | Action::RollbackPackage => self.schedule(at, i, K_START),
             Action::Rerun => {
                 let from = p.policy.and_then(|pi| sc.policies[pi.index()].from).unwrap_or(step);
                 run.roots_reopened += self.rerun(from, step, at, out)?;
@@ -1027,6 +1098,7 @@ impl<'p, 's> Simulator<'p, 's> {
             }
             self.gen_[j] += 1;
             self.pending[j] = None;
+            self.resume_left[j] = None; // a rerun starts the step afresh
             if self.completed[j]
                 && let Some(p) = steps[j].parent
                 && !set[p.index()]

@@ -227,10 +227,8 @@ fn pass(
             .map(|t| {
                 scope.spawn(move || {
                     let mut sim = Simulator::new(plan);
-                    let mut summary = crate::RunSummary::blank(
-                        &RunOptions::new(opts.seed, Mode::Random),
-                        plan.digest(),
-                    );
+                    let mut summary =
+                        crate::RunSummary::blank(&RunOptions::new(opts.seed, Mode::Random), plan.digest());
                     let mut out = Vec::with_capacity((opts.runs as usize).div_ceil(threads));
                     let mut sampled = Vec::new();
                     let mut counts = Counts::new(n_steps, n_faults);
@@ -252,8 +250,10 @@ fn pass(
                             faults: faults.clone(),
                             limits: opts.limits,
                         };
-                        sim.run_into(&run_opts, &mut NullSink, &mut summary).map_err(|error| {
-                            EstimateError::Run { run: k, seed: opts.seed, error }
+                        sim.run_into(&run_opts, &mut NullSink, &mut summary).map_err(|error| EstimateError::Run {
+                            run: k,
+                            seed: opts.seed,
+                            error,
                         })?;
                         let s = &summary;
                         if s.outcome == Outcome::Committed {

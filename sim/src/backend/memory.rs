@@ -25,11 +25,7 @@ impl MemoryBackend {
     }
 
     fn target_mut(&mut self) -> Option<&mut Vec<TableData>> {
-        if self.attached {
-            Some(&mut self.source)
-        } else {
-            self.has_target.then_some(&mut self.target)
-        }
+        if self.attached { Some(&mut self.source) } else { self.has_target.then_some(&mut self.target) }
     }
 
     fn target(&self) -> Option<&Vec<TableData>> {
