@@ -1541,6 +1541,7 @@ fn augment(e: usize, can: &[Vec<bool>], matched_begin: &mut [Option<usize>], vis
 
 /// The precedence graph: node `2i` is the start of step `i`, `2i + 1` its
 /// end. Edges point from what must happen first.
+#[derive(Clone, Debug)]
 pub struct Graph {
     out: Vec<Vec<usize>>,
 }
@@ -1620,8 +1621,18 @@ impl Graph {
     }
 
     fn reaches_from(&self, from: usize) -> Vec<bool> {
-        let mut seen = vec![false; self.out.len()];
-        let mut stack = vec![from];
+        let mut seen = Vec::new();
+        self.reachable_into(from, &mut seen, &mut Vec::new());
+        seen
+    }
+
+    /// Every node that always happens after node `from` (and `from`
+    /// itself), into `seen`; `stack` is scratch space. Reuses both buffers.
+    pub fn reachable_into(&self, from: usize, seen: &mut Vec<bool>, stack: &mut Vec<usize>) {
+        seen.clear();
+        seen.resize(self.out.len(), false);
+        stack.clear();
+        stack.push(from);
         seen[from] = true;
         while let Some(n) = stack.pop() {
             for &m in &self.out[n] {
@@ -1631,7 +1642,6 @@ impl Graph {
                 }
             }
         }
-        seen
     }
 
     /// Whether node `to` always happens after node `from`.

@@ -126,6 +126,8 @@ pub struct Plan<'s> {
     sites: Vec<Vec<(u32, FaultIdx)>>,
     site_keys: Vec<u64>,
     n_roots: u32,
+    /// The precedence graph, for reruns.
+    graph: Graph,
 }
 
 #[derive(Debug, Default)]
@@ -214,6 +216,7 @@ impl<'s> Plan<'s> {
             sites,
             site_keys,
             n_roots: scenario.roots.len() as u32,
+            graph: Graph::new(&scenario.steps),
         }
     }
 
@@ -351,6 +354,8 @@ pub struct Simulator<'p, 's> {
     site_persistent: Vec<bool>,
     /// When the latest attempt of the replication snapshot started.
     snapshot_started: u64,
+    /// Reachability buffers for reruns.
+    scratch: (Vec<bool>, Vec<bool>, Vec<usize>),
     /// Per step: what its attempt had left when a fault struck, and, once
     /// a resume is decided, the length of the attempt that continues it.
     left_ms: Vec<u64>,
@@ -394,6 +399,7 @@ impl<'p, 's> Simulator<'p, 's> {
             site_on: vec![false; plan.n_sites()],
             site_persistent: vec![false; plan.n_sites()],
             snapshot_started: 0,
+            scratch: Default::default(),
             left_ms: vec![0; n],
             resume_left: vec![None; n],
         }
@@ -1061,13 +1067,17 @@ impl<'p, 's> Simulator<'p, 's> {
             Some(p) => steps[p.index()].children.clone(),
             None => plan.scenario.roots.clone(),
         };
-        let graph = Graph::new(steps);
+        let graph = &plan.graph;
+        let (mut after_from, mut seen, mut stack) = std::mem::take(&mut self.scratch);
+        graph.reachable_into(Graph::start(from.index()), &mut after_from, &mut stack);
         let mut set = vec![false; steps.len()];
         for s in siblings {
             let between = s == from
                 || s == top
-                || graph.reaches(Graph::start(from.index()), Graph::start(s.index()))
-                    && graph.reaches(Graph::start(s.index()), Graph::start(top.index()));
+                || after_from[Graph::start(s.index())] && {
+                    graph.reachable_into(Graph::start(s.index()), &mut seen, &mut stack);
+                    seen[Graph::start(top.index())]
+                };
             if between {
                 let mut stack = vec![s];
                 while let Some(x) = stack.pop() {
@@ -1076,6 +1086,7 @@ impl<'p, 's> Simulator<'p, 's> {
                 }
             }
         }
+        self.scratch = (after_from, seen, stack);
         let mut roots_reopened = 0;
         for j in 0..steps.len() {
             if !set[j] {

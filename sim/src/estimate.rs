@@ -208,6 +208,9 @@ struct Pass {
     counts: Counts,
 }
 
+/// Runs a thread finishes between two updates of the progress counter.
+const PROGRESS_BATCH: u64 = 256;
+
 /// Runs every run of one pass on `threads` threads; results by run index.
 fn pass(
     plan: &Plan<'_>,
@@ -234,6 +237,7 @@ fn pass(
                     let mut counts = Counts::new(n_steps, n_faults);
                     let mut seen = vec![false; n_faults];
                     let mut next = t;
+                    let mut unreported = 0u64;
                     loop {
                         let k = match only {
                             Some(list) => match list.get(next) {
@@ -300,9 +304,16 @@ fn pass(
                                 struck_mask,
                             },
                         ));
-                        progress.fetch_add(1, Ordering::Relaxed);
+                        // Counted in batches: one shared counter bumped by every
+                        // thread on every run would bounce its cache line.
+                        unreported += 1;
+                        if unreported == PROGRESS_BATCH {
+                            progress.fetch_add(unreported, Ordering::Relaxed);
+                            unreported = 0;
+                        }
                         next += threads;
                     }
+                    progress.fetch_add(unreported, Ordering::Relaxed);
                     Ok((out, sampled, counts))
                 })
             })
