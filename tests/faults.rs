@@ -494,3 +494,82 @@ reaction = "10m"
         }
     }
 }
+
+/// A rollback deadline counts into the downtime: a rollback before the
+/// downtime began is never late, and only the rollbacks that can happen
+/// inside the downtime decide the point of no return.
+#[test]
+fn rollback_deadlines_and_the_point_of_no_return_concern_the_downtime() {
+    let text = r#"
+[scenario]
+name = "t"
+window = "10h"
+[[step]]
+id = "sandbox"
+duration = "5h"
+[[step]]
+id = "swap"
+after = ["sandbox"]
+downtime = "begins"
+duration = "1h"
+[[step]]
+id = "prod"
+after = ["swap"]
+duration = "2h"
+[[step]]
+id = "users-in"
+after = ["prod"]
+downtime = "ends"
+duration = "10m"
+[[fault]]
+id = "sandbox-failed"
+message = "sandbox validation failed"
+steps = ["sandbox"]
+probability = 0.1
+at = [0.9, 0.9]
+recovery = "sandbox-rollback"
+[[fault]]
+id = "prod-failed"
+message = "production validation failed"
+steps = ["prod"]
+probability = 0.1
+at = [0.5, 0.5]
+recovery = "prod-rollback"
+[recovery.sandbox-rollback]
+action = "rollback"
+reaction = "10m"
+duration = "8h"
+deadline = "1h"
+[recovery.prod-rollback]
+action = "rollback"
+reaction = "10m"
+duration = "1h"
+deadline = "1h"
+"#;
+    let s = crate::support::parse(text);
+    let plan = rehearse_sim::Plan::new(&s, rehearse_sim::digest(text));
+    // The sandbox fails 4.5 h into the run, before any downtime: its
+    // rollback is in time although 4.5 h > its 1 h deadline.
+    let injection =
+        rehearse_sim::Injection { fault: rehearse_core::FaultIdx(0), step: s.find("sandbox").unwrap(), attempt: 1 };
+    let opts = rehearse_sim::RunOptions::new(0, rehearse_core::Mode::Median)
+        .with_faults(rehearse_sim::FaultMode::Scripted(vec![injection]));
+    let mut sink = rehearse_sim::MemorySink::new();
+    let summary = rehearse_sim::Simulator::new(&plan).run(&opts, &mut sink).unwrap();
+    assert_eq!(summary.outcome, rehearse_core::Outcome::RolledBack);
+    assert!(sink.records.iter().any(|r| matches!(r.event, rehearse_core::Event::RollbackStarted { late: false, .. })));
+    let mut state = rehearse_core::RunState::new(&s);
+    for r in &sink.records {
+        state.apply(r);
+    }
+    assert!(state.violations().is_empty(), "{:?}", state.violations());
+
+    // The point of no return: production's 1 h 10 min rollback, not the
+    // sandbox's 8 h one.
+    let opts = rehearse_sim::estimate::EstimateOptions { runs: 200, fault_costs: false, ..Default::default() };
+    let e =
+        rehearse_sim::estimate::estimate(&plan, &opts, s.meta.window, &std::sync::atomic::AtomicU64::new(0)).unwrap();
+    let pnr = e.point_of_no_return.expect("a rollback can happen in the downtime");
+    assert_eq!(pnr.rollback_p90_ms, 70 * 60_000);
+    assert_eq!(pnr.latest_start_ms, (10 * 60 - 70) * 60_000);
+}

@@ -911,8 +911,9 @@ impl<'p, 's> Simulator<'p, 's> {
             && let Some(pi) = p.policy
         {
             let pol = &sc.policies[pi.index()];
-            let base = run.downtime_first_began.unwrap_or(0);
-            let late = pol.deadline.is_some_and(|d| at > base + d.as_ms());
+            // The deadline counts into the downtime: before it began, a
+            // rollback is never late.
+            let late = pol.deadline.zip(run.downtime_first_began).is_some_and(|(d, began)| at > began + d.as_ms());
             if late && let Some(instead) = pol.past_deadline {
                 let alt = &sc.policies[instead.index()];
                 let times = self.recovery_times(Some(instead), i, self.attempt[i], opts);

@@ -169,7 +169,7 @@ struct RunResult {
 }
 
 /// A sampled run, kept whole: per step duration, and end relative to the
-/// start of downtime (None before it).
+/// start of downtime (None outside it).
 #[derive(Clone, Debug, Default)]
 struct Sampled {
     durations: Vec<u64>,
@@ -275,6 +275,7 @@ fn pass(
                         }
                         if k < sample {
                             let began = s.downtime_intervals.first().map(|(a, _)| a.as_ms());
+                            let ended = s.downtime_intervals.last().map_or(u64::MAX, |(_, b)| b.as_ms());
                             sampled.push((
                                 k,
                                 Sampled {
@@ -284,7 +285,9 @@ fn pass(
                                         .iter()
                                         .zip(&s.attempts)
                                         .map(|(t, a)| match began {
-                                            Some(b) if *a > 0 && t.end.as_ms() >= b => Some(t.end.as_ms() - b),
+                                            Some(b) if *a > 0 && (b..=ended).contains(&t.end.as_ms()) => {
+                                                Some(t.end.as_ms() - b)
+                                            }
                                             _ => None,
                                         })
                                         .collect(),
@@ -512,7 +515,32 @@ fn ranks(v: &[f64]) -> Vec<f64> {
 
 /// The latest rollback decision that still ends inside the window.
 fn point_of_no_return(sc: &Scenario, seed: u64, window: SimDuration, samples: &[&Sampled]) -> Option<PointOfNoReturn> {
-    let rollbacks: Vec<_> = sc.policies.iter().filter(|p| p.action == Action::Rollback).collect();
+    // The rollbacks that can happen during the downtime: those a fault on a
+    // step that runs inside it leads to (directly, once its retries are
+    // spent, or past a deadline). A sandbox's rollback does not count.
+    let in_downtime =
+        |i: usize| samples.iter().any(|r| r.ends_in_downtime.get(i).copied().flatten().is_some_and(|e| e > 0));
+    let mut reachable = vec![false; sc.policies.len()];
+    let mut stack: Vec<usize> = sc
+        .faults
+        .iter()
+        .filter(|f| f.steps.iter().any(|st| in_downtime(st.index())))
+        .map(|f| f.recovery.index())
+        .collect();
+    while let Some(p) = stack.pop() {
+        if std::mem::replace(&mut reachable[p], true) {
+            continue;
+        }
+        let pol = &sc.policies[p];
+        stack.extend(pol.then.iter().chain(&pol.past_deadline).map(|q| q.index()));
+    }
+    let rollbacks: Vec<_> = sc
+        .policies
+        .iter()
+        .enumerate()
+        .filter(|(p, pol)| reachable[*p] && pol.action == Action::Rollback)
+        .map(|(_, pol)| pol)
+        .collect();
     if rollbacks.is_empty() {
         return None;
     }
