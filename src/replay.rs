@@ -53,7 +53,7 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
             }
         }
         let status = stored.meta.get("status").cloned();
-        (scenario, text, records, damage, calendar, Some(stored.status_rows), status)
+        (scenario, text, records, damage, calendar, Some(stored), status)
     } else {
         let Some(scenario_path) = &args.scenario else {
             anyhow::bail!(
@@ -68,7 +68,12 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
         (scenario, text, read.records, read.damage, calendar, None, None)
     };
     let digest = rehearse_sim::digest(&text);
-    let report = replay::replay(&scenario, digest, &records, damage, calendar, stored_rows.as_deref());
+    let projections = stored_rows.as_ref().map_or_else(Default::default, |s| replay::StoredProjections {
+        status: Some(&s.status_rows),
+        validation: s.validation_rows.as_deref(),
+        replication: s.replication_rows.as_deref(),
+    });
+    let report = replay::replay(&scenario, digest, &records, damage, calendar, projections);
     let (verdict, code) = match &report.verdict {
         Verdict::Ok => ("OK".to_string(), 0),
         Verdict::Incomplete { n_valid } => (format!("incomplete: a valid prefix of {n_valid} events"), 1),

@@ -374,3 +374,64 @@ fn median_timelines_match_their_snapshots() {
         insta::assert_snapshot!(name.trim_end_matches(".toml"), crate::support::stdout(&o));
     }
 }
+
+/// A stored cutover holds the toolkit's `rs` and `dv` reports as tables
+/// (`ReplicationStatus`, `PostValidationInfo`), rebuilt and checked by
+/// `replay`.
+#[test]
+fn a_stored_cutover_holds_the_replication_and_record_count_reports() {
+    use crate::support::{rehearse, stderr, stdout};
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("busy.toml");
+    let text = BUSY.replace("data = \"copy\"", "data = [\"copy\", \"validate\"]");
+    std::fs::write(&plan, &text).unwrap();
+    let db = dir.path().join("run.sqlite");
+    let (plan_s, db_s) = (plan.to_str().unwrap(), db.to_str().unwrap());
+    let o = rehearse(&["run", plan_s, "--median", "--db", db_s]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let sql = |q: &str| -> serde_json::Value {
+        let o = rehearse(&["sql", db_s, q, "--json"]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        serde_json::from_str(&stdout(&o)).unwrap()
+    };
+    let rs = sql("SELECT Publication, Tables, Rows, State, BacklogChanges FROM ReplicationStatus ORDER BY Publication");
+    assert_eq!(
+        rs,
+        serde_json::json!([
+            { "Publication": "AX_PUB_NoPKTable", "Tables": "B", "Rows": "1000000", "State": "Copied", "BacklogChanges": null },
+            // The backlog left when the cutover began waiting (see the
+            // backlog test above): 4 000 000 - 1 916 667.
+            { "Publication": "AX_PUB_PkTable_1", "Tables": "A", "Rows": "6000000", "State": "Caught up", "BacklogChanges": "2083333" },
+        ])
+    );
+    let dv = sql(
+        "SELECT TableName, SourceRecordCount, TargetRecordCount, Result, Step FROM PostValidationInfo ORDER BY TableName",
+    );
+    assert_eq!(
+        dv,
+        serde_json::json!([
+            { "TableName": "A", "SourceRecordCount": "6000000", "TargetRecordCount": "6000000", "Result": "Matched", "Step": "drain" },
+            { "TableName": "B", "SourceRecordCount": "1000000", "TargetRecordCount": "1000000", "Result": "Matched", "Step": "drain" },
+        ])
+    );
+    let o = rehearse(&["replay", db_s]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+
+    // A stored report that disagrees with the events is caught.
+    for tamper in [
+        "UPDATE ReplicationStatus SET BacklogChanges = 1 WHERE Publication = 'AX_PUB_PkTable_1'",
+        "UPDATE PostValidationInfo SET TargetRecordCount = 5999999 WHERE TableName = 'A'",
+    ] {
+        let copy = dir.path().join("tampered.sqlite");
+        std::fs::copy(&db, &copy).unwrap();
+        rusqlite::Connection::open(&copy).unwrap().execute(tamper, []).unwrap();
+        let o = rehearse(&["replay", copy.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(2), "{tamper}");
+        let table = if tamper.contains("Replication") { "ReplicationStatus" } else { "PostValidationInfo" };
+        assert!(
+            (stdout(&o) + &stderr(&o)).contains(&format!("the stored {table} does not match the events")),
+            "{}",
+            stdout(&o)
+        );
+    }
+}

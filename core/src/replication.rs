@@ -93,16 +93,28 @@ pub struct Replication {
 }
 
 /// Spreads the tables with a primary key over `publishers` publications:
-/// largest first onto the least loaded (ties: the lower number).
+/// largest first onto the least loaded (ties: the lower number). Returns
+/// each publication's rows.
 pub fn publications(tables: &[Table], publishers: u32) -> Vec<u64> {
-    let mut sizes: Vec<u64> = tables.iter().filter(|t| t.primary_key).map(|t| t.rows).collect();
-    sizes.sort_unstable_by(|a, b| b.cmp(a));
-    let mut load = vec![0u64; publishers.max(1) as usize];
-    for rows in sizes {
+    let members = publication_tables(tables, publishers);
+    members.iter().map(|m| m.iter().map(|t| tables[*t].rows).sum()).collect()
+}
+
+/// The tables (indexes into `tables`) of each publication, in the order
+/// they were placed.
+pub fn publication_tables(tables: &[Table], publishers: u32) -> Vec<Vec<usize>> {
+    let mut order: Vec<usize> = (0..tables.len()).filter(|t| tables[*t].primary_key).collect();
+    // Largest first; equal sizes in file order.
+    order.sort_by(|a, b| tables[*b].rows.cmp(&tables[*a].rows).then(a.cmp(b)));
+    let n = publishers.max(1) as usize;
+    let mut load = vec![0u64; n];
+    let mut members = vec![Vec::new(); n];
+    for t in order {
         let (least, _) = load.iter().enumerate().min_by_key(|(i, l)| (**l, *i)).expect("at least one publication");
-        load[least] += rows;
+        load[least] += tables[t].rows;
+        members[least].push(t);
     }
-    load
+    members
 }
 
 impl Replication {
@@ -186,6 +198,7 @@ mod tests {
         // 30 -> #1, 25 -> #2, 10 -> #2 (25 < 30): [30, 35]; D has no key.
         assert_eq!(publications(&t, 2), vec![30, 35]);
         assert_eq!(publications(&t, 1), vec![65]);
+        assert_eq!(publication_tables(&t, 2), vec![vec![1], vec![2, 0]]);
     }
 
     #[test]

@@ -1000,6 +1000,11 @@ impl<'p, 's> Simulator<'p, 's> {
         let mut changed = false;
         for &e in effects {
             if e == Effect::Validate {
+                if changed {
+                    // The tables as validated come first.
+                    self.emit_tables(i, at, out)?;
+                    changed = false;
+                }
                 if share >= 1.0 {
                     let matched = self.backend.counts_match();
                     out.emit(at, Event::RecordCountsValidated { step: StepIdx(i as u32), matched })?;

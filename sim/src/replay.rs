@@ -9,7 +9,18 @@ use rehearse_core::time::Calendar;
 
 use crate::engine::{FaultMode, Injection, Plan, RunOptions, Simulator};
 use crate::sink::MemorySink;
-use crate::store::projection::{StatusProjection, StatusRowText};
+use crate::store::projection::{
+    DataProjection, ReplicationRowText, StatusProjection, StatusRowText, ValidationRowText,
+};
+
+/// The projections a store holds, to compare with those rebuilt from its
+/// events.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StoredProjections<'a> {
+    pub status: Option<&'a [StatusRowText]>,
+    pub validation: Option<&'a [ValidationRowText]>,
+    pub replication: Option<&'a [ReplicationRowText]>,
+}
 use crate::store::{Encoder, LogError};
 
 /// What replay found.
@@ -38,20 +49,22 @@ pub struct ReplayReport {
 
 /// Replays `records` (a verified prefix, `damage` saying why reading
 /// stopped, if it did) against `scenario` (whose text has digest `digest`).
-/// `stored_rows`, when the store holds a DATAUPGRADESTATUS projection, is
-/// compared with the one rebuilt from the events.
+/// The projections the store holds (`stored`) are compared with those
+/// rebuilt from the events, for a complete run.
 pub fn replay(
     scenario: &Scenario,
     digest: rehearse_core::ScenarioDigest,
     records: &[EventRecord],
     damage: Option<LogError>,
     calendar: Calendar,
-    stored_rows: Option<&[StatusRowText]>,
+    stored: StoredProjections<'_>,
 ) -> ReplayReport {
     let state = RunState::replay(scenario, records);
     let mut projection = StatusProjection::new(scenario, calendar);
+    let mut data = DataProjection::new(scenario, calendar);
     for r in records {
         projection.apply(r);
+        data.apply(r);
     }
     let report = |verdict| ReplayReport {
         verdict,
@@ -84,7 +97,34 @@ pub fn replay(
             why: format!("the log was written from another scenario text (digest {logged_digest}, this one {digest})"),
         });
     }
-    if let Some(rows) = stored_rows {
+    let complete = matches!(records.last().map(|r| r.event), Some(Event::RunFinished { .. }));
+    if complete {
+        let mut validation: Vec<ValidationRowText> = data.validation.values().map(|r| r.text()).collect();
+        validation.sort();
+        let mut replication: Vec<ReplicationRowText> = data.replication.iter().map(|r| r.text()).collect();
+        replication.sort();
+        if let Some(rows) = stored.validation {
+            let mut rows = rows.to_vec();
+            rows.sort();
+            if rows != validation {
+                return report(Verdict::Corrupted {
+                    seq: None,
+                    why: "the stored PostValidationInfo does not match the events".into(),
+                });
+            }
+        }
+        if let Some(rows) = stored.replication {
+            let mut rows = rows.to_vec();
+            rows.sort();
+            if rows != replication {
+                return report(Verdict::Corrupted {
+                    seq: None,
+                    why: "the stored ReplicationStatus does not match the events".into(),
+                });
+            }
+        }
+    }
+    if let Some(rows) = stored.status {
         let rebuilt: Vec<_> = {
             let mut v: Vec<_> = projection
                 .rows
@@ -98,7 +138,6 @@ pub fn replay(
         };
         // The stored projection lags the events by at most one batch when a
         // run was cut short; a complete run's must match exactly.
-        let complete = matches!(records.last().map(|r| r.event), Some(Event::RunFinished { .. }));
         if complete && rebuilt.as_slice() != rows {
             return report(Verdict::Corrupted {
                 seq: None,

@@ -135,3 +135,213 @@ impl<'s> StatusProjection<'s> {
         d
     }
 }
+
+/// One row of `PostValidationInfo`, as the toolkit's `dv` report writes it:
+/// a table's record counts, source against target, at the last validation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ValidationRow {
+    pub table: String,
+    pub source_rows: u64,
+    pub target_rows: u64,
+    pub result: &'static str,
+    pub validated_at: String,
+    pub step: String,
+}
+
+/// A `PostValidationInfo` row as text, as stored.
+pub type ValidationRowText = (String, i64, i64, String, String, String);
+
+impl ValidationRow {
+    pub fn text(&self) -> ValidationRowText {
+        (
+            self.table.clone(),
+            self.source_rows as i64,
+            self.target_rows as i64,
+            self.result.to_string(),
+            self.validated_at.clone(),
+            self.step.clone(),
+        )
+    }
+}
+
+/// A `ReplicationStatus` row as text, as stored.
+pub type ReplicationRowText = (String, String, i64, String, Option<String>, Option<i64>);
+
+/// One row of `ReplicationStatus`, like the toolkit's `rs` report: a
+/// publication, its tables and rows, where it stands and since when, and
+/// the changes still to apply when the cutover began waiting.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReplicationRow {
+    pub publication: String,
+    pub tables: String,
+    pub rows: u64,
+    pub state: &'static str,
+    pub since: Option<String>,
+    pub backlog: Option<u64>,
+}
+
+impl ReplicationRow {
+    pub fn text(&self) -> ReplicationRowText {
+        (
+            self.publication.clone(),
+            self.tables.clone(),
+            self.rows as i64,
+            self.state.to_string(),
+            self.since.clone(),
+            self.backlog.map(|b| b as i64),
+        )
+    }
+}
+
+/// The record-count and replication projections, kept up to date one
+/// event at a time.
+#[derive(Clone, Debug)]
+pub struct DataProjection<'s> {
+    scenario: &'s Scenario,
+    calendar: Calendar,
+    /// Latest (source rows, target rows) per table.
+    latest: Vec<(u64, u64)>,
+    /// By table index.
+    pub validation: BTreeMap<u32, ValidationRow>,
+    pub replication: Vec<ReplicationRow>,
+    /// Changes per hour of each replication row's tables.
+    rates: Vec<u64>,
+    /// Whether a row changed since [`DataProjection::take_dirty`].
+    dirty: bool,
+}
+
+impl<'s> DataProjection<'s> {
+    pub fn new(scenario: &'s Scenario, calendar: Calendar) -> Self {
+        let tables = &scenario.database.tables;
+        let mut replication = Vec::new();
+        let mut rates = Vec::new();
+        if let Some(rep) = &scenario.replication {
+            let names =
+                |members: &[usize]| members.iter().map(|t| tables[*t].name.as_str()).collect::<Vec<_>>().join(", ");
+            for (p, members) in
+                rehearse_core::replication::publication_tables(tables, rep.publishers).iter().enumerate()
+            {
+                rates.push(members.iter().map(|t| tables[*t].changes_per_hour).sum());
+                replication.push(ReplicationRow {
+                    publication: format!("AX_PUB_PkTable_{}", p + 1),
+                    tables: names(members),
+                    rows: members.iter().map(|t| tables[*t].rows).sum(),
+                    state: "Not started",
+                    since: None,
+                    backlog: None,
+                });
+            }
+            let no_pk: Vec<usize> = (0..tables.len()).filter(|t| !tables[*t].primary_key).collect();
+            if !no_pk.is_empty() {
+                rates.push(0);
+                replication.push(ReplicationRow {
+                    publication: "AX_PUB_NoPKTable".into(),
+                    tables: names(&no_pk),
+                    rows: rep.no_pk_rows,
+                    state: "Not started",
+                    since: None,
+                    backlog: None,
+                });
+            }
+        }
+        DataProjection {
+            scenario,
+            calendar,
+            latest: vec![(0, 0); tables.len()],
+            validation: BTreeMap::new(),
+            dirty: !replication.is_empty(),
+            replication,
+            rates,
+        }
+    }
+
+    pub fn apply(&mut self, rec: &EventRecord) {
+        use rehearse_core::replication::Role;
+        let role = |step: &rehearse_core::StepIdx| self.scenario.step(*step).replication;
+        match &rec.event {
+            Event::TableChanged { table, source_rows, target_rows, .. } => {
+                if let Some(t) = self.latest.get_mut(*table as usize) {
+                    *t = (*source_rows, *target_rows);
+                }
+            }
+            Event::RecordCountsValidated { step, .. } => {
+                let at = self.calendar.format(rec.at);
+                for (i, t) in self.scenario.database.tables.iter().enumerate() {
+                    let (source_rows, target_rows) = self.latest[i];
+                    self.validation.insert(
+                        i as u32,
+                        ValidationRow {
+                            table: t.name.clone(),
+                            source_rows,
+                            target_rows,
+                            result: if source_rows == target_rows { "Matched" } else { "Mismatched" },
+                            validated_at: at.clone(),
+                            step: self.scenario.step(*step).id.clone(),
+                        },
+                    );
+                }
+                self.dirty = true;
+            }
+            Event::StepStarted { step, .. } if role(step) == Some(Role::Snapshot) => {
+                self.set(true, "Snapshot in progress", rec);
+            }
+            Event::StepCompleted { step, .. } if role(step) == Some(Role::Snapshot) => {
+                self.set(true, "Replicating", rec);
+            }
+            Event::StepStarted { step, .. } if role(step) == Some(Role::NoPkTables) => {
+                self.set(false, "Snapshot in progress", rec);
+            }
+            Event::StepCompleted { step, .. } if role(step) == Some(Role::NoPkTables) => {
+                self.set(false, "Copied", rec);
+            }
+            Event::ReplicationBacklog { changes, .. } => {
+                self.set(true, "Draining the backlog", rec);
+                // Shared by the publications in proportion to their tables'
+                // change rates; the last takes the remainder, so they add up.
+                let total: u64 = self.rates.iter().sum();
+                let pk: Vec<usize> = (0..self.replication.len())
+                    .filter(|r| self.replication[*r].publication.starts_with("AX_PUB_PkTable_"))
+                    .collect();
+                let mut left = *changes;
+                for (k, r) in pk.iter().enumerate() {
+                    let share = if k + 1 == pk.len() {
+                        left
+                    } else if total == 0 {
+                        0
+                    } else {
+                        (u128::from(*changes) * u128::from(self.rates[*r]) / u128::from(total)) as u64
+                    };
+                    left -= share.min(left);
+                    self.replication[*r].backlog = Some(share);
+                }
+            }
+            Event::StepCompleted { step, .. } if role(step) == Some(Role::CaughtUp) => {
+                for r in &mut self.replication {
+                    if r.publication.starts_with("AX_PUB_PkTable_") {
+                        r.state = "Caught up";
+                        r.since = Some(self.calendar.format(rec.at));
+                    }
+                }
+                self.dirty = true;
+            }
+            _ => {}
+        }
+    }
+
+    /// Sets the state of the publications with (`pk`) or without a primary key.
+    fn set(&mut self, pk: bool, state: &'static str, rec: &EventRecord) {
+        let at = self.calendar.format(rec.at);
+        for r in &mut self.replication {
+            if r.publication.starts_with("AX_PUB_PkTable_") == pk {
+                r.state = state;
+                r.since = Some(at.clone());
+            }
+        }
+        self.dirty = true;
+    }
+
+    /// Whether anything changed since the last call.
+    pub fn take_dirty(&mut self) -> bool {
+        std::mem::take(&mut self.dirty)
+    }
+}

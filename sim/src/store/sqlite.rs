@@ -16,7 +16,7 @@ use rehearse_core::scenario::Scenario;
 use rehearse_core::time::Calendar;
 use rusqlite::{Connection, OpenFlags, params};
 
-use super::projection::{StatusProjection, StatusRowText};
+use super::projection::{DataProjection, ReplicationRowText, StatusProjection, StatusRowText, ValidationRowText};
 use super::{Chain, Encoder};
 use crate::sink::EventSink;
 
@@ -49,6 +49,22 @@ CREATE TABLE RELEASEUPDATESCRIPTSERRORLOG (
     SUBSTEPS TEXT NOT NULL,
     MESSAGE TEXT NOT NULL
 );
+CREATE TABLE PostValidationInfo (
+    TableName TEXT PRIMARY KEY,
+    SourceRecordCount INTEGER NOT NULL,
+    TargetRecordCount INTEGER NOT NULL,
+    Result TEXT NOT NULL,
+    ValidatedAt TEXT NOT NULL,
+    Step TEXT NOT NULL
+);
+CREATE TABLE ReplicationStatus (
+    Publication TEXT PRIMARY KEY,
+    Tables TEXT NOT NULL,
+    Rows INTEGER NOT NULL,
+    State TEXT NOT NULL,
+    Since TEXT,
+    BacklogChanges INTEGER
+);
 ";
 
 /// Why the store could not be written or read.
@@ -68,6 +84,7 @@ pub struct SqliteWriter<'s> {
     path: String,
     enc: Encoder<'s>,
     projection: StatusProjection<'s>,
+    data: DataProjection<'s>,
     n_errors_written: usize,
     n_events: u64,
     /// Encoded events not yet inserted: (seq, at, kind, payload range in
@@ -114,6 +131,7 @@ impl<'s> SqliteWriter<'s> {
             path: name,
             enc: Encoder::new(scenario),
             projection: StatusProjection::new(scenario, calendar),
+            data: DataProjection::new(scenario, calendar),
             n_errors_written: 0,
             n_events: 0,
             pending: Vec::with_capacity(ROWS_PER_INSERT),
@@ -171,6 +189,24 @@ impl<'s> SqliteWriter<'s> {
                 .map_err(|e| self.sql_err(e))?;
         }
         self.n_errors_written = self.projection.errors.len();
+        if self.data.take_dirty() {
+            // Small tables (a row per table, per publication): rewritten whole.
+            self.conn
+                .execute_batch("DELETE FROM PostValidationInfo; DELETE FROM ReplicationStatus;")
+                .map_err(|e| self.sql_err(e))?;
+            for row in self.data.validation.values().map(|r| r.text()) {
+                self.conn
+                    .prepare_cached("INSERT INTO PostValidationInfo VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+                    .and_then(|mut s| s.execute(params![row.0, row.1, row.2, row.3, row.4, row.5]))
+                    .map_err(|e| self.sql_err(e))?;
+            }
+            for row in self.data.replication.iter().map(|r| r.text()) {
+                self.conn
+                    .prepare_cached("INSERT INTO ReplicationStatus VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+                    .and_then(|mut s| s.execute(params![row.0, row.1, row.2, row.3, row.4, row.5]))
+                    .map_err(|e| self.sql_err(e))?;
+            }
+        }
         self.conn.execute_batch("COMMIT").map_err(|e| self.sql_err(e))
     }
 
@@ -200,6 +236,7 @@ impl EventSink for SqliteWriter<'_> {
             self.insert_pending()?;
         }
         self.projection.apply(rec);
+        self.data.apply(rec);
         self.n_events += 1;
         if self.n_events % BATCH == 0 {
             self.commit()?;
@@ -216,6 +253,10 @@ pub struct StoredRun {
     /// (seq, canonical payload, chain link), by seq.
     pub events: Vec<(u64, String, Vec<u8>)>,
     pub status_rows: Vec<StatusRowText>,
+    /// The stored PostValidationInfo (by table name) and ReplicationStatus
+    /// (by publication), if the store has them.
+    pub validation_rows: Option<Vec<ValidationRowText>>,
+    pub replication_rows: Option<Vec<ReplicationRowText>>,
 }
 
 /// Whether the file starts like a SQLite database.
@@ -273,7 +314,23 @@ pub fn read_store(path: &Path) -> Result<StoredRun, StoreError> {
             status_rows.push(row.map_err(err)?);
         }
     }
-    Ok(StoredRun { meta, events, status_rows })
+    let mut validation_rows = None;
+    if has("PostValidationInfo")? {
+        let mut stmt = conn.prepare("SELECT * FROM PostValidationInfo ORDER BY TableName").map_err(err)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+            .map_err(err)?;
+        validation_rows = Some(rows.collect::<Result<Vec<_>, _>>().map_err(err)?);
+    }
+    let mut replication_rows = None;
+    if has("ReplicationStatus")? {
+        let mut stmt = conn.prepare("SELECT * FROM ReplicationStatus ORDER BY Publication").map_err(err)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
+            .map_err(err)?;
+        replication_rows = Some(rows.collect::<Result<Vec<_>, _>>().map_err(err)?);
+    }
+    Ok(StoredRun { meta, events, status_rows, validation_rows, replication_rows })
 }
 
 /// Turns a stored chain blob into a link (wrong lengths never match).
