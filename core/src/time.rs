@@ -306,6 +306,17 @@ impl Calendar {
     /// `2022-05-20 06:28:01.020`.
     pub fn format(&self, t: SimTime) -> String {
         match self.at(t) {
+            // Written out by hand: stores format every step's start and end.
+            Some(dt) if (0..=9999).contains(&dt.year()) => format!(
+                "{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:03}",
+                dt.year(),
+                dt.month(),
+                dt.day(),
+                dt.hour(),
+                dt.minute(),
+                dt.second(),
+                dt.millisecond()
+            ),
             Some(dt) => dt.strftime("%Y-%m-%d %H:%M:%S%.3f").to_string(),
             None => format!("start + {}", SimDuration(t.0).hms_ms()),
         }
@@ -319,6 +330,17 @@ mod tests {
     fn check(input: &str, expected_ms: Option<u64>) {
         let got = SimDuration::parse(input).ok().map(|d| d.as_ms());
         assert_eq!(got, expected_ms, "parsing {input:?}");
+    }
+
+    #[test]
+    fn calendar_times_are_written_like_sql_server_datetimes() {
+        let c = Calendar::parse("2022-05-20T06:28:01.020").unwrap();
+        assert_eq!(c.format(SimTime(0)), "2022-05-20 06:28:01.020");
+        assert_eq!(c.format(SimTime(MS_PER_D + 7)), "2022-05-21 06:28:01.027");
+        for ms in [0, 1, 999, 59_999, 86_399_999, 400 * MS_PER_D + 12_345] {
+            let dt = c.at(SimTime(ms)).unwrap();
+            assert_eq!(c.format(SimTime(ms)), dt.strftime("%Y-%m-%d %H:%M:%S%.3f").to_string());
+        }
     }
 
     #[test]
