@@ -81,6 +81,14 @@ fn holds(g: &Gate, v: f64) -> bool {
 
 pub fn estimate(args: &EstimateArgs) -> Result<ExitCode> {
     let (scenario, text) = load::scenario(&args.scenario)?;
+    if let Some(r) = &scenario.readiness
+        && !r.go()
+    {
+        // Estimating a plan that is not ready is planning, not going live:
+        // say so, do not refuse.
+        let unmet: Vec<&str> = r.unmet().map(|g| g.def.id).collect();
+        eprintln!("note: go-live readiness gates unmet: {} (see `rehearse readiness`)", unmet.join(", "));
+    }
     let gates = args.fail_if.iter().map(|g| parse_gate(g)).collect::<Result<Vec<_>>>()?;
     let window = match &args.window {
         Some(w) => Some(parse_window(w)?),

@@ -314,6 +314,10 @@ fn unmet_readiness_gates_block_the_run_unless_ignored() {
         assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
         assert!(stderr(&o).contains(&format!("warning: rehearsing with go-live readiness gates unmet: {gate}")));
         assert!(stdout(&o).contains("outcome        committed"));
+        // Estimating is planning: it runs, and says what is not ready.
+        let o = rehearse(&["estimate", p, "--runs", "50", "--no-fault-costs"]);
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+        assert!(stderr(&o).contains(&format!("note: go-live readiness gates unmet: {gate}")), "{}", stderr(&o));
     }
     let o = rehearse(&["readiness", g.path().to_str().unwrap(), "--json"]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
