@@ -35,15 +35,15 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
         let mut v = Verifier::new(&scenario);
         let mut records = Vec::new();
         let mut damage = None;
-        for (seq, payload, chain) in &stored.events {
-            match v.verify(payload, &sqlite::link(chain)) {
-                Ok(r) if r.seq == *seq => records.push(r),
+        for (seq, payload, chain) in stored.events.iter() {
+            match v.verify(payload, chain) {
+                Ok(r) if r.seq == seq => records.push(r),
                 Ok(_) => {
-                    damage = Some(LogError::ChainBroken { seq: *seq });
+                    damage = Some(LogError::ChainBroken { seq });
                     break;
                 }
                 Err(LogError::Malformed { .. }) => {
-                    damage = Some(LogError::ChainBroken { seq: *seq });
+                    damage = Some(LogError::ChainBroken { seq });
                     break;
                 }
                 Err(e) => {

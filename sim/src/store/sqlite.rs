@@ -250,8 +250,8 @@ impl EventSink for SqliteWriter<'_> {
 #[derive(Debug, Clone)]
 pub struct StoredRun {
     pub meta: BTreeMap<String, String>,
-    /// (seq, canonical payload, chain link), by seq.
-    pub events: Vec<(u64, String, Vec<u8>)>,
+    /// The stored events, in seq order.
+    pub events: StoredEvents,
     pub status_rows: Vec<StatusRowText>,
     /// The stored PostValidationInfo (by table name) and ReplicationStatus
     /// (by publication), if the store has them.
@@ -295,13 +295,19 @@ pub fn read_store(path: &Path) -> Result<StoredRun, StoreError> {
         meta.insert(k, v);
     }
     let mut stmt = conn.prepare("SELECT seq, payload, chain FROM events ORDER BY seq").map_err(err)?;
-    let rows = stmt
-        .query_map([], |r| Ok((r.get::<_, i64>(0)? as u64, r.get::<_, String>(1)?, r.get::<_, Vec<u8>>(2)?)))
-        .map_err(err)?;
-    let mut events = Vec::new();
-    for row in rows {
-        events.push(row.map_err(err)?);
+    let mut rows = stmt.query([]).map_err(err)?;
+    let mut events = StoredEvents::default();
+    // Payloads borrowed from SQLite and copied into one buffer: no
+    // allocation per event.
+    while let Some(r) = rows.next().map_err(err)? {
+        let seq = r.get::<_, i64>(0).map_err(err)? as u64;
+        let payload = r.get_ref(1).map_err(err)?.as_str().map_err(|e| err(e.into()))?;
+        let chain = link(r.get_ref(2).map_err(err)?.as_blob().map_err(|e| err(e.into()))?);
+        let start = events.text.len();
+        events.text.push_str(payload);
+        events.rows.push((seq, start..events.text.len(), chain));
     }
+    drop(rows);
     let mut status_rows = Vec::new();
     if has("DATAUPGRADESTATUS")? {
         let mut stmt = conn
@@ -331,6 +337,28 @@ pub fn read_store(path: &Path) -> Result<StoredRun, StoreError> {
         replication_rows = Some(rows.collect::<Result<Vec<_>, _>>().map_err(err)?);
     }
     Ok(StoredRun { meta, events, status_rows, validation_rows, replication_rows })
+}
+
+/// A store's events: their payloads in one buffer.
+#[derive(Debug, Clone, Default)]
+pub struct StoredEvents {
+    text: String,
+    rows: Vec<(u64, std::ops::Range<usize>, Chain)>,
+}
+
+impl StoredEvents {
+    /// (seq, canonical payload, chain link), in seq order.
+    pub fn iter(&self) -> impl Iterator<Item = (u64, &str, &Chain)> {
+        self.rows.iter().map(|(seq, range, chain)| (*seq, &self.text[range.clone()], chain))
+    }
+
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
 }
 
 /// Turns a stored chain blob into a link (wrong lengths never match).
