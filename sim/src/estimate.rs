@@ -159,6 +159,16 @@ impl Measure {
     }
 }
 
+/// The same value as [`quantile`] on the sorted data, found in linear time
+/// (the order of `data` changes).
+fn select_quantile(data: &mut [u64], q: f64) -> u64 {
+    if data.is_empty() {
+        return 0;
+    }
+    let rank = ((q * data.len() as f64).ceil() as usize).clamp(1, data.len());
+    *data.select_nth_unstable(rank - 1).1
+}
+
 /// One run, reduced to what the quantiles need.
 #[derive(Clone, Copy, Debug, Default)]
 struct RunResult {
@@ -247,6 +257,7 @@ fn pass(
                             None if (next as u64) < opts.runs => next as u64,
                             None => break,
                         };
+                        let place = next as u64;
                         let run_opts = RunOptions {
                             seed: opts.seed,
                             run: k,
@@ -297,7 +308,7 @@ fn pass(
                         let struck_mask =
                             s.injected.iter().fold(0u64, |m, i| if i.fault.0 < 64 { m | (1 << i.fault.0) } else { m });
                         out.push((
-                            k,
+                            place,
                             RunResult {
                                 downtime_ms: match measure {
                                     Measure::Downtime => s.downtime.as_ms(),
@@ -323,13 +334,14 @@ fn pass(
             .collect();
         handles.into_iter().map(|h| h.join().expect("an estimate thread panicked")).collect()
     });
-    let mut results = vec![RunResult::default(); opts.runs as usize];
+    // Results by run index, or, for a pass over `only`, by place in it.
+    let mut results = vec![RunResult::default(); only.map_or(opts.runs as usize, <[u64]>::len)];
     let mut samples = vec![Sampled::default(); sample.min(opts.runs) as usize];
     let mut counts = Counts::new(n_steps, n_faults);
     for chunk in chunks {
         let (out, sampled, c) = chunk?;
-        for (k, r) in out {
-            results[k as usize] = r;
+        for (place, r) in out {
+            results[place as usize] = r;
         }
         for (k, r) in sampled {
             samples[k as usize] = r;
@@ -399,13 +411,12 @@ pub fn estimate(
             let without =
                 pass(plan, measure, opts, &FaultMode::Without(stat.fault), 0, Some(&struck), &AtomicU64::new(0))?;
             let mut d = downtimes.clone();
-            for k in &struck {
-                d[*k as usize] = without.results[*k as usize].downtime_ms;
+            for (place, k) in struck.iter().enumerate() {
+                d[*k as usize] = without.results[place].downtime_ms;
             }
             let mean_without = d.iter().map(|x| *x as f64).sum::<f64>() / n as f64;
-            d.sort_unstable();
             stat.added_mean_ms = Some(mean_ms - mean_without);
-            stat.p90_shift_ms = Some(p90 as i64 - quantile(&d, 0.9) as i64);
+            stat.p90_shift_ms = Some(p90 as i64 - select_quantile(&mut d, 0.9) as i64);
         }
     }
 
@@ -678,6 +689,23 @@ fn sorted_quantile(v: &[u64], q: f64) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn selecting_a_quantile_agrees_with_sorting() {
+        let mut x: u64 = 12345;
+        let data: Vec<u64> = (0..1001)
+            .map(|_| {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                (x >> 40) % 500
+            })
+            .collect();
+        let mut sorted = data.clone();
+        sorted.sort_unstable();
+        for q in [0.0, 0.1, 0.5, 0.9, 0.99, 1.0] {
+            assert_eq!(select_quantile(&mut data.clone(), q), quantile(&sorted, q), "q {q}");
+        }
+        assert_eq!(select_quantile(&mut [], 0.9), 0);
+    }
 
     #[test]
     fn quantiles_ranks_and_correlation() {
