@@ -101,7 +101,11 @@ fn plan_from(genes: &Genes) -> String {
         let verify = if unknown { "verify = \"5m\"\n" } else { "" };
         let fix = if g.3 % 2 == 0 { "fix = { uniform = [\"5m\", \"1h\"] }\n" } else { "" };
         let policy = match action {
-            0 => format!("action = \"resume\"\nreaction = {{ triangular = [\"1m\", \"5m\", \"30m\"] }}\nmax_attempts = {}\n{fix}", 1 + g.3 % 4),
+            0 => format!(
+                "action = \"{}\"\nreaction = {{ triangular = [\"1m\", \"5m\", \"30m\"] }}\nmax_attempts = {}\n{fix}",
+                if g.0 % 2 == 0 { "resume" } else { "retry" },
+                1 + g.3 % 4
+            ),
             1 => format!(
                 "action = \"rerun\"\nfrom = \"s{}\"\nreaction = \"5m\"\nmax_attempts = 3\nthen = \"fallback\"\n{fix}",
                 parent[first].unwrap_or(first)

@@ -664,9 +664,12 @@ impl<'p, 's> Simulator<'p, 's> {
             }
         };
         self.end_cause[i] = start_node(i);
-        // Does a fault strike this attempt? The first site (in fault file
-        // order) that fires wins; every site draws the same numbers in every
-        // mode, so a scripted replay strikes at the same point.
+        // Does a fault strike this attempt? Of the sites that fire, the one
+        // that strikes first wins (ties: fault file order): a fault that
+        // would strike later never gets the chance. Every site draws the
+        // same numbers in every mode, so a scripted replay of the faults that
+        // struck strikes at the same points.
+        let mut first: Option<(u64, FaultIdx, f64)> = None;
         for &(site, f) in &plan.sites[i] {
             let fault = &plan.scenario.faults[f.index()];
             let scripted = match &opts.faults {
@@ -686,12 +689,17 @@ impl<'p, 's> Simulator<'p, 's> {
                     Mode::Random => fault.at.0 + (fault.at.1 - fault.at.0) * u_at,
                 };
                 let lost = libm_round(dur as f64 * share);
-                self.left_ms[i] = dur - lost.min(dur);
-                self.striking[i] = f.0;
-                self.strike_share[i] = share;
-                self.schedule(at + lost, i, K_STRIKE);
-                return Ok(());
+                if first.is_none_or(|(best, _, _)| lost < best) {
+                    first = Some((lost, f, share));
+                }
             }
+        }
+        if let Some((lost, f, share)) = first {
+            self.left_ms[i] = dur - lost.min(dur);
+            self.striking[i] = f.0;
+            self.strike_share[i] = share;
+            self.schedule(at + lost, i, K_STRIKE);
+            return Ok(());
         }
         self.schedule(at + dur, i, K_END);
         Ok(())
