@@ -111,7 +111,6 @@ replication = "no-pk-tables"
 id = "drain"
 after = ["no-pk", "snapshot"]
 replication = "caught-up"
-data = "copy"
 [[step]]
 id = "users-in"
 after = ["drain"]
@@ -140,12 +139,81 @@ fn the_cutover_waits_for_the_backlog_written_while_the_source_was_online() {
     // Applied by the drain's start (2 h 1 min - 6 min at 1 M/h): 1 916 667.
     assert_eq!(backlog, Some(4_000_000 - 1_916_667));
 
+    // The data model holds the same replication: table A's source grows by
+    // the 4 M rows the users wrote; the agent's backlog, as the drain
+    // starts and once it has drained; the target then holds every row.
+    let replicated: Vec<(u64, u64, u64)> = sink
+        .records
+        .iter()
+        .filter_map(|r| match r.event {
+            Event::ChangesReplicated { table: 0, written, backlog, .. } => Some((r.at.as_ms(), written, backlog)),
+            _ => None,
+        })
+        .collect();
+    let drain_start = at("drain").start.as_ms();
+    assert_eq!(
+        replicated,
+        vec![
+            (6 * 60_000, 200_000, 200_000),
+            (drain_start, 4_000_000, 4_000_000 - 1_916_666),
+            (6 * 60_000 + 4 * h, 4_000_000, 0)
+        ]
+    );
+    let last = |table: u32| {
+        sink.records
+            .iter()
+            .rev()
+            .find_map(|r| match r.event {
+                Event::TableChanged { table: t, source_rows, target_rows, .. } if t == table => {
+                    Some((source_rows, target_rows))
+                }
+                _ => None,
+            })
+            .unwrap()
+    };
+    assert_eq!(last(0), (10_000_000, 10_000_000));
+    assert_eq!(last(1), (1_000_000, 1_000_000));
+
     // Above 90 % resource use every copy and apply takes twice as long.
     let busy = BUSY.replace("resource_use = 0.5", "resource_use = 0.95");
     let s2 = parse(&busy);
     let (slow, _) = simulate(&busy, &s2, 0, Mode::Median);
     assert_eq!(slow.steps[0].end.as_ms(), 12 * 60_000);
     assert_eq!(slow.steps[s2.find("drain").unwrap().index()].end.as_ms(), 12 * 60_000 + 8 * h);
+}
+
+/// The data model holds the replication: a transformation that does not
+/// wait for the backlog to drain stops the agent (the replication is torn
+/// down for the upgrade) and the changes still queued never reach the
+/// target. The run's invariants catch the lost rows; waiting for the drain
+/// loses none.
+#[test]
+fn a_cutover_that_does_not_wait_for_the_drain_loses_the_users_changes() {
+    let hasty = BUSY.replace(
+        "[[step]]\nid = \"users-in\"\nafter = [\"drain\"]",
+        "[[step]]\nid = \"upgrade\"\nafter = [\"no-pk\"]\ndata = \"upgrade\"\nduration = \"10m\"\n[[step]]\nid = \"users-in\"\nafter = [\"drain\", \"upgrade\"]",
+    );
+    assert_ne!(hasty, BUSY);
+    let s = parse(&hasty);
+    let (summary, sink) = simulate(&hasty, &s, 0, Mode::Median);
+    assert_eq!(summary.outcome, rehearse_core::Outcome::Committed);
+    let state = rehearse_core::RunState::replay(&s, &sink.records);
+    let lost: Vec<String> = state.violations().iter().map(|v| v.to_string()).collect();
+    // Upgraded at 2 h 11 min: the agent, applying 1 M/h from the snapshot's
+    // end (6 min), had applied 2 083 333 of the 4 M changes written.
+    assert_eq!(lost.len(), 1, "{lost:?}");
+    assert!(
+        lost[0].contains(
+            "the run committed with table #0 holding 8083333 rows in the target against 10000000 in the source"
+        ),
+        "{lost:?}"
+    );
+
+    // The same plan with the upgrade after the drain loses nothing.
+    let patient = hasty.replace("id = \"upgrade\"\nafter = [\"no-pk\"]", "id = \"upgrade\"\nafter = [\"drain\"]");
+    let s = parse(&patient);
+    let (_, sink) = simulate(&patient, &s, 0, Mode::Median);
+    assert!(rehearse_core::RunState::replay(&s, &sink.records).violations().is_empty());
 }
 
 #[test]
@@ -160,6 +228,13 @@ fn replication_settings_and_order_are_validated() {
             }
         }
     };
+    check(
+        "id = \"no-pk\"\nafter = [\"off\"]",
+        "id = \"no-pk\"\nafter = [\"off\"]\ndata = \"attach\"",
+        &[
+            "plan.toml:25:1: step `no-pk`: data = \"attach\" (the self-service swap onto the source database) cannot be combined with the toolkit's replication, which copies the source into a separate target",
+        ],
+    );
     check(
         "max_bcp_threads = 6",
         "max_bcp_threads = 9",
@@ -180,8 +255,8 @@ fn replication_settings_and_order_are_validated() {
         ],
     );
     check(
-        "after = [\"no-pk\", \"snapshot\"]\nreplication = \"caught-up\"\ndata = \"copy\"\n[[step]]\nid = \"users-in\"\nafter = [\"drain\"]",
-        "after = [\"snapshot\"]\nreplication = \"caught-up\"\ndata = \"copy\"\n[[step]]\nid = \"users-in\"\nafter = [\"drain\", \"no-pk\"]",
+        "after = [\"no-pk\", \"snapshot\"]\nreplication = \"caught-up\"\n[[step]]\nid = \"users-in\"\nafter = [\"drain\"]",
+        "after = [\"snapshot\"]\nreplication = \"caught-up\"\n[[step]]\nid = \"users-in\"\nafter = [\"drain\", \"no-pk\"]",
         &[
             "plan.toml:29:1: step `drain`: waits for replication to catch up but may start before the source goes offline at `off`: changes would still be coming",
             "plan.toml:29:1: step `drain`: replication is complete only once the tables without a primary key are copied: make it come after `no-pk`",
@@ -387,7 +462,7 @@ fn a_stored_cutover_holds_the_replication_and_record_count_reports() {
     use crate::support::{rehearse, stderr, stdout};
     let dir = tempfile::tempdir().unwrap();
     let plan = dir.path().join("busy.toml");
-    let text = BUSY.replace("data = \"copy\"", "data = [\"copy\", \"validate\"]");
+    let text = BUSY.replace("replication = \"caught-up\"", "replication = \"caught-up\"\ndata = \"validate\"");
     std::fs::write(&plan, &text).unwrap();
     let db = dir.path().join("run.sqlite");
     let (plan_s, db_s) = (plan.to_str().unwrap(), db.to_str().unwrap());
@@ -414,7 +489,8 @@ fn a_stored_cutover_holds_the_replication_and_record_count_reports() {
     assert_eq!(
         dv,
         serde_json::json!([
-            { "TableName": "A", "SourceRecordCount": "6000000", "TargetRecordCount": "6000000", "Result": "Matched", "Step": "drain" },
+            // 6 M rows and the 4 M the users wrote while the source was online.
+            { "TableName": "A", "SourceRecordCount": "10000000", "TargetRecordCount": "10000000", "Result": "Matched", "Step": "drain" },
             { "TableName": "B", "SourceRecordCount": "1000000", "TargetRecordCount": "1000000", "Result": "Matched", "Step": "drain" },
         ])
     );
@@ -424,7 +500,7 @@ fn a_stored_cutover_holds_the_replication_and_record_count_reports() {
     // A stored report that disagrees with the events is caught.
     for tamper in [
         "UPDATE ReplicationStatus SET BacklogChanges = 1 WHERE Publication = 'AX_PUB_PkTable_1'",
-        "UPDATE PostValidationInfo SET TargetRecordCount = 5999999 WHERE TableName = 'A'",
+        "UPDATE PostValidationInfo SET TargetRecordCount = 9999999 WHERE TableName = 'A'",
     ] {
         let copy = dir.path().join("tampered.sqlite");
         std::fs::copy(&db, &copy).unwrap();

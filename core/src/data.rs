@@ -111,9 +111,11 @@ pub fn unit_rows(rows: u64) -> u64 {
 }
 
 /// Rows converted once `share` of the remaining work is done: whole units
-/// only (the unit in flight when a fault strikes is rolled back).
-pub fn converted_after(t: TableData, share: f64) -> u64 {
-    let unit = unit_rows(t.rows);
+/// of `unit` rows only (the unit in flight when a fault strikes is rolled
+/// back). A table's unit follows from its declared rows ([`unit_rows`]) and
+/// stays while rows are added, so units stay aligned on row ids.
+pub fn converted_after(t: TableData, unit: u64, share: f64) -> u64 {
+    let unit = unit.max(1);
     let total = t.rows.div_ceil(unit);
     let done = t.converted.min(t.rows).div_ceil(unit);
     let remaining = total - done;
@@ -180,10 +182,12 @@ mod tests {
     fn conversion_goes_unit_by_unit() {
         let t = TableData { rows: 2_500, converted: 0 };
         assert_eq!(unit_rows(2_500), 3);
-        assert_eq!(converted_after(t, 0.5), 1_251); // 417 of 834 units
-        assert_eq!(converted_after(TableData { rows: 2_500, converted: 1_251 }, 1.0), 2_500);
-        assert_eq!(converted_after(t, 0.0), 0);
-        assert_eq!(converted_after(TableData { rows: 10, converted: 0 }, 0.55), 5);
+        assert_eq!(converted_after(t, 3, 0.5), 1_251); // 417 of 834 units
+        assert_eq!(converted_after(TableData { rows: 2_500, converted: 1_251 }, 3, 1.0), 2_500);
+        assert_eq!(converted_after(t, 3, 0.0), 0);
+        assert_eq!(converted_after(TableData { rows: 10, converted: 0 }, unit_rows(10), 0.55), 5);
+        // Rows added later (replicated changes) keep the declared unit.
+        assert_eq!(converted_after(TableData { rows: 2_504, converted: 0 }, 3, 1.0), 2_504);
         let blocks: u64 = (0..834u64).fold(0u64, |acc, k| {
             let first = k * 3;
             acc.wrapping_add(block_value(4, first, 3.min(2_500 - first), 1))

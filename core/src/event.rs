@@ -18,7 +18,9 @@ use crate::time::SimTime;
 /// Bump it whenever an event's shape or meaning changes.
 /// 2: `ReplicationBacklog` added; random streams are SplitMix64 (every
 /// random run differs from version 1).
-pub const SCHEMA_VERSION: u32 = 2;
+/// 3: `ChangesReplicated` added: the data model holds the replication (the
+/// source grows with the users' changes, the target with what was applied).
+pub const SCHEMA_VERSION: u32 = 3;
 
 /// One thing that happened. `S` names steps and `F` faults: indexes in
 /// memory, ids in logs.
@@ -112,6 +114,16 @@ pub enum Event<S = StepIdx, F = FaultIdx> {
     ReplicationBacklog {
         step: S,
         changes: u64,
+    },
+    /// The replication as the data model holds it, brought up to date at a
+    /// step's boundary: the rows the users have written to the source
+    /// table since the run began (`written`), and the changes of the
+    /// current replication not yet applied to the target (`backlog`).
+    ChangesReplicated {
+        step: S,
+        table: u32,
+        written: u64,
+        backlog: u64,
     },
     /// A `downtime = "begins"` step started: users are locked out.
     DowntimeBegan {
@@ -216,6 +228,7 @@ impl<S, F> Event<S, F> {
             | Event::TableChanged { step, .. }
             | Event::RecordCountsValidated { step, .. }
             | Event::ReplicationBacklog { step, .. }
+            | Event::ChangesReplicated { step, .. }
             | Event::DowntimeBegan { step }
             | Event::DowntimeEnded { step } => Some(step),
             Event::RunStarted { .. } | Event::RollbackCompleted | Event::RunFinished { .. } => None,
@@ -240,6 +253,7 @@ impl<S, F> Event<S, F> {
             Event::TableChanged { .. } => "TableChanged",
             Event::RecordCountsValidated { .. } => "RecordCountsValidated",
             Event::ReplicationBacklog { .. } => "ReplicationBacklog",
+            Event::ChangesReplicated { .. } => "ChangesReplicated",
             Event::DowntimeBegan { .. } => "DowntimeBegan",
             Event::DowntimeEnded { .. } => "DowntimeEnded",
             Event::RunFinished { .. } => "RunFinished",
@@ -301,6 +315,9 @@ impl<S, F> Event<S, F> {
             }
             Event::ReplicationBacklog { step, changes } => {
                 Event::ReplicationBacklog { step: fs(step)?, changes: *changes }
+            }
+            Event::ChangesReplicated { step, table, written, backlog } => {
+                Event::ChangesReplicated { step: fs(step)?, table: *table, written: *written, backlog: *backlog }
             }
             Event::DowntimeBegan { step } => Event::DowntimeBegan { step: fs(step)? },
             Event::DowntimeEnded { step } => Event::DowntimeEnded { step: fs(step)? },

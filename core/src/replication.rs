@@ -159,10 +159,16 @@ impl Replication {
         (offline as f64).max(snapshot_end as f64 + apply_all)
     }
 
+    /// The distribution agent's throughput in changes per ms, given its
+    /// time per million changes.
+    pub fn changes_per_ms(&self, apply_ms: f64) -> f64 {
+        1e6 / (apply_ms * self.slow())
+    }
+
     /// Changes still to apply at `now` (after the source went offline).
     pub fn backlog_at(&self, snapshot_start: u64, snapshot_end: u64, offline: u64, apply_ms: f64, now: u64) -> f64 {
         let written = self.changes_written(snapshot_start, offline);
-        let per_ms = 1e6 / (apply_ms * self.slow());
+        let per_ms = self.changes_per_ms(apply_ms);
         let applied = now.saturating_sub(snapshot_end) as f64 * per_ms;
         (written - applied).max(0.0)
     }

@@ -1278,6 +1278,13 @@ impl Validator<'_> {
                 ),
             );
         }
+        if let Some(i) = steps.iter().position(|s| s.data.contains(&crate::data::Effect::Attach)) {
+            step_error(
+                self,
+                i,
+                "data = \"attach\" (the self-service swap onto the source database) cannot be combined with the toolkit's replication, which copies the source into a separate target".to_string(),
+            );
+        }
         if let Some(&np) = no_pks.first() {
             if !graph.reaches(Graph::start(off), Graph::start(np)) {
                 step_error(

@@ -36,6 +36,9 @@ pub struct RunState {
     /// Per table: (source rows, source checksum, target rows, target checksum).
     pub tables: Vec<TableState>,
     initial: Vec<TableState>,
+    /// Per table: rows the users wrote to the source since the run began
+    /// (from `ChangesReplicated`); they belong to the original data.
+    pub written: Vec<u64>,
     /// Whether the plan converts the data (some step has `data = "upgrade"`).
     upgrades: bool,
     violations: Vec<Violation>,
@@ -316,6 +319,7 @@ impl RunState {
             downtime_ever_began: false,
             rerun_for: None,
             tables: initial.clone(),
+            written: vec![0; initial.len()],
             initial,
             upgrades: scenario.steps.iter().any(|s| s.data.contains(&crate::data::Effect::Upgrade)),
             violations: Vec::new(),
@@ -434,6 +438,13 @@ impl RunState {
                         target_rows: *target_rows,
                         target_checksum: *target_checksum,
                     };
+                } else {
+                    self.violate(seq, at, ViolationKind::UnknownTable { table: *table });
+                }
+            }
+            Event::ChangesReplicated { table, written, .. } => {
+                if let Some(w) = self.written.get_mut(*table as usize) {
+                    *w = *written;
                 } else {
                     self.violate(seq, at, ViolationKind::UnknownTable { table: *table });
                 }
@@ -601,11 +612,14 @@ impl RunState {
         }
     }
 
-    /// Rolled back or cancelled: the original data is exactly as it was.
+    /// Rolled back or cancelled: the original data is exactly as it was,
+    /// plus the rows the users wrote to it meanwhile (unconverted).
     fn check_original_unchanged(&mut self, seq: u64, at: SimTime) {
         for t in 0..self.tables.len() {
-            let (now, then) = (self.tables[t], self.initial[t]);
-            if now.source_rows != then.source_rows || now.source_checksum != then.source_checksum {
+            let now = self.tables[t];
+            let rows = self.initial[t].source_rows + self.written[t];
+            let expected = data::Checksum(data::checksum(t as u32, data::TableData { rows, converted: 0 }));
+            if now.source_rows != rows || now.source_checksum != expected {
                 self.violate(seq, at, ViolationKind::OriginalDataChanged { table: t as u32 });
             }
         }
@@ -803,5 +817,48 @@ downtime = "ends"
         let mut missing: Vec<(u64, Event)> = events.to_vec();
         missing.remove(6);
         check(&missing, &["event seq 7 at 00:00:00.020: the run ended rolled back without a completed rollback"]);
+    }
+
+    #[test]
+    fn the_rows_users_wrote_belong_to_the_original_data() {
+        let text = PLAN.replace(
+            "[[step]]\nid = \"a\"",
+            "[database]\ntables = [{ name = \"T\", rows = 10 }]\n[[step]]\nid = \"a\"",
+        );
+        let sc = Scenario::parse(&text, "plan.toml").unwrap();
+        let grown = |rows: u64| Event::TableChanged {
+            step: A,
+            table: 0,
+            source_rows: rows,
+            source_checksum: data::Checksum(data::checksum(0, data::TableData { rows, converted: 0 })),
+            target_rows: 0,
+            target_checksum: data::Checksum(0),
+        };
+        let run = |middle: &[(u64, Event)]| {
+            let mut events = vec![(0, start()), (0, Event::StepStarted { step: A, attempt: 1 })];
+            events.extend_from_slice(middle);
+            events.extend([
+                (9, Event::RollbackStarted { step: A, late: false }),
+                (20, Event::RollbackCompleted),
+                (20, Event::RunFinished { outcome: Outcome::RolledBack }),
+            ]);
+            let state = RunState::replay(&sc, &records(&events));
+            state.violations().iter().map(|v| v.to_string()).collect::<Vec<_>>()
+        };
+        // Three rows written by the users and recorded as such: the original.
+        assert_eq!(
+            run(&[(5, Event::ChangesReplicated { step: A, table: 0, written: 3, backlog: 3 }), (5, grown(13))]),
+            Vec::<String>::new()
+        );
+        // Rows nobody wrote, or written rows gone: the original changed.
+        let changed =
+            ["event seq 5 at 00:00:00.020: the original data of table #0 is not as it was before the upgrade"];
+        assert_eq!(run(&[(5, grown(13))]), changed);
+        let changed =
+            ["event seq 6 at 00:00:00.020: the original data of table #0 is not as it was before the upgrade"];
+        assert_eq!(
+            run(&[(5, Event::ChangesReplicated { step: A, table: 0, written: 3, backlog: 3 }), (5, grown(10))]),
+            changed
+        );
     }
 }

@@ -27,7 +27,7 @@ use rehearse_core::scenario::{Anchor, DowntimeMark, Graph, Scenario, StepIdx, Wo
 use rehearse_core::time::{SimDuration, SimTime};
 
 use crate::SimError;
-use crate::backend::{Backend, MemoryBackend};
+use crate::backend::{Backend, MemoryBackend, Replicate};
 use crate::rng::{self, Purpose};
 use crate::sink::EventSink;
 use crate::summary::{RunSummary, StepTiming};
@@ -128,6 +128,19 @@ pub struct Plan<'s> {
     n_roots: u32,
     /// The precedence graph, for reruns.
     graph: Graph,
+    /// The replication's tables, when the scenario has one.
+    rep: Option<RepPlan>,
+}
+
+/// The replication's tables and snapshot step, compiled.
+#[derive(Debug)]
+struct RepPlan {
+    snapshot: usize,
+    /// Each publication's tables (those with a primary key).
+    publications: Vec<Vec<usize>>,
+    /// Tables with a primary key and changes: (table, changes per hour).
+    changing: Vec<(usize, u64)>,
+    no_pk: Vec<usize>,
 }
 
 #[derive(Debug, Default)]
@@ -217,6 +230,22 @@ impl<'s> Plan<'s> {
             site_keys,
             n_roots: scenario.roots.len() as u32,
             graph: Graph::new(&scenario.steps),
+            rep: scenario.replication.as_ref().map(|rep| {
+                let tables = &scenario.database.tables;
+                RepPlan {
+                    snapshot: scenario
+                        .steps
+                        .iter()
+                        .position(|s| s.replication == Some(Role::Snapshot))
+                        .expect("validated: a replication has its snapshot step"),
+                    publications: rehearse_core::replication::publication_tables(tables, rep.publishers),
+                    changing: (0..tables.len())
+                        .filter(|t| tables[*t].primary_key && tables[*t].changes_per_hour > 0)
+                        .map(|t| (t, tables[t].changes_per_hour))
+                        .collect(),
+                    no_pk: (0..tables.len()).filter(|t| !tables[*t].primary_key).collect(),
+                }
+            }),
         }
     }
 
@@ -354,6 +383,11 @@ pub struct Simulator<'p, 's> {
     site_persistent: Vec<bool>,
     /// When the latest attempt of the replication snapshot started.
     snapshot_started: u64,
+    /// Replication has started (the snapshot step started).
+    replicating: bool,
+    /// The distribution agent's time to apply a million changes, drawn when
+    /// the snapshot starts (before the busy slowdown).
+    apply_ms: f64,
     /// Reachability buffers for reruns.
     scratch: (Vec<bool>, Vec<bool>, Vec<usize>),
     /// Per step: what its attempt had left when a fault struck, and, once
@@ -399,6 +433,8 @@ impl<'p, 's> Simulator<'p, 's> {
             site_on: vec![false; plan.n_sites()],
             site_persistent: vec![false; plan.n_sites()],
             snapshot_started: 0,
+            replicating: false,
+            apply_ms: 0.0,
             scratch: Default::default(),
             left_ms: vec![0; n],
             resume_left: vec![None; n],
@@ -517,6 +553,8 @@ impl<'p, 's> Simulator<'p, 's> {
                 K_ENDING_DONE => {
                     let o = match run.ending {
                         Some(Ending::Rollback) => {
+                            // The users' changes until now, then the restore.
+                            self.sync_replication(i, at, false, &mut out)?;
                             self.backend.rollback();
                             self.emit_tables(i, at, &mut out)?;
                             out.emit(at, Event::RollbackCompleted)?;
@@ -594,6 +632,7 @@ impl<'p, 's> Simulator<'p, 's> {
         self.pending.fill(None);
         self.site_persistent.fill(false);
         self.snapshot_started = 0;
+        self.replicating = false;
         self.resume_left.fill(None);
         self.backend.reset(plan.scenario);
         self.duration_base = rng::StreamBase::new(opts.seed, opts.run, Purpose::StepDuration);
@@ -724,21 +763,80 @@ impl<'p, 's> Simulator<'p, 's> {
         };
         let ms = match role {
             Role::Snapshot => {
+                // A snapshot started again starts the replication again.
+                self.sync_replication(i, at, false, out)?;
+                let plan = self.plan.rep.as_ref().expect("compiled with the replication");
+                self.backend.replicate(Replicate::Start { publications: &plan.publications });
+                self.replicating = true;
                 self.snapshot_started = at;
-                rep.snapshot_ms(rate(&rep.bcp_per_million_rows, draws))
+                let mut draws = draws;
+                let bcp = rate(&rep.bcp_per_million_rows, draws.as_deref_mut());
+                self.apply_ms = rate(&rep.apply_per_million_changes, draws);
+                rep.snapshot_ms(bcp)
             }
             Role::NoPkTables => rep.no_pk_ms(rate(&rep.bcp_per_million_rows, draws)),
             Role::CaughtUp => {
-                let snapshot = sc.steps.iter().position(|s| s.replication == Some(Role::Snapshot)).expect("validated");
-                let (s0, s1) = (self.snapshot_started, self.ends[snapshot]);
-                let off = self.starts[rep.source_offline.index()];
-                let apply = rate(&rep.apply_per_million_changes, draws);
-                let backlog = rep.backlog_at(s0, s1, off, apply, at);
+                let (s0, s1, off) = self.replication_times(at);
+                let backlog = rep.backlog_at(s0, s1, off, self.apply_ms, at);
                 out.emit(at, Event::ReplicationBacklog { step: StepIdx(i as u32), changes: libm_round(backlog) })?;
-                (rep.drained_at(s0, s1, off, apply) - at as f64).max(0.0)
+                (rep.drained_at(s0, s1, off, self.apply_ms) - at as f64).max(0.0)
             }
         };
         Ok(libm_round(ms).min(rehearse_core::scenario::MAX_SPAN.as_ms()))
+    }
+
+    /// The replication's times at `at`: when the snapshot started and ended
+    /// (the agent applies from its end; `at` while it runs) and when the
+    /// source went offline (`at` while it is still online).
+    fn replication_times(&self, at: u64) -> (u64, u64, u64) {
+        let sc = self.plan.scenario;
+        let rep = sc.replication.as_ref().expect("validated");
+        let snapshot = self.plan.rep.as_ref().expect("compiled").snapshot;
+        let s1 = if self.completed[snapshot] { self.ends[snapshot] } else { at };
+        let off = rep.source_offline.index();
+        let off = if self.attempt[off] > 0 { self.starts[off].min(at) } else { at };
+        (self.snapshot_started, s1, off)
+    }
+
+    /// Brings the data model's replication up to `at`: the changes the
+    /// users wrote while the source was online since the snapshot started
+    /// (each table at its rate, whole rows), and what the agent applied
+    /// since the snapshot ended (in the order written, so each table's share
+    /// follows its rate); `drained`: everything written is applied (the end
+    /// of the caught-up wait). Records what changed; returns whether
+    /// anything did.
+    fn sync_replication(&mut self, i: usize, at: u64, drained: bool, out: &mut Emitter<'_>) -> Result<bool, SimError> {
+        if !self.replicating {
+            return Ok(false);
+        }
+        let plan = self.plan;
+        let (Some(rep), Some(rp)) = (plan.scenario.replication.as_ref(), plan.rep.as_ref()) else { return Ok(false) };
+        let (s0, s1, off) = self.replication_times(at);
+        let online = off.saturating_sub(s0);
+        let written_total = rep.changes_written(s0, off);
+        let applied_total = if at > s1 { (at - s1) as f64 * rep.changes_per_ms(self.apply_ms) } else { 0.0 };
+        let all = drained || applied_total >= written_total;
+        let mut changed = false;
+        for &(t, per_hour) in &rp.changing {
+            let written = (u128::from(per_hour) * u128::from(online) / 3_600_000) as u64;
+            let applied = if all {
+                written
+            } else {
+                ((applied_total * per_hour as f64 / rep.changes_per_hour as f64) as u64).min(written)
+            };
+            let before = self.backend.replica(t);
+            self.backend.replicate(Replicate::Changes { table: t, written, applied });
+            let after = self.backend.replica(t);
+            if after != before {
+                let step = StepIdx(i as u32);
+                out.emit(
+                    at,
+                    Event::ChangesReplicated { step, table: t as u32, written: after.written, backlog: after.backlog },
+                )?;
+                changed = true;
+            }
+        }
+        Ok(changed)
     }
 
     /// Bookkeeping once step `i` has ended well: downtime, successors, the
@@ -1001,11 +1099,28 @@ impl<'p, 's> Simulator<'p, 's> {
         fault: Option<&str>,
         out: &mut Emitter<'_>,
     ) -> Result<(), SimError> {
-        let effects = &self.plan.scenario.steps[i].data;
-        if effects.is_empty() {
+        let step = &self.plan.scenario.steps[i];
+        let effects = &step.data;
+        let role = if share >= 1.0 { step.replication } else { None };
+        if effects.is_empty() && role.is_none() {
             return Ok(());
         }
-        let mut changed = false;
+        let mut changed = self.sync_replication(i, at, role == Some(Role::CaughtUp), out)?;
+        if let Some(rp) = self.plan.rep.as_ref() {
+            match role {
+                Some(Role::Snapshot) => {
+                    self.backend.replicate(Replicate::SnapshotApplied);
+                    changed = true;
+                }
+                Some(Role::NoPkTables) => {
+                    for &t in &rp.no_pk {
+                        self.backend.replicate(Replicate::CopyWhole { table: t });
+                    }
+                    changed = true;
+                }
+                _ => {}
+            }
+        }
         for &e in effects {
             if e == Effect::Validate {
                 if changed {

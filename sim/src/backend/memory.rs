@@ -2,9 +2,20 @@
 //! Carlo uses.
 
 use rehearse_core::Scenario;
-use rehearse_core::data::{Effect, TableData, checksum, converted_after};
+use rehearse_core::data::{Effect, TableData, checksum, converted_after, unit_rows};
 
-use super::{Backend, TableSnapshot};
+use super::{Backend, ReplicaState, Replicate, TableSnapshot};
+
+/// One table's replication: the source rows at its start (`base`), the
+/// changes written and applied since, the rows written since the run began.
+#[derive(Clone, Copy, Debug, Default)]
+struct Article {
+    published: bool,
+    base: u64,
+    written: u64,
+    applied: u64,
+    total_written: u64,
+}
 
 /// Per table: the source, the target (if any), and the restore point (if
 /// any). The buffers are kept from run to run: Monte Carlo allocates nothing.
@@ -17,6 +28,13 @@ pub struct MemoryBackend {
     attached: bool,
     restore_point: Vec<TableData>,
     has_restore_point: bool,
+    /// Rows per unit of work, from each table's declared rows.
+    units: Vec<u64>,
+    articles: Vec<Article>,
+    publications: usize,
+    snapshot_applied: bool,
+    /// The distribution agent no longer applies changes.
+    stopped: bool,
 }
 
 impl MemoryBackend {
@@ -31,6 +49,20 @@ impl MemoryBackend {
     fn target(&self) -> Option<&Vec<TableData>> {
         if self.attached { Some(&self.source) } else { self.has_target.then_some(&self.target) }
     }
+
+    /// The target database, created empty if there is none yet.
+    fn ensure_target(&mut self) {
+        if !self.has_target {
+            self.target.clear();
+            self.target.resize(self.source.len(), TableData::default());
+            self.has_target = true;
+        }
+    }
+
+    /// The number of publications of the current replication.
+    pub fn publications(&self) -> usize {
+        self.publications
+    }
 }
 
 impl Backend for MemoryBackend {
@@ -44,6 +76,13 @@ impl Backend for MemoryBackend {
         self.has_target = false;
         self.attached = false;
         self.has_restore_point = false;
+        self.units.clear();
+        self.units.extend(scenario.database.tables.iter().map(|t| unit_rows(t.rows)));
+        self.articles.clear();
+        self.articles.resize(self.source.len(), Article::default());
+        self.publications = 0;
+        self.snapshot_applied = false;
+        self.stopped = false;
     }
 
     fn apply(&mut self, effect: Effect, share: f64, _fault: Option<&str>) {
@@ -62,11 +101,14 @@ impl Backend for MemoryBackend {
             }
             Effect::Attach => self.attached = true,
             Effect::Upgrade => {
+                let units = std::mem::take(&mut self.units);
                 if let Some(tables) = self.target_mut() {
-                    for t in tables.iter_mut() {
-                        t.converted = converted_after(*t, share);
+                    for (t, unit) in tables.iter_mut().zip(&units) {
+                        t.converted = converted_after(*t, *unit, share);
                     }
                 }
+                self.units = units;
+                self.stopped = true;
             }
             Effect::Validate => {}
         }
@@ -77,6 +119,7 @@ impl Backend for MemoryBackend {
             self.source.clone_from(&self.restore_point);
         }
         self.attached = false;
+        self.stopped = true;
     }
 
     fn counts_match(&self) -> bool {
@@ -99,5 +142,55 @@ impl Backend for MemoryBackend {
             target_rows: t.rows,
             target_checksum: if self.target().is_some() { checksum(table as u32, t) } else { 0 },
         }
+    }
+
+    fn replicate(&mut self, op: Replicate<'_>) {
+        match op {
+            Replicate::Start { publications } => {
+                self.ensure_target();
+                self.publications = publications.len();
+                for (a, s) in self.articles.iter_mut().zip(&self.source) {
+                    *a = Article { published: false, base: s.rows, written: 0, applied: 0, ..*a };
+                }
+                for &t in publications.iter().flatten() {
+                    self.articles[t].published = true;
+                }
+                self.snapshot_applied = false;
+                self.stopped = false;
+            }
+            Replicate::SnapshotApplied => {
+                self.ensure_target();
+                for (t, a) in self.articles.iter().enumerate().filter(|(_, a)| a.published) {
+                    let s = self.source[t];
+                    self.target[t] = TableData { rows: a.base.min(s.rows), converted: s.converted.min(a.base) };
+                }
+                self.snapshot_applied = true;
+            }
+            Replicate::Changes { table, written, applied } => {
+                let a = &mut self.articles[table];
+                if written > a.written {
+                    let more = written - a.written;
+                    self.source[table].rows += more;
+                    a.total_written += more;
+                    a.written = written;
+                }
+                let applied = applied.min(a.written);
+                if self.snapshot_applied && !self.stopped && applied > a.applied {
+                    let source_rows = self.source[table].rows;
+                    let t = &mut self.target[table];
+                    t.rows = (t.rows + (applied - a.applied)).min(source_rows);
+                    a.applied = applied;
+                }
+            }
+            Replicate::CopyWhole { table } => {
+                self.ensure_target();
+                self.target[table] = self.source[table];
+            }
+        }
+    }
+
+    fn replica(&self, table: usize) -> ReplicaState {
+        let a = self.articles[table];
+        ReplicaState { written: a.total_written, backlog: a.written - a.applied }
     }
 }

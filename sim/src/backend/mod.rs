@@ -21,6 +21,40 @@ pub struct TableSnapshot {
     pub target_checksum: u64,
 }
 
+/// What the AX 2012 toolkit's replication does to the data. Changes the
+/// users make while the source is online are new rows appended to a
+/// table (ids after its last); the distribution agent applies them to the
+/// target in the order they were written. Replication stops applying once
+/// the data upgrade has converted the target or a rollback began: what is
+/// still in the backlog then never reaches the target.
+#[derive(Clone, Copy, Debug)]
+pub enum Replicate<'a> {
+    /// Replication (re)starts with the publications of the tables with a
+    /// primary key (each publication's tables): the snapshot will hold
+    /// every published table's source rows as they are now. The target
+    /// database exists from here on.
+    Start { publications: &'a [Vec<usize>] },
+    /// The snapshot is applied: each published table's target holds the
+    /// source's rows as they were at `Start`.
+    SnapshotApplied,
+    /// The replication brought up to date for `table`: `written` changes
+    /// written at the source since `Start`, `applied` of them applied to the
+    /// target (both only grow).
+    Changes { table: usize, written: u64, applied: u64 },
+    /// A table copied whole, source to target (the toolkit's cutover copies
+    /// the tables without a primary key once the source is offline).
+    CopyWhole { table: usize },
+}
+
+/// A table's replication as a model holds it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReplicaState {
+    /// Rows the users wrote to the source table since the run began.
+    pub written: u64,
+    /// Changes of the current replication not applied to the target.
+    pub backlog: u64,
+}
+
 /// A data model. Every model must report the same snapshots for the same
 /// sequence of calls: the event stream cannot depend on which one ran.
 pub trait Backend {
@@ -41,4 +75,7 @@ pub trait Backend {
     fn counts_match(&self) -> bool;
     fn n_tables(&self) -> usize;
     fn snapshot(&self, table: usize) -> TableSnapshot;
+    /// Replication: see [`Replicate`].
+    fn replicate(&mut self, op: Replicate<'_>);
+    fn replica(&self, table: usize) -> ReplicaState;
 }

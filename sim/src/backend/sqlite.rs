@@ -11,12 +11,20 @@
 //! 0 fails with "Call to TTSCOMMIT without first calling TTSBEGIN." and the
 //! unit of work is rolled back, nothing half-applied. That is what the
 //! documented intermittent TTSCOMMIT fault does: its `ttsbegin` is lost.
+//!
+//! The replication lives in a fourth database, `dist` (the distributor):
+//! `dist.publications` (each publication's tables), `dist.articles` (per
+//! table: the source rows when replication started, the changes written
+//! and applied since, the rows written since the run began) and
+//! `dist.agent` (whether the snapshot is applied, whether the agent has
+//! stopped). Users' changes are blocks appended to the source tables; the
+//! agent copies them to the target.
 
 use rehearse_core::Scenario;
 use rehearse_core::data::{Effect, block_value, unit_rows};
 use rusqlite::{Connection, params};
 
-use super::{Backend, TableSnapshot};
+use super::{Backend, ReplicaState, Replicate, TableSnapshot};
 
 /// The documented error the transaction model raises.
 pub const TTSCOMMIT_ERROR: &str = "Call to TTSCOMMIT without first calling TTSBEGIN.";
@@ -24,6 +32,8 @@ pub const TTSCOMMIT_ERROR: &str = "Call to TTSCOMMIT without first calling TTSBE
 pub struct SqliteBackend {
     conn: Connection,
     tables: Vec<String>,
+    /// Rows per unit of work, from each table's declared rows.
+    units: Vec<u64>,
     has_target: bool,
     attached: bool,
     has_restore_point: bool,
@@ -38,12 +48,19 @@ impl SqliteBackend {
     /// SQLite errors while creating the in-memory databases.
     pub fn new() -> rusqlite::Result<Self> {
         let conn = Connection::open_in_memory()?;
-        for schema in ["src", "tgt", "pitr"] {
+        for schema in ["src", "tgt", "pitr", "dist"] {
             conn.execute(&format!("ATTACH DATABASE ':memory:' AS {schema}"), [])?;
         }
+        conn.execute_batch(
+            "CREATE TABLE dist.publications (publication TEXT NOT NULL, tbl INTEGER NOT NULL);
+             CREATE TABLE dist.articles (tbl INTEGER PRIMARY KEY, published INTEGER NOT NULL, base INTEGER NOT NULL,
+                 written INTEGER NOT NULL, applied INTEGER NOT NULL, total_written INTEGER NOT NULL);
+             CREATE TABLE dist.agent (snapshot_applied INTEGER NOT NULL, stopped INTEGER NOT NULL);",
+        )?;
         Ok(SqliteBackend {
             conn,
             tables: Vec::new(),
+            units: Vec::new(),
             has_target: false,
             attached: false,
             has_restore_point: false,
@@ -65,6 +82,88 @@ impl SqliteBackend {
         } else {
             None
         }
+    }
+
+    fn ensure_target(&mut self) {
+        if !self.has_target {
+            for t in 0..self.tables.len() {
+                self.exec(&format!("DELETE FROM tgt.t{t}"));
+            }
+            self.has_target = true;
+        }
+    }
+
+    /// Copies rows `lo..hi` of table `t` from one schema to another, block
+    /// by block: a block the range cuts is copied cut.
+    fn copy_range(&self, from: &str, to: &str, t: usize, lo: u64, hi: u64) {
+        let blocks: Vec<(i64, i64, i64)> = {
+            let mut stmt = self
+                .conn
+                .prepare_cached(&format!(
+                    "SELECT first, count, version FROM {from}.t{t} WHERE first < ?1 AND first + count > ?2 ORDER BY first"
+                ))
+                .expect("query");
+            stmt.query_map(params![hi as i64, lo as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                .expect("query")
+                .map(|r| r.expect("row"))
+                .collect()
+        };
+        for (first, count, version) in blocks {
+            let count = (count as u64).min(hi - first as u64);
+            self.put_block(to, t, first as u64, count, version as u64);
+        }
+    }
+
+    fn put_block(&self, schema: &str, t: usize, first: u64, count: u64, version: u64) {
+        self.conn
+            .prepare_cached(&format!(
+                "INSERT OR REPLACE INTO {schema}.t{t} (first, count, version, value) VALUES (?1, ?2, ?3, ?4)"
+            ))
+            .expect("insert")
+            .execute(params![
+                first as i64,
+                count as i64,
+                version as i64,
+                block_value(t as u32, first, count, version) as i64
+            ])
+            .expect("insert");
+    }
+
+    /// Appends rows `from..to` (at version 0) to table `t` of `schema`, in
+    /// blocks aligned on the table's unit of work.
+    fn append_rows(&self, schema: &str, t: usize, from: u64, to: u64) {
+        let unit = self.units[t];
+        let mut first = from / unit * unit;
+        while first < to {
+            self.put_block(schema, t, first, unit.min(to - first), 0);
+            first += unit;
+        }
+    }
+
+    fn article(&self, t: usize) -> (bool, u64, u64, u64, u64) {
+        self.conn
+            .query_row(
+                "SELECT published, base, written, applied, total_written FROM dist.articles WHERE tbl = ?1",
+                [t as i64],
+                |r| {
+                    Ok((
+                        r.get::<_, i64>(0)? != 0,
+                        r.get::<_, i64>(1)? as u64,
+                        r.get::<_, i64>(2)? as u64,
+                        r.get::<_, i64>(3)? as u64,
+                        r.get::<_, i64>(4)? as u64,
+                    ))
+                },
+            )
+            .expect("article")
+    }
+
+    fn agent(&self) -> (bool, bool) {
+        self.conn
+            .query_row("SELECT snapshot_applied, stopped FROM dist.agent", [], |r| {
+                Ok((r.get::<_, i64>(0)? != 0, r.get::<_, i64>(1)? != 0))
+            })
+            .expect("agent")
     }
 
     fn copy_tables(&self, from: &str, to: &str) {
@@ -149,6 +248,12 @@ impl Backend for SqliteBackend {
             self.exec(&format!("DROP TABLE src.t{t}; DROP TABLE tgt.t{t}; DROP TABLE pitr.t{t};"));
         }
         self.tables = scenario.database.tables.iter().map(|t| t.name.clone()).collect();
+        self.units = scenario.database.tables.iter().map(|t| unit_rows(t.rows)).collect();
+        self.exec("DELETE FROM dist.publications; DELETE FROM dist.articles; DELETE FROM dist.agent;");
+        self.exec("INSERT INTO dist.agent VALUES (0, 0)");
+        for t in 0..self.tables.len() {
+            self.exec(&format!("INSERT INTO dist.articles VALUES ({t}, 0, 0, 0, 0, 0)"));
+        }
         self.has_target = false;
         self.attached = false;
         self.has_restore_point = false;
@@ -208,6 +313,7 @@ impl Backend for SqliteBackend {
                     let interrupted = share < 1.0 && n < remaining;
                     self.convert(schema, t, n.min(remaining), interrupted.then_some(fault == Some("ttscommit")));
                 }
+                self.exec("UPDATE dist.agent SET stopped = 1");
             }
             Effect::Validate => {}
         }
@@ -218,6 +324,7 @@ impl Backend for SqliteBackend {
             self.copy_tables("pitr", "src");
         }
         self.attached = false;
+        self.exec("UPDATE dist.agent SET stopped = 1");
     }
 
     fn counts_match(&self) -> bool {
@@ -237,12 +344,91 @@ impl Backend for SqliteBackend {
         let (target_rows, target_checksum) = self.target_schema().map_or((0, 0), |s| self.stats(s, table));
         TableSnapshot { source_rows, source_checksum, target_rows, target_checksum }
     }
+
+    fn replicate(&mut self, op: Replicate<'_>) {
+        match op {
+            Replicate::Start { publications } => {
+                self.ensure_target();
+                self.exec(
+                    "DELETE FROM dist.publications;
+                     UPDATE dist.articles SET published = 0, written = 0, applied = 0;
+                     UPDATE dist.agent SET snapshot_applied = 0, stopped = 0;",
+                );
+                for t in 0..self.tables.len() {
+                    let rows = self.stats("src", t).0;
+                    self.conn
+                        .execute("UPDATE dist.articles SET base = ?1 WHERE tbl = ?2", params![rows as i64, t as i64])
+                        .expect("update");
+                }
+                for (p, tables) in publications.iter().enumerate() {
+                    for &t in tables {
+                        self.conn
+                            .execute(
+                                "INSERT INTO dist.publications VALUES (?1, ?2)",
+                                params![format!("AX_PUB_PkTable_{}", p + 1), t as i64],
+                            )
+                            .expect("insert");
+                        self.conn
+                            .execute("UPDATE dist.articles SET published = 1 WHERE tbl = ?1", [t as i64])
+                            .expect("update");
+                    }
+                }
+            }
+            Replicate::SnapshotApplied => {
+                self.ensure_target();
+                for t in 0..self.tables.len() {
+                    let (published, base, ..) = self.article(t);
+                    if published {
+                        self.exec(&format!("DELETE FROM tgt.t{t}"));
+                        self.copy_range("src", "tgt", t, 0, base);
+                    }
+                }
+                self.exec("UPDATE dist.agent SET snapshot_applied = 1");
+            }
+            Replicate::Changes { table, written, applied } => {
+                let (_, _, was_written, was_applied, _) = self.article(table);
+                if written > was_written {
+                    let more = written - was_written;
+                    let rows = self.stats("src", table).0;
+                    self.append_rows("src", table, rows, rows + more);
+                    self.conn
+                        .execute(
+                            "UPDATE dist.articles SET written = ?1, total_written = total_written + ?2 WHERE tbl = ?3",
+                            params![written as i64, more as i64, table as i64],
+                        )
+                        .expect("update");
+                }
+                let applied = applied.min(written.max(was_written));
+                let (snapshot_applied, stopped) = self.agent();
+                if snapshot_applied && !stopped && applied > was_applied {
+                    let (source_rows, target_rows) = (self.stats("src", table).0, self.stats("tgt", table).0);
+                    let to = (target_rows + (applied - was_applied)).min(source_rows);
+                    self.copy_range("src", "tgt", table, target_rows, to);
+                    self.conn
+                        .execute(
+                            "UPDATE dist.articles SET applied = ?1 WHERE tbl = ?2",
+                            params![applied as i64, table as i64],
+                        )
+                        .expect("update");
+                }
+            }
+            Replicate::CopyWhole { table } => {
+                self.ensure_target();
+                self.exec(&format!("DELETE FROM tgt.t{table}; INSERT INTO tgt.t{table} SELECT * FROM src.t{table};"));
+            }
+        }
+    }
+
+    fn replica(&self, table: usize) -> ReplicaState {
+        let (_, _, written, applied, total_written) = self.article(table);
+        ReplicaState { written: total_written, backlog: written - applied }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::backend::MemoryBackend;
+    use crate::backend::{MemoryBackend, ReplicaState, Replicate};
 
     const PLAN: &str = "[scenario]\nname = \"t\"\n[database]\ntables = [{ name = \"A\", rows = 2_500 }, { name = \"B\", rows = 7 }]\n[[step]]\nid = \"a\"\nduration = \"1h\"\n";
 
@@ -303,5 +489,47 @@ mod tests {
         s.reset(&sc);
         m.reset(&sc);
         same(&s, &m);
+    }
+
+    #[test]
+    fn replication_agrees_with_the_memory_model() {
+        let (mut s, mut m, _) = both();
+        let both_do = |s: &mut SqliteBackend, m: &mut MemoryBackend, op: Replicate<'_>| {
+            s.replicate(op);
+            m.replicate(op);
+            same(s, m);
+            for t in 0..2 {
+                assert_eq!(s.replica(t), m.replica(t), "table {t} after {op:?}");
+            }
+        };
+        let publications = vec![vec![0]];
+        both_do(&mut s, &mut m, Replicate::Start { publications: &publications });
+        // Users write while the snapshot runs; nothing is applied before it.
+        both_do(&mut s, &mut m, Replicate::Changes { table: 0, written: 100, applied: 40 });
+        assert_eq!(m.snapshot(0).source_rows, 2_600);
+        assert_eq!(m.snapshot(0).target_rows, 0);
+        assert_eq!(m.replica(0), ReplicaState { written: 100, backlog: 100 });
+        both_do(&mut s, &mut m, Replicate::SnapshotApplied);
+        assert_eq!(m.snapshot(0).target_rows, 2_500, "the snapshot holds the rows as they were at its start");
+        both_do(&mut s, &mut m, Replicate::Changes { table: 0, written: 251, applied: 121 });
+        assert_eq!(m.snapshot(0).target_rows, 2_621);
+        both_do(&mut s, &mut m, Replicate::CopyWhole { table: 1 });
+        both_do(&mut s, &mut m, Replicate::Changes { table: 0, written: 251, applied: 251 });
+        assert!(s.counts_match());
+        let source = m.snapshot(0);
+        assert_eq!((source.source_rows, source.target_checksum), (2_751, source.source_checksum));
+        // The upgrade tears replication down: later changes stay queued.
+        for share in [0.5, 1.0] {
+            s.apply(Effect::Upgrade, share, None);
+            m.apply(Effect::Upgrade, share, None);
+            same(&s, &m);
+        }
+        both_do(&mut s, &mut m, Replicate::Changes { table: 0, written: 300, applied: 300 });
+        assert_eq!(m.replica(0), ReplicaState { written: 300, backlog: 49 });
+        assert!(!s.counts_match());
+        // Replication started again: a new snapshot of what the source holds.
+        both_do(&mut s, &mut m, Replicate::Start { publications: &publications });
+        both_do(&mut s, &mut m, Replicate::SnapshotApplied);
+        assert!(s.counts_match());
     }
 }
