@@ -466,7 +466,7 @@ impl Validator<'_> {
         let mut seen_ids: BTreeMap<String, u32> = BTreeMap::new();
         for raw in raw_faults {
             let id = raw.id.get_ref().clone();
-            let line = crate::scenario::line_col(self.text, raw.id.span().start).0;
+            let line = self.line_col(raw.id.span().start).0;
             if let Some(first) = seen_ids.get(&id) {
                 self.error(
                     &raw.id.span(),

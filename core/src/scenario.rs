@@ -241,7 +241,7 @@ impl Scenario {
             }
             ScenarioError::single(origin, text, at, None, message)
         })?;
-        let mut v = Validator { text, diags: Vec::new() };
+        let mut v = Validator::new(text);
         let scenario = v.scenario(raw);
         if v.diags.is_empty() {
             Ok(scenario.expect("a scenario is built whenever no error was reported"))
@@ -464,6 +464,24 @@ struct RawStep {
 pub(crate) struct Validator<'t> {
     pub(crate) text: &'t str,
     pub(crate) diags: Vec<Diagnostic>,
+    /// Where each line of `text` starts: line numbers by binary search, so
+    /// a plan of thousands of steps is not scanned once per step.
+    line_starts: Vec<usize>,
+}
+
+impl<'t> Validator<'t> {
+    pub(crate) fn new(text: &'t str) -> Self {
+        let line_starts = std::iter::once(0).chain(text.match_indices('\n').map(|(i, _)| i + 1)).collect();
+        Validator { text, diags: Vec::new(), line_starts }
+    }
+
+    /// The 1-based line and column (in characters) of byte `offset`.
+    pub(crate) fn line_col(&self, offset: usize) -> (u32, u32) {
+        let offset = floor_char_boundary(self.text, offset.min(self.text.len()));
+        let line = self.line_starts.partition_point(|&start| start <= offset);
+        let start = self.line_starts[line - 1];
+        (line as u32, self.text[start..offset].chars().count() as u32 + 1)
+    }
 }
 
 /// A dependency before its target is resolved.
@@ -476,7 +494,7 @@ struct RawDep {
 
 impl Validator<'_> {
     pub(crate) fn error(&mut self, span: &Range<usize>, step: Option<&str>, message: impl Into<String>) {
-        let (line, col) = line_col(self.text, span.start);
+        let (line, col) = self.line_col(span.start);
         self.diags.push(Diagnostic { line, col, step: step.map(str::to_string), message: message.into() });
     }
 
@@ -572,7 +590,7 @@ impl Validator<'_> {
         for t in raw.tables {
             let name = t.name.get_ref().clone();
             if let Some(first) = seen.get(&name.to_ascii_uppercase()) {
-                let line = line_col(self.text, *first).0;
+                let line = self.line_col(*first).0;
                 self.error(&t.name.span(), None, format!("table {name} is listed twice (first on line {line})"));
                 continue;
             }
@@ -625,7 +643,7 @@ impl Validator<'_> {
             }
             match index.get(id) {
                 Some(first) => {
-                    let line = line_col(self.text, raw[*first].id.span().start).0;
+                    let line = self.line_col(raw[*first].id.span().start).0;
                     self.error(&s.id.span(), Some(id), format!("duplicate step id (first defined on line {line})"));
                 }
                 None => {
@@ -733,7 +751,7 @@ impl Validator<'_> {
                     None
                 }
             });
-            let line = line_col(self.text, s.id.span().start).0;
+            let line = self.line_col(s.id.span().start).0;
             let data = self.effects(s.data.as_ref(), &id, is_group);
             steps.push(Step {
                 name: s.name.clone().unwrap_or_else(|| id.clone()),
@@ -1676,4 +1694,20 @@ fn edit_distance(a: &str, b: &str) -> usize {
         }
     }
     row[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_line_index_agrees_with_scanning_the_text() {
+        let text = "a = 1\n\nname = \"Ümlaut ✓\"\r\nx = [\n  \"é\" ]\nlast";
+        let v = Validator::new(text);
+        for offset in 0..=text.len() + 3 {
+            assert_eq!(v.line_col(offset), line_col(text, offset), "offset {offset}");
+        }
+        assert_eq!(v.line_col(text.find("x =").unwrap()), (4, 1));
+        assert_eq!(v.line_col(text.find('✓').unwrap()), (3, 16));
+    }
 }
