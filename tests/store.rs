@@ -133,6 +133,60 @@ fn replay_says_ok_corrupted_or_incomplete_for_sqlite() {
     assert!(text.contains("incomplete: a valid prefix of 60 events"), "{text}");
 }
 
+/// A run killed with SIGKILL while it writes its store leaves the batches it
+/// committed: `replay` calls it incomplete, `sql` reads it.
+#[test]
+fn a_killed_run_leaves_a_readable_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    // A long chain, so the run is still writing when it is killed.
+    let plan = dir.path().join("long.toml");
+    let mut text = String::from("[scenario]\nname = \"long\"\n");
+    for i in 0..30_000 {
+        text.push_str(&format!("[[step]]\nid = \"s{i}\"\nduration = \"1m\"\n"));
+        if i > 0 {
+            text.push_str(&format!("after = [\"s{}\"]\n", i - 1));
+        }
+    }
+    std::fs::write(&plan, text).unwrap();
+    let db = dir.path().join("killed.sqlite");
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rehearse"))
+        .args(["run", plan.to_str().unwrap(), "--seed", "3", "--db", db.to_str().unwrap()])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // Wait until a first batch is committed, then kill.
+    let committed = |db: &Path| -> Option<i64> {
+        let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).ok()?;
+        conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0)).ok()
+    };
+    loop {
+        assert!(child.try_wait().unwrap().is_none(), "the run finished before it could be killed");
+        if db.exists() && committed(&db).is_some_and(|n| n > 0) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(2));
+    }
+    child.kill().unwrap(); // SIGKILL on Unix
+    let status = child.wait().unwrap();
+    assert!(!status.success(), "killed, not finished");
+
+    let (code, text) = replay(&db, &[]);
+    assert_eq!(code, Some(1), "{text}");
+    let n: u64 = text
+        .split("incomplete: a valid prefix of ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(n > 0 && n < 60_002, "{text}");
+    let out = rehearse(&["sql", db.to_str().unwrap(), "SELECT count(*) AS n, max(seq) AS last FROM events", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let rows: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(rows[0]["n"], Value::String(n.to_string()), "{rows}");
+    assert_eq!(rows[0]["last"], Value::String((n - 1).to_string()), "{rows}");
+}
+
 #[test]
 fn replay_says_ok_corrupted_incomplete_or_diverged_for_jsonl() {
     let dir = tempfile::tempdir().unwrap();
