@@ -209,10 +209,11 @@ impl RunReport<'_> {
                 Event::ReplicationBacklog { step, changes } => Some((step, changes)),
                 _ => None,
             });
+            let n = rep.publication_rows.len();
             let mut line = format!(
-                "replication    {} rows in {} publications, {} BCP threads",
+                "replication    {} rows in {n} publication{}, {} BCP threads",
                 group_thousands(rows),
-                rep.publication_rows.len(),
+                if n == 1 { "" } else { "s" },
                 rep.max_bcp_threads
             );
             if rep.no_pk_rows > 0 {
@@ -224,6 +225,26 @@ impl RunReport<'_> {
                     group_thousands(changes),
                     sc.step(step).id
                 ));
+            }
+            // What the users wrote while the source was online, and what of
+            // it never reached the target (the last state of each table).
+            let mut last = vec![None; sc.database.tables.len()];
+            for r in self.records {
+                if let Event::ChangesReplicated { table, written, backlog, .. } = r.event
+                    && let Some(slot) = last.get_mut(table as usize)
+                {
+                    *slot = Some((written, backlog));
+                }
+            }
+            let (written, queued) =
+                last.iter().flatten().fold((0u64, 0u64), |(w, q), (written, backlog)| (w + written, q + backlog));
+            if written > 0 {
+                line.push_str(&format!("; {} rows written by users while online", group_thousands(written)));
+                if queued > 0 {
+                    line.push_str(&format!(", {} never applied to the target", group_thousands(queued)));
+                } else {
+                    line.push_str(", all applied");
+                }
             }
             writeln!(out, "{line}")?;
         }
