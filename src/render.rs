@@ -227,17 +227,8 @@ impl RunReport<'_> {
                 ));
             }
             // What the users wrote while the source was online, and what of
-            // it never reached the target (the last state of each table).
-            let mut last = vec![None; sc.database.tables.len()];
-            for r in self.records {
-                if let Event::ChangesReplicated { table, written, backlog, .. } = r.event
-                    && let Some(slot) = last.get_mut(table as usize)
-                {
-                    *slot = Some((written, backlog));
-                }
-            }
-            let (written, queued) =
-                last.iter().flatten().fold((0u64, 0u64), |(w, q), (written, backlog)| (w + written, q + backlog));
+            // it never reached the target.
+            let (written, queued) = (self.state.written.iter().sum::<u64>(), self.state.backlog.iter().sum::<u64>());
             if written > 0 {
                 line.push_str(&format!("; {} rows written by users while online", group_thousands(written)));
                 if queued > 0 {
@@ -307,6 +298,31 @@ impl RunReport<'_> {
             .join(", ")
     }
 
+    /// Each table's data at the end of the run: counts and checksums on
+    /// both sides, the rows the users wrote during replication and the
+    /// changes that never reached the target.
+    fn tables_json(&self) -> Vec<Value> {
+        let st = self.state;
+        self.scenario
+            .database
+            .tables
+            .iter()
+            .enumerate()
+            .map(|(t, table)| {
+                let d = st.tables[t];
+                json!({
+                    "name": table.name,
+                    "source_rows": d.source_rows,
+                    "source_checksum": d.source_checksum,
+                    "target_rows": d.target_rows,
+                    "target_checksum": d.target_checksum,
+                    "written_by_users": st.written[t],
+                    "replication_backlog": st.backlog[t],
+                })
+            })
+            .collect()
+    }
+
     /// The machine-readable form.
     pub fn json(&self) -> Value {
         let s = self.summary;
@@ -372,6 +388,7 @@ impl RunReport<'_> {
             "events": s.n_events,
             "stream_sha256": self.stream_hash,
             "violations": self.state.violations().iter().map(|v| v.to_string()).collect::<Vec<_>>(),
+            "tables": self.tables_json(),
             "steps": steps,
         })
     }

@@ -219,6 +219,13 @@ fn a_cutover_that_does_not_wait_for_the_drain_loses_the_users_changes() {
         text.contains("4 000 000 rows written by users while online, 1 916 667 never applied to the target"),
         "{text}"
     );
+    let o = crate::support::rehearse(&["run", file.to_str().unwrap(), "--median", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&crate::support::stdout(&o)).unwrap();
+    let a = &json["tables"][0];
+    assert_eq!(
+        (&a["name"], &a["source_rows"], &a["target_rows"], &a["written_by_users"], &a["replication_backlog"]),
+        (&"A".into(), &10_000_000.into(), &8_083_333.into(), &4_000_000.into(), &1_916_667.into())
+    );
 
     // The same plan with the upgrade after the drain loses nothing.
     let patient = hasty.replace("id = \"upgrade\"\nafter = [\"no-pk\"]", "id = \"upgrade\"\nafter = [\"drain\"]");

@@ -39,6 +39,9 @@ pub struct RunState {
     /// Per table: rows the users wrote to the source since the run began
     /// (from `ChangesReplicated`); they belong to the original data.
     pub written: Vec<u64>,
+    /// Per table: the replication's changes not applied to the target, as
+    /// last recorded.
+    pub backlog: Vec<u64>,
     /// Whether the plan converts the data (some step has `data = "upgrade"`).
     upgrades: bool,
     violations: Vec<Violation>,
@@ -320,6 +323,7 @@ impl RunState {
             rerun_for: None,
             tables: initial.clone(),
             written: vec![0; initial.len()],
+            backlog: vec![0; initial.len()],
             initial,
             upgrades: scenario.steps.iter().any(|s| s.data.contains(&crate::data::Effect::Upgrade)),
             violations: Vec::new(),
@@ -442,9 +446,11 @@ impl RunState {
                     self.violate(seq, at, ViolationKind::UnknownTable { table: *table });
                 }
             }
-            Event::ChangesReplicated { table, written, .. } => {
-                if let Some(w) = self.written.get_mut(*table as usize) {
-                    *w = *written;
+            Event::ChangesReplicated { table, written, backlog, .. } => {
+                let t = *table as usize;
+                if t < self.written.len() {
+                    self.written[t] = *written;
+                    self.backlog[t] = *backlog;
                 } else {
                     self.violate(seq, at, ViolationKind::UnknownTable { table: *table });
                 }
