@@ -24,8 +24,14 @@ pub const SCHEMA_VERSION: u32 = 3;
 
 /// One thing that happened. `S` names steps and `F` faults: indexes in
 /// memory, ids in logs.
+///
+/// Written with its `kind` first and its fields after. Read through
+/// [`Wire`], a flat record of every field, which serde streams without
+/// buffering (an internally tagged enum buffers every field first, which
+/// made reading logs several times slower); fields may come in any order,
+/// and a field the kind does not have is refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", deny_unknown_fields)]
+#[serde(tag = "kind", try_from = "Wire<S, F>")]
 pub enum Event<S = StepIdx, F = FaultIdx> {
     /// The run began: the identity that reproduces it.
     RunStarted {
@@ -137,6 +143,129 @@ pub enum Event<S = StepIdx, F = FaultIdx> {
     RunFinished {
         outcome: Outcome,
     },
+}
+
+/// The kinds of [`Event`], as written in logs.
+#[derive(Clone, Copy, Debug, Deserialize)]
+enum Kind {
+    RunStarted,
+    StepStarted,
+    StepCompleted,
+    FaultInjected,
+    StepFailed,
+    StepOutcomeUnknown,
+    OutcomeVerified,
+    RecoveryChosen,
+    StepReset,
+    StepAbandoned,
+    RollbackStarted,
+    RollbackCompleted,
+    TableChanged,
+    RecordCountsValidated,
+    ReplicationBacklog,
+    ChangesReplicated,
+    DowntimeBegan,
+    DowntimeEnded,
+    RunFinished,
+}
+
+/// Declares [`Wire`], every field any event has, and its conversion: each
+/// kind takes its fields and refuses the others.
+macro_rules! wire {
+    ($($field:ident: $ty:ty),* $(,)?) => {
+        /// An event as read: its kind and every field any event has.
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[doc(hidden)]
+        pub struct Wire<S, F> {
+            kind: Kind,
+            $($field: Option<$ty>,)*
+        }
+
+        impl<S, F> Wire<S, F> {
+            /// The first field present that `kind` does not have.
+            fn stray(&self, wanted: &[&str]) -> Option<&'static str> {
+                $(if self.$field.is_some() && !wanted.contains(&stringify!($field)) {
+                    return Some(stringify!($field));
+                })*
+                None
+            }
+        }
+    };
+}
+
+wire! {
+    schema: u32,
+    scenario: ScenarioDigest,
+    seed: u64,
+    run: u64,
+    mode: Mode,
+    step: S,
+    fault: F,
+    action: Action,
+    attempt: u32,
+    max_attempts: u32,
+    reaction_ms: u64,
+    extra_ms: u64,
+    completed: bool,
+    late: bool,
+    table: u32,
+    source_rows: u64,
+    source_checksum: Checksum,
+    target_rows: u64,
+    target_checksum: Checksum,
+    matched: bool,
+    changes: u64,
+    written: u64,
+    backlog: u64,
+    outcome: Outcome,
+}
+
+impl<S, F> TryFrom<Wire<S, F>> for Event<S, F> {
+    type Error = String;
+
+    fn try_from(mut w: Wire<S, F>) -> Result<Self, String> {
+        macro_rules! event {
+            ($variant:ident { $($field:ident),* }) => {{
+                if let Some(stray) = w.stray(&[$(stringify!($field)),*]) {
+                    return Err(format!("unknown field `{stray}` for a {} event", stringify!($variant)));
+                }
+                Event::$variant {
+                    $($field: w.$field.take().ok_or_else(|| format!("missing field `{}`", stringify!($field)))?,)*
+                }
+            }};
+        }
+        Ok(match w.kind {
+            Kind::RunStarted => event!(RunStarted { schema, scenario, seed, run, mode }),
+            Kind::StepStarted => event!(StepStarted { step, attempt }),
+            Kind::StepCompleted => event!(StepCompleted { step, attempt }),
+            Kind::FaultInjected => event!(FaultInjected { fault, step, attempt }),
+            Kind::StepFailed => event!(StepFailed { step, attempt }),
+            Kind::StepOutcomeUnknown => event!(StepOutcomeUnknown { step, attempt }),
+            Kind::OutcomeVerified => event!(OutcomeVerified { step, attempt, completed }),
+            Kind::RecoveryChosen => {
+                event!(RecoveryChosen { step, fault, action, attempt, max_attempts, reaction_ms, extra_ms })
+            }
+            Kind::StepReset => event!(StepReset { step }),
+            Kind::StepAbandoned => event!(StepAbandoned { step, attempt }),
+            Kind::RollbackStarted => event!(RollbackStarted { step, late }),
+            Kind::RollbackCompleted => {
+                if let Some(stray) = w.stray(&[]) {
+                    return Err(format!("unknown field `{stray}` for a RollbackCompleted event"));
+                }
+                Event::RollbackCompleted
+            }
+            Kind::TableChanged => {
+                event!(TableChanged { step, table, source_rows, source_checksum, target_rows, target_checksum })
+            }
+            Kind::RecordCountsValidated => event!(RecordCountsValidated { step, matched }),
+            Kind::ReplicationBacklog => event!(ReplicationBacklog { step, changes }),
+            Kind::ChangesReplicated => event!(ChangesReplicated { step, table, written, backlog }),
+            Kind::DowntimeBegan => event!(DowntimeBegan { step }),
+            Kind::DowntimeEnded => event!(DowntimeEnded { step }),
+            Kind::RunFinished => event!(RunFinished { outcome }),
+        })
+    }
 }
 
 /// An event with its place in the stream and its time.

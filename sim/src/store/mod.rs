@@ -31,10 +31,7 @@ pub const GENESIS: Chain = [0; 16];
 
 /// The next link: the first 16 bytes of SHA-256(prev ‖ canonical).
 pub fn chain_next(prev: &Chain, canonical: &[u8]) -> Chain {
-    let mut h = Sha256::new();
-    h.update(prev);
-    h.update(canonical);
-    let d = h.finalize();
+    let d = Sha256::new_with_prefix(prev).chain_update(canonical).finalize();
     let mut out = [0u8; 16];
     out.copy_from_slice(&d[..16]);
     out
@@ -57,18 +54,37 @@ impl<'s> Encoder<'s> {
     /// # Errors
     /// Serialization errors (none are expected for well-formed events).
     pub fn encode(&mut self, rec: &EventRecord) -> io::Result<(&[u8], Chain)> {
+        let mut buf = std::mem::take(&mut self.buf);
+        buf.clear();
+        let chain = self.encode_into(rec, &mut buf);
+        self.buf = buf;
+        Ok((&self.buf, chain?))
+    }
+
+    /// Appends the canonical encoding of `rec` to `out` (left as it was on
+    /// error) and returns its chain link.
+    ///
+    /// # Errors
+    /// Serialization errors (none are expected for well-formed events).
+    pub fn encode_into(&mut self, rec: &EventRecord, out: &mut Vec<u8>) -> io::Result<Chain> {
         let (steps, faults) = (&self.scenario.steps, &self.scenario.faults);
         let event = rec
             .event
             .map_names(|i| Ok::<&str, ()>(steps[i.index()].id.as_str()), |f| Ok(faults[f.index()].id.as_str()))
             .expect("indexes come from this scenario");
         let named = EventRecord { seq: rec.seq, at: rec.at, event };
-        self.buf.clear();
-        serde_json::to_writer(&mut self.buf, &named).map_err(io::Error::other)?;
-        self.chain = chain_next(&self.chain, &self.buf);
-        Ok((&self.buf, self.chain))
+        let start = out.len();
+        if let Err(e) = serde_json::to_writer(&mut *out, &named) {
+            out.truncate(start);
+            return Err(io::Error::other(e));
+        }
+        self.chain = chain_next(&self.chain, &out[start..]);
+        Ok(self.chain)
     }
 }
+
+/// Lowercase hex digits.
+const HEX: &[u8; 16] = b"0123456789abcdef";
 
 /// Writes the canonical event stream as JSON Lines, one event a line, each
 /// with its chain link. Hashes exactly the bytes it writes (SHA-256), so the
@@ -98,12 +114,14 @@ impl<'s, W: Write> JsonlWriter<'s, W> {
 
 impl<W: Write> EventSink for JsonlWriter<'_, W> {
     fn record(&mut self, rec: &EventRecord) -> io::Result<()> {
-        let (canonical, chain) = self.enc.encode(rec)?;
         self.line.clear();
+        let chain = self.enc.encode_into(rec, &mut self.line)?;
         // `{...}` becomes `{...,"chain":"<32 hex>"}`.
-        self.line.extend_from_slice(&canonical[..canonical.len() - 1]);
+        self.line.pop();
         self.line.extend_from_slice(b",\"chain\":\"");
-        self.line.extend_from_slice(hex(&chain).as_bytes());
+        for b in chain {
+            self.line.extend_from_slice(&[HEX[usize::from(b >> 4)], HEX[usize::from(b & 15)]]);
+        }
         self.line.extend_from_slice(b"\"}\n");
         self.hasher.update(&self.line);
         self.out.write_all(&self.line)
@@ -132,16 +150,27 @@ pub enum LogError {
 /// Verifies stored events one at a time against the chain and resolves
 /// their names against the scenario.
 pub struct Verifier<'s> {
-    steps: BTreeMap<&'s str, StepIdx>,
-    faults: BTreeMap<&'s str, FaultIdx>,
+    /// By (length, id): most comparisons end at the length.
+    steps: BTreeMap<(usize, &'s str), StepIdx>,
+    faults: BTreeMap<(usize, &'s str), FaultIdx>,
     chain: Chain,
 }
 
 impl<'s> Verifier<'s> {
     pub fn new(scenario: &'s Scenario) -> Self {
         Verifier {
-            steps: scenario.steps.iter().enumerate().map(|(i, s)| (s.id.as_str(), StepIdx(i as u32))).collect(),
-            faults: scenario.faults.iter().enumerate().map(|(i, f)| (f.id.as_str(), FaultIdx(i as u32))).collect(),
+            steps: scenario
+                .steps
+                .iter()
+                .enumerate()
+                .map(|(i, s)| ((s.id.len(), s.id.as_str()), StepIdx(i as u32)))
+                .collect(),
+            faults: scenario
+                .faults
+                .iter()
+                .enumerate()
+                .map(|(i, f)| ((f.id.len(), f.id.as_str()), FaultIdx(i as u32)))
+                .collect(),
             chain: GENESIS,
         }
     }
@@ -154,8 +183,7 @@ impl<'s> Verifier<'s> {
     /// [`LogError::Malformed`] (with `line` 0: the caller knows the place),
     /// [`LogError::ChainBroken`], unknown names.
     pub fn verify(&mut self, canonical: &str, link: &Chain) -> Result<EventRecord, LogError> {
-        let named: EventRecord<&str, &str> =
-            serde_json::from_str(canonical).map_err(|e| LogError::Malformed { line: 0, message: e.to_string() })?;
+        let named = parse_record(canonical).map_err(|e| LogError::Malformed { line: 0, message: e.to_string() })?;
         let expected = chain_next(&self.chain, canonical.as_bytes());
         if &expected != link {
             return Err(LogError::ChainBroken { seq: named.seq });
@@ -163,11 +191,29 @@ impl<'s> Verifier<'s> {
         self.chain = expected;
         let seq = named.seq;
         let event = named.event.map_names(
-            |id| self.steps.get(id).copied().ok_or_else(|| LogError::UnknownStep { seq, step: id.to_string() }),
-            |id| self.faults.get(id).copied().ok_or_else(|| LogError::UnknownFault { seq, fault: id.to_string() }),
+            |id| {
+                self.steps
+                    .get(&(id.len(), *id))
+                    .copied()
+                    .ok_or_else(|| LogError::UnknownStep { seq, step: id.to_string() })
+            },
+            |id| {
+                self.faults
+                    .get(&(id.len(), *id))
+                    .copied()
+                    .ok_or_else(|| LogError::UnknownFault { seq, fault: id.to_string() })
+            },
         )?;
         Ok(EventRecord { seq, at: named.at, event })
     }
+}
+
+/// Parses a stored canonical record, names as strings.
+///
+/// # Errors
+/// serde's, for anything that is not an event record.
+pub fn parse_record(canonical: &str) -> Result<EventRecord<&str, &str>, serde_json::Error> {
+    serde_json::from_str(canonical)
 }
 
 /// Splits a stored JSON Lines line into its canonical record and chain link:
@@ -248,4 +294,117 @@ pub fn unhex16(s: &str) -> Option<Chain> {
         *o = u8::from_str_radix(s.get(2 * i..2 * i + 2)?, 16).ok()?;
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use rehearse_core::data::Checksum;
+    use rehearse_core::event::{Event, EventRecord, Mode, Outcome, ScenarioDigest};
+    use rehearse_core::fault::Action;
+    use rehearse_core::time::SimTime;
+
+    use super::parse_record;
+
+    /// One record of every kind the fast path knows, each field distinct.
+    fn samples() -> Vec<EventRecord<&'static str, &'static str>> {
+        let events = [
+            Event::RunStarted {
+                schema: 2,
+                scenario: ScenarioDigest(0x0123_4567_89ab_cdef),
+                seed: 7,
+                run: 8,
+                mode: Mode::Median,
+            },
+            Event::RunStarted {
+                schema: 2,
+                scenario: ScenarioDigest(u64::MAX),
+                seed: u64::MAX,
+                run: 0,
+                mode: Mode::Random,
+            },
+            Event::StepStarted { step: "upload", attempt: 1 },
+            Event::StepCompleted { step: "a.b-c_d", attempt: 4_294_967_295 },
+            Event::FaultInjected { fault: "f1", step: "s1", attempt: 3 },
+            Event::StepFailed { step: "s2", attempt: 2 },
+            Event::StepOutcomeUnknown { step: "s3", attempt: 5 },
+            Event::OutcomeVerified { step: "s4", attempt: 6, completed: true },
+            Event::OutcomeVerified { step: "s4", attempt: 6, completed: false },
+            Event::RecoveryChosen {
+                step: "s5",
+                fault: "f2",
+                action: Action::RollbackPackage,
+                attempt: 1,
+                max_attempts: 2,
+                reaction_ms: 3,
+                extra_ms: 4,
+            },
+            Event::StepReset { step: "s6" },
+            Event::StepAbandoned { step: "s7", attempt: 9 },
+            Event::RollbackStarted { step: "s8", late: true },
+            Event::RollbackCompleted,
+            Event::TableChanged {
+                step: "s9",
+                table: 10,
+                source_rows: 11,
+                source_checksum: Checksum(12),
+                target_rows: 13,
+                target_checksum: Checksum(0xfedc_ba98_7654_3210),
+            },
+            Event::RecordCountsValidated { step: "s10", matched: false },
+            Event::ReplicationBacklog { step: "s11", changes: 123_456_789_012 },
+            Event::ChangesReplicated { step: "s14", table: 15, written: 16, backlog: 17 },
+            Event::DowntimeBegan { step: "s12" },
+            Event::DowntimeEnded { step: "s13" },
+            Event::RunFinished { outcome: Outcome::RolledBack },
+        ];
+        events
+            .into_iter()
+            .enumerate()
+            .map(|(i, event)| EventRecord { seq: i as u64 * 1000, at: SimTime(i as u64 * 7919), event })
+            .collect()
+    }
+
+    fn parse(s: &str) -> Result<EventRecord<&str, &str>, String> {
+        parse_record(s).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn every_kind_reads_back_as_written() {
+        for rec in samples() {
+            let text = serde_json::to_string(&rec).unwrap();
+            assert!(text.contains(&format!("\"event\":{{\"kind\":\"{}\"", rec.event.kind())), "{text}");
+            assert_eq!(parse(&text), Ok(rec), "{text}");
+        }
+    }
+
+    #[test]
+    fn fields_may_come_in_any_order_but_every_field_must_belong() {
+        let canonical = r#"{"seq":1,"at":2,"event":{"kind":"StepStarted","step":"a","attempt":1}}"#;
+        let want = EventRecord { seq: 1, at: SimTime(2), event: Event::StepStarted { step: "a", attempt: 1 } };
+        assert_eq!(parse(canonical), Ok(want));
+        for reordered in [
+            r#"{"seq":1,"at":2,"event":{"attempt":1,"step":"a","kind":"StepStarted"}}"#,
+            r#"{"at":2,"event":{"step":"a","kind":"StepStarted","attempt":1},"seq":1}"#,
+        ] {
+            assert_eq!(parse(reordered), Ok(want), "{reordered}");
+        }
+        for (text, error) in [
+            (
+                r#"{"seq":1,"at":2,"event":{"kind":"StepStarted","step":"a","attempt":1,"late":true}}"#,
+                "unknown field `late` for a StepStarted event",
+            ),
+            (r#"{"seq":1,"at":2,"event":{"kind":"StepStarted","step":"a"}}"#, "missing field `attempt`"),
+            (r#"{"seq":1,"at":2,"event":{"kind":"StepStarted","step":"a","attempt":1,"x":0}}"#, "unknown field `x`"),
+            (r#"{"seq":1,"at":2,"event":{"kind":"SomethingNew","step":"a"}}"#, "unknown variant `SomethingNew`"),
+            (
+                r#"{"seq":1,"at":2,"event":{"kind":"RollbackCompleted","step":"a"}}"#,
+                "unknown field `step` for a RollbackCompleted event",
+            ),
+            (r#"{"seq":1,"at":2,"event":{"kind":"RunFinished","outcome":"Committed"}}"#, "unknown variant `Committed`"),
+            (r#"{"seq":1,"at":2,"event":{"kind":"StepStarted","step":"a","attempt":4294967296}}"#, "invalid value"),
+        ] {
+            let got = parse(text).expect_err(text);
+            assert!(got.contains(error), "{text}: {got}");
+        }
+    }
 }
