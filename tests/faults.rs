@@ -398,7 +398,7 @@ fn data_invariants_catch_plans_that_lose_or_keep_changes() {
     let (summary, _, state, _) = scripted(&no_point, &s, 1, Mode::Random, &["bad@validate"]);
     assert_eq!(summary.outcome, Outcome::RolledBack);
     let v: Vec<String> = state.violations().iter().map(|v| v.to_string()).collect();
-    assert!(v.iter().any(|x| x.contains("original data of table #0 is not as it was")), "{v:?}");
+    assert!(v.iter().any(|x| x.contains("original data of table `INVENTTRANS` is not as it was")), "{v:?}");
     // Nothing brings the data to the target: committing is wrong.
     let no_data = DATA_PLAN.replace("data = [\"restore-point\", \"attach\"]", "");
     let s = support::parse(&no_data);

@@ -204,7 +204,7 @@ fn a_cutover_that_does_not_wait_for_the_drain_loses_the_users_changes() {
     assert_eq!(lost.len(), 1, "{lost:?}");
     assert!(
         lost[0].contains(
-            "the run committed with table #0 holding 8083333 rows in the target against 10000000 in the source"
+            "the run committed with table `A` holding 8083333 rows in the target against 10000000 in the source"
         ),
         "{lost:?}"
     );

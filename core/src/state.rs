@@ -42,6 +42,7 @@ pub struct RunState {
     /// Per table: the replication's changes not applied to the target, as
     /// last recorded.
     pub backlog: Vec<u64>,
+    table_names: Vec<String>,
     /// Whether the plan converts the data (some step has `data = "upgrade"`).
     upgrades: bool,
     violations: Vec<Violation>,
@@ -186,15 +187,15 @@ pub enum ViolationKind {
         table: u32,
     },
     TargetCountDiffers {
-        table: u32,
+        table: String,
         source: u64,
         target: u64,
     },
     TargetChecksumDiffers {
-        table: u32,
+        table: String,
     },
     OriginalDataChanged {
-        table: u32,
+        table: String,
     },
 }
 
@@ -267,14 +268,14 @@ impl fmt::Display for Violation {
             ViolationKind::UnknownTable { table } => write!(f, "table #{table} is not in the scenario"),
             ViolationKind::TargetCountDiffers { table, source, target } => write!(
                 f,
-                "the run committed with table #{table} holding {target} rows in the target against {source} in the source"
+                "the run committed with table `{table}` holding {target} rows in the target against {source} in the source"
             ),
             ViolationKind::TargetChecksumDiffers { table } => write!(
                 f,
-                "the run committed with table #{table}'s target checksum wrong: rows lost, doubled or left unconverted"
+                "the run committed with table `{table}`'s target checksum wrong: rows lost, doubled or left unconverted"
             ),
             ViolationKind::OriginalDataChanged { table } => {
-                write!(f, "the original data of table #{table} is not as it was before the upgrade")
+                write!(f, "the original data of table `{table}` is not as it was before the upgrade")
             }
             ViolationKind::CancelledAfterDowntimeBegan => {
                 write!(f, "the upgrade was cancelled after downtime began (cancel is possible only before the swap)")
@@ -324,6 +325,7 @@ impl RunState {
             tables: initial.clone(),
             written: vec![0; initial.len()],
             backlog: vec![0; initial.len()],
+            table_names: scenario.database.tables.iter().map(|t| t.name.clone()).collect(),
             initial,
             upgrades: scenario.steps.iter().any(|s| s.data.contains(&crate::data::Effect::Upgrade)),
             violations: Vec::new(),
@@ -606,14 +608,18 @@ impl RunState {
                 self.violate(
                     seq,
                     at,
-                    ViolationKind::TargetCountDiffers { table: t as u32, source: s.source_rows, target: s.target_rows },
+                    ViolationKind::TargetCountDiffers {
+                        table: self.table_name(t),
+                        source: s.source_rows,
+                        target: s.target_rows,
+                    },
                 );
                 continue;
             }
             let converted = if self.upgrades { s.target_rows } else { 0 };
             let expected = data::Checksum(data::checksum(t as u32, data::TableData { rows: s.target_rows, converted }));
             if s.target_checksum != expected {
-                self.violate(seq, at, ViolationKind::TargetChecksumDiffers { table: t as u32 });
+                self.violate(seq, at, ViolationKind::TargetChecksumDiffers { table: self.table_name(t) });
             }
         }
     }
@@ -626,7 +632,7 @@ impl RunState {
             let rows = self.initial[t].source_rows + self.written[t];
             let expected = data::Checksum(data::checksum(t as u32, data::TableData { rows, converted: 0 }));
             if now.source_rows != rows || now.source_checksum != expected {
-                self.violate(seq, at, ViolationKind::OriginalDataChanged { table: t as u32 });
+                self.violate(seq, at, ViolationKind::OriginalDataChanged { table: self.table_name(t) });
             }
         }
     }
@@ -640,6 +646,10 @@ impl RunState {
 
     fn id(&self, step: StepIdx) -> String {
         self.shape[step.index()].id.clone()
+    }
+
+    fn table_name(&self, t: usize) -> String {
+        self.table_names[t].clone()
     }
 
     fn violate(&mut self, seq: u64, at: SimTime, kind: ViolationKind) {
@@ -858,10 +868,10 @@ downtime = "ends"
         );
         // Rows nobody wrote, or written rows gone: the original changed.
         let changed =
-            ["event seq 5 at 00:00:00.020: the original data of table #0 is not as it was before the upgrade"];
+            ["event seq 5 at 00:00:00.020: the original data of table `T` is not as it was before the upgrade"];
         assert_eq!(run(&[(5, grown(13))]), changed);
         let changed =
-            ["event seq 6 at 00:00:00.020: the original data of table #0 is not as it was before the upgrade"];
+            ["event seq 6 at 00:00:00.020: the original data of table `T` is not as it was before the upgrade"];
         assert_eq!(
             run(&[(5, Event::ChangesReplicated { step: A, table: 0, written: 3, backlog: 3 }), (5, grown(10))]),
             changed
