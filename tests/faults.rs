@@ -456,6 +456,42 @@ reaction = "10m"
     assert_eq!(summary.end.as_ms(), (60 + 30 + 10 + 3 * 60) * 60_000);
 }
 
+/// A step waiting on one that is rerun waits for the rerun: here `b` starts
+/// 90 minutes after `a` starts; `a` fails at its midpoint (1 h) and is run
+/// again after 10 minutes, so `b` starts 90 minutes after `a`'s second
+/// start, not its first (found by the toolkit-cutover property test).
+#[test]
+fn a_step_waiting_on_a_rerun_step_waits_for_the_rerun() {
+    let text = r#"
+[scenario]
+name = "t"
+[[step]]
+id = "a"
+duration = "2h"
+[[step]]
+id = "b"
+after = [{ step = "a", from = "start", lag = "1h30m" }]
+duration = "1h"
+[[fault]]
+id = "f"
+message = "a failed"
+steps = ["a"]
+probability = 0.5
+recovery = "again"
+[recovery.again]
+action = "rerun"
+from = "a"
+reaction = "10m"
+"#;
+    let s = crate::support::parse(text);
+    let (summary, _, state, _) = scripted(text, &s, 0, Mode::Median, &["f@a"]);
+    assert!(state.violations().is_empty(), "{:?}", state.violations());
+    assert_eq!(summary.outcome, Outcome::Committed);
+    let b = summary.steps[s.find("b").unwrap().index()];
+    // a: 0 -> fails at 1h; again from 1h10m; b from 2h40m to 3h40m.
+    assert_eq!((b.start.as_ms(), b.end.as_ms()), (160 * 60_000, 220 * 60_000));
+}
+
 /// `resume` continues where the attempt stopped; `retry` starts the step
 /// over.
 #[test]

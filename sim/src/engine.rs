@@ -1250,6 +1250,25 @@ impl<'p, 's> Simulator<'p, 's> {
             self.last_child_end[j] = 0;
             self.ready_at[j] = at;
         }
+        // A step outside the rerun that waits on one inside and has not
+        // started yet waits for the rerun: the edge fires again (a start
+        // already scheduled is withdrawn). One that already started keeps
+        // its start.
+        for k in 0..steps.len() {
+            if set[k] || self.running[k] || self.completed[k] || self.pending[k].is_some() {
+                continue;
+            }
+            let was_due = self.waits[k] == 0;
+            for &e in &plan.incoming[k] {
+                if set[plan.edge_source[e as usize] as usize] && self.released[e as usize] {
+                    self.released[e as usize] = false;
+                    self.waits[k] += 1;
+                }
+            }
+            if was_due && self.waits[k] > 0 {
+                self.gen_[k] += 1;
+            }
+        }
         // Edges from steps being rerun must fire again; the rest stay.
         let mut ready = Vec::new();
         for j in 0..steps.len() {
