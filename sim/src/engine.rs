@@ -1322,7 +1322,7 @@ impl<'p, 's> Simulator<'p, 's> {
     /// One of `target`'s waits is over; it may start at `at` at the earliest.
     fn release(&mut self, edge: u32, target: usize, at: u64, cause: u32) {
         if self.released[edge as usize] {
-            return; // a rerun step ending again: its outside successors already know
+            return; // a rerun step ending again: successors outside the rerun that already started keep their start (see `rerun`)
         }
         self.released[edge as usize] = true;
         self.edge_ready[edge as usize] = at;

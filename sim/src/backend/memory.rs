@@ -42,10 +42,6 @@ impl MemoryBackend {
         Self::default()
     }
 
-    fn target_mut(&mut self) -> Option<&mut Vec<TableData>> {
-        if self.attached { Some(&mut self.source) } else { self.has_target.then_some(&mut self.target) }
-    }
-
     fn target(&self) -> Option<&Vec<TableData>> {
         if self.attached { Some(&self.source) } else { self.has_target.then_some(&self.target) }
     }
@@ -101,13 +97,12 @@ impl Backend for MemoryBackend {
             }
             Effect::Attach => self.attached = true,
             Effect::Upgrade => {
-                let units = std::mem::take(&mut self.units);
-                if let Some(tables) = self.target_mut() {
-                    for (t, unit) in tables.iter_mut().zip(&units) {
-                        t.converted = converted_after(*t, *unit, share);
-                    }
+                // The target environment's tables (the source, once attached).
+                let tables =
+                    if self.attached { Some(&mut self.source) } else { self.has_target.then_some(&mut self.target) };
+                for (t, unit) in tables.into_iter().flatten().zip(&self.units) {
+                    t.converted = converted_after(*t, *unit, share);
                 }
-                self.units = units;
                 self.stopped = true;
             }
             Effect::Validate => {}
