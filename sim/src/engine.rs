@@ -15,6 +15,8 @@
 //! `finish_lag` after its last sub-step ends. The run commits when every
 //! top-level step has ended.
 
+mod straight;
+
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
@@ -130,6 +132,9 @@ pub struct Plan<'s> {
     graph: Graph,
     /// The replication's tables, when the scenario has one.
     rep: Option<RepPlan>,
+    /// Runs in which no fault strikes, computed without the agenda (when
+    /// the plan allows).
+    straight: Option<straight::StraightPlan>,
 }
 
 /// The replication's tables and snapshot step, compiled.
@@ -230,6 +235,7 @@ impl<'s> Plan<'s> {
             site_keys,
             n_roots: scenario.roots.len() as u32,
             graph: Graph::new(&scenario.steps),
+            straight: straight::StraightPlan::new(scenario),
             rep: scenario.replication.as_ref().map(|rep| {
                 let tables = &scenario.database.tables;
                 RepPlan {
@@ -366,6 +372,8 @@ pub struct Simulator<'p, 's> {
     edge_ready: Vec<u64>,
     ready_at: Vec<u64>,
     start_cause: Vec<u32>,
+    /// The edge that set `start_cause` (`NONE`: none yet).
+    start_edge: Vec<u32>,
     end_cause: Vec<u32>,
     last_child_end: Vec<u64>,
     children_left: Vec<u32>,
@@ -418,6 +426,7 @@ impl<'p, 's> Simulator<'p, 's> {
             edge_ready: vec![0; plan.n_edges],
             ready_at: vec![0; n],
             start_cause: vec![NONE; n],
+            start_edge: vec![NONE; n],
             end_cause: vec![NONE; n],
             last_child_end: vec![0; n],
             children_left: vec![0; n],
@@ -470,12 +479,15 @@ impl<'p, 's> Simulator<'p, 's> {
         sink: &mut dyn EventSink,
         summary: &mut RunSummary,
     ) -> Result<(), SimError> {
+        if !sink.wants_events() && self.straight(opts, summary) {
+            return sink.finish().map_err(SimError::Sink);
+        }
         let plan = self.plan;
         let sc = plan.scenario;
         let steps = &sc.steps;
         let n = steps.len();
         self.reset(opts);
-        let mut out = Emitter { sink, seq: 0, max_events: opts.limits.max_events };
+        let mut out = Emitter { silent: !sink.wants_events(), sink, seq: 0, max_events: opts.limits.max_events };
         let mut run = RunTrack {
             downtime_intervals: std::mem::take(&mut summary.downtime_intervals),
             injected: std::mem::take(&mut summary.injected),
@@ -527,7 +539,6 @@ impl<'p, 's> Simulator<'p, 's> {
                     if self.step_done(i, at, &mut out, &mut run)? {
                         roots_left -= 1;
                         if roots_left == 0 {
-                            run.finished_by = end_node(i);
                             outcome = Some(Outcome::Committed);
                         }
                     }
@@ -544,7 +555,6 @@ impl<'p, 's> Simulator<'p, 's> {
                             // An unknown outcome verified complete, on a top-level step.
                             roots_left -= 1;
                             if roots_left == 0 {
-                                run.finished_by = end_node(i);
                                 outcome = Some(Outcome::Committed);
                             }
                         }
@@ -593,7 +603,11 @@ impl<'p, 's> Simulator<'p, 's> {
         summary.downtime = SimDuration(run.downtime_intervals.iter().map(|(a, b)| b.since(*a).as_ms()).sum());
         summary.critical_path.clear();
         if outcome == Outcome::Committed {
-            self.critical_path(run.finished_by, &mut summary.critical_path);
+            // The top-level step that ended last; of those ending together,
+            // the one declared last (a rule of the plan, as in `release`).
+            if let Some(last) = sc.roots.iter().rev().find(|r| self.ends[r.index()] == now) {
+                self.critical_path(end_node(last.index()), &mut summary.critical_path);
+            }
         }
         summary.outcome = outcome;
         summary.seed = opts.seed;
@@ -619,6 +633,7 @@ impl<'p, 's> Simulator<'p, 's> {
         self.released.fill(false);
         self.ready_at.fill(0);
         self.start_cause.fill(NONE);
+        self.start_edge.fill(NONE);
         self.end_cause.fill(NONE);
         self.last_child_end.fill(0);
         self.attempt.fill(0);
@@ -858,7 +873,11 @@ impl<'p, 's> Simulator<'p, 's> {
             Some(p) => {
                 let p = p.index();
                 self.children_left[p] -= 1;
-                if at >= self.last_child_end[p] {
+                // The last sub-step to end ends the group; of sub-steps
+                // ending at the same millisecond, the one declared last.
+                if at > self.last_child_end[p]
+                    || at == self.last_child_end[p] && (self.end_cause[p] == NONE || end_node(i) > self.end_cause[p])
+                {
                     self.last_child_end[p] = at;
                     self.end_cause[p] = end_node(i);
                 }
@@ -1144,6 +1163,9 @@ impl<'p, 's> Simulator<'p, 's> {
     }
 
     fn emit_tables(&mut self, i: usize, at: u64, out: &mut Emitter<'_>) -> Result<(), SimError> {
+        if out.silent {
+            return out.skip(at, self.backend.n_tables() as u64);
+        }
         for t in 0..self.backend.n_tables() {
             let s = self.backend.snapshot(t);
             out.emit(
@@ -1248,7 +1270,9 @@ impl<'p, 's> Simulator<'p, 's> {
             self.completed[j] = false;
             self.children_left[j] = steps[j].children.len() as u32;
             self.last_child_end[j] = 0;
+            self.end_cause[j] = NONE;
             self.ready_at[j] = at;
+            self.start_edge[j] = NONE;
         }
         // A step outside the rerun that waits on one inside and has not
         // started yet waits for the rerun: the edge fires again (a start
@@ -1326,10 +1350,17 @@ impl<'p, 's> Simulator<'p, 's> {
         }
         self.released[edge as usize] = true;
         self.edge_ready[edge as usize] = at;
-        // Later arrivals win ties: they are what finally released the step.
-        if at >= self.ready_at[target] {
+        // The latest edge is what released the step; of edges due at the
+        // same millisecond, the one declared last (the parent's edge comes
+        // before the step's `after` list). A rule of the plan, not of the
+        // order events happen to be handled in, so the critical path of a
+        // run is a function of its times.
+        if at > self.ready_at[target]
+            || at == self.ready_at[target] && (self.start_edge[target] == NONE || edge > self.start_edge[target])
+        {
             self.ready_at[target] = at;
             self.start_cause[target] = cause;
+            self.start_edge[target] = edge;
         }
         self.waits[target] -= 1;
         if self.waits[target] == 0 {
@@ -1384,7 +1415,6 @@ struct RunTrack {
     downtime_since: u64,
     downtime_first_began: Option<u64>,
     downtime_intervals: Vec<(SimTime, SimTime)>,
-    finished_by: u32,
     ending: Option<Ending>,
     injected: Vec<Injection>,
     recoveries: Vec<(FaultIdx, StepIdx, Action)>,
@@ -1419,17 +1449,33 @@ fn libm_round(v: f64) -> u64 {
 /// Numbers events and enforces the event limit.
 struct Emitter<'a> {
     sink: &'a mut dyn EventSink,
+    /// The sink ignores events: they are numbered but not built.
+    silent: bool,
     seq: u64,
     max_events: u64,
 }
 
 impl Emitter<'_> {
+    #[inline]
     fn emit(&mut self, at: u64, event: Event) -> Result<(), SimError> {
+        if self.silent {
+            return self.skip(at, 1);
+        }
         if self.seq >= self.max_events {
             return Err(SimError::EventLimit { limit: self.max_events, at: SimTime(at) });
         }
         self.sink.record(&EventRecord { seq: self.seq, at: SimTime(at), event }).map_err(SimError::Sink)?;
         self.seq += 1;
+        Ok(())
+    }
+
+    /// Numbers `n` events at `at` that a silent sink would drop.
+    #[inline]
+    fn skip(&mut self, at: u64, n: u64) -> Result<(), SimError> {
+        if self.seq + n > self.max_events {
+            return Err(SimError::EventLimit { limit: self.max_events, at: SimTime(at) });
+        }
+        self.seq += n;
         Ok(())
     }
 }

@@ -12,6 +12,13 @@ pub trait EventSink {
     /// An I/O error from the underlying writer.
     fn record(&mut self, rec: &EventRecord) -> io::Result<()>;
 
+    /// Whether it looks at the events at all. A sink that does not (Monte
+    /// Carlo's) saves the engine from building them: the run, its
+    /// numbering and its limits are the same either way.
+    fn wants_events(&self) -> bool {
+        true
+    }
+
     /// Called once after the last event.
     ///
     /// # Errors
@@ -48,6 +55,9 @@ impl EventSink for NullSink {
     fn record(&mut self, _: &EventRecord) -> io::Result<()> {
         Ok(())
     }
+    fn wants_events(&self) -> bool {
+        false
+    }
 }
 
 /// An optional sink: `None` drops the events.
@@ -64,6 +74,9 @@ impl<S: EventSink> EventSink for Option<S> {
             None => Ok(()),
         }
     }
+    fn wants_events(&self) -> bool {
+        self.as_ref().is_some_and(EventSink::wants_events)
+    }
 }
 
 /// Sends each event to two sinks.
@@ -73,6 +86,9 @@ impl<A: EventSink + ?Sized, B: EventSink + ?Sized> EventSink for Tee<'_, A, B> {
     fn record(&mut self, rec: &EventRecord) -> io::Result<()> {
         self.0.record(rec)?;
         self.1.record(rec)
+    }
+    fn wants_events(&self) -> bool {
+        self.0.wants_events() || self.1.wants_events()
     }
     fn finish(&mut self) -> io::Result<()> {
         self.0.finish()?;
