@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::{Context, Result};
 use rehearse_core::{Calendar, Scenario};
 use rehearse_sim::replay::{self, Verdict};
-use rehearse_sim::store::{self, LogError, Verifier, sqlite};
+use rehearse_sim::store::{self, sqlite};
 use serde_json::json;
 
 use crate::cli::ReplayArgs;
@@ -32,26 +32,7 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
             .get("calendar_start")
             .and_then(|s| Calendar::parse(s).ok())
             .unwrap_or_else(crate::run::store_epoch);
-        let mut v = Verifier::new(&scenario);
-        let mut records = Vec::new();
-        let mut damage = None;
-        for (seq, payload, chain) in stored.events.iter() {
-            match v.verify(payload, chain) {
-                Ok(r) if r.seq == seq => records.push(r),
-                Ok(_) => {
-                    damage = Some(LogError::ChainBroken { seq });
-                    break;
-                }
-                Err(LogError::Malformed { .. }) => {
-                    damage = Some(LogError::ChainBroken { seq });
-                    break;
-                }
-                Err(e) => {
-                    damage = Some(e);
-                    break;
-                }
-            }
-        }
+        let (records, damage) = sqlite::verify_stored(&scenario, &stored.events);
         let status = stored.meta.get("status").cloned();
         (scenario, text, records, damage, calendar, Some(stored), status)
     } else {

@@ -183,12 +183,23 @@ impl<'s> Verifier<'s> {
     /// [`LogError::Malformed`] (with `line` 0: the caller knows the place),
     /// [`LogError::ChainBroken`], unknown names.
     pub fn verify(&mut self, canonical: &str, link: &Chain) -> Result<EventRecord, LogError> {
+        let record = self.check(&self.chain, canonical, link)?;
+        self.chain = *link;
+        Ok(record)
+    }
+
+    /// As [`Verifier::verify`], for the event that follows the link `prev`.
+    /// Each event of a stored chain can be checked on its own against the
+    /// stored link before it: up to the first break, the stored links are
+    /// the computed ones.
+    ///
+    /// # Errors
+    /// As [`Verifier::verify`].
+    pub fn check(&self, prev: &Chain, canonical: &str, link: &Chain) -> Result<EventRecord, LogError> {
         let named = parse_record(canonical).map_err(|e| LogError::Malformed { line: 0, message: e.to_string() })?;
-        let expected = chain_next(&self.chain, canonical.as_bytes());
-        if &expected != link {
+        if &chain_next(prev, canonical.as_bytes()) != link {
             return Err(LogError::ChainBroken { seq: named.seq });
         }
-        self.chain = expected;
         let seq = named.seq;
         let event = named.event.map_names(
             |id| {

@@ -23,7 +23,7 @@ use rehearse_core::time::Calendar;
 use rusqlite::{Connection, OpenFlags, params};
 
 use super::projection::{DataProjection, ReplicationRowText, StatusProjection, StatusRowText, ValidationRowText};
-use super::{Chain, Encoder};
+use super::{Chain, Encoder, GENESIS, LogError, Verifier};
 use crate::sink::EventSink;
 
 /// Events per transaction.
@@ -414,27 +414,13 @@ pub fn read_store(path: &Path) -> Result<StoredRun, StoreError> {
         let (k, v) = row.map_err(err)?;
         meta.insert(k, v);
     }
-    // Room for every event up front: the file's size bounds the payloads'.
-    let n_max =
-        conn.query_row("SELECT coalesce(max(seq) + 1, 0) FROM events", [], |r| r.get::<_, i64>(0)).map_err(err)?;
-    let size = std::fs::metadata(path).map_or(0, |m| m.len());
-    let mut events = StoredEvents {
-        text: String::with_capacity(usize::try_from(size).unwrap_or(0)),
-        rows: Vec::with_capacity(usize::try_from(n_max).unwrap_or(0).min(1 << 24)),
+    let (lo, hi, count): (Option<i64>, Option<i64>, i64) = conn
+        .query_row("SELECT min(seq), max(seq), count(*) FROM events", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .map_err(err)?;
+    let events = match (lo, hi) {
+        (Some(lo), Some(hi)) => read_events(path, lo, hi, usize::try_from(count).unwrap_or(0))?,
+        _ => StoredEvents::default(),
     };
-    let mut stmt = conn.prepare("SELECT seq, payload, chain FROM events ORDER BY seq").map_err(err)?;
-    let mut rows = stmt.query([]).map_err(err)?;
-    // Payloads borrowed from SQLite and copied into one buffer: no
-    // allocation per event.
-    while let Some(r) = rows.next().map_err(err)? {
-        let seq = r.get::<_, i64>(0).map_err(err)? as u64;
-        let payload = r.get_ref(1).map_err(err)?.as_str().map_err(|e| err(e.into()))?;
-        let chain = link(r.get_ref(2).map_err(err)?.as_blob().map_err(|e| err(e.into()))?);
-        let start = events.text.len();
-        events.text.push_str(payload);
-        events.rows.push((seq, start..events.text.len(), chain));
-    }
-    drop(rows);
     let mut status_rows = Vec::new();
     if has("DATAUPGRADESTATUS")? {
         let mut stmt = conn
@@ -466,26 +452,177 @@ pub fn read_store(path: &Path) -> Result<StoredRun, StoreError> {
     Ok(StoredRun { meta, events, status_rows, validation_rows, replication_rows })
 }
 
-/// A store's events: their payloads in one buffer.
+/// Stores with fewer events than this are read, and verified, on one
+/// thread.
+const PARALLEL_MIN: usize = 1 << 14;
+
+/// The threads to read and verify a store of `n` events with.
+fn threads_for(n: usize) -> usize {
+    if n < PARALLEL_MIN { 1 } else { std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(8) }
+}
+
+/// Reads the events with seq in `lo..=hi` (`count` of them), in seq order,
+/// split into ranges of seq read side by side, each through its own
+/// read-only connection. Rows are only ever appended, so a range read a
+/// moment later than another sees the same rows in it.
+fn read_events(path: &Path, lo: i64, hi: i64, count: usize) -> Result<StoredEvents, StoreError> {
+    let name = path.display().to_string();
+    let parts = threads_for(count);
+    // Inclusive bounds; the first and last ranges are open-ended, so every
+    // row falls in exactly one whatever its seq.
+    let bound = |k: usize| -> i64 {
+        let span = i128::from(hi) - i128::from(lo) + 1;
+        i64::try_from(i128::from(lo) + span * k as i128 / parts as i128).unwrap_or(hi)
+    };
+    let ranges: Vec<(i64, i64)> = (0..parts)
+        .map(|k| {
+            let first = if k == 0 { i64::MIN } else { bound(k) };
+            let last = if k + 1 == parts { i64::MAX } else { bound(k + 1) - 1 };
+            (first, last)
+        })
+        .collect();
+    let read = |(first, last): (i64, i64)| -> Result<Part, StoreError> {
+        let err = |source| StoreError::Sqlite { path: name.clone(), cause: source };
+        let conn =
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                .map_err(err)?;
+        // Room for the part's events up front (payloads average well under
+        // 256 bytes): no reallocation per event.
+        let room = count / parts + 1;
+        let mut part = Part { text: String::with_capacity(room * 192), rows: Vec::with_capacity(room) };
+        let mut stmt = conn
+            .prepare("SELECT seq, payload, chain FROM events WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq")
+            .map_err(err)?;
+        let mut rows = stmt.query([first, last]).map_err(err)?;
+        // Payloads borrowed from SQLite and copied into one buffer: no
+        // allocation per event.
+        while let Some(r) = rows.next().map_err(err)? {
+            let seq = r.get::<_, i64>(0).map_err(err)? as u64;
+            let payload = r.get_ref(1).map_err(err)?.as_str().map_err(|e| err(e.into()))?;
+            let chain = link(r.get_ref(2).map_err(err)?.as_blob().map_err(|e| err(e.into()))?);
+            let start = part.text.len();
+            part.text.push_str(payload);
+            part.rows.push((seq, start..part.text.len(), chain));
+        }
+        Ok(part)
+    };
+    let parts: Vec<Result<Part, StoreError>> = if parts == 1 {
+        vec![read(ranges[0])]
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = ranges.iter().map(|r| scope.spawn(move || read(*r))).collect();
+            handles.into_iter().map(|h| h.join().expect("a reading thread panicked")).collect()
+        })
+    };
+    let parts = parts.into_iter().collect::<Result<Vec<_>, _>>()?;
+    Ok(StoredEvents::from_parts(parts))
+}
+
+/// Events read by one thread: payloads in one buffer.
 #[derive(Debug, Clone, Default)]
-pub struct StoredEvents {
+struct Part {
     text: String,
     rows: Vec<(u64, std::ops::Range<usize>, Chain)>,
 }
 
+/// A store's events, in seq order: their payloads in a few large buffers.
+#[derive(Debug, Clone, Default)]
+pub struct StoredEvents {
+    parts: Vec<Part>,
+    /// The index of each part's first event.
+    starts: Vec<usize>,
+    len: usize,
+}
+
 impl StoredEvents {
+    fn from_parts(parts: Vec<Part>) -> StoredEvents {
+        let parts: Vec<Part> = parts.into_iter().filter(|p| !p.rows.is_empty()).collect();
+        let mut starts = Vec::with_capacity(parts.len());
+        let mut len = 0;
+        for p in &parts {
+            starts.push(len);
+            len += p.rows.len();
+        }
+        StoredEvents { parts, starts, len }
+    }
+
     /// (seq, canonical payload, chain link), in seq order.
     pub fn iter(&self) -> impl Iterator<Item = (u64, &str, &Chain)> {
-        self.rows.iter().map(|(seq, range, chain)| (*seq, &self.text[range.clone()], chain))
+        self.range(0..self.len)
+    }
+
+    /// As [`StoredEvents::iter`], for the events at `range` in that order.
+    fn range(&self, range: std::ops::Range<usize>) -> impl Iterator<Item = (u64, &str, &Chain)> {
+        let first = self.starts.partition_point(|s| *s <= range.start).saturating_sub(1);
+        let skip = range.start - self.starts.get(first).map_or(range.start, |s| (*s).min(range.start));
+        self.parts
+            .iter()
+            .skip(first)
+            .flat_map(|p| p.rows.iter().map(move |(seq, text, chain)| (*seq, &p.text[text.clone()], chain)))
+            .skip(skip)
+            .take(range.len())
+    }
+
+    /// The chain link of the event at `k`.
+    fn link_at(&self, k: usize) -> &Chain {
+        let p = self.starts.partition_point(|s| *s <= k) - 1;
+        &self.parts[p].rows[k - self.starts[p]].2
     }
 
     pub fn len(&self) -> usize {
-        self.rows.len()
+        self.len
     }
 
     pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
+        self.len == 0
     }
+}
+
+/// Verifies a store's events in seq order: the events up to the first
+/// damaged one, and the damage, if any. A payload that does not parse, or
+/// whose seq is not the row's, breaks the chain at the row's seq.
+///
+/// The events are checked on all cores (each against the stored link
+/// before it, see [`Verifier::check`]); the answer is that of checking them
+/// one by one, whatever the number of threads.
+pub fn verify_stored(scenario: &Scenario, events: &StoredEvents) -> (Vec<EventRecord>, Option<LogError>) {
+    let verifier = Verifier::new(scenario);
+    let check_range = |range: std::ops::Range<usize>| -> (Vec<EventRecord>, Option<LogError>) {
+        let mut out = Vec::with_capacity(range.len());
+        let mut prev = if range.start == 0 { &GENESIS } else { events.link_at(range.start - 1) };
+        for (seq, text, link) in events.range(range) {
+            match verifier.check(prev, text, link) {
+                Ok(r) if r.seq == seq => out.push(r),
+                Ok(_) | Err(LogError::Malformed { .. }) => return (out, Some(LogError::ChainBroken { seq })),
+                Err(e) => return (out, Some(e)),
+            }
+            prev = link;
+        }
+        (out, None)
+    };
+    let n = events.len();
+    let threads = threads_for(n);
+    if threads == 1 {
+        return check_range(0..n);
+    }
+    let per = n.div_ceil(threads);
+    let parts: Vec<(Vec<EventRecord>, Option<LogError>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                let range = (t * per).min(n)..((t + 1) * per).min(n);
+                scope.spawn(move || check_range(range))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("a verifying thread panicked")).collect()
+    });
+    let mut records = Vec::with_capacity(n);
+    for (part, damage) in parts {
+        records.extend(part);
+        if damage.is_some() {
+            return (records, damage);
+        }
+    }
+    (records, None)
 }
 
 /// Turns a stored chain blob into a link (wrong lengths never match).
@@ -576,6 +713,72 @@ mod tests {
         }
         let scenario = Scenario::parse(&text, "chain.toml").unwrap();
         (text, scenario)
+    }
+
+    /// Reading and verifying a large store on several threads says what
+    /// checking one event after the other says, wherever the damage is (at
+    /// the seam between two threads' parts too).
+    #[test]
+    fn parallel_reads_and_checks_agree_with_one_by_one() {
+        use super::super::{LogError, Verifier};
+        use super::verify_stored;
+        let (text, scenario) = chain(10_000);
+        let plan = Plan::new(&scenario, crate::digest(&text));
+        let mut memory = MemorySink::new();
+        Simulator::new(&plan).run(&RunOptions::new(0, Mode::Median), &mut memory).unwrap();
+        let n = memory.records.len();
+        assert!(n > super::PARALLEL_MIN);
+        let dir = std::env::temp_dir().join(format!("rehearse-parallel-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let pristine = dir.join("pristine.sqlite");
+        let cal = Calendar::parse("2022-05-20T06:00:00").unwrap();
+        let mut w = SqliteWriter::create(&pristine, &scenario, cal, &[]).unwrap();
+        for r in &memory.records {
+            w.record(r).unwrap();
+        }
+        w.close("finished").unwrap();
+        let one_by_one = |events: &super::StoredEvents| {
+            let mut v = Verifier::new(&scenario);
+            let mut out = Vec::new();
+            for (seq, payload, chain) in events.iter() {
+                match v.verify(payload, chain) {
+                    Ok(r) if r.seq == seq => out.push(r),
+                    Ok(_) | Err(LogError::Malformed { .. }) => return (out, Some(LogError::ChainBroken { seq })),
+                    Err(e) => return (out, Some(e)),
+                }
+            }
+            (out, None)
+        };
+        let stored = read_store(&pristine).unwrap();
+        assert_eq!(stored.events.len(), n);
+        let (records, damage) = verify_stored(&scenario, &stored.events);
+        assert!(damage.is_none());
+        assert_eq!(records, memory.records);
+
+        let damages = [
+            "UPDATE events SET payload = replace(payload, '\"seq\"', '\"sek\"') WHERE seq = ?1",
+            "UPDATE events SET chain = zeroblob(16) WHERE seq = ?1",
+            "DELETE FROM events WHERE seq = ?1",
+            "UPDATE events SET seq = -1 WHERE seq = ?1",
+        ];
+        for at in [0, 1, n / 2 - 1, n / 2, n / 2 + 1, n - 1] {
+            for sql in damages {
+                let path = dir.join(format!("damaged-{at}.sqlite"));
+                std::fs::copy(&pristine, &path).unwrap();
+                let conn = rusqlite::Connection::open(&path).unwrap();
+                assert_eq!(conn.execute(sql, [at as i64]).unwrap(), 1, "{sql} at {at}");
+                drop(conn);
+                let stored = read_store(&path).unwrap();
+                let (want_records, want_damage) = one_by_one(&stored.events);
+                let (records, damage) = verify_stored(&scenario, &stored.events);
+                // (The last event deleted leaves a valid prefix, no damage.)
+                assert!(want_damage.is_some() || sql.starts_with("DELETE") && at == n - 1, "{sql} at {at}");
+                assert_eq!(format!("{damage:?}"), format!("{want_damage:?}"), "{sql} at {at}");
+                assert_eq!(records, want_records, "{sql} at {at}");
+                std::fs::remove_file(&path).unwrap();
+            }
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
