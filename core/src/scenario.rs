@@ -187,6 +187,16 @@ pub struct Scaled {
 }
 
 impl StepDuration {
+    /// The duration when nothing in it is random (an `instant` or a fixed
+    /// length, with no scaled parts).
+    pub fn fixed(&self) -> Option<SimDuration> {
+        match (&self.base, &self.per_gb, &self.per_million_rows) {
+            (Some(crate::Dist::Fixed(d)), None, None) => Some((*d).min(MAX_SPAN)),
+            (None, None, None) => Some(SimDuration::ZERO),
+            _ => None,
+        }
+    }
+
     /// The duration as planned: every part at its median.
     pub fn median(&self) -> SimDuration {
         let mut ms = self.base.as_ref().map_or(0, |d| d.median().as_ms());

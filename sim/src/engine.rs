@@ -115,6 +115,8 @@ pub struct Plan<'s> {
     digest: ScenarioDigest,
     keys: Vec<u64>,
     medians: Vec<SimDuration>,
+    /// Per step: it has no sub-steps.
+    leaf: Vec<bool>,
     /// Incoming edges per step (dependencies and the parent's start).
     n_waits: Vec<u32>,
     /// Edges notified when a step starts / ends: (edge id, target, lag ms).
@@ -225,6 +227,7 @@ impl<'s> Plan<'s> {
             digest,
             keys,
             medians,
+            leaf: scenario.steps.iter().map(|s| !s.is_group()).collect(),
             n_waits,
             on_start: Csr::build(n, starts),
             on_end: Csr::build(n, ends),
@@ -1372,13 +1375,13 @@ impl<'p, 's> Simulator<'p, 's> {
     /// each time: the leaf steps whose durations make up the run's length,
     /// in order.
     fn critical_path(&self, mut node: u32, path: &mut Vec<StepIdx>) {
-        let steps = &self.plan.scenario.steps;
-        let mut guard = 4 * steps.len() + 4;
+        let leaf = &self.plan.leaf;
+        let mut guard = 4 * leaf.len() + 4;
         while node != NONE && guard > 0 {
             guard -= 1;
             let i = (node / 2) as usize;
             node = if node % 2 == 1 {
-                if !steps[i].is_group() {
+                if leaf[i] {
                     path.push(StepIdx(i as u32));
                 }
                 self.end_cause[i]

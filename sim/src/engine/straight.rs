@@ -17,6 +17,7 @@
 //! holds the two to it over every bundled scenario.
 
 use rehearse_core::event::{Mode, Outcome};
+use rehearse_core::fault::FaultIdx;
 use rehearse_core::scenario::{Anchor, DowntimeMark, Scenario, Work};
 use rehearse_core::time::{SimDuration, SimTime};
 
@@ -28,16 +29,32 @@ use crate::summary::{RunSummary, StepTiming};
 #[derive(Debug)]
 pub(super) struct StraightPlan {
     /// Every node (`2i` a step's start, `2i + 1` its end) after the nodes it
-    /// waits on.
-    order: Vec<u32>,
+    /// waits on, with how its time is found.
+    order: Vec<(u32, Node)>,
     /// Per step, its incoming edges by ascending id: (edge, source node, lag).
     into: Csr,
+    /// Sub-steps' end nodes, for the groups' `Node::Group` ranges.
+    children: Vec<u32>,
+    /// The fault sites on leaf steps: (site, fault, its probability).
+    sites: Vec<(usize, FaultIdx, f64)>,
     /// The step whose start opens the downtime, and the one whose end
     /// closes it.
     begins: Option<usize>,
     ends: Option<usize>,
     /// Events in a straight run.
     n_events: u64,
+}
+
+/// How a node's time is found.
+#[derive(Clone, Copy, Debug)]
+enum Node {
+    /// A start: the latest of its incoming edges.
+    Start,
+    /// A leaf's end: its start plus its duration, drawn unless fixed.
+    Leaf { fixed: Option<u64> },
+    /// A group's end: the latest of its sub-steps' ends (`children[from..to]`)
+    /// plus its finish lag.
+    Group { from: u32, to: u32, finish_lag: u64 },
 }
 
 impl StraightPlan {
@@ -119,9 +136,39 @@ impl StraightPlan {
             }
         }
         let downtime_events = u64::from(begins.is_some()) + u64::from(begins.is_some() && ends.is_some());
+        let mut children = Vec::new();
+        let order = order
+            .into_iter()
+            .map(|v| {
+                let step = &sc.steps[(v / 2) as usize];
+                let node = match &step.work {
+                    _ if v % 2 == 0 => Node::Start,
+                    Work::Leaf(d) => Node::Leaf { fixed: d.fixed().map(SimDuration::as_ms) },
+                    Work::Group { finish_lag } => {
+                        let from = children.len() as u32;
+                        children.extend(step.children.iter().map(|c| end_node(c.index())));
+                        Node::Group { from, to: children.len() as u32, finish_lag: finish_lag.as_ms() }
+                    }
+                };
+                (v, node)
+            })
+            .collect();
+        // Sites on groups never fire (the engine draws none for them).
+        let mut sites = Vec::new();
+        let mut site = 0;
+        for (f, fault) in sc.faults.iter().enumerate() {
+            for st in &fault.steps {
+                if !sc.steps[st.index()].is_group() {
+                    sites.push((site, FaultIdx(f as u32), fault.probability));
+                }
+                site += 1;
+            }
+        }
         Some(StraightPlan {
             order,
             into: Csr::build(n, pairs),
+            children,
+            sites,
             begins,
             ends,
             n_events: 2 + 2 * n as u64 + downtime_events,
@@ -148,64 +195,60 @@ impl Simulator<'_, '_> {
         };
         if random {
             // Would any site fire on a first attempt? (The engine draws the
-            // same numbers when the step starts; sites on groups never do.)
+            // same numbers when the step starts.)
             let fault_base = rng::StreamBase::new(opts.seed, opts.run, rng::Purpose::Fault);
-            for (i, sites) in plan.sites.iter().enumerate() {
-                if sc.steps[i].is_group() {
+            for &(site, f, probability) in &sp.sites {
+                if let FaultMode::Without(off) = &opts.faults
+                    && *off == f
+                {
                     continue;
                 }
-                for &(site, f) in sites {
-                    if let FaultMode::Without(off) = &opts.faults
-                        && *off == f
-                    {
-                        continue;
-                    }
-                    let mut s = fault_base.stream(plan.site_keys[site as usize], 1);
-                    if unit(&mut s) < sc.faults[f.index()].probability {
-                        return false;
-                    }
+                if unit(&mut fault_base.stream(plan.site_keys[site], 1)) < probability {
+                    return false;
                 }
             }
         }
         let duration_base = rng::StreamBase::new(opts.seed, opts.run, rng::Purpose::StepDuration);
         // Node times and causes, in dependency order.
-        for &v in &sp.order {
+        for &(v, node) in &sp.order {
             let i = (v / 2) as usize;
-            if v % 2 == 0 {
-                // Of the edges due last, the one with the highest id (ids ascend).
-                let (mut at, mut cause) = (0u64, NONE);
-                for &(_, source, lag) in sp.into.of(i) {
-                    let s = source as usize;
-                    let t = if source % 2 == 0 { self.starts[s / 2] } else { self.ends[s / 2] } + lag;
-                    if t >= at {
-                        (at, cause) = (t, source);
-                    }
-                }
-                self.starts[i] = at;
-                self.start_cause[i] = cause;
-            } else {
-                match &sc.steps[i].work {
-                    Work::Leaf(d) => {
-                        let dur = if random {
-                            d.sample(&mut duration_base.stream(plan.keys[i], 1)).as_ms()
-                        } else {
-                            plan.medians[i].as_ms()
-                        };
-                        self.ends[i] = self.starts[i] + dur;
-                        self.end_cause[i] = start_node(i);
-                    }
-                    Work::Group { finish_lag } => {
-                        // Of the sub-steps ending last, the one declared last.
-                        let (mut at, mut cause) = (0u64, NONE);
-                        for c in &sc.steps[i].children {
-                            let (t, node) = (self.ends[c.index()], end_node(c.index()));
-                            if t > at || t == at && (cause == NONE || node > cause) {
-                                (at, cause) = (t, node);
-                            }
+            match node {
+                Node::Start => {
+                    // Of the edges due last, the one with the highest id (ids ascend).
+                    let (mut at, mut cause) = (0u64, NONE);
+                    for &(_, source, lag) in sp.into.of(i) {
+                        let s = (source / 2) as usize;
+                        let t = if source % 2 == 0 { self.starts[s] } else { self.ends[s] } + lag;
+                        if t >= at {
+                            (at, cause) = (t, source);
                         }
-                        self.ends[i] = at + finish_lag.as_ms();
-                        self.end_cause[i] = cause;
                     }
+                    self.starts[i] = at;
+                    self.start_cause[i] = cause;
+                }
+                Node::Leaf { fixed } => {
+                    let dur = match fixed {
+                        Some(ms) => ms,
+                        None if random => {
+                            let Work::Leaf(d) = &sc.steps[i].work else { unreachable!("a leaf node is a leaf step") };
+                            d.sample(&mut duration_base.stream(plan.keys[i], 1)).as_ms()
+                        }
+                        None => plan.medians[i].as_ms(),
+                    };
+                    self.ends[i] = self.starts[i] + dur;
+                    self.end_cause[i] = start_node(i);
+                }
+                Node::Group { from, to, finish_lag } => {
+                    // Of the sub-steps ending last, the one declared last.
+                    let (mut at, mut cause) = (0u64, NONE);
+                    for &node in &sp.children[from as usize..to as usize] {
+                        let t = self.ends[(node / 2) as usize];
+                        if t > at || t == at && (cause == NONE || node > cause) {
+                            (at, cause) = (t, node);
+                        }
+                    }
+                    self.ends[i] = at + finish_lag;
+                    self.end_cause[i] = cause;
                 }
             }
         }
