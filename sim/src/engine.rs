@@ -117,6 +117,9 @@ pub struct Plan<'s> {
     medians: Vec<SimDuration>,
     /// Per step: it has no sub-steps.
     leaf: Vec<bool>,
+    /// Per step, what the agenda loop asks of it on every run, packed
+    /// (the scenario's steps are large and scattered).
+    facts: Vec<Facts>,
     /// Incoming edges per step (dependencies and the parent's start).
     n_waits: Vec<u32>,
     /// Edges notified when a step starts / ends: (edge id, target, lag ms).
@@ -137,6 +140,21 @@ pub struct Plan<'s> {
     /// Runs in which no fault strikes, computed without the agenda (when
     /// the plan allows).
     straight: Option<straight::StraightPlan>,
+}
+
+/// A step's facts the agenda loop needs on every run.
+#[derive(Clone, Copy, Debug)]
+struct Facts {
+    /// The parent's index, or `NONE`.
+    parent: u32,
+    children: u32,
+    /// A group's finish lag, in ms.
+    finish_lag: u64,
+    /// It opens / closes the downtime.
+    begins: bool,
+    ends: bool,
+    /// It changes data or drives the replication.
+    effects: bool,
 }
 
 /// The replication's tables and snapshot step, compiled.
@@ -228,6 +246,21 @@ impl<'s> Plan<'s> {
             keys,
             medians,
             leaf: scenario.steps.iter().map(|s| !s.is_group()).collect(),
+            facts: scenario
+                .steps
+                .iter()
+                .map(|s| Facts {
+                    parent: s.parent.map_or(NONE, |p| p.0),
+                    children: s.children.len() as u32,
+                    finish_lag: match s.work {
+                        Work::Group { finish_lag } => finish_lag.as_ms(),
+                        Work::Leaf(_) => 0,
+                    },
+                    begins: s.downtime == Some(DowntimeMark::Begins),
+                    ends: s.downtime == Some(DowntimeMark::Ends),
+                    effects: !s.data.is_empty() || s.replication.is_some(),
+                })
+                .collect(),
             n_waits,
             on_start: Csr::build(n, starts),
             on_end: Csr::build(n, ends),
@@ -538,7 +571,9 @@ impl<'p, 's> Simulator<'p, 's> {
                 K_END => {
                     self.running[i] = false;
                     out.emit(at, Event::StepCompleted { step: StepIdx(i as u32), attempt: self.attempt[i] })?;
-                    self.data_effects(i, at, 1.0, None, &mut out)?;
+                    if plan.facts[i].effects {
+                        self.data_effects(i, at, 1.0, None, &mut out)?;
+                    }
                     if self.step_done(i, at, &mut out, &mut run)? {
                         roots_left -= 1;
                         if roots_left == 0 {
@@ -655,8 +690,8 @@ impl<'p, 's> Simulator<'p, 's> {
         self.backend.reset(plan.scenario);
         self.duration_base = rng::StreamBase::new(opts.seed, opts.run, Purpose::StepDuration);
         self.fault_base = rng::StreamBase::new(opts.seed, opts.run, Purpose::Fault);
-        for (i, s) in plan.scenario.steps.iter().enumerate() {
-            self.children_left[i] = s.children.len() as u32;
+        for (left, facts) in self.children_left.iter_mut().zip(&plan.facts) {
+            *left = facts.children;
         }
         match &opts.faults {
             FaultMode::Swarm if opts.mode == Mode::Random => {
@@ -694,7 +729,7 @@ impl<'p, 's> Simulator<'p, 's> {
         }
         self.running[i] = true;
         out.emit(at, Event::StepStarted { step: StepIdx(i as u32), attempt })?;
-        if step.downtime == Some(DowntimeMark::Begins) && attempt == 1 {
+        if plan.facts[i].begins && attempt == 1 {
             run.open_downtime(at);
             out.emit(at, Event::DowntimeBegan { step: StepIdx(i as u32) })?;
         }
@@ -861,20 +896,21 @@ impl<'p, 's> Simulator<'p, 's> {
     /// parent. Returns whether `i` is a top-level step.
     fn step_done(&mut self, i: usize, at: u64, out: &mut Emitter<'_>, run: &mut RunTrack) -> Result<bool, SimError> {
         let plan = self.plan;
-        let steps = &plan.scenario.steps;
+        let facts = plan.facts[i];
         self.running[i] = false;
         self.completed[i] = true;
         self.ends[i] = at;
-        if steps[i].downtime == Some(DowntimeMark::Ends) && run.downtime_depth > 0 {
+        if facts.ends && run.downtime_depth > 0 {
             run.close_downtime(at);
             out.emit(at, Event::DowntimeEnded { step: StepIdx(i as u32) })?;
         }
         for &(edge, target, lag) in plan.on_end.of(i) {
             self.release(edge, target as usize, at + lag, end_node(i));
         }
-        match steps[i].parent {
-            Some(p) => {
-                let p = p.index();
+        match facts.parent {
+            NONE => Ok(true),
+            p => {
+                let p = p as usize;
                 self.children_left[p] -= 1;
                 // The last sub-step to end ends the group; of sub-steps
                 // ending at the same millisecond, the one declared last.
@@ -885,14 +921,10 @@ impl<'p, 's> Simulator<'p, 's> {
                     self.end_cause[p] = end_node(i);
                 }
                 if self.children_left[p] == 0 {
-                    let Work::Group { finish_lag } = steps[p].work else {
-                        unreachable!("a step with sub-steps is a group")
-                    };
-                    self.schedule(at + finish_lag.as_ms(), p, K_END);
+                    self.schedule(at + plan.facts[p].finish_lag, p, K_END);
                 }
                 Ok(false)
             }
-            None => Ok(true),
         }
     }
 
