@@ -139,7 +139,7 @@ pub struct Plan<'s> {
     rep: Option<RepPlan>,
     /// Runs in which no fault strikes, computed without the agenda (when
     /// the plan allows).
-    straight: Option<straight::StraightPlan>,
+    straight: Option<straight::StraightPlan<'s>>,
 }
 
 /// A step's facts the agenda loop needs on every run.
@@ -438,6 +438,8 @@ pub struct Simulator<'p, 's> {
     /// a resume is decided, the length of the attempt that continues it.
     left_ms: Vec<u64>,
     resume_left: Vec<Option<u64>>,
+    /// A straight run's drawn durations.
+    drawn_ms: Vec<u64>,
 }
 
 impl<'p, 's> Simulator<'p, 's> {
@@ -483,6 +485,7 @@ impl<'p, 's> Simulator<'p, 's> {
             scratch: Default::default(),
             left_ms: vec![0; n],
             resume_left: vec![None; n],
+            drawn_ms: vec![0; n],
         }
     }
 

@@ -18,7 +18,7 @@
 
 use rehearse_core::event::{Mode, Outcome};
 use rehearse_core::fault::FaultIdx;
-use rehearse_core::scenario::{Anchor, DowntimeMark, Scenario, Work};
+use rehearse_core::scenario::{Anchor, DowntimeMark, Scenario, StepDuration, Work};
 use rehearse_core::time::{SimDuration, SimTime};
 
 use super::{Csr, FaultMode, NONE, RunOptions, Simulator, end_node, start_node, unit};
@@ -27,7 +27,7 @@ use crate::summary::{RunSummary, StepTiming};
 
 /// What a plan needs for straight runs, compiled once.
 #[derive(Debug)]
-pub(super) struct StraightPlan {
+pub(super) struct StraightPlan<'s> {
     /// Every node (`2i` a step's start, `2i + 1` its end) after the nodes it
     /// waits on, with how its time is found.
     order: Vec<(u32, Node)>,
@@ -35,6 +35,8 @@ pub(super) struct StraightPlan {
     into: Csr,
     /// Sub-steps' end nodes, for the groups' `Node::Group` ranges.
     children: Vec<u32>,
+    /// The leaf steps whose durations are drawn (not fixed), with theirs.
+    drawn: Vec<(usize, &'s StepDuration)>,
     /// The fault sites on leaf steps: (site, fault, its probability).
     sites: Vec<(usize, FaultIdx, f64)>,
     /// The step whose start opens the downtime, and the one whose end
@@ -57,9 +59,9 @@ enum Node {
     Group { from: u32, to: u32, finish_lag: u64 },
 }
 
-impl StraightPlan {
+impl<'s> StraightPlan<'s> {
     /// `None` when the plan has what straight runs do not model.
-    pub(super) fn new(sc: &Scenario) -> Option<StraightPlan> {
+    pub(super) fn new(sc: &'s Scenario) -> Option<StraightPlan<'s>> {
         if sc.replication.is_some() || sc.steps.iter().any(|s| !s.data.is_empty() || s.replication.is_some()) {
             return None;
         }
@@ -164,8 +166,18 @@ impl StraightPlan {
                 site += 1;
             }
         }
+        let drawn = sc
+            .steps
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| match &s.work {
+                Work::Leaf(d) if d.fixed().is_none() => Some((i, d)),
+                _ => None,
+            })
+            .collect();
         Some(StraightPlan {
             order,
+            drawn,
             into: Csr::build(n, pairs),
             children,
             sites,
@@ -208,7 +220,16 @@ impl Simulator<'_, '_> {
                 }
             }
         }
+        // Durations first, each from its own stream: independent draws the
+        // processor overlaps, apart from the pass that adds them up.
         let duration_base = rng::StreamBase::new(opts.seed, opts.run, rng::Purpose::StepDuration);
+        for &(i, d) in &sp.drawn {
+            self.drawn_ms[i] = if random {
+                d.sample(&mut duration_base.stream(plan.keys[i], 1)).as_ms()
+            } else {
+                plan.medians[i].as_ms()
+            };
+        }
         // Node times and causes, in dependency order.
         for &(v, node) in &sp.order {
             let i = (v / 2) as usize;
@@ -227,14 +248,7 @@ impl Simulator<'_, '_> {
                     self.start_cause[i] = cause;
                 }
                 Node::Leaf { fixed } => {
-                    let dur = match fixed {
-                        Some(ms) => ms,
-                        None if random => {
-                            let Work::Leaf(d) = &sc.steps[i].work else { unreachable!("a leaf node is a leaf step") };
-                            d.sample(&mut duration_base.stream(plan.keys[i], 1)).as_ms()
-                        }
-                        None => plan.medians[i].as_ms(),
-                    };
+                    let dur = fixed.unwrap_or(self.drawn_ms[i]);
                     self.ends[i] = self.starts[i] + dur;
                     self.end_cause[i] = start_node(i);
                 }
