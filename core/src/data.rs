@@ -110,10 +110,23 @@ pub fn unit_rows(rows: u64) -> u64 {
     rows.div_ceil(MAX_UNITS).max(1)
 }
 
+/// Hours of the users' changes a table's units are sized for, beside its
+/// declared rows.
+pub const UNIT_HOURS_OF_CHANGES: u64 = 24;
+
+/// Rows per unit of work for `table`: sized for its declared rows, or for a
+/// day of its users' changes when that is more. Changes are appended in
+/// units too, so a small table written to all day (a number sequence)
+/// would otherwise grow by millions of units during a long replication.
+pub fn table_unit(table: &crate::scenario::Table) -> u64 {
+    unit_rows(table.rows.max(table.changes_per_hour.saturating_mul(UNIT_HOURS_OF_CHANGES)))
+}
+
 /// Rows converted once `share` of the remaining work is done: whole units
 /// of `unit` rows only (the unit in flight when a fault strikes is rolled
-/// back). A table's unit follows from its declared rows ([`unit_rows`]) and
-/// stays while rows are added, so units stay aligned on row ids.
+/// back). A table's unit follows from its declared rows and change rate
+/// ([`table_unit`]) and stays while rows are added, so units stay aligned
+/// on row ids.
 pub fn converted_after(t: TableData, unit: u64, share: f64) -> u64 {
     let unit = unit.max(1);
     let total = t.rows.div_ceil(unit);
@@ -176,6 +189,23 @@ mod tests {
         assert_ne!(full, checksum(0, TableData { rows: 100, converted: 99 }));
         assert_ne!(full, full.wrapping_add(row_value(0, 42, 1)));
         assert_ne!(checksum(0, TableData { rows: 5, converted: 0 }), checksum(1, TableData { rows: 5, converted: 0 }));
+    }
+
+    /// A small table written to all day gets units sized for a day of its
+    /// changes: a month of replication appends at most 30 000 units.
+    #[test]
+    fn busy_small_tables_get_units_sized_for_their_changes() {
+        let table = |rows, changes_per_hour| crate::scenario::Table {
+            name: "t".into(),
+            rows,
+            changes_per_hour,
+            primary_key: true,
+        };
+        assert_eq!(table_unit(&table(180_000_000, 40_000)), unit_rows(180_000_000));
+        let busy = table(1_000, 5_000_000);
+        assert_eq!(table_unit(&busy), 120_000);
+        assert!(busy.changes_per_hour * 24 * 30 / table_unit(&busy) <= 30 * MAX_UNITS);
+        assert_eq!(table_unit(&table(0, 0)), 1);
     }
 
     #[test]

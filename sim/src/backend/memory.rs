@@ -2,7 +2,7 @@
 //! Carlo uses.
 
 use rehearse_core::Scenario;
-use rehearse_core::data::{Effect, TableData, checksum, converted_after, unit_rows};
+use rehearse_core::data::{Effect, TableData, checksum, converted_after, table_unit};
 
 use super::{Backend, ReplicaState, Replicate, TableSnapshot};
 
@@ -73,7 +73,7 @@ impl Backend for MemoryBackend {
         self.attached = false;
         self.has_restore_point = false;
         self.units.clear();
-        self.units.extend(scenario.database.tables.iter().map(|t| unit_rows(t.rows)));
+        self.units.extend(scenario.database.tables.iter().map(table_unit));
         self.articles.clear();
         self.articles.resize(self.source.len(), Article::default());
         self.publications = 0;

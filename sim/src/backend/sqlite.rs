@@ -21,7 +21,7 @@
 //! agent copies them to the target.
 
 use rehearse_core::Scenario;
-use rehearse_core::data::{Effect, block_value, unit_rows};
+use rehearse_core::data::{Effect, block_value, table_unit};
 use rusqlite::{Connection, params};
 
 use super::{Backend, ReplicaState, Replicate, TableSnapshot};
@@ -248,7 +248,7 @@ impl Backend for SqliteBackend {
             self.exec(&format!("DROP TABLE src.t{t}; DROP TABLE tgt.t{t}; DROP TABLE pitr.t{t};"));
         }
         self.tables = scenario.database.tables.iter().map(|t| t.name.clone()).collect();
-        self.units = scenario.database.tables.iter().map(|t| unit_rows(t.rows)).collect();
+        self.units = scenario.database.tables.iter().map(table_unit).collect();
         self.exec("DELETE FROM dist.publications; DELETE FROM dist.articles; DELETE FROM dist.agent;");
         self.exec("INSERT INTO dist.agent VALUES (0, 0)");
         for t in 0..self.tables.len() {
@@ -265,7 +265,7 @@ impl Backend for SqliteBackend {
                     "CREATE TABLE {schema}.t{t} (first INTEGER PRIMARY KEY, count INTEGER NOT NULL, version INTEGER NOT NULL, value INTEGER NOT NULL)"
                 ));
             }
-            let unit = unit_rows(table.rows);
+            let unit = table_unit(table);
             self.exec("BEGIN");
             {
                 let mut stmt = self
