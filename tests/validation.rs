@@ -93,6 +93,15 @@ fn scaling_needs_the_database() {
         "[database]\nsize_gb = -3\n[[step]]\nid = \"a\"\nduration = \"1h\"\n",
         &["plan.toml:4:11: size_gb -3 is not a database size; expected a number of GB above 0 and at most 1000000"],
     );
+    // Counts beyond any real database (and past exact arithmetic) or below zero.
+    check(
+        "[database]\nsize_gb = 1\ntables = [{ name = \"A\", rows = 20_000_000_000_000 }, { name = \"B\", rows = 5, changes_per_hour = 9_000_000_000_000_000_000 }, { name = \"C\", rows = -1 }]\n[[step]]\nid = \"a\"\nduration = \"1h\"\n",
+        &[
+            "plan.toml:5:32: rows is 20000000000000, beyond any real database (at most 10000000000000); check the number",
+            "plan.toml:5:97: changes_per_hour is 9000000000000000000, beyond any real database (at most 10000000000); check the number",
+            "plan.toml:5:147: rows is negative (-1); expected a count of 0 or more",
+        ],
+    );
     // 2 TB at up to 30 days per GB is absurd.
     check(
         "[database]\nsize_gb = 2000\n[[step]]\nid = \"copy\"\nper_gb = { uniform = [\"1h\", \"30d\"] }\n",

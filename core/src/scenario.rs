@@ -19,6 +19,12 @@ use crate::readiness::{GateState, Readiness, Status};
 use crate::replication::{self, Replication, Role};
 use crate::time::{Calendar, SimDuration};
 
+/// Most rows a table may declare (ten trillion: far beyond the largest
+/// AX 2012 databases), so that counts, with a month of changes added,
+/// stay exact in every computation.
+pub const MAX_ROWS: u64 = 10_000_000_000_000;
+/// Most changes per hour a table may declare (ten billion).
+pub const MAX_CHANGES_PER_HOUR: u64 = 10_000_000_000;
 /// The longest a single step, lag or downtime window may be. Anything longer
 /// is almost certainly a typo (`300d` for `300m`); the self-service upgrade
 /// keeps its rollback point at most 30 days.
@@ -605,8 +611,11 @@ impl Validator<'_> {
                 continue;
             }
             seen.insert(name.to_ascii_uppercase(), t.name.span().start);
-            let rows = self.count(&t.rows, "rows");
-            let changes = t.changes_per_hour.as_ref().map_or(Some(0), |c| self.count(c, "changes_per_hour"));
+            let rows = self.count(&t.rows, "rows", MAX_ROWS);
+            let changes = t
+                .changes_per_hour
+                .as_ref()
+                .map_or(Some(0), |c| self.count(c, "changes_per_hour", MAX_CHANGES_PER_HOUR));
             if let (Some(rows), Some(changes_per_hour)) = (rows, changes) {
                 tables.push(Table { name, rows, changes_per_hour, primary_key: t.primary_key.unwrap_or(true) });
             }
@@ -614,9 +623,17 @@ impl Validator<'_> {
         Database { size_gb, collation: raw.collation, tables }
     }
 
-    fn count(&mut self, v: &Spanned<i64>, what: &str) -> Option<u64> {
+    fn count(&mut self, v: &Spanned<i64>, what: &str, max: u64) -> Option<u64> {
         match u64::try_from(*v.get_ref()) {
-            Ok(n) => Some(n),
+            Ok(n) if n <= max => Some(n),
+            Ok(n) => {
+                self.error(
+                    &v.span(),
+                    None,
+                    format!("{what} is {n}, beyond any real database (at most {max}); check the number"),
+                );
+                None
+            }
             Err(_) => {
                 self.error(
                     &v.span(),
