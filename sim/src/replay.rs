@@ -130,7 +130,13 @@ pub fn replay(
                 .rows
                 .values()
                 .map(|r| {
-                    (Some(r.start.clone()), r.end.clone(), r.steps.clone(), r.substeps.clone(), r.status.to_string())
+                    (
+                        Some(projection.format(r.start)),
+                        r.end.map(|e| projection.format(e)),
+                        r.steps.clone(),
+                        r.substeps.clone(),
+                        r.status.to_string(),
+                    )
                 })
                 .collect();
             v.sort_by(|a, b| (&a.2, &a.3).cmp(&(&b.2, &b.3)));

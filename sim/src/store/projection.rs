@@ -11,13 +11,14 @@ use std::collections::BTreeMap;
 
 use rehearse_core::event::{Event, EventRecord};
 use rehearse_core::scenario::Scenario;
-use rehearse_core::time::Calendar;
+use rehearse_core::time::{Calendar, SimTime};
 
-/// One row of DATAUPGRADESTATUS.
+/// One row of DATAUPGRADESTATUS. Times are kept as simulated times and
+/// written out ([`StatusProjection::format`]) only when the row is stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct StatusRow {
-    pub start: String,
-    pub end: Option<String>,
+    pub start: SimTime,
+    pub end: Option<SimTime>,
     pub steps: String,
     pub substeps: String,
     pub status: &'static str,
@@ -109,9 +110,9 @@ impl<'s> StatusProjection<'s> {
             _ => return,
         };
         let Some((steps, substeps)) = &self.names[step.index()] else { return };
-        let at = self.calendar.format(rec.at);
+        let at = rec.at;
         let row = self.rows.entry(step.0).or_insert_with(|| StatusRow {
-            start: at.clone(),
+            start: at,
             end: None,
             steps: steps.clone(),
             substeps: substeps.clone(),
@@ -125,6 +126,11 @@ impl<'s> StatusProjection<'s> {
         }
         row.status = status;
         self.dirty.push(step.0);
+    }
+
+    /// A time as the tables show it (`2022-05-20 06:28:01.020`).
+    pub fn format(&self, at: SimTime) -> String {
+        self.calendar.format(at)
     }
 
     /// The steps whose rows changed since the last call (deduplicated).

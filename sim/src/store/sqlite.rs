@@ -198,7 +198,8 @@ impl<'s> SqliteWriter<'s> {
             .into_iter()
             .map(|step| {
                 let row = &self.projection.rows[&step];
-                (row.start.clone(), row.end.clone(), row.steps.clone(), row.substeps.clone(), row.status)
+                let p = &self.projection;
+                (p.format(row.start), row.end.map(|e| p.format(e)), row.steps.clone(), row.substeps.clone(), row.status)
             })
             .collect();
         let errors = self.projection.errors[self.n_errors_written..]
