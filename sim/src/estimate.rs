@@ -384,10 +384,11 @@ pub fn estimate(
 
     let samples: Vec<&Sampled> = main.samples.iter().collect();
     let sample_downtime: Vec<f64> = main.results.iter().take(samples.len()).map(|r| r.downtime_ms as f64).collect();
+    let downtime_ranks = ranks(&sample_downtime);
     let sensitivity = (0..sc.steps.len())
         .map(|i| {
             let xs: Vec<f64> = samples.iter().map(|r| r.durations[i] as f64).collect();
-            spearman(&xs, &sample_downtime)
+            spearman_ranked(&xs, &downtime_ranks)
         })
         .collect();
 
@@ -489,15 +490,21 @@ fn converged_after(downtimes: &[u64], p90: u64) -> Option<u64> {
 }
 
 /// Spearman's rank correlation (average ranks for ties).
+#[cfg(test)]
 fn spearman(xs: &[f64], ys: &[f64]) -> Option<f64> {
+    spearman_ranked(xs, &ranks(ys))
+}
+
+/// Spearman's rank correlation of `xs` with the values ranked `ry`.
+fn spearman_ranked(xs: &[f64], ry: &[f64]) -> Option<f64> {
     if xs.len() < 3 {
         return None;
     }
-    let (rx, ry) = (ranks(xs), ranks(ys));
+    let rx = ranks(xs);
     let n = rx.len() as f64;
     let (mx, my) = (rx.iter().sum::<f64>() / n, ry.iter().sum::<f64>() / n);
     let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
-    for (a, b) in rx.iter().zip(&ry) {
+    for (a, b) in rx.iter().zip(ry) {
         sxy += (a - mx) * (b - my);
         sxx += (a - mx) * (a - mx);
         syy += (b - my) * (b - my);
@@ -507,7 +514,8 @@ fn spearman(xs: &[f64], ys: &[f64]) -> Option<f64> {
 
 fn ranks(v: &[f64]) -> Vec<f64> {
     let mut idx: Vec<usize> = (0..v.len()).collect();
-    idx.sort_by(|a, b| v[*a].total_cmp(&v[*b]).then(a.cmp(b)));
+    // A total order (ties by index): an unstable sort gives the same order.
+    idx.sort_unstable_by(|a, b| v[*a].total_cmp(&v[*b]).then(a.cmp(b)));
     let mut r = vec![0.0; v.len()];
     let mut i = 0;
     while i < idx.len() {
