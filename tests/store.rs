@@ -242,6 +242,10 @@ fn a_sound_log_that_the_scenario_does_not_produce_diverges() {
     assert_eq!(code, Some(1), "{out}");
     assert!(out.contains("diverged at seq"), "{out}");
     assert!(out.contains("logged:") && out.contains("re-simulated:"), "{out}");
+    // Both events, as the log writes them, and not the same.
+    let shown: Vec<&str> = out.lines().filter(|l| l.contains(r#"{"seq":"#)).collect();
+    assert_eq!(shown.len(), 2, "{out}");
+    assert_ne!(shown[0].split_once('{').unwrap().1, shown[1].split_once('{').unwrap().1, "{out}");
 }
 
 #[test]

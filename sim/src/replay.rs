@@ -164,25 +164,22 @@ pub fn replay(
     opts.run = run;
     let mut memory = MemorySink::new();
     let sim_result = Simulator::new(&plan).run(&opts, &mut memory);
-    let mut enc_a = Encoder::new(scenario);
-    let mut enc_b = Encoder::new(scenario);
+    // An event as the log writes it (the text does not depend on the chain).
+    let text = |r: &EventRecord| {
+        Encoder::new(scenario).encode(r).map(|(c, _)| String::from_utf8_lossy(c).into_owned()).unwrap_or_default()
+    };
     for (i, logged) in records.iter().enumerate() {
-        let text_a = enc_a.encode(logged).map(|(c, _)| String::from_utf8_lossy(c).into_owned()).unwrap_or_default();
         match memory.records.get(i) {
-            Some(sim) if sim == logged => {
-                let _ = enc_b.encode(sim);
-            }
+            Some(sim) if sim == logged => {}
             Some(sim) => {
-                let text_b =
-                    enc_b.encode(sim).map(|(c, _)| String::from_utf8_lossy(c).into_owned()).unwrap_or_default();
-                return report(Verdict::Diverged { seq: logged.seq, logged: text_a, simulated: text_b });
+                return report(Verdict::Diverged { seq: logged.seq, logged: text(logged), simulated: text(sim) });
             }
             None => {
                 let simulated = match &sim_result {
                     Err(e) => format!("(re-simulation stopped: {e})"),
                     Ok(_) => "(no event: the re-simulated run had ended)".to_string(),
                 };
-                return report(Verdict::Diverged { seq: logged.seq, logged: text_a, simulated });
+                return report(Verdict::Diverged { seq: logged.seq, logged: text(logged), simulated });
             }
         }
     }
