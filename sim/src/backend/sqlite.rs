@@ -48,6 +48,8 @@ impl SqliteBackend {
     /// SQLite errors while creating the in-memory databases.
     pub fn new() -> rusqlite::Result<Self> {
         let conn = Connection::open_in_memory()?;
+        // Every statement of a run, per table and schema, stays prepared.
+        conn.set_prepared_statement_cache_capacity(512);
         for schema in ["src", "tgt", "pitr", "dist"] {
             conn.execute(&format!("ATTACH DATABASE ':memory:' AS {schema}"), [])?;
         }
@@ -71,6 +73,14 @@ impl SqliteBackend {
 
     fn exec(&self, sql: &str) {
         self.conn.execute_batch(sql).unwrap_or_else(|e| panic!("the SQLite model failed on {sql}: {e}"));
+    }
+
+    /// Runs one statement without parameters, prepared once per connection.
+    fn run(&self, sql: &str) {
+        self.conn
+            .prepare_cached(sql)
+            .and_then(|mut stmt| stmt.execute([]))
+            .unwrap_or_else(|e| panic!("the SQLite model failed on {sql}: {e}"));
     }
 
     /// The schema the target environment reads and writes.
@@ -142,10 +152,9 @@ impl SqliteBackend {
 
     fn article(&self, t: usize) -> (bool, u64, u64, u64, u64) {
         self.conn
-            .query_row(
-                "SELECT published, base, written, applied, total_written FROM dist.articles WHERE tbl = ?1",
-                [t as i64],
-                |r| {
+            .prepare_cached("SELECT published, base, written, applied, total_written FROM dist.articles WHERE tbl = ?1")
+            .and_then(|mut stmt| {
+                stmt.query_row([t as i64], |r| {
                     Ok((
                         r.get::<_, i64>(0)? != 0,
                         r.get::<_, i64>(1)? as u64,
@@ -153,16 +162,15 @@ impl SqliteBackend {
                         r.get::<_, i64>(3)? as u64,
                         r.get::<_, i64>(4)? as u64,
                     ))
-                },
-            )
+                })
+            })
             .expect("article")
     }
 
     fn agent(&self) -> (bool, bool) {
         self.conn
-            .query_row("SELECT snapshot_applied, stopped FROM dist.agent", [], |r| {
-                Ok((r.get::<_, i64>(0)? != 0, r.get::<_, i64>(1)? != 0))
-            })
+            .prepare_cached("SELECT snapshot_applied, stopped FROM dist.agent")
+            .and_then(|mut stmt| stmt.query_row([], |r| Ok((r.get::<_, i64>(0)? != 0, r.get::<_, i64>(1)? != 0))))
             .expect("agent")
     }
 
@@ -173,7 +181,7 @@ impl SqliteBackend {
     }
 
     fn ttsbegin(&mut self) {
-        self.exec(&format!("SAVEPOINT tts{}", self.tts_level));
+        self.run(&format!("SAVEPOINT tts{}", self.tts_level));
         self.tts_level += 1;
     }
 
@@ -182,7 +190,7 @@ impl SqliteBackend {
             return Err(TTSCOMMIT_ERROR.to_string());
         }
         self.tts_level -= 1;
-        self.exec(&format!("RELEASE tts{}", self.tts_level));
+        self.run(&format!("RELEASE tts{}", self.tts_level));
         Ok(())
     }
 
@@ -194,19 +202,22 @@ impl SqliteBackend {
         let blocks: Vec<(i64, i64)> = {
             let mut stmt = self
                 .conn
-                .prepare(&format!("SELECT first, count FROM {schema}.t{t} WHERE version = 0 ORDER BY first LIMIT ?1"))
+                .prepare_cached(&format!(
+                    "SELECT first, count FROM {schema}.t{t} WHERE version = 0 ORDER BY first LIMIT ?1"
+                ))
                 .expect("query");
             stmt.query_map([n as i64 + i64::from(interrupted.is_some())], |r| Ok((r.get(0)?, r.get(1)?)))
                 .expect("query")
                 .map(|r| r.expect("row"))
                 .collect()
         };
+        let sql = format!("UPDATE {schema}.t{t} SET version = 1, value = ?1 WHERE first = ?2");
         let update = |c: &Connection, first: i64, count: i64| {
-            c.execute(
-                &format!("UPDATE {schema}.t{t} SET version = 1, value = ?1 WHERE first = ?2"),
-                params![block_value(t as u32, first as u64, count as u64, 1) as i64, first],
-            )
-            .expect("update");
+            c.prepare_cached(&sql)
+                .and_then(|mut stmt| {
+                    stmt.execute(params![block_value(t as u32, first as u64, count as u64, 1) as i64, first])
+                })
+                .expect("update");
         };
         for (k, (first, count)) in blocks.into_iter().enumerate() {
             if (k as u64) < n {
@@ -215,17 +226,19 @@ impl SqliteBackend {
                 self.ttscommit().expect("balanced");
             } else if interrupted == Some(true) {
                 // The unit in flight lost its ttsbegin: ttscommit fails.
-                self.exec("SAVEPOINT unit");
+                self.run("SAVEPOINT unit");
                 update(&self.conn, first, count);
                 let err = self.ttscommit().expect_err("a ttscommit at level 0 fails");
-                self.exec("ROLLBACK TO unit; RELEASE unit");
+                self.run("ROLLBACK TO unit");
+                self.run("RELEASE unit");
                 self.tts_errors.push(err);
             } else {
                 // Stopped in flight by another fault: ttsabort.
                 self.ttsbegin();
                 update(&self.conn, first, count);
                 self.tts_level -= 1;
-                self.exec(&format!("ROLLBACK TO tts{lvl}; RELEASE tts{lvl}", lvl = self.tts_level));
+                self.run(&format!("ROLLBACK TO tts{}", self.tts_level));
+                self.run(&format!("RELEASE tts{}", self.tts_level));
             }
         }
     }
@@ -304,7 +317,8 @@ impl Backend for SqliteBackend {
                 for t in 0..self.tables.len() {
                     let remaining: i64 = self
                         .conn
-                        .query_row(&format!("SELECT count(*) FROM {schema}.t{t} WHERE version = 0"), [], |r| r.get(0))
+                        .prepare_cached(&format!("SELECT count(*) FROM {schema}.t{t} WHERE version = 0"))
+                        .and_then(|mut stmt| stmt.query_row([], |r| r.get(0)))
                         .expect("count");
                     let remaining = remaining as u64;
                     let n = if share >= 1.0 { remaining } else { ((remaining as f64) * share.max(0.0)) as u64 };
@@ -313,7 +327,7 @@ impl Backend for SqliteBackend {
                     let interrupted = share < 1.0 && n < remaining;
                     self.convert(schema, t, n.min(remaining), interrupted.then_some(fault == Some("ttscommit")));
                 }
-                self.exec("UPDATE dist.agent SET stopped = 1");
+                self.run("UPDATE dist.agent SET stopped = 1");
             }
             Effect::Validate => {}
         }
@@ -324,7 +338,7 @@ impl Backend for SqliteBackend {
             self.copy_tables("pitr", "src");
         }
         self.attached = false;
-        self.exec("UPDATE dist.agent SET stopped = 1");
+        self.run("UPDATE dist.agent SET stopped = 1");
     }
 
     fn counts_match(&self) -> bool {
@@ -383,7 +397,7 @@ impl Backend for SqliteBackend {
                         self.copy_range("src", "tgt", t, 0, base);
                     }
                 }
-                self.exec("UPDATE dist.agent SET snapshot_applied = 1");
+                self.run("UPDATE dist.agent SET snapshot_applied = 1");
             }
             Replicate::Changes { table, written, applied } => {
                 let (_, _, was_written, was_applied, _) = self.article(table);
