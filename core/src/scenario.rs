@@ -225,6 +225,11 @@ impl StepDuration {
     /// One draw: base, then per GB, then per million rows, in that order
     /// from the same generator; at most [`MAX_SPAN`].
     pub fn sample<R: rand_core::Rng + ?Sized>(&self, rng: &mut R) -> SimDuration {
+        if let (Some(d), None, None) = (&self.base, &self.per_gb, &self.per_million_rows) {
+            // The same value as below (a whole number of ms at most
+            // MAX_SPAN rounds to itself), without the round trip through f64.
+            return d.sample(rng, MAX_SPAN);
+        }
         let mut ms = match &self.base {
             Some(d) => d.sample(rng, MAX_SPAN).as_ms() as f64,
             None => 0.0,
@@ -1736,5 +1741,28 @@ mod tests {
         }
         assert_eq!(v.line_col(text.find("x =").unwrap()), (4, 1));
         assert_eq!(v.line_col(text.find('✓').unwrap()), (3, 16));
+    }
+
+    /// A duration with only a base draws the base's value: the same as
+    /// adding nothing to it and rounding, the general way.
+    #[test]
+    fn a_base_alone_draws_what_the_general_sum_does() {
+        use rand_core::SeedableRng;
+        let ms = |s: &str| SimDuration::parse(s).unwrap();
+        let dists = [
+            Dist::lognormal(ms("27m17s"), ms("40m56s")).unwrap(),
+            Dist::pert(ms("30m"), ms("2h"), ms("8h")).unwrap(),
+            Dist::triangular(ms("10m"), ms("30m"), ms("2h")).unwrap(),
+            Dist::uniform(ms("1s"), ms("29d")).unwrap(),
+        ];
+        for d in dists {
+            let step = StepDuration { base: Some(d.clone()), per_gb: None, per_million_rows: None };
+            for seed in 0..2_000u64 {
+                let mut a = rand_xoshiro::SplitMix64::seed_from_u64(seed);
+                let mut b = a.clone();
+                let general = SimDuration(round(d.sample(&mut b, MAX_SPAN).as_ms() as f64).min(MAX_SPAN.as_ms()));
+                assert_eq!(step.sample(&mut a), general, "{d:?} seed {seed}");
+            }
+        }
     }
 }
