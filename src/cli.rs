@@ -304,7 +304,7 @@ pub struct EstimateArgs {
     #[arg(long = "fail-if", value_name = "EXPR")]
     pub fail_if: Vec<String>,
 
-    /// Skip pricing each fault (one extra pass of all runs per fault).
+    /// Skip pricing each fault (the runs it struck, run again without it).
     #[arg(long)]
     pub no_fault_costs: bool,
 

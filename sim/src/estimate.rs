@@ -473,8 +473,7 @@ fn converged_after(downtimes: &[u64], p90: u64) -> Option<u64> {
         .iter()
         .map(|&m| {
             let mut prefix = downtimes[..m].to_vec();
-            prefix.sort_unstable();
-            (quantile(&prefix, 0.9) as f64 - p90 as f64).abs() <= tolerance
+            (select_quantile(&mut prefix, 0.9) as f64 - p90 as f64).abs() <= tolerance
         })
         .collect();
     // The first size from which every later check holds.
