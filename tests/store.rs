@@ -133,6 +133,27 @@ fn replay_says_ok_corrupted_or_incomplete_for_sqlite() {
     assert!(text.contains("incomplete: a valid prefix of 60 events"), "{text}");
 }
 
+/// The `at_ms` and `kind` columns that queries read sit outside the hash
+/// chain: replay holds them to the payload they were copied from.
+#[test]
+fn replay_catches_a_changed_query_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = run_db(dir.path(), &["--seed", "11"]);
+    for (column, sql) in [
+        ("kind", "UPDATE events SET kind = 'StepFailed' WHERE seq = 17"),
+        ("at_ms", "UPDATE events SET at_ms = at_ms + 1 WHERE seq = 17"),
+    ] {
+        let damaged = dir.path().join("column.sqlite");
+        std::fs::copy(&db, &damaged).unwrap();
+        let conn = rusqlite::Connection::open(&damaged).unwrap();
+        assert_eq!(conn.execute(sql, []).unwrap(), 1);
+        drop(conn);
+        let (code, text) = replay(&damaged, &[]);
+        assert_eq!(code, Some(2), "{sql}: {text}");
+        assert!(text.contains("corrupted at seq 17") && text.contains(&format!("`{column}`")), "{sql}: {text}");
+    }
+}
+
 /// A run killed with SIGKILL while it writes its store leaves the batches it
 /// committed: `replay` calls it incomplete, `sql` reads it.
 #[test]

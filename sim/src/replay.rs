@@ -78,7 +78,11 @@ pub fn replay(
         Some(LogError::ChainBroken { seq }) => {
             return report(Verdict::Corrupted { seq: Some(seq), why: "the hash chain breaks here".into() });
         }
-        Some(e @ (LogError::UnknownStep { seq, .. } | LogError::UnknownFault { seq, .. })) => {
+        Some(
+            e @ (LogError::UnknownStep { seq, .. }
+            | LogError::UnknownFault { seq, .. }
+            | LogError::ColumnDiffers { seq, .. }),
+        ) => {
             return report(Verdict::Corrupted { seq: Some(seq), why: e.to_string() });
         }
         Some(e @ LogError::Malformed { .. }) => {

@@ -145,6 +145,8 @@ pub enum LogError {
     UnknownStep { seq: u64, step: String },
     #[error("event seq {seq}: fault `{fault}` is not in the scenario")]
     UnknownFault { seq: u64, fault: String },
+    #[error("event seq {seq}: the stored `{column}` column does not match the event")]
+    ColumnDiffers { seq: u64, column: &'static str },
 }
 
 /// Verifies stored events one at a time against the chain and resolves

@@ -492,7 +492,7 @@ fn read_events(path: &Path, lo: i64, hi: i64, count: usize) -> Result<StoredEven
         let room = count / parts + 1;
         let mut part = Part { text: String::with_capacity(room * 192), rows: Vec::with_capacity(room) };
         let mut stmt = conn
-            .prepare("SELECT seq, payload, chain FROM events WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq")
+            .prepare("SELECT seq, payload, chain, at_ms, kind FROM events WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq")
             .map_err(err)?;
         let mut rows = stmt.query([first, last]).map_err(err)?;
         // Payloads borrowed from SQLite and copied into one buffer: no
@@ -503,7 +503,16 @@ fn read_events(path: &Path, lo: i64, hi: i64, count: usize) -> Result<StoredEven
             let chain = link(r.get_ref(2).map_err(err)?.as_blob().map_err(|e| err(e.into()))?);
             let start = part.text.len();
             part.text.push_str(payload);
-            part.rows.push((seq, start..part.text.len(), chain));
+            let payload = start..part.text.len();
+            // The columns outside the chain, copied from the payload when
+            // written: kept to be checked against it.
+            let at_ms = r.get_ref(3).map_err(err)?.as_i64().ok();
+            let kind = r.get_ref(4).map_err(err)?.as_str().ok().map(|k| {
+                let start = part.text.len();
+                part.text.push_str(k);
+                start..part.text.len()
+            });
+            part.rows.push(Row { seq, payload, chain, at_ms, kind });
         }
         Ok(part)
     };
@@ -519,12 +528,26 @@ fn read_events(path: &Path, lo: i64, hi: i64, count: usize) -> Result<StoredEven
     Ok(StoredEvents::from_parts(parts))
 }
 
-/// Events read by one thread: payloads in one buffer.
+/// Events read by one thread: payloads (and kinds) in one buffer.
 #[derive(Debug, Clone, Default)]
 struct Part {
     text: String,
-    rows: Vec<(u64, std::ops::Range<usize>, Chain)>,
+    rows: Vec<Row>,
 }
+
+/// A stored event: its place in its part's text, and the `at_ms` and
+/// `kind` columns (`None`: not an integer, not text).
+#[derive(Debug, Clone)]
+struct Row {
+    seq: u64,
+    payload: std::ops::Range<usize>,
+    chain: Chain,
+    at_ms: Option<i64>,
+    kind: Option<std::ops::Range<usize>>,
+}
+
+/// A stored event as read: (seq, payload, chain link, at_ms, kind).
+type RowRef<'a> = (u64, &'a str, &'a Chain, Option<i64>, Option<&'a str>);
 
 /// A store's events, in seq order: their payloads in a few large buffers.
 #[derive(Debug, Clone, Default)]
@@ -549,17 +572,21 @@ impl StoredEvents {
 
     /// (seq, canonical payload, chain link), in seq order.
     pub fn iter(&self) -> impl Iterator<Item = (u64, &str, &Chain)> {
-        self.range(0..self.len)
+        self.range(0..self.len).map(|(seq, payload, chain, ..)| (seq, payload, chain))
     }
 
-    /// As [`StoredEvents::iter`], for the events at `range` in that order.
-    fn range(&self, range: std::ops::Range<usize>) -> impl Iterator<Item = (u64, &str, &Chain)> {
+    /// The events at `range`, in that order, with their other columns.
+    fn range(&self, range: std::ops::Range<usize>) -> impl Iterator<Item = RowRef<'_>> {
         let first = self.starts.partition_point(|s| *s <= range.start).saturating_sub(1);
         let skip = range.start - self.starts.get(first).map_or(range.start, |s| (*s).min(range.start));
         self.parts
             .iter()
             .skip(first)
-            .flat_map(|p| p.rows.iter().map(move |(seq, text, chain)| (*seq, &p.text[text.clone()], chain)))
+            .flat_map(|p| {
+                p.rows.iter().map(move |r| {
+                    (r.seq, &p.text[r.payload.clone()], &r.chain, r.at_ms, r.kind.clone().map(|k| &p.text[k]))
+                })
+            })
             .skip(skip)
             .take(range.len())
     }
@@ -567,7 +594,7 @@ impl StoredEvents {
     /// The chain link of the event at `k`.
     fn link_at(&self, k: usize) -> &Chain {
         let p = self.starts.partition_point(|s| *s <= k) - 1;
-        &self.parts[p].rows[k - self.starts[p]].2
+        &self.parts[p].rows[k - self.starts[p]].chain
     }
 
     pub fn len(&self) -> usize {
@@ -581,7 +608,9 @@ impl StoredEvents {
 
 /// Verifies a store's events in seq order: the events up to the first
 /// damaged one, and the damage, if any. A payload that does not parse, or
-/// whose seq is not the row's, breaks the chain at the row's seq.
+/// whose seq is not the row's, breaks the chain at the row's seq; an
+/// `at_ms` or `kind` column that says other than the payload is damage too
+/// (queries read them).
 ///
 /// The events are checked on all cores (each against the stored link
 /// before it, see [`Verifier::check`]); the answer is that of checking them
@@ -591,9 +620,21 @@ pub fn verify_stored(scenario: &Scenario, events: &StoredEvents) -> (Vec<EventRe
     let check_range = |range: std::ops::Range<usize>| -> (Vec<EventRecord>, Option<LogError>) {
         let mut out = Vec::with_capacity(range.len());
         let mut prev = if range.start == 0 { &GENESIS } else { events.link_at(range.start - 1) };
-        for (seq, text, link) in events.range(range) {
+        for (seq, text, link, at_ms, kind) in events.range(range) {
             match verifier.check(prev, text, link) {
-                Ok(r) if r.seq == seq => out.push(r),
+                Ok(r) if r.seq == seq => {
+                    let column = if at_ms != i64::try_from(r.at.as_ms()).ok() {
+                        Some("at_ms")
+                    } else if kind != Some(r.event.kind()) {
+                        Some("kind")
+                    } else {
+                        None
+                    };
+                    if let Some(column) = column {
+                        return (out, Some(LogError::ColumnDiffers { seq, column }));
+                    }
+                    out.push(r);
+                }
                 Ok(_) | Err(LogError::Malformed { .. }) => return (out, Some(LogError::ChainBroken { seq })),
                 Err(e) => return (out, Some(e)),
             }
