@@ -226,9 +226,9 @@ impl StepDuration {
     /// from the same generator; at most [`MAX_SPAN`].
     pub fn sample<R: rand_core::Rng + ?Sized>(&self, rng: &mut R) -> SimDuration {
         if let (Some(d), None, None) = (&self.base, &self.per_gb, &self.per_million_rows) {
-            // The same value as below (a whole number of ms at most
-            // MAX_SPAN rounds to itself), without the round trip through f64.
-            return d.sample(rng, MAX_SPAN);
+            // The same value as below (a whole number of ms rounds to
+            // itself), without the round trip through f64.
+            return d.sample(rng, MAX_SPAN).min(MAX_SPAN);
         }
         let mut ms = match &self.base {
             Some(d) => d.sample(rng, MAX_SPAN).as_ms() as f64,

@@ -115,8 +115,6 @@ pub struct Plan<'s> {
     digest: ScenarioDigest,
     keys: Vec<u64>,
     medians: Vec<SimDuration>,
-    /// Per step: it has no sub-steps.
-    leaf: Vec<bool>,
     /// Per step, what the agenda loop asks of it on every run, packed
     /// (the scenario's steps are large and scattered).
     facts: Vec<Facts>,
@@ -148,6 +146,8 @@ struct Facts {
     /// The parent's index, or `NONE`.
     parent: u32,
     children: u32,
+    /// It has no sub-steps.
+    leaf: bool,
     /// A group's finish lag, in ms.
     finish_lag: u64,
     /// It opens / closes the downtime.
@@ -240,18 +240,18 @@ impl<'s> Plan<'s> {
                 site_keys.push(rng::pair_key(rng::key_of(&fault.id), keys[s.index()]));
             }
         }
-        Plan {
+        let mut plan = Plan {
             scenario,
             digest,
             keys,
             medians,
-            leaf: scenario.steps.iter().map(|s| !s.is_group()).collect(),
             facts: scenario
                 .steps
                 .iter()
                 .map(|s| Facts {
                     parent: s.parent.map_or(NONE, |p| p.0),
                     children: s.children.len() as u32,
+                    leaf: !s.is_group(),
                     finish_lag: match s.work {
                         Work::Group { finish_lag } => finish_lag.as_ms(),
                         Work::Leaf(_) => 0,
@@ -271,7 +271,7 @@ impl<'s> Plan<'s> {
             site_keys,
             n_roots: scenario.roots.len() as u32,
             graph: Graph::new(&scenario.steps),
-            straight: straight::StraightPlan::new(scenario),
+            straight: None,
             rep: scenario.replication.as_ref().map(|rep| {
                 let tables = &scenario.database.tables;
                 RepPlan {
@@ -288,7 +288,9 @@ impl<'s> Plan<'s> {
                     no_pk: (0..tables.len()).filter(|t| !tables[*t].primary_key).collect(),
                 }
             }),
-        }
+        };
+        plan.straight = straight::StraightPlan::new(&plan);
+        plan
     }
 
     pub fn scenario(&self) -> &'s Scenario {
@@ -518,7 +520,8 @@ impl<'p, 's> Simulator<'p, 's> {
         sink: &mut dyn EventSink,
         summary: &mut RunSummary,
     ) -> Result<(), SimError> {
-        if !sink.wants_events() && self.straight(opts, summary) {
+        let silent = !sink.wants_events();
+        if silent && self.straight(opts, summary) {
             return sink.finish().map_err(SimError::Sink);
         }
         let plan = self.plan;
@@ -526,7 +529,7 @@ impl<'p, 's> Simulator<'p, 's> {
         let steps = &sc.steps;
         let n = steps.len();
         self.reset(opts);
-        let mut out = Emitter { silent: !sink.wants_events(), sink, seq: 0, max_events: opts.limits.max_events };
+        let mut out = Emitter { silent, sink, seq: 0, max_events: opts.limits.max_events };
         let mut run = RunTrack {
             downtime_intervals: std::mem::take(&mut summary.downtime_intervals),
             injected: std::mem::take(&mut summary.injected),
@@ -644,11 +647,7 @@ impl<'p, 's> Simulator<'p, 's> {
         summary.downtime = SimDuration(run.downtime_intervals.iter().map(|(a, b)| b.since(*a).as_ms()).sum());
         summary.critical_path.clear();
         if outcome == Outcome::Committed {
-            // The top-level step that ended last; of those ending together,
-            // the one declared last (a rule of the plan, as in `release`).
-            if let Some(last) = sc.roots.iter().rev().find(|r| self.ends[r.index()] == now) {
-                self.critical_path(end_node(last.index()), &mut summary.critical_path);
-            }
+            self.committed_path(now, &mut summary.critical_path);
         }
         summary.outcome = outcome;
         summary.seed = opts.seed;
@@ -1306,7 +1305,7 @@ impl<'p, 's> Simulator<'p, 's> {
                 self.children_left[p.index()] += 1;
             }
             self.completed[j] = false;
-            self.children_left[j] = steps[j].children.len() as u32;
+            self.children_left[j] = plan.facts[j].children;
             self.last_child_end[j] = 0;
             self.end_cause[j] = NONE;
             self.ready_at[j] = at;
@@ -1406,17 +1405,26 @@ impl<'p, 's> Simulator<'p, 's> {
         }
     }
 
+    /// The critical path of a run committed at `now`, from the top-level
+    /// step that ended last; of those ending together, the one declared
+    /// last (a rule of the plan, as in `release`).
+    fn committed_path(&self, now: u64, path: &mut Vec<StepIdx>) {
+        if let Some(last) = self.plan.scenario.roots.iter().rev().find(|r| self.ends[r.index()] == now) {
+            self.critical_path(end_node(last.index()), path);
+        }
+    }
+
     /// Walks back from the event that ended the run along what determined
     /// each time: the leaf steps whose durations make up the run's length,
     /// in order.
     fn critical_path(&self, mut node: u32, path: &mut Vec<StepIdx>) {
-        let leaf = &self.plan.leaf;
-        let mut guard = 4 * leaf.len() + 4;
+        let facts = &self.plan.facts;
+        let mut guard = 4 * facts.len() + 4;
         while node != NONE && guard > 0 {
             guard -= 1;
             let i = (node / 2) as usize;
             node = if node % 2 == 1 {
-                if leaf[i] {
+                if facts[i].leaf {
                     path.push(StepIdx(i as u32));
                 }
                 self.end_cause[i]

@@ -18,10 +18,10 @@
 
 use rehearse_core::event::{Mode, Outcome};
 use rehearse_core::fault::FaultIdx;
-use rehearse_core::scenario::{Anchor, DowntimeMark, Scenario, StepDuration, Work};
+use rehearse_core::scenario::{DowntimeMark, StepDuration, Work};
 use rehearse_core::time::{SimDuration, SimTime};
 
-use super::{Csr, FaultMode, NONE, RunOptions, Simulator, end_node, start_node, unit};
+use super::{Csr, FaultMode, NONE, Plan, RunOptions, Simulator, end_node, start_node, unit};
 use crate::rng;
 use crate::summary::{RunSummary, StepTiming};
 
@@ -61,44 +61,41 @@ enum Node {
 
 impl<'s> StraightPlan<'s> {
     /// `None` when the plan has what straight runs do not model.
-    pub(super) fn new(sc: &'s Scenario) -> Option<StraightPlan<'s>> {
-        if sc.replication.is_some() || sc.steps.iter().any(|s| !s.data.is_empty() || s.replication.is_some()) {
+    pub(super) fn new(plan: &Plan<'s>) -> Option<StraightPlan<'s>> {
+        let sc = plan.scenario;
+        if sc.replication.is_some() || plan.facts.iter().any(|f| f.effects) {
             return None;
         }
         let n = sc.steps.len();
         let marked = |m: DowntimeMark| {
             let mut it = (0..n).filter(move |i| sc.steps[*i].downtime == Some(m));
             match (it.next(), it.next()) {
-                (first, None) => Ok(first),
-                _ => Err(()),
+                (first, None) => Some(first),
+                _ => None,
             }
         };
-        let (begins, ends) = (marked(DowntimeMark::Begins).ok()?, marked(DowntimeMark::Ends).ok()?);
+        let (begins, ends) = (marked(DowntimeMark::Begins)?, marked(DowntimeMark::Ends)?);
 
-        // The node graph: what each node waits on.
+        // The plan's edges by target, ids ascending: (target, edge, source node, lag).
         let mut pairs = Vec::new();
-        let mut next: Vec<Vec<u32>> = vec![Vec::new(); 2 * n];
-        let mut edge = 0u32;
-        for (i, s) in sc.steps.iter().enumerate() {
-            // Edge ids as `Plan::new` numbers them: the parent's, then `after`.
-            let sources = s.parent.map(|p| (start_node(p.index()), 0)).into_iter().chain(s.after.iter().map(|d| {
-                let node = match d.anchor {
-                    Anchor::Start => start_node(d.step.index()),
-                    Anchor::Finish => end_node(d.step.index()),
-                };
-                (node, d.lag.as_ms())
-            }));
-            for (node, lag) in sources {
-                pairs.push((i, edge, node, lag));
-                next[node as usize].push(start_node(i));
-                edge += 1;
+        for source in 0..n {
+            for (csr, node) in [(&plan.on_start, start_node(source)), (&plan.on_end, end_node(source))] {
+                pairs.extend(csr.of(source).iter().map(|&(edge, target, lag)| (target as usize, edge, node, lag)));
             }
-            match s.work {
-                Work::Leaf(_) => next[start_node(i) as usize].push(end_node(i)),
-                Work::Group { .. } => {
-                    for c in &s.children {
-                        next[end_node(c.index()) as usize].push(end_node(i));
-                    }
+        }
+        // (By edge id here; `Csr::build` keeps that order within a target.)
+        pairs.sort_unstable_by_key(|p| p.1);
+        // The node graph: what each node lets go on.
+        let mut next: Vec<Vec<u32>> = vec![Vec::new(); 2 * n];
+        for &(target, _, node, _) in &pairs {
+            next[node as usize].push(start_node(target));
+        }
+        for (i, s) in sc.steps.iter().enumerate() {
+            if plan.facts[i].leaf {
+                next[start_node(i) as usize].push(end_node(i));
+            } else {
+                for c in &s.children {
+                    next[end_node(c.index()) as usize].push(end_node(i));
                 }
             }
         }
@@ -156,16 +153,11 @@ impl<'s> StraightPlan<'s> {
             })
             .collect();
         // Sites on groups never fire (the engine draws none for them).
-        let mut sites = Vec::new();
-        let mut site = 0;
-        for (f, fault) in sc.faults.iter().enumerate() {
-            for st in &fault.steps {
-                if !sc.steps[st.index()].is_group() {
-                    sites.push((site, FaultIdx(f as u32), fault.probability));
-                }
-                site += 1;
-            }
-        }
+        let sites = (0..n)
+            .filter(|i| plan.facts[*i].leaf)
+            .flat_map(|i| &plan.sites[i])
+            .map(|&(site, f)| (site as usize, f, sc.faults[f.index()].probability))
+            .collect();
         let drawn = sc
             .steps
             .iter()
@@ -293,9 +285,7 @@ impl Simulator<'_, '_> {
         summary.attempts.clear();
         summary.attempts.resize(n, 1);
         summary.critical_path.clear();
-        if let Some(last) = sc.roots.iter().rev().find(|r| self.ends[r.index()] == now) {
-            self.critical_path(end_node(last.index()), &mut summary.critical_path);
-        }
+        self.committed_path(now, &mut summary.critical_path);
         summary.n_events = sp.n_events;
         summary.injected.clear();
         summary.recoveries.clear();

@@ -462,6 +462,19 @@ fn threads_for(n: usize) -> usize {
     if n < PARALLEL_MIN { 1 } else { std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(8) }
 }
 
+/// `job(0) .. job(jobs - 1)`, side by side on threads (on this one for a
+/// single job), results in job order.
+fn in_parallel<T: Send>(jobs: usize, job: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    if jobs == 1 {
+        return vec![job(0)];
+    }
+    let job = &job;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..jobs).map(|k| scope.spawn(move || job(k))).collect();
+        handles.into_iter().map(|h| h.join().expect("a store thread panicked")).collect()
+    })
+}
+
 /// Reads the events with seq in `lo..=hi` (`count` of them), in seq order,
 /// split into ranges of seq read side by side, each through its own
 /// read-only connection. Rows are only ever appended, so a range read a
@@ -516,15 +529,7 @@ fn read_events(path: &Path, lo: i64, hi: i64, count: usize) -> Result<StoredEven
         }
         Ok(part)
     };
-    let parts: Vec<Result<Part, StoreError>> = if parts == 1 {
-        vec![read(ranges[0])]
-    } else {
-        std::thread::scope(|scope| {
-            let handles: Vec<_> = ranges.iter().map(|r| scope.spawn(move || read(*r))).collect();
-            handles.into_iter().map(|h| h.join().expect("a reading thread panicked")).collect()
-        })
-    };
-    let parts = parts.into_iter().collect::<Result<Vec<_>, _>>()?;
+    let parts = in_parallel(parts, |k| read(ranges[k])).into_iter().collect::<Result<Vec<_>, _>>()?;
     Ok(StoredEvents::from_parts(parts))
 }
 
@@ -577,8 +582,9 @@ impl StoredEvents {
 
     /// The events at `range`, in that order, with their other columns.
     fn range(&self, range: std::ops::Range<usize>) -> impl Iterator<Item = RowRef<'_>> {
+        // The part holding the first event, and its place in that part.
         let first = self.starts.partition_point(|s| *s <= range.start).saturating_sub(1);
-        let skip = range.start - self.starts.get(first).map_or(range.start, |s| (*s).min(range.start));
+        let skip = range.start - self.starts.get(first).copied().unwrap_or(0);
         self.parts
             .iter()
             .skip(first)
@@ -644,27 +650,19 @@ pub fn verify_stored(scenario: &Scenario, events: &StoredEvents) -> (Vec<EventRe
     };
     let n = events.len();
     let threads = threads_for(n);
-    if threads == 1 {
-        return check_range(0..n);
-    }
     let per = n.div_ceil(threads);
-    let parts: Vec<(Vec<EventRecord>, Option<LogError>)> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                let range = (t * per).min(n)..((t + 1) * per).min(n);
-                scope.spawn(move || check_range(range))
-            })
-            .collect();
-        handles.into_iter().map(|h| h.join().expect("a verifying thread panicked")).collect()
-    });
-    let mut records = Vec::with_capacity(n);
-    for (part, damage) in parts {
-        records.extend(part);
+    let parts = in_parallel(threads, |t| check_range((t * per).min(n)..((t + 1) * per).min(n)));
+    // The parts in order, up to the first damaged one.
+    let mut parts = parts.into_iter();
+    let (mut records, mut damage) = parts.next().unwrap_or_default();
+    for (part, part_damage) in parts {
         if damage.is_some() {
-            return (records, damage);
+            break;
         }
+        records.extend(part);
+        damage = part_damage;
     }
-    (records, None)
+    (records, damage)
 }
 
 /// Turns a stored chain blob into a link (wrong lengths never match).
