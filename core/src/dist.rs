@@ -192,7 +192,7 @@ impl Dist {
                 let y = gamma(rng, *beta);
                 min + (max - min) * (x / (x + y))
             }
-            Dist::LogNormal { median, sigma } => median * libm::exp(sigma * std_normal(rng)),
+            Dist::LogNormal { median, sigma } => lognormal_at(*median, *sigma, std_normal(rng)),
             Dist::Empirical { sorted_ms } => interpolate(sorted_ms, unit(rng)),
         }
     }
@@ -241,7 +241,12 @@ fn unit<R: Rng + ?Sized>(rng: &mut R) -> f64 {
 
 /// A uniform draw in (0, 1], safe to take the logarithm of.
 fn unit_open0<R: Rng + ?Sized>(rng: &mut R) -> f64 {
-    ((rng.next_u64() >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64)
+    unit_open0_of(rng.next_u64())
+}
+
+/// The uniform in (0, 1] that the generator output `x` gives.
+fn unit_open0_of(x: u64) -> f64 {
+    ((x >> 11) + 1) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 
 /// A standard normal draw from one uniform, by inverting the normal CDF
@@ -250,7 +255,18 @@ fn unit_open0<R: Rng + ?Sized>(rng: &mut R) -> f64 {
 /// central 95 % needs no logarithm: both matter for speed and for comparing
 /// plans on common random numbers.
 fn std_normal<R: Rng + ?Sized>(rng: &mut R) -> f64 {
-    inverse_normal_cdf(unit_open0(rng).min(1.0 - f64::EPSILON))
+    std_normal_of(rng.next_u64())
+}
+
+/// The standard normal draw that the generator output `x` gives.
+pub(crate) fn std_normal_of(x: u64) -> f64 {
+    inverse_normal_cdf(unit_open0_of(x).min(1.0 - f64::EPSILON))
+}
+
+/// A lognormal draw (in unrounded ms) at the standard normal value `z`.
+#[inline]
+pub(crate) fn lognormal_at(median: f64, sigma: f64, z: f64) -> f64 {
+    median * libm::exp(sigma * z)
 }
 
 /// The standard normal quantile of `p` in (0, 1).

@@ -8,6 +8,7 @@
 
 pub mod data;
 pub mod dist;
+pub mod draws;
 pub mod event;
 pub mod fault;
 pub mod readiness;

@@ -22,6 +22,7 @@ use std::collections::BinaryHeap;
 
 use rand_core::Rng;
 use rehearse_core::data::{Checksum, Effect};
+use rehearse_core::draws::Draws;
 use rehearse_core::event::{Event, EventRecord, Mode, Outcome, SCHEMA_VERSION, ScenarioDigest};
 use rehearse_core::fault::{Action, FaultIdx, PolicyIdx};
 use rehearse_core::replication::Role;
@@ -115,6 +116,10 @@ pub struct Plan<'s> {
     digest: ScenarioDigest,
     keys: Vec<u64>,
     medians: Vec<SimDuration>,
+    /// The first attempts' random durations (leaf steps but replication
+    /// ones, whose stream goes on to draw throughputs), drawn as a batch
+    /// when a random run starts.
+    first_draws: Draws<'s>,
     /// Per step, what the agenda loop asks of it on every run, packed
     /// (the scenario's steps are large and scattered).
     facts: Vec<Facts>,
@@ -137,7 +142,7 @@ pub struct Plan<'s> {
     rep: Option<RepPlan>,
     /// Runs in which no fault strikes, computed without the agenda (when
     /// the plan allows).
-    straight: Option<straight::StraightPlan<'s>>,
+    straight: Option<straight::StraightPlan>,
 }
 
 /// A step's facts the agenda loop needs on every run.
@@ -232,6 +237,10 @@ impl<'s> Plan<'s> {
             })
             .collect();
         let keys: Vec<u64> = scenario.steps.iter().map(|s| rng::key_of(&s.id)).collect();
+        let first_draws = Draws::new(scenario.steps.iter().enumerate().filter_map(|(i, s)| match &s.work {
+            Work::Leaf(d) if d.fixed().is_none() && s.replication.is_none() => Some((i as u32, d)),
+            _ => None,
+        }));
         let mut sites = vec![Vec::new(); n];
         let mut site_keys = Vec::new();
         for (f, fault) in scenario.faults.iter().enumerate() {
@@ -245,6 +254,7 @@ impl<'s> Plan<'s> {
             digest,
             keys,
             medians,
+            first_draws,
             facts: scenario
                 .steps
                 .iter()
@@ -440,8 +450,11 @@ pub struct Simulator<'p, 's> {
     /// a resume is decided, the length of the attempt that continues it.
     left_ms: Vec<u64>,
     resume_left: Vec<Option<u64>>,
-    /// A straight run's drawn durations.
-    drawn_ms: Vec<u64>,
+    /// Each leaf step's first attempt's duration in this run, when
+    /// `first_drawn` (fixed ones once and for all), and the batch's scratch.
+    first_ms: Vec<u64>,
+    first_drawn: bool,
+    draw_scratch: Vec<f64>,
 }
 
 impl<'p, 's> Simulator<'p, 's> {
@@ -487,7 +500,32 @@ impl<'p, 's> Simulator<'p, 's> {
             scratch: Default::default(),
             left_ms: vec![0; n],
             resume_left: vec![None; n],
-            drawn_ms: vec![0; n],
+            first_ms: plan
+                .scenario
+                .steps
+                .iter()
+                .map(|s| match &s.work {
+                    Work::Leaf(d) => d.fixed().map_or(0, SimDuration::as_ms),
+                    Work::Group { .. } => 0,
+                })
+                .collect(),
+            first_drawn: false,
+            draw_scratch: Vec::new(),
+        }
+    }
+
+    /// Draws every first attempt's duration of a random run at once (the
+    /// values each step would draw when it starts: same streams), or, in
+    /// a median run, marks that none are drawn.
+    fn draw_first(&mut self, opts: &RunOptions) {
+        self.first_drawn = opts.mode == Mode::Random;
+        if self.first_drawn {
+            let (plan, base) = (self.plan, rng::StreamBase::new(opts.seed, opts.run, Purpose::StepDuration));
+            plan.first_draws.sample(
+                |i| base.stream(plan.keys[i as usize], 1),
+                &mut self.draw_scratch,
+                &mut self.first_ms,
+            );
         }
     }
 
@@ -692,6 +730,7 @@ impl<'p, 's> Simulator<'p, 's> {
         self.backend.reset(plan.scenario);
         self.duration_base = rng::StreamBase::new(opts.seed, opts.run, Purpose::StepDuration);
         self.fault_base = rng::StreamBase::new(opts.seed, opts.run, Purpose::Fault);
+        self.draw_first(opts);
         for (left, facts) in self.children_left.iter_mut().zip(&plan.facts) {
             *left = facts.children;
         }
@@ -739,14 +778,16 @@ impl<'p, 's> Simulator<'p, 's> {
             self.release(edge, target as usize, at + lag, start_node(i));
         }
         let Work::Leaf(d) = &step.work else { return Ok(()) };
-        let mut draws = match opts.mode {
-            Mode::Median => None,
-            Mode::Random => Some(self.duration_base.stream(plan.keys[i], u64::from(attempt))),
-        };
         let dur = match self.resume_left[i].take() {
             // Resumed: what the interrupted attempt had left.
             Some(left) => left,
+            // Drawn with the others when the run started.
+            None if attempt == 1 && self.first_drawn && step.replication.is_none() => self.first_ms[i],
             None => {
+                let mut draws = match opts.mode {
+                    Mode::Median => None,
+                    Mode::Random => Some(self.duration_base.stream(plan.keys[i], u64::from(attempt))),
+                };
                 let mut dur = match &mut draws {
                     None => plan.medians[i].as_ms(),
                     Some(s) => d.sample(s).as_ms(),

@@ -18,7 +18,7 @@
 
 use rehearse_core::event::{Mode, Outcome};
 use rehearse_core::fault::FaultIdx;
-use rehearse_core::scenario::{DowntimeMark, StepDuration, Work};
+use rehearse_core::scenario::{DowntimeMark, Work};
 use rehearse_core::time::{SimDuration, SimTime};
 
 use super::{Csr, FaultMode, NONE, Plan, RunOptions, Simulator, end_node, start_node, unit};
@@ -27,7 +27,7 @@ use crate::summary::{RunSummary, StepTiming};
 
 /// What a plan needs for straight runs, compiled once.
 #[derive(Debug)]
-pub(super) struct StraightPlan<'s> {
+pub(super) struct StraightPlan {
     /// Every node (`2i` a step's start, `2i + 1` its end) after the nodes it
     /// waits on, with how its time is found.
     order: Vec<(u32, Node)>,
@@ -35,8 +35,6 @@ pub(super) struct StraightPlan<'s> {
     into: Csr,
     /// Sub-steps' end nodes, for the groups' `Node::Group` ranges.
     children: Vec<u32>,
-    /// The leaf steps whose durations are drawn (not fixed), with theirs.
-    drawn: Vec<(usize, &'s StepDuration)>,
     /// The fault sites on leaf steps: (site, fault, its probability).
     sites: Vec<(usize, FaultIdx, f64)>,
     /// The step whose start opens the downtime, and the one whose end
@@ -52,16 +50,16 @@ pub(super) struct StraightPlan<'s> {
 enum Node {
     /// A start: the latest of its incoming edges.
     Start,
-    /// A leaf's end: its start plus its duration, drawn unless fixed.
-    Leaf { fixed: Option<u64> },
+    /// A leaf's end: its start plus its duration.
+    Leaf,
     /// A group's end: the latest of its sub-steps' ends (`children[from..to]`)
     /// plus its finish lag.
     Group { from: u32, to: u32, finish_lag: u64 },
 }
 
-impl<'s> StraightPlan<'s> {
+impl StraightPlan {
     /// `None` when the plan has what straight runs do not model.
-    pub(super) fn new(plan: &Plan<'s>) -> Option<StraightPlan<'s>> {
+    pub(super) fn new(plan: &Plan<'_>) -> Option<StraightPlan> {
         let sc = plan.scenario;
         if sc.replication.is_some() || plan.facts.iter().any(|f| f.effects) {
             return None;
@@ -142,7 +140,7 @@ impl<'s> StraightPlan<'s> {
                 let step = &sc.steps[(v / 2) as usize];
                 let node = match &step.work {
                     _ if v % 2 == 0 => Node::Start,
-                    Work::Leaf(d) => Node::Leaf { fixed: d.fixed().map(SimDuration::as_ms) },
+                    Work::Leaf(_) => Node::Leaf,
                     Work::Group { finish_lag } => {
                         let from = children.len() as u32;
                         children.extend(step.children.iter().map(|c| end_node(c.index())));
@@ -158,18 +156,8 @@ impl<'s> StraightPlan<'s> {
             .flat_map(|i| &plan.sites[i])
             .map(|&(site, f)| (site as usize, f, sc.faults[f.index()].probability))
             .collect();
-        let drawn = sc
-            .steps
-            .iter()
-            .enumerate()
-            .filter_map(|(i, s)| match &s.work {
-                Work::Leaf(d) if d.fixed().is_none() => Some((i, d)),
-                _ => None,
-            })
-            .collect();
         Some(StraightPlan {
             order,
-            drawn,
             into: Csr::build(n, pairs),
             children,
             sites,
@@ -212,16 +200,8 @@ impl Simulator<'_, '_> {
                 }
             }
         }
-        // Durations first, each from its own stream: independent draws the
-        // processor overlaps, apart from the pass that adds them up.
-        let duration_base = rng::StreamBase::new(opts.seed, opts.run, rng::Purpose::StepDuration);
-        for &(i, d) in &sp.drawn {
-            self.drawn_ms[i] = if random {
-                d.sample(&mut duration_base.stream(plan.keys[i], 1)).as_ms()
-            } else {
-                plan.medians[i].as_ms()
-            };
-        }
+        // Durations first, as a batch, apart from the pass that adds them up.
+        self.draw_first(opts);
         // Node times and causes, in dependency order.
         for &(v, node) in &sp.order {
             let i = (v / 2) as usize;
@@ -239,8 +219,8 @@ impl Simulator<'_, '_> {
                     self.starts[i] = at;
                     self.start_cause[i] = cause;
                 }
-                Node::Leaf { fixed } => {
-                    let dur = fixed.unwrap_or(self.drawn_ms[i]);
+                Node::Leaf => {
+                    let dur = if random { self.first_ms[i] } else { plan.medians[i].as_ms() };
                     self.ends[i] = self.starts[i] + dur;
                     self.end_cause[i] = start_node(i);
                 }

@@ -1,0 +1,137 @@
+//! Many step durations drawn at once, each from its own generator, with
+//! exactly the values [`StepDuration::sample`] gives one by one.
+//!
+//! A lognormal draw is a long chain of dependent arithmetic: a generator
+//! output, the normal quantile (a rational function with a division), then
+//! `exp` (another). Drawn one after the other, each draw mostly waits on its
+//! own chain, and the processor can look only a draw or two ahead. Drawn in
+//! stages across the batch (every uniform, then every quantile, then every
+//! exponential), the chains of different steps overlap: a Monte Carlo run's
+//! durations cost about half as much. Same operations, same order within
+//! each draw, so the same bits.
+
+use rand_core::Rng;
+
+use crate::dist::{Dist, lognormal_at, round_ms, std_normal_of};
+use crate::scenario::{MAX_SPAN, StepDuration};
+
+/// A batch of durations to draw, compiled once per plan. Each duration has
+/// a slot (the caller's index, a step's say); `sample` writes slot `s`'s
+/// draw to `out[s]`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Draws<'s> {
+    /// Durations that are one lognormal, nothing scaled: (slot, median, sigma).
+    lognormal: Vec<(u32, f64, f64)>,
+    /// Every other duration, drawn whole.
+    other: Vec<(u32, &'s StepDuration)>,
+}
+
+impl<'s> Draws<'s> {
+    /// The batch of these `(slot, duration)`s.
+    pub fn new(items: impl IntoIterator<Item = (u32, &'s StepDuration)>) -> Self {
+        let mut draws = Draws::default();
+        for (slot, d) in items {
+            match (&d.base, &d.per_gb, &d.per_million_rows) {
+                (Some(Dist::LogNormal { median, sigma }), None, None) => {
+                    draws.lognormal.push((slot, *median, *sigma));
+                }
+                _ => draws.other.push((slot, d)),
+            }
+        }
+        draws
+    }
+
+    /// How many durations a batch draws.
+    pub fn len(&self) -> usize {
+        self.lognormal.len() + self.other.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Draws every duration of the batch: slot `s` from a fresh `rng(s)`,
+    /// in milliseconds, into `out[s]`. `z` is scratch space, reused from
+    /// call to call.
+    ///
+    /// # Panics
+    /// When a slot is outside `out`.
+    pub fn sample<R: Rng>(&self, mut rng: impl FnMut(u32) -> R, z: &mut Vec<f64>, out: &mut [u64]) {
+        for &(slot, d) in &self.other {
+            out[slot as usize] = d.sample(&mut rng(slot)).as_ms();
+        }
+        z.clear();
+        z.extend(self.lognormal.iter().map(|&(slot, _, _)| std_normal_of(rng(slot).next_u64())));
+        for (&(slot, median, sigma), z) in self.lognormal.iter().zip(z.iter()) {
+            // As `StepDuration::sample` of a lone lognormal: no upper bound
+            // of its own, so capped at MAX_SPAN.
+            out[slot as usize] = round_ms(lognormal_at(median, sigma, *z)).min(MAX_SPAN.as_ms());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dist::Dist;
+    use crate::scenario::Scaled;
+    use crate::time::SimDuration;
+    use rand_core::SeedableRng;
+    use rand_xoshiro::SplitMix64;
+
+    fn d(s: &str) -> SimDuration {
+        SimDuration::parse(s).unwrap()
+    }
+
+    fn base(dist: Dist) -> StepDuration {
+        StepDuration { base: Some(dist), per_gb: None, per_million_rows: None }
+    }
+
+    /// Every kind of duration, drawn in a batch, gives the draw it gives
+    /// alone from the same generator, bit for bit, over many generators
+    /// (the normal quantile's tails included).
+    #[test]
+    fn a_batch_draws_what_each_draws_alone() {
+        let scaled = |dist: Dist| Scaled { dist, units: 37.5 };
+        let durations = [
+            base(Dist::lognormal(d("1m58.772s"), d("2m28.465s")).unwrap()),
+            base(Dist::uniform(d("5s"), d("1m")).unwrap()),
+            base(Dist::lognormal(d("7h41m"), d("11h32m")).unwrap()),
+            base(Dist::triangular(d("10s"), d("30s"), d("2m")).unwrap()),
+            base(Dist::pert(d("5m"), d("10m"), d("30m")).unwrap()),
+            base(Dist::fixed(d("2m"))),
+            StepDuration {
+                base: None,
+                per_gb: Some(scaled(Dist::pert(d("4s"), d("8s"), d("20s")).unwrap())),
+                per_million_rows: None,
+            },
+            StepDuration {
+                base: Some(Dist::lognormal(d("1m"), d("2m")).unwrap()),
+                per_gb: None,
+                per_million_rows: Some(scaled(Dist::lognormal(d("3s"), d("4s")).unwrap())),
+            },
+            base(Dist::empirical(&[d("1h"), d("3h"), d("2h")]).unwrap()),
+            // Wide enough to hit the MAX_SPAN cap now and then.
+            base(Dist::lognormal(d("20d"), d("29d")).unwrap()),
+        ];
+        // Slots out of order and with a gap, as a plan's leaf steps are.
+        let slots = [3u32, 0, 7, 1, 9, 4, 11, 2, 5, 10];
+        let draws = Draws::new(slots.iter().copied().zip(&durations));
+        assert_eq!(draws.len(), durations.len());
+        assert_eq!(draws.lognormal.len(), 3);
+        let (mut z, mut out) = (Vec::new(), vec![u64::MAX; 12]);
+        let gen_of = |run: u64, slot: u32| SplitMix64::seed_from_u64(run.wrapping_mul(1_000_003) ^ u64::from(slot));
+        let (mut capped, mut tails) = (0, 0);
+        for run in 0..20_000u64 {
+            draws.sample(|slot| gen_of(run, slot), &mut z, &mut out);
+            for (slot, dur) in slots.iter().zip(&durations) {
+                let alone = dur.sample(&mut gen_of(run, *slot)).as_ms();
+                assert_eq!(out[*slot as usize], alone, "run {run}, slot {slot}: {dur:?}");
+            }
+            capped += usize::from(out[10] == MAX_SPAN.as_ms());
+            tails += usize::from(z.iter().any(|z| z.abs() > 1.96));
+        }
+        assert_eq!(out[6], u64::MAX, "a slot outside the batch is left alone");
+        assert!(capped > 0 && tails > 0, "capped {capped}, tails {tails}: the test must reach both");
+    }
+}
