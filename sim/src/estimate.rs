@@ -383,11 +383,11 @@ pub fn estimate(
     let criticality = main.counts.critical.iter().map(|c| *c as f64 / committed as f64).collect();
 
     let samples: Vec<&Sampled> = main.samples.iter().collect();
-    let sample_downtime: Vec<f64> = main.results.iter().take(samples.len()).map(|r| r.downtime_ms as f64).collect();
+    let sample_downtime: Vec<u64> = main.results.iter().take(samples.len()).map(|r| r.downtime_ms).collect();
     let downtime_ranks = ranks(&sample_downtime);
     let sensitivity = (0..sc.steps.len())
         .map(|i| {
-            let xs: Vec<f64> = samples.iter().map(|r| r.durations[i] as f64).collect();
+            let xs: Vec<u64> = samples.iter().map(|r| r.durations[i]).collect();
             spearman_ranked(&xs, &downtime_ranks)
         })
         .collect();
@@ -490,12 +490,12 @@ fn converged_after(downtimes: &[u64], p90: u64) -> Option<u64> {
 
 /// Spearman's rank correlation (average ranks for ties).
 #[cfg(test)]
-fn spearman(xs: &[f64], ys: &[f64]) -> Option<f64> {
+fn spearman(xs: &[u64], ys: &[u64]) -> Option<f64> {
     spearman_ranked(xs, &ranks(ys))
 }
 
 /// Spearman's rank correlation of `xs` with the values ranked `ry`.
-fn spearman_ranked(xs: &[f64], ry: &[f64]) -> Option<f64> {
+fn spearman_ranked(xs: &[u64], ry: &[f64]) -> Option<f64> {
     if xs.len() < 3 {
         return None;
     }
@@ -511,20 +511,21 @@ fn spearman_ranked(xs: &[f64], ry: &[f64]) -> Option<f64> {
     (sxx > 0.0 && syy > 0.0).then(|| sxy / libm::sqrt(sxx * syy))
 }
 
-fn ranks(v: &[f64]) -> Vec<f64> {
-    let mut idx: Vec<usize> = (0..v.len()).collect();
-    // A total order (ties by index): an unstable sort gives the same order.
-    idx.sort_unstable_by(|a, b| v[*a].total_cmp(&v[*b]).then(a.cmp(b)));
+fn ranks(v: &[u64]) -> Vec<f64> {
+    // (value, index) pairs: a total order, so an unstable sort gives the
+    // one order, and sorting plain integers is quick.
+    let mut by_value: Vec<(u64, usize)> = v.iter().copied().zip(0..).collect();
+    by_value.sort_unstable();
     let mut r = vec![0.0; v.len()];
     let mut i = 0;
-    while i < idx.len() {
+    while i < by_value.len() {
         let mut j = i;
-        while j + 1 < idx.len() && v[idx[j + 1]] == v[idx[i]] {
+        while j + 1 < by_value.len() && by_value[j + 1].0 == by_value[i].0 {
             j += 1;
         }
         let avg = (i + j) as f64 / 2.0 + 1.0;
-        for k in i..=j {
-            r[idx[k]] = avg;
+        for &(_, k) in &by_value[i..=j] {
+            r[k] = avg;
         }
         i = j + 1;
     }
@@ -720,13 +721,14 @@ mod tests {
         assert_eq!(quantile(&v, 0.5), 50);
         assert_eq!(quantile(&v, 0.9), 90);
         assert_eq!(quantile(&v, 1.0), 100);
-        assert_eq!(ranks(&[3.0, 1.0, 3.0, 2.0]), vec![3.5, 1.0, 3.5, 2.0]);
-        let x: Vec<f64> = (0..50).map(f64::from).collect();
-        let y: Vec<f64> = x.iter().map(|v| v * v).collect();
+        assert_eq!(ranks(&[3, 1, 3, 2]), vec![3.5, 1.0, 3.5, 2.0]);
+        assert_eq!(ranks(&[5, 5, 5, 0, 9]), vec![3.0, 3.0, 3.0, 1.0, 5.0]);
+        let x: Vec<u64> = (0..50).collect();
+        let y: Vec<u64> = x.iter().map(|v| v * v).collect();
         assert!((spearman(&x, &y).unwrap() - 1.0).abs() < 1e-12, "monotone: rank correlation 1");
-        let rev: Vec<f64> = x.iter().map(|v| -v).collect();
+        let rev: Vec<u64> = x.iter().map(|v| 100 - v).collect();
         assert!((spearman(&x, &rev).unwrap() + 1.0).abs() < 1e-12);
-        assert_eq!(spearman(&x, &vec![1.0; 50]), None);
+        assert_eq!(spearman(&x, &vec![1; 50]), None);
         let (lo, hi) = p90_ci(&v);
         assert!(lo <= 90 && hi >= 90 && lo >= 80 && hi <= 100, "{lo} {hi}");
     }
