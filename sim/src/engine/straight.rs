@@ -18,7 +18,7 @@
 
 use rehearse_core::event::{Mode, Outcome};
 use rehearse_core::fault::FaultIdx;
-use rehearse_core::scenario::{DowntimeMark, Work};
+use rehearse_core::scenario::{DowntimeMark, StepIdx, Work};
 use rehearse_core::time::{SimDuration, SimTime};
 
 use super::{Csr, FaultMode, NONE, Plan, RunOptions, Simulator, end_node, start_node, unit};
@@ -31,10 +31,16 @@ pub(super) struct StraightPlan {
     /// Every node (`2i` a step's start, `2i + 1` its end) after the nodes it
     /// waits on, with how its time is found.
     order: Vec<(u32, Node)>,
-    /// Per step, its incoming edges by ascending id: (edge, source node, lag).
-    into: Csr,
+    /// The starts' incoming edges, for their `Node::Start` ranges, each
+    /// start's by ascending edge id: (source node, lag).
+    into: Vec<(u32, u64)>,
     /// Sub-steps' end nodes, for the groups' `Node::Group` ranges.
     children: Vec<u32>,
+    /// The leaf steps by the place of their ends in `order`, when there are
+    /// at most 128: a node's critical path is then a set of bits, bit `k`
+    /// standing for `path_leaves[k]` (see `Simulator::straight`).
+    path_leaves: Option<Vec<StepIdx>>,
+    median_ms: Vec<u64>,
     /// The fault sites on leaf steps: (site, fault, its probability).
     sites: Vec<(usize, FaultIdx, f64)>,
     /// The step whose start opens the downtime, and the one whose end
@@ -48,10 +54,11 @@ pub(super) struct StraightPlan {
 /// How a node's time is found.
 #[derive(Clone, Copy, Debug)]
 enum Node {
-    /// A start: the latest of its incoming edges.
-    Start,
-    /// A leaf's end: its start plus its duration.
-    Leaf,
+    /// A start: the latest of its incoming edges (`into[from..to]`).
+    Start { from: u32, to: u32 },
+    /// A leaf's end: its start plus its duration; `bit` is its place in
+    /// `path_leaves`.
+    Leaf { bit: u32 },
     /// A group's end: the latest of its sub-steps' ends (`children[from..to]`)
     /// plus its finish lag.
     Group { from: u32, to: u32, finish_lag: u64 },
@@ -134,13 +141,24 @@ impl StraightPlan {
         }
         let downtime_events = u64::from(begins.is_some()) + u64::from(begins.is_some() && ends.is_some());
         let mut children = Vec::new();
+        let into_step = Csr::build(n, pairs);
+        let mut into = Vec::new();
+        let mut leaves = Vec::new();
         let order = order
             .into_iter()
             .map(|v| {
-                let step = &sc.steps[(v / 2) as usize];
+                let i = (v / 2) as usize;
+                let step = &sc.steps[i];
                 let node = match &step.work {
-                    _ if v % 2 == 0 => Node::Start,
-                    Work::Leaf(_) => Node::Leaf,
+                    _ if v % 2 == 0 => {
+                        let from = into.len() as u32;
+                        into.extend(into_step.of(i).iter().map(|&(_, source, lag)| (source, lag)));
+                        Node::Start { from, to: into.len() as u32 }
+                    }
+                    Work::Leaf(_) => {
+                        leaves.push(StepIdx(i as u32));
+                        Node::Leaf { bit: leaves.len() as u32 - 1 }
+                    }
                     Work::Group { finish_lag } => {
                         let from = children.len() as u32;
                         children.extend(step.children.iter().map(|c| end_node(c.index())));
@@ -158,8 +176,10 @@ impl StraightPlan {
             .collect();
         Some(StraightPlan {
             order,
-            into: Csr::build(n, pairs),
+            into,
             children,
+            path_leaves: (leaves.len() <= 128).then_some(leaves),
+            median_ms: plan.medians.iter().map(|m| m.as_ms()).collect(),
             sites,
             begins,
             ends,
@@ -202,43 +222,53 @@ impl Simulator<'_, '_> {
         }
         // Durations first, as a batch, apart from the pass that adds them up.
         self.draw_first(opts);
-        // Node times and causes, in dependency order.
+        // Node times and causes, in dependency order; with few enough leaves,
+        // each node's critical path as a set of leaves too (its cause's,
+        // plus itself if it is a leaf's end), which spares walking the
+        // causes back at the end: the leaves of a path, in the order of
+        // their ends, are their bits in ascending order.
+        let durations = if random { &self.first_ms } else { &sp.median_ms };
+        let with_paths = sp.path_leaves.is_some();
+        let (t, cause, paths) = (&mut self.node_ms, &mut self.node_cause, &mut self.node_path);
         for &(v, node) in &sp.order {
-            let i = (v / 2) as usize;
-            match node {
-                Node::Start => {
+            let v = v as usize;
+            let (at, by) = match node {
+                Node::Start { from, to } => {
                     // Of the edges due last, the one with the highest id (ids ascend).
-                    let (mut at, mut cause) = (0u64, NONE);
-                    for &(_, source, lag) in sp.into.of(i) {
-                        let s = (source / 2) as usize;
-                        let t = if source % 2 == 0 { self.starts[s] } else { self.ends[s] } + lag;
-                        if t >= at {
-                            (at, cause) = (t, source);
+                    let (mut at, mut by) = (0u64, NONE);
+                    for &(source, lag) in &sp.into[from as usize..to as usize] {
+                        let due = t[source as usize] + lag;
+                        if due >= at {
+                            (at, by) = (due, source);
                         }
                     }
-                    self.starts[i] = at;
-                    self.start_cause[i] = cause;
+                    (at, by)
                 }
-                Node::Leaf => {
-                    let dur = if random { self.first_ms[i] } else { plan.medians[i].as_ms() };
-                    self.ends[i] = self.starts[i] + dur;
-                    self.end_cause[i] = start_node(i);
-                }
+                Node::Leaf { .. } => (t[v - 1] + durations[v / 2], (v - 1) as u32),
                 Node::Group { from, to, finish_lag } => {
                     // Of the sub-steps ending last, the one declared last.
-                    let (mut at, mut cause) = (0u64, NONE);
-                    for &node in &sp.children[from as usize..to as usize] {
-                        let t = self.ends[(node / 2) as usize];
-                        if t > at || t == at && (cause == NONE || node > cause) {
-                            (at, cause) = (t, node);
+                    let (mut at, mut by) = (0u64, NONE);
+                    for &child in &sp.children[from as usize..to as usize] {
+                        let end = t[child as usize];
+                        if end > at || end == at && (by == NONE || child > by) {
+                            (at, by) = (end, child);
                         }
                     }
-                    self.ends[i] = at + finish_lag;
-                    self.end_cause[i] = cause;
+                    (at + finish_lag, by)
                 }
+            };
+            t[v] = at;
+            cause[v] = by;
+            if with_paths {
+                let before = if by == NONE { 0 } else { paths[by as usize] };
+                paths[v] = match node {
+                    Node::Leaf { bit } => before | 1 << bit,
+                    _ => before,
+                };
             }
         }
-        let now = sc.roots.iter().map(|r| self.ends[r.index()]).max().unwrap_or(0);
+        let end = |i: usize| t[end_node(i) as usize];
+        let now = sc.roots.iter().map(|r| end(r.index())).max().unwrap_or(0);
         if now > opts.limits.max_time.as_ms() {
             return false; // the engine reports which step ran past it
         }
@@ -253,19 +283,43 @@ impl Simulator<'_, '_> {
         summary.downtime_open = false;
         if let Some(b) = sp.begins {
             let (close, open) = match sp.ends {
-                Some(e) => (self.ends[e], false),
+                Some(e) => (end(e), false),
                 None => (now, true),
             };
-            summary.downtime_intervals.push((SimTime(self.starts[b]), SimTime(close)));
+            summary.downtime_intervals.push((SimTime(t[start_node(b) as usize]), SimTime(close)));
             summary.downtime_open = open;
         }
         summary.downtime = SimDuration(summary.downtime_intervals.iter().map(|(a, b)| b.since(*a).as_ms()).sum());
         summary.steps.clear();
-        summary.steps.extend((0..n).map(|i| StepTiming { start: SimTime(self.starts[i]), end: SimTime(self.ends[i]) }));
+        summary.steps.extend(t.chunks_exact(2).map(|se| StepTiming { start: SimTime(se[0]), end: SimTime(se[1]) }));
         summary.attempts.clear();
         summary.attempts.resize(n, 1);
-        summary.critical_path.clear();
-        self.committed_path(now, &mut summary.critical_path);
+        // As `committed_path`: back from the end of the last top-level step
+        // to end at `now`.
+        let path = &mut summary.critical_path;
+        path.clear();
+        if let Some(last) = sc.roots.iter().rev().find(|r| end(r.index()) == now) {
+            let last = end_node(last.index());
+            match &sp.path_leaves {
+                Some(leaves) => {
+                    let mut bits = paths[last as usize];
+                    while bits != 0 {
+                        path.push(leaves[bits.trailing_zeros() as usize]);
+                        bits &= bits - 1;
+                    }
+                }
+                None => {
+                    let mut v = last;
+                    while v != NONE {
+                        if v % 2 == 1 && plan.facts[(v / 2) as usize].leaf {
+                            path.push(StepIdx(v / 2));
+                        }
+                        v = cause[v as usize];
+                    }
+                    path.reverse();
+                }
+            }
+        }
         summary.n_events = sp.n_events;
         summary.injected.clear();
         summary.recoveries.clear();
@@ -376,6 +430,50 @@ mod tests {
         let (engine, straight) = critical(group);
         assert_eq!(engine, ["y"]);
         assert_eq!(straight, engine);
+    }
+
+    /// Past 128 leaf steps a critical path no longer fits in a node's bits
+    /// and is walked back along the causes instead: both ways give the
+    /// engine's path (plans of leaves in groups of 30, each after the two
+    /// before it, every seventh of a fixed length so that ties happen).
+    #[test]
+    fn long_plans_walk_their_critical_paths() {
+        let long = |leaves: u32| {
+            let mut text = String::from("[scenario]\nname = \"long\"\n");
+            for g in 0..leaves.div_ceil(30) {
+                text.push_str(&format!("[[step]]\nid = \"g{g}\"\n"));
+                if g > 0 {
+                    text.push_str(&format!("after = [\"g{}\"]\n", g - 1));
+                }
+            }
+            for k in 0..leaves {
+                text.push_str(&format!("[[step]]\nid = \"s{k}\"\nparent = \"g{}\"\n", k / 30));
+                if k % 30 > 1 {
+                    text.push_str(&format!("after = [\"s{}\", \"s{}\"]\n", k - 2, k - 1));
+                }
+                text.push_str(if k % 7 == 0 {
+                    "duration = \"10m\"\n"
+                } else {
+                    "duration = { lognormal = { median = \"10m\", p90 = \"15m\" } }\n"
+                });
+            }
+            text
+        };
+        for leaves in [120, 150] {
+            let text = long(leaves);
+            let sc = Scenario::parse(&text, "long.toml").unwrap();
+            let plan = Plan::new(&sc, crate::digest(&text));
+            let sp = plan.straight.as_ref().expect("a plain plan runs straight");
+            assert_eq!(sp.path_leaves.is_some(), leaves <= 128);
+            let (mut a, mut b) = (Simulator::new(&plan), Simulator::new(&plan));
+            for run in 0..40 {
+                let opts = RunOptions { run, ..RunOptions::new(5, if run == 0 { Mode::Median } else { Mode::Random }) };
+                let want = engine(&mut a, &opts).unwrap();
+                let got = b.run(&opts, &mut NullSink).unwrap();
+                assert!(want.critical_path.len() > 50, "{leaves} leaves: {:?}", want.critical_path);
+                assert_eq!(got, want, "{leaves} leaves, run {run}");
+            }
+        }
     }
 
     /// A run past its limits goes through the engine, which says where.
