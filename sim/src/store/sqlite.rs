@@ -415,11 +415,15 @@ pub fn read_store(path: &Path) -> Result<StoredRun, StoreError> {
         let (k, v) = row.map_err(err)?;
         meta.insert(k, v);
     }
-    let (lo, hi, count): (Option<i64>, Option<i64>, i64) = conn
-        .query_row("SELECT min(seq), max(seq), count(*) FROM events", [], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+    // Each bound alone is a look-up in the seq index (with both in one
+    // SELECT, or with count(*), SQLite reads the whole table).
+    let (lo, hi): (Option<i64>, Option<i64>) = conn
+        .query_row("SELECT (SELECT min(seq) FROM events), (SELECT max(seq) FROM events)", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
         .map_err(err)?;
     let events = match (lo, hi) {
-        (Some(lo), Some(hi)) => read_events(path, lo, hi, usize::try_from(count).unwrap_or(0))?,
+        (Some(lo), Some(hi)) => read_events(path, lo, hi)?,
         _ => StoredEvents::default(),
     };
     let mut status_rows = Vec::new();
@@ -475,12 +479,15 @@ fn in_parallel<T: Send>(jobs: usize, job: impl Fn(usize) -> T + Sync) -> Vec<T> 
     })
 }
 
-/// Reads the events with seq in `lo..=hi` (`count` of them), in seq order,
-/// split into ranges of seq read side by side, each through its own
-/// read-only connection. Rows are only ever appended, so a range read a
-/// moment later than another sees the same rows in it.
-fn read_events(path: &Path, lo: i64, hi: i64, count: usize) -> Result<StoredEvents, StoreError> {
+/// Reads the events with seq in `lo..=hi`, in seq order, split into ranges
+/// of seq read side by side, each through its own read-only connection.
+/// Rows are only ever appended, so a range read a moment later than another
+/// sees the same rows in it.
+fn read_events(path: &Path, lo: i64, hi: i64) -> Result<StoredEvents, StoreError> {
     let name = path.display().to_string();
+    // As many events as seqs in a store as written (one damaged may hold
+    // fewer, or seqs far apart: this only sizes threads and buffers).
+    let count = usize::try_from(i128::from(hi) - i128::from(lo) + 1).unwrap_or(usize::MAX);
     let parts = threads_for(count);
     // Inclusive bounds; the first and last ranges are open-ended, so every
     // row falls in exactly one whatever its seq.
@@ -502,7 +509,7 @@ fn read_events(path: &Path, lo: i64, hi: i64, count: usize) -> Result<StoredEven
                 .map_err(err)?;
         // Room for the part's events up front (payloads average well under
         // 256 bytes): no reallocation per event.
-        let room = count / parts + 1;
+        let room = (count / parts).saturating_add(1).min(1 << 20);
         let mut part = Part { text: String::with_capacity(room * 192), rows: Vec::with_capacity(room) };
         let mut stmt = conn
             .prepare("SELECT seq, payload, chain, at_ms, kind FROM events WHERE seq BETWEEN ?1 AND ?2 ORDER BY seq")
@@ -623,8 +630,11 @@ impl StoredEvents {
 /// one by one, whatever the number of threads.
 pub fn verify_stored(scenario: &Scenario, events: &StoredEvents) -> (Vec<EventRecord>, Option<LogError>) {
     let verifier = Verifier::new(scenario);
+    let n = events.len();
     let check_range = |range: std::ops::Range<usize>| -> (Vec<EventRecord>, Option<LogError>) {
-        let mut out = Vec::with_capacity(range.len());
+        // The first part's vector takes the others' records after it: room
+        // for all of them up front, so they are copied in once.
+        let mut out = Vec::with_capacity(if range.start == 0 { n } else { range.len() });
         let mut prev = if range.start == 0 { &GENESIS } else { events.link_at(range.start - 1) };
         for (seq, text, link, at_ms, kind) in events.range(range) {
             match verifier.check(prev, text, link) {
@@ -648,7 +658,6 @@ pub fn verify_stored(scenario: &Scenario, events: &StoredEvents) -> (Vec<EventRe
         }
         (out, None)
     };
-    let n = events.len();
     let threads = threads_for(n);
     let per = n.div_ceil(threads);
     let parts = in_parallel(threads, |t| check_range((t * per).min(n)..((t + 1) * per).min(n)));
