@@ -450,10 +450,11 @@ pub struct Simulator<'p, 's> {
     /// a resume is decided, the length of the attempt that continues it.
     left_ms: Vec<u64>,
     resume_left: Vec<Option<u64>>,
-    /// Each leaf step's first attempt's duration in this run, when
-    /// `first_drawn` (fixed ones once and for all), and the batch's scratch.
+    /// Each leaf step's first attempt's duration in the random run
+    /// `first_drawn` (seed, run), if any (fixed ones once and for all), and
+    /// the batch's scratch.
     first_ms: Vec<u64>,
-    first_drawn: bool,
+    first_drawn: Option<(u64, u64)>,
     draw_scratch: Vec<f64>,
     /// A straight run's node times, causes and critical paths (node `2i`
     /// is step i's start, `2i + 1` its end).
@@ -514,7 +515,7 @@ impl<'p, 's> Simulator<'p, 's> {
                     Work::Group { .. } => 0,
                 })
                 .collect(),
-            first_drawn: false,
+            first_drawn: None,
             draw_scratch: Vec::new(),
             node_ms: vec![0; 2 * n],
             node_cause: vec![NONE; 2 * n],
@@ -523,18 +524,18 @@ impl<'p, 's> Simulator<'p, 's> {
     }
 
     /// Draws every first attempt's duration of a random run at once (the
-    /// values each step would draw when it starts: same streams), or, in
-    /// a median run, marks that none are drawn.
+    /// values each step would draw when it starts: same streams), unless
+    /// they are this run's already (a straight run that handed over to the
+    /// engine drew them), or, in a median run, marks that none are drawn.
     fn draw_first(&mut self, opts: &RunOptions) {
-        self.first_drawn = opts.mode == Mode::Random;
-        if self.first_drawn {
-            let (plan, base) = (self.plan, rng::StreamBase::new(opts.seed, opts.run, Purpose::StepDuration));
-            plan.first_draws.sample(
-                |i| base.stream(plan.keys[i as usize], 1),
-                &mut self.draw_scratch,
-                &mut self.first_ms,
-            );
+        let run = (opts.mode == Mode::Random).then_some((opts.seed, opts.run));
+        if run.is_none() || run == self.first_drawn {
+            self.first_drawn = run;
+            return;
         }
+        self.first_drawn = run;
+        let (plan, base) = (self.plan, rng::StreamBase::new(opts.seed, opts.run, Purpose::StepDuration));
+        plan.first_draws.sample(|i| base.stream(plan.keys[i as usize], 1), &mut self.draw_scratch, &mut self.first_ms);
     }
 
     fn schedule(&mut self, at: u64, i: usize, kind: u32) {
@@ -742,6 +743,12 @@ impl<'p, 's> Simulator<'p, 's> {
         for (left, facts) in self.children_left.iter_mut().zip(&plan.facts) {
             *left = facts.children;
         }
+        self.switch_sites(opts);
+    }
+
+    /// Which fault sites may strike in this run.
+    fn switch_sites(&mut self, opts: &RunOptions) {
+        let plan = self.plan;
         match &opts.faults {
             FaultMode::Swarm if opts.mode == Mode::Random => {
                 for (site, key) in plan.site_keys.iter().enumerate() {
@@ -790,7 +797,7 @@ impl<'p, 's> Simulator<'p, 's> {
             // Resumed: what the interrupted attempt had left.
             Some(left) => left,
             // Drawn with the others when the run started.
-            None if attempt == 1 && self.first_drawn && step.replication.is_none() => self.first_ms[i],
+            None if attempt == 1 && self.first_drawn.is_some() && step.replication.is_none() => self.first_ms[i],
             None => {
                 let mut draws = match opts.mode {
                     Mode::Median => None,
@@ -807,11 +814,25 @@ impl<'p, 's> Simulator<'p, 's> {
             }
         };
         self.end_cause[i] = start_node(i);
-        // Does a fault strike this attempt? Of the sites that fire, the one
-        // that strikes first wins (ties: fault file order): a fault that
-        // would strike later never gets the chance. Every site draws the
-        // same numbers in every mode, so a scripted replay of the faults that
-        // struck strikes at the same points.
+        if let Some((lost, f, share)) = self.first_strike(i, attempt, dur, opts) {
+            self.left_ms[i] = dur - lost.min(dur);
+            self.striking[i] = f.0;
+            self.strike_share[i] = share;
+            self.schedule(at + lost, i, K_STRIKE);
+            return Ok(());
+        }
+        self.schedule(at + dur, i, K_END);
+        Ok(())
+    }
+
+    /// Does a fault strike attempt `attempt` (of `dur` ms) of step `i`? Of
+    /// the sites that fire, the one that strikes first wins (ties: fault
+    /// file order): a fault that would strike later never gets the chance.
+    /// Every site draws the same numbers in every mode, so a scripted
+    /// replay of the faults that struck strikes at the same points.
+    /// Returns (the work done when it strikes, the fault, that share).
+    fn first_strike(&self, i: usize, attempt: u32, dur: u64, opts: &RunOptions) -> Option<(u64, FaultIdx, f64)> {
+        let plan = self.plan;
         let mut first: Option<(u64, FaultIdx, f64)> = None;
         for &(site, f) in &plan.sites[i] {
             let fault = &plan.scenario.faults[f.index()];
@@ -837,15 +858,32 @@ impl<'p, 's> Simulator<'p, 's> {
                 }
             }
         }
-        if let Some((lost, f, share)) = first {
-            self.left_ms[i] = dur - lost.min(dur);
-            self.striking[i] = f.0;
-            self.strike_share[i] = share;
-            self.schedule(at + lost, i, K_STRIKE);
-            return Ok(());
+        first
+    }
+
+    /// The recovery fault `f` calls for on attempt `attempt` of step `i`:
+    /// the policy chain, where a retry whose budget is spent hands over to
+    /// `then` (abort when there is none). Returns the policy (`None`: abort
+    /// with none), its action and its attempts budget.
+    fn choose_recovery(&self, f: FaultIdx, i: usize, attempt: u32) -> (Option<PolicyIdx>, Action, u32) {
+        let sc = self.plan.scenario;
+        let recovery = sc.faults[f.index()].recovery;
+        let mut policy = Some(recovery);
+        let mut action = sc.policies[recovery.index()].action;
+        let mut max_attempts = 0;
+        while let Some(p) = policy {
+            let pol = &sc.policies[p.index()];
+            action = pol.action;
+            // Budgets count attempts since the step was last reset by a rerun.
+            max_attempts = self.attempt_base[i] + pol.max_attempts;
+            if pol.action.retries() && attempt >= max_attempts {
+                policy = pol.then;
+                action = Action::Abort;
+                continue;
+            }
+            break;
         }
-        self.schedule(at + dur, i, K_END);
-        Ok(())
+        (policy, action, max_attempts)
     }
 
     /// The part of a replication step's length that follows from the
@@ -1018,23 +1056,7 @@ impl<'p, 's> Simulator<'p, 's> {
             None
         };
 
-        // The policy chain: a retry whose budget is spent hands over to `then`
-        // (abort when there is none).
-        let mut policy = Some(fault.recovery);
-        let mut action = sc.policies[fault.recovery.index()].action;
-        let mut max_attempts = 0;
-        while let Some(p) = policy {
-            let pol = &sc.policies[p.index()];
-            action = pol.action;
-            // Budgets count attempts since the step was last reset by a rerun.
-            max_attempts = self.attempt_base[i] + pol.max_attempts;
-            if pol.action.retries() && attempt >= max_attempts {
-                policy = pol.then;
-                action = Action::Abort;
-                continue;
-            }
-            break;
-        }
+        let (policy, action, max_attempts) = self.choose_recovery(f, i, attempt);
         let times = self.recovery_times(policy, i, attempt, opts);
         let verify_ms = if fault.unknown_outcome { times.verify } else { 0 };
         let extra_ms = times.fix + times.undo + verify_ms;

@@ -17,11 +17,11 @@
 //! holds the two to it over every bundled scenario.
 
 use rehearse_core::event::{Mode, Outcome};
-use rehearse_core::fault::FaultIdx;
+use rehearse_core::fault::{Action, FaultIdx};
 use rehearse_core::scenario::{DowntimeMark, StepIdx, Work};
 use rehearse_core::time::{SimDuration, SimTime};
 
-use super::{Csr, FaultMode, NONE, Plan, RunOptions, Simulator, end_node, start_node, unit};
+use super::{Csr, FaultMode, Injection, NONE, Plan, RunOptions, Simulator, end_node, start_node, unit};
 use crate::rng;
 use crate::summary::{RunSummary, StepTiming};
 
@@ -41,8 +41,8 @@ pub(super) struct StraightPlan {
     /// standing for `path_leaves[k]` (see `Simulator::straight`).
     path_leaves: Option<Vec<StepIdx>>,
     median_ms: Vec<u64>,
-    /// The fault sites on leaf steps: (site, fault, its probability).
-    sites: Vec<(usize, FaultIdx, f64)>,
+    /// The fault sites on leaf steps: (site, step, fault, its probability).
+    sites: Vec<(usize, usize, FaultIdx, f64)>,
     /// The step whose start opens the downtime, and the one whose end
     /// closes it.
     begins: Option<usize>,
@@ -171,8 +171,9 @@ impl StraightPlan {
         // Sites on groups never fire (the engine draws none for them).
         let sites = (0..n)
             .filter(|i| plan.facts[*i].leaf)
-            .flat_map(|i| &plan.sites[i])
-            .map(|&(site, f)| (site as usize, f, sc.faults[f.index()].probability))
+            .flat_map(|i| {
+                plan.sites[i].iter().map(move |&(site, f)| (site as usize, i, f, sc.faults[f.index()].probability))
+            })
             .collect();
         Some(StraightPlan {
             order,
@@ -189,9 +190,10 @@ impl StraightPlan {
 }
 
 impl Simulator<'_, '_> {
-    /// Runs `opts` straight through when no fault strikes it, writing the
-    /// summary the engine would. Returns false, having written nothing,
-    /// when the run needs the engine.
+    /// Runs `opts` straight through when no fault strikes it, or when the
+    /// faults that strike one step only make it try again (see
+    /// `tried_again`), writing the summary the engine would. Returns false
+    /// when the run needs the engine, which then writes the whole summary.
     pub(super) fn straight(&mut self, opts: &RunOptions, summary: &mut RunSummary) -> bool {
         let plan = self.plan;
         let Some(sp) = &plan.straight else { return false };
@@ -205,28 +207,46 @@ impl Simulator<'_, '_> {
             (Mode::Median, _) => false,
             (Mode::Random, _) => true,
         };
+        // Would any site fire on a first attempt? (The engine draws the same
+        // numbers when the step starts.) Faults on more than one step are
+        // left to the engine.
+        let mut struck = None;
         if random {
-            // Would any site fire on a first attempt? (The engine draws the
-            // same numbers when the step starts.)
             let fault_base = rng::StreamBase::new(opts.seed, opts.run, rng::Purpose::Fault);
-            for &(site, f, probability) in &sp.sites {
+            for &(site, i, f, probability) in &sp.sites {
                 if let FaultMode::Without(off) = &opts.faults
                     && *off == f
                 {
                     continue;
                 }
                 if unit(&mut fault_base.stream(plan.site_keys[site], 1)) < probability {
-                    return false;
+                    match struck {
+                        Some(j) if j != i => return false,
+                        _ => struck = Some(i),
+                    }
                 }
             }
         }
         // Durations first, as a batch, apart from the pass that adds them up.
         self.draw_first(opts);
+        summary.injected.clear();
+        summary.recoveries.clear();
+        // The struck step, from its first start to its end, and its attempts.
+        let retried = match struck {
+            None => None,
+            Some(i) => match self.tried_again(i, opts, summary) {
+                Some((ms, attempts)) => Some((i, ms, attempts)),
+                None => return false,
+            },
+        };
         // Node times and causes, in dependency order; with few enough leaves,
         // each node's critical path as a set of leaves too (its cause's,
         // plus itself if it is a leaf's end), which spares walking the
         // causes back at the end: the leaves of a path, in the order of
         // their ends, are their bits in ascending order.
+        // The struck step lasts from its first start to its end (its first
+        // attempt's length is put back below: the engine may need it).
+        let first_ms = retried.map(|(i, ms, _)| std::mem::replace(&mut self.first_ms[i], ms));
         let durations = if random { &self.first_ms } else { &sp.median_ms };
         let with_paths = sp.path_leaves.is_some();
         let (t, cause, paths) = (&mut self.node_ms, &mut self.node_cause, &mut self.node_path);
@@ -267,9 +287,15 @@ impl Simulator<'_, '_> {
                 };
             }
         }
+        if let (Some((i, _, _)), Some(ms)) = (retried, first_ms) {
+            self.first_ms[i] = ms;
+        }
         let end = |i: usize| t[end_node(i) as usize];
         let now = sc.roots.iter().map(|r| end(r.index())).max().unwrap_or(0);
-        if now > opts.limits.max_time.as_ms() {
+        // Each strike adds four events: the fault, the failure, the
+        // recovery chosen and the next attempt's start.
+        let n_events = sp.n_events + 4 * summary.injected.len() as u64;
+        if now > opts.limits.max_time.as_ms() || n_events > opts.limits.max_events {
             return false; // the engine reports which step ran past it
         }
 
@@ -294,6 +320,9 @@ impl Simulator<'_, '_> {
         summary.steps.extend(t.chunks_exact(2).map(|se| StepTiming { start: SimTime(se[0]), end: SimTime(se[1]) }));
         summary.attempts.clear();
         summary.attempts.resize(n, 1);
+        if let Some((i, _, attempts)) = retried {
+            summary.attempts[i] = attempts;
+        }
         // As `committed_path`: back from the end of the last top-level step
         // to end at `now`.
         let path = &mut summary.critical_path;
@@ -320,20 +349,62 @@ impl Simulator<'_, '_> {
                 }
             }
         }
-        summary.n_events = sp.n_events;
-        summary.injected.clear();
-        summary.recoveries.clear();
+        summary.n_events = n_events;
         // The data model as the engine leaves it: as it began (the plan
         // changes no data).
         self.backend.reset(sc);
         true
+    }
+
+    /// Step `i`, struck on its first attempt, tried again the way its
+    /// recoveries say, as the engine does: each attempt drawn from the
+    /// step's stream for it, each strike found by `first_strike`, each
+    /// recovery by `choose_recovery` and timed by `recovery_times` (the
+    /// reaction, then the fix, before the next attempt starts). Records the
+    /// strikes and recoveries in `summary`; returns the time from the
+    /// first start to the end and the number of attempts, or `None` when a
+    /// strike calls for more than trying the step again (a rerun, a
+    /// rollback, an abort) or is one the engine must follow (a persistent
+    /// fault, an unknown outcome): the run then goes through the engine.
+    fn tried_again(&mut self, i: usize, opts: &RunOptions, summary: &mut RunSummary) -> Option<(u64, u32)> {
+        let plan = self.plan;
+        let sc = plan.scenario;
+        let Work::Leaf(d) = &sc.steps[i].work else { return None };
+        // The engine's state for these, as it is when a run begins.
+        self.fault_base = rng::StreamBase::new(opts.seed, opts.run, rng::Purpose::Fault);
+        self.switch_sites(opts);
+        self.site_persistent.fill(false);
+        self.attempt_base[i] = 0;
+        let duration_base = rng::StreamBase::new(opts.seed, opts.run, rng::Purpose::StepDuration);
+        let (mut attempt, mut dur, mut total) = (1u32, self.first_ms[i], 0u64);
+        while let Some((lost, f, _)) = self.first_strike(i, attempt, dur, opts) {
+            let fault = &sc.faults[f.index()];
+            if fault.persistent || fault.unknown_outcome {
+                return None;
+            }
+            let (policy, action, _) = self.choose_recovery(f, i, attempt);
+            if !matches!(action, Action::Resume | Action::Retry) {
+                return None;
+            }
+            let times = self.recovery_times(policy, i, attempt, opts);
+            let step = StepIdx(i as u32);
+            summary.injected.push(Injection { fault: f, step, attempt });
+            summary.recoveries.push((f, step, action));
+            total = total.saturating_add(lost).saturating_add(times.reaction).saturating_add(times.fix);
+            dur = match action {
+                Action::Resume => dur - lost.min(dur),
+                _ => d.sample(&mut duration_base.stream(plan.keys[i], u64::from(attempt) + 1)).as_ms(),
+            };
+            attempt += 1;
+        }
+        Some((total.saturating_add(dur), attempt))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use rehearse_core::event::Mode;
-    use rehearse_core::fault::FaultIdx;
+    use rehearse_core::fault::{Action, FaultIdx};
     use rehearse_core::scenario::Scenario;
     use rehearse_core::time::SimDuration;
 
@@ -358,11 +429,13 @@ mod tests {
     }
 
     /// Every straight run equals the engine's, field for field; a run goes
-    /// straight exactly when no fault strikes it; and going through
-    /// `run_into` with a silent sink gives the same summaries.
+    /// straight exactly when no fault strikes it or the faults strike one
+    /// step and it is tried again each time (resumed or retried, no
+    /// persistent fault, no unknown outcome); and going through `run_into`
+    /// with a silent sink gives the same summaries.
     #[test]
     fn straight_runs_are_the_engines_runs() {
-        let mut straight_runs = 0;
+        let (mut straight_runs, mut tried_again, mut not_plain) = (0, 0, 0);
         let mut eligible = Vec::new();
         for (path, text) in bundled() {
             let sc = Scenario::parse(&text, &path).unwrap();
@@ -376,15 +449,23 @@ mod tests {
             let (mut a, mut b) = (Simulator::new(&plan), Simulator::new(&plan));
             let mut quiet = RunSummary::blank(&RunOptions::new(0, Mode::Random), plan.digest());
             for (mode, faults) in modes {
-                let runs = if mode == Mode::Median { 1 } else { 150 };
+                let runs = if mode == Mode::Median { 1 } else { 300 };
                 for run in 0..runs {
                     let opts = RunOptions { seed: 11, run, mode, faults: faults.clone(), limits: Limits::default() };
                     let want = engine(&mut a, &opts).unwrap();
                     let mut got = RunSummary::blank(&opts, plan.digest());
                     let took = b.straight(&opts, &mut got);
-                    assert_eq!(took, want.injected.is_empty(), "{path} run {run}: straight iff no fault struck");
+                    let one_step = want.injected.iter().all(|s| s.step == want.injected[0].step);
+                    let only_again = want.recoveries.iter().all(|r| matches!(r.2, Action::Retry | Action::Resume));
+                    let plain = want.injected.iter().all(|s| {
+                        let fault = &sc.faults[s.fault.index()];
+                        !fault.persistent && !fault.unknown_outcome
+                    });
+                    assert_eq!(took, one_step && only_again && plain, "{path} run {run}: {:?}", want.recoveries);
+                    not_plain += usize::from(one_step && only_again && !plain);
                     if took {
                         straight_runs += 1;
+                        tried_again += usize::from(!want.injected.is_empty());
                         assert_eq!(got, want, "{path} run {run} {mode:?} {faults:?}");
                     }
                     b.run_into(&opts, &mut NullSink, &mut quiet).unwrap();
@@ -393,7 +474,98 @@ mod tests {
             }
         }
         assert!(eligible.iter().any(|p| p.ends_with("ax2012-data-upgrade-dev.toml")), "eligible: {eligible:?}");
-        assert!(straight_runs > 500, "only {straight_runs} straight runs");
+        assert!(straight_runs > 1000, "only {straight_runs} straight runs");
+        assert!(tried_again > 50, "only {tried_again} straight runs tried a step again");
+        assert!(not_plain > 10, "only {not_plain} runs struck by a persistent fault or an unknown outcome");
+    }
+
+    /// A step tried again and again, resumed or retried, with a budget that
+    /// hands over to another policy (`then`), alongside a step started with
+    /// it, goes straight as it goes through the engine: its attempts, the
+    /// strikes and recoveries in order, the times and the critical path;
+    /// and when the last policy's budget is spent, the run is the engine's.
+    #[test]
+    fn steps_tried_again_go_straight() {
+        let text = r#"
+[scenario]
+name = "again"
+[[step]]
+id = "a"
+duration = { lognormal = { median = "1h", p90 = "2h" } }
+[[step]]
+id = "b"
+after = ["a"]
+downtime = "begins"
+duration = { pert = ["30m", "1h", "3h"] }
+[[step]]
+id = "c"
+after = ["b"]
+duration = "45m"
+[[step]]
+id = "d"
+after = [{ step = "b", from = "start", lag = "20m" }]
+duration = { triangular = ["1h", "2h", "6h"] }
+[[step]]
+id = "e"
+after = ["c", "d"]
+downtime = "ends"
+duration = "5m"
+[[fault]]
+id = "flaky"
+message = "the job timed out"
+steps = ["b", "c"]
+probability = 0.35
+at = [0.2, 0.9]
+recovery = "resume"
+[[fault]]
+id = "crash"
+message = "the service stopped"
+steps = ["c"]
+probability = 0.3
+recovery = "retry-then-resume"
+[recovery.resume]
+action = "resume"
+reaction = { triangular = ["5m", "20m", "1h"] }
+max_attempts = 3
+[recovery.retry-then-resume]
+action = "retry"
+fix = "10m"
+max_attempts = 2
+then = "resume"
+"#;
+        let sc = Scenario::parse(text, "again.toml").unwrap();
+        let plan = Plan::new(&sc, crate::digest(text));
+        assert!(plan.straight.is_some());
+        let (mut a, mut b) = (Simulator::new(&plan), Simulator::new(&plan));
+        let (mut straight, mut resumed, mut retried, mut handed_over, mut engine_only) = (0, 0, 0, 0, 0);
+        for run in 0..3000 {
+            let opts = RunOptions { run, ..RunOptions::new(3, Mode::Random) };
+            let want = engine(&mut a, &opts).unwrap();
+            let mut got = RunSummary::blank(&opts, plan.digest());
+            if b.straight(&opts, &mut got) {
+                assert_eq!(got, want, "run {run}");
+                straight += 1;
+                resumed += usize::from(want.recoveries.iter().any(|r| r.2 == Action::Resume));
+                retried += usize::from(want.recoveries.iter().any(|r| r.2 == Action::Retry));
+                handed_over += usize::from(
+                    want.injected.iter().any(|s| s.fault.0 == 1 && s.attempt >= 2)
+                        && want.recoveries.iter().any(|r| r.0.0 == 1 && r.2 == Action::Resume),
+                );
+            } else {
+                engine_only += 1;
+                let steps: Vec<_> = want.injected.iter().map(|s| s.step).collect();
+                assert!(
+                    steps.windows(2).any(|w| w[0] != w[1]) || want.outcome != rehearse_core::event::Outcome::Committed,
+                    "run {run} left to the engine: {:?}",
+                    want.recoveries
+                );
+            }
+        }
+        assert!(straight > 2000 && engine_only > 50, "straight {straight}, engine {engine_only}");
+        assert!(
+            resumed > 50 && retried > 50 && handed_over > 5,
+            "resumed {resumed} retried {retried} then {handed_over}"
+        );
     }
 
     fn critical(text: &str) -> (Vec<String>, Vec<String>) {
