@@ -456,11 +456,10 @@ pub struct Simulator<'p, 's> {
     first_ms: Vec<u64>,
     first_drawn: Option<(u64, u64)>,
     draw_scratch: Vec<f64>,
-    /// A straight run's node times, causes and critical paths (node `2i`
-    /// is step i's start, `2i + 1` its end).
+    /// A straight run's node times and causes (node `2i` is step i's
+    /// start, `2i + 1` its end).
     node_ms: Vec<u64>,
     node_cause: Vec<u32>,
-    node_path: Vec<u128>,
 }
 
 impl<'p, 's> Simulator<'p, 's> {
@@ -519,7 +518,6 @@ impl<'p, 's> Simulator<'p, 's> {
             draw_scratch: Vec::new(),
             node_ms: vec![0; 2 * n],
             node_cause: vec![NONE; 2 * n],
-            node_path: vec![0; 2 * n],
         }
     }
 

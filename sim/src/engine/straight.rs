@@ -36,10 +36,6 @@ pub(super) struct StraightPlan {
     into: Vec<(u32, u64)>,
     /// Sub-steps' end nodes, for the groups' `Node::Group` ranges.
     children: Vec<u32>,
-    /// The leaf steps by the place of their ends in `order`, when there are
-    /// at most 128: a node's critical path is then a set of bits, bit `k`
-    /// standing for `path_leaves[k]` (see `Simulator::straight`).
-    path_leaves: Option<Vec<StepIdx>>,
     median_ms: Vec<u64>,
     /// The fault sites on leaf steps: (site, step, fault, its probability).
     sites: Vec<(usize, usize, FaultIdx, f64)>,
@@ -56,9 +52,8 @@ pub(super) struct StraightPlan {
 enum Node {
     /// A start: the latest of its incoming edges (`into[from..to]`).
     Start { from: u32, to: u32 },
-    /// A leaf's end: its start plus its duration; `bit` is its place in
-    /// `path_leaves`.
-    Leaf { bit: u32 },
+    /// A leaf's end: its start plus its duration.
+    Leaf,
     /// A group's end: the latest of its sub-steps' ends (`children[from..to]`)
     /// plus its finish lag.
     Group { from: u32, to: u32, finish_lag: u64 },
@@ -143,7 +138,6 @@ impl StraightPlan {
         let mut children = Vec::new();
         let into_step = Csr::build(n, pairs);
         let mut into = Vec::new();
-        let mut leaves = Vec::new();
         let order = order
             .into_iter()
             .map(|v| {
@@ -155,10 +149,7 @@ impl StraightPlan {
                         into.extend(into_step.of(i).iter().map(|&(_, source, lag)| (source, lag)));
                         Node::Start { from, to: into.len() as u32 }
                     }
-                    Work::Leaf(_) => {
-                        leaves.push(StepIdx(i as u32));
-                        Node::Leaf { bit: leaves.len() as u32 - 1 }
-                    }
+                    Work::Leaf(_) => Node::Leaf,
                     Work::Group { finish_lag } => {
                         let from = children.len() as u32;
                         children.extend(step.children.iter().map(|c| end_node(c.index())));
@@ -179,7 +170,6 @@ impl StraightPlan {
             order,
             into,
             children,
-            path_leaves: (leaves.len() <= 128).then_some(leaves),
             median_ms: plan.medians.iter().map(|m| m.as_ms()).collect(),
             sites,
             begins,
@@ -239,17 +229,12 @@ impl Simulator<'_, '_> {
                 None => return false,
             },
         };
-        // Node times and causes, in dependency order; with few enough leaves,
-        // each node's critical path as a set of leaves too (its cause's,
-        // plus itself if it is a leaf's end), which spares walking the
-        // causes back at the end: the leaves of a path, in the order of
-        // their ends, are their bits in ascending order.
+        // Node times and causes, in dependency order.
         // The struck step lasts from its first start to its end (its first
         // attempt's length is put back below: the engine may need it).
         let first_ms = retried.map(|(i, ms, _)| std::mem::replace(&mut self.first_ms[i], ms));
         let durations = if random { &self.first_ms } else { &sp.median_ms };
-        let with_paths = sp.path_leaves.is_some();
-        let (t, cause, paths) = (&mut self.node_ms, &mut self.node_cause, &mut self.node_path);
+        let (t, cause) = (&mut self.node_ms, &mut self.node_cause);
         for &(v, node) in &sp.order {
             let v = v as usize;
             let (at, by) = match node {
@@ -264,7 +249,7 @@ impl Simulator<'_, '_> {
                     }
                     (at, by)
                 }
-                Node::Leaf { .. } => (t[v - 1] + durations[v / 2], (v - 1) as u32),
+                Node::Leaf => (t[v - 1] + durations[v / 2], (v - 1) as u32),
                 Node::Group { from, to, finish_lag } => {
                     // Of the sub-steps ending last, the one declared last.
                     let (mut at, mut by) = (0u64, NONE);
@@ -279,13 +264,6 @@ impl Simulator<'_, '_> {
             };
             t[v] = at;
             cause[v] = by;
-            if with_paths {
-                let before = if by == NONE { 0 } else { paths[by as usize] };
-                paths[v] = match node {
-                    Node::Leaf { bit } => before | 1 << bit,
-                    _ => before,
-                };
-            }
         }
         if let (Some((i, _, _)), Some(ms)) = (retried, first_ms) {
             self.first_ms[i] = ms;
@@ -328,26 +306,15 @@ impl Simulator<'_, '_> {
         let path = &mut summary.critical_path;
         path.clear();
         if let Some(last) = sc.roots.iter().rev().find(|r| end(r.index()) == now) {
-            let last = end_node(last.index());
-            match &sp.path_leaves {
-                Some(leaves) => {
-                    let mut bits = paths[last as usize];
-                    while bits != 0 {
-                        path.push(leaves[bits.trailing_zeros() as usize]);
-                        bits &= bits - 1;
-                    }
+            // Causes come before what they cause in `order`: the walk ends.
+            let mut v = end_node(last.index());
+            while v != NONE {
+                if v % 2 == 1 && plan.facts[(v / 2) as usize].leaf {
+                    path.push(StepIdx(v / 2));
                 }
-                None => {
-                    let mut v = last;
-                    while v != NONE {
-                        if v % 2 == 1 && plan.facts[(v / 2) as usize].leaf {
-                            path.push(StepIdx(v / 2));
-                        }
-                        v = cause[v as usize];
-                    }
-                    path.reverse();
-                }
+                v = cause[v as usize];
             }
+            path.reverse();
         }
         summary.n_events = n_events;
         // The data model as the engine leaves it: as it began (the plan
@@ -604,10 +571,9 @@ then = "resume"
         assert_eq!(straight, engine);
     }
 
-    /// Past 128 leaf steps a critical path no longer fits in a node's bits
-    /// and is walked back along the causes instead: both ways give the
-    /// engine's path (plans of leaves in groups of 30, each after the two
-    /// before it, every seventh of a fixed length so that ties happen).
+    /// On long plans too, straight runs' critical paths are the engine's
+    /// (leaves in groups of 30, each after the two before it, every seventh
+    /// of a fixed length so that ties happen).
     #[test]
     fn long_plans_walk_their_critical_paths() {
         let long = |leaves: u32| {
@@ -635,8 +601,7 @@ then = "resume"
             let text = long(leaves);
             let sc = Scenario::parse(&text, "long.toml").unwrap();
             let plan = Plan::new(&sc, crate::digest(&text));
-            let sp = plan.straight.as_ref().expect("a plain plan runs straight");
-            assert_eq!(sp.path_leaves.is_some(), leaves <= 128);
+            assert!(plan.straight.is_some(), "a plain plan runs straight");
             let (mut a, mut b) = (Simulator::new(&plan), Simulator::new(&plan));
             for run in 0..40 {
                 let opts = RunOptions { run, ..RunOptions::new(5, if run == 0 { Mode::Median } else { Mode::Random }) };
