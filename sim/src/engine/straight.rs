@@ -1,4 +1,5 @@
-//! Runs in which nothing goes wrong, computed straight through.
+//! Runs in which nothing goes wrong, or only one step needs another try,
+//! computed straight through.
 //!
 //! Most Monte Carlo runs see no fault strike. Such a run has no choices in
 //! it: every step starts once, as soon as its dependencies allow, and runs
@@ -9,12 +10,18 @@
 //!
 //! Whether a run is one of them is known before any time is computed: a
 //! fault site's decision to fire on a step's first attempt comes from its
-//! own stream, which does not depend on time. When a site would fire, or
-//! the plan has something this shortcut does not model (replication, data
-//! effects, downtime marks whose order is not fixed by the plan), the run
-//! goes through the engine as usual. The result is the same
-//! [`RunSummary`] the engine writes, field for field: a differential test
-//! holds the two to it over every bundled scenario.
+//! own stream, which does not depend on time. A run in which faults strike
+//! one step only, each time resumed or retried, is as simple: what waits on
+//! the step waits for its first start, which a retry does not move, or for
+//! its end, so the step just lasts longer, from its first start to the end
+//! of its last attempt (worked out by the engine's own functions, see
+//! `Simulator::tried_again`). When sites on
+//! several steps fire, a recovery does more than try again, or the plan has
+//! something this shortcut does not model (replication, data effects,
+//! downtime marks whose order is not fixed by the plan), the run goes
+//! through the engine as usual. The result is the same [`RunSummary`] the
+//! engine writes, field for field: differential tests hold the two to it
+//! over every bundled scenario and plans made to reach every case.
 
 use rehearse_core::event::{Mode, Outcome};
 use rehearse_core::fault::{Action, FaultIdx};
@@ -36,6 +43,7 @@ pub(super) struct StraightPlan {
     into: Vec<(u32, u64)>,
     /// Sub-steps' end nodes, for the groups' `Node::Group` ranges.
     children: Vec<u32>,
+    /// Each step's median duration (a median run's durations).
     median_ms: Vec<u64>,
     /// The fault sites on leaf steps: (site, step, fault, its probability).
     sites: Vec<(usize, usize, FaultIdx, f64)>,
