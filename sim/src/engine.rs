@@ -446,6 +446,10 @@ pub struct Simulator<'p, 's> {
     apply_ms: f64,
     /// Reachability buffers for reruns.
     scratch: (Vec<bool>, Vec<bool>, Vec<usize>),
+    /// A rerun's steps, what is left to mark, and what may start at once
+    /// (kept from rerun to rerun; taken out while one runs, and sized
+    /// again when taken, so an error half-way leaves nothing wrong).
+    rerun_buffers: (Vec<bool>, Vec<StepIdx>, Vec<usize>),
     /// Per step: what its attempt had left when a fault struck, and, once
     /// a resume is decided, the length of the attempt that continues it.
     left_ms: Vec<u64>,
@@ -503,6 +507,7 @@ impl<'p, 's> Simulator<'p, 's> {
             replicating: false,
             apply_ms: 0.0,
             scratch: Default::default(),
+            rerun_buffers: Default::default(),
             left_ms: vec![0; n],
             resume_left: vec![None; n],
             first_ms: plan
@@ -1320,15 +1325,18 @@ impl<'p, 's> Simulator<'p, 's> {
         while steps[top.index()].parent != steps[from.index()].parent {
             top = steps[top.index()].parent.expect("validated: rerun reaches the failed step");
         }
-        let siblings: Vec<StepIdx> = match steps[from.index()].parent {
-            Some(p) => steps[p.index()].children.clone(),
-            None => plan.scenario.roots.clone(),
+        let siblings: &[StepIdx] = match steps[from.index()].parent {
+            Some(p) => &steps[p.index()].children,
+            None => &plan.scenario.roots,
         };
         let graph = &plan.graph;
         let (mut after_from, mut seen, mut stack) = std::mem::take(&mut self.scratch);
+        let (mut set, mut todo, mut ready) = std::mem::take(&mut self.rerun_buffers);
+        set.clear();
+        set.resize(steps.len(), false);
+        ready.clear();
         graph.reachable_into(Graph::start(from.index()), &mut after_from, &mut stack);
-        let mut set = vec![false; steps.len()];
-        for s in siblings {
+        for &s in siblings {
             let between = s == from
                 || s == top
                 || after_from[Graph::start(s.index())] && {
@@ -1336,10 +1344,11 @@ impl<'p, 's> Simulator<'p, 's> {
                     seen[Graph::start(top.index())]
                 };
             if between {
-                let mut stack = vec![s];
-                while let Some(x) = stack.pop() {
+                todo.clear();
+                todo.push(s);
+                while let Some(x) = todo.pop() {
                     set[x.index()] = true;
-                    stack.extend(steps[x.index()].children.iter().copied());
+                    todo.extend(steps[x.index()].children.iter().copied());
                 }
             }
         }
@@ -1400,7 +1409,6 @@ impl<'p, 's> Simulator<'p, 's> {
             }
         }
         // Edges from steps being rerun must fire again; the rest stay.
-        let mut ready = Vec::new();
         for j in 0..steps.len() {
             if !set[j] {
                 continue;
@@ -1424,9 +1432,10 @@ impl<'p, 's> Simulator<'p, 's> {
                 ready.push(j);
             }
         }
-        for j in ready {
+        for &j in &ready {
             self.schedule(self.ready_at[j], j, K_START);
         }
+        self.rerun_buffers = (set, todo, ready);
         Ok(roots_reopened)
     }
 
