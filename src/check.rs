@@ -24,14 +24,7 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode> {
     };
     let plan = Plan::new(&scenario, rehearse_sim::digest(&text));
     let bar = if !args.json && std::io::stderr().is_terminal() {
-        let bar = indicatif::ProgressBar::new(args.runs);
-        bar.set_style(
-            indicatif::ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} runs, {eta} left")
-                .expect("valid template")
-                .progress_chars("=> "),
-        );
-        bar.set_prefix("check");
-        Some(bar)
+        Some(crate::render::progress_bar("check", args.runs))
     } else {
         None
     };

@@ -113,13 +113,7 @@ pub fn estimate(args: &EstimateArgs) -> Result<ExitCode> {
     let result = std::thread::scope(|scope| {
         let worker = scope.spawn(|| estimate::estimate(&plan, &opts, window, &progress));
         if show {
-            let bar = indicatif::ProgressBar::new(args.runs);
-            bar.set_style(
-                indicatif::ProgressStyle::with_template("{prefix} [{bar:40}] {pos}/{len} runs, {eta} left")
-                    .expect("valid template")
-                    .progress_chars("=> "),
-            );
-            bar.set_prefix("estimate");
+            let bar = crate::render::progress_bar("estimate", args.runs);
             while !worker.is_finished() {
                 bar.set_position(progress.load(Ordering::Relaxed));
                 std::thread::sleep(std::time::Duration::from_millis(100));

@@ -10,6 +10,20 @@ use rehearse_core::{Calendar, Event, EventRecord, Mode, RunState, SimDuration, S
 use rehearse_sim::RunSummary;
 use serde_json::{Value, json};
 
+/// A progress bar on stderr for `len` runs: the bar takes what the
+/// terminal's width leaves (a fixed one wrapped on 80 columns once the
+/// counts grew long).
+pub fn progress_bar(prefix: &'static str, len: u64) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{prefix} [{wide_bar}] {pos}/{len} runs, {eta} left")
+            .expect("valid template")
+            .progress_chars("=> "),
+    );
+    bar.set_prefix(prefix);
+    bar
+}
+
 const NAME_WIDTH: usize = 48;
 const BAR_WIDTH: usize = 32;
 
