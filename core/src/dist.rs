@@ -259,6 +259,7 @@ fn std_normal<R: Rng + ?Sized>(rng: &mut R) -> f64 {
 }
 
 /// The standard normal draw that the generator output `x` gives.
+#[inline]
 pub(crate) fn std_normal_of(x: u64) -> f64 {
     inverse_normal_cdf(unit_open0_of(x).min(1.0 - f64::EPSILON))
 }
@@ -270,6 +271,7 @@ pub(crate) fn lognormal_at(median: f64, sigma: f64, z: f64) -> f64 {
 }
 
 /// The standard normal quantile of `p` in (0, 1).
+#[inline]
 fn inverse_normal_cdf(p: f64) -> f64 {
     const A: [f64; 6] = [
         -3.969_683_028_665_376e1,
