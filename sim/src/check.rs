@@ -23,7 +23,9 @@ pub struct CheckOptions {
     /// Run `k` uses seed `seed + k`: `rehearse run --seed` reproduces it.
     pub seed: u64,
     pub swarm: bool,
-    /// Every this many runs, one is executed twice and the streams compared.
+    /// Every this many runs, one is executed twice and the streams compared:
+    /// on the simulator that ran the runs before it, and on a fresh one, so
+    /// that anything a reused buffer carries over from run to run shows.
     pub determinism_every: u64,
     pub limits: Limits,
 }
@@ -126,7 +128,7 @@ pub fn check(plan: &Plan<'_>, opts: &CheckOptions, progress: &mut dyn FnMut(u64)
                     None if opts.determinism_every > 0 && k % opts.determinism_every == 0 => {
                         report.determinism_checked += 1;
                         let first = stream_hash(&mut sim, &run_opts, sc);
-                        let second = stream_hash(&mut sim, &run_opts, sc);
+                        let second = stream_hash(&mut Simulator::new(plan), &run_opts, sc);
                         (first != second).then_some(Problem::Nondeterminism { first, second })
                     }
                     None => None,

@@ -454,11 +454,12 @@ pub struct Simulator<'p, 's> {
     /// a resume is decided, the length of the attempt that continues it.
     left_ms: Vec<u64>,
     resume_left: Vec<Option<u64>>,
-    /// Each leaf step's first attempt's duration in the random run
-    /// `first_drawn` (seed, run), if any (fixed ones once and for all), and
-    /// the batch's scratch.
+    /// Each leaf step's first attempt's duration in this run, when
+    /// `first_drawn` (fixed ones once and for all), and the batch's
+    /// scratch. Drawn anew in every random run: `run_into` clears the flag
+    /// before anything else.
     first_ms: Vec<u64>,
-    first_drawn: Option<(u64, u64)>,
+    first_drawn: bool,
     draw_scratch: Vec<f64>,
     /// A straight run's node times and causes (node `2i` is step i's
     /// start, `2i + 1` its end).
@@ -519,7 +520,7 @@ impl<'p, 's> Simulator<'p, 's> {
                     Work::Group { .. } => 0,
                 })
                 .collect(),
-            first_drawn: None,
+            first_drawn: false,
             draw_scratch: Vec::new(),
             node_ms: vec![0; 2 * n],
             node_cause: vec![NONE; 2 * n],
@@ -528,15 +529,13 @@ impl<'p, 's> Simulator<'p, 's> {
 
     /// Draws every first attempt's duration of a random run at once (the
     /// values each step would draw when it starts: same streams), unless
-    /// they are this run's already (a straight run that handed over to the
-    /// engine drew them), or, in a median run, marks that none are drawn.
+    /// this run drew them already (a straight run that handed over to the
+    /// engine), or, in a median run, leaves none drawn.
     fn draw_first(&mut self, opts: &RunOptions) {
-        let run = (opts.mode == Mode::Random).then_some((opts.seed, opts.run));
-        if run.is_none() || run == self.first_drawn {
-            self.first_drawn = run;
+        if opts.mode != Mode::Random || self.first_drawn {
             return;
         }
-        self.first_drawn = run;
+        self.first_drawn = true;
         let (plan, base) = (self.plan, rng::StreamBase::new(opts.seed, opts.run, Purpose::StepDuration));
         plan.first_draws.sample(|i| base.stream(plan.keys[i as usize], 1), &mut self.draw_scratch, &mut self.first_ms);
     }
@@ -571,6 +570,7 @@ impl<'p, 's> Simulator<'p, 's> {
         summary: &mut RunSummary,
     ) -> Result<(), SimError> {
         let silent = !sink.wants_events();
+        self.first_drawn = false;
         if silent && self.straight(opts, summary) {
             return sink.finish().map_err(SimError::Sink);
         }
@@ -800,7 +800,7 @@ impl<'p, 's> Simulator<'p, 's> {
             // Resumed: what the interrupted attempt had left.
             Some(left) => left,
             // Drawn with the others when the run started.
-            None if attempt == 1 && self.first_drawn.is_some() && step.replication.is_none() => self.first_ms[i],
+            None if attempt == 1 && self.first_drawn && step.replication.is_none() => self.first_ms[i],
             None => {
                 let mut draws = match opts.mode {
                     Mode::Median => None,

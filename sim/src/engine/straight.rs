@@ -193,6 +193,7 @@ impl Simulator<'_, '_> {
     /// `tried_again`), writing the summary the engine would. Returns false
     /// when the run needs the engine, which then writes the whole summary.
     pub(super) fn straight(&mut self, opts: &RunOptions, summary: &mut RunSummary) -> bool {
+        self.first_drawn = false; // a new run
         let plan = self.plan;
         let Some(sp) = &plan.straight else { return false };
         let sc = plan.scenario;
