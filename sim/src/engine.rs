@@ -115,7 +115,8 @@ pub struct Plan<'s> {
     scenario: &'s Scenario,
     digest: ScenarioDigest,
     keys: Vec<u64>,
-    medians: Vec<SimDuration>,
+    /// Each step's duration at its medians, in ms (0 for groups).
+    median_ms: Vec<u64>,
     /// The first attempts' random durations (leaf steps but replication
     /// ones, whose stream goes on to draw throughputs), drawn as a batch
     /// when a random run starts.
@@ -140,8 +141,8 @@ pub struct Plan<'s> {
     graph: Graph,
     /// The replication's tables, when the scenario has one.
     rep: Option<RepPlan>,
-    /// Runs in which no fault strikes, computed without the agenda (when
-    /// the plan allows).
+    /// Runs in which no fault strikes, or faults strike one step that is
+    /// only tried again, computed without the agenda (when the plan allows).
     straight: Option<straight::StraightPlan>,
 }
 
@@ -228,12 +229,12 @@ impl<'s> Plan<'s> {
                 }
             }
         }
-        let medians = scenario
+        let median_ms = scenario
             .steps
             .iter()
             .map(|s| match &s.work {
-                Work::Leaf(d) => d.median(),
-                Work::Group { .. } => SimDuration::ZERO,
+                Work::Leaf(d) => d.median().as_ms(),
+                Work::Group { .. } => 0,
             })
             .collect();
         let keys: Vec<u64> = scenario.steps.iter().map(|s| rng::key_of(&s.id)).collect();
@@ -253,7 +254,7 @@ impl<'s> Plan<'s> {
             scenario,
             digest,
             keys,
-            medians,
+            median_ms,
             first_draws,
             facts: scenario
                 .steps
@@ -697,7 +698,9 @@ impl<'p, 's> Simulator<'p, 's> {
         summary.downtime = SimDuration(run.downtime_intervals.iter().map(|(a, b)| b.since(*a).as_ms()).sum());
         summary.critical_path.clear();
         if outcome == Outcome::Committed {
-            self.committed_path(now, &mut summary.critical_path);
+            let (starts, ends) = (&self.start_cause, &self.end_cause);
+            let cause = |v: u32| if v % 2 == 1 { ends[(v / 2) as usize] } else { starts[(v / 2) as usize] };
+            committed_path(plan, now, |i| self.ends[i], cause, &mut summary.critical_path);
         }
         summary.outcome = outcome;
         summary.seed = opts.seed;
@@ -807,7 +810,7 @@ impl<'p, 's> Simulator<'p, 's> {
                     Mode::Random => Some(self.duration_base.stream(plan.keys[i], u64::from(attempt))),
                 };
                 let mut dur = match &mut draws {
-                    None => plan.medians[i].as_ms(),
+                    None => plan.median_ms[i],
                     Some(s) => d.sample(s).as_ms(),
                 };
                 if let Some(role) = step.replication {
@@ -1482,36 +1485,34 @@ impl<'p, 's> Simulator<'p, 's> {
             self.schedule(self.ready_at[target], target, K_START);
         }
     }
+}
 
-    /// The critical path of a run committed at `now`, from the top-level
-    /// step that ended last; of those ending together, the one declared
-    /// last (a rule of the plan, as in `release`).
-    fn committed_path(&self, now: u64, path: &mut Vec<StepIdx>) {
-        if let Some(last) = self.plan.scenario.roots.iter().rev().find(|r| self.ends[r.index()] == now) {
-            self.critical_path(end_node(last.index()), path);
+/// The critical path of a run committed at `now` (steps end at `end(i)`),
+/// from the top-level step that ended last; of those ending together, the
+/// one declared last (a rule of the plan, as in `Simulator::release`).
+/// Walks back from its end along what determined each node's time
+/// (`cause(node)`, `NONE` at the start): the leaf steps whose durations
+/// make up the run's length, in order. The engine and straight runs keep
+/// their causes differently; the walk is the one.
+fn committed_path(
+    plan: &Plan<'_>,
+    now: u64,
+    end: impl Fn(usize) -> u64,
+    cause: impl Fn(u32) -> u32,
+    path: &mut Vec<StepIdx>,
+) {
+    let Some(last) = plan.scenario.roots.iter().rev().find(|r| end(r.index()) == now) else { return };
+    let facts = &plan.facts;
+    let mut node = end_node(last.index());
+    let mut guard = 4 * facts.len() + 4;
+    while node != NONE && guard > 0 {
+        guard -= 1;
+        if node % 2 == 1 && facts[(node / 2) as usize].leaf {
+            path.push(StepIdx(node / 2));
         }
+        node = cause(node);
     }
-
-    /// Walks back from the event that ended the run along what determined
-    /// each time: the leaf steps whose durations make up the run's length,
-    /// in order.
-    fn critical_path(&self, mut node: u32, path: &mut Vec<StepIdx>) {
-        let facts = &self.plan.facts;
-        let mut guard = 4 * facts.len() + 4;
-        while node != NONE && guard > 0 {
-            guard -= 1;
-            let i = (node / 2) as usize;
-            node = if node % 2 == 1 {
-                if facts[i].leaf {
-                    path.push(StepIdx(i as u32));
-                }
-                self.end_cause[i]
-            } else {
-                self.start_cause[i]
-            };
-        }
-        path.reverse();
-    }
+    path.reverse();
 }
 
 /// What the run does after a recovery took effect.

@@ -28,7 +28,7 @@ use rehearse_core::fault::{Action, FaultIdx};
 use rehearse_core::scenario::{DowntimeMark, StepIdx, Work};
 use rehearse_core::time::{SimDuration, SimTime};
 
-use super::{Csr, FaultMode, Injection, NONE, Plan, RunOptions, Simulator, end_node, start_node, unit};
+use super::{Csr, FaultMode, Injection, NONE, Plan, RunOptions, Simulator, committed_path, end_node, start_node, unit};
 use crate::rng;
 use crate::summary::{RunSummary, StepTiming};
 
@@ -43,8 +43,6 @@ pub(super) struct StraightPlan {
     into: Vec<(u32, u64)>,
     /// Sub-steps' end nodes, for the groups' `Node::Group` ranges.
     children: Vec<u32>,
-    /// Each step's median duration (a median run's durations).
-    median_ms: Vec<u64>,
     /// The fault sites on leaf steps: (site, step, fault, its probability).
     sites: Vec<(usize, usize, FaultIdx, f64)>,
     /// The step whose start opens the downtime, and the one whose end
@@ -174,16 +172,7 @@ impl StraightPlan {
                 plan.sites[i].iter().map(move |&(site, f)| (site as usize, i, f, sc.faults[f.index()].probability))
             })
             .collect();
-        Some(StraightPlan {
-            order,
-            into,
-            children,
-            median_ms: plan.medians.iter().map(|m| m.as_ms()).collect(),
-            sites,
-            begins,
-            ends,
-            n_events: 2 + 2 * n as u64 + downtime_events,
-        })
+        Some(StraightPlan { order, into, children, sites, begins, ends, n_events: 2 + 2 * n as u64 + downtime_events })
     }
 }
 
@@ -242,7 +231,7 @@ impl Simulator<'_, '_> {
         // The struck step lasts from its first start to its end (its first
         // attempt's length is put back below: the engine may need it).
         let first_ms = retried.map(|(i, ms, _)| std::mem::replace(&mut self.first_ms[i], ms));
-        let durations = if random { &self.first_ms } else { &sp.median_ms };
+        let durations = if random { &self.first_ms } else { &plan.median_ms };
         let (t, cause) = (&mut self.node_ms, &mut self.node_cause);
         for &(v, node) in &sp.order {
             let v = v as usize;
@@ -310,21 +299,8 @@ impl Simulator<'_, '_> {
         if let Some((i, _, attempts)) = retried {
             summary.attempts[i] = attempts;
         }
-        // As `committed_path`: back from the end of the last top-level step
-        // to end at `now`.
-        let path = &mut summary.critical_path;
-        path.clear();
-        if let Some(last) = sc.roots.iter().rev().find(|r| end(r.index()) == now) {
-            // Causes come before what they cause in `order`: the walk ends.
-            let mut v = end_node(last.index());
-            while v != NONE {
-                if v % 2 == 1 && plan.facts[(v / 2) as usize].leaf {
-                    path.push(StepIdx(v / 2));
-                }
-                v = cause[v as usize];
-            }
-            path.reverse();
-        }
+        summary.critical_path.clear();
+        committed_path(plan, now, end, |v| cause[v as usize], &mut summary.critical_path);
         summary.n_events = n_events;
         // The data model as the engine leaves it: as it began (the plan
         // changes no data).
