@@ -3,7 +3,9 @@
 //!
 //! Exit codes: 0 success, 1 a check failed (an invariant was violated),
 //! 2 bad input (unreadable or invalid files, bad arguments, a run that
-//! cannot finish within its limits).
+//! cannot finish within its limits), 141 the reader of the output went
+//! away before it was all written (`| head`), as for a program stopped by
+//! SIGPIPE.
 
 mod calibrate;
 mod check;
@@ -44,19 +46,47 @@ fn main() -> ExitCode {
         cli::Command::Scenarios(a) => library::scenarios(&a),
         cli::Command::CodeUpgrade(a) => library::code_upgrade(&a),
     };
+    exit_code(result)
+}
+
+/// Exit status of a reader that went away: 128 + SIGPIPE, as a shell
+/// reports for a program the signal stopped.
+const BROKEN_PIPE: u8 = 141;
+
+/// The exit code of a command's result. A reader that went away (`| head`)
+/// is not worth a word, but it is not success either: the command's own
+/// verdict (a corrupted store, a failed gate) was not all written, and
+/// reporting 0 would pass it off as good in a pipeline.
+fn exit_code(result: anyhow::Result<ExitCode>) -> ExitCode {
     match result {
         Ok(code) => code,
-        // A reader that went away (`| head`) is not an error worth a word.
-        Err(e)
-            if e.chain().any(|c| {
-                c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-            }) =>
-        {
-            ExitCode::SUCCESS
-        }
+        Err(e) if broken_pipe(&e) => ExitCode::from(BROKEN_PIPE),
         Err(e) => {
             eprintln!("error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+fn broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use anyhow::Context;
+
+    /// Output cut off by its reader is neither success nor bad input, even
+    /// deep in an error's chain; other errors are bad input.
+    #[test]
+    fn a_reader_gone_away_is_not_success() {
+        let gone = || std::io::Error::from(std::io::ErrorKind::BrokenPipe);
+        assert!(broken_pipe(&anyhow::Error::new(gone())));
+        assert!(broken_pipe(&Err::<(), _>(gone()).context("writing the verdict").unwrap_err()));
+        assert!(!broken_pipe(&anyhow::anyhow!("no such file")));
+        assert_eq!(exit_code(Err(anyhow::Error::new(gone()))), ExitCode::from(BROKEN_PIPE));
+        assert_eq!(exit_code(Err(anyhow::anyhow!("no such file"))), ExitCode::from(2));
+        assert_eq!(exit_code(Ok(ExitCode::from(1))), ExitCode::from(1));
     }
 }
