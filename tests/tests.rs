@@ -13,6 +13,7 @@ mod library;
 mod props;
 mod replay;
 mod store;
+mod streams;
 mod support;
 mod tidy;
 mod validation;
