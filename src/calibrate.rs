@@ -10,6 +10,16 @@ use crate::cli::CalibrateArgs;
 use crate::load;
 
 pub fn calibrate(args: &CalibrateArgs) -> Result<ExitCode> {
+    // -o may name the --into scenario (that is an update in place), never
+    // an export; --into never names an export either.
+    let exports: Vec<(&str, &std::path::Path)> =
+        args.files.iter().map(|f| ("an export this reads", f.as_path())).collect();
+    if let Some(out) = &args.output {
+        crate::output::refuse_clobbering(("-o", out), &exports)?;
+    }
+    if let Some(into) = &args.into {
+        crate::output::refuse_clobbering(("--into", into), &exports)?;
+    }
     let size_gb = match (args.size_gb, args.target_size_gb) {
         (Some(a), Some(b)) if a > 0.0 && b > 0.0 && a.is_finite() && b.is_finite() => Some((a, b)),
         (Some(_), Some(_)) => bail!("--size-gb and --target-size-gb must be positive sizes in GB"),

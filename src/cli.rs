@@ -124,8 +124,13 @@ pub struct RunArgs {
 
     /// Also store the run in a SQLite file: events with a hash chain, the
     /// scenario, seed and version, and the DATAUPGRADESTATUS projection.
+    /// An earlier run's store there is replaced; any other file is refused.
     #[arg(long, value_name = "FILE")]
     pub db: Option<PathBuf>,
+
+    /// Let --db replace an existing file that is not a rehearse run store.
+    #[arg(long, requires = "db")]
+    pub force: bool,
 
     /// Show calendar times from this start (e.g. 2026-12-05T18:00:00)
     /// instead of the scenario's `start`.

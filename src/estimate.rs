@@ -80,6 +80,9 @@ fn holds(g: &Gate, v: f64) -> bool {
 }
 
 pub fn estimate(args: &EstimateArgs) -> Result<ExitCode> {
+    if let Some(html) = &args.html {
+        crate::output::refuse_clobbering(("--html", html), &[("the scenario this estimate reads", &args.scenario)])?;
+    }
     let (scenario, text) = load::scenario(&args.scenario)?;
     if let Some(r) = &scenario.readiness
         && !r.go()

@@ -10,9 +10,10 @@ use rehearse_sim::store::sqlite::SqliteWriter;
 use rehearse_sim::{FaultMode, JsonlWriter, MemorySink, NullSink, Plan, RunOptions, Simulator, Tee};
 
 use crate::cli::RunArgs;
-use crate::{load, render};
+use crate::{load, output, render};
 
 pub fn run(args: &RunArgs) -> Result<ExitCode> {
+    refuse_clobbering(args)?;
     let (scenario, text) = load::scenario(&args.scenario)?;
     if let Some(r) = &scenario.readiness
         && !r.go()
@@ -167,6 +168,35 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     }
     out.flush()?;
     Ok(if state.violations().is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Refuses, before any work, outputs that would replace an input or each
+/// other, and a `--db` that names a file which is not a run store (unless
+/// `--force`): a run must never destroy the plan it reads, nor a file it did
+/// not make.
+fn refuse_clobbering(args: &RunArgs) -> Result<()> {
+    let scenario = ("the scenario this run reads", args.scenario.as_path());
+    if let Some(db) = &args.db {
+        output::refuse_clobbering(("--db", db), &[scenario])?;
+        if db.is_dir() {
+            bail!("--db {}: that is a directory", db.display());
+        }
+        let occupied = std::fs::metadata(db).is_ok_and(|m| m.len() > 0);
+        if occupied && !args.force && !rehearse_sim::store::sqlite::is_store(db) {
+            bail!(
+                "--db {}: the file exists and is not a rehearse run store; refusing to replace it (pass --force to replace it anyway)",
+                db.display()
+            );
+        }
+    }
+    if let Some(events) = &args.events {
+        let mut others = vec![scenario];
+        if let Some(db) = &args.db {
+            others.push(("the --db store", db.as_path()));
+        }
+        output::refuse_clobbering(("--events", events), &others)?;
+    }
+    Ok(())
 }
 
 /// The calendar a store uses when the run has none: the simulated epoch.

@@ -87,7 +87,7 @@ fn plan_from(genes: &Genes) -> String {
         let targets: Vec<usize> = if action == 1 {
             vec![first] // rerun: from the step itself or the step holding it
         } else {
-            leaves.iter().copied().filter(|l| *l == first || (l + g.0 as usize) % 4 == 0).take(3).collect()
+            leaves.iter().copied().filter(|l| *l == first || (l + g.0 as usize).is_multiple_of(4)).take(3).collect()
         };
         let steps: Vec<String> = targets.iter().map(|t| format!("\"s{t}\"")).collect();
         let persistent = g.3 % 3 == 0;
@@ -196,7 +196,7 @@ fn replication_plan_from(g: &[(u32, u32, u32, u32); 4]) -> String {
         rows(g[1].0),
         g[1].1 % 50_000,
     );
-    let busy = g[1].2 % 3 == 0;
+    let busy = g[1].2.is_multiple_of(3);
     text.push_str(&format!(
         "[replication]\nmax_bcp_threads = {}\npublishers = {}\nbcp_per_million_rows = {{ uniform = [\"1m\", \"{}m\"] }}\napply_per_million_changes = {{ triangular = [\"5m\", \"20m\", \"{}m\"] }}\nresource_use = {}\n{}",
         1 + g[1].2 % 8,

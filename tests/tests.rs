@@ -10,6 +10,7 @@ mod engine;
 mod estimate;
 mod faults;
 mod library;
+mod outputs;
 mod props;
 mod replay;
 mod store;

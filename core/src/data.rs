@@ -149,7 +149,7 @@ fn range_sum(a: u64, b: u64, from: u64, to: u64) -> u64 {
     }
     // sum of (id + 1) for id in from..to = T(to) - T(from), T(k) = k(k+1)/2.
     let tri = |k: u64| -> u64 {
-        let (x, y) = if k % 2 == 0 { (k / 2, k + 1) } else { (k, k.div_ceil(2)) };
+        let (x, y) = if k.is_multiple_of(2) { (k / 2, k + 1) } else { (k, k.div_ceil(2)) };
         x.wrapping_mul(y)
     };
     a.wrapping_mul(tri(to).wrapping_sub(tri(from))).wrapping_add(b.wrapping_mul(to - from))

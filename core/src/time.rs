@@ -232,7 +232,7 @@ fn parse_units(s: &str, original: &str) -> Result<SimDuration, DurationError> {
             let digits: u64 = frac_part.parse().map_err(|_| malformed())?;
             let scale = 10u64.pow(frac_part.len() as u32);
             let numerator = (digits as u128) * (unit_ms as u128);
-            if numerator % scale as u128 != 0 {
+            if !numerator.is_multiple_of(scale as u128) {
                 return Err(DurationError::TooPrecise(original.to_string()));
             }
             ms = ms

@@ -84,6 +84,8 @@ pub enum StoreError {
     NotAStore { path: String, why: String },
     #[error("{path}: {cause}")]
     Io { path: String, cause: io::Error },
+    #[error("{path}: another run is writing this store; refusing to replace it")]
+    Busy { path: String },
 }
 
 /// Encoded events not yet inserted.
@@ -132,14 +134,20 @@ pub struct SqliteWriter<'s> {
     /// Why the writer thread stopped, if it failed: every later call says
     /// it again.
     failed: Option<String>,
+    /// The store's single-writer lock, released when the writer is dropped
+    /// (after the writer thread has closed the connection: fields drop
+    /// after `Drop::drop`).
+    _lock: std::fs::File,
 }
 
 impl<'s> SqliteWriter<'s> {
     /// Creates the store at `path` (replacing any file there) with the run's
-    /// identity in `meta`.
+    /// identity in `meta`, and holds it for this writer alone until closed
+    /// or dropped.
     ///
     /// # Errors
-    /// Any SQLite error, with the path.
+    /// [`StoreError::Busy`] if another writer holds the store; any I/O or
+    /// SQLite error, with the path.
     pub fn create(
         path: &Path,
         scenario: &'s Scenario,
@@ -148,18 +156,40 @@ impl<'s> SqliteWriter<'s> {
     ) -> Result<Self, StoreError> {
         let name = path.display().to_string();
         let err = |source| StoreError::Sqlite { path: name.clone(), cause: source };
-        for suffix in ["", "-wal", "-shm"] {
+        let io_err = |cause| StoreError::Io { path: name.clone(), cause };
+        // One writer per store: an advisory lock on the file, held until the
+        // store is closed, taken before anything is removed or truncated, so
+        // a second run on the same path is refused instead of replacing the
+        // first run's store under it. (SQLite's own locks are per
+        // transaction; they cannot say "a run is writing here".)
+        let lock = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(io_err)?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => return Err(StoreError::Busy { path: name }),
+            Err(std::fs::TryLockError::Error(cause)) => return Err(io_err(cause)),
+        }
+        for suffix in ["-wal", "-shm"] {
             let p = format!("{}{suffix}", path.display());
             if Path::new(&p).exists() {
                 std::fs::remove_file(&p).map_err(|cause| StoreError::Io { path: p.clone(), cause })?;
             }
         }
+        lock.set_len(0).map_err(io_err)?;
         let conn = Connection::open(path).map_err(err)?;
         // 16 KiB pages: a quarter of the page writes, reads and WAL frames
         // of the default 4 KiB (set before the journal mode and the tables).
         conn.execute_batch("PRAGMA page_size=16384").map_err(err)?;
         conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(())).map_err(err)?;
         conn.execute_batch("PRAGMA synchronous=OFF; PRAGMA cache_size=-65536;").map_err(err)?;
+        // The tables and the run's identity in one transaction: a run killed
+        // while creating its store leaves all of them or none.
+        conn.execute_batch("BEGIN").map_err(err)?;
         conn.execute_batch(SCHEMA).map_err(err)?;
         {
             let mut stmt = conn.prepare("INSERT INTO run_meta (key, value) VALUES (?1, ?2)").map_err(err)?;
@@ -169,6 +199,7 @@ impl<'s> SqliteWriter<'s> {
             stmt.execute(params!["calendar_start", calendar.start().to_string()]).map_err(err)?;
             stmt.execute(params!["status", "running"]).map_err(err)?;
         }
+        conn.execute_batch("COMMIT").map_err(err)?;
         let (to_writer, batches) = sync_channel(QUEUED_BATCHES);
         let (give_back, spare) = sync_channel(QUEUED_BATCHES + 1);
         let writer = std::thread::Builder::new()
@@ -186,6 +217,7 @@ impl<'s> SqliteWriter<'s> {
             spare,
             writer: Some(writer),
             failed: None,
+            _lock: lock,
         })
     }
 
@@ -385,6 +417,26 @@ pub fn is_sqlite(path: &Path) -> bool {
     use std::io::Read;
     let mut head = [0u8; 16];
     std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok() && &head == b"SQLite format 3\0"
+}
+
+/// Whether `path` holds a rehearse run store (a SQLite file with the
+/// store's `run_meta` and `events` tables), as opposed to some other file
+/// that a `--db` must not replace unasked.
+pub fn is_store(path: &Path) -> bool {
+    if !is_sqlite(path) {
+        return false;
+    }
+    let Ok(conn) =
+        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+    else {
+        return false;
+    };
+    conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('run_meta', 'events')",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .is_ok_and(|n| n == 2)
 }
 
 /// Reads a store (read-only).
@@ -692,11 +744,22 @@ pub fn link(blob: &[u8]) -> Chain {
 pub fn query(path: &Path, sql: &str) -> Result<QueryResult, StoreError> {
     let name = path.display().to_string();
     let err = |source| StoreError::Sqlite { path: name.clone(), cause: source };
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI)
-        .map_err(err)?;
+    let io_err = |cause| StoreError::Io { path: name.clone(), cause };
+    // Opened by path, never through a URI built from it: a name with `?`,
+    // `#` or `%` in it is a file name, not a query string or an escape
+    // (`pct%41.sqlite` must not open `pctA.sqlite`). The attached copy
+    // inherits the connection's read-only flags; its name is made absolute
+    // so that it can never begin with `file:`.
+    let absolute = path.canonicalize().map_err(io_err)?;
+    let attach = absolute.to_str().ok_or_else(|| StoreError::NotAStore {
+        path: name.clone(),
+        why: "its path is not valid UTF-8, which SQLite cannot attach".into(),
+    })?;
+    let conn =
+        Connection::open_with_flags(&absolute, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .map_err(err)?;
     conn.execute_batch("PRAGMA query_only = ON").map_err(err)?;
-    let uri = format!("file:{}?mode=ro", path.display());
-    conn.execute("ATTACH DATABASE ?1 AS DBUPGRADE", [uri]).map_err(err)?;
+    conn.execute("ATTACH DATABASE ?1 AS DBUPGRADE", [attach]).map_err(err)?;
     let mut stmt = conn.prepare(sql).map_err(err)?;
     let columns: Vec<String> = stmt.column_names().map(str::to_string).collect();
     let n = columns.len();
