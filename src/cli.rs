@@ -187,8 +187,8 @@ pub struct CheckArgs {
     /// The scenario file (TOML).
     pub scenario: PathBuf,
 
-    /// How many runs (seeds) to try.
-    #[arg(long, default_value_t = 1_000)]
+    /// How many runs (seeds) to try, 1 to 10,000,000.
+    #[arg(long, default_value_t = 1_000, value_parser = runs())]
     pub runs: u64,
 
     /// First seed: run k uses seed SEED + k.
@@ -289,16 +289,16 @@ pub struct EstimateArgs {
     /// The scenario file (TOML).
     pub scenario: PathBuf,
 
-    /// How many runs.
-    #[arg(long, default_value_t = 10_000)]
+    /// How many runs, 1 to 10,000,000.
+    #[arg(long, default_value_t = 10_000, value_parser = runs())]
     pub runs: u64,
 
     /// The seed; run k is (seed, k).
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
 
-    /// Worker threads (default: all cores). Never changes the results.
-    #[arg(long)]
+    /// Worker threads, 1 to 256 (default: all cores). Never changes the results.
+    #[arg(long, value_parser = threads())]
     pub threads: Option<usize>,
 
     /// The downtime window to fit (default: the scenario's `window`).
@@ -337,14 +337,14 @@ pub struct CompareArgs {
     pub a: PathBuf,
     /// Plan B (TOML).
     pub b: PathBuf,
-    /// Runs per plan.
-    #[arg(long, default_value_t = 10_000)]
+    /// Runs per plan, 1 to 10,000,000.
+    #[arg(long, default_value_t = 10_000, value_parser = runs())]
     pub runs: u64,
     /// The seed; run k is (seed, k) for both plans.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Worker threads (default: all cores). Never changes the results.
-    #[arg(long)]
+    /// Worker threads, 1 to 256 (default: all cores). Never changes the results.
+    #[arg(long, value_parser = threads())]
     pub threads: Option<usize>,
     /// The downtime window (default: plan A's `window`).
     #[arg(long, value_name = "DURATION")]
@@ -352,4 +352,22 @@ pub struct CompareArgs {
     /// Print the comparison as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+/// The most runs a command takes. An estimate's percentiles have long
+/// settled by then (its P90's interval narrows as one over the square root
+/// of the runs), and what is kept per run stays within a gigabyte; `check`
+/// and `compare` are bounded alike so that no request runs for hours.
+pub const MAX_RUNS: u64 = 10_000_000;
+
+/// The most worker threads: more than any machine this runs on has cores
+/// (a thread per core is the default); each one is a real OS thread.
+pub const MAX_THREADS: u64 = 256;
+
+fn runs() -> clap::builder::RangedU64ValueParser<u64> {
+    clap::builder::RangedU64ValueParser::new().range(1..=MAX_RUNS)
+}
+
+fn threads() -> clap::builder::RangedU64ValueParser<usize> {
+    clap::builder::RangedU64ValueParser::new().range(1..=MAX_THREADS)
 }

@@ -55,7 +55,17 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
         replication: s.replication_rows.as_deref(),
     });
     let report = replay::replay(&scenario, digest, &records, damage, calendar, projections);
+    let n_violations = report.state.violations().len();
     let (verdict, code) = match &report.verdict {
+        // The store is sound and re-simulates, but the run it holds broke
+        // invariants: as `run` on the same run, that is a failed check.
+        Verdict::Ok if n_violations > 0 => (
+            format!(
+                "violations: the store is intact and re-simulates, but the run broke {n_violations} invariant{}",
+                if n_violations == 1 { "" } else { "s" }
+            ),
+            1,
+        ),
         Verdict::Ok => ("OK".to_string(), 0),
         Verdict::Incomplete { n_valid } => (format!("incomplete: a valid prefix of {n_valid} events"), 1),
         Verdict::Corrupted { seq: Some(seq), why } => (format!("corrupted at seq {seq}: {why}"), 2),
@@ -71,7 +81,7 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
             "{}",
             serde_json::to_string_pretty(&json!({
                 "file": path.display().to_string(),
-                "verdict": match report.verdict { Verdict::Ok => "ok", Verdict::Incomplete { .. } => "incomplete", Verdict::Corrupted { .. } => "corrupted", Verdict::Diverged { .. } => "diverged" },
+                "verdict": match report.verdict { Verdict::Ok if n_violations > 0 => "violations", Verdict::Ok => "ok", Verdict::Incomplete { .. } => "incomplete", Verdict::Corrupted { .. } => "corrupted", Verdict::Diverged { .. } => "diverged" },
                 "message": verdict,
                 "events": report.n_events,
                 "outcome": outcome,

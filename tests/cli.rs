@@ -129,3 +129,25 @@ fn median_mode_takes_no_seed() {
     let b = rehearse(&["run", SCENARIO, "--median", "--seed", "3"]);
     assert_eq!(b.status.code(), Some(2), "--seed conflicts with --median");
 }
+
+/// What a user can ask for is bounded, and the bound is named: no run
+/// count that does nothing (0) or could never finish, no thread count the
+/// machine cannot spawn.
+#[test]
+fn run_and_thread_counts_beyond_their_limits_are_refused_at_once() {
+    let s = "scenarios/hotfix.toml";
+    for (args, says) in [
+        (vec!["check", s, "--runs", "0"], "0 is not in 1..=10000000"),
+        (vec!["estimate", s, "--runs", "0"], "0 is not in 1..=10000000"),
+        (vec!["compare", s, s, "--runs", "0"], "0 is not in 1..=10000000"),
+        (vec!["estimate", s, "--runs", "18446744073709551615"], "is not in 1..=10000000"),
+        (vec!["check", s, "--runs", "18446744073709551615"], "is not in 1..=10000000"),
+        (vec!["estimate", s, "--runs", "1000000000"], "is not in 1..=10000000"),
+        (vec!["estimate", s, "--threads", "100000"], "100000 is not in 1..=256"),
+        (vec!["compare", s, s, "--threads", "0"], "0 is not in 1..=256"),
+    ] {
+        let out = rehearse(&args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(stderr(&out).contains(says), "{args:?}: {}", stderr(&out));
+    }
+}

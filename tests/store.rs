@@ -292,3 +292,37 @@ fn replay_of_a_run_with_faults_and_a_rollback_is_ok() {
     assert_eq!(v["verdict"], "ok");
     assert_eq!(v["outcome"], "rolled back");
 }
+
+/// A stored run that broke invariants is not "OK": replay says so, lists
+/// them and exits 1, as `run` does on the same run.
+#[test]
+fn a_stored_run_with_violations_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("wrong.sqlite");
+    let db = db.to_str().unwrap();
+    let run = [
+        "run",
+        "tests/data/wrong-recovery.toml",
+        "--seed",
+        "50",
+        "--fault",
+        "dvt@data-upgrade#1",
+        "--fault",
+        "dvt@data-upgrade#2",
+    ];
+    let out = rehearse(&[&run[..], &["--db", db]].concat());
+    assert_eq!(out.status.code(), Some(1), "the run breaks an invariant: {}", stdout(&out));
+    let out = rehearse(&["replay", db]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert!(stdout(&out).contains("violations: the store is intact"), "{}", stdout(&out));
+    assert!(stdout(&out).contains("cancelled after downtime began"), "{}", stdout(&out));
+    let out = rehearse(&["replay", db, "--json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["verdict"], "violations");
+    // A sound run of the same plan is OK.
+    let ok = dir.path().join("ok.sqlite");
+    let out = rehearse(&["run", "tests/data/wrong-recovery.toml", "--no-faults", "--db", ok.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(rehearse(&["replay", ok.to_str().unwrap()]).status.code(), Some(0));
+}
