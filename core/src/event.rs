@@ -469,6 +469,92 @@ mod tests {
         assert_eq!(back, e);
     }
 
+    /// One event of every kind, named as in logs, and its canonical JSON:
+    /// stored logs of earlier versions must still read, and the stream
+    /// hashes cover these bytes.
+    fn every_kind() -> Vec<(Event<&'static str, &'static str>, &'static str)> {
+        vec![
+            (
+                Event::RunStarted { schema: 3, scenario: ScenarioDigest(0xab), seed: 7, run: 2, mode: Mode::Random },
+                r#"{"kind":"RunStarted","schema":3,"scenario":"00000000000000ab","seed":7,"run":2,"mode":"random"}"#,
+            ),
+            (Event::StepStarted { step: "a", attempt: 1 }, r#"{"kind":"StepStarted","step":"a","attempt":1}"#),
+            (Event::StepCompleted { step: "a", attempt: 2 }, r#"{"kind":"StepCompleted","step":"a","attempt":2}"#),
+            (
+                Event::FaultInjected { fault: "f", step: "a", attempt: 1 },
+                r#"{"kind":"FaultInjected","fault":"f","step":"a","attempt":1}"#,
+            ),
+            (Event::StepFailed { step: "a", attempt: 1 }, r#"{"kind":"StepFailed","step":"a","attempt":1}"#),
+            (
+                Event::StepOutcomeUnknown { step: "a", attempt: 1 },
+                r#"{"kind":"StepOutcomeUnknown","step":"a","attempt":1}"#,
+            ),
+            (
+                Event::OutcomeVerified { step: "a", attempt: 1, completed: true },
+                r#"{"kind":"OutcomeVerified","step":"a","attempt":1,"completed":true}"#,
+            ),
+            (
+                Event::RecoveryChosen {
+                    step: "a",
+                    fault: "f",
+                    action: Action::RollbackPackage,
+                    attempt: 1,
+                    max_attempts: 3,
+                    reaction_ms: 60_000,
+                    extra_ms: 5,
+                },
+                r#"{"kind":"RecoveryChosen","step":"a","fault":"f","action":"rollback-package","attempt":1,"max_attempts":3,"reaction_ms":60000,"extra_ms":5}"#,
+            ),
+            (Event::StepReset { step: "a" }, r#"{"kind":"StepReset","step":"a"}"#),
+            (Event::StepAbandoned { step: "a", attempt: 2 }, r#"{"kind":"StepAbandoned","step":"a","attempt":2}"#),
+            (
+                Event::RollbackStarted { step: "a", late: false },
+                r#"{"kind":"RollbackStarted","step":"a","late":false}"#,
+            ),
+            (Event::RollbackCompleted, r#"{"kind":"RollbackCompleted"}"#),
+            (
+                Event::TableChanged {
+                    step: "a",
+                    table: 1,
+                    source_rows: 10,
+                    source_checksum: Checksum(0xff),
+                    target_rows: 9,
+                    target_checksum: Checksum(u64::MAX),
+                },
+                r#"{"kind":"TableChanged","step":"a","table":1,"source_rows":10,"source_checksum":"00000000000000ff","target_rows":9,"target_checksum":"ffffffffffffffff"}"#,
+            ),
+            (
+                Event::RecordCountsValidated { step: "a", matched: true },
+                r#"{"kind":"RecordCountsValidated","step":"a","matched":true}"#,
+            ),
+            (
+                Event::ReplicationBacklog { step: "a", changes: 12 },
+                r#"{"kind":"ReplicationBacklog","step":"a","changes":12}"#,
+            ),
+            (
+                Event::ChangesReplicated { step: "a", table: 0, written: 100, backlog: 4 },
+                r#"{"kind":"ChangesReplicated","step":"a","table":0,"written":100,"backlog":4}"#,
+            ),
+            (Event::DowntimeBegan { step: "a" }, r#"{"kind":"DowntimeBegan","step":"a"}"#),
+            (Event::DowntimeEnded { step: "a" }, r#"{"kind":"DowntimeEnded","step":"a"}"#),
+            (Event::RunFinished { outcome: Outcome::RolledBack }, r#"{"kind":"RunFinished","outcome":"rolled_back"}"#),
+        ]
+    }
+
+    #[test]
+    fn every_kind_is_written_and_read_as_before() {
+        for (event, json) in every_kind() {
+            assert_eq!(serde_json::to_string(&event).unwrap(), json);
+            assert_eq!(serde_json::from_str::<Event<&str, &str>>(json).unwrap(), event, "{json}");
+            assert_eq!(json.split('"').nth(3), Some(event.kind()));
+            assert_eq!(event.step().is_some(), json.contains(r#""step":"a""#), "{json}");
+            let renamed = event.map_names(|s| Ok::<_, ()>(format!("s:{s}")), |f| Ok(format!("f:{f}"))).unwrap();
+            let want = json.replace(r#""a""#, r#""s:a""#).replace(r#""f""#, r#""f:f""#);
+            assert_eq!(serde_json::to_string(&renamed).unwrap(), want);
+            assert_eq!(renamed.step().map(String::as_str), event.step().map(|s| format!("s:{s}")).as_deref());
+        }
+    }
+
     #[test]
     fn digest_prints_as_sixteen_hex_digits() {
         assert_eq!(ScenarioDigest(0xab).to_string(), "00000000000000ab");
