@@ -11,6 +11,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::mix::mix;
+
 /// What a step does to the data when it completes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
@@ -84,13 +86,6 @@ pub struct TableData {
     pub rows: u64,
     /// Rows converted by the data upgrade (ids `0..converted`).
     pub converted: u64,
-}
-
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
 }
 
 /// The per-row value's coefficients for a table and version: row `id` is

@@ -10,8 +10,10 @@ use rand_core::Rng;
 
 use crate::time::SimDuration;
 
-/// The 0.9 quantile of the standard normal distribution.
-const Z_90: f64 = 1.281_551_565_544_600_4;
+/// The 0.9 quantile of the standard normal distribution: a lognormal given
+/// by its median and p90 has `sigma = ln(p90 / median) / Z_90`. One
+/// constant, so that sampling and calibration's fits agree to the bit.
+pub const Z_90: f64 = 1.281_551_565_544_600_4;
 
 /// A distribution of durations, in milliseconds. Constructed through the
 /// checked constructors, so every variant is well formed (min <= mode <= max,
@@ -227,15 +229,22 @@ fn check_three(min: SimDuration, mode: SimDuration, max: SimDuration) -> Result<
     Ok(())
 }
 
-/// Rounds non-negative milliseconds half up, saturating.
-pub(crate) fn round_ms(v: f64) -> u64 {
+/// Rounds non-negative milliseconds half up, saturating: the rounding every
+/// sampled duration goes through, so the pinned streams depend on its exact
+/// rule. It is not `f64::round`: `v + 0.5` is itself rounded, so just below
+/// a half (0.5 - 2^-54) and above 2^52 the two differ. Anything that turns
+/// drawn milliseconds into integers calls this one, not a copy.
+pub fn round_ms(v: f64) -> u64 {
     // For v > 0, truncating v + 0.5 rounds half up; the cast saturates at
     // u64::MAX and maps NaN to 0 (Rust's float-to-int casts are defined so).
     if v > 0.0 { (v + 0.5) as u64 } else { 0 }
 }
 
-/// A uniform draw in [0, 1) with 53 random bits.
-fn unit<R: Rng + ?Sized>(rng: &mut R) -> f64 {
+/// A uniform draw in [0, 1) with 53 random bits: the top 53 bits of one
+/// output, scaled by an exact power of two (no division, no platform
+/// maths), so an output gives the same float on every machine. Every
+/// uniform the streams are pinned with is drawn by this one, not a copy.
+pub fn unit<R: Rng + ?Sized>(rng: &mut R) -> f64 {
     (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 

@@ -3,7 +3,7 @@
 //! The event log is the source of truth. Events are generic over how they
 //! name a step: the engine uses [`StepIdx`] (cheap to copy), logs use the
 //! step's id string (readable, and stable when steps are added elsewhere in
-//! the file). [`Event::map_step`] converts between the two.
+//! the file). [`Event::map_names`] converts between the two.
 
 use std::fmt;
 
@@ -22,59 +22,216 @@ use crate::time::SimTime;
 /// source grows with the users' changes, the target with what was applied).
 pub const SCHEMA_VERSION: u32 = 3;
 
-/// One thing that happened. `S` names steps and `F` faults: indexes in
-/// memory, ids in logs.
-///
-/// Written with its `kind` first and its fields after. Read through
-/// [`Wire`], a flat record of every field, which serde streams without
-/// buffering (an internally tagged enum buffers every field first, which
-/// made reading logs several times slower); fields may come in any order,
-/// and a field the kind does not have is refused.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", try_from = "Wire<S, F>")]
-pub enum Event<S = StepIdx, F = FaultIdx> {
-    /// The run began: the identity that reproduces it.
-    RunStarted {
+/// The step field of a kind's fields: the one typed `S`.
+macro_rules! step_of {
+    () => { None };
+    ($field:ident: S $(, $rest:ident: $ty:ident)*) => { Some($field) };
+    ($field:ident: $other:ident $(, $rest:ident: $ty:ident)*) => { step_of!($($rest: $ty),*) };
+}
+
+/// A field renamed by [`Event::map_names`]: a step through `fs`, a fault
+/// through `ff`, anything else copied.
+macro_rules! map_field {
+    (S, $field:ident, $fs:ident, $ff:ident) => {
+        $fs($field)?
+    };
+    (F, $field:ident, $fs:ident, $ff:ident) => {
+        $ff($field)?
+    };
+    ($other:ident, $field:ident, $fs:ident, $ff:ident) => {
+        *$field
+    };
+}
+
+/// Declares [`Event`] from its kinds, and what follows from them: the
+/// private `Kind` (the `kind` tag as read), [`Wire`] and its conversion
+/// kind by kind, [`Event::step`], [`Event::kind`] and [`Event::map_names`].
+/// A field typed `S` is the step the event concerns and one typed `F` a
+/// fault; every other field is copied. Field types are single names.
+macro_rules! events {
+    (
+        $(#[$meta:meta])*
+        pub enum Event<S = StepIdx, F = FaultIdx> {
+            $(
+                $(#[$kind_meta:meta])*
+                $kind:ident $({ $($field:ident: $ty:ident),* $(,)? })?
+            ),* $(,)?
+        }
+
+        fields { $($wire_field:ident: $wire_ty:ty),* $(,)? }
+    ) => {
+        $(#[$meta])*
+        pub enum Event<S = StepIdx, F = FaultIdx> {
+            $(
+                $(#[$kind_meta])*
+                $kind $({ $($field: $ty),* })?,
+            )*
+        }
+
+        /// The kinds of [`Event`], as written in logs.
+        #[derive(Clone, Copy, Debug, Deserialize)]
+        enum Kind {
+            $($kind,)*
+        }
+
+        /// An event as read: its kind and every field any event has.
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        #[doc(hidden)]
+        pub struct Wire<S, F> {
+            kind: Kind,
+            $($wire_field: Option<$wire_ty>,)*
+        }
+
+        impl<S, F> Wire<S, F> {
+            /// The first field present that `kind` does not have.
+            fn stray(&self, wanted: &[&str]) -> Option<&'static str> {
+                $(if self.$wire_field.is_some() && !wanted.contains(&stringify!($wire_field)) {
+                    return Some(stringify!($wire_field));
+                })*
+                None
+            }
+        }
+
+        /// Each kind takes its fields and refuses the others.
+        impl<S, F> TryFrom<Wire<S, F>> for Event<S, F> {
+            type Error = WireError;
+
+            fn try_from(mut w: Wire<S, F>) -> Result<Self, WireError> {
+                Ok(match w.kind {
+                    $(Kind::$kind => {
+                        let kind = stringify!($kind);
+                        if let Some(field) = w.stray(&[$($(stringify!($field)),*)?]) {
+                            return Err(WireError::Unknown { kind, field });
+                        }
+                        Event::$kind {
+                            $($($field: w.$field.take().ok_or(WireError::Missing { kind, field: stringify!($field) })?,)*)?
+                        }
+                    })*
+                })
+            }
+        }
+
+        impl<S, F> Event<S, F> {
+            /// The step the event concerns, if any.
+            #[allow(unused_variables, reason = "every field is bound, the step alone is used")]
+            pub fn step(&self) -> Option<&S> {
+                match self {
+                    $(Event::$kind { $($($field),*)? } => step_of!($($($field: $ty),*)?),)*
+                }
+            }
+
+            /// The event's kind, as written in logs.
+            pub fn kind(&self) -> &'static str {
+                match self {
+                    $(Event::$kind { .. } => stringify!($kind),)*
+                }
+            }
+
+            /// The same event with its steps and faults named another way.
+            ///
+            /// # Errors
+            /// Whatever `fs` or `ff` returns for a name it cannot map.
+            pub fn map_names<T, G, E>(
+                &self,
+                mut fs: impl FnMut(&S) -> Result<T, E>,
+                mut ff: impl FnMut(&F) -> Result<G, E>,
+            ) -> Result<Event<T, G>, E> {
+                Ok(match self {
+                    $(Event::$kind { $($($field),*)? } => Event::$kind {
+                        $($($field: map_field!($ty, $field, fs, ff),)*)?
+                    },)*
+                })
+            }
+        }
+    };
+}
+
+events! {
+    /// One thing that happened. `S` names steps and `F` faults: indexes in
+    /// memory, ids in logs.
+    ///
+    /// Written with its `kind` first and its fields after, in the order
+    /// declared here. Read through [`Wire`], a flat record of every field,
+    /// which serde streams without buffering (an internally tagged enum
+    /// buffers every field first, which made reading logs several times
+    /// slower); fields may come in any order, and a field the kind does not
+    /// have is refused.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    #[serde(tag = "kind", try_from = "Wire<S, F>")]
+    pub enum Event<S = StepIdx, F = FaultIdx> {
+        /// The run began: the identity that reproduces it.
+        RunStarted { schema: u32, scenario: ScenarioDigest, seed: u64, run: u64, mode: Mode },
+        StepStarted { step: S, attempt: u32 },
+        StepCompleted { step: S, attempt: u32 },
+        /// A fault struck a running step; part of the attempt's work is lost.
+        FaultInjected { fault: F, step: S, attempt: u32 },
+        /// The attempt failed (it did not complete).
+        StepFailed { step: S, attempt: u32 },
+        /// The attempt ended and nobody knows whether it completed.
+        StepOutcomeUnknown { step: S, attempt: u32 },
+        /// Recovery found out what the unknown outcome was.
+        OutcomeVerified { step: S, attempt: u32, completed: bool },
+        /// The plan's recovery for a failed attempt: what it does, how long
+        /// the operator takes to react, and how long fixing, undoing or
+        /// verifying takes on top.
+        RecoveryChosen {
+            step: S,
+            fault: F,
+            action: Action,
+            attempt: u32,
+            max_attempts: u32,
+            reaction_ms: u64,
+            extra_ms: u64,
+        },
+        /// A completed step is to run again (rerun from an earlier step).
+        StepReset { step: S },
+        /// A running step was stopped by a rollback, cancel or abort.
+        StepAbandoned { step: S, attempt: u32 },
+        /// Roll back the whole upgrade; `late` when it begins after its
+        /// deadline.
+        RollbackStarted { step: S, late: bool },
+        /// The original environment is back online, as it was.
+        RollbackCompleted,
+        /// A table after a step's data effect (`table` indexes `[database]
+        /// tables`): row counts and checksums of the source and the target.
+        TableChanged {
+            step: S,
+            table: u32,
+            source_rows: u64,
+            source_checksum: Checksum,
+            target_rows: u64,
+            target_checksum: Checksum,
+        },
+        /// Record counts compared, source against target, table by table.
+        RecordCountsValidated { step: S, matched: bool },
+        /// A `replication = "caught-up"` step started: the changes written
+        /// while the source was online and not yet applied. The step lasts
+        /// until they are.
+        ReplicationBacklog { step: S, changes: u64 },
+        /// The replication as the data model holds it, brought up to date
+        /// at a step's boundary: the rows the users have written to the
+        /// source table since the run began (`written`), and the changes of
+        /// the current replication not yet applied to the target
+        /// (`backlog`).
+        ChangesReplicated { step: S, table: u32, written: u64, backlog: u64 },
+        /// A `downtime = "begins"` step started: users are locked out.
+        DowntimeBegan { step: S },
+        /// A `downtime = "ends"` step completed (or a rollback brought the
+        /// original back): users are let back in.
+        DowntimeEnded { step: S },
+        RunFinished { outcome: Outcome },
+    }
+
+    // Every field name any kind uses, once, with its type: [`Wire`] holds
+    // one of each, read before the kind is known, so a name has one type in
+    // every kind. A kind with a field not listed here does not compile.
+    fields {
         schema: u32,
         scenario: ScenarioDigest,
         seed: u64,
         run: u64,
         mode: Mode,
-    },
-    StepStarted {
-        step: S,
-        attempt: u32,
-    },
-    StepCompleted {
-        step: S,
-        attempt: u32,
-    },
-    /// A fault struck a running step; part of the attempt's work is lost.
-    FaultInjected {
-        fault: F,
-        step: S,
-        attempt: u32,
-    },
-    /// The attempt failed (it did not complete).
-    StepFailed {
-        step: S,
-        attempt: u32,
-    },
-    /// The attempt ended and nobody knows whether it completed.
-    StepOutcomeUnknown {
-        step: S,
-        attempt: u32,
-    },
-    /// Recovery found out what the unknown outcome was.
-    OutcomeVerified {
-        step: S,
-        attempt: u32,
-        completed: bool,
-    },
-    /// The plan's recovery for a failed attempt: what it does, how long the
-    /// operator takes to react, and how long fixing, undoing or verifying
-    /// takes on top.
-    RecoveryChosen {
         step: S,
         fault: F,
         action: Action,
@@ -82,190 +239,28 @@ pub enum Event<S = StepIdx, F = FaultIdx> {
         max_attempts: u32,
         reaction_ms: u64,
         extra_ms: u64,
-    },
-    /// A completed step is to run again (rerun from an earlier step).
-    StepReset {
-        step: S,
-    },
-    /// A running step was stopped by a rollback, cancel or abort.
-    StepAbandoned {
-        step: S,
-        attempt: u32,
-    },
-    /// Roll back the whole upgrade; `late` when it begins after its deadline.
-    RollbackStarted {
-        step: S,
+        completed: bool,
         late: bool,
-    },
-    /// The original environment is back online, as it was.
-    RollbackCompleted,
-    /// A table after a step's data effect (`table` indexes `[database]
-    /// tables`): row counts and checksums of the source and the target.
-    TableChanged {
-        step: S,
         table: u32,
         source_rows: u64,
         source_checksum: Checksum,
         target_rows: u64,
         target_checksum: Checksum,
-    },
-    /// Record counts compared, source against target, table by table.
-    RecordCountsValidated {
-        step: S,
         matched: bool,
-    },
-    /// A `replication = "caught-up"` step started: the changes written
-    /// while the source was online and not yet applied. The step lasts
-    /// until they are.
-    ReplicationBacklog {
-        step: S,
         changes: u64,
-    },
-    /// The replication as the data model holds it, brought up to date at a
-    /// step's boundary: the rows the users have written to the source
-    /// table since the run began (`written`), and the changes of the
-    /// current replication not yet applied to the target (`backlog`).
-    ChangesReplicated {
-        step: S,
-        table: u32,
         written: u64,
         backlog: u64,
-    },
-    /// A `downtime = "begins"` step started: users are locked out.
-    DowntimeBegan {
-        step: S,
-    },
-    /// A `downtime = "ends"` step completed (or a rollback brought the
-    /// original back): users are let back in.
-    DowntimeEnded {
-        step: S,
-    },
-    RunFinished {
         outcome: Outcome,
-    },
-}
-
-/// The kinds of [`Event`], as written in logs.
-#[derive(Clone, Copy, Debug, Deserialize)]
-enum Kind {
-    RunStarted,
-    StepStarted,
-    StepCompleted,
-    FaultInjected,
-    StepFailed,
-    StepOutcomeUnknown,
-    OutcomeVerified,
-    RecoveryChosen,
-    StepReset,
-    StepAbandoned,
-    RollbackStarted,
-    RollbackCompleted,
-    TableChanged,
-    RecordCountsValidated,
-    ReplicationBacklog,
-    ChangesReplicated,
-    DowntimeBegan,
-    DowntimeEnded,
-    RunFinished,
-}
-
-/// Declares [`Wire`], every field any event has, and its conversion: each
-/// kind takes its fields and refuses the others.
-macro_rules! wire {
-    ($($field:ident: $ty:ty),* $(,)?) => {
-        /// An event as read: its kind and every field any event has.
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        #[doc(hidden)]
-        pub struct Wire<S, F> {
-            kind: Kind,
-            $($field: Option<$ty>,)*
-        }
-
-        impl<S, F> Wire<S, F> {
-            /// The first field present that `kind` does not have.
-            fn stray(&self, wanted: &[&str]) -> Option<&'static str> {
-                $(if self.$field.is_some() && !wanted.contains(&stringify!($field)) {
-                    return Some(stringify!($field));
-                })*
-                None
-            }
-        }
-    };
-}
-
-wire! {
-    schema: u32,
-    scenario: ScenarioDigest,
-    seed: u64,
-    run: u64,
-    mode: Mode,
-    step: S,
-    fault: F,
-    action: Action,
-    attempt: u32,
-    max_attempts: u32,
-    reaction_ms: u64,
-    extra_ms: u64,
-    completed: bool,
-    late: bool,
-    table: u32,
-    source_rows: u64,
-    source_checksum: Checksum,
-    target_rows: u64,
-    target_checksum: Checksum,
-    matched: bool,
-    changes: u64,
-    written: u64,
-    backlog: u64,
-    outcome: Outcome,
-}
-
-impl<S, F> TryFrom<Wire<S, F>> for Event<S, F> {
-    type Error = String;
-
-    fn try_from(mut w: Wire<S, F>) -> Result<Self, String> {
-        macro_rules! event {
-            ($variant:ident { $($field:ident),* }) => {{
-                if let Some(stray) = w.stray(&[$(stringify!($field)),*]) {
-                    return Err(format!("unknown field `{stray}` for a {} event", stringify!($variant)));
-                }
-                Event::$variant {
-                    $($field: w.$field.take().ok_or_else(|| format!("missing field `{}`", stringify!($field)))?,)*
-                }
-            }};
-        }
-        Ok(match w.kind {
-            Kind::RunStarted => event!(RunStarted { schema, scenario, seed, run, mode }),
-            Kind::StepStarted => event!(StepStarted { step, attempt }),
-            Kind::StepCompleted => event!(StepCompleted { step, attempt }),
-            Kind::FaultInjected => event!(FaultInjected { fault, step, attempt }),
-            Kind::StepFailed => event!(StepFailed { step, attempt }),
-            Kind::StepOutcomeUnknown => event!(StepOutcomeUnknown { step, attempt }),
-            Kind::OutcomeVerified => event!(OutcomeVerified { step, attempt, completed }),
-            Kind::RecoveryChosen => {
-                event!(RecoveryChosen { step, fault, action, attempt, max_attempts, reaction_ms, extra_ms })
-            }
-            Kind::StepReset => event!(StepReset { step }),
-            Kind::StepAbandoned => event!(StepAbandoned { step, attempt }),
-            Kind::RollbackStarted => event!(RollbackStarted { step, late }),
-            Kind::RollbackCompleted => {
-                if let Some(stray) = w.stray(&[]) {
-                    return Err(format!("unknown field `{stray}` for a RollbackCompleted event"));
-                }
-                Event::RollbackCompleted
-            }
-            Kind::TableChanged => {
-                event!(TableChanged { step, table, source_rows, source_checksum, target_rows, target_checksum })
-            }
-            Kind::RecordCountsValidated => event!(RecordCountsValidated { step, matched }),
-            Kind::ReplicationBacklog => event!(ReplicationBacklog { step, changes }),
-            Kind::ChangesReplicated => event!(ChangesReplicated { step, table, written, backlog }),
-            Kind::DowntimeBegan => event!(DowntimeBegan { step }),
-            Kind::DowntimeEnded => event!(DowntimeEnded { step }),
-            Kind::RunFinished => event!(RunFinished { outcome }),
-        })
     }
+}
+
+/// Why a record's fields do not make an event of its kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum WireError {
+    #[error("missing field `{field}` for a {kind} event")]
+    Missing { kind: &'static str, field: &'static str },
+    #[error("unknown field `{field}` for a {kind} event")]
+    Unknown { kind: &'static str, field: &'static str },
 }
 
 /// An event with its place in the stream and its time.
@@ -340,121 +335,6 @@ impl<'de> Deserialize<'de> for ScenarioDigest {
     }
 }
 
-impl<S, F> Event<S, F> {
-    /// The step the event concerns, if any.
-    pub fn step(&self) -> Option<&S> {
-        match self {
-            Event::StepStarted { step, .. }
-            | Event::StepCompleted { step, .. }
-            | Event::FaultInjected { step, .. }
-            | Event::StepFailed { step, .. }
-            | Event::StepOutcomeUnknown { step, .. }
-            | Event::OutcomeVerified { step, .. }
-            | Event::RecoveryChosen { step, .. }
-            | Event::StepReset { step }
-            | Event::StepAbandoned { step, .. }
-            | Event::RollbackStarted { step, .. }
-            | Event::TableChanged { step, .. }
-            | Event::RecordCountsValidated { step, .. }
-            | Event::ReplicationBacklog { step, .. }
-            | Event::ChangesReplicated { step, .. }
-            | Event::DowntimeBegan { step }
-            | Event::DowntimeEnded { step } => Some(step),
-            Event::RunStarted { .. } | Event::RollbackCompleted | Event::RunFinished { .. } => None,
-        }
-    }
-
-    /// The event's kind, as written in logs.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            Event::RunStarted { .. } => "RunStarted",
-            Event::StepStarted { .. } => "StepStarted",
-            Event::StepCompleted { .. } => "StepCompleted",
-            Event::FaultInjected { .. } => "FaultInjected",
-            Event::StepFailed { .. } => "StepFailed",
-            Event::StepOutcomeUnknown { .. } => "StepOutcomeUnknown",
-            Event::OutcomeVerified { .. } => "OutcomeVerified",
-            Event::RecoveryChosen { .. } => "RecoveryChosen",
-            Event::StepReset { .. } => "StepReset",
-            Event::StepAbandoned { .. } => "StepAbandoned",
-            Event::RollbackStarted { .. } => "RollbackStarted",
-            Event::RollbackCompleted => "RollbackCompleted",
-            Event::TableChanged { .. } => "TableChanged",
-            Event::RecordCountsValidated { .. } => "RecordCountsValidated",
-            Event::ReplicationBacklog { .. } => "ReplicationBacklog",
-            Event::ChangesReplicated { .. } => "ChangesReplicated",
-            Event::DowntimeBegan { .. } => "DowntimeBegan",
-            Event::DowntimeEnded { .. } => "DowntimeEnded",
-            Event::RunFinished { .. } => "RunFinished",
-        }
-    }
-
-    /// The same event with its steps and faults named another way.
-    ///
-    /// # Errors
-    /// Whatever `fs` or `ff` returns for a name it cannot map.
-    pub fn map_names<T, G, E>(
-        &self,
-        mut fs: impl FnMut(&S) -> Result<T, E>,
-        mut ff: impl FnMut(&F) -> Result<G, E>,
-    ) -> Result<Event<T, G>, E> {
-        Ok(match self {
-            Event::RunStarted { schema, scenario, seed, run, mode } => {
-                Event::RunStarted { schema: *schema, scenario: *scenario, seed: *seed, run: *run, mode: *mode }
-            }
-            Event::StepStarted { step, attempt } => Event::StepStarted { step: fs(step)?, attempt: *attempt },
-            Event::StepCompleted { step, attempt } => Event::StepCompleted { step: fs(step)?, attempt: *attempt },
-            Event::FaultInjected { fault, step, attempt } => {
-                Event::FaultInjected { fault: ff(fault)?, step: fs(step)?, attempt: *attempt }
-            }
-            Event::StepFailed { step, attempt } => Event::StepFailed { step: fs(step)?, attempt: *attempt },
-            Event::StepOutcomeUnknown { step, attempt } => {
-                Event::StepOutcomeUnknown { step: fs(step)?, attempt: *attempt }
-            }
-            Event::OutcomeVerified { step, attempt, completed } => {
-                Event::OutcomeVerified { step: fs(step)?, attempt: *attempt, completed: *completed }
-            }
-            Event::RecoveryChosen { step, fault, action, attempt, max_attempts, reaction_ms, extra_ms } => {
-                Event::RecoveryChosen {
-                    step: fs(step)?,
-                    fault: ff(fault)?,
-                    action: *action,
-                    attempt: *attempt,
-                    max_attempts: *max_attempts,
-                    reaction_ms: *reaction_ms,
-                    extra_ms: *extra_ms,
-                }
-            }
-            Event::StepReset { step } => Event::StepReset { step: fs(step)? },
-            Event::StepAbandoned { step, attempt } => Event::StepAbandoned { step: fs(step)?, attempt: *attempt },
-            Event::RollbackStarted { step, late } => Event::RollbackStarted { step: fs(step)?, late: *late },
-            Event::RollbackCompleted => Event::RollbackCompleted,
-            Event::TableChanged { step, table, source_rows, source_checksum, target_rows, target_checksum } => {
-                Event::TableChanged {
-                    step: fs(step)?,
-                    table: *table,
-                    source_rows: *source_rows,
-                    source_checksum: *source_checksum,
-                    target_rows: *target_rows,
-                    target_checksum: *target_checksum,
-                }
-            }
-            Event::RecordCountsValidated { step, matched } => {
-                Event::RecordCountsValidated { step: fs(step)?, matched: *matched }
-            }
-            Event::ReplicationBacklog { step, changes } => {
-                Event::ReplicationBacklog { step: fs(step)?, changes: *changes }
-            }
-            Event::ChangesReplicated { step, table, written, backlog } => {
-                Event::ChangesReplicated { step: fs(step)?, table: *table, written: *written, backlog: *backlog }
-            }
-            Event::DowntimeBegan { step } => Event::DowntimeBegan { step: fs(step)? },
-            Event::DowntimeEnded { step } => Event::DowntimeEnded { step: fs(step)? },
-            Event::RunFinished { outcome } => Event::RunFinished { outcome: *outcome },
-        })
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -467,6 +347,107 @@ mod tests {
         let back =
             named.map_names(|s| s[1..].parse::<u32>().map(StepIdx), |f| f[1..].parse::<u32>().map(FaultIdx)).unwrap();
         assert_eq!(back, e);
+    }
+
+    /// One event of every kind, named as in logs, and its canonical JSON:
+    /// stored logs of earlier versions must still read, and the stream
+    /// hashes cover these bytes.
+    fn every_kind() -> Vec<(Event<&'static str, &'static str>, &'static str)> {
+        vec![
+            (
+                Event::RunStarted { schema: 3, scenario: ScenarioDigest(0xab), seed: 7, run: 2, mode: Mode::Random },
+                r#"{"kind":"RunStarted","schema":3,"scenario":"00000000000000ab","seed":7,"run":2,"mode":"random"}"#,
+            ),
+            (Event::StepStarted { step: "a", attempt: 1 }, r#"{"kind":"StepStarted","step":"a","attempt":1}"#),
+            (Event::StepCompleted { step: "a", attempt: 2 }, r#"{"kind":"StepCompleted","step":"a","attempt":2}"#),
+            (
+                Event::FaultInjected { fault: "f", step: "a", attempt: 1 },
+                r#"{"kind":"FaultInjected","fault":"f","step":"a","attempt":1}"#,
+            ),
+            (Event::StepFailed { step: "a", attempt: 1 }, r#"{"kind":"StepFailed","step":"a","attempt":1}"#),
+            (
+                Event::StepOutcomeUnknown { step: "a", attempt: 1 },
+                r#"{"kind":"StepOutcomeUnknown","step":"a","attempt":1}"#,
+            ),
+            (
+                Event::OutcomeVerified { step: "a", attempt: 1, completed: true },
+                r#"{"kind":"OutcomeVerified","step":"a","attempt":1,"completed":true}"#,
+            ),
+            (
+                Event::RecoveryChosen {
+                    step: "a",
+                    fault: "f",
+                    action: Action::RollbackPackage,
+                    attempt: 1,
+                    max_attempts: 3,
+                    reaction_ms: 60_000,
+                    extra_ms: 5,
+                },
+                r#"{"kind":"RecoveryChosen","step":"a","fault":"f","action":"rollback-package","attempt":1,"max_attempts":3,"reaction_ms":60000,"extra_ms":5}"#,
+            ),
+            (Event::StepReset { step: "a" }, r#"{"kind":"StepReset","step":"a"}"#),
+            (Event::StepAbandoned { step: "a", attempt: 2 }, r#"{"kind":"StepAbandoned","step":"a","attempt":2}"#),
+            (
+                Event::RollbackStarted { step: "a", late: false },
+                r#"{"kind":"RollbackStarted","step":"a","late":false}"#,
+            ),
+            (Event::RollbackCompleted, r#"{"kind":"RollbackCompleted"}"#),
+            (
+                Event::TableChanged {
+                    step: "a",
+                    table: 1,
+                    source_rows: 10,
+                    source_checksum: Checksum(0xff),
+                    target_rows: 9,
+                    target_checksum: Checksum(u64::MAX),
+                },
+                r#"{"kind":"TableChanged","step":"a","table":1,"source_rows":10,"source_checksum":"00000000000000ff","target_rows":9,"target_checksum":"ffffffffffffffff"}"#,
+            ),
+            (
+                Event::RecordCountsValidated { step: "a", matched: true },
+                r#"{"kind":"RecordCountsValidated","step":"a","matched":true}"#,
+            ),
+            (
+                Event::ReplicationBacklog { step: "a", changes: 12 },
+                r#"{"kind":"ReplicationBacklog","step":"a","changes":12}"#,
+            ),
+            (
+                Event::ChangesReplicated { step: "a", table: 0, written: 100, backlog: 4 },
+                r#"{"kind":"ChangesReplicated","step":"a","table":0,"written":100,"backlog":4}"#,
+            ),
+            (Event::DowntimeBegan { step: "a" }, r#"{"kind":"DowntimeBegan","step":"a"}"#),
+            (Event::DowntimeEnded { step: "a" }, r#"{"kind":"DowntimeEnded","step":"a"}"#),
+            (Event::RunFinished { outcome: Outcome::RolledBack }, r#"{"kind":"RunFinished","outcome":"rolled_back"}"#),
+        ]
+    }
+
+    #[test]
+    fn every_kind_is_written_and_read_as_before() {
+        for (event, json) in every_kind() {
+            assert_eq!(serde_json::to_string(&event).unwrap(), json);
+            assert_eq!(serde_json::from_str::<Event<&str, &str>>(json).unwrap(), event, "{json}");
+            assert_eq!(json.split('"').nth(3), Some(event.kind()));
+            assert_eq!(event.step().is_some(), json.contains(r#""step":"a""#), "{json}");
+            let renamed = event.map_names(|s| Ok::<_, ()>(format!("s:{s}")), |f| Ok(format!("f:{f}"))).unwrap();
+            let want = json.replace(r#""a""#, r#""s:a""#).replace(r#""f""#, r#""f:f""#);
+            assert_eq!(serde_json::to_string(&renamed).unwrap(), want);
+            assert_eq!(renamed.step().map(String::as_str), event.step().map(|s| format!("s:{s}")).as_deref());
+        }
+    }
+
+    #[test]
+    fn a_missing_or_stray_field_is_named_with_its_kind() {
+        let convert = |json| Event::try_from(serde_json::from_str::<Wire<&str, &str>>(json).unwrap());
+        assert_eq!(
+            convert(r#"{"kind":"StepStarted","step":"a"}"#),
+            Err(WireError::Missing { kind: "StepStarted", field: "attempt" })
+        );
+        assert_eq!(
+            convert(r#"{"kind":"RollbackCompleted","step":"a"}"#),
+            Err(WireError::Unknown { kind: "RollbackCompleted", field: "step" })
+        );
+        let read = serde_json::from_str::<Event<&str, &str>>(r#"{"attempt":1,"kind":"FaultInjected","step":"a"}"#);
+        assert!(read.unwrap_err().to_string().starts_with("missing field `fault` for a FaultInjected event"));
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod dist;
 pub mod draws;
 pub mod event;
 pub mod fault;
+pub mod mix;
 pub mod readiness;
 pub mod replication;
 pub mod scenario;

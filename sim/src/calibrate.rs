@@ -378,7 +378,7 @@ fn lognormal_fit(sorted: &[u64]) -> Option<(u64, u64)> {
         return None;
     }
     let median = libm::exp(mu);
-    let p90 = libm::exp(mu + 1.281_551_565_544_600_4 * sigma);
+    let p90 = libm::exp(mu + rehearse_core::dist::Z_90 * sigma);
     let (m, p) = (median.round() as u64, p90.round() as u64);
     (p > m && m > 0).then_some((m, p))
 }

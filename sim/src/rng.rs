@@ -11,11 +11,14 @@
 //! mixed. A stream is a handful of draws (a duration, whether a fault
 //! strikes and where), so what matters is that deriving one is cheap and
 //! that streams are independent: its start is the derivation key, mixed
-//! twice. (Xoshiro256++ seeded per stream cost 12 % of a Monte Carlo run.)
+//! twice by SplitMix64's own finaliser ([`rehearse_core::mix::mix`], which
+//! the table checksums share). (Xoshiro256++ seeded per stream cost 12 % of
+//! a Monte Carlo run.)
 //! The derivation below is part of the event-stream format: changing it
 //! changes every stream, and needs a schema version bump.
 
 use rand_core::SeedableRng;
+use rehearse_core::mix::mix;
 
 /// The generator every stream uses.
 pub type Stream = rand_xoshiro::SplitMix64;
@@ -37,17 +40,6 @@ pub enum Purpose {
     /// Analyses outside runs (a policy's duration quantiles, ...).
     Analysis = 5,
 }
-
-/// The SplitMix64 finaliser: a bijective 64-bit mix.
-#[inline]
-fn mix(mut z: u64) -> u64 {
-    z = z.wrapping_add(PHI);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-const PHI: u64 = 0x9e37_79b9_7f4a_7c15;
 
 /// The stream for `(seed, run, purpose, key, index)`.
 pub fn stream(seed: u64, run: u64, purpose: Purpose, key: u64, index: u64) -> Stream {
