@@ -44,8 +44,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
             .faults
             .iter()
             .map(|spec| rehearse_sim::script::parse_injection(spec, &scenario))
-            .collect::<Result<Vec<_>, String>>()
-            .map_err(anyhow::Error::msg)?;
+            .collect::<Result<Vec<_>, _>>()?;
         FaultMode::Scripted(script)
     } else {
         FaultMode::Probabilistic

@@ -10,15 +10,14 @@ use crate::engine::Injection;
 ///
 /// # Errors
 /// A message naming what is unknown, with a suggestion where one fits.
-pub fn parse_injection(spec: &str, scenario: &Scenario) -> Result<Injection, String> {
-    let expected = "expected FAULT@STEP or FAULT@STEP#ATTEMPT";
-    let (fault_id, rest) = spec.split_once('@').ok_or_else(|| format!("--fault {spec:?}: {expected}"))?;
+pub fn parse_injection(spec: &str, scenario: &Scenario) -> Result<Injection, ScriptError> {
+    let at = |why| ScriptError { spec: spec.to_string(), why };
+    let (fault_id, rest) = spec.split_once('@').ok_or_else(|| at(Why::Shape))?;
     let (step_id, attempt) = match rest.split_once('#') {
         Some((s, a)) => {
-            let n: u32 =
-                a.parse().map_err(|_| format!("--fault {spec:?}: attempt {a:?} is not a number; {expected}"))?;
+            let n: u32 = a.parse().map_err(|_| at(Why::Attempt(a.to_string())))?;
             if n == 0 {
-                return Err(format!("--fault {spec:?}: attempts count from 1"));
+                return Err(at(Why::AttemptZero));
             }
             (s, n)
         }
@@ -26,23 +25,47 @@ pub fn parse_injection(spec: &str, scenario: &Scenario) -> Result<Injection, Str
     };
     let Some(f) = scenario.faults.iter().position(|f| f.id == fault_id) else {
         let known: Vec<&str> = scenario.faults.iter().map(|f| f.id.as_str()).collect();
-        return Err(format!(
-            "--fault {spec:?}: unknown fault `{fault_id}`; the scenario's faults are: {}",
-            if known.is_empty() { "(none)".to_string() } else { known.join(", ") }
-        ));
+        let known = if known.is_empty() { "(none)".to_string() } else { known.join(", ") };
+        return Err(at(Why::UnknownFault { fault: fault_id.to_string(), known }));
     };
     let fault = &scenario.faults[f];
     let Some(step) = scenario.find(step_id) else {
-        return Err(format!("--fault {spec:?}: unknown step `{step_id}`"));
+        return Err(at(Why::UnknownStep(step_id.to_string())));
     };
     if !fault.steps.contains(&step) {
         let can: Vec<&str> = fault.steps.iter().map(|s| scenario.step(*s).id.as_str()).collect();
-        return Err(format!(
-            "--fault {spec:?}: fault `{fault_id}` cannot strike `{step_id}`; it strikes: {}",
-            can.join(", ")
-        ));
+        return Err(at(Why::CannotStrike {
+            fault: fault_id.to_string(),
+            step: step_id.to_string(),
+            can: can.join(", "),
+        }));
     }
     Ok(Injection { fault: FaultIdx(f as u32), step, attempt })
+}
+
+/// A `--fault` that names no fault the scenario can inject, and why.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("--fault {spec:?}: {why}")]
+pub struct ScriptError {
+    pub spec: String,
+    pub why: Why,
+}
+
+/// What is wrong with a `--fault`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Why {
+    #[error("expected FAULT@STEP or FAULT@STEP#ATTEMPT")]
+    Shape,
+    #[error("attempt {0:?} is not a number; expected FAULT@STEP or FAULT@STEP#ATTEMPT")]
+    Attempt(String),
+    #[error("attempts count from 1")]
+    AttemptZero,
+    #[error("unknown fault `{fault}`; the scenario's faults are: {known}")]
+    UnknownFault { fault: String, known: String },
+    #[error("unknown step `{0}`")]
+    UnknownStep(String),
+    #[error("fault `{fault}` cannot strike `{step}`; it strikes: {can}")]
+    CannotStrike { fault: String, step: String, can: String },
 }
 
 /// `FAULT@STEP#ATTEMPT`.
