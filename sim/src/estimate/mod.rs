@@ -8,8 +8,10 @@
 //! nothing else.
 
 mod compare;
+mod gate;
 mod pass;
 mod pnr;
+mod rerun;
 mod stats;
 
 use std::collections::BTreeMap;
@@ -20,10 +22,17 @@ use rehearse_core::fault::FaultIdx;
 use rehearse_core::time::SimDuration;
 
 pub use self::compare::{Comparison, compare};
-use self::pass::{Sampled, pass};
+pub use self::gate::{Gate, GateError, Metric, Op, failed};
 pub use self::pnr::PointOfNoReturn;
+pub use self::rerun::{QuantileRun, baseline_downtime, gantt_runs};
+pub use self::stats::Bin;
+
+use self::pass::{Sampled, pass};
 use self::stats::{converged_after, mean, p90_ci, quantile, select_quantile, share_within};
 use crate::engine::{FaultMode, Limits, Plan};
+
+/// The downtime quantiles reported, by name.
+pub const QUANTILES: [(&str, f64); 5] = [("p50", 0.5), ("p80", 0.8), ("p90", 0.9), ("p95", 0.95), ("p99", 0.99)];
 
 /// What to estimate.
 #[derive(Clone, Debug, PartialEq)]
@@ -110,6 +119,11 @@ impl Estimate {
     /// The downtime quantile `q` (nearest rank).
     pub fn quantile(&self, q: f64) -> u64 {
         quantile(&self.downtime_sorted, q)
+    }
+
+    /// The downtimes in `bins` bins of equal width, smallest to largest.
+    pub fn histogram(&self, bins: u64) -> Vec<Bin> {
+        stats::histogram(&self.downtime_sorted, bins)
     }
 }
 

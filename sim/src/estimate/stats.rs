@@ -108,6 +108,37 @@ pub(crate) fn step_means(durations: &[&[u64]], n_steps: usize) -> Vec<Option<f64
         .collect()
 }
 
+/// A bin of a histogram: the values in `from_ms..to_ms` (the last bin also
+/// holds the largest value, which may lie past its end).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bin {
+    pub from_ms: u64,
+    pub to_ms: u64,
+    pub count: u64,
+}
+
+impl Bin {
+    /// Whether `ms` falls in the bin's range.
+    pub fn contains(&self, ms: u64) -> bool {
+        (self.from_ms..self.to_ms).contains(&ms)
+    }
+}
+
+/// `bins` bins of equal width (at least 1 ms) from the smallest value to the
+/// largest; none for no data.
+pub(crate) fn histogram(sorted: &[u64], bins: u64) -> Vec<Bin> {
+    let (Some(&lo), Some(&hi)) = (sorted.first(), sorted.last()) else { return Vec::new() };
+    let width = ((hi - lo) / bins).max(1);
+    let mut counts = vec![0u64; bins as usize];
+    for v in sorted {
+        counts[(((v - lo) / width).min(bins - 1)) as usize] += 1;
+    }
+    (0..bins)
+        .zip(counts)
+        .map(|(k, count)| Bin { from_ms: lo + k * width, to_ms: lo + k * width + width, count })
+        .collect()
+}
+
 /// Spearman's rank correlation (average ranks for ties).
 #[cfg(test)]
 fn spearman(xs: &[u64], ys: &[u64]) -> Option<f64> {
@@ -217,5 +248,22 @@ mod tests {
         assert_eq!(spearman(&x, &vec![1; 50]), None);
         let (lo, hi) = p90_ci(&v);
         assert!(lo <= 90 && hi >= 90 && lo >= 80 && hi <= 100, "{lo} {hi}");
+    }
+
+    #[test]
+    fn histogram_bins_cover_every_value() {
+        assert!(histogram(&[], 12).is_empty());
+        // 0..=120 in 12 bins of 10: the largest value joins the last bin.
+        let v: Vec<u64> = (0..=120).collect();
+        let bins = histogram(&v, 12);
+        assert_eq!(bins.len(), 12);
+        assert_eq!(bins[0], Bin { from_ms: 0, to_ms: 10, count: 10 });
+        assert_eq!(bins[11], Bin { from_ms: 110, to_ms: 120, count: 11 });
+        assert_eq!(bins.iter().map(|b| b.count).sum::<u64>(), 121);
+        assert!(bins[11].contains(119) && !bins[11].contains(120) && !bins[0].contains(10));
+        // One value: bins 1 ms wide, all of it in the first.
+        let one = histogram(&[7, 7, 7], 12);
+        assert_eq!((one[0].from_ms, one[0].to_ms, one[0].count), (7, 8, 3));
+        assert_eq!(one[11], Bin { from_ms: 18, to_ms: 19, count: 0 });
     }
 }
