@@ -36,6 +36,7 @@ pub fn compare(
     window: Option<SimDuration>,
     progress: &AtomicU64,
 ) -> Result<Comparison, EstimateError> {
+    tracing::info!(a = %a.scenario().meta.name, b = %b.scenario().meta.name, runs = opts.runs, "compare: both plans on the same seeds");
     let ea = estimate(a, opts, window, progress)?;
     let eb = estimate(b, opts, window, progress)?;
     let n = ea.downtime_by_run.len();

@@ -175,10 +175,24 @@ pub fn estimate(
     let sc = plan.scenario();
     let sample = opts.sample_runs.min(opts.runs);
     let measure = Measure::of(sc);
+    tracing::info!(
+        scenario = %sc.meta.name,
+        runs = opts.runs,
+        seed = opts.seed,
+        threads = opts.threads.max(1),
+        sample_runs = sample,
+        fault_costs = opts.fault_costs,
+        max_events = opts.limits.max_events,
+        max_time = %opts.limits.max_time,
+        window = %window.map_or("none".to_string(), |w| w.to_string()),
+        measure = measure.key(),
+        "estimate begins"
+    );
     let main = pass(plan, measure, opts, &FaultMode::Probabilistic, sample, None, progress)?;
     let downtimes: Vec<u64> = main.results.iter().map(|r| r.downtime_ms).collect();
     let mut sorted = downtimes.clone();
     sorted.sort_unstable();
+    let n_runs = downtimes.len();
     let mean_ms = mean(&downtimes);
     let p90 = quantile(&sorted, 0.9);
 
@@ -193,6 +207,13 @@ pub fn estimate(
     let durations: Vec<&[u64]> = samples.iter().map(|r| r.durations.as_slice()).collect();
     let sample_downtime: Vec<u64> = main.results.iter().take(samples.len()).map(|r| r.downtime_ms).collect();
     let sensitivity = stats::sensitivity(&durations, &sample_downtime, sc.steps.len());
+    tracing::debug!(
+        runs = n_runs,
+        sampled = samples.len(),
+        committed,
+        p90_ms = p90,
+        "main pass reduced: quantiles, criticality and sensitivity"
+    );
 
     let mut faults: Vec<FaultStat> = (0..sc.faults.len())
         .map(|f| FaultStat {
@@ -211,6 +232,11 @@ pub fn estimate(
             let f = stat.fault.0;
             let struck: Vec<u64> =
                 (0..opts.runs).filter(|k| f >= 64 || main.results[*k as usize].struck_mask >> f & 1 == 1).collect();
+            tracing::debug!(
+                fault = %sc.faults[stat.fault.index()].id,
+                runs_struck = struck.len(),
+                "pricing a fault: the runs it struck, again without it"
+            );
             let without =
                 pass(plan, measure, opts, &FaultMode::Without(stat.fault), 0, Some(&struck), &AtomicU64::new(0))?;
             let mut d = downtimes.clone();
@@ -225,6 +251,14 @@ pub fn estimate(
     let p_fit = window.map(|w| share_within(&downtimes, w.as_ms()));
     let point_of_no_return = window.and_then(|w| pnr::point_of_no_return(sc, opts.seed, w, &samples));
     let step_mean_ms = stats::step_means(&durations, sc.steps.len());
+    if let Some(p) = &point_of_no_return {
+        tracing::debug!(
+            rollback_p90_ms = p.rollback_p90_ms,
+            latest_start_ms = p.latest_start_ms,
+            checkpoint = ?p.checkpoint.map(|(step, _)| &sc.step(step).id),
+            "point of no return"
+        );
+    }
     Ok(Estimate {
         measure,
         runs: opts.runs,

@@ -75,6 +75,16 @@ pub(super) fn pass(
     let n_steps = plan.scenario().steps.len();
     let n_faults = plan.scenario().faults.len();
     let threads = opts.threads.max(1);
+    tracing::debug!(
+        runs = only.map_or(opts.runs, |list| list.len() as u64),
+        threads,
+        sampled = sample.min(opts.runs),
+        faults = %match faults {
+            FaultMode::Without(f) => format!("without {}", plan.scenario().faults[f.index()].id),
+            other => format!("{other:?}").to_lowercase(),
+        },
+        "pass begins, runs interleaved over threads"
+    );
     type Chunk = (Vec<(u64, RunResult)>, Vec<(u64, Sampled)>, Counts);
     let chunks: Vec<Result<Chunk, EstimateError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..threads)
@@ -189,5 +199,6 @@ pub(super) fn pass(
         }
         counts.add(&c);
     }
+    tracing::debug!(runs = results.len(), sampled = samples.len(), threads, "pass merged in run order");
     Ok(Pass { results, samples, counts })
 }

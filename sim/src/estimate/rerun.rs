@@ -45,6 +45,7 @@ pub fn gantt_runs(plan: &Plan<'_>, opts: &EstimateOptions, e: &Estimate) -> Resu
     for (label, q) in [("P50", 0.5), ("P90", 0.9)] {
         let target = e.quantile(q);
         let k = e.downtime_by_run.iter().position(|d| *d == target).expect("a run has the quantile's downtime") as u64;
+        tracing::debug!(quantile = label, run = k, "the run at a quantile, again with its events");
         let mut memory = MemorySink::new();
         let run_opts = RunOptions { run: k, limits: opts.limits, ..RunOptions::new(opts.seed, Mode::Random) };
         let summary = sim.run(&run_opts, &mut memory)?;
@@ -70,6 +71,7 @@ pub fn baseline_downtime(
     if summary.injected.is_empty() {
         return Ok(None);
     }
+    tracing::debug!(run = opts.run, strikes = summary.injected.len(), "the same run again without its faults");
     let clean = sim.run(&opts.clone().with_faults(FaultMode::Off), &mut NullSink)?;
     Ok(Some(clean.downtime))
 }
