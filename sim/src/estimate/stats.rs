@@ -22,13 +22,6 @@ pub(crate) fn select_quantile(data: &mut [u64], q: f64) -> u64 {
     *data.select_nth_unstable(rank - 1).1
 }
 
-/// [`quantile`] of unsorted data, as a float (for the bootstrap).
-pub(crate) fn sorted_quantile(v: &[u64], q: f64) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_unstable();
-    quantile(&s, q) as f64
-}
-
 /// The arithmetic mean, summed in order (so it never depends on threads).
 pub(crate) fn mean(v: &[u64]) -> f64 {
     v.iter().map(|d| *d as f64).sum::<f64>() / v.len() as f64
