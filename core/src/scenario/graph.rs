@@ -160,3 +160,63 @@ fn augment(e: usize, can: &[Vec<bool>], matched_begin: &mut [Option<usize>], vis
     }
     false
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::model::{StepDuration, Work};
+    use crate::time::SimDuration;
+
+    /// Top-level leaf steps, each waiting for the ones `after` lists.
+    fn steps(spec: &[(&[u32], Option<DowntimeMark>)]) -> Vec<Step> {
+        spec.iter()
+            .enumerate()
+            .map(|(i, (after, downtime))| Step {
+                id: format!("s{i}"),
+                name: format!("s{i}"),
+                owner: None,
+                parent: None,
+                children: Vec::new(),
+                depth: 0,
+                after: after
+                    .iter()
+                    .map(|a| crate::scenario::Dep { step: StepIdx(*a), anchor: Anchor::Finish, lag: SimDuration::ZERO })
+                    .collect(),
+                work: Work::Leaf(StepDuration { base: None, per_gb: None, per_million_rows: None }),
+                downtime: *downtime,
+                records_status: false,
+                data: Vec::new(),
+                replication: None,
+                line: i as u32 + 1,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn each_end_pairs_with_a_beginning_it_surely_follows() {
+        use DowntimeMark::{Begins, Ends};
+        // s0 begins, s1 ends after it: a pair. s2 ends, unordered with any
+        // beginning; s3 begins and nothing ends after it.
+        let s = steps(&[(&[], Some(Begins)), (&[0], Some(Ends)), (&[], Some(Ends)), (&[1], Some(Begins))]);
+        let unmatched = unmatched_downtime(&s, &Graph::new(&s));
+        assert_eq!(unmatched, UnmatchedDowntime { begins: vec![StepIdx(3)], ends: vec![StepIdx(2)] });
+        // Two ends after one beginning: the second has none left to pair with.
+        let s = steps(&[(&[], Some(Begins)), (&[0], Some(Ends)), (&[1], Some(Ends))]);
+        let unmatched = unmatched_downtime(&s, &Graph::new(&s));
+        assert_eq!(unmatched, UnmatchedDowntime { begins: vec![], ends: vec![StepIdx(2)] });
+        // The augmenting path: s2 could take s0, but s3 only s0, so s2 moves to s1.
+        let s = steps(&[(&[], Some(Begins)), (&[], Some(Begins)), (&[0, 1], Some(Ends)), (&[0], Some(Ends))]);
+        assert_eq!(unmatched_downtime(&s, &Graph::new(&s)), UnmatchedDowntime::default());
+    }
+
+    #[test]
+    fn a_cycle_is_given_as_its_steps_in_order() {
+        let s = steps(&[(&[2], None), (&[0], None), (&[1], None), (&[], None)]);
+        let graph = Graph::new(&s);
+        assert_eq!(graph.find_cycle(), Some(vec![StepIdx(0), StepIdx(1), StepIdx(2), StepIdx(0)]));
+        assert!(graph.reaches(Graph::end(0), Graph::start(1)));
+        assert!(!graph.reaches(Graph::start(3), Graph::start(0)));
+        let s = steps(&[(&[], None), (&[0], None)]);
+        assert_eq!(Graph::new(&s).find_cycle(), None);
+    }
+}
