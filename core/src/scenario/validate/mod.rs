@@ -1,0 +1,61 @@
+//! Stage two: the raw model checked and resolved into a [`Scenario`], one
+//! room per subject. Each reports every problem it finds rather than
+//! stopping at the first; the driver below decides which later subjects
+//! still run once an earlier one has failed.
+
+use std::ops::Range;
+
+use super::diagnostics::{Diagnostic, LineIndex};
+use super::model::Scenario;
+use super::raw::RawFile;
+
+mod durations;
+mod faults;
+mod meta;
+mod readiness;
+mod replication;
+mod steps;
+
+/// The diagnostics gathered so far, and how to place them.
+pub(crate) struct Validator<'t> {
+    pub(crate) diags: Vec<Diagnostic>,
+    lines: LineIndex<'t>,
+}
+
+impl<'t> Validator<'t> {
+    pub(crate) fn new(text: &'t str) -> Self {
+        Validator { diags: Vec::new(), lines: LineIndex::new(text) }
+    }
+
+    /// The 1-based line and column (in characters) of byte `offset`.
+    pub(crate) fn line_col(&self, offset: usize) -> (u32, u32) {
+        self.lines.line_col(offset)
+    }
+
+    pub(crate) fn error(&mut self, span: &Range<usize>, step: Option<&str>, message: impl Into<String>) {
+        let (line, col) = self.line_col(span.start);
+        self.diags.push(Diagnostic { line, col, step: step.map(str::to_string), message: message.into() });
+    }
+
+    /// A problem placed at a step's `id` line rather than at a value: the
+    /// step as a whole is wrong (a cycle through it, an unmatched downtime).
+    fn step_error(&mut self, step: &super::model::Step, message: impl Into<String>) {
+        self.diags.push(Diagnostic { line: step.line, col: 1, step: Some(step.id.clone()), message: message.into() });
+    }
+
+    /// The whole scenario. Steps come first: without them nothing else can
+    /// be resolved. Replication and the faults are both checked before
+    /// either failure stops the rest, so a plan wrong in both hears of both.
+    pub(super) fn scenario(&mut self, raw: RawFile) -> Option<Scenario> {
+        let meta = self.meta(raw.scenario);
+        let database = self.database(raw.database);
+        let steps = self.steps(raw.steps, &database);
+        let (steps, roots) = steps?;
+        let replication = self.replication(raw.replication, &steps, &database);
+        let (faults, policies) = self.faults(raw.recovery, raw.faults, &steps)?;
+        let replication = replication?;
+        let readiness = self.readiness(raw.readiness, &database)?;
+        let upgrade = self.upgrade(raw.upgrade)?;
+        Some(Scenario { meta, database, steps, roots, faults, policies, replication, readiness, upgrade })
+    }
+}

@@ -1,0 +1,335 @@
+//! `[[step]]`: ids, nesting (parents, children, depth), dependencies, the
+//! per-step markers (downtime, replication role, records_status, data
+//! effects), then the plan as a whole: no dependency cycle, and downtime
+//! that ends as often as it begins.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use toml::Spanned;
+
+use super::Validator;
+use crate::replication::Role;
+use crate::scenario::diagnostics::{Diagnostic, suggest};
+use crate::scenario::graph::{Graph, unmatched_downtime};
+use crate::scenario::model::{Anchor, Database, Dep, DowntimeMark, Step, StepIdx, Work};
+use crate::scenario::raw::RawStep;
+use crate::time::SimDuration;
+
+/// A dependency before its target is resolved.
+struct RawDep {
+    id: String,
+    span: Range<usize>,
+    anchor: Anchor,
+    lag: SimDuration,
+}
+
+/// The steps' ids, gathered before anything else so that references can be
+/// resolved in any order.
+struct StepIds<'r> {
+    index: BTreeMap<String, usize>,
+    ids: Vec<&'r str>,
+}
+
+impl StepIds<'_> {
+    /// The step `id` names, or an error (with a did-you-mean) against step
+    /// `from`, whose `what` names it.
+    fn resolve(&self, v: &mut Validator<'_>, id: &str, span: &Range<usize>, from: &str, what: &str) -> Option<StepIdx> {
+        match self.index.get(id) {
+            Some(i) => Some(StepIdx(*i as u32)),
+            None => {
+                let hint = suggest(id, &self.ids).map(|s| format!("; did you mean `{s}`?")).unwrap_or_default();
+                v.error(span, Some(from), format!("{what} names unknown step `{id}`{hint}"));
+                None
+            }
+        }
+    }
+}
+
+/// Who holds whom, by step index.
+struct Nesting {
+    parent: Vec<Option<StepIdx>>,
+    children: Vec<Vec<StepIdx>>,
+    /// 0 for top-level steps.
+    depth: Vec<u32>,
+}
+
+impl Validator<'_> {
+    /// The steps and the top-level ones among them; `None` when an error
+    /// was reported. Every step is checked before the plan as a whole, so
+    /// a cycle is looked for only among steps that are each sound.
+    #[allow(clippy::type_complexity)]
+    pub(super) fn steps(&mut self, raw: Vec<RawStep>, db: &Database) -> Option<(Vec<Step>, Vec<StepIdx>)> {
+        let n_errors_before = self.diags.len();
+        if raw.is_empty() {
+            self.diags.push(Diagnostic {
+                line: 1,
+                col: 1,
+                step: None,
+                message: "the scenario has no steps; add at least one [[step]]".into(),
+            });
+            return None;
+        }
+        let ids = self.step_ids(&raw);
+        let mut nesting = self.nesting(&raw, &ids);
+        let mut steps = Vec::with_capacity(raw.len());
+        for (i, s) in raw.iter().enumerate() {
+            steps.push(self.step(i, s, &ids, &mut nesting, db));
+        }
+        if self.diags.len() > n_errors_before {
+            return None;
+        }
+        let graph = Graph::new(&steps);
+        if let Some(cycle) = graph.find_cycle() {
+            let names: Vec<String> = cycle.iter().map(|i| format!("`{}`", steps[i.index()].id)).collect();
+            self.step_error(
+                &steps[cycle[0].index()],
+                format!(
+                    "dependency cycle: {} (each waits for the next, through `after` and sub-steps)",
+                    names.join(" -> ")
+                ),
+            );
+            return None;
+        }
+        self.check_downtime(&steps, &graph);
+        let roots = (0..raw.len()).filter(|i| nesting.parent[*i].is_none()).map(|i| StepIdx(i as u32)).collect();
+        Some((steps, roots))
+    }
+
+    /// Every id well formed and used once.
+    fn step_ids<'r>(&mut self, raw: &'r [RawStep]) -> StepIds<'r> {
+        let mut index: BTreeMap<String, usize> = BTreeMap::new();
+        for (i, s) in raw.iter().enumerate() {
+            let id = s.id.get_ref();
+            if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+                self.error(
+                    &s.id.span(),
+                    None,
+                    format!("step id {id:?} must be non-empty and use only letters, digits, '-', '_' and '.'"),
+                );
+            }
+            match index.get(id) {
+                Some(first) => {
+                    let line = self.line_col(raw[*first].id.span().start).0;
+                    self.error(&s.id.span(), Some(id), format!("duplicate step id (first defined on line {line})"));
+                }
+                None => {
+                    index.insert(id.clone(), i);
+                }
+            }
+        }
+        StepIds { index, ids: raw.iter().map(|s| s.id.get_ref().as_str()).collect() }
+    }
+
+    /// Parents resolved, children listed in file order, and depths, with
+    /// cycles among parents reported.
+    fn nesting(&mut self, raw: &[RawStep], ids: &StepIds<'_>) -> Nesting {
+        let n = raw.len();
+        let mut parent: Vec<Option<StepIdx>> = vec![None; n];
+        let mut children: Vec<Vec<StepIdx>> = vec![Vec::new(); n];
+        for (i, s) in raw.iter().enumerate() {
+            if let Some(p) = &s.parent {
+                let me = s.id.get_ref();
+                if p.get_ref() == me {
+                    self.error(&p.span(), Some(me), "a step cannot be its own parent");
+                } else if let Some(pi) = ids.resolve(self, p.get_ref(), &p.span(), me, "parent") {
+                    parent[i] = Some(pi);
+                    children[pi.index()].push(StepIdx(i as u32));
+                }
+            }
+        }
+        let mut depth = vec![0u32; n];
+        for i in 0..n {
+            let mut seen = vec![i];
+            let mut cur = parent[i];
+            while let Some(p) = cur {
+                if seen.contains(&p.index()) {
+                    if p.index() == i {
+                        let chain: Vec<&str> = seen.iter().chain([&i]).map(|j| ids.ids[*j]).collect();
+                        self.error(
+                            &raw[i].id.span(),
+                            Some(ids.ids[i]),
+                            format!("parent cycle: {}", chain.join(" is inside ")),
+                        );
+                    }
+                    break;
+                }
+                seen.push(p.index());
+                depth[i] += 1;
+                cur = parent[p.index()];
+            }
+        }
+        Nesting { parent, children, depth }
+    }
+
+    /// Step `i`, its references resolved. Where something is wrong the
+    /// step is still built, with a placeholder, so that the other steps
+    /// are checked too; the caller drops the lot if any error was reported.
+    fn step(&mut self, i: usize, s: &RawStep, ids: &StepIds<'_>, nesting: &mut Nesting, db: &Database) -> Step {
+        let id = s.id.get_ref().clone();
+        let is_group = !nesting.children[i].is_empty();
+        let after = self.after(s, &id, ids);
+        let role = s.replication.as_ref().and_then(|r| match Role::parse(r.get_ref()) {
+            Some(_) if is_group => {
+                self.error(&r.span(), Some(&id), "`replication` applies to a step that does the work, not to one with sub-steps");
+                None
+            }
+            Some(role) => Some(role),
+            None => {
+                self.error(&r.span(), Some(&id), format!("replication = {:?}; expected \"snapshot\" (the initial snapshot of the tables with a primary key), \"no-pk-tables\" (the toolkit's cutover: tables without a primary key) or \"caught-up\" (wait until the backlog has drained)", r.get_ref()));
+                None
+            }
+        });
+        // An unknown role is reported once, not again as a missing duration.
+        let work = self.work(s, &id, is_group, s.replication.is_some(), db);
+        if let Some(r) = &s.records_status
+            && *r.get_ref()
+            && !is_group
+        {
+            self.error(
+                &r.span(),
+                Some(&id),
+                "records_status applies to a runbook step with sub-steps (it records them)",
+            );
+        }
+        let downtime = s.downtime.as_ref().and_then(|d| match d.get_ref().as_str() {
+            "begins" => Some(DowntimeMark::Begins),
+            "ends" => Some(DowntimeMark::Ends),
+            other => {
+                self.error(&d.span(), Some(&id), format!("downtime = {other:?}; expected \"begins\" (downtime starts when this step starts) or \"ends\" (it ends when this step ends)"));
+                None
+            }
+        });
+        let line = self.line_col(s.id.span().start).0;
+        let data = self.effects(s.data.as_ref(), &id, is_group);
+        Step {
+            name: s.name.clone().unwrap_or_else(|| id.clone()),
+            id,
+            owner: s.owner.clone(),
+            parent: nesting.parent[i],
+            children: std::mem::take(&mut nesting.children[i]),
+            depth: nesting.depth[i],
+            after,
+            work: work.unwrap_or(Work::Group { finish_lag: SimDuration::ZERO }),
+            downtime,
+            records_status: s.records_status.as_ref().is_some_and(|r| *r.get_ref()),
+            data,
+            replication: role,
+            line,
+        }
+    }
+
+    /// The step's `after` entries, each resolved and listed once.
+    fn after(&mut self, s: &RawStep, id: &str, ids: &StepIds<'_>) -> Vec<Dep> {
+        let mut after = Vec::new();
+        for entry in &s.after {
+            if let Some(d) = self.dep(entry, id) {
+                if d.id == id {
+                    self.error(&d.span, Some(id), "a step cannot come after itself");
+                    continue;
+                }
+                if let Some(target) = ids.resolve(self, &d.id, &d.span, id, "after") {
+                    if after.iter().any(|x: &Dep| x.step == target && x.anchor == d.anchor) {
+                        self.error(&d.span, Some(id), format!("`{}` is listed twice in after", d.id));
+                    }
+                    after.push(Dep { step: target, anchor: d.anchor, lag: d.lag });
+                }
+            }
+        }
+        after
+    }
+
+    /// Downtime that begins and ends in pairs the graph guarantees: see
+    /// [`unmatched_downtime`].
+    fn check_downtime(&mut self, steps: &[Step], graph: &Graph) {
+        let unmatched = unmatched_downtime(steps, graph);
+        for b in unmatched.begins {
+            self.step_error(
+                &steps[b.index()],
+                "downtime begins here and never ends: no step after it has downtime = \"ends\"",
+            );
+        }
+        for e in unmatched.ends {
+            self.step_error(&steps[e.index()], "downtime ends here but no step before it has downtime = \"begins\"");
+        }
+    }
+
+    fn dep(&mut self, entry: &Spanned<toml::Value>, me: &str) -> Option<RawDep> {
+        let span = entry.span();
+        match entry.get_ref() {
+            toml::Value::String(id) => {
+                Some(RawDep { id: id.clone(), span, anchor: Anchor::Finish, lag: SimDuration::ZERO })
+            }
+            toml::Value::Table(t) => {
+                let mut ok = true;
+                for key in t.keys() {
+                    if !["step", "from", "lag"].contains(&key.as_str()) {
+                        self.error(
+                            &span,
+                            Some(me),
+                            format!("unknown key `{key}` in an after entry; expected `step`, `from` or `lag`"),
+                        );
+                        ok = false;
+                    }
+                }
+                let id = match t.get("step") {
+                    Some(toml::Value::String(s)) => s.clone(),
+                    _ => {
+                        self.error(&span, Some(me), "an after entry written as a table needs `step = \"<id>\"`");
+                        return None;
+                    }
+                };
+                let anchor = match t.get("from") {
+                    None => Anchor::Finish,
+                    Some(toml::Value::String(s)) if s == "finish" => Anchor::Finish,
+                    Some(toml::Value::String(s)) if s == "start" => Anchor::Start,
+                    Some(other) => {
+                        self.error(
+                            &span,
+                            Some(me),
+                            format!(
+                                "from = {other}; expected \"finish\" (after it ends) or \"start\" (after it starts)"
+                            ),
+                        );
+                        return None;
+                    }
+                };
+                let lag = match t.get("lag") {
+                    None => SimDuration::ZERO,
+                    Some(v) => self.span_duration(&span, Some(me), v, "lag")?,
+                };
+                ok.then_some(RawDep { id, span, anchor, lag })
+            }
+            other => {
+                self.error(&span, Some(me), format!("after entries are step ids or tables like {{ step = \"id\", from = \"start\", lag = \"5m\" }}, found {}", other.type_str()));
+                None
+            }
+        }
+    }
+
+    /// `data = "copy"` or `data = ["restore-point", "attach"]`.
+    fn effects(&mut self, v: Option<&Spanned<toml::Value>>, id: &str, is_group: bool) -> Vec<crate::data::Effect> {
+        let Some(v) = v else { return Vec::new() };
+        let expected =
+            "expected \"restore-point\", \"copy\", \"attach\", \"upgrade\" or \"validate\", or a list of them";
+        let names: Vec<&toml::Value> = match v.get_ref() {
+            toml::Value::Array(items) => items.iter().collect(),
+            one => vec![one],
+        };
+        if is_group {
+            self.error(&v.span(), Some(id), "`data` applies to a step that does the work, not to one with sub-steps");
+            return Vec::new();
+        }
+        let mut out = Vec::new();
+        for n in names {
+            match n.as_str().and_then(crate::data::Effect::parse) {
+                Some(e) if out.contains(&e) => {
+                    self.error(&v.span(), Some(id), format!("data effect `{}` is listed twice", e.name()))
+                }
+                Some(e) => out.push(e),
+                None => self.error(&v.span(), Some(id), format!("data = {n}: {expected}")),
+            }
+        }
+        out
+    }
+}
