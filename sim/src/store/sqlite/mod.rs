@@ -1,0 +1,151 @@
+//! The SQLite event store: one file per run holding the events (seq, time,
+//! kind, canonical payload, chain link), the run's identity (scenario text,
+//! seed, version, faults, backend model) and the projections the
+//! documentation queries (`DATAUPGRADESTATUS`, `RELEASEUPDATESCRIPTSERRORLOG`).
+//!
+//! Writes go in batched transactions on a WAL journal: a run killed half-way
+//! leaves every committed batch readable, and a reader (`rehearse sql`) can
+//! query a run while it is still being written.
+//!
+//! The rooms: `write` (the writer and its thread), `read` (a store read
+//! back, in ranges of seq side by side), `verify` (the chain and the
+//! columns outside it, on all cores), `query` (read-only SQL). This file
+//! holds what they share: the schema, the error, and what tells a store
+//! from another file.
+
+mod query;
+mod read;
+mod verify;
+mod write;
+
+use std::io;
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags};
+
+pub use query::{QueryResult, query, truncate_events};
+pub use read::{StoredEvents, StoredRun, link, read_store};
+pub use verify::verify_stored;
+pub use write::SqliteWriter;
+
+/// The store's table layout.
+const SCHEMA: &str = "
+CREATE TABLE run_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE events (
+    seq INTEGER PRIMARY KEY,
+    at_ms INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    chain BLOB NOT NULL
+);
+CREATE TABLE DATAUPGRADESTATUS (
+    StartTime TEXT,
+    EndTime TEXT,
+    Steps TEXT NOT NULL,
+    SubSteps TEXT NOT NULL,
+    Status TEXT NOT NULL,
+    PRIMARY KEY (Steps, SubSteps)
+);
+CREATE TABLE RELEASEUPDATESCRIPTSERRORLOG (
+    CREATEDDATETIME TEXT NOT NULL,
+    STEPS TEXT NOT NULL,
+    SUBSTEPS TEXT NOT NULL,
+    MESSAGE TEXT NOT NULL
+);
+CREATE TABLE PostValidationInfo (
+    TableName TEXT PRIMARY KEY,
+    SourceRecordCount INTEGER NOT NULL,
+    TargetRecordCount INTEGER NOT NULL,
+    Result TEXT NOT NULL,
+    ValidatedAt TEXT NOT NULL,
+    Step TEXT NOT NULL
+);
+CREATE TABLE ReplicationStatus (
+    Publication TEXT PRIMARY KEY,
+    Tables TEXT NOT NULL,
+    Rows INTEGER NOT NULL,
+    State TEXT NOT NULL,
+    Since TEXT,
+    BacklogChanges INTEGER
+);
+";
+
+/// Why the store could not be written or read.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{path}: {cause}")]
+    Sqlite { path: String, cause: rusqlite::Error },
+    #[error("{path}: not a rehearse run store ({why})")]
+    NotAStore { path: String, why: String },
+    #[error("{path}: {cause}")]
+    Io { path: String, cause: io::Error },
+    #[error("{path}: another run is writing this store; refusing to replace it")]
+    Busy { path: String },
+}
+
+/// Whether the file starts like a SQLite database.
+pub fn is_sqlite(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 16];
+    std::fs::File::open(path).and_then(|mut f| f.read_exact(&mut head)).is_ok() && &head == b"SQLite format 3\0"
+}
+
+/// Whether `path` holds a rehearse run store (a SQLite file with the
+/// store's `run_meta` and `events` tables), as opposed to some other file
+/// that a `--db` must not replace unasked.
+pub fn is_store(path: &Path) -> bool {
+    if !is_sqlite(path) {
+        return false;
+    }
+    let Ok(conn) =
+        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+    else {
+        return false;
+    };
+    conn.query_row(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('run_meta', 'events')",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .is_ok_and(|n| n == 2)
+}
+
+/// Stores with fewer events than this are read, and verified, on one
+/// thread.
+const PARALLEL_MIN: usize = 1 << 14;
+
+/// The threads to read and verify a store of `n` events with.
+fn threads_for(n: usize) -> usize {
+    if n < PARALLEL_MIN { 1 } else { std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(8) }
+}
+
+/// `job(0) .. job(jobs - 1)`, side by side on threads (on this one for a
+/// single job), results in job order.
+fn in_parallel<T: Send>(jobs: usize, job: impl Fn(usize) -> T + Sync) -> Vec<T> {
+    if jobs == 1 {
+        return vec![job(0)];
+    }
+    let job = &job;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..jobs).map(|k| scope.spawn(move || job(k))).collect();
+        handles.into_iter().map(|h| h.join().expect("a store thread panicked")).collect()
+    })
+}
+
+#[cfg(test)]
+mod testing {
+    use rehearse_core::Scenario;
+
+    /// A chain of `n` one-minute steps: 2n + 2 events.
+    pub(super) fn chain(n: usize) -> (String, Scenario) {
+        let mut text = String::from("[scenario]\nname = \"chain\"\n");
+        for i in 0..n {
+            text.push_str(&format!("[[step]]\nid = \"s{i}\"\nduration = \"1m\"\n"));
+            if i > 0 {
+                text.push_str(&format!("after = [\"s{}\"]\n", i - 1));
+            }
+        }
+        let scenario = Scenario::parse(&text, "chain.toml").unwrap();
+        (text, scenario)
+    }
+}

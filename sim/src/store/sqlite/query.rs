@@ -1,0 +1,80 @@
+//! SQL on a store, read-only, and the one write tools may make to a store
+//! after its run: cutting it short.
+
+use std::path::Path;
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::StoreError;
+
+/// Runs a read-only query on a store, with the file also attached as
+/// `DBUPGRADE` so that the documented `[DBUPGRADE].[DATAUPGRADESTATUS]`
+/// query runs verbatim. Returns column names and rows as text.
+///
+/// # Errors
+/// SQLite errors (a bad query, a write attempt, an unreadable file).
+pub fn query(path: &Path, sql: &str) -> Result<QueryResult, StoreError> {
+    let name = path.display().to_string();
+    let err = |source| StoreError::Sqlite { path: name.clone(), cause: source };
+    let io_err = |cause| StoreError::Io { path: name.clone(), cause };
+    // Opened by path, never through a URI built from it: a name with `?`,
+    // `#` or `%` in it is a file name, not a query string or an escape
+    // (`pct%41.sqlite` must not open `pctA.sqlite`). The attached copy
+    // inherits the connection's read-only flags; its name is made absolute
+    // so that it can never begin with `file:`.
+    let absolute = path.canonicalize().map_err(io_err)?;
+    let attach = absolute.to_str().ok_or_else(|| StoreError::NotAStore {
+        path: name.clone(),
+        why: "its path is not valid UTF-8, which SQLite cannot attach".into(),
+    })?;
+    let conn =
+        Connection::open_with_flags(&absolute, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+            .map_err(err)?;
+    conn.execute_batch("PRAGMA query_only = ON").map_err(err)?;
+    conn.execute("ATTACH DATABASE ?1 AS DBUPGRADE", [attach]).map_err(err)?;
+    let mut stmt = conn.prepare(sql).map_err(err)?;
+    let columns: Vec<String> = stmt.column_names().map(str::to_string).collect();
+    let n = columns.len();
+    let rows = stmt
+        .query_map([], |r| {
+            (0..n)
+                .map(|i| {
+                    Ok(match r.get_ref(i)? {
+                        rusqlite::types::ValueRef::Null => None,
+                        rusqlite::types::ValueRef::Integer(v) => Some(v.to_string()),
+                        rusqlite::types::ValueRef::Real(v) => Some(v.to_string()),
+                        rusqlite::types::ValueRef::Text(t) => Some(String::from_utf8_lossy(t).into_owned()),
+                        rusqlite::types::ValueRef::Blob(b) => Some(crate::sink::hex(b)),
+                    })
+                })
+                .collect::<Result<Vec<_>, rusqlite::Error>>()
+        })
+        .map_err(err)?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(row.map_err(err)?);
+    }
+    Ok(QueryResult { columns, rows: out })
+}
+
+/// A query's columns and rows, as text (`None` for NULL).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryResult {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Option<String>>>,
+}
+
+/// Deletes every event with seq >= `keep` (what a run killed after `keep`
+/// events leaves behind). For tests and tools that rehearse damage.
+///
+/// # Errors
+/// SQLite errors.
+pub fn truncate_events(path: &Path, keep: u64) -> Result<(), StoreError> {
+    let name = path.display().to_string();
+    let conn = Connection::open(path).map_err(|cause| StoreError::Sqlite { path: name.clone(), cause })?;
+    conn.execute("DELETE FROM events WHERE seq >= ?1", [keep as i64])
+        .map_err(|cause| StoreError::Sqlite { path: name.clone(), cause })?;
+    conn.execute("UPDATE run_meta SET value = 'running' WHERE key = 'status'", [])
+        .map_err(|cause| StoreError::Sqlite { path: name, cause })?;
+    Ok(())
+}
