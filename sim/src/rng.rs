@@ -46,6 +46,18 @@ pub fn stream(seed: u64, run: u64, purpose: Purpose, key: u64, index: u64) -> St
     StreamBase::new(seed, run, purpose).stream(key, index)
 }
 
+/// The same stream with its first `draws` draws skipped, in constant time:
+/// SplitMix64's state is a counter that each draw advances by the golden
+/// gamma, so work that reads one long stream can be split at known points
+/// and still draw exactly what reading it whole draws.
+pub fn stream_after(seed: u64, run: u64, purpose: Purpose, key: u64, index: u64, draws: u64) -> Stream {
+    let start = StreamBase::new(seed, run, purpose).start(key, index);
+    Stream::from_seed(start.wrapping_add(draws.wrapping_mul(GAMMA)).to_le_bytes())
+}
+
+/// SplitMix64's increment (the golden gamma), per draw.
+const GAMMA: u64 = 0x9e37_79b9_7f4a_7c15;
+
 /// The part of a stream's derivation shared by every stream of one run and
 /// purpose: computed once per run, it leaves two mixes per stream.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,7 +71,13 @@ impl StreamBase {
     /// The stream for `(key, index)` under this base.
     #[inline]
     pub fn stream(self, key: u64, index: u64) -> Stream {
-        Stream::from_seed(mix(mix(self.0 ^ key) ^ index).to_le_bytes())
+        Stream::from_seed(self.start(key, index).to_le_bytes())
+    }
+
+    /// The generator state a stream starts from.
+    #[inline]
+    fn start(self, key: u64, index: u64) -> u64 {
+        mix(mix(self.0 ^ key) ^ index)
     }
 }
 
@@ -100,6 +118,17 @@ mod tests {
             assert_ne!(a, stream(seed, run, Purpose::StepDuration, key_of(key), index).next_u64());
         }
         assert_ne!(a, stream(7, 0, Purpose::Fault, key_of("restore"), 1).next_u64());
+    }
+
+    /// Skipping draws lands where drawing them does, at any distance.
+    #[test]
+    fn a_stream_skipped_ahead_draws_what_follows() {
+        let mut whole = stream(9, 2, Purpose::Analysis, key_of("compare"), 0);
+        let drawn: Vec<u64> = (0..1_000).map(|_| whole.next_u64()).collect();
+        for skip in [0u64, 1, 2, 17, 500, 999] {
+            let mut s = stream_after(9, 2, Purpose::Analysis, key_of("compare"), 0, skip);
+            assert_eq!(s.next_u64(), drawn[skip as usize], "after {skip}");
+        }
     }
 
     /// Neighbouring streams (the attempts of one step, the runs of one

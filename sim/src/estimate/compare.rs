@@ -39,7 +39,7 @@ pub fn compare(
     tracing::info!(a = %a.scenario().meta.name, b = %b.scenario().meta.name, runs = opts.runs, "compare: both plans on the same seeds");
     let ea = estimate(a, opts, window, progress)?;
     let eb = estimate(b, opts, window, progress)?;
-    let diffs = bootstrap(&ea.downtime_by_run, &eb.downtime_by_run, window, opts.seed);
+    let diffs = bootstrap(&ea.downtime_by_run, &eb.downtime_by_run, window, opts.seed, opts.threads);
     let (sa, sb) = (a.scenario(), b.scenario());
     let mut ids: Vec<&str> =
         sa.steps.iter().chain(&sb.steps).filter(|s| !s.is_group()).map(|s| s.id.as_str()).collect();
@@ -78,24 +78,49 @@ const RESAMPLES: usize = 200;
 /// reach the rank): the same values as sorting every resample, in linear
 /// time and without keeping the resamples. (Sorting 200 resamples of a
 /// million runs per metric and plan took more than 20 s.)
-fn bootstrap(a: &[u64], b: &[u64], window: Option<SimDuration>, seed: u64) -> Vec<(&'static str, f64, (f64, f64))> {
+fn bootstrap(
+    a: &[u64],
+    b: &[u64],
+    window: Option<SimDuration>,
+    seed: u64,
+    threads: usize,
+) -> Vec<(&'static str, f64, (f64, f64))> {
     let n = a.len();
     debug_assert_eq!(n, b.len(), "both plans ran the same runs");
     let (sa, sb) = (ByDowntime::new(a), ByDowntime::new(b));
     let limit_ms = window.map(SimDuration::as_ms);
-    let mut stream = rng::stream(seed, 0, Purpose::Analysis, rng::key_of("compare"), 0);
-    let mut counts = vec![0u32; n];
-    let mut boot: [Vec<f64>; 3] = std::array::from_fn(|_| Vec::with_capacity(RESAMPLES));
-    for _ in 0..RESAMPLES {
-        counts.fill(0);
+    // Resample r reads the bootstrap's one stream from draw r·n on, so the
+    // resamples can be spread over threads and still draw what one thread
+    // reading the stream from the start draws.
+    let resample = |r: usize, counts: &mut Vec<u32>| -> [f64; 3] {
+        counts.clear();
+        counts.resize(n, 0);
+        let key = rng::key_of("compare");
+        let mut stream = rng::stream_after(seed, 0, Purpose::Analysis, key, 0, (r * n) as u64);
         for _ in 0..n {
             counts[(rand_core::Rng::next_u64(&mut stream) % n as u64) as usize] += 1;
         }
-        let (ra, rb) = (sa.resampled(&counts, limit_ms), sb.resampled(&counts, limit_ms));
-        for (k, (x, y)) in ra.iter().zip(&rb).enumerate() {
-            boot[k].push(y - x);
+        let (ra, rb) = (sa.resampled(counts, limit_ms), sb.resampled(counts, limit_ms));
+        [rb[0] - ra[0], rb[1] - ra[1], rb[2] - ra[2]]
+    };
+    let threads = threads.clamp(1, RESAMPLES);
+    let mut diffs = vec![[0.0; 3]; RESAMPLES];
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                scope.spawn(move || {
+                    let mut counts = Vec::new();
+                    (t..RESAMPLES).step_by(threads).map(|r| (r, resample(r, &mut counts))).collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        for w in workers {
+            for (r, d) in w.join().expect("a bootstrap thread panicked") {
+                diffs[r] = d;
+            }
         }
-    }
+    });
+    let mut boot: [Vec<f64>; 3] = std::array::from_fn(|k| diffs.iter().map(|d| d[k]).collect());
     let (pa, pb) = (sa.point(limit_ms), sb.point(limit_ms));
     ["p50", "p90", "p_fit"]
         .into_iter()
