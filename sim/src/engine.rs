@@ -15,7 +15,10 @@
 //! `finish_lag` after its last sub-step ends. The run commits when every
 //! top-level step has ended.
 
+mod recovery;
 mod straight;
+
+pub use recovery::{RecoveryPath, possible};
 
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
@@ -867,29 +870,15 @@ impl<'p, 's> Simulator<'p, 's> {
         first
     }
 
-    /// The recovery fault `f` calls for on attempt `attempt` of step `i`:
-    /// the policy chain, where a retry whose budget is spent hands over to
-    /// `then` (abort when there is none). Returns the policy (`None`: abort
+    /// The recovery fault `f` calls for on attempt `attempt` of step `i`,
+    /// when it strikes (see [`recovery::resolve`]; a rollback's deadline is
+    /// checked when it is about to begin). Returns the policy (`None`: abort
     /// with none), its action and its attempts budget.
     fn choose_recovery(&self, f: FaultIdx, i: usize, attempt: u32) -> (Option<PolicyIdx>, Action, u32) {
         let sc = self.plan.scenario;
-        let recovery = sc.faults[f.index()].recovery;
-        let mut policy = Some(recovery);
-        let mut action = sc.policies[recovery.index()].action;
-        let mut max_attempts = 0;
-        while let Some(p) = policy {
-            let pol = &sc.policies[p.index()];
-            action = pol.action;
-            // Budgets count attempts since the step was last reset by a rerun.
-            max_attempts = self.attempt_base[i] + pol.max_attempts;
-            if pol.action.retries() && attempt >= max_attempts {
-                policy = pol.then;
-                action = Action::Abort;
-                continue;
-            }
-            break;
-        }
-        (policy, action, max_attempts)
+        // Budgets count attempts since the step was last reset by a rerun.
+        let r = recovery::resolve(sc, sc.faults[f.index()].recovery, attempt, self.attempt_base[i], |_| false);
+        (r.policy, r.action, r.max_attempts)
     }
 
     /// The part of a replication step's length that follows from the
@@ -1145,51 +1134,44 @@ impl<'p, 's> Simulator<'p, 's> {
                 }
             }
         }
-        // A rollback checked against its deadline when it is about to begin.
+        // A rollback checked against its deadline when it is about to begin:
+        // past it, the policy hands over as the resolver says.
+        let mut late = false;
         if p.action == Action::Rollback
             && let Some(pi) = p.policy
         {
-            let pol = &sc.policies[pi.index()];
-            // The deadline counts into the downtime: before it began, a
-            // rollback is never late.
-            let late = pol.deadline.zip(run.downtime_first_began).is_some_and(|(d, began)| at > began + d.as_ms());
-            if late && let Some(instead) = pol.past_deadline {
-                let alt = &sc.policies[instead.index()];
-                let times = self.recovery_times(Some(instead), i, self.attempt[i], opts);
-                let cap = self.attempt_base[i] + alt.max_attempts;
-                let action = if alt.action.retries() && self.attempt[i] >= cap { Action::Abort } else { alt.action };
+            let (attempt, began) = (self.attempt[i], run.downtime_first_began);
+            let r =
+                recovery::resolve(sc, pi, attempt, self.attempt_base[i], |pol| recovery::past_deadline(pol, at, began));
+            late = r.late;
+            if r.policy != Some(pi) {
+                let times = self.recovery_times(r.policy, i, attempt, opts);
                 out.emit(
                     at,
                     Event::RecoveryChosen {
                         step,
                         fault: p.fault,
-                        action,
-                        attempt: self.attempt[i],
-                        max_attempts: if action.retries() { cap } else { self.attempt[i] },
+                        action: r.action,
+                        attempt,
+                        max_attempts: if r.action.retries() { r.max_attempts } else { attempt },
                         reaction_ms: 0,
                         extra_ms: times.fix + times.undo,
                     },
                 )?;
-                run.recoveries.push((p.fault, step, action));
+                run.recoveries.push((p.fault, step, r.action));
                 p = Pending {
-                    action,
-                    policy: Some(instead),
+                    action: r.action,
+                    policy: r.policy,
                     after_verify_ms: 0,
                     undo_ms: times.undo,
-                    clears_persistent: alt.fix.is_some(),
+                    clears_persistent: r.policy.is_some_and(|q| sc.policies[q.index()].fix.is_some()),
                     ..p
                 };
-                if action.retries() && times.fix + times.undo > 0 {
+                if r.action.retries() && times.fix + times.undo > 0 {
                     self.pending[i] = Some(Pending { verify: None, ..p });
                     self.schedule(at + times.fix + times.undo, i, K_RECOVER);
                     return Ok(Flow::Continue);
                 }
-            } else {
-                out.emit(at, Event::RollbackStarted { step, late })?;
-                run.ending = Some(Ending::Rollback);
-                self.abandon_all(at, out)?;
-                self.schedule(at + p.undo_ms, i, K_ENDING_DONE);
-                return Ok(Flow::Continue);
             }
         }
         match p.action {
@@ -1204,7 +1186,7 @@ impl<'p, 's> Simulator<'p, 's> {
                 run.roots_reopened += self.rerun(from, step, at, out)?;
             }
             Action::Rollback => {
-                out.emit(at, Event::RollbackStarted { step, late: false })?;
+                out.emit(at, Event::RollbackStarted { step, late })?;
                 run.ending = Some(Ending::Rollback);
                 self.abandon_all(at, out)?;
                 self.schedule(at + p.undo_ms, i, K_ENDING_DONE);
