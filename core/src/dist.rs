@@ -228,14 +228,14 @@ fn check_three(min: SimDuration, mode: SimDuration, max: SimDuration) -> Result<
 }
 
 /// Rounds non-negative milliseconds half up, saturating.
-pub(crate) fn round_ms(v: f64) -> u64 {
+pub fn round_ms(v: f64) -> u64 {
     // For v > 0, truncating v + 0.5 rounds half up; the cast saturates at
     // u64::MAX and maps NaN to 0 (Rust's float-to-int casts are defined so).
     if v > 0.0 { (v + 0.5) as u64 } else { 0 }
 }
 
 /// A uniform draw in [0, 1) with 53 random bits.
-fn unit<R: Rng + ?Sized>(rng: &mut R) -> f64 {
+pub fn unit<R: Rng + ?Sized>(rng: &mut R) -> f64 {
     (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
 }
 

@@ -13,8 +13,16 @@
 
 use std::collections::BTreeSet;
 
+use rehearse_core::event::{Event, Mode, Outcome};
 use rehearse_core::fault::{Action, FaultIdx, Policy, PolicyIdx};
 use rehearse_core::scenario::{Scenario, StepIdx};
+
+use super::agenda::Kind;
+use super::emit::Emitter;
+use super::sites::SiteDraws;
+use super::{Ending, Flow, Injection, RunOptions, RunTrack, Simulator};
+use crate::SimError;
+use crate::rng::{self, Purpose};
 
 /// The recovery that applies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -126,6 +134,250 @@ pub fn possible(sc: &Scenario) -> BTreeSet<RecoveryPath> {
         }
     }
     out
+}
+
+/// What a pending recovery will do when its time comes.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Pending {
+    fault: FaultIdx,
+    action: Action,
+    policy: Option<PolicyIdx>,
+    /// Unknown outcome still to be reported: did it in fact complete?
+    verify: Option<bool>,
+    /// Time still to spend after verifying (fix, undo) before acting.
+    after_verify_ms: u64,
+    clears_persistent: bool,
+    undo_ms: u64,
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Times {
+    pub(super) reaction: u64,
+    pub(super) fix: u64,
+    pub(super) undo: u64,
+    pub(super) verify: u64,
+}
+
+impl Simulator<'_, '_> {
+    /// The recovery fault `f` calls for on attempt `attempt` of step `i`,
+    /// when it strikes (see [`recovery::resolve`]; a rollback's deadline is
+    /// checked when it is about to begin). Returns the policy (`None`: abort
+    /// with none), its action and its attempts budget.
+    pub(super) fn choose_recovery(&self, f: FaultIdx, i: usize, attempt: u32) -> (Option<PolicyIdx>, Action, u32) {
+        let sc = self.plan.scenario;
+        // Budgets count attempts since the step was last reset by a rerun.
+        let r = resolve(sc, sc.faults[f.index()].recovery, attempt, self.attempt_base[i], |_| false);
+        (r.policy, r.action, r.max_attempts)
+    }
+
+    /// A fault strikes step `i`: the attempt fails (or ends unknown) and the
+    /// plan's recovery is chosen.
+    pub(super) fn strike(
+        &mut self,
+        i: usize,
+        at: u64,
+        opts: &RunOptions,
+        out: &mut Emitter<'_>,
+        run: &mut RunTrack,
+    ) -> Result<(), SimError> {
+        let plan = self.plan;
+        let sc = plan.scenario;
+        let f = FaultIdx(self.striking[i]);
+        let fault = &sc.faults[f.index()];
+        let attempt = self.attempt[i];
+        let step = StepIdx(i as u32);
+        self.running[i] = false;
+        self.ends[i] = at; // the attempt ends here; a later one that completes moves it
+        out.emit(at, Event::FaultInjected { fault: f, step, attempt })?;
+        run.injected.push(Injection { fault: f, step, attempt });
+        // Work done before the fault stays done (committed units of work).
+        if self.strike_share[i] > 0.0 {
+            self.data_effects(i, at, self.strike_share[i], fault.catalog, out)?;
+        }
+        let site = plan.sites[i].iter().find(|(_, g)| *g == f).map(|(s, _)| *s as usize).expect("the fault's site");
+        if fault.persistent {
+            self.site_persistent[site] = true;
+        }
+        let verify_completed = if fault.unknown_outcome {
+            out.emit(at, Event::StepOutcomeUnknown { step, attempt })?;
+            let mut draws = SiteDraws::new(self.fault_base, plan.site_keys[site], attempt);
+            // Median mode assumes the worst: it did not complete.
+            Some(opts.mode == Mode::Random && draws.completed() < 0.5)
+        } else {
+            out.emit(at, Event::StepFailed { step, attempt })?;
+            None
+        };
+
+        let (policy, action, max_attempts) = self.choose_recovery(f, i, attempt);
+        let times = self.recovery_times(policy, i, attempt, opts);
+        let verify_ms = if fault.unknown_outcome { times.verify } else { 0 };
+        let extra_ms = times.fix + times.undo + verify_ms;
+        out.emit(
+            at,
+            Event::RecoveryChosen {
+                step,
+                fault: f,
+                action,
+                attempt,
+                max_attempts: if action.retries() { max_attempts } else { attempt },
+                reaction_ms: times.reaction,
+                extra_ms,
+            },
+        )?;
+        run.recoveries.push((f, step, action));
+        let pending = Pending {
+            fault: f,
+            action,
+            policy,
+            verify: verify_completed,
+            after_verify_ms: match action {
+                Action::Resume | Action::Retry | Action::Rerun => times.fix,
+                Action::RollbackPackage => times.fix + times.undo,
+                _ => 0,
+            },
+            clears_persistent: policy.is_some_and(|p| sc.policies[p.index()].fix.is_some()),
+            undo_ms: times.undo,
+        };
+        self.pending[i] = Some(pending);
+        let wait = match (verify_completed.is_some(), action) {
+            (true, Action::Abort) => 0,
+            (true, _) => times.reaction + verify_ms,
+            (false, Action::Abort) => 0,
+            (false, Action::Rollback | Action::Cancel) => times.reaction,
+            (false, _) => times.reaction + pending.after_verify_ms,
+        };
+        self.schedule(at + wait, i, Kind::Recover);
+        Ok(())
+    }
+
+    /// The pending recovery of step `i` takes effect.
+    pub(super) fn recover(
+        &mut self,
+        i: usize,
+        at: u64,
+        opts: &RunOptions,
+        out: &mut Emitter<'_>,
+        run: &mut RunTrack,
+    ) -> Result<Flow, SimError> {
+        let plan = self.plan;
+        let sc = plan.scenario;
+        let Some(mut p) = self.pending[i] else { return Ok(Flow::Continue) };
+        let step = StepIdx(i as u32);
+        if let Some(completed) = p.verify.take() {
+            out.emit(at, Event::OutcomeVerified { step, attempt: self.attempt[i], completed })?;
+            if completed {
+                self.pending[i] = None;
+                self.data_effects(i, at, 1.0, None, out)?;
+                let root = self.step_done(i, at, out, run)?;
+                return Ok(if root { Flow::RootDone } else { Flow::Continue });
+            }
+            if p.action != Action::Abort
+                && p.after_verify_ms > 0
+                && !matches!(p.action, Action::Rollback | Action::Cancel)
+            {
+                // Fix or undo still to do before trying again.
+                let mut q = p;
+                q.after_verify_ms = 0;
+                self.pending[i] = Some(q);
+                self.schedule(at + p.after_verify_ms, i, Kind::Recover);
+                return Ok(Flow::Continue);
+            }
+        }
+        self.pending[i] = None;
+        if p.clears_persistent {
+            for &(site, g) in &plan.sites[i] {
+                if g == p.fault {
+                    self.site_persistent[site as usize] = false;
+                }
+            }
+        }
+        // A rollback checked against its deadline when it is about to begin:
+        // past it, the policy hands over as the resolver says.
+        let mut late = false;
+        if p.action == Action::Rollback
+            && let Some(pi) = p.policy
+        {
+            let (attempt, began) = (self.attempt[i], run.downtime_first_began);
+            let r = resolve(sc, pi, attempt, self.attempt_base[i], |pol| past_deadline(pol, at, began));
+            late = r.late;
+            if r.policy != Some(pi) {
+                let times = self.recovery_times(r.policy, i, attempt, opts);
+                out.emit(
+                    at,
+                    Event::RecoveryChosen {
+                        step,
+                        fault: p.fault,
+                        action: r.action,
+                        attempt,
+                        max_attempts: if r.action.retries() { r.max_attempts } else { attempt },
+                        reaction_ms: 0,
+                        extra_ms: times.fix + times.undo,
+                    },
+                )?;
+                run.recoveries.push((p.fault, step, r.action));
+                p = Pending {
+                    action: r.action,
+                    policy: r.policy,
+                    after_verify_ms: 0,
+                    undo_ms: times.undo,
+                    clears_persistent: r.policy.is_some_and(|q| sc.policies[q.index()].fix.is_some()),
+                    ..p
+                };
+                if r.action.retries() && times.fix + times.undo > 0 {
+                    self.pending[i] = Some(Pending { verify: None, ..p });
+                    self.schedule(at + times.fix + times.undo, i, Kind::Recover);
+                    return Ok(Flow::Continue);
+                }
+            }
+        }
+        match p.action {
+            Action::Resume => {
+                // The next attempt does what the interrupted one had left.
+                self.resume_left[i] = Some(self.left_ms[i]);
+                self.schedule(at, i, Kind::Start);
+            }
+            Action::Retry | Action::RollbackPackage => self.schedule(at, i, Kind::Start),
+            Action::Rerun => {
+                let from = p.policy.and_then(|pi| sc.policies[pi.index()].from).unwrap_or(step);
+                run.roots_reopened += self.rerun(from, step, at, out)?;
+            }
+            Action::Rollback => {
+                out.emit(at, Event::RollbackStarted { step, late })?;
+                run.ending = Some(Ending::Rollback);
+                self.abandon_all(at, out)?;
+                self.schedule(at + p.undo_ms, i, Kind::EndingDone);
+            }
+            Action::Cancel => {
+                run.ending = Some(Ending::Cancel);
+                self.abandon_all(at, out)?;
+                self.schedule(at + p.undo_ms, i, Kind::EndingDone);
+            }
+            Action::Abort => {
+                self.abandon_all(at, out)?;
+                return Ok(Flow::Finished(Outcome::Aborted));
+            }
+        }
+        Ok(Flow::Continue)
+    }
+
+    /// Draws a recovery's reaction, fix, undo and verify times.
+    pub(super) fn recovery_times(&self, policy: Option<PolicyIdx>, i: usize, attempt: u32, opts: &RunOptions) -> Times {
+        let Some(pi) = policy else { return Times::default() };
+        let pol = &self.plan.scenario.policies[pi.index()];
+        let key = rng::pair_key(rng::key_of(&pol.name), self.plan.keys[i]);
+        let mut s = rng::stream(opts.seed, opts.run, Purpose::Recovery, key, u64::from(attempt));
+        let mut draw = |d: &Option<rehearse_core::Dist>| match (d, opts.mode) {
+            (None, _) => 0,
+            (Some(d), Mode::Median) => d.median().as_ms(),
+            (Some(d), Mode::Random) => d.sample(&mut s, rehearse_core::scenario::MAX_SPAN).as_ms(),
+        };
+        Times {
+            reaction: draw(&pol.reaction),
+            fix: draw(&pol.fix),
+            undo: draw(&pol.duration),
+            verify: draw(&pol.verify),
+        }
+    }
 }
 
 #[cfg(test)]

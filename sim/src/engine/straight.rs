@@ -26,9 +26,12 @@
 use rehearse_core::event::{Mode, Outcome};
 use rehearse_core::fault::{Action, FaultIdx};
 use rehearse_core::scenario::{DowntimeMark, StepIdx, Work};
-use rehearse_core::time::{SimDuration, SimTime};
+use rehearse_core::time::SimTime;
 
-use super::{Csr, FaultMode, Injection, NONE, Plan, RunOptions, Simulator, committed_path, end_node, start_node, unit};
+use super::path::{self, committed_path};
+use super::plan::{Csr, NONE, end_node, start_node};
+use super::sites::SiteDraws;
+use super::{FaultMode, Injection, Plan, RunOptions, Simulator, emit};
 use crate::rng;
 use crate::summary::{RunSummary, StepTiming};
 
@@ -39,8 +42,8 @@ pub(super) struct StraightPlan {
     /// waits on, with how its time is found.
     order: Vec<(u32, Node)>,
     /// The starts' incoming edges, for their `Node::Start` ranges, each
-    /// start's by ascending edge id: (source node, lag).
-    into: Vec<(u32, u64)>,
+    /// start's by ascending edge id: (edge id, source node, lag).
+    into: Vec<(u32, u32, u64)>,
     /// Sub-steps' end nodes, for the groups' `Node::Group` ranges.
     children: Vec<u32>,
     /// The fault sites on leaf steps: (site, step, fault, its probability).
@@ -49,7 +52,9 @@ pub(super) struct StraightPlan {
     /// closes it.
     begins: Option<usize>,
     ends: Option<usize>,
-    /// Events in a straight run.
+    /// Downtime events in a straight run (a begin, and an end after it).
+    downtime_marks: u64,
+    /// Events in a straight run in which no fault strikes.
     n_events: u64,
 }
 
@@ -152,7 +157,7 @@ impl StraightPlan {
                 let node = match &step.work {
                     _ if v % 2 == 0 => {
                         let from = into.len() as u32;
-                        into.extend(into_step.of(i).iter().map(|&(_, source, lag)| (source, lag)));
+                        into.extend(into_step.of(i).iter().map(|&(edge, source, lag)| (edge, source, lag)));
                         Node::Start { from, to: into.len() as u32 }
                     }
                     Work::Leaf(_) => Node::Leaf,
@@ -172,7 +177,16 @@ impl StraightPlan {
                 plan.sites[i].iter().map(move |&(site, f)| (site as usize, i, f, sc.faults[f.index()].probability))
             })
             .collect();
-        Some(StraightPlan { order, into, children, sites, begins, ends, n_events: 2 + 2 * n as u64 + downtime_events })
+        Some(StraightPlan {
+            order,
+            into,
+            children,
+            sites,
+            begins,
+            ends,
+            downtime_marks: downtime_events,
+            n_events: emit::plain_run_events(n, downtime_events, 0),
+        })
     }
 }
 
@@ -207,7 +221,7 @@ impl Simulator<'_, '_> {
                 {
                     continue;
                 }
-                if unit(&mut fault_base.stream(plan.site_keys[site], 1)) < probability {
+                if SiteDraws::new(fault_base, plan.site_keys[site], 1).fire() < probability {
                     match struck {
                         Some(j) if j != i => return false,
                         _ => struck = Some(i),
@@ -237,12 +251,11 @@ impl Simulator<'_, '_> {
             let v = v as usize;
             let (at, by) = match node {
                 Node::Start { from, to } => {
-                    // Of the edges due last, the one with the highest id (ids ascend).
-                    let (mut at, mut by) = (0u64, NONE);
-                    for &(source, lag) in &sp.into[from as usize..to as usize] {
+                    let (mut at, mut by, mut edge) = (0u64, NONE, NONE);
+                    for &(e, source, lag) in &sp.into[from as usize..to as usize] {
                         let due = t[source as usize] + lag;
-                        if due >= at {
-                            (at, by) = (due, source);
+                        if path::later(due, e, at, edge) {
+                            (at, by, edge) = (due, source, e);
                         }
                     }
                     (at, by)
@@ -253,7 +266,7 @@ impl Simulator<'_, '_> {
                     let (mut at, mut by) = (0u64, NONE);
                     for &child in &sp.children[from as usize..to as usize] {
                         let end = t[child as usize];
-                        if end > at || end == at && (by == NONE || child > by) {
+                        if path::later(end, child, at, by) {
                             (at, by) = (end, child);
                         }
                     }
@@ -268,30 +281,21 @@ impl Simulator<'_, '_> {
         }
         let end = |i: usize| t[end_node(i) as usize];
         let now = sc.roots.iter().map(|r| end(r.index())).max().unwrap_or(0);
-        // Each strike adds four events: the fault, the failure, the
-        // recovery chosen and the next attempt's start.
-        let n_events = sp.n_events + 4 * summary.injected.len() as u64;
+        let n_events = emit::plain_run_events(n, sp.downtime_marks, summary.injected.len());
         if now > opts.limits.max_time.as_ms() || n_events > opts.limits.max_events {
             return false; // the engine reports which step ran past it
         }
 
-        summary.outcome = Outcome::Committed;
-        summary.seed = opts.seed;
-        summary.run = opts.run;
-        summary.mode = opts.mode;
-        summary.scenario = plan.digest;
-        summary.end = SimTime(now);
         summary.downtime_intervals.clear();
-        summary.downtime_open = false;
+        let mut downtime_open = false;
         if let Some(b) = sp.begins {
-            let (close, open) = match sp.ends {
-                Some(e) => (end(e), false),
-                None => (now, true),
+            let close = match sp.ends {
+                Some(e) => end(e),
+                None => now,
             };
+            downtime_open = sp.ends.is_none();
             summary.downtime_intervals.push((SimTime(t[start_node(b) as usize]), SimTime(close)));
-            summary.downtime_open = open;
         }
-        summary.downtime = SimDuration(summary.downtime_intervals.iter().map(|(a, b)| b.since(*a).as_ms()).sum());
         summary.steps.clear();
         summary.steps.extend(t.chunks_exact(2).map(|se| StepTiming { start: SimTime(se[0]), end: SimTime(se[1]) }));
         summary.attempts.clear();
@@ -301,12 +305,28 @@ impl Simulator<'_, '_> {
         }
         summary.critical_path.clear();
         committed_path(plan, now, end, |v| cause[v as usize], &mut summary.critical_path);
-        summary.n_events = n_events;
+        super::finish_summary(summary, plan, opts, Outcome::Committed, now, downtime_open, n_events);
         // The data model as the engine leaves it: as it began (the plan
         // changes no data).
         self.backend.reset(sc);
         true
     }
+
+    /// In debug builds, a straight run is run again through the engine and
+    /// the two summaries must be equal: every debug run with a silent sink
+    /// is a differential test of the shortcut.
+    #[cfg(debug_assertions)]
+    pub(super) fn shadow(&mut self, opts: &RunOptions, summary: &RunSummary) {
+        let mut engine = RunSummary::blank(opts, self.plan.digest);
+        if let Err(e) = self.run_engine(opts, &mut crate::NullSink, &mut engine) {
+            panic!("a straight run failed in the engine: {e}");
+        }
+        assert_eq!(&engine, summary, "a straight run and the engine's disagree (seed {}, run {})", opts.seed, opts.run);
+    }
+
+    #[cfg(not(debug_assertions))]
+    #[inline]
+    pub(super) fn shadow(&mut self, _: &RunOptions, _: &RunSummary) {}
 
     /// Step `i`, struck on its first attempt, tried again the way its
     /// recoveries say, as the engine does: each attempt drawn from the
