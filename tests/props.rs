@@ -187,6 +187,26 @@ proptest! {
         }
     }
 
+    /// Straight runs are the engine's: over random plans with no data
+    /// effects (so the shortcut is open to them), a run with a silent sink
+    /// (straight when it can be, and in debug builds shadowed by the engine)
+    /// has the summary of the same run through the agenda.
+    #[test]
+    fn straight_runs_are_the_engines_on_random_plans(genes in prop::collection::vec(any::<(u32, u32, u32, u32)>(), 1..30), seed in any::<u64>(), chain in 0u32..27) {
+        let text: String = chained(&plan_from(&genes), chain).lines().filter(|l| !l.starts_with("data = ")).map(|l| format!("{l}\n")).collect();
+        let s = Scenario::parse(&text, "generated.toml").unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let plan = Plan::new(&s, rehearse_sim::digest(&text));
+        let (mut engine, mut silent) = (Simulator::new(&plan), Simulator::new(&plan));
+        for run in 0..8 {
+            let mode = if run == 0 { Mode::Median } else { Mode::Random };
+            let faults = if run % 3 == 2 { FaultMode::Off } else { FaultMode::Probabilistic };
+            let opts = RunOptions { run, ..RunOptions::new(seed, mode).with_faults(faults) };
+            let want = engine.run(&opts, &mut MemorySink::new()).unwrap();
+            let got = silent.run(&opts, &mut rehearse_sim::NullSink).unwrap();
+            prop_assert_eq!(got, want, "run {}\n{}", run, text);
+        }
+    }
+
     #[test]
     fn garbage_never_panics_and_errors_are_located(text in "\\PC{0,400}") {
         located_or_valid(&text);
