@@ -6,15 +6,13 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result, bail};
-use rehearse_core::{Outcome, Scenario, SimDuration};
+use rehearse_core::{Scenario, SimDuration};
 use rehearse_sim::Plan;
-use rehearse_sim::estimate::{self, Estimate, EstimateOptions, Measure};
+use rehearse_sim::estimate::{self, Estimate, EstimateOptions, Gate, Measure, Metric, QUANTILES};
 use serde_json::{Value, json};
 
 use crate::cli::{CompareArgs, EstimateArgs};
 use crate::load;
-
-const QUANTILES: [(&str, f64); 5] = [("p50", 0.5), ("p80", 0.8), ("p90", 0.9), ("p95", 0.95), ("p99", 0.99)];
 
 /// `--window`: a positive duration.
 fn parse_window(w: &str) -> Result<SimDuration> {
@@ -23,60 +21,6 @@ fn parse_window(w: &str) -> Result<SimDuration> {
         bail!("--window {w}: the window is the downtime the business signed off; it cannot be zero");
     }
     Ok(d)
-}
-
-/// A `--fail-if` gate.
-#[derive(Debug, Clone, PartialEq)]
-struct Gate {
-    text: String,
-    metric: String,
-    op: &'static str,
-    value: f64,
-}
-
-fn parse_gate(text: &str) -> Result<Gate> {
-    let ops = [">=", "<=", ">", "<"];
-    let Some((at, op)) = ops
-        .iter()
-        .filter_map(|op| text.find(op).map(|i| (i, *op)))
-        .min_by_key(|(i, op)| (*i, std::cmp::Reverse(op.len())))
-    else {
-        bail!("--fail-if {text:?}: expected METRIC OP VALUE, e.g. \"p90 > 40h\" or \"p_fit < 0.9\"");
-    };
-    let metric = text[..at].trim().to_ascii_lowercase();
-    let raw = text[at + op.len()..].trim();
-    let value = match metric.as_str() {
-        "p50" | "p80" | "p90" | "p95" | "p99" | "mean" | "max" => {
-            SimDuration::parse(raw).map(|d| d.as_ms() as f64).map_err(|e| anyhow::anyhow!("--fail-if {text:?}: {e}"))?
-        }
-        "p_fit" | "p_commit" => match raw.parse::<f64>() {
-            Ok(v) if (0.0..=1.0).contains(&v) => v,
-            _ => bail!("--fail-if {text:?}: {raw:?} is not a share between 0 and 1"),
-        },
-        other => {
-            bail!("--fail-if {text:?}: unknown metric {other:?}; expected p50 p80 p90 p95 p99 mean max p_fit p_commit")
-        }
-    };
-    Ok(Gate { text: text.to_string(), metric, op, value })
-}
-
-fn metric(e: &Estimate, m: &str) -> Option<f64> {
-    Some(match m {
-        "mean" => e.mean_ms,
-        "max" => *e.downtime_sorted.last()? as f64,
-        "p_fit" => e.p_fit?,
-        "p_commit" => *e.outcomes.get(&Outcome::Committed).unwrap_or(&0) as f64 / e.runs as f64,
-        q => e.quantile(QUANTILES.iter().find(|(n, _)| *n == q)?.1) as f64,
-    })
-}
-
-fn holds(g: &Gate, v: f64) -> bool {
-    match g.op {
-        ">" => v > g.value,
-        ">=" => v >= g.value,
-        "<" => v < g.value,
-        _ => v <= g.value,
-    }
 }
 
 pub fn estimate(args: &EstimateArgs) -> Result<ExitCode> {
@@ -89,7 +33,11 @@ pub fn estimate(args: &EstimateArgs) -> Result<ExitCode> {
         let unmet: Vec<&str> = r.unmet().map(|g| g.def.id).collect();
         eprintln!("note: go-live readiness gates unmet: {} (see `rehearse readiness`)", unmet.join(", "));
     }
-    let gates = args.fail_if.iter().map(|g| parse_gate(g)).collect::<Result<Vec<_>>>()?;
+    let gates = args
+        .fail_if
+        .iter()
+        .map(|g| Gate::parse(g).map_err(|e| anyhow::anyhow!("--fail-if {e}")))
+        .collect::<Result<Vec<_>>>()?;
     let window = match &args.window {
         Some(w) => Some(parse_window(w)?),
         None => scenario.meta.window,
@@ -123,11 +71,7 @@ pub fn estimate(args: &EstimateArgs) -> Result<ExitCode> {
         worker.join().expect("the estimate thread panicked")
     })?;
     tracing::info!(runs = args.runs, threads, "estimate done");
-    let failed: Vec<&Gate> = gates.iter().filter(|g| metric(&result, &g.metric).is_some_and(|v| holds(g, v))).collect();
-    let unknown: Vec<&Gate> = gates.iter().filter(|g| metric(&result, &g.metric).is_none()).collect();
-    if let Some(g) = unknown.first() {
-        bail!("--fail-if {:?}: the scenario has no window (give --window) so p_fit is unknown", g.text);
-    }
+    let failed = estimate::failed(&gates, &result).map_err(|e| anyhow::anyhow!("--fail-if {e}"))?;
     if let Some(path) = &args.html {
         write_html(path, &plan, &opts, &result)?;
     }
@@ -189,7 +133,7 @@ fn write_text(out: &mut impl Write, e: &Estimate, sc: &Scenario, path: &str, fai
         writeln!(out, "window       {}: fits in {:.1}% of runs{target}", d(w.as_ms()), 100.0 * p)?;
     }
     writeln!(out, "\nhistogram of {}", m.label())?;
-    for line in histogram(&e.downtime_sorted, e.window.map(|w| w.as_ms())) {
+    for line in histogram(e) {
         writeln!(out, "  {line}")?;
     }
     writeln!(
@@ -273,26 +217,17 @@ fn truncate(s: &str, w: usize) -> String {
 
 /// Twelve bins between the smallest and largest downtime, `|` marking the
 /// window's bin.
-fn histogram(sorted: &[u64], window: Option<u64>) -> Vec<String> {
-    let (Some(&lo), Some(&hi)) = (sorted.first(), sorted.last()) else { return Vec::new() };
-    let bins = 12u64;
-    let width = ((hi - lo) / bins).max(1);
-    let mut counts = vec![0u64; bins as usize];
-    for v in sorted {
-        counts[(((v - lo) / width).min(bins - 1)) as usize] += 1;
-    }
-    let top = *counts.iter().max().unwrap_or(&1);
-    counts
-        .iter()
-        .enumerate()
-        .map(|(k, c)| {
-            let from = lo + k as u64 * width;
-            let mark = if window.is_some_and(|w| w >= from && w < from + width) { " <- window" } else { "" };
+fn histogram(e: &Estimate) -> Vec<String> {
+    let bins = e.histogram(12);
+    let top = bins.iter().map(|b| b.count).max().unwrap_or(1);
+    bins.iter()
+        .map(|b| {
+            let mark = if e.window.is_some_and(|w| b.contains(w.as_ms())) { " <- window" } else { "" };
             format!(
                 "{:>11} {:<40} {:>6.1}%{mark}",
-                SimDuration(from).hms(),
-                "#".repeat(((c * 40).div_ceil(top.max(1))) as usize),
-                100.0 * *c as f64 / sorted.len() as f64
+                SimDuration(b.from_ms).hms(),
+                "#".repeat(((b.count * 40).div_ceil(top.max(1))) as usize),
+                100.0 * b.count as f64 / e.downtime_sorted.len() as f64
             )
         })
         .collect()
@@ -353,30 +288,9 @@ fn to_json(e: &Estimate, sc: &Scenario, path: &str, gates: &[Gate], failed: &[&G
 
 /// The HTML report, with the runs at the P50 and the P90 re-run in full.
 fn write_html(path: &std::path::Path, plan: &Plan<'_>, opts: &EstimateOptions, e: &Estimate) -> Result<()> {
-    let sc = plan.scenario();
-    let mut sim = rehearse_sim::Simulator::new(plan);
-    let mut runs = Vec::new();
-    for (label, q) in [("P50", 0.5), ("P90", 0.9)] {
-        let target = e.quantile(q);
-        let k = e.downtime_by_run.iter().position(|d| *d == target).expect("a run has the quantile's downtime") as u64;
-        let mut memory = rehearse_sim::MemorySink::new();
-        let run_opts = rehearse_sim::RunOptions {
-            run: k,
-            limits: opts.limits,
-            ..rehearse_sim::RunOptions::new(opts.seed, rehearse_core::Mode::Random)
-        };
-        let summary = sim.run(&run_opts, &mut memory)?;
-        runs.push((
-            format!("The {label} run (run {k}, {} {})", e.measure.label(), SimDuration(target).hms()),
-            summary,
-            memory.records,
-        ));
-    }
-    let gantts: Vec<rehearse_sim::report::GanttRun<'_>> = runs
-        .iter()
-        .map(|(title, summary, events)| rehearse_sim::report::GanttRun { title: title.clone(), summary, events })
-        .collect();
-    let page = rehearse_sim::report::html(sc, e, &gantts);
+    let runs = estimate::gantt_runs(plan, opts, e)?;
+    let gantts: Vec<_> = runs.iter().map(estimate::QuantileRun::gantt).collect();
+    let page = rehearse_sim::report::html(plan.scenario(), e, &gantts);
     crate::output::write_atomically(path, &page)
 }
 
@@ -406,11 +320,7 @@ pub fn compare(args: &CompareArgs) -> Result<ExitCode> {
             signed(v.round() as i64)
         }
     };
-    let value = |e: &Estimate, name: &str| match name {
-        "p50" => e.quantile(0.5) as f64,
-        "p90" => e.quantile(0.9) as f64,
-        _ => e.p_fit.unwrap_or(f64::NAN),
-    };
+    let value = |e: &Estimate, name: &str| Metric::parse(name).and_then(|m| m.of(e)).unwrap_or(f64::NAN);
     let mut out = std::io::stdout().lock();
     if args.json {
         let diffs: Vec<Value> = c
@@ -457,22 +367,4 @@ pub fn compare(args: &CompareArgs) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn gates_parse() {
-        let g = parse_gate("p90 > 40h").unwrap();
-        assert_eq!((g.metric.as_str(), g.op, g.value), ("p90", ">", 40.0 * 3_600_000.0));
-        let g = parse_gate("p_fit<0.9").unwrap();
-        assert_eq!((g.metric.as_str(), g.op, g.value), ("p_fit", "<", 0.9));
-        let g = parse_gate("mean >= 1h30m").unwrap();
-        assert_eq!(g.op, ">=");
-        assert!(parse_gate("p91 > 1h").is_err());
-        assert!(parse_gate("p_fit < 2").is_err());
-        assert!(parse_gate("p90 40h").is_err());
-    }
 }

@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 use rehearse_core::{Calendar, Mode, RunState, SimDuration};
 use rehearse_sim::backend::SqliteBackend;
 use rehearse_sim::store::sqlite::SqliteWriter;
-use rehearse_sim::{FaultMode, JsonlWriter, MemorySink, NullSink, Plan, RunOptions, Simulator, Tee};
+use rehearse_sim::{FaultMode, JsonlWriter, MemorySink, Plan, RunOptions, Simulator, Tee};
 
 use crate::cli::RunArgs;
 use crate::{load, render};
@@ -142,12 +142,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         bail!("internal error: the run ended without RunFinished");
     }
     // What the faults cost: the same run (same random numbers) without them.
-    let baseline = if summary.injected.is_empty() {
-        None
-    } else {
-        let clean = sim.run(&opts.clone().with_faults(FaultMode::Off), &mut NullSink)?;
-        Some(clean.downtime)
-    };
+    let baseline = rehearse_sim::estimate::baseline_downtime(&mut sim, &opts, &summary)?;
     let report = render::RunReport {
         scenario: &scenario,
         path: &args.scenario,

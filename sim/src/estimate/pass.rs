@@ -1,0 +1,204 @@
+//! The threaded pass: every run of one pass, interleaved over threads (run
+//! `k` on thread `k mod threads`), each reduced to a few numbers, then
+//! merged in run order so that nothing depends on the thread count.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use rehearse_core::event::{Mode, Outcome};
+
+use super::{EstimateError, EstimateOptions, Measure};
+use crate::engine::{FaultMode, Plan, RunOptions, Simulator};
+use crate::sink::NullSink;
+
+/// One run, reduced to what the quantiles need.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct RunResult {
+    pub(super) downtime_ms: u64,
+    pub(super) outcome: Option<Outcome>,
+    /// Bit f set when fault f (< 64) struck.
+    pub(super) struck_mask: u64,
+}
+
+/// A sampled run, kept whole: per step duration, and end relative to the
+/// start of downtime (None outside it).
+#[derive(Clone, Debug, Default)]
+pub(super) struct Sampled {
+    pub(super) durations: Vec<u64>,
+    pub(super) ends_in_downtime: Vec<Option<u64>>,
+}
+
+/// What one thread (or all of them, merged) counted.
+#[derive(Clone, Debug, Default)]
+pub(super) struct Counts {
+    pub(super) critical: Vec<u64>,
+    /// Per fault: runs it struck in, and strikes.
+    pub(super) runs_struck: Vec<u64>,
+    pub(super) strikes: Vec<u64>,
+}
+
+impl Counts {
+    fn new(n_steps: usize, n_faults: usize) -> Self {
+        Counts { critical: vec![0; n_steps], runs_struck: vec![0; n_faults], strikes: vec![0; n_faults] }
+    }
+    fn add(&mut self, other: &Counts) {
+        for (a, b) in [
+            (&mut self.critical, &other.critical),
+            (&mut self.runs_struck, &other.runs_struck),
+            (&mut self.strikes, &other.strikes),
+        ] {
+            for (x, y) in a.iter_mut().zip(b) {
+                *x += y;
+            }
+        }
+    }
+}
+
+pub(super) struct Pass {
+    pub(super) results: Vec<RunResult>,
+    pub(super) samples: Vec<Sampled>,
+    pub(super) counts: Counts,
+}
+
+/// Runs a thread finishes between two updates of the progress counter.
+const PROGRESS_BATCH: u64 = 256;
+
+/// Runs every run of one pass on `threads` threads; results by run index.
+pub(super) fn pass(
+    plan: &Plan<'_>,
+    measure: Measure,
+    opts: &EstimateOptions,
+    faults: &FaultMode,
+    sample: u64,
+    only: Option<&[u64]>,
+    progress: &AtomicU64,
+) -> Result<Pass, EstimateError> {
+    let n_steps = plan.scenario().steps.len();
+    let n_faults = plan.scenario().faults.len();
+    let threads = opts.threads.max(1);
+    tracing::debug!(
+        runs = only.map_or(opts.runs, |list| list.len() as u64),
+        threads,
+        sampled = sample.min(opts.runs),
+        faults = %match faults {
+            FaultMode::Without(f) => format!("without {}", plan.scenario().faults[f.index()].id),
+            other => format!("{other:?}").to_lowercase(),
+        },
+        "pass begins, runs interleaved over threads"
+    );
+    type Chunk = (Vec<(u64, RunResult)>, Vec<(u64, Sampled)>, Counts);
+    let chunks: Vec<Result<Chunk, EstimateError>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                scope.spawn(move || {
+                    let mut sim = Simulator::new(plan);
+                    let mut summary =
+                        crate::RunSummary::blank(&RunOptions::new(opts.seed, Mode::Random), plan.digest());
+                    let mut out = Vec::with_capacity((opts.runs as usize).div_ceil(threads));
+                    let mut sampled = Vec::new();
+                    let mut counts = Counts::new(n_steps, n_faults);
+                    let mut seen = vec![false; n_faults];
+                    let mut next = t;
+                    let mut unreported = 0u64;
+                    loop {
+                        let k = match only {
+                            Some(list) => match list.get(next) {
+                                Some(k) => *k,
+                                None => break,
+                            },
+                            None if (next as u64) < opts.runs => next as u64,
+                            None => break,
+                        };
+                        let place = next as u64;
+                        let run_opts = RunOptions {
+                            seed: opts.seed,
+                            run: k,
+                            mode: Mode::Random,
+                            faults: faults.clone(),
+                            limits: opts.limits,
+                        };
+                        sim.run_into(&run_opts, &mut NullSink, &mut summary).map_err(|error| EstimateError::Run {
+                            run: k,
+                            seed: opts.seed,
+                            error,
+                        })?;
+                        let s = &summary;
+                        if s.outcome == Outcome::Committed {
+                            for c in &s.critical_path {
+                                counts.critical[c.index()] += 1;
+                            }
+                        }
+                        seen.fill(false);
+                        for inj in &s.injected {
+                            counts.strikes[inj.fault.index()] += 1;
+                            seen[inj.fault.index()] = true;
+                        }
+                        for (f, hit) in seen.iter().enumerate() {
+                            counts.runs_struck[f] += u64::from(*hit);
+                        }
+                        if k < sample {
+                            let began = s.downtime_intervals.first().map(|(a, _)| a.as_ms());
+                            let ended = s.downtime_intervals.last().map_or(u64::MAX, |(_, b)| b.as_ms());
+                            sampled.push((
+                                k,
+                                Sampled {
+                                    durations: s.steps.iter().map(|t| t.duration().as_ms()).collect(),
+                                    ends_in_downtime: s
+                                        .steps
+                                        .iter()
+                                        .zip(&s.attempts)
+                                        .map(|(t, a)| match began {
+                                            Some(b) if *a > 0 && (b..=ended).contains(&t.end.as_ms()) => {
+                                                Some(t.end.as_ms() - b)
+                                            }
+                                            _ => None,
+                                        })
+                                        .collect(),
+                                },
+                            ));
+                        }
+                        let struck_mask =
+                            s.injected.iter().fold(0u64, |m, i| if i.fault.0 < 64 { m | (1 << i.fault.0) } else { m });
+                        out.push((
+                            place,
+                            RunResult {
+                                downtime_ms: match measure {
+                                    Measure::Downtime => s.downtime.as_ms(),
+                                    Measure::Elapsed => s.end.as_ms(),
+                                },
+                                outcome: Some(s.outcome),
+                                struck_mask,
+                            },
+                        ));
+                        // Counted in batches: one shared counter bumped by every
+                        // thread on every run would bounce its cache line.
+                        unreported += 1;
+                        if unreported == PROGRESS_BATCH {
+                            progress.fetch_add(unreported, Ordering::Relaxed);
+                            unreported = 0;
+                        }
+                        next += threads;
+                    }
+                    progress.fetch_add(unreported, Ordering::Relaxed);
+                    Ok((out, sampled, counts))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("an estimate thread panicked")).collect()
+    });
+    // Results by run index, or, for a pass over `only`, by place in it.
+    let mut results = vec![RunResult::default(); only.map_or(opts.runs as usize, <[u64]>::len)];
+    let mut samples = vec![Sampled::default(); sample.min(opts.runs) as usize];
+    let mut counts = Counts::new(n_steps, n_faults);
+    for chunk in chunks {
+        let (out, sampled, c) = chunk?;
+        for (place, r) in out {
+            results[place as usize] = r;
+        }
+        for (k, r) in sampled {
+            samples[k as usize] = r;
+        }
+        counts.add(&c);
+    }
+    tracing::debug!(runs = results.len(), sampled = samples.len(), threads, "pass merged in run order");
+    Ok(Pass { results, samples, counts })
+}

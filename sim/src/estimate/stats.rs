@@ -1,0 +1,269 @@
+//! The estimate's statistics, in one place: quantiles (nearest rank), the
+//! P90's confidence interval and convergence, the mean and the share within
+//! a window, criticality, sensitivity (Spearman's rank correlation), mean
+//! step durations, and histogram binning.
+
+/// The quantile `q` of sorted data (nearest rank); 0 for no data.
+pub(crate) fn quantile(sorted: &[u64], q: f64) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
+    sorted[rank - 1]
+}
+
+/// The same value as [`quantile`] on the sorted data, found in linear time
+/// (the order of `data` changes).
+pub(crate) fn select_quantile(data: &mut [u64], q: f64) -> u64 {
+    if data.is_empty() {
+        return 0;
+    }
+    let rank = ((q * data.len() as f64).ceil() as usize).clamp(1, data.len());
+    *data.select_nth_unstable(rank - 1).1
+}
+
+/// [`quantile`] of unsorted data, as a float (for the bootstrap).
+pub(crate) fn sorted_quantile(v: &[u64], q: f64) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_unstable();
+    quantile(&s, q) as f64
+}
+
+/// The arithmetic mean, summed in order (so it never depends on threads).
+pub(crate) fn mean(v: &[u64]) -> f64 {
+    v.iter().map(|d| *d as f64).sum::<f64>() / v.len() as f64
+}
+
+/// The share of values at most `limit_ms`.
+pub(crate) fn share_within(v: &[u64], limit_ms: u64) -> f64 {
+    v.iter().filter(|d| **d <= limit_ms).count() as f64 / v.len() as f64
+}
+
+/// The 95 % confidence interval of the 0.9 quantile from order statistics.
+pub(crate) fn p90_ci(sorted: &[u64]) -> (u64, u64) {
+    let n = sorted.len() as f64;
+    let half = 1.96 * (n * 0.9 * 0.1).sqrt();
+    let lo = ((n * 0.9 - half).floor().max(1.0) as usize).min(sorted.len());
+    let hi = ((n * 0.9 + half).ceil().max(1.0) as usize).min(sorted.len());
+    (sorted[lo - 1], sorted[hi - 1])
+}
+
+/// The number of runs from which the P90 of the first runs stays within
+/// 1 % of the final P90 (checked at 100, 200, 400, ... runs).
+pub(crate) fn converged_after(downtimes: &[u64], p90: u64) -> Option<u64> {
+    let tolerance = (p90 as f64 * 0.01).max(1.0);
+    let mut sizes = Vec::new();
+    let mut m = 100usize;
+    while m < downtimes.len() {
+        sizes.push(m);
+        m *= 2;
+    }
+    sizes.push(downtimes.len());
+    let within: Vec<bool> = sizes
+        .iter()
+        .map(|&m| {
+            let mut prefix = downtimes[..m].to_vec();
+            (select_quantile(&mut prefix, 0.9) as f64 - p90 as f64).abs() <= tolerance
+        })
+        .collect();
+    // The first size from which every later check holds.
+    let mut first = None;
+    for (k, ok) in within.iter().enumerate().rev() {
+        if *ok {
+            first = Some(sizes[k] as u64);
+        } else {
+            break;
+        }
+    }
+    first
+}
+
+/// Per step: the share of `committed` runs that had it on the critical path
+/// (`critical` counts them per step).
+pub(crate) fn criticality(critical: &[u64], committed: u64) -> Vec<f64> {
+    let committed = committed.max(1);
+    critical.iter().map(|c| *c as f64 / committed as f64).collect()
+}
+
+/// Per step: the rank correlation of its duration with the measure over the
+/// sampled runs (`durations[k]` holds sampled run k's step durations,
+/// `measure[k]` its downtime).
+pub(crate) fn sensitivity(durations: &[&[u64]], measure: &[u64], n_steps: usize) -> Vec<Option<f64>> {
+    let measure_ranks = ranks(measure);
+    (0..n_steps)
+        .map(|i| {
+            let xs: Vec<u64> = durations.iter().map(|r| r[i]).collect();
+            spearman_ranked(&xs, &measure_ranks)
+        })
+        .collect()
+}
+
+/// Per step: its mean duration over the sampled runs that ran it.
+pub(crate) fn step_means(durations: &[&[u64]], n_steps: usize) -> Vec<Option<f64>> {
+    (0..n_steps)
+        .map(|i| {
+            let ran: Vec<f64> = durations.iter().filter(|r| r[i] > 0).map(|r| r[i] as f64).collect();
+            (!ran.is_empty()).then(|| ran.iter().sum::<f64>() / ran.len() as f64)
+        })
+        .collect()
+}
+
+/// A bin of a histogram: the values in `from_ms..to_ms` (the last bin also
+/// holds the largest value, which may lie past its end).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Bin {
+    pub from_ms: u64,
+    pub to_ms: u64,
+    pub count: u64,
+}
+
+impl Bin {
+    /// Whether `ms` falls in the bin's range.
+    pub fn contains(&self, ms: u64) -> bool {
+        (self.from_ms..self.to_ms).contains(&ms)
+    }
+}
+
+/// `bins` bins of equal width (at least 1 ms) from the smallest value to the
+/// largest; none for no data.
+pub(crate) fn histogram(sorted: &[u64], bins: u64) -> Vec<Bin> {
+    let (Some(&lo), Some(&hi)) = (sorted.first(), sorted.last()) else { return Vec::new() };
+    let width = ((hi - lo) / bins).max(1);
+    let mut counts = vec![0u64; bins as usize];
+    for v in sorted {
+        counts[(((v - lo) / width).min(bins - 1)) as usize] += 1;
+    }
+    (0..bins)
+        .zip(counts)
+        .map(|(k, count)| Bin { from_ms: lo + k * width, to_ms: lo + k * width + width, count })
+        .collect()
+}
+
+/// Spearman's rank correlation (average ranks for ties).
+#[cfg(test)]
+fn spearman(xs: &[u64], ys: &[u64]) -> Option<f64> {
+    spearman_ranked(xs, &ranks(ys))
+}
+
+/// Spearman's rank correlation of `xs` with the values ranked `ry`.
+fn spearman_ranked(xs: &[u64], ry: &[f64]) -> Option<f64> {
+    if xs.len() < 3 || xs.iter().all(|x| *x == xs[0]) {
+        return None; // (no variance: no correlation)
+    }
+    let rx = ranks(xs);
+    let n = rx.len() as f64;
+    let (mx, my) = (rx.iter().sum::<f64>() / n, ry.iter().sum::<f64>() / n);
+    let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
+    for (a, b) in rx.iter().zip(ry) {
+        sxy += (a - mx) * (b - my);
+        sxx += (a - mx) * (a - mx);
+        syy += (b - my) * (b - my);
+    }
+    (sxx > 0.0 && syy > 0.0).then(|| sxy / libm::sqrt(sxx * syy))
+}
+
+fn ranks(v: &[u64]) -> Vec<f64> {
+    // Sorted by (value, index): a total order, so an unstable sort gives
+    // the one order. Packed into one integer when both fit (durations in
+    // ms take 42 bits for over a century), which sorts fastest.
+    let index_bits = usize::BITS - v.len().leading_zeros();
+    let max = v.iter().copied().max().unwrap_or(0);
+    let by_value: Vec<(u64, usize)> = if u64::from(index_bits) + u64::from(u64::BITS - max.leading_zeros()) <= 64 {
+        let mut packed: Vec<u64> = v.iter().zip(0u64..).map(|(x, k)| x << index_bits | k).collect();
+        packed.sort_unstable();
+        let mask = (1u64 << index_bits) - 1;
+        packed.into_iter().map(|p| (p >> index_bits, (p & mask) as usize)).collect()
+    } else {
+        let mut pairs: Vec<(u64, usize)> = v.iter().copied().zip(0..).collect();
+        pairs.sort_unstable();
+        pairs
+    };
+    let mut r = vec![0.0; v.len()];
+    let mut i = 0;
+    while i < by_value.len() {
+        let mut j = i;
+        while j + 1 < by_value.len() && by_value[j + 1].0 == by_value[i].0 {
+            j += 1;
+        }
+        let avg = (i + j) as f64 / 2.0 + 1.0;
+        for &(_, k) in &by_value[i..=j] {
+            r[k] = avg;
+        }
+        i = j + 1;
+    }
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn selecting_a_quantile_agrees_with_sorting() {
+        let mut x: u64 = 12345;
+        let data: Vec<u64> = (0..1001)
+            .map(|_| {
+                x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                (x >> 40) % 500
+            })
+            .collect();
+        let mut sorted = data.clone();
+        sorted.sort_unstable();
+        for q in [0.0, 0.1, 0.5, 0.9, 0.99, 1.0] {
+            assert_eq!(select_quantile(&mut data.clone(), q), quantile(&sorted, q), "q {q}");
+        }
+        assert_eq!(select_quantile(&mut [], 0.9), 0);
+    }
+
+    #[test]
+    fn quantiles_ranks_and_correlation() {
+        let v: Vec<u64> = (1..=100).collect();
+        assert_eq!(quantile(&v, 0.5), 50);
+        assert_eq!(quantile(&v, 0.9), 90);
+        assert_eq!(quantile(&v, 1.0), 100);
+        assert_eq!(ranks(&[3, 1, 3, 2]), vec![3.5, 1.0, 3.5, 2.0]);
+        assert_eq!(ranks(&[5, 5, 5, 0, 9]), vec![3.0, 3.0, 3.0, 1.0, 5.0]);
+        // Values too large to share a word with their index: sorted as pairs.
+        assert_eq!(ranks(&[u64::MAX, 0, u64::MAX - 1, 0]), vec![4.0, 1.5, 3.0, 1.5]);
+        assert_eq!(ranks(&[1 << 61, 7, 1 << 61]), vec![2.5, 1.0, 2.5]);
+        // Packed or not, the ranks are the average places in sorted order.
+        let mut s = crate::rng::stream(1, 0, crate::rng::Purpose::Analysis, 0, 0);
+        for shift in [0, 20, 40, 52, 60] {
+            let v: Vec<u64> = (0..3000).map(|_| rand_core::Rng::next_u64(&mut s) >> shift >> 3 << 3).collect();
+            let want: Vec<f64> = v
+                .iter()
+                .map(|x| {
+                    let below = v.iter().filter(|y| *y < x).count();
+                    let same = v.iter().filter(|y| *y == x).count();
+                    below as f64 + (same as f64 + 1.0) / 2.0
+                })
+                .collect();
+            assert_eq!(ranks(&v), want, "values >> {shift}");
+        }
+        let x: Vec<u64> = (0..50).collect();
+        let y: Vec<u64> = x.iter().map(|v| v * v).collect();
+        assert!((spearman(&x, &y).unwrap() - 1.0).abs() < 1e-12, "monotone: rank correlation 1");
+        let rev: Vec<u64> = x.iter().map(|v| 100 - v).collect();
+        assert!((spearman(&x, &rev).unwrap() + 1.0).abs() < 1e-12);
+        assert_eq!(spearman(&x, &vec![1; 50]), None);
+        let (lo, hi) = p90_ci(&v);
+        assert!(lo <= 90 && hi >= 90 && lo >= 80 && hi <= 100, "{lo} {hi}");
+    }
+
+    #[test]
+    fn histogram_bins_cover_every_value() {
+        assert!(histogram(&[], 12).is_empty());
+        // 0..=120 in 12 bins of 10: the largest value joins the last bin.
+        let v: Vec<u64> = (0..=120).collect();
+        let bins = histogram(&v, 12);
+        assert_eq!(bins.len(), 12);
+        assert_eq!(bins[0], Bin { from_ms: 0, to_ms: 10, count: 10 });
+        assert_eq!(bins[11], Bin { from_ms: 110, to_ms: 120, count: 11 });
+        assert_eq!(bins.iter().map(|b| b.count).sum::<u64>(), 121);
+        assert!(bins[11].contains(119) && !bins[11].contains(120) && !bins[0].contains(10));
+        // One value: bins 1 ms wide, all of it in the first.
+        let one = histogram(&[7, 7, 7], 12);
+        assert_eq!((one[0].from_ms, one[0].to_ms, one[0].count), (7, 8, 3));
+        assert_eq!(one[11], Bin { from_ms: 18, to_ms: 19, count: 0 });
+    }
+}
