@@ -62,9 +62,9 @@ impl Simulator<'_, '_> {
         let sc = self.plan.scenario;
         let rep = sc.replication.as_ref().expect("validated");
         let snapshot = self.plan.rep.as_ref().expect("compiled").snapshot;
-        let s1 = if self.completed[snapshot] { self.ends[snapshot] } else { at };
+        let s1 = if self.steps[snapshot].completed { self.steps[snapshot].end } else { at };
         let off = rep.source_offline.index();
-        let off = if self.attempt[off] > 0 { self.starts[off].min(at) } else { at };
+        let off = if self.steps[off].attempt > 0 { self.steps[off].start.min(at) } else { at };
         (self.snapshot_started, s1, off)
     }
 

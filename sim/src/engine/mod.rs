@@ -23,13 +23,14 @@ mod plan;
 mod recovery;
 mod rerun;
 mod sites;
+mod state;
 mod straight;
 
 pub use plan::Plan;
 pub use recovery::{RecoveryPath, possible};
 
 use rehearse_core::event::{Event, Mode, Outcome, SCHEMA_VERSION};
-use rehearse_core::fault::{Action, FaultIdx};
+use rehearse_core::fault::FaultIdx;
 use rehearse_core::scenario::{StepIdx, Work};
 use rehearse_core::time::{SimDuration, SimTime};
 
@@ -43,8 +44,9 @@ use agenda::{Agenda, Entry, Kind};
 use emit::Emitter;
 use path::committed_path;
 
-use plan::{NONE, end_node, start_node};
+use plan::{Edge, Node};
 use recovery::Pending;
+use state::{RunTrack, StepRun};
 
 /// Bounds on a run: a loop that cannot end is a bug the simulator reports,
 /// never a hang.
@@ -120,34 +122,16 @@ enum Ending {
 pub struct Simulator<'p, 's> {
     plan: &'p Plan<'s>,
     backend: Box<dyn Backend + 'p>,
-    /// Share of the attempt's work done when the pending fault strikes.
-    strike_share: Vec<f64>,
     /// This run's stream bases for durations and faults.
     duration_base: rng::StreamBase,
     fault_base: rng::StreamBase,
-    /// (time, insertion seq, action, generation of the step).
     agenda: Agenda,
     inserted: u64,
-    waits: Vec<u32>,
+    /// Each step's state in this run.
+    steps: Vec<StepRun>,
     released: Vec<bool>,
     /// When each released edge allows its target to start.
     edge_ready: Vec<u64>,
-    ready_at: Vec<u64>,
-    start_cause: Vec<u32>,
-    /// The edge that set `start_cause` (`NONE`: none yet).
-    start_edge: Vec<u32>,
-    end_cause: Vec<u32>,
-    last_child_end: Vec<u64>,
-    children_left: Vec<u32>,
-    attempt: Vec<u32>,
-    /// Attempts made before the step was last reset by a rerun.
-    attempt_base: Vec<u32>,
-    gen_: Vec<u32>,
-    running: Vec<bool>,
-    completed: Vec<bool>,
-    starts: Vec<u64>,
-    ends: Vec<u64>,
-    striking: Vec<u32>,
     pending: Vec<Option<Pending>>,
     site_on: Vec<bool>,
     site_persistent: Vec<bool>,
@@ -164,10 +148,6 @@ pub struct Simulator<'p, 's> {
     /// (kept from rerun to rerun; taken out while one runs, and sized
     /// again when taken, so an error half-way leaves nothing wrong).
     rerun_buffers: (Vec<bool>, Vec<StepIdx>, Vec<usize>),
-    /// Per step: what its attempt had left when a fault struck, and, once
-    /// a resume is decided, the length of the attempt that continues it.
-    left_ms: Vec<u64>,
-    resume_left: Vec<Option<u64>>,
     /// Each leaf step's first attempt's duration in this run, when
     /// `first_drawn` (fixed ones once and for all), and the batch's
     /// scratch. Drawn anew in every random run: `run_into` clears the flag
@@ -178,7 +158,7 @@ pub struct Simulator<'p, 's> {
     /// A straight run's node times and causes (node `2i` is step i's
     /// start, `2i + 1` its end).
     node_ms: Vec<u64>,
-    node_cause: Vec<u32>,
+    node_cause: Vec<Option<Node>>,
 }
 impl<'p, 's> Simulator<'p, 's> {
     /// A simulator with the counts-and-checksums data model.
@@ -192,28 +172,13 @@ impl<'p, 's> Simulator<'p, 's> {
         Simulator {
             plan,
             backend,
-            strike_share: vec![0.0; n],
             duration_base: rng::StreamBase::new(0, 0, Purpose::StepDuration),
             fault_base: rng::StreamBase::new(0, 0, Purpose::Fault),
             agenda: Agenda::with_capacity(n),
             inserted: 0,
-            waits: vec![0; n],
+            steps: vec![StepRun::default(); n],
             released: vec![false; plan.n_edges],
             edge_ready: vec![0; plan.n_edges],
-            ready_at: vec![0; n],
-            start_cause: vec![NONE; n],
-            start_edge: vec![NONE; n],
-            end_cause: vec![NONE; n],
-            last_child_end: vec![0; n],
-            children_left: vec![0; n],
-            attempt: vec![0; n],
-            attempt_base: vec![0; n],
-            gen_: vec![0; n],
-            running: vec![false; n],
-            completed: vec![false; n],
-            starts: vec![0; n],
-            ends: vec![0; n],
-            striking: vec![NONE; n],
             pending: vec![None; n],
             site_on: vec![false; plan.n_sites()],
             site_persistent: vec![false; plan.n_sites()],
@@ -222,8 +187,6 @@ impl<'p, 's> Simulator<'p, 's> {
             apply_ms: 0.0,
             scratch: Default::default(),
             rerun_buffers: Default::default(),
-            left_ms: vec![0; n],
-            resume_left: vec![None; n],
             first_ms: plan
                 .scenario
                 .steps
@@ -236,7 +199,7 @@ impl<'p, 's> Simulator<'p, 's> {
             first_drawn: false,
             draw_scratch: Vec::new(),
             node_ms: vec![0; 2 * n],
-            node_cause: vec![NONE; 2 * n],
+            node_cause: vec![None; 2 * n],
         }
     }
 
@@ -254,7 +217,7 @@ impl<'p, 's> Simulator<'p, 's> {
     }
 
     fn schedule(&mut self, at: u64, i: usize, kind: Kind) {
-        self.agenda.push(Entry::new(at, self.inserted, i, kind, self.gen_[i]));
+        self.agenda.push(Entry::new(at, self.inserted, i, kind, self.steps[i].generation));
         self.inserted += 1;
     }
 
@@ -322,7 +285,7 @@ impl<'p, 's> Simulator<'p, 's> {
             },
         )?;
         for i in 0..n {
-            if self.waits[i] == 0 {
+            if self.steps[i].waits == 0 {
                 self.schedule(0, i, Kind::Start);
             }
         }
@@ -331,7 +294,7 @@ impl<'p, 's> Simulator<'p, 's> {
         out.sink.finish().map_err(SimError::Sink)?;
 
         summary.steps.clear();
-        summary.steps.extend((0..n).map(|i| StepTiming { start: SimTime(self.starts[i]), end: SimTime(self.ends[i]) }));
+        summary.steps.extend(self.steps.iter().map(|s| StepTiming { start: SimTime(s.start), end: SimTime(s.end) }));
         // Downtime still open at the end (an abort, a cancel after the swap)
         // counts up to the end of the run.
         let downtime_open = run.downtime_depth > 0;
@@ -341,12 +304,15 @@ impl<'p, 's> Simulator<'p, 's> {
         summary.downtime_intervals = run.downtime_intervals;
         summary.critical_path.clear();
         if outcome == Outcome::Committed {
-            let (starts, ends) = (&self.start_cause, &self.end_cause);
-            let cause = |v: u32| if v % 2 == 1 { ends[(v / 2) as usize] } else { starts[(v / 2) as usize] };
-            committed_path(plan, now, |i| self.ends[i], cause, &mut summary.critical_path);
+            let steps = &self.steps;
+            let cause = |v: Node| {
+                let s = &steps[v.step()];
+                if v.is_end() { s.end_cause } else { s.start_cause }
+            };
+            committed_path(plan, now, |i| steps[i].end, cause, &mut summary.critical_path);
         }
         summary.attempts.clear();
-        summary.attempts.extend_from_slice(&self.attempt);
+        summary.attempts.extend(self.steps.iter().map(|s| s.attempt));
         summary.injected = run.injected;
         summary.recoveries = run.recoveries;
         finish_summary(summary, plan, opts, outcome, now, downtime_open, out.seq);
@@ -365,7 +331,7 @@ impl<'p, 's> Simulator<'p, 's> {
         let mut roots_left = plan.n_roots;
         while let Some(entry) = self.agenda.pop() {
             let (at, i, kind) = (entry.at, entry.step(), entry.kind());
-            if entry.generation != self.gen_[i] {
+            if entry.generation != self.steps[i].generation {
                 continue; // superseded by an abandon or a rerun
             }
             if run.ending.is_some() && kind != Kind::EndingDone {
@@ -380,8 +346,8 @@ impl<'p, 's> Simulator<'p, 's> {
                     false
                 }
                 Kind::End => {
-                    self.running[i] = false;
-                    out.emit(at, Event::StepCompleted { step: StepIdx(i as u32), attempt: self.attempt[i] })?;
+                    self.steps[i].running = false;
+                    out.emit(at, Event::StepCompleted { step: StepIdx(i as u32), attempt: self.steps[i].attempt })?;
                     if plan.facts[i].effects {
                         self.data_effects(i, at, 1.0, None, out)?;
                     }
@@ -411,7 +377,7 @@ impl<'p, 's> Simulator<'p, 's> {
                 }
             }
         }
-        let waiting = (0..steps.len()).filter(|i| !self.completed[*i]).map(|i| steps[i].id.clone()).collect();
+        let waiting = (0..steps.len()).filter(|i| !self.steps[*i].completed).map(|i| steps[i].id.clone()).collect();
         Err(SimError::Stalled { waiting })
     }
 
@@ -443,33 +409,20 @@ impl<'p, 's> Simulator<'p, 's> {
         let plan = self.plan;
         self.agenda.clear();
         self.inserted = 0;
-        self.waits.copy_from_slice(&plan.n_waits);
         self.released.fill(false);
-        self.ready_at.fill(0);
-        self.start_cause.fill(NONE);
-        self.start_edge.fill(NONE);
-        self.end_cause.fill(NONE);
-        self.last_child_end.fill(0);
-        self.attempt.fill(0);
-        self.attempt_base.fill(0);
-        self.gen_.fill(0);
-        self.running.fill(false);
-        self.completed.fill(false);
-        self.starts.fill(0);
-        self.ends.fill(0);
-        self.striking.fill(NONE);
+        self.steps.fill(StepRun::default());
+        for ((step, facts), &waits) in self.steps.iter_mut().zip(&plan.facts).zip(&plan.n_waits) {
+            step.waits = waits;
+            step.children_left = facts.children;
+        }
         self.pending.fill(None);
         self.site_persistent.fill(false);
         self.snapshot_started = 0;
         self.replicating = false;
-        self.resume_left.fill(None);
         self.backend.reset(plan.scenario);
         self.duration_base = rng::StreamBase::new(opts.seed, opts.run, Purpose::StepDuration);
         self.fault_base = rng::StreamBase::new(opts.seed, opts.run, Purpose::Fault);
         self.draw_first(opts);
-        for (left, facts) in self.children_left.iter_mut().zip(&plan.facts) {
-            *left = facts.children;
-        }
         self.switch_sites(opts);
     }
 
@@ -483,22 +436,22 @@ impl<'p, 's> Simulator<'p, 's> {
     ) -> Result<(), SimError> {
         let plan = self.plan;
         let step = &plan.scenario.steps[i];
-        self.attempt[i] += 1;
-        let attempt = self.attempt[i];
+        self.steps[i].attempt += 1;
+        let attempt = self.steps[i].attempt;
         if attempt == 1 {
-            self.starts[i] = at;
+            self.steps[i].start = at;
         }
-        self.running[i] = true;
+        self.steps[i].running = true;
         out.emit(at, Event::StepStarted { step: StepIdx(i as u32), attempt })?;
         if plan.facts[i].begins && attempt == 1 {
             run.open_downtime(at);
             out.emit(at, Event::DowntimeBegan { step: StepIdx(i as u32) })?;
         }
         for &(edge, target, lag) in plan.on_start.of(i) {
-            self.release(edge, target as usize, at + lag, start_node(i));
+            self.release(edge, target as usize, at + lag, Node::start(i));
         }
         let Work::Leaf(d) = &step.work else { return Ok(()) };
-        let dur = match self.resume_left[i].take() {
+        let dur = match self.steps[i].resume_left.take() {
             // Resumed: what the interrupted attempt had left.
             Some(left) => left,
             // Drawn with the others when the run started.
@@ -518,11 +471,11 @@ impl<'p, 's> Simulator<'p, 's> {
                 dur
             }
         };
-        self.end_cause[i] = start_node(i);
+        self.steps[i].end_cause = Some(Node::start(i));
         if let Some((lost, f, share)) = self.first_strike(i, attempt, dur, opts) {
-            self.left_ms[i] = dur - lost.min(dur);
-            self.striking[i] = f.0;
-            self.strike_share[i] = share;
+            self.steps[i].left_ms = dur - lost.min(dur);
+            self.steps[i].striking = Some(f);
+            self.steps[i].strike_share = share;
             self.schedule(at + lost, i, Kind::Strike);
             return Ok(());
         }
@@ -535,48 +488,45 @@ impl<'p, 's> Simulator<'p, 's> {
     fn step_done(&mut self, i: usize, at: u64, out: &mut Emitter<'_>, run: &mut RunTrack) -> Result<bool, SimError> {
         let plan = self.plan;
         let facts = plan.facts[i];
-        self.running[i] = false;
-        self.completed[i] = true;
-        self.ends[i] = at;
+        self.steps[i].running = false;
+        self.steps[i].completed = true;
+        self.steps[i].end = at;
         if facts.ends && run.downtime_depth > 0 {
             run.close_downtime(at);
             out.emit(at, Event::DowntimeEnded { step: StepIdx(i as u32) })?;
         }
         for &(edge, target, lag) in plan.on_end.of(i) {
-            self.release(edge, target as usize, at + lag, end_node(i));
+            self.release(edge, target as usize, at + lag, Node::end(i));
         }
-        match facts.parent {
-            NONE => Ok(true),
-            p => {
-                let p = p as usize;
-                self.children_left[p] -= 1;
-                // The last sub-step to end ends the group; of sub-steps
-                // ending at the same millisecond, the one declared last.
-                if path::later(at, end_node(i), self.last_child_end[p], self.end_cause[p]) {
-                    self.last_child_end[p] = at;
-                    self.end_cause[p] = end_node(i);
-                }
-                if self.children_left[p] == 0 {
-                    self.schedule(at + plan.facts[p].finish_lag, p, Kind::End);
-                }
-                Ok(false)
-            }
+        let Some(p) = facts.parent else { return Ok(true) };
+        let p = p.index();
+        let group = &mut self.steps[p];
+        group.children_left -= 1;
+        // The last sub-step to end ends the group; of sub-steps ending at
+        // the same millisecond, the one declared last.
+        if path::later(at, Node::end(i), group.last_child_end, group.end_cause) {
+            group.last_child_end = at;
+            group.end_cause = Some(Node::end(i));
         }
+        if group.children_left == 0 {
+            self.schedule(at + plan.facts[p].finish_lag, p, Kind::End);
+        }
+        Ok(false)
     }
 
     /// Stops every running step (a rollback, cancel or abort began).
     fn abandon_all(&mut self, at: u64, out: &mut Emitter<'_>) -> Result<(), SimError> {
-        for j in 0..self.running.len() {
-            if self.running[j] {
-                self.running[j] = false;
-                self.gen_[j] += 1;
-                self.ends[j] = at;
-                out.emit(at, Event::StepAbandoned { step: StepIdx(j as u32), attempt: self.attempt[j] })?;
+        for j in 0..self.steps.len() {
+            if self.steps[j].running {
+                self.steps[j].running = false;
+                self.steps[j].generation += 1;
+                self.steps[j].end = at;
+                out.emit(at, Event::StepAbandoned { step: StepIdx(j as u32), attempt: self.steps[j].attempt })?;
             }
         }
         for j in 0..self.pending.len() {
             if self.pending[j].is_some() {
-                self.gen_[j] += 1;
+                self.steps[j].generation += 1;
                 self.pending[j] = None;
             }
         }
@@ -584,25 +534,27 @@ impl<'p, 's> Simulator<'p, 's> {
     }
 
     /// One of `target`'s waits is over; it may start at `at` at the earliest.
-    fn release(&mut self, edge: u32, target: usize, at: u64, cause: u32) {
-        if self.released[edge as usize] {
+    fn release(&mut self, edge: Edge, target: usize, at: u64, cause: Node) {
+        if self.released[edge.index()] {
             return; // a rerun step ending again: successors outside the rerun that already started keep their start (see `rerun`)
         }
-        self.released[edge as usize] = true;
-        self.edge_ready[edge as usize] = at;
+        self.released[edge.index()] = true;
+        self.edge_ready[edge.index()] = at;
         // The latest edge is what released the step; of edges due at the
         // same millisecond, the one declared last (the parent's edge comes
         // before the step's `after` list). A rule of the plan, not of the
         // order events happen to be handled in, so the critical path of a
         // run is a function of its times.
-        if path::later(at, edge, self.ready_at[target], self.start_edge[target]) {
-            self.ready_at[target] = at;
-            self.start_cause[target] = cause;
-            self.start_edge[target] = edge;
+        let step = &mut self.steps[target];
+        if path::later(at, edge, step.ready_at, step.start_edge) {
+            step.ready_at = at;
+            step.start_cause = Some(cause);
+            step.start_edge = Some(edge);
         }
-        self.waits[target] -= 1;
-        if self.waits[target] == 0 {
-            self.schedule(self.ready_at[target], target, Kind::Start);
+        step.waits -= 1;
+        if step.waits == 0 {
+            let ready_at = step.ready_at;
+            self.schedule(ready_at, target, Kind::Start);
         }
     }
 }
@@ -613,37 +565,6 @@ enum Flow {
     /// A top-level step completed (its unknown outcome verified complete).
     RootDone,
     Finished(Outcome),
-}
-
-/// Per-run record of downtime, faults and recoveries.
-#[derive(Debug, Default)]
-struct RunTrack {
-    /// Completed top-level steps a rerun reset, not yet counted back.
-    roots_reopened: u32,
-    downtime_depth: u32,
-    downtime_since: u64,
-    downtime_first_began: Option<u64>,
-    downtime_intervals: Vec<(SimTime, SimTime)>,
-    ending: Option<Ending>,
-    injected: Vec<Injection>,
-    recoveries: Vec<(FaultIdx, StepIdx, Action)>,
-}
-
-impl RunTrack {
-    fn open_downtime(&mut self, at: u64) {
-        if self.downtime_depth == 0 {
-            self.downtime_since = at;
-        }
-        self.downtime_first_began.get_or_insert(at);
-        self.downtime_depth += 1;
-    }
-
-    fn close_downtime(&mut self, at: u64) {
-        self.downtime_depth -= 1;
-        if self.downtime_depth == 0 {
-            self.downtime_intervals.push((SimTime(self.downtime_since), SimTime(at)));
-        }
-    }
 }
 
 /// The summary's fields that every run fills alike, through the agenda or

@@ -4,19 +4,65 @@ use rehearse_core::draws::Draws;
 use rehearse_core::event::ScenarioDigest;
 use rehearse_core::fault::FaultIdx;
 use rehearse_core::replication::Role;
-use rehearse_core::scenario::{Anchor, DowntimeMark, Graph, Scenario, Work};
+use rehearse_core::scenario::{Anchor, DowntimeMark, Graph, Scenario, StepIdx, Work};
 
 use super::straight;
 use crate::rng;
 
-/// "No cause": the step was ready when the run started.
-pub(super) const NONE: u32 = u32::MAX;
+/// A node of the precedence graph: step i's start is node `2i`, its end
+/// `2i + 1`. Of two sub-steps' ends, the higher is the one declared later.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Node(u32);
 
-pub(super) fn start_node(i: usize) -> u32 {
-    (2 * i) as u32
+impl Node {
+    #[inline]
+    pub(super) fn start(i: usize) -> Node {
+        Node((2 * i) as u32)
+    }
+
+    #[inline]
+    pub(super) fn end(i: usize) -> Node {
+        Node((2 * i + 1) as u32)
+    }
+
+    /// The step it is the start or end of.
+    #[inline]
+    pub(super) fn step(self) -> usize {
+        (self.0 / 2) as usize
+    }
+
+    #[inline]
+    pub(super) fn is_end(self) -> bool {
+        self.0 % 2 == 1
+    }
+
+    #[inline]
+    pub(super) fn index(self) -> usize {
+        self.0 as usize
+    }
 }
-pub(super) fn end_node(i: usize) -> u32 {
-    (2 * i + 1) as u32
+
+/// A dependency edge (a parent's start, or an entry of a step's `after`),
+/// numbered in plan order: of two edges, the higher was declared later.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Edge(u32);
+
+impl Edge {
+    #[inline]
+    pub(super) fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// A fault site (a fault on a step), numbered in fault file order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Site(u32);
+
+impl Site {
+    #[inline]
+    pub(super) fn index(self) -> usize {
+        self.0 as usize
+    }
 }
 
 /// A scenario compiled for fast, repeated runs: flat arrays, dependency
@@ -38,14 +84,14 @@ pub struct Plan<'s> {
     /// Incoming edges per step (dependencies and the parent's start).
     pub(super) n_waits: Vec<u32>,
     /// Edges notified when a step starts / ends: (edge id, target, lag ms).
-    pub(super) on_start: Csr,
-    pub(super) on_end: Csr,
+    pub(super) on_start: Csr<(Edge, u32, u64)>,
+    pub(super) on_end: Csr<(Edge, u32, u64)>,
     /// Edge ids into each step, and each edge's source, for reruns.
-    pub(super) incoming: Vec<Vec<u32>>,
+    pub(super) incoming: Vec<Vec<Edge>>,
     pub(super) edge_source: Vec<u32>,
     pub(super) n_edges: usize,
     /// Fault sites per step: (site id, fault), in fault file order.
-    pub(super) sites: Vec<Vec<(u32, FaultIdx)>>,
+    pub(super) sites: Vec<Vec<(Site, FaultIdx)>>,
     pub(super) site_keys: Vec<u64>,
     pub(super) n_roots: u32,
     /// The precedence graph, for reruns.
@@ -60,8 +106,7 @@ pub struct Plan<'s> {
 /// A step's facts the agenda loop needs on every run.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct Facts {
-    /// The parent's index, or `NONE`.
-    pub(super) parent: u32,
+    pub(super) parent: Option<StepIdx>,
     pub(super) children: u32,
     /// It has no sub-steps.
     pub(super) leaf: bool,
@@ -85,15 +130,17 @@ pub(super) struct RepPlan {
     pub(super) no_pk: Vec<usize>,
 }
 
+/// Per step, a list of `T` (edges out of it, or into it), in one vector.
 #[derive(Debug, Default)]
-pub(super) struct Csr {
+pub(super) struct Csr<T> {
     pub(super) offsets: Vec<u32>,
-    pub(super) edges: Vec<(u32, u32, u64)>,
+    pub(super) edges: Vec<T>,
 }
 
-impl Csr {
-    pub(super) fn build(n: usize, mut pairs: Vec<(usize, u32, u32, u64)>) -> Csr {
-        // Stable by source, keeping file order among a source's targets.
+impl<T> Csr<T> {
+    /// From (step, item) pairs: each step's items in the order given.
+    pub(super) fn build(n: usize, mut pairs: Vec<(usize, T)>) -> Csr<T> {
+        // Stable by step, keeping the given order among a step's items.
         pairs.sort_by_key(|p| p.0);
         let mut offsets = vec![0u32; n + 1];
         for p in &pairs {
@@ -102,9 +149,10 @@ impl Csr {
         for i in 0..n {
             offsets[i + 1] += offsets[i];
         }
-        Csr { offsets, edges: pairs.into_iter().map(|p| (p.1, p.2, p.3)).collect() }
+        Csr { offsets, edges: pairs.into_iter().map(|p| p.1).collect() }
     }
-    pub(super) fn of(&self, i: usize) -> &[(u32, u32, u64)] {
+
+    pub(super) fn of(&self, i: usize) -> &[T] {
         &self.edges[self.offsets[i] as usize..self.offsets[i + 1] as usize]
     }
 }
@@ -123,16 +171,16 @@ impl<'s> Plan<'s> {
         for (i, s) in scenario.steps.iter().enumerate() {
             if let Some(p) = s.parent {
                 n_waits[i] += 1;
-                incoming[i].push(edge);
+                incoming[i].push(Edge(edge));
                 edge_source.push(p.0);
-                starts.push((p.index(), edge, i as u32, 0));
+                starts.push((p.index(), (Edge(edge), i as u32, 0)));
                 edge += 1;
             }
             for d in &s.after {
                 n_waits[i] += 1;
-                incoming[i].push(edge);
+                incoming[i].push(Edge(edge));
                 edge_source.push(d.step.0);
-                let e = (d.step.index(), edge, i as u32, d.lag.as_ms());
+                let e = (d.step.index(), (Edge(edge), i as u32, d.lag.as_ms()));
                 edge += 1;
                 match d.anchor {
                     Anchor::Start => starts.push(e),
@@ -157,7 +205,7 @@ impl<'s> Plan<'s> {
         let mut site_keys = Vec::new();
         for (f, fault) in scenario.faults.iter().enumerate() {
             for s in &fault.steps {
-                sites[s.index()].push((site_keys.len() as u32, FaultIdx(f as u32)));
+                sites[s.index()].push((Site(site_keys.len() as u32), FaultIdx(f as u32)));
                 site_keys.push(rng::pair_key(rng::key_of(&fault.id), keys[s.index()]));
             }
         }
@@ -171,7 +219,7 @@ impl<'s> Plan<'s> {
                 .steps
                 .iter()
                 .map(|s| Facts {
-                    parent: s.parent.map_or(NONE, |p| p.0),
+                    parent: s.parent,
                     children: s.children.len() as u32,
                     leaf: !s.is_group(),
                     finish_lag: match s.work {

@@ -166,7 +166,7 @@ impl Simulator<'_, '_> {
     pub(super) fn choose_recovery(&self, f: FaultIdx, i: usize, attempt: u32) -> (Option<PolicyIdx>, Action, u32) {
         let sc = self.plan.scenario;
         // Budgets count attempts since the step was last reset by a rerun.
-        let r = resolve(sc, sc.faults[f.index()].recovery, attempt, self.attempt_base[i], |_| false);
+        let r = resolve(sc, sc.faults[f.index()].recovery, attempt, self.steps[i].attempt_base, |_| false);
         (r.policy, r.action, r.max_attempts)
     }
 
@@ -182,19 +182,19 @@ impl Simulator<'_, '_> {
     ) -> Result<(), SimError> {
         let plan = self.plan;
         let sc = plan.scenario;
-        let f = FaultIdx(self.striking[i]);
+        let f = self.steps[i].striking.expect("a strike is scheduled with its fault");
         let fault = &sc.faults[f.index()];
-        let attempt = self.attempt[i];
+        let attempt = self.steps[i].attempt;
         let step = StepIdx(i as u32);
-        self.running[i] = false;
-        self.ends[i] = at; // the attempt ends here; a later one that completes moves it
+        self.steps[i].running = false;
+        self.steps[i].end = at; // the attempt ends here; a later one that completes moves it
         out.emit(at, Event::FaultInjected { fault: f, step, attempt })?;
         run.injected.push(Injection { fault: f, step, attempt });
         // Work done before the fault stays done (committed units of work).
-        if self.strike_share[i] > 0.0 {
-            self.data_effects(i, at, self.strike_share[i], fault.catalog, out)?;
+        if self.steps[i].strike_share > 0.0 {
+            self.data_effects(i, at, self.steps[i].strike_share, fault.catalog, out)?;
         }
-        let site = plan.sites[i].iter().find(|(_, g)| *g == f).map(|(s, _)| *s as usize).expect("the fault's site");
+        let site = plan.sites[i].iter().find(|(_, g)| *g == f).map(|(s, _)| s.index()).expect("the fault's site");
         if fault.persistent {
             self.site_persistent[site] = true;
         }
@@ -264,7 +264,7 @@ impl Simulator<'_, '_> {
         let Some(mut p) = self.pending[i] else { return Ok(Flow::Continue) };
         let step = StepIdx(i as u32);
         if let Some(completed) = p.verify.take() {
-            out.emit(at, Event::OutcomeVerified { step, attempt: self.attempt[i], completed })?;
+            out.emit(at, Event::OutcomeVerified { step, attempt: self.steps[i].attempt, completed })?;
             if completed {
                 self.pending[i] = None;
                 self.data_effects(i, at, 1.0, None, out)?;
@@ -287,7 +287,7 @@ impl Simulator<'_, '_> {
         if p.clears_persistent {
             for &(site, g) in &plan.sites[i] {
                 if g == p.fault {
-                    self.site_persistent[site as usize] = false;
+                    self.site_persistent[site.index()] = false;
                 }
             }
         }
@@ -297,8 +297,8 @@ impl Simulator<'_, '_> {
         if p.action == Action::Rollback
             && let Some(pi) = p.policy
         {
-            let (attempt, began) = (self.attempt[i], run.downtime_first_began);
-            let r = resolve(sc, pi, attempt, self.attempt_base[i], |pol| past_deadline(pol, at, began));
+            let (attempt, began) = (self.steps[i].attempt, run.downtime_first_began);
+            let r = resolve(sc, pi, attempt, self.steps[i].attempt_base, |pol| past_deadline(pol, at, began));
             late = r.late;
             if r.policy != Some(pi) {
                 let times = self.recovery_times(r.policy, i, attempt, opts);
@@ -333,7 +333,7 @@ impl Simulator<'_, '_> {
         match p.action {
             Action::Resume => {
                 // The next attempt does what the interrupted one had left.
-                self.resume_left[i] = Some(self.left_ms[i]);
+                self.steps[i].resume_left = Some(self.steps[i].left_ms);
                 self.schedule(at, i, Kind::Start);
             }
             Action::Retry | Action::RollbackPackage => self.schedule(at, i, Kind::Start),

@@ -6,7 +6,6 @@ use rehearse_core::scenario::{Graph, StepIdx};
 use super::Simulator;
 use super::agenda::Kind;
 use super::emit::Emitter;
-use super::plan::NONE;
 use crate::SimError;
 
 impl Simulator<'_, '_> {
@@ -61,54 +60,54 @@ impl Simulator<'_, '_> {
             if !set[j] {
                 continue;
             }
-            if self.completed[j] && steps[j].parent.is_none() {
+            if self.steps[j].completed && steps[j].parent.is_none() {
                 roots_reopened += 1;
             }
-            if self.running[j] {
-                self.running[j] = false;
-                out.emit(at, Event::StepAbandoned { step: StepIdx(j as u32), attempt: self.attempt[j] })?;
+            if self.steps[j].running {
+                self.steps[j].running = false;
+                out.emit(at, Event::StepAbandoned { step: StepIdx(j as u32), attempt: self.steps[j].attempt })?;
             }
-            if self.attempt[j] > 0 {
+            if self.steps[j].attempt > 0 {
                 out.emit(at, Event::StepReset { step: StepIdx(j as u32) })?;
             }
             // The failed step keeps counting against its own budget: a rerun
             // it asked for is one of its retries.
             if j != failed.index() {
-                self.attempt_base[j] = self.attempt[j];
+                self.steps[j].attempt_base = self.steps[j].attempt;
             }
-            self.gen_[j] += 1;
+            self.steps[j].generation += 1;
             self.pending[j] = None;
-            self.resume_left[j] = None; // a rerun starts the step afresh
-            if self.completed[j]
+            self.steps[j].resume_left = None; // a rerun starts the step afresh
+            if self.steps[j].completed
                 && let Some(p) = steps[j].parent
                 && !set[p.index()]
             {
-                self.children_left[p.index()] += 1;
+                self.steps[p.index()].children_left += 1;
             }
-            self.completed[j] = false;
-            self.children_left[j] = plan.facts[j].children;
-            self.last_child_end[j] = 0;
-            self.end_cause[j] = NONE;
-            self.ready_at[j] = at;
-            self.start_edge[j] = NONE;
+            self.steps[j].completed = false;
+            self.steps[j].children_left = plan.facts[j].children;
+            self.steps[j].last_child_end = 0;
+            self.steps[j].end_cause = None;
+            self.steps[j].ready_at = at;
+            self.steps[j].start_edge = None;
         }
         // A step outside the rerun that waits on one inside and has not
         // started yet waits for the rerun: the edge fires again (a start
         // already scheduled is withdrawn). One that already started keeps
         // its start.
         for k in 0..steps.len() {
-            if set[k] || self.running[k] || self.completed[k] || self.pending[k].is_some() {
+            if set[k] || self.steps[k].running || self.steps[k].completed || self.pending[k].is_some() {
                 continue;
             }
-            let was_due = self.waits[k] == 0;
+            let was_due = self.steps[k].waits == 0;
             for &e in &plan.incoming[k] {
-                if set[plan.edge_source[e as usize] as usize] && self.released[e as usize] {
-                    self.released[e as usize] = false;
-                    self.waits[k] += 1;
+                if set[plan.edge_source[e.index()] as usize] && self.released[e.index()] {
+                    self.released[e.index()] = false;
+                    self.steps[k].waits += 1;
                 }
             }
-            if was_due && self.waits[k] > 0 {
-                self.gen_[k] += 1;
+            if was_due && self.steps[k].waits > 0 {
+                self.steps[k].generation += 1;
             }
         }
         // Edges from steps being rerun must fire again; the rest stay.
@@ -118,25 +117,25 @@ impl Simulator<'_, '_> {
             }
             let mut waits = 0;
             for &e in &plan.incoming[j] {
-                let source = plan.edge_source[e as usize] as usize;
+                let source = plan.edge_source[e.index()] as usize;
                 if set[source] {
-                    self.released[e as usize] = false;
+                    self.released[e.index()] = false;
                 }
-                if self.released[e as usize] {
+                if self.released[e.index()] {
                     // A step outside the rerun already allowed this one, from
                     // a time that may still lie ahead (its lag): keep it.
-                    self.ready_at[j] = self.ready_at[j].max(self.edge_ready[e as usize]);
+                    self.steps[j].ready_at = self.steps[j].ready_at.max(self.edge_ready[e.index()]);
                 } else {
                     waits += 1;
                 }
             }
-            self.waits[j] = waits;
+            self.steps[j].waits = waits;
             if waits == 0 {
                 ready.push(j);
             }
         }
         for &j in &ready {
-            self.schedule(self.ready_at[j], j, Kind::Start);
+            self.schedule(self.steps[j].ready_at, j, Kind::Start);
         }
         self.rerun_buffers = (set, todo, ready);
         Ok(roots_reopened)

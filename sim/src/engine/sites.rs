@@ -24,7 +24,7 @@ impl Simulator<'_, '_> {
             FaultMode::Without(off) if opts.mode == Mode::Random => {
                 for sites in &plan.sites {
                     for &(site, f) in sites {
-                        self.site_on[site as usize] = f != *off;
+                        self.site_on[site.index()] = f != *off;
                     }
                 }
             }
@@ -53,7 +53,7 @@ impl Simulator<'_, '_> {
                 FaultMode::Scripted(list) => list.contains(&Injection { fault: f, step: StepIdx(i as u32), attempt }),
                 _ => false,
             };
-            let site_idx = site as usize;
+            let site_idx = site.index();
             if !(self.site_persistent[site_idx] || scripted || self.site_on[site_idx]) {
                 continue; // this site cannot strike: no need to draw (each site has its own stream)
             }
