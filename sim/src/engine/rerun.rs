@@ -22,39 +22,9 @@ impl Simulator<'_, '_> {
     ) -> Result<u32, SimError> {
         let plan = self.plan;
         let steps = &plan.scenario.steps;
-        // The failed step's ancestor (or itself) beside `from`.
-        let mut top = failed;
-        while steps[top.index()].parent != steps[from.index()].parent {
-            top = steps[top.index()].parent.expect("validated: rerun reaches the failed step");
-        }
-        let siblings: &[StepIdx] = match steps[from.index()].parent {
-            Some(p) => &steps[p.index()].children,
-            None => &plan.scenario.roots,
-        };
-        let graph = &plan.graph;
-        let (mut after_from, mut seen, mut stack) = std::mem::take(&mut self.scratch);
-        let (mut set, mut todo, mut ready) = std::mem::take(&mut self.rerun_buffers);
-        set.clear();
-        set.resize(steps.len(), false);
+        let (set, mut todo, mut ready) = std::mem::take(&mut self.rerun_buffers);
+        let set = self.rerun_set(from, failed, set, &mut todo);
         ready.clear();
-        graph.reachable_into(Graph::start(from.index()), &mut after_from, &mut stack);
-        for &s in siblings {
-            let between = s == from
-                || s == top
-                || after_from[Graph::start(s.index())] && {
-                    graph.reachable_into(Graph::start(s.index()), &mut seen, &mut stack);
-                    seen[Graph::start(top.index())]
-                };
-            if between {
-                todo.clear();
-                todo.push(s);
-                while let Some(x) = todo.pop() {
-                    set[x.index()] = true;
-                    todo.extend(steps[x.index()].children.iter().copied());
-                }
-            }
-        }
-        self.scratch = (after_from, seen, stack);
         let mut roots_reopened = 0;
         for j in 0..steps.len() {
             if !set[j] {
@@ -139,5 +109,44 @@ impl Simulator<'_, '_> {
         }
         self.rerun_buffers = (set, todo, ready);
         Ok(roots_reopened)
+    }
+
+    /// The steps a rerun from `from` runs again (see `rerun`), marked in
+    /// `set` (cleared first); `todo` is scratch.
+    fn rerun_set(&mut self, from: StepIdx, failed: StepIdx, mut set: Vec<bool>, todo: &mut Vec<StepIdx>) -> Vec<bool> {
+        let plan = self.plan;
+        let steps = &plan.scenario.steps;
+        // The failed step's ancestor (or itself) beside `from`.
+        let mut top = failed;
+        while steps[top.index()].parent != steps[from.index()].parent {
+            top = steps[top.index()].parent.expect("validated: rerun reaches the failed step");
+        }
+        let siblings: &[StepIdx] = match steps[from.index()].parent {
+            Some(p) => &steps[p.index()].children,
+            None => &plan.scenario.roots,
+        };
+        let graph = &plan.graph;
+        let (mut after_from, mut seen, mut stack) = std::mem::take(&mut self.scratch);
+        set.clear();
+        set.resize(steps.len(), false);
+        graph.reachable_into(Graph::start(from.index()), &mut after_from, &mut stack);
+        for &s in siblings {
+            let between = s == from
+                || s == top
+                || after_from[Graph::start(s.index())] && {
+                    graph.reachable_into(Graph::start(s.index()), &mut seen, &mut stack);
+                    seen[Graph::start(top.index())]
+                };
+            if between {
+                todo.clear();
+                todo.push(s);
+                while let Some(x) = todo.pop() {
+                    set[x.index()] = true;
+                    todo.extend(steps[x.index()].children.iter().copied());
+                }
+            }
+        }
+        self.scratch = (after_from, seen, stack);
+        set
     }
 }
