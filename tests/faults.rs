@@ -632,4 +632,10 @@ fn a_late_rollback_hands_over_along_then_as_at_the_strike() {
     assert!(report.failure.is_none(), "{:?}", report.failure);
     assert!(report.outcomes.contains_key(&Outcome::RolledBack) && !report.outcomes.contains_key(&Outcome::Aborted));
     assert_eq!(report.reached, report.possible, "check reaches what it calls possible, and no more");
+    // And so says the command.
+    let out = rehearse(&["check", "tests/data/late-handover.toml", "--swarm", "--runs", "200", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["coverage"]["not_reached"], serde_json::json!([]), "{v}");
+    assert_eq!(v["coverage"]["reached"], v["coverage"]["possible"], "{v}");
 }
