@@ -609,3 +609,33 @@ deadline = "1h"
     assert_eq!(pnr.rollback_p90_ms, 70 * 60_000);
     assert_eq!(pnr.latest_start_ms, (10 * 60 - 70) * 60_000);
 }
+
+/// Issue #13: a rollback past its deadline hands over to `past_deadline`, a
+/// resume whose budget is already spent; its `then` (another rollback)
+/// applies, as it would at the strike, and the run ends rolled back (it
+/// used to abort). `check` calls possible exactly what the engine does.
+#[test]
+fn a_late_rollback_hands_over_along_then_as_at_the_strike() {
+    let text = std::fs::read_to_string(support::root().join("tests/data/late-handover.toml")).unwrap();
+    let s = support::parse(&text);
+    for mode in [Mode::Median, Mode::Random] {
+        let (summary, events, state, _) = scripted(&text, &s, 3, mode, &["late@upgrade"]);
+        assert!(state.violations().is_empty(), "{:?}", state.violations());
+        assert_eq!(summary.outcome, Outcome::RolledBack, "{mode:?}: {:?}", kinds(&events));
+        let actions: Vec<Action> = summary.recoveries.iter().map(|r| r.2).collect();
+        assert_eq!(actions, [Action::Rollback, Action::Rollback], "{mode:?}");
+        assert!(events.iter().any(|e| matches!(e, Event::RollbackStarted { late: false, .. })));
+    }
+    let plan = Plan::new(&s, rehearse_sim::digest(&text));
+    let opts = rehearse_sim::check::CheckOptions { runs: 200, swarm: true, ..Default::default() };
+    let report = rehearse_sim::check::check(&plan, &opts, &mut |_| {});
+    assert!(report.failure.is_none(), "{:?}", report.failure);
+    assert!(report.outcomes.contains_key(&Outcome::RolledBack) && !report.outcomes.contains_key(&Outcome::Aborted));
+    assert_eq!(report.reached, report.possible, "check reaches what it calls possible, and no more");
+    // And so says the command.
+    let out = rehearse(&["check", "tests/data/late-handover.toml", "--swarm", "--runs", "200", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(v["coverage"]["not_reached"], serde_json::json!([]), "{v}");
+    assert_eq!(v["coverage"]["reached"], v["coverage"]["possible"], "{v}");
+}

@@ -162,6 +162,51 @@ proptest! {
         }
     }
 
+    /// Every recovery a run chooses is one `check` calls possible, over
+    /// plans whose policies hand over along `then` and `past_deadline`
+    /// chains (spent budgets, late rollbacks, rollbacks handed over to).
+    #[test]
+    fn reached_recoveries_are_possible(genes in prop::collection::vec(any::<(u32, u32, u32, u32)>(), 1..20), seed in any::<u64>(), chain in 0u32..27) {
+        let text = chained(&plan_from(&genes), chain);
+        let s = Scenario::parse(&text, "generated.toml").unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let plan = Plan::new(&s, rehearse_sim::digest(&text));
+        let possible = rehearse_sim::check::possible_paths(&s);
+        let mut sim = Simulator::new(&plan);
+        for (run, faults) in [FaultMode::Swarm, FaultMode::Probabilistic].into_iter().enumerate() {
+            for sink_events in [true, false] {
+                let opts = RunOptions { run: run as u64, ..RunOptions::new(seed, Mode::Random).with_faults(faults.clone()) };
+                let summary = if sink_events {
+                    sim.run(&opts, &mut MemorySink::new()).unwrap()
+                } else {
+                    sim.run(&opts, &mut rehearse_sim::NullSink).unwrap()
+                };
+                for r in &summary.recoveries {
+                    prop_assert!(possible.contains(r), "{r:?} reached, not possible: {possible:?}\n{text}");
+                }
+            }
+        }
+    }
+
+    /// Straight runs are the engine's: over random plans with no data
+    /// effects (so the shortcut is open to them), a run with a silent sink
+    /// (straight when it can be, and in debug builds shadowed by the engine)
+    /// has the summary of the same run through the agenda.
+    #[test]
+    fn straight_runs_are_the_engines_on_random_plans(genes in prop::collection::vec(any::<(u32, u32, u32, u32)>(), 1..30), seed in any::<u64>(), chain in 0u32..27) {
+        let text: String = chained(&plan_from(&genes), chain).lines().filter(|l| !l.starts_with("data = ")).map(|l| format!("{l}\n")).collect();
+        let s = Scenario::parse(&text, "generated.toml").unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let plan = Plan::new(&s, rehearse_sim::digest(&text));
+        let (mut engine, mut silent) = (Simulator::new(&plan), Simulator::new(&plan));
+        for run in 0..8 {
+            let mode = if run == 0 { Mode::Median } else { Mode::Random };
+            let faults = if run % 3 == 2 { FaultMode::Off } else { FaultMode::Probabilistic };
+            let opts = RunOptions { run, ..RunOptions::new(seed, mode).with_faults(faults) };
+            let want = engine.run(&opts, &mut MemorySink::new()).unwrap();
+            let got = silent.run(&opts, &mut rehearse_sim::NullSink).unwrap();
+            prop_assert_eq!(got, want, "run {}\n{}", run, text);
+        }
+    }
+
     #[test]
     fn garbage_never_panics_and_errors_are_located(text in "\\PC{0,400}") {
         located_or_valid(&text);
@@ -177,6 +222,35 @@ proptest! {
         let (text, _) = support::load(support::DATA_UPGRADE);
         located_or_valid(&mutate(&text, kind, cut, at, len, byte));
     }
+}
+
+/// `text` (from `plan_from`) with its fallback policy handing over along a
+/// chain picked by `chain`: a spent budget to a rollback with a deadline,
+/// past it to a resume with a small budget, then to another rollback or an
+/// abort; the resumes and retries of the faults' own policies hand over to
+/// the fallback.
+fn chained(text: &str, chain: u32) -> String {
+    let budget = 1 + chain % 3;
+    let deadline = ["10m", "1h", "6h"][(chain / 3 % 3) as usize];
+    let last = if chain / 9 % 3 == 0 { "stop" } else { "rollback-anyway" };
+    let mut out = text.replace(
+        "[recovery.fallback]\naction = \"resume\"\nreaction = \"10m\"\nmax_attempts = 4\n",
+        &format!(
+            "[recovery.fallback]\naction = \"resume\"\nreaction = \"10m\"\nmax_attempts = {budget}\nthen = \"late-rollback\"\n\
+             [recovery.late-rollback]\naction = \"rollback\"\nreaction = \"5m\"\nduration = \"1h\"\ndeadline = \"{deadline}\"\npast_deadline = \"last-resume\"\n\
+             [recovery.last-resume]\naction = \"resume\"\nmax_attempts = {}\nthen = \"{last}\"\n\
+             [recovery.rollback-anyway]\naction = \"rollback\"\nduration = \"2h\"\n\
+             [recovery.stop]\naction = \"abort\"\n",
+            1 + chain / 9 % 2
+        ),
+    );
+    for k in 0..3 {
+        for action in ["resume", "retry"] {
+            let from = format!("[recovery.p{k}]\naction = \"{action}\"\n");
+            out = out.replace(&from, &format!("{from}then = \"fallback\"\n"));
+        }
+    }
+    out
 }
 
 /// Builds a toolkit cutover from genes: three tables (one without a primary

@@ -261,39 +261,10 @@ fn shrink(
     (current, current_problem)
 }
 
-/// Every (fault, step, action) a plan can reach: each fault's policy, the
-/// policies it hands over to, and abort when a retry budget ends the chain.
+/// Every (fault, step, action) a plan can reach, as the engine's recovery
+/// resolver decides them (see [`crate::engine::possible`]).
 pub fn possible_paths(sc: &Scenario) -> BTreeSet<(FaultIdx, StepIdx, Action)> {
-    let mut out = BTreeSet::new();
-    for (f, fault) in sc.faults.iter().enumerate() {
-        let mut actions = BTreeSet::new();
-        let mut stack = vec![fault.recovery];
-        let mut seen = BTreeSet::new();
-        while let Some(p) = stack.pop() {
-            if !seen.insert(p) {
-                continue;
-            }
-            let pol = &sc.policies[p.index()];
-            actions.insert(pol.action);
-            if pol.action.retries() {
-                match pol.then {
-                    Some(t) => stack.push(t),
-                    None => {
-                        actions.insert(Action::Abort);
-                    }
-                }
-            }
-            if let Some(alt) = pol.past_deadline {
-                stack.push(alt);
-            }
-        }
-        for s in &fault.steps {
-            for a in &actions {
-                out.insert((FaultIdx(f as u32), *s, *a));
-            }
-        }
-    }
-    out
+    crate::engine::possible(sc).into_iter().map(|p| (p.fault, p.step, p.action)).collect()
 }
 
 /// The command that reproduces a run with a fault schedule.

@@ -26,9 +26,12 @@
 use rehearse_core::event::{Mode, Outcome};
 use rehearse_core::fault::{Action, FaultIdx};
 use rehearse_core::scenario::{DowntimeMark, StepIdx, Work};
-use rehearse_core::time::{SimDuration, SimTime};
+use rehearse_core::time::SimTime;
 
-use super::{Csr, FaultMode, Injection, NONE, Plan, RunOptions, Simulator, committed_path, end_node, start_node, unit};
+use super::path::{self, committed_path};
+use super::plan::{Csr, Edge, Node, Site};
+use super::sites::SiteDraws;
+use super::{FaultMode, Injection, Plan, RunOptions, Simulator, emit};
 use crate::rng;
 use crate::summary::{RunSummary, StepTiming};
 
@@ -37,25 +40,27 @@ use crate::summary::{RunSummary, StepTiming};
 pub(super) struct StraightPlan {
     /// Every node (`2i` a step's start, `2i + 1` its end) after the nodes it
     /// waits on, with how its time is found.
-    order: Vec<(u32, Node)>,
-    /// The starts' incoming edges, for their `Node::Start` ranges, each
-    /// start's by ascending edge id: (source node, lag).
-    into: Vec<(u32, u64)>,
-    /// Sub-steps' end nodes, for the groups' `Node::Group` ranges.
-    children: Vec<u32>,
+    order: Vec<(Node, Rule)>,
+    /// The starts' incoming edges, for their `Rule::Start` ranges, each
+    /// start's by ascending edge id: (edge, source node, lag).
+    into: Vec<(Edge, Node, u64)>,
+    /// Sub-steps' end nodes, for the groups' `Rule::Group` ranges.
+    children: Vec<Node>,
     /// The fault sites on leaf steps: (site, step, fault, its probability).
-    sites: Vec<(usize, usize, FaultIdx, f64)>,
+    sites: Vec<(Site, usize, FaultIdx, f64)>,
     /// The step whose start opens the downtime, and the one whose end
     /// closes it.
     begins: Option<usize>,
     ends: Option<usize>,
-    /// Events in a straight run.
+    /// Downtime events in a straight run (a begin, and an end after it).
+    downtime_marks: u64,
+    /// Events in a straight run in which no fault strikes.
     n_events: u64,
 }
 
 /// How a node's time is found.
 #[derive(Clone, Copy, Debug)]
-enum Node {
+enum Rule {
     /// A start: the latest of its incoming edges (`into[from..to]`).
     Start { from: u32, to: u32 },
     /// A leaf's end: its start plus its duration.
@@ -82,41 +87,42 @@ impl StraightPlan {
         };
         let (begins, ends) = (marked(DowntimeMark::Begins)?, marked(DowntimeMark::Ends)?);
 
-        // The plan's edges by target, ids ascending: (target, edge, source node, lag).
+        // The plan's edges by target, ids ascending: (target, (edge, source node, lag)).
         let mut pairs = Vec::new();
         for source in 0..n {
-            for (csr, node) in [(&plan.on_start, start_node(source)), (&plan.on_end, end_node(source))] {
-                pairs.extend(csr.of(source).iter().map(|&(edge, target, lag)| (target as usize, edge, node, lag)));
+            for (csr, node) in [(&plan.on_start, Node::start(source)), (&plan.on_end, Node::end(source))] {
+                pairs.extend(csr.of(source).iter().map(|&(edge, target, lag)| (target as usize, (edge, node, lag))));
             }
         }
         // (By edge id here; `Csr::build` keeps that order within a target.)
-        pairs.sort_unstable_by_key(|p| p.1);
+        pairs.sort_unstable_by_key(|p| p.1.0);
         // The node graph: what each node lets go on.
-        let mut next: Vec<Vec<u32>> = vec![Vec::new(); 2 * n];
-        for &(target, _, node, _) in &pairs {
-            next[node as usize].push(start_node(target));
+        let mut next: Vec<Vec<Node>> = vec![Vec::new(); 2 * n];
+        for &(target, (_, node, _)) in &pairs {
+            next[node.index()].push(Node::start(target));
         }
         for (i, s) in sc.steps.iter().enumerate() {
             if plan.facts[i].leaf {
-                next[start_node(i) as usize].push(end_node(i));
+                next[Node::start(i).index()].push(Node::end(i));
             } else {
                 for c in &s.children {
-                    next[end_node(c.index()) as usize].push(end_node(i));
+                    next[Node::end(c.index()).index()].push(Node::end(i));
                 }
             }
         }
         let mut waiting = vec![0u32; 2 * n];
         for targets in &next {
             for t in targets {
-                waiting[*t as usize] += 1;
+                waiting[t.index()] += 1;
             }
         }
-        let mut order: Vec<u32> = (0..2 * n as u32).filter(|v| waiting[*v as usize] == 0).collect();
+        let mut order: Vec<Node> =
+            (0..n).flat_map(|i| [Node::start(i), Node::end(i)]).filter(|v| waiting[v.index()] == 0).collect();
         let mut k = 0;
         while k < order.len() {
-            for &t in &next[order[k] as usize] {
-                waiting[t as usize] -= 1;
-                if waiting[t as usize] == 0 {
+            for &t in &next[order[k].index()] {
+                waiting[t.index()] -= 1;
+                if waiting[t.index()] == 0 {
                     order.push(t);
                 }
             }
@@ -130,13 +136,13 @@ impl StraightPlan {
         // events, and with it the downtime, depends on the times.
         if let (Some(b), Some(e)) = (begins, ends) {
             let mut seen = vec![false; 2 * n];
-            let mut stack = vec![start_node(b)];
+            let mut stack = vec![Node::start(b)];
             while let Some(v) = stack.pop() {
-                if !std::mem::replace(&mut seen[v as usize], true) {
-                    stack.extend(&next[v as usize]);
+                if !std::mem::replace(&mut seen[v.index()], true) {
+                    stack.extend(&next[v.index()]);
                 }
             }
-            if !seen[end_node(e) as usize] {
+            if !seen[Node::end(e).index()] {
                 return None;
             }
         }
@@ -147,32 +153,39 @@ impl StraightPlan {
         let order = order
             .into_iter()
             .map(|v| {
-                let i = (v / 2) as usize;
+                let i = v.step();
                 let step = &sc.steps[i];
-                let node = match &step.work {
-                    _ if v % 2 == 0 => {
+                let rule = match &step.work {
+                    _ if !v.is_end() => {
                         let from = into.len() as u32;
-                        into.extend(into_step.of(i).iter().map(|&(_, source, lag)| (source, lag)));
-                        Node::Start { from, to: into.len() as u32 }
+                        into.extend(into_step.of(i).iter().copied());
+                        Rule::Start { from, to: into.len() as u32 }
                     }
-                    Work::Leaf(_) => Node::Leaf,
+                    Work::Leaf(_) => Rule::Leaf,
                     Work::Group { finish_lag } => {
                         let from = children.len() as u32;
-                        children.extend(step.children.iter().map(|c| end_node(c.index())));
-                        Node::Group { from, to: children.len() as u32, finish_lag: finish_lag.as_ms() }
+                        children.extend(step.children.iter().map(|c| Node::end(c.index())));
+                        Rule::Group { from, to: children.len() as u32, finish_lag: finish_lag.as_ms() }
                     }
                 };
-                (v, node)
+                (v, rule)
             })
             .collect();
         // Sites on groups never fire (the engine draws none for them).
         let sites = (0..n)
             .filter(|i| plan.facts[*i].leaf)
-            .flat_map(|i| {
-                plan.sites[i].iter().map(move |&(site, f)| (site as usize, i, f, sc.faults[f.index()].probability))
-            })
+            .flat_map(|i| plan.sites[i].iter().map(move |&(site, f)| (site, i, f, sc.faults[f.index()].probability)))
             .collect();
-        Some(StraightPlan { order, into, children, sites, begins, ends, n_events: 2 + 2 * n as u64 + downtime_events })
+        Some(StraightPlan {
+            order,
+            into,
+            children,
+            sites,
+            begins,
+            ends,
+            downtime_marks: downtime_events,
+            n_events: emit::plain_run_events(n, downtime_events, 0),
+        })
     }
 }
 
@@ -207,7 +220,7 @@ impl Simulator<'_, '_> {
                 {
                     continue;
                 }
-                if unit(&mut fault_base.stream(plan.site_keys[site], 1)) < probability {
+                if SiteDraws::new(fault_base, plan.site_keys[site.index()], 1).fire() < probability {
                     match struck {
                         Some(j) if j != i => return false,
                         _ => struck = Some(i),
@@ -233,65 +246,56 @@ impl Simulator<'_, '_> {
         let first_ms = retried.map(|(i, ms, _)| std::mem::replace(&mut self.first_ms[i], ms));
         let durations = if random { &self.first_ms } else { &plan.median_ms };
         let (t, cause) = (&mut self.node_ms, &mut self.node_cause);
-        for &(v, node) in &sp.order {
-            let v = v as usize;
-            let (at, by) = match node {
-                Node::Start { from, to } => {
-                    // Of the edges due last, the one with the highest id (ids ascend).
-                    let (mut at, mut by) = (0u64, NONE);
-                    for &(source, lag) in &sp.into[from as usize..to as usize] {
-                        let due = t[source as usize] + lag;
-                        if due >= at {
-                            (at, by) = (due, source);
+        for &(v, rule) in &sp.order {
+            let (at, by) = match rule {
+                Rule::Start { from, to } => {
+                    let (mut at, mut by, mut edge) = (0u64, None, None);
+                    for &(e, source, lag) in &sp.into[from as usize..to as usize] {
+                        let due = t[source.index()] + lag;
+                        if path::later(due, e, at, edge) {
+                            (at, by, edge) = (due, Some(source), Some(e));
                         }
                     }
                     (at, by)
                 }
-                Node::Leaf => (t[v - 1] + durations[v / 2], (v - 1) as u32),
-                Node::Group { from, to, finish_lag } => {
-                    // Of the sub-steps ending last, the one declared last.
-                    let (mut at, mut by) = (0u64, NONE);
+                Rule::Leaf => {
+                    let start = Node::start(v.step());
+                    (t[start.index()] + durations[v.step()], Some(start))
+                }
+                Rule::Group { from, to, finish_lag } => {
+                    let (mut at, mut by) = (0u64, None);
                     for &child in &sp.children[from as usize..to as usize] {
-                        let end = t[child as usize];
-                        if end > at || end == at && (by == NONE || child > by) {
-                            (at, by) = (end, child);
+                        let end = t[child.index()];
+                        if path::later(end, child, at, by) {
+                            (at, by) = (end, Some(child));
                         }
                     }
                     (at + finish_lag, by)
                 }
             };
-            t[v] = at;
-            cause[v] = by;
+            t[v.index()] = at;
+            cause[v.index()] = by;
         }
         if let (Some((i, _, _)), Some(ms)) = (retried, first_ms) {
             self.first_ms[i] = ms;
         }
-        let end = |i: usize| t[end_node(i) as usize];
+        let end = |i: usize| t[Node::end(i).index()];
         let now = sc.roots.iter().map(|r| end(r.index())).max().unwrap_or(0);
-        // Each strike adds four events: the fault, the failure, the
-        // recovery chosen and the next attempt's start.
-        let n_events = sp.n_events + 4 * summary.injected.len() as u64;
+        let n_events = emit::plain_run_events(n, sp.downtime_marks, summary.injected.len());
         if now > opts.limits.max_time.as_ms() || n_events > opts.limits.max_events {
             return false; // the engine reports which step ran past it
         }
 
-        summary.outcome = Outcome::Committed;
-        summary.seed = opts.seed;
-        summary.run = opts.run;
-        summary.mode = opts.mode;
-        summary.scenario = plan.digest;
-        summary.end = SimTime(now);
         summary.downtime_intervals.clear();
-        summary.downtime_open = false;
+        let mut downtime_open = false;
         if let Some(b) = sp.begins {
-            let (close, open) = match sp.ends {
-                Some(e) => (end(e), false),
-                None => (now, true),
+            let close = match sp.ends {
+                Some(e) => end(e),
+                None => now,
             };
-            summary.downtime_intervals.push((SimTime(t[start_node(b) as usize]), SimTime(close)));
-            summary.downtime_open = open;
+            downtime_open = sp.ends.is_none();
+            summary.downtime_intervals.push((SimTime(t[Node::start(b).index()]), SimTime(close)));
         }
-        summary.downtime = SimDuration(summary.downtime_intervals.iter().map(|(a, b)| b.since(*a).as_ms()).sum());
         summary.steps.clear();
         summary.steps.extend(t.chunks_exact(2).map(|se| StepTiming { start: SimTime(se[0]), end: SimTime(se[1]) }));
         summary.attempts.clear();
@@ -300,13 +304,29 @@ impl Simulator<'_, '_> {
             summary.attempts[i] = attempts;
         }
         summary.critical_path.clear();
-        committed_path(plan, now, end, |v| cause[v as usize], &mut summary.critical_path);
-        summary.n_events = n_events;
+        committed_path(plan, now, end, |v| cause[v.index()], &mut summary.critical_path);
+        super::finish_summary(summary, plan, opts, Outcome::Committed, now, downtime_open, n_events);
         // The data model as the engine leaves it: as it began (the plan
         // changes no data).
         self.backend.reset(sc);
         true
     }
+
+    /// In debug builds, a straight run is run again through the engine and
+    /// the two summaries must be equal: every debug run with a silent sink
+    /// is a differential test of the shortcut.
+    #[cfg(debug_assertions)]
+    pub(super) fn shadow(&mut self, opts: &RunOptions, summary: &RunSummary) {
+        let mut engine = RunSummary::blank(opts, self.plan.digest);
+        if let Err(e) = self.run_engine(opts, &mut crate::NullSink, &mut engine) {
+            panic!("a straight run failed in the engine: {e}");
+        }
+        assert_eq!(&engine, summary, "a straight run and the engine's disagree (seed {}, run {})", opts.seed, opts.run);
+    }
+
+    #[cfg(not(debug_assertions))]
+    #[inline]
+    pub(super) fn shadow(&mut self, _: &RunOptions, _: &RunSummary) {}
 
     /// Step `i`, struck on its first attempt, tried again the way its
     /// recoveries say, as the engine does: each attempt drawn from the
@@ -326,7 +346,7 @@ impl Simulator<'_, '_> {
         self.fault_base = rng::StreamBase::new(opts.seed, opts.run, rng::Purpose::Fault);
         self.switch_sites(opts);
         self.site_persistent.fill(false);
-        self.attempt_base[i] = 0;
+        self.steps[i].attempt_base = 0;
         let duration_base = rng::StreamBase::new(opts.seed, opts.run, rng::Purpose::StepDuration);
         let (mut attempt, mut dur, mut total) = (1u32, self.first_ms[i], 0u64);
         while let Some((lost, f, _)) = self.first_strike(i, attempt, dur, opts) {

@@ -29,24 +29,19 @@ pub(super) fn point_of_no_return(
     window: SimDuration,
     samples: &[&Sampled],
 ) -> Option<PointOfNoReturn> {
-    // The rollbacks that can happen during the downtime: those a fault on a
-    // step that runs inside it leads to (directly, once its retries are
-    // spent, or past a deadline). A sandbox's rollback does not count.
+    // The rollbacks that can happen during the downtime: those the recovery
+    // resolver can choose after a fault on a step that runs inside it
+    // (directly, once retries are spent, or past a deadline). A sandbox's
+    // rollback does not count.
     let in_downtime =
         |i: usize| samples.iter().any(|r| r.ends_in_downtime.get(i).copied().flatten().is_some_and(|e| e > 0));
     let mut reachable = vec![false; sc.policies.len()];
-    let mut stack: Vec<usize> = sc
-        .faults
-        .iter()
-        .filter(|f| f.steps.iter().any(|st| in_downtime(st.index())))
-        .map(|f| f.recovery.index())
-        .collect();
-    while let Some(p) = stack.pop() {
-        if std::mem::replace(&mut reachable[p], true) {
-            continue;
+    for path in crate::engine::possible(sc) {
+        if let (Action::Rollback, Some(p)) = (path.action, path.policy)
+            && in_downtime(path.step.index())
+        {
+            reachable[p.index()] = true;
         }
-        let pol = &sc.policies[p];
-        stack.extend(pol.then.iter().chain(&pol.past_deadline).map(|q| q.index()));
     }
     let rollbacks: Vec<_> = sc
         .policies

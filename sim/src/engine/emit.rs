@@ -1,0 +1,56 @@
+//! Event emission: numbering, the event limit, and silent sinks (events
+//! numbered but never built).
+
+use rehearse_core::event::{Event, EventRecord};
+use rehearse_core::time::SimTime;
+
+use crate::SimError;
+use crate::sink::EventSink;
+
+/// Numbers events and enforces the event limit.
+pub(super) struct Emitter<'a> {
+    pub(super) sink: &'a mut dyn EventSink,
+    /// The sink ignores events: they are numbered but not built.
+    pub(super) silent: bool,
+    pub(super) seq: u64,
+    pub(super) max_events: u64,
+}
+
+impl Emitter<'_> {
+    #[inline]
+    pub(super) fn emit(&mut self, at: u64, event: Event) -> Result<(), SimError> {
+        if self.silent {
+            return self.skip(at, 1);
+        }
+        if self.seq >= self.max_events {
+            return Err(SimError::EventLimit { limit: self.max_events, at: SimTime(at) });
+        }
+        self.sink.record(&EventRecord { seq: self.seq, at: SimTime(at), event }).map_err(SimError::Sink)?;
+        self.seq += 1;
+        Ok(())
+    }
+
+    /// Numbers `n` events at `at` that a silent sink would drop.
+    #[inline]
+    pub(super) fn skip(&mut self, at: u64, n: u64) -> Result<(), SimError> {
+        if self.seq + n > self.max_events {
+            return Err(SimError::EventLimit { limit: self.max_events, at: SimTime(at) });
+        }
+        self.seq += n;
+        Ok(())
+    }
+}
+
+/// `RunStarted` and `RunFinished`.
+const RUN_EVENTS: u64 = 2;
+
+/// The events of a run that commits with each of `n_steps` steps started
+/// and completed once, apart from `strikes` attempts struck and tried again
+/// at once, and `downtime_marks` downtime events: what the engine emits
+/// for it, counted without running it (straight runs). Each strike adds
+/// four: `FaultInjected`, `StepFailed`, `RecoveryChosen`, and the next
+/// attempt's `StepStarted`. The debug builds' shadow runs hold this to the
+/// engine's count.
+pub(super) fn plain_run_events(n_steps: usize, downtime_marks: u64, strikes: usize) -> u64 {
+    RUN_EVENTS + 2 * n_steps as u64 + downtime_marks + 4 * strikes as u64
+}

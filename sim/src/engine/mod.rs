@@ -1,0 +1,591 @@
+//! The discrete-event engine: an agenda ordered by (time, insertion
+//! sequence), a virtual clock, one random stream per step and purpose, faults
+//! and the recoveries the plan prescribes.
+//!
+//! Ordering contract: the agenda pops the entry with the smallest time; among
+//! entries at the same time, the one inserted first. Nothing else (no hash
+//! order, no thread, no wall clock) can change the order of events.
+//!
+//! A step may start once every dependency allows it (finish-to-start or
+//! start-to-start, each with its lag) and, for a sub-step, once its parent
+//! has started. A leaf step runs for a drawn duration, unless a fault strikes
+//! part-way; the fault's recovery policy then decides: try again (resume,
+//! rerun from an earlier step, roll back the package and reapply), roll the
+//! whole upgrade back, cancel, or abort. A step with sub-steps ends
+//! `finish_lag` after its last sub-step ends. The run commits when every
+//! top-level step has ended.
+
+mod agenda;
+mod data;
+mod emit;
+mod path;
+mod plan;
+mod recovery;
+mod rerun;
+mod sites;
+mod state;
+mod straight;
+
+pub use plan::Plan;
+pub use recovery::{RecoveryPath, possible};
+
+use rehearse_core::event::{Event, Mode, Outcome, SCHEMA_VERSION};
+use rehearse_core::fault::FaultIdx;
+use rehearse_core::scenario::{StepIdx, Work};
+use rehearse_core::time::{SimDuration, SimTime};
+
+use crate::SimError;
+use crate::backend::{Backend, MemoryBackend};
+use crate::rng::{self, Purpose};
+use crate::sink::EventSink;
+use crate::summary::{RunSummary, StepTiming};
+
+use agenda::{Agenda, Entry, Kind};
+use emit::Emitter;
+use path::committed_path;
+
+use plan::{Edge, Node};
+use recovery::Pending;
+use state::{RunTrack, StepRun};
+
+/// Bounds on a run: a loop that cannot end is a bug the simulator reports,
+/// never a hang.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    pub max_events: u64,
+    pub max_time: SimDuration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_events: 10_000_000, max_time: SimDuration::from_days(365) }
+    }
+}
+
+/// One fault striking one attempt of one step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Injection {
+    pub fault: FaultIdx,
+    pub step: StepIdx,
+    pub attempt: u32,
+}
+
+/// Which faults may strike.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum FaultMode {
+    /// None.
+    Off,
+    /// Each fault strikes each attempt of its steps with its probability.
+    #[default]
+    Probabilistic,
+    /// Swarm testing: each fault site (fault x step) is switched on or off
+    /// at random for the run; a site that is on strikes with its probability.
+    Swarm,
+    /// Exactly these injections (and the re-strikes of persistent faults
+    /// until fixed), nothing else.
+    Scripted(Vec<Injection>),
+    /// As `Probabilistic`, with this fault switched off: the same run on the
+    /// same random numbers, without it (what the fault costs).
+    Without(FaultIdx),
+}
+
+/// What to run: the run's identity, its faults and its bounds.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunOptions {
+    pub seed: u64,
+    /// Index of the run within a batch (0 for a single run).
+    pub run: u64,
+    pub mode: Mode,
+    pub faults: FaultMode,
+    pub limits: Limits,
+}
+
+impl RunOptions {
+    pub fn new(seed: u64, mode: Mode) -> Self {
+        RunOptions { seed, run: 0, mode, faults: FaultMode::default(), limits: Limits::default() }
+    }
+
+    pub fn with_faults(mut self, faults: FaultMode) -> Self {
+        self.faults = faults;
+        self
+    }
+}
+
+/// How the run is ending, once a rollback, cancel or abort has begun.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ending {
+    Rollback,
+    Cancel,
+}
+
+/// Runs a plan, reusing its buffers from one run to the next.
+pub struct Simulator<'p, 's> {
+    plan: &'p Plan<'s>,
+    backend: Box<dyn Backend + 'p>,
+    /// This run's stream bases for durations and faults.
+    duration_base: rng::StreamBase,
+    fault_base: rng::StreamBase,
+    agenda: Agenda,
+    inserted: u64,
+    /// Each step's state in this run.
+    steps: Vec<StepRun>,
+    released: Vec<bool>,
+    /// When each released edge allows its target to start.
+    edge_ready: Vec<u64>,
+    pending: Vec<Option<Pending>>,
+    site_on: Vec<bool>,
+    site_persistent: Vec<bool>,
+    /// When the latest attempt of the replication snapshot started.
+    snapshot_started: u64,
+    /// Replication has started (the snapshot step started).
+    replicating: bool,
+    /// The distribution agent's time to apply a million changes, drawn when
+    /// the snapshot starts (before the busy slowdown).
+    apply_ms: f64,
+    /// Reachability buffers for reruns.
+    scratch: (Vec<bool>, Vec<bool>, Vec<usize>),
+    /// A rerun's steps, what is left to mark, and what may start at once
+    /// (kept from rerun to rerun; taken out while one runs, and sized
+    /// again when taken, so an error half-way leaves nothing wrong).
+    rerun_buffers: (Vec<bool>, Vec<StepIdx>, Vec<usize>),
+    /// Each leaf step's first attempt's duration in this run, when
+    /// `first_drawn` (fixed ones once and for all), and the batch's
+    /// scratch. Drawn anew in every random run: `run_into` clears the flag
+    /// before anything else.
+    first_ms: Vec<u64>,
+    first_drawn: bool,
+    draw_scratch: Vec<f64>,
+    /// A straight run's node times and causes (node `2i` is step i's
+    /// start, `2i + 1` its end).
+    node_ms: Vec<u64>,
+    node_cause: Vec<Option<Node>>,
+}
+impl<'p, 's> Simulator<'p, 's> {
+    /// A simulator with the counts-and-checksums data model.
+    pub fn new(plan: &'p Plan<'s>) -> Self {
+        Self::with_backend(plan, Box::new(MemoryBackend::new()))
+    }
+
+    /// A simulator with another data model.
+    pub fn with_backend(plan: &'p Plan<'s>, backend: Box<dyn Backend + 'p>) -> Self {
+        let n = plan.scenario.steps.len();
+        Simulator {
+            plan,
+            backend,
+            duration_base: rng::StreamBase::new(0, 0, Purpose::StepDuration),
+            fault_base: rng::StreamBase::new(0, 0, Purpose::Fault),
+            agenda: Agenda::with_capacity(n),
+            inserted: 0,
+            steps: vec![StepRun::default(); n],
+            released: vec![false; plan.n_edges],
+            edge_ready: vec![0; plan.n_edges],
+            pending: vec![None; n],
+            site_on: vec![false; plan.n_sites()],
+            site_persistent: vec![false; plan.n_sites()],
+            snapshot_started: 0,
+            replicating: false,
+            apply_ms: 0.0,
+            scratch: Default::default(),
+            rerun_buffers: Default::default(),
+            first_ms: plan
+                .scenario
+                .steps
+                .iter()
+                .map(|s| match &s.work {
+                    Work::Leaf(d) => d.fixed().map_or(0, SimDuration::as_ms),
+                    Work::Group { .. } => 0,
+                })
+                .collect(),
+            first_drawn: false,
+            draw_scratch: Vec::new(),
+            node_ms: vec![0; 2 * n],
+            node_cause: vec![None; 2 * n],
+        }
+    }
+
+    /// Draws every first attempt's duration of a random run at once (the
+    /// values each step would draw when it starts: same streams), unless
+    /// this run drew them already (a straight run that handed over to the
+    /// engine), or, in a median run, leaves none drawn.
+    fn draw_first(&mut self, opts: &RunOptions) {
+        if opts.mode != Mode::Random || self.first_drawn {
+            return;
+        }
+        self.first_drawn = true;
+        let (plan, base) = (self.plan, rng::StreamBase::new(opts.seed, opts.run, Purpose::StepDuration));
+        plan.first_draws.sample(|i| base.stream(plan.keys[i as usize], 1), &mut self.draw_scratch, &mut self.first_ms);
+    }
+
+    fn schedule(&mut self, at: u64, i: usize, kind: Kind) {
+        self.agenda.push(Entry::new(at, self.inserted, i, kind, self.steps[i].generation));
+        self.inserted += 1;
+    }
+
+    /// Runs once, sending every event to `sink`.
+    ///
+    /// # Errors
+    /// [`SimError::EventLimit`] or [`SimError::TimeLimit`] when the run
+    /// exceeds its limits, [`SimError::Sink`] when the sink fails, and
+    /// [`SimError::Stalled`] if steps are left that can never start (which
+    /// validation rules out; reported rather than looped on).
+    pub fn run(&mut self, opts: &RunOptions, sink: &mut dyn EventSink) -> Result<RunSummary, SimError> {
+        let mut summary = RunSummary::blank(opts, self.plan.digest);
+        self.run_into(opts, sink, &mut summary)?;
+        Ok(summary)
+    }
+
+    /// As [`Simulator::run`], writing the summary into `summary` and reusing
+    /// its buffers: Monte Carlo runs allocate nothing per run.
+    ///
+    /// # Errors
+    /// As [`Simulator::run`]; `summary` is then unspecified.
+    pub fn run_into(
+        &mut self,
+        opts: &RunOptions,
+        sink: &mut dyn EventSink,
+        summary: &mut RunSummary,
+    ) -> Result<(), SimError> {
+        let silent = !sink.wants_events();
+        self.first_drawn = false;
+        if silent && self.straight(opts, summary) {
+            self.shadow(opts, summary);
+            return sink.finish().map_err(SimError::Sink);
+        }
+        self.run_engine(opts, sink, summary)
+    }
+
+    /// The run through the agenda (no shortcut).
+    fn run_engine(
+        &mut self,
+        opts: &RunOptions,
+        sink: &mut dyn EventSink,
+        summary: &mut RunSummary,
+    ) -> Result<(), SimError> {
+        let plan = self.plan;
+        let n = plan.scenario.steps.len();
+        self.reset(opts);
+        let mut out = Emitter { silent: !sink.wants_events(), sink, seq: 0, max_events: opts.limits.max_events };
+        let mut run = RunTrack {
+            downtime_intervals: std::mem::take(&mut summary.downtime_intervals),
+            injected: std::mem::take(&mut summary.injected),
+            recoveries: std::mem::take(&mut summary.recoveries),
+            ..RunTrack::default()
+        };
+        run.downtime_intervals.clear();
+        run.injected.clear();
+        run.recoveries.clear();
+        out.emit(
+            0,
+            Event::RunStarted {
+                schema: SCHEMA_VERSION,
+                scenario: plan.digest,
+                seed: opts.seed,
+                run: opts.run,
+                mode: opts.mode,
+            },
+        )?;
+        for i in 0..n {
+            if self.steps[i].waits == 0 {
+                self.schedule(0, i, Kind::Start);
+            }
+        }
+        let (outcome, now) = self.agenda_loop(opts, &mut out, &mut run)?;
+        out.emit(now, Event::RunFinished { outcome })?;
+        out.sink.finish().map_err(SimError::Sink)?;
+
+        summary.steps.clear();
+        summary.steps.extend(self.steps.iter().map(|s| StepTiming { start: SimTime(s.start), end: SimTime(s.end) }));
+        // Downtime still open at the end (an abort, a cancel after the swap)
+        // counts up to the end of the run.
+        let downtime_open = run.downtime_depth > 0;
+        if downtime_open {
+            run.downtime_intervals.push((SimTime(run.downtime_since), SimTime(now)));
+        }
+        summary.downtime_intervals = run.downtime_intervals;
+        summary.critical_path.clear();
+        if outcome == Outcome::Committed {
+            let steps = &self.steps;
+            let cause = |v: Node| {
+                let s = &steps[v.step()];
+                if v.is_end() { s.end_cause } else { s.start_cause }
+            };
+            committed_path(plan, now, |i| steps[i].end, cause, &mut summary.critical_path);
+        }
+        summary.attempts.clear();
+        summary.attempts.extend(self.steps.iter().map(|s| s.attempt));
+        summary.injected = run.injected;
+        summary.recoveries = run.recoveries;
+        finish_summary(summary, plan, opts, outcome, now, downtime_open, out.seq);
+        Ok(())
+    }
+
+    /// Pops the agenda until the run ends; returns how, and when.
+    fn agenda_loop(
+        &mut self,
+        opts: &RunOptions,
+        out: &mut Emitter<'_>,
+        run: &mut RunTrack,
+    ) -> Result<(Outcome, u64), SimError> {
+        let plan = self.plan;
+        let steps = &plan.scenario.steps;
+        let mut roots_left = plan.n_roots;
+        while let Some(entry) = self.agenda.pop() {
+            let (at, i, kind) = (entry.at, entry.step(), entry.kind());
+            if entry.generation != self.steps[i].generation {
+                continue; // superseded by an abandon or a rerun
+            }
+            if run.ending.is_some() && kind != Kind::EndingDone {
+                continue; // nothing goes forward once a rollback or cancel began
+            }
+            if at > opts.limits.max_time.as_ms() {
+                return Err(SimError::TimeLimit { limit: opts.limits.max_time, step: steps[i].id.clone() });
+            }
+            let root_done = match kind {
+                Kind::Start => {
+                    self.start(i, at, opts, out, run)?;
+                    false
+                }
+                Kind::End => {
+                    self.steps[i].running = false;
+                    out.emit(at, Event::StepCompleted { step: StepIdx(i as u32), attempt: self.steps[i].attempt })?;
+                    if plan.facts[i].effects {
+                        self.data_effects(i, at, 1.0, None, out)?;
+                    }
+                    self.step_done(i, at, out, run)?
+                }
+                Kind::Strike => {
+                    self.strike(i, at, opts, out, run)?;
+                    false
+                }
+                Kind::Recover => {
+                    let flow = self.recover(i, at, opts, out, run)?;
+                    // A rerun that reset finished top-level steps: the run waits for them again.
+                    roots_left += std::mem::take(&mut run.roots_reopened);
+                    match flow {
+                        Flow::Continue => false,
+                        Flow::Finished(o) => return Ok((o, at)),
+                        // An unknown outcome verified complete, on a top-level step.
+                        Flow::RootDone => true,
+                    }
+                }
+                Kind::EndingDone => return Ok((self.ending_done(i, at, out, run)?, at)),
+            };
+            if root_done {
+                roots_left -= 1;
+                if roots_left == 0 {
+                    return Ok((Outcome::Committed, at));
+                }
+            }
+        }
+        let waiting = (0..steps.len()).filter(|i| !self.steps[*i].completed).map(|i| steps[i].id.clone()).collect();
+        Err(SimError::Stalled { waiting })
+    }
+
+    /// A rollback's or cancel's undo is over: the run ends.
+    fn ending_done(
+        &mut self,
+        i: usize,
+        at: u64,
+        out: &mut Emitter<'_>,
+        run: &mut RunTrack,
+    ) -> Result<Outcome, SimError> {
+        if run.ending != Some(Ending::Rollback) {
+            return Ok(Outcome::Cancelled);
+        }
+        // The users' changes until now, then the restore.
+        self.sync_replication(i, at, false, out)?;
+        self.backend.rollback();
+        self.emit_tables(i, at, out)?;
+        out.emit(at, Event::RollbackCompleted)?;
+        // The original environment is back online: users are let back in.
+        while run.downtime_depth > 0 {
+            run.close_downtime(at);
+            out.emit(at, Event::DowntimeEnded { step: StepIdx(i as u32) })?;
+        }
+        Ok(Outcome::RolledBack)
+    }
+
+    fn reset(&mut self, opts: &RunOptions) {
+        let plan = self.plan;
+        self.agenda.clear();
+        self.inserted = 0;
+        self.released.fill(false);
+        self.steps.fill(StepRun::default());
+        for ((step, facts), &waits) in self.steps.iter_mut().zip(&plan.facts).zip(&plan.n_waits) {
+            step.waits = waits;
+            step.children_left = facts.children;
+        }
+        self.pending.fill(None);
+        self.site_persistent.fill(false);
+        self.snapshot_started = 0;
+        self.replicating = false;
+        self.backend.reset(plan.scenario);
+        self.duration_base = rng::StreamBase::new(opts.seed, opts.run, Purpose::StepDuration);
+        self.fault_base = rng::StreamBase::new(opts.seed, opts.run, Purpose::Fault);
+        self.draw_first(opts);
+        self.switch_sites(opts);
+    }
+
+    fn start(
+        &mut self,
+        i: usize,
+        at: u64,
+        opts: &RunOptions,
+        out: &mut Emitter<'_>,
+        run: &mut RunTrack,
+    ) -> Result<(), SimError> {
+        let plan = self.plan;
+        let step = &plan.scenario.steps[i];
+        self.steps[i].attempt += 1;
+        let attempt = self.steps[i].attempt;
+        if attempt == 1 {
+            self.steps[i].start = at;
+        }
+        self.steps[i].running = true;
+        out.emit(at, Event::StepStarted { step: StepIdx(i as u32), attempt })?;
+        if plan.facts[i].begins && attempt == 1 {
+            run.open_downtime(at);
+            out.emit(at, Event::DowntimeBegan { step: StepIdx(i as u32) })?;
+        }
+        for &(edge, target, lag) in plan.on_start.of(i) {
+            self.release(edge, target as usize, at + lag, Node::start(i));
+        }
+        let Work::Leaf(d) = &step.work else { return Ok(()) };
+        let dur = match self.steps[i].resume_left.take() {
+            // Resumed: what the interrupted attempt had left.
+            Some(left) => left,
+            // Drawn with the others when the run started.
+            None if attempt == 1 && self.first_drawn && step.replication.is_none() => self.first_ms[i],
+            None => {
+                let mut draws = match opts.mode {
+                    Mode::Median => None,
+                    Mode::Random => Some(self.duration_base.stream(plan.keys[i], u64::from(attempt))),
+                };
+                let mut dur = match &mut draws {
+                    None => plan.median_ms[i],
+                    Some(s) => d.sample(s).as_ms(),
+                };
+                if let Some(role) = step.replication {
+                    dur = dur.saturating_add(self.replication_ms(i, role, at, draws.as_mut(), out)?);
+                }
+                dur
+            }
+        };
+        self.steps[i].end_cause = Some(Node::start(i));
+        if let Some((lost, f, share)) = self.first_strike(i, attempt, dur, opts) {
+            self.steps[i].left_ms = dur - lost.min(dur);
+            self.steps[i].striking = Some(f);
+            self.steps[i].strike_share = share;
+            self.schedule(at + lost, i, Kind::Strike);
+            return Ok(());
+        }
+        self.schedule(at + dur, i, Kind::End);
+        Ok(())
+    }
+
+    /// Bookkeeping once step `i` has ended well: downtime, successors, the
+    /// parent. Returns whether `i` is a top-level step.
+    fn step_done(&mut self, i: usize, at: u64, out: &mut Emitter<'_>, run: &mut RunTrack) -> Result<bool, SimError> {
+        let plan = self.plan;
+        let facts = plan.facts[i];
+        self.steps[i].running = false;
+        self.steps[i].completed = true;
+        self.steps[i].end = at;
+        if facts.ends && run.downtime_depth > 0 {
+            run.close_downtime(at);
+            out.emit(at, Event::DowntimeEnded { step: StepIdx(i as u32) })?;
+        }
+        for &(edge, target, lag) in plan.on_end.of(i) {
+            self.release(edge, target as usize, at + lag, Node::end(i));
+        }
+        let Some(p) = facts.parent else { return Ok(true) };
+        let p = p.index();
+        let group = &mut self.steps[p];
+        group.children_left -= 1;
+        // The last sub-step to end ends the group; of sub-steps ending at
+        // the same millisecond, the one declared last.
+        if path::later(at, Node::end(i), group.last_child_end, group.end_cause) {
+            group.last_child_end = at;
+            group.end_cause = Some(Node::end(i));
+        }
+        if group.children_left == 0 {
+            self.schedule(at + plan.facts[p].finish_lag, p, Kind::End);
+        }
+        Ok(false)
+    }
+
+    /// Stops every running step (a rollback, cancel or abort began).
+    fn abandon_all(&mut self, at: u64, out: &mut Emitter<'_>) -> Result<(), SimError> {
+        for j in 0..self.steps.len() {
+            if self.steps[j].running {
+                self.steps[j].running = false;
+                self.steps[j].generation += 1;
+                self.steps[j].end = at;
+                out.emit(at, Event::StepAbandoned { step: StepIdx(j as u32), attempt: self.steps[j].attempt })?;
+            }
+        }
+        for j in 0..self.pending.len() {
+            if self.pending[j].is_some() {
+                self.steps[j].generation += 1;
+                self.pending[j] = None;
+            }
+        }
+        Ok(())
+    }
+
+    /// One of `target`'s waits is over; it may start at `at` at the earliest.
+    fn release(&mut self, edge: Edge, target: usize, at: u64, cause: Node) {
+        if self.released[edge.index()] {
+            return; // a rerun step ending again: successors outside the rerun that already started keep their start (see `rerun`)
+        }
+        self.released[edge.index()] = true;
+        self.edge_ready[edge.index()] = at;
+        // The latest edge is what released the step; of edges due at the
+        // same millisecond, the one declared last (the parent's edge comes
+        // before the step's `after` list). A rule of the plan, not of the
+        // order events happen to be handled in, so the critical path of a
+        // run is a function of its times.
+        let step = &mut self.steps[target];
+        if path::later(at, edge, step.ready_at, step.start_edge) {
+            step.ready_at = at;
+            step.start_cause = Some(cause);
+            step.start_edge = Some(edge);
+        }
+        step.waits -= 1;
+        if step.waits == 0 {
+            let ready_at = step.ready_at;
+            self.schedule(ready_at, target, Kind::Start);
+        }
+    }
+}
+
+/// What the run does after a recovery took effect.
+enum Flow {
+    Continue,
+    /// A top-level step completed (its unknown outcome verified complete).
+    RootDone,
+    Finished(Outcome),
+}
+
+/// The summary's fields that every run fills alike, through the agenda or
+/// straight through: its identity, its end, and the downtime from its
+/// intervals (already in `summary`).
+pub(super) fn finish_summary(
+    summary: &mut RunSummary,
+    plan: &Plan<'_>,
+    opts: &RunOptions,
+    outcome: Outcome,
+    now: u64,
+    downtime_open: bool,
+    n_events: u64,
+) {
+    summary.outcome = outcome;
+    summary.seed = opts.seed;
+    summary.run = opts.run;
+    summary.mode = opts.mode;
+    summary.scenario = plan.digest;
+    summary.end = SimTime(now);
+    summary.downtime = SimDuration(summary.downtime_intervals.iter().map(|(a, b)| b.since(*a).as_ms()).sum());
+    summary.downtime_open = downtime_open;
+    summary.n_events = n_events;
+}

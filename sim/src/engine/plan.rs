@@ -1,0 +1,278 @@
+//! The compiled plan: a scenario as flat arrays for fast, repeated runs.
+
+use rehearse_core::draws::Draws;
+use rehearse_core::event::ScenarioDigest;
+use rehearse_core::fault::FaultIdx;
+use rehearse_core::replication::Role;
+use rehearse_core::scenario::{Anchor, DowntimeMark, Graph, Scenario, StepIdx, Work};
+
+use super::straight;
+use crate::rng;
+
+/// A node of the precedence graph: step i's start is node `2i`, its end
+/// `2i + 1`. Of two sub-steps' ends, the higher is the one declared later.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Node(u32);
+
+impl Node {
+    #[inline]
+    pub(super) fn start(i: usize) -> Node {
+        Node((2 * i) as u32)
+    }
+
+    #[inline]
+    pub(super) fn end(i: usize) -> Node {
+        Node((2 * i + 1) as u32)
+    }
+
+    /// The step it is the start or end of.
+    #[inline]
+    pub(super) fn step(self) -> usize {
+        (self.0 / 2) as usize
+    }
+
+    #[inline]
+    pub(super) fn is_end(self) -> bool {
+        self.0 % 2 == 1
+    }
+
+    #[inline]
+    pub(super) fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// A dependency edge (a parent's start, or an entry of a step's `after`),
+/// numbered in plan order: of two edges, the higher was declared later.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) struct Edge(u32);
+
+impl Edge {
+    #[inline]
+    pub(super) fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// A fault site (a fault on a step), numbered in fault file order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Site(u32);
+
+impl Site {
+    #[inline]
+    pub(super) fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// A scenario compiled for fast, repeated runs: flat arrays, dependency
+/// edges in compressed form, stream keys and medians computed once.
+#[derive(Debug)]
+pub struct Plan<'s> {
+    pub(super) scenario: &'s Scenario,
+    pub(super) digest: ScenarioDigest,
+    pub(super) keys: Vec<u64>,
+    /// Each step's duration at its medians, in ms (0 for groups).
+    pub(super) median_ms: Vec<u64>,
+    /// The first attempts' random durations (leaf steps but replication
+    /// ones, whose stream goes on to draw throughputs), drawn as a batch
+    /// when a random run starts.
+    pub(super) first_draws: Draws<'s>,
+    /// Per step, what the agenda loop asks of it on every run, packed
+    /// (the scenario's steps are large and scattered).
+    pub(super) facts: Vec<Facts>,
+    /// Incoming edges per step (dependencies and the parent's start).
+    pub(super) n_waits: Vec<u32>,
+    /// Edges notified when a step starts / ends: (edge id, target, lag ms).
+    pub(super) on_start: Csr<(Edge, u32, u64)>,
+    pub(super) on_end: Csr<(Edge, u32, u64)>,
+    /// Edge ids into each step, and each edge's source, for reruns.
+    pub(super) incoming: Vec<Vec<Edge>>,
+    pub(super) edge_source: Vec<u32>,
+    pub(super) n_edges: usize,
+    /// Fault sites per step: (site id, fault), in fault file order.
+    pub(super) sites: Vec<Vec<(Site, FaultIdx)>>,
+    pub(super) site_keys: Vec<u64>,
+    pub(super) n_roots: u32,
+    /// The precedence graph, for reruns.
+    pub(super) graph: Graph,
+    /// The replication's tables, when the scenario has one.
+    pub(super) rep: Option<RepPlan>,
+    /// Runs in which no fault strikes, or faults strike one step that is
+    /// only tried again, computed without the agenda (when the plan allows).
+    pub(super) straight: Option<straight::StraightPlan>,
+}
+
+/// A step's facts the agenda loop needs on every run.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Facts {
+    pub(super) parent: Option<StepIdx>,
+    pub(super) children: u32,
+    /// It has no sub-steps.
+    pub(super) leaf: bool,
+    /// A group's finish lag, in ms.
+    pub(super) finish_lag: u64,
+    /// It opens / closes the downtime.
+    pub(super) begins: bool,
+    pub(super) ends: bool,
+    /// It changes data or drives the replication.
+    pub(super) effects: bool,
+}
+
+/// The replication's tables and snapshot step, compiled.
+#[derive(Debug)]
+pub(super) struct RepPlan {
+    pub(super) snapshot: usize,
+    /// Each publication's tables (those with a primary key).
+    pub(super) publications: Vec<Vec<usize>>,
+    /// Tables with a primary key and changes: (table, changes per hour).
+    pub(super) changing: Vec<(usize, u64)>,
+    pub(super) no_pk: Vec<usize>,
+}
+
+/// Per step, a list of `T` (edges out of it, or into it), in one vector.
+#[derive(Debug, Default)]
+pub(super) struct Csr<T> {
+    pub(super) offsets: Vec<u32>,
+    pub(super) edges: Vec<T>,
+}
+
+impl<T> Csr<T> {
+    /// From (step, item) pairs: each step's items in the order given.
+    pub(super) fn build(n: usize, mut pairs: Vec<(usize, T)>) -> Csr<T> {
+        // Stable by step, keeping the given order among a step's items.
+        pairs.sort_by_key(|p| p.0);
+        let mut offsets = vec![0u32; n + 1];
+        for p in &pairs {
+            offsets[p.0 + 1] += 1;
+        }
+        for i in 0..n {
+            offsets[i + 1] += offsets[i];
+        }
+        Csr { offsets, edges: pairs.into_iter().map(|p| p.1).collect() }
+    }
+
+    pub(super) fn of(&self, i: usize) -> &[T] {
+        &self.edges[self.offsets[i] as usize..self.offsets[i + 1] as usize]
+    }
+}
+
+impl<'s> Plan<'s> {
+    /// Compiles a validated scenario. `digest` identifies its text (see
+    /// [`crate::digest`]).
+    pub fn new(scenario: &'s Scenario, digest: ScenarioDigest) -> Plan<'s> {
+        let n = scenario.steps.len();
+        let mut n_waits = vec![0u32; n];
+        let mut incoming = vec![Vec::new(); n];
+        let mut starts = Vec::new();
+        let mut ends = Vec::new();
+        let mut edge = 0u32;
+        let mut edge_source = Vec::new();
+        for (i, s) in scenario.steps.iter().enumerate() {
+            if let Some(p) = s.parent {
+                n_waits[i] += 1;
+                incoming[i].push(Edge(edge));
+                edge_source.push(p.0);
+                starts.push((p.index(), (Edge(edge), i as u32, 0)));
+                edge += 1;
+            }
+            for d in &s.after {
+                n_waits[i] += 1;
+                incoming[i].push(Edge(edge));
+                edge_source.push(d.step.0);
+                let e = (d.step.index(), (Edge(edge), i as u32, d.lag.as_ms()));
+                edge += 1;
+                match d.anchor {
+                    Anchor::Start => starts.push(e),
+                    Anchor::Finish => ends.push(e),
+                }
+            }
+        }
+        let median_ms = scenario
+            .steps
+            .iter()
+            .map(|s| match &s.work {
+                Work::Leaf(d) => d.median().as_ms(),
+                Work::Group { .. } => 0,
+            })
+            .collect();
+        let keys: Vec<u64> = scenario.steps.iter().map(|s| rng::key_of(&s.id)).collect();
+        let first_draws = Draws::new(scenario.steps.iter().enumerate().filter_map(|(i, s)| match &s.work {
+            Work::Leaf(d) if d.fixed().is_none() && s.replication.is_none() => Some((i as u32, d)),
+            _ => None,
+        }));
+        let mut sites = vec![Vec::new(); n];
+        let mut site_keys = Vec::new();
+        for (f, fault) in scenario.faults.iter().enumerate() {
+            for s in &fault.steps {
+                sites[s.index()].push((Site(site_keys.len() as u32), FaultIdx(f as u32)));
+                site_keys.push(rng::pair_key(rng::key_of(&fault.id), keys[s.index()]));
+            }
+        }
+        let mut plan = Plan {
+            scenario,
+            digest,
+            keys,
+            median_ms,
+            first_draws,
+            facts: scenario
+                .steps
+                .iter()
+                .map(|s| Facts {
+                    parent: s.parent,
+                    children: s.children.len() as u32,
+                    leaf: !s.is_group(),
+                    finish_lag: match s.work {
+                        Work::Group { finish_lag } => finish_lag.as_ms(),
+                        Work::Leaf(_) => 0,
+                    },
+                    begins: s.downtime == Some(DowntimeMark::Begins),
+                    ends: s.downtime == Some(DowntimeMark::Ends),
+                    effects: !s.data.is_empty() || s.replication.is_some(),
+                })
+                .collect(),
+            n_waits,
+            on_start: Csr::build(n, starts),
+            on_end: Csr::build(n, ends),
+            incoming,
+            edge_source,
+            n_edges: edge as usize,
+            sites,
+            site_keys,
+            n_roots: scenario.roots.len() as u32,
+            graph: Graph::new(&scenario.steps),
+            straight: None,
+            rep: scenario.replication.as_ref().map(|rep| {
+                let tables = &scenario.database.tables;
+                RepPlan {
+                    snapshot: scenario
+                        .steps
+                        .iter()
+                        .position(|s| s.replication == Some(Role::Snapshot))
+                        .expect("validated: a replication has its snapshot step"),
+                    publications: rehearse_core::replication::publication_tables(tables, rep.publishers),
+                    changing: (0..tables.len())
+                        .filter(|t| tables[*t].primary_key && tables[*t].changes_per_hour > 0)
+                        .map(|t| (t, tables[t].changes_per_hour))
+                        .collect(),
+                    no_pk: (0..tables.len()).filter(|t| !tables[*t].primary_key).collect(),
+                }
+            }),
+        };
+        plan.straight = straight::StraightPlan::new(&plan);
+        plan
+    }
+
+    pub fn scenario(&self) -> &'s Scenario {
+        self.scenario
+    }
+
+    pub fn digest(&self) -> ScenarioDigest {
+        self.digest
+    }
+
+    /// Every (fault, step) site, in fault file order.
+    pub fn n_sites(&self) -> usize {
+        self.site_keys.len()
+    }
+}
