@@ -232,7 +232,7 @@ proptest! {
 fn chained(text: &str, chain: u32) -> String {
     let budget = 1 + chain % 3;
     let deadline = ["10m", "1h", "6h"][(chain / 3 % 3) as usize];
-    let last = if chain / 9 % 3 == 0 { "stop" } else { "rollback-anyway" };
+    let last = if (chain / 9).is_multiple_of(3) { "stop" } else { "rollback-anyway" };
     let mut out = text.replace(
         "[recovery.fallback]\naction = \"resume\"\nreaction = \"10m\"\nmax_attempts = 4\n",
         &format!(
