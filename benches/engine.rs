@@ -2,11 +2,28 @@
 //! thread, events kept in memory. Criterion reports events per second
 //! (throughput in elements); goal: at least 10 million.
 //!
+//! Its twins, `silent/...`, time what a Monte Carlo run costs: the same runs
+//! into a sink that keeps nothing, once through the engine (a sink that
+//! counts the events, so the engine must emit them) and once as the
+//! straight pass takes them (`NullSink`): a change that slows the engine
+//! shows in the first even when straight runs hide it from `estimate`.
+//!
 //! Run: `cargo bench --bench engine`
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use rehearse_core::EventRecord;
 use rehearse_core::{Mode, Scenario};
-use rehearse_sim::{MemorySink, Plan, RunOptions, Simulator};
+use rehearse_sim::{EventSink, MemorySink, NullSink, Plan, RunOptions, Simulator};
+
+/// Counts events and keeps none: a sink the engine must emit into.
+struct Counting(u64);
+
+impl EventSink for Counting {
+    fn record(&mut self, _: &EventRecord) -> std::io::Result<()> {
+        self.0 += 1;
+        Ok(())
+    }
+}
 
 fn engine(c: &mut Criterion) {
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/ax2012-data-upgrade-dev.toml");
@@ -30,6 +47,25 @@ fn engine(c: &mut Criterion) {
             })
         });
     }
+    group.finish();
+
+    let mut group = c.benchmark_group("silent");
+    let mut seed = 0u64;
+    group.bench_function("data-upgrade/engine", |b| {
+        let mut counting = Counting(0);
+        b.iter(|| {
+            seed += 1;
+            let summary = sim.run(&RunOptions::new(seed, Mode::Random), &mut counting).expect("run");
+            std::hint::black_box(summary.end)
+        })
+    });
+    group.bench_function("data-upgrade/straight", |b| {
+        b.iter(|| {
+            seed += 1;
+            let summary = sim.run(&RunOptions::new(seed, Mode::Random), &mut NullSink).expect("run");
+            std::hint::black_box(summary.end)
+        })
+    });
     group.finish();
 }
 
