@@ -145,6 +145,7 @@ pub fn check(plan: &Plan<'_>, opts: &CheckOptions, progress: &mut dyn FnMut(u64)
             };
             let events = around(&memory.records, &problem);
             let (shrunk, shrunk_problem) = shrink(&mut sim, seed, &schedule, opts.limits, sc, problem.clone());
+            tracing::debug!(seed, from = schedule.len(), to = shrunk.len(), "shrunk the failing schedule");
             report.failure = Some(Failure { seed, problem, events, schedule, shrunk, shrunk_problem });
             break;
         }
@@ -224,8 +225,10 @@ fn shrink(
         // keep the original schedule and problem (and say so by not shrinking).
         None => return (current, problem),
     };
+    tracing::debug!(seed, faults = current.len(), "shrinking the failing schedule");
     let mut n = 2usize;
     while current.len() >= 2 {
+        tracing::debug!(faults = current.len(), parts = n, "shrink: trying parts and complements");
         let chunk = current.len().div_ceil(n);
         let parts: Vec<Vec<Injection>> = current.chunks(chunk).map(<[Injection]>::to_vec).collect();
         let mut progressed = false;

@@ -66,11 +66,14 @@ pub fn replay(
         projection.apply(r);
         data.apply(r);
     }
-    let report = |verdict| ReplayReport {
-        verdict,
-        n_events: records.len() as u64,
-        state: state.clone(),
-        status_rows: projection.rows.len(),
+    let report = |verdict| {
+        tracing::debug!(events = records.len(), ?verdict, "replay verdict");
+        ReplayReport {
+            verdict,
+            n_events: records.len() as u64,
+            state: state.clone(),
+            status_rows: projection.rows.len(),
+        }
     };
     let next_seq = records.last().map_or(0, |r| r.seq + 1);
     match damage {
