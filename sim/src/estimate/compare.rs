@@ -72,12 +72,15 @@ const RESAMPLES: usize = 200;
 /// its 95 % paired bootstrap interval: run indices resampled with
 /// replacement, the same ones for both plans.
 ///
-/// A resample is held as how many times it drew each run, and its
-/// quantiles are read off each plan's runs sorted once by downtime (the
-/// nearest-rank value is where the drawn counts, added up in that order,
-/// reach the rank): the same values as sorting every resample, in linear
-/// time and without keeping the resamples. (Sorting 200 resamples of a
-/// million runs per metric and plan took more than 20 s.)
+/// A resample is held as how many times it drew each run, in a byte per
+/// run; its quantiles are read off each plan's runs sorted once by
+/// downtime (the nearest-rank value is where the counts, added up in that
+/// order, reach the rank). The same values as sorting every resample, in
+/// linear time, without keeping the resamples. (Sorting 200 resamples of a
+/// million runs per metric and plan took more than 20 s.) The counts are
+/// bytes because the draws land at random: a megabyte for a million runs
+/// stays within the processor's caches and address translation, where
+/// words or a table of each run's places (8 MB) cost a miss per draw.
 fn bootstrap(
     a: &[u64],
     b: &[u64],
@@ -92,25 +95,26 @@ fn bootstrap(
     // Resample r reads the bootstrap's one stream from draw r·n on, so the
     // resamples can be spread over threads and still draw what one thread
     // reading the stream from the start draws.
-    let resample = |r: usize, counts: &mut Vec<u32>| -> [f64; 3] {
-        counts.clear();
-        counts.resize(n, 0);
+    let draws = |r: usize| {
         let key = rng::key_of("compare");
         let mut stream = rng::stream_after(seed, 0, Purpose::Analysis, key, 0, (r * n) as u64);
-        for _ in 0..n {
-            counts[(rand_core::Rng::next_u64(&mut stream) % n as u64) as usize] += 1;
-        }
-        let (ra, rb) = (sa.resampled(counts, limit_ms), sb.resampled(counts, limit_ms));
-        [rb[0] - ra[0], rb[1] - ra[1], rb[2] - ra[2]]
+        (0..n).map(move |_| (rand_core::Rng::next_u64(&mut stream) % n as u64) as usize)
     };
     let threads = threads.clamp(1, RESAMPLES);
     let mut diffs = vec![[0.0; 3]; RESAMPLES];
     std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|t| {
+                let (sa, sb) = (&sa, &sb);
                 scope.spawn(move || {
-                    let mut counts = Vec::new();
-                    (t..RESAMPLES).step_by(threads).map(|r| (r, resample(r, &mut counts))).collect::<Vec<_>>()
+                    let mut tally = Tally::default();
+                    (t..RESAMPLES)
+                        .step_by(threads)
+                        .map(|r| {
+                            let [ra, rb] = tally.resample(|| draws(r), [sa, sb], limit_ms);
+                            (r, [rb[0] - ra[0], rb[1] - ra[1], rb[2] - ra[2]])
+                        })
+                        .collect::<Vec<_>>()
                 })
             })
             .collect();
@@ -156,17 +160,17 @@ impl ByDowntime {
         [quantile(&self.values, 0.5) as f64, quantile(&self.values, 0.9) as f64, fit]
     }
 
-    /// The same for the resample that drew run `i` `counts[i]` times (as
-    /// many draws as runs): nearest-rank quantiles, as [`quantile`] gives
-    /// on the sorted resample.
-    fn resampled(&self, counts: &[u32], limit_ms: Option<u64>) -> [f64; 3] {
+    /// The same for a resample of as many draws as runs, `counts[i]` of them
+    /// of run `i`: nearest-rank quantiles, as [`quantile`] gives on the
+    /// sorted resample.
+    fn resampled<C: Count>(&self, counts: &[C], limit_ms: Option<u64>) -> [f64; 3] {
         let n = self.values.len();
         let rank = |q: f64| ((q * n as f64).ceil() as usize).clamp(1, n) as u64;
         let (r50, r90) = (rank(0.5), rank(0.9));
         let (mut p50, mut p90, mut within) = (None, None, 0u64);
         let mut drawn = 0u64;
         for (v, run) in self.values.iter().zip(&self.runs) {
-            drawn += u64::from(counts[*run as usize]);
+            drawn += counts[*run as usize].get();
             if limit_ms.is_some_and(|w| *v <= w) {
                 within = drawn;
             }
@@ -186,36 +190,127 @@ impl ByDowntime {
     }
 }
 
+/// A resample's counts per run. Bytes, so that the counting stays in
+/// cache: a run drawn 256 times (never seen: a run is drawn about once)
+/// sends that resample to a second count in words.
+#[derive(Default)]
+struct Tally {
+    small: Vec<u8>,
+    wide: Vec<u32>,
+}
+
+impl Tally {
+    /// Counts the draws `draws()` makes (called again if a byte
+    /// overflows) and reads both plans off the counts.
+    fn resample<I: Iterator<Item = usize>>(
+        &mut self,
+        draws: impl Fn() -> I,
+        plans: [&ByDowntime; 2],
+        limit_ms: Option<u64>,
+    ) -> [[f64; 3]; 2] {
+        let n = plans[0].values.len();
+        if count(draws(), n, &mut self.small) {
+            count(draws(), n, &mut self.wide);
+            return plans.map(|p| p.resampled(&self.wide, limit_ms));
+        }
+        plans.map(|p| p.resampled(&self.small, limit_ms))
+    }
+}
+
+/// Counts `draws` of `n` runs; whether a count overflowed.
+fn count<C: Count>(draws: impl Iterator<Item = usize>, n: usize, counts: &mut Vec<C>) -> bool {
+    counts.clear();
+    counts.resize(n, C::ZERO);
+    let mut overflowed = false;
+    for i in draws {
+        overflowed |= counts[i].bump();
+    }
+    overflowed
+}
+
+/// A count of draws: a byte, or a word when a byte would not do.
+trait Count: Copy {
+    const ZERO: Self;
+    /// Adds one; whether that wrapped around.
+    fn bump(&mut self) -> bool;
+    fn get(self) -> u64;
+}
+
+impl Count for u8 {
+    const ZERO: u8 = 0;
+    fn bump(&mut self) -> bool {
+        *self = self.wrapping_add(1);
+        *self == 0
+    }
+    fn get(self) -> u64 {
+        u64::from(self)
+    }
+}
+
+impl Count for u32 {
+    const ZERO: u32 = 0;
+    fn bump(&mut self) -> bool {
+        // At most as many draws as runs (10 million): never wraps.
+        *self += 1;
+        false
+    }
+    fn get(self) -> u64 {
+        u64::from(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Sorts the drawn runs' downtimes and reads them as [`ByDowntime::point`]
+    /// reads all runs: what counting must give.
+    fn by_sorting(v: &[u64], draws: &[usize], limit: Option<u64>) -> [f64; 3] {
+        let drawn: Vec<u64> = draws.iter().map(|i| v[*i]).collect();
+        ByDowntime::new(&drawn).point(limit)
+    }
+
+    fn same(got: [f64; 3], want: [f64; 3]) -> bool {
+        got[..2] == want[..2] && (got[2] == want[2] || got[2].is_nan() && want[2].is_nan())
+    }
+
     /// Reading a resample's quantiles and share off the counts gives what
-    /// sorting the resample gives, ties and all, with and without a window.
+    /// sorting the resample gives, ties and all, with and without a
+    /// window, for both plans of a pair.
     #[test]
     fn counted_resamples_read_as_sorted_ones() {
         let mut s = rng::stream(3, 0, Purpose::Analysis, 0, 0);
         let mut next = |m: u64| rand_core::Rng::next_u64(&mut s) % m;
         for n in [1usize, 2, 3, 10, 97, 1000] {
             // Few distinct values, so ties are common.
-            let v: Vec<u64> = (0..n).map(|_| 1_000 * next(7)).collect();
-            let by = ByDowntime::new(&v);
+            let a: Vec<u64> = (0..n).map(|_| 1_000 * next(7)).collect();
+            let b: Vec<u64> = (0..n).map(|_| 1_000 * next(5)).collect();
+            let (sa, sb) = (ByDowntime::new(&a), ByDowntime::new(&b));
+            let mut tally = Tally::default();
             for _ in 0..20 {
-                let idx: Vec<usize> = (0..n).map(|_| next(n as u64) as usize).collect();
-                let mut counts = vec![0u32; n];
-                for i in &idx {
-                    counts[*i] += 1;
-                }
-                let mut drawn: Vec<u64> = idx.iter().map(|i| v[*i]).collect();
-                drawn.sort_unstable();
+                let draws: Vec<usize> = (0..n).map(|_| next(n as u64) as usize).collect();
                 for limit in [None, Some(0), Some(3_000), Some(10_000)] {
-                    let fit = limit.map_or(f64::NAN, |w| drawn.iter().filter(|d| **d <= w).count() as f64 / n as f64);
-                    let want = [quantile(&drawn, 0.5) as f64, quantile(&drawn, 0.9) as f64, fit];
-                    let got = by.resampled(&counts, limit);
-                    assert_eq!(got[..2], want[..2], "n {n}, limit {limit:?}");
-                    assert!(got[2] == want[2] || (got[2].is_nan() && want[2].is_nan()), "n {n}, limit {limit:?}");
+                    let [ra, rb] = tally.resample(|| draws.iter().copied(), [&sa, &sb], limit);
+                    assert!(same(ra, by_sorting(&a, &draws, limit)), "A, n {n}, limit {limit:?}");
+                    assert!(same(rb, by_sorting(&b, &draws, limit)), "B, n {n}, limit {limit:?}");
                 }
             }
         }
+    }
+
+    /// A run drawn more often than a byte counts: the resample is counted
+    /// again in words, and reads as sorting reads it.
+    #[test]
+    fn a_count_past_a_byte_is_counted_again_in_words() {
+        let n = 600;
+        let a: Vec<u64> = (0..n as u64).map(|i| 10 * (n as u64 - i)).collect();
+        let sa = ByDowntime::new(&a);
+        // Run 7 drawn 300 times, then runs 0, 1, ... for the rest.
+        let draws: Vec<usize> = std::iter::repeat_n(7, 300).chain(0..n - 300).collect();
+        let mut small: Vec<u8> = Vec::new();
+        assert!(count(draws.iter().copied(), n, &mut small), "a byte wraps at 256");
+        let mut tally = Tally::default();
+        let [ra, _] = tally.resample(|| draws.iter().copied(), [&sa, &sa], Some(3_000));
+        assert!(same(ra, by_sorting(&a, &draws, Some(3_000))), "{ra:?}");
     }
 }
