@@ -132,6 +132,11 @@ pub struct RunArgs {
     #[arg(long, requires = "db")]
     pub force: bool,
 
+    /// For crash tests: the store's writer stops for good after N committed
+    /// batches and says so on stderr, so a test can kill the run then.
+    #[arg(long, value_name = "N", requires = "db", hide = true)]
+    pub halt_store_after_batches: Option<u64>,
+
     /// Show calendar times from this start (e.g. 2026-12-05T18:00:00)
     /// instead of the scenario's `start`.
     #[arg(long, value_name = "DATETIME")]

@@ -91,7 +91,11 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
                 ("backend", args.backend.clone()),
             ];
             let cal = calendar.unwrap_or_else(store_epoch);
-            Some(SqliteWriter::create(path, &scenario, cal, &meta)?)
+            let writer = SqliteWriter::create(path, &scenario, cal, &meta)?;
+            if let Some(n) = args.halt_store_after_batches {
+                writer.halt_after_batches(n);
+            }
+            Some(writer)
         }
         None => None,
     };

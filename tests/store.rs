@@ -170,24 +170,19 @@ fn a_killed_run_leaves_a_readable_prefix() {
     }
     std::fs::write(&plan, text).unwrap();
     let db = dir.path().join("killed.sqlite");
+    // The run's store writer halts after its first batch and says so: the
+    // run is killed then, with exactly one batch committed, never racing
+    // it (a fast run used to finish before the kill).
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rehearse"))
         .args(["run", plan.to_str().unwrap(), "--seed", "3", "--db", db.to_str().unwrap()])
+        .args(["--halt-store-after-batches", "1"])
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    // Wait until a first batch is committed, then kill.
-    let committed = |db: &Path| -> Option<i64> {
-        let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).ok()?;
-        conn.query_row("SELECT count(*) FROM events", [], |r| r.get(0)).ok()
-    };
-    loop {
-        assert!(child.try_wait().unwrap().is_none(), "the run finished before it could be killed");
-        if db.exists() && committed(&db).is_some_and(|n| n > 0) {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(2));
-    }
+    let said = std::io::BufReader::new(child.stderr.take().unwrap());
+    let halted = std::io::BufRead::lines(said).map_while(Result::ok).any(|l| l == "store halted after 1 batches");
+    assert!(halted, "the run said its store halted");
     child.kill().unwrap(); // SIGKILL on Unix
     let status = child.wait().unwrap();
     assert!(!status.success(), "killed, not finished");
@@ -200,7 +195,7 @@ fn a_killed_run_leaves_a_readable_prefix() {
         .and_then(|rest| rest.split(' ').next())
         .and_then(|n| n.parse().ok())
         .unwrap_or_else(|| panic!("{text}"));
-    assert!(n > 0 && n < 60_002, "{text}");
+    assert_eq!(n, 4096, "one batch of 4,096 events: {text}");
     let out = rehearse(&["sql", db.to_str().unwrap(), "SELECT count(*) AS n, max(seq) AS last FROM events", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let rows: Value = serde_json::from_str(&stdout(&out)).unwrap();

@@ -5,6 +5,8 @@
 
 use std::io;
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
 use std::thread::JoinHandle;
 
@@ -71,6 +73,8 @@ pub struct SqliteWriter<'s> {
     /// Why the writer thread stopped, if it failed: every later call says
     /// it again.
     failed: Option<String>,
+    /// Batches after which the writer thread halts (`u64::MAX`: never).
+    halt_after: Arc<AtomicU64>,
     /// The store's single-writer lock, released when the writer is dropped
     /// (after the writer thread has closed the connection: fields drop
     /// after `Drop::drop`).
@@ -145,11 +149,13 @@ impl<'s> SqliteWriter<'s> {
         tracing::info!(path = %name, "store created");
         let (to_writer, batches) = sync_channel(QUEUED_BATCHES);
         let (give_back, spare) = sync_channel(QUEUED_BATCHES + 1);
+        let halt_after = Arc::new(AtomicU64::new(u64::MAX));
         let writer = std::thread::Builder::new()
             .name("rehearse-store".into())
             .spawn({
                 let name = name.clone();
-                move || write_batches(&name, &conn, &batches, &give_back)
+                let halt_after = Arc::clone(&halt_after);
+                move || write_batches(&name, &conn, &batches, &give_back, &halt_after)
             })
             .map_err(|cause| StoreError::Io { path: name.clone(), cause })?;
         Ok(SqliteWriter {
@@ -163,8 +169,18 @@ impl<'s> SqliteWriter<'s> {
             spare,
             writer: Some(writer),
             failed: None,
+            halt_after,
             _lock: lock,
         })
+    }
+
+    /// For crash tests: once `batches` batches are committed, the writer
+    /// thread says so on stderr (`store halted after N batches`) and stops
+    /// for good, so the run blocks with exactly that much in the store
+    /// until it is killed. A test waits for the line instead of racing the
+    /// run with a clock.
+    pub fn halt_after_batches(&self, batches: u64) {
+        self.halt_after.store(batches, Ordering::Relaxed);
     }
 
     /// Hands the events so far and the changed projection rows to the
@@ -272,12 +288,20 @@ fn write_batches(
     conn: &Connection,
     batches: &Receiver<Batch>,
     give_back: &SyncSender<Events>,
+    halt_after: &AtomicU64,
 ) -> rusqlite::Result<()> {
     let mut insert_many = String::from("INSERT INTO events (seq, at_ms, kind, payload, chain) VALUES ");
     for k in 0..ROWS_PER_INSERT {
         insert_many.push_str(if k == 0 { "(?,?,?,?,?)" } else { ",(?,?,?,?,?)" });
     }
+    let mut committed = 0u64;
     for mut batch in batches {
+        if committed == halt_after.load(Ordering::Relaxed) {
+            eprintln!("store halted after {committed} batches");
+            loop {
+                std::thread::park();
+            }
+        }
         conn.execute_batch("BEGIN")?;
         insert_events(conn, &insert_many, &batch.events)?;
         write_projections(conn, &batch)?;
@@ -288,6 +312,7 @@ fn write_batches(
             _ => "none".to_string(),
         };
         tracing::debug!(path = %path, events = rows.len(), seqs = %seqs, "store batch committed");
+        committed += 1;
         if let Some(status) = &batch.close {
             conn.execute("UPDATE run_meta SET value = ?1 WHERE key = 'status'", params![status])?;
             return Ok(());
