@@ -294,9 +294,8 @@ fn write_batches(
     for k in 0..ROWS_PER_INSERT {
         insert_many.push_str(if k == 0 { "(?,?,?,?,?)" } else { ",(?,?,?,?,?)" });
     }
-    let mut committed = 0u64;
-    for mut batch in batches {
-        if committed == halt_after.load(Ordering::Relaxed) {
+    for (committed, mut batch) in batches.iter().enumerate() {
+        if committed as u64 == halt_after.load(Ordering::Relaxed) {
             eprintln!("store halted after {committed} batches");
             loop {
                 std::thread::park();
@@ -312,7 +311,6 @@ fn write_batches(
             _ => "none".to_string(),
         };
         tracing::debug!(path = %path, events = rows.len(), seqs = %seqs, "store batch committed");
-        committed += 1;
         if let Some(status) = &batch.close {
             conn.execute("UPDATE run_meta SET value = ?1 WHERE key = 'status'", params![status])?;
             return Ok(());
