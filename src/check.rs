@@ -109,7 +109,7 @@ fn write_text(
                 if all.is_empty() { "none".into() } else { all.join(" ") }
             )?;
             writeln!(out, "shrunk to    {} fault(s), which still fails: {}", f.shrunk.len(), f.shrunk_problem)?;
-            writeln!(out, "reproduce    {}", check::repro_command(path, f.seed, &f.shrunk, sc))?;
+            writeln!(out, "reproduce    {}", check::repro_command(path, f.seed, &f.shrunk, sc, opts.limits))?;
         }
     }
     Ok(())
@@ -135,7 +135,7 @@ fn to_json(r: &CheckReport, sc: &Scenario, path: &str, opts: &CheckOptions) -> V
             "schedule": f.schedule.iter().map(|i| script::format_injection(i, sc)).collect::<Vec<_>>(),
             "shrunk": f.shrunk.iter().map(|i| script::format_injection(i, sc)).collect::<Vec<_>>(),
             "shrunk_problem": f.shrunk_problem.to_string(),
-            "reproduce": check::repro_command(path, f.seed, &f.shrunk, sc),
+            "reproduce": check::repro_command(path, f.seed, &f.shrunk, sc, opts.limits),
         })
     });
     let outcomes: serde_json::Map<String, Value> = r

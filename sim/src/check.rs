@@ -270,9 +270,15 @@ pub fn possible_paths(sc: &Scenario) -> BTreeSet<(FaultIdx, StepIdx, Action)> {
     crate::engine::possible(sc).into_iter().map(|p| (p.fault, p.step, p.action)).collect()
 }
 
-/// The command that reproduces a run with a fault schedule.
-pub fn repro_command(scenario_path: &str, seed: u64, schedule: &[Injection], sc: &Scenario) -> String {
-    let mut cmd = format!("rehearse run {scenario_path} --seed {seed}");
+/// The command that reproduces a run with a fault schedule, under the
+/// limits the check ran it with (`run`'s own are looser: a run that broke
+/// check's limit would pass under them).
+pub fn repro_command(scenario_path: &str, seed: u64, schedule: &[Injection], sc: &Scenario, limits: Limits) -> String {
+    let mut cmd = format!(
+        "rehearse run {scenario_path} --seed {seed} --max-time {} --max-events {}",
+        duration_arg(limits.max_time.as_ms()),
+        limits.max_events
+    );
     if schedule.is_empty() {
         cmd.push_str(" --no-faults");
     }
@@ -281,4 +287,34 @@ pub fn repro_command(scenario_path: &str, seed: u64, schedule: &[Injection], sc:
         cmd.push_str(&script::format_injection(inj, sc));
     }
     cmd
+}
+
+/// A duration as `run --max-time` reads it, exactly: whole days, hours,
+/// minutes or seconds where it is one, else milliseconds.
+fn duration_arg(ms: u64) -> String {
+    for (unit, size) in [("d", 86_400_000), ("h", 3_600_000), ("m", 60_000), ("s", 1_000)] {
+        if ms > 0 && ms.is_multiple_of(size) {
+            return format!("{}{unit}", ms / size);
+        }
+    }
+    format!("{ms}ms")
+}
+
+#[cfg(test)]
+mod tests {
+    use rehearse_core::time::SimDuration;
+
+    use super::duration_arg;
+
+    /// The limits printed in a reproduce command read back as the same
+    /// durations, to the millisecond.
+    #[test]
+    fn printed_limits_read_back_exactly() {
+        for ms in [1, 999, 1_000, 61_000, 3_600_000, 5_400_000, 86_400_000, 60 * 86_400_000, 86_400_001] {
+            let text = duration_arg(ms);
+            assert_eq!(SimDuration::parse(&text).map(|d| d.as_ms()), Ok(ms), "{text}");
+        }
+        assert_eq!(duration_arg(60 * 86_400_000), "60d");
+        assert_eq!(duration_arg(5_400_000), "90m");
+    }
 }
