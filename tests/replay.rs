@@ -64,6 +64,14 @@ fn damaged_logs_are_clear_errors() {
     let renamed = log.replacen("\"step\":\"upload\"", "\"step\":\"uplaod\"", 1);
     let seq = renamed.lines().position(|l| l.contains("uplaod")).unwrap() as u64;
     assert_eq!(read_jsonl(&renamed, &s), Err(LogError::ChainBroken { seq }));
+    // A record that claims another seq is damaged where it stands, not at
+    // the seq it claims.
+    let lines: Vec<&str> = log.lines().collect();
+    let claimed = lines[7].replacen("\"seq\":7,", "\"seq\":1033,", 1);
+    assert_ne!(claimed, lines[7], "the record names its seq");
+    let mut forged: Vec<&str> = lines.clone();
+    forged[7] = &claimed;
+    assert_eq!(read_jsonl(&(forged.join("\n") + "\n"), &s), Err(LogError::ChainBroken { seq: 7 }));
     // A sound log of another scenario names steps this one does not have.
     let other_text =
         text.replace("id = \"upload\"", "id = \"transfer\"").replace("after = [\"upload\"]", "after = [\"transfer\"]");

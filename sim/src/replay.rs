@@ -84,7 +84,8 @@ pub fn replay(
         Some(
             e @ (LogError::UnknownStep { seq, .. }
             | LogError::UnknownFault { seq, .. }
-            | LogError::ColumnDiffers { seq, .. }),
+            | LogError::ColumnDiffers { seq, .. }
+            | LogError::NotARecord { seq, .. }),
         ) => {
             return report(Verdict::Corrupted { seq: Some(seq), why: e.to_string() });
         }

@@ -137,6 +137,8 @@ impl<W: Write> EventSink for JsonlWriter<'_, W> {
 pub enum LogError {
     #[error("line {line}: not an event record: {message}")]
     Malformed { line: usize, message: String },
+    #[error("event seq {seq}: not an event record: {message}")]
+    NotARecord { seq: u64, message: String },
     #[error("line {line}: the log ends in the middle of a line (truncated?)")]
     Truncated { line: usize },
     #[error("event seq {seq}: the hash chain breaks here: the event was changed, or an earlier one dropped")]
@@ -178,14 +180,14 @@ impl<'s> Verifier<'s> {
     }
 
     /// Checks one event given as its stored canonical JSON and its chain
-    /// link. The chain covers the stored bytes: any change to them, even
-    /// to spacing, breaks it.
+    /// link; `at` is the seq its place in the log gives it, which errors
+    /// name (not the seq a damaged record claims). The chain covers the
+    /// stored bytes: any change to them, even to spacing, breaks it.
     ///
     /// # Errors
-    /// [`LogError::Malformed`] (with `line` 0: the caller knows the place),
-    /// [`LogError::ChainBroken`], unknown names.
-    pub fn verify(&mut self, canonical: &str, link: &Chain) -> Result<EventRecord, LogError> {
-        let record = self.check(&self.chain, canonical, link)?;
+    /// [`LogError::NotARecord`], [`LogError::ChainBroken`], unknown names.
+    pub fn verify(&mut self, at: u64, canonical: &str, link: &Chain) -> Result<EventRecord, LogError> {
+        let record = self.check(at, &self.chain, canonical, link)?;
         self.chain = *link;
         Ok(record)
     }
@@ -197,12 +199,12 @@ impl<'s> Verifier<'s> {
     ///
     /// # Errors
     /// As [`Verifier::verify`].
-    pub fn check(&self, prev: &Chain, canonical: &str, link: &Chain) -> Result<EventRecord, LogError> {
-        let named = parse_record(canonical).map_err(|e| LogError::Malformed { line: 0, message: e.to_string() })?;
+    pub fn check(&self, at: u64, prev: &Chain, canonical: &str, link: &Chain) -> Result<EventRecord, LogError> {
+        let named = parse_record(canonical).map_err(|e| LogError::NotARecord { seq: at, message: e.to_string() })?;
         if &chain_next(prev, canonical.as_bytes()) != link {
-            return Err(LogError::ChainBroken { seq: named.seq });
+            return Err(LogError::ChainBroken { seq: at });
         }
-        let seq = named.seq;
+        let seq = at;
         let event = named.event.map_names(
             |id| {
                 self.steps
@@ -274,9 +276,9 @@ pub fn read_jsonl_prefix(text: &str, scenario: &Scenario) -> LogRead {
             };
             return LogRead { records, damage: Some(damage) };
         };
-        match v.verify(&canonical, &link) {
+        match v.verify(next_seq, &canonical, &link) {
             Ok(r) => records.push(r),
-            Err(LogError::Malformed { message, .. }) => {
+            Err(LogError::NotARecord { message, .. }) => {
                 return LogRead { records, damage: Some(LogError::Malformed { line: line_no, message }) };
             }
             Err(e) => return LogRead { records, damage: Some(e) },

@@ -27,7 +27,7 @@ pub fn verify_stored(scenario: &Scenario, events: &StoredEvents) -> (Vec<EventRe
         let mut out = Vec::with_capacity(if range.start == 0 { n } else { range.len() });
         let mut prev = if range.start == 0 { &GENESIS } else { events.link_at(range.start - 1) };
         for (seq, text, link, at_ms, kind) in events.range(range) {
-            match verifier.check(prev, text, link) {
+            match verifier.check(seq, prev, text, link) {
                 Ok(r) if r.seq == seq => {
                     let column = if at_ms != i64::try_from(r.at.as_ms()).ok() {
                         Some("at_ms")
@@ -41,7 +41,7 @@ pub fn verify_stored(scenario: &Scenario, events: &StoredEvents) -> (Vec<EventRe
                     }
                     out.push(r);
                 }
-                Ok(_) | Err(LogError::Malformed { .. }) => return (out, Some(LogError::ChainBroken { seq })),
+                Ok(_) | Err(LogError::NotARecord { .. }) => return (out, Some(LogError::ChainBroken { seq })),
                 Err(e) => return (out, Some(e)),
             }
             prev = link;
@@ -99,9 +99,9 @@ mod tests {
             let mut v = Verifier::new(&scenario);
             let mut out = Vec::new();
             for (seq, payload, chain) in events.iter() {
-                match v.verify(payload, chain) {
+                match v.verify(seq, payload, chain) {
                     Ok(r) if r.seq == seq => out.push(r),
-                    Ok(_) | Err(LogError::Malformed { .. }) => return (out, Some(LogError::ChainBroken { seq })),
+                    Ok(_) | Err(LogError::NotARecord { .. }) => return (out, Some(LogError::ChainBroken { seq })),
                     Err(e) => return (out, Some(e)),
                 }
             }
