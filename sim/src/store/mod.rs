@@ -204,6 +204,8 @@ impl<'s> Verifier<'s> {
         if &chain_next(prev, canonical.as_bytes()) != link {
             return Err(LogError::ChainBroken { seq: at });
         }
+        // Errors name the place; the record keeps the seq it holds, which
+        // callers hold to its place.
         let seq = at;
         let event = named.event.map_names(
             |id| {
@@ -219,7 +221,7 @@ impl<'s> Verifier<'s> {
                     .ok_or_else(|| LogError::UnknownFault { seq, fault: id.to_string() })
             },
         )?;
-        Ok(EventRecord { seq, at: named.at, event })
+        Ok(EventRecord { seq: named.seq, at: named.at, event })
     }
 }
 
@@ -277,6 +279,10 @@ pub fn read_jsonl_prefix(text: &str, scenario: &Scenario) -> LogRead {
             return LogRead { records, damage: Some(damage) };
         };
         match v.verify(next_seq, &canonical, &link) {
+            Ok(r) if r.seq != next_seq => {
+                let message = format!("event seq {next_seq}: the record says it is seq {}", r.seq);
+                return LogRead { records, damage: Some(LogError::Malformed { line: line_no, message }) };
+            }
             Ok(r) => records.push(r),
             Err(LogError::NotARecord { message, .. }) => {
                 return LogRead { records, damage: Some(LogError::Malformed { line: line_no, message }) };
