@@ -250,6 +250,14 @@ pub struct SqlArgs {
     /// Print the rows as JSON.
     #[arg(long)]
     pub json: bool,
+
+    /// Stop a query still running after this long (exit 2).
+    #[arg(long, value_name = "DURATION", default_value = "30s")]
+    pub timeout: String,
+
+    /// Refuse a query that returns more rows than this (exit 2).
+    #[arg(long, value_name = "N", default_value_t = 1_000_000)]
+    pub max_rows: usize,
 }
 
 #[derive(Debug, Args)]

@@ -16,8 +16,24 @@ pub fn sql(args: &SqlArgs) -> Result<ExitCode> {
     if !rehearse_sim::store::sqlite::is_sqlite(&args.file) {
         anyhow::bail!("{}: not a SQLite run store (write one with `rehearse run ... --db FILE`)", args.file.display());
     }
-    let rehearse_sim::store::sqlite::QueryResult { columns, rows } =
-        rehearse_sim::store::sqlite::query(&args.file, &args.query)?;
+    let timeout = rehearse_core::SimDuration::parse(&args.timeout)
+        .map_err(|e| anyhow::anyhow!("--timeout {}: {e}", args.timeout))?;
+    let timeout = std::time::Duration::from_millis(timeout.as_ms());
+    // The wall clock enters here, at the edge, for the user's time limit:
+    // nothing simulated depends on it.
+    #[allow(clippy::disallowed_methods)]
+    let started = std::time::Instant::now();
+    let stop = move || started.elapsed() > timeout;
+    let result = rehearse_sim::store::sqlite::query(&args.file, &args.query, args.max_rows, stop);
+    let rehearse_sim::store::sqlite::QueryResult { columns, rows } = match result {
+        Err(e @ rehearse_sim::store::sqlite::StoreError::QueryStopped { .. }) => {
+            anyhow::bail!("{e}: it ran past --timeout {}; narrow it, or give a longer --timeout", args.timeout)
+        }
+        Err(e @ rehearse_sim::store::sqlite::StoreError::TooManyRows { .. }) => {
+            anyhow::bail!("{e} (--max-rows {}); narrow it with WHERE or LIMIT, or raise --max-rows", args.max_rows)
+        }
+        other => other?,
+    };
     if args.json {
         let json_rows: Vec<Value> = rows
             .iter()

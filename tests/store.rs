@@ -321,3 +321,26 @@ fn a_stored_run_with_violations_exits_1() {
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(rehearse(&["replay", ok.to_str().unwrap()]).status.code(), Some(0));
 }
+
+/// A query with no end stops at its limit with exit 2: too many rows, or
+/// past its time.
+#[test]
+fn sql_is_bounded_in_rows_and_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = run_db(dir.path(), &[]);
+    let db = db.to_str().unwrap();
+    let endless = "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c)";
+    let out = rehearse(&["sql", db, &format!("{endless} SELECT x FROM c"), "--max-rows", "1000"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("returns more than 1000 rows"), "{}", stderr(&out));
+    let out = rehearse(&["sql", db, &format!("{endless} SELECT count(*) FROM c"), "--timeout", "300ms"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("stopped before it ended") && stderr(&out).contains("--timeout 300ms"),
+        "{}",
+        stderr(&out)
+    );
+    // Within its bounds, a query answers.
+    let out = rehearse(&["sql", db, "SELECT count(*) AS n FROM events", "--max-rows", "1", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}

@@ -81,6 +81,10 @@ pub enum StoreError {
     Io { path: String, cause: io::Error },
     #[error("{path}: another run is writing this store; refusing to replace it")]
     Busy { path: String },
+    #[error("{path}: the query was stopped before it ended ({rows} rows read by then)")]
+    QueryStopped { path: String, rows: usize },
+    #[error("{path}: the query returns more than {max_rows} rows")]
+    TooManyRows { path: String, max_rows: usize },
 }
 
 /// Whether the file starts like a SQLite database.

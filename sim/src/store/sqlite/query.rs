@@ -7,13 +7,25 @@ use rusqlite::{Connection, OpenFlags};
 
 use super::StoreError;
 
+/// SQLite instructions between two calls of a query's `stop` check.
+const OPS_PER_CHECK: i32 = 10_000;
+
 /// Runs a read-only query on a store, with the file also attached as
 /// `DBUPGRADE` so that the documented `[DBUPGRADE].[DATAUPGRADESTATUS]`
-/// query runs verbatim. Returns column names and rows as text.
+/// query runs verbatim. Returns column names and rows as text, at most
+/// `max_rows` of them; `stop` is asked every few thousand SQLite
+/// instructions whether to give up (the caller's clock: a query with no
+/// end, such as an unbounded recursive CTE, must not run for ever).
 ///
 /// # Errors
-/// SQLite errors (a bad query, a write attempt, an unreadable file).
-pub fn query(path: &Path, sql: &str) -> Result<QueryResult, StoreError> {
+/// SQLite errors (a bad query, a write attempt, an unreadable file),
+/// [`StoreError::QueryStopped`], [`StoreError::TooManyRows`].
+pub fn query(
+    path: &Path,
+    sql: &str,
+    max_rows: usize,
+    stop: impl FnMut() -> bool + Send + 'static,
+) -> Result<QueryResult, StoreError> {
     let name = path.display().to_string();
     let err = |source| StoreError::Sqlite { path: name.clone(), cause: source };
     let io_err = |cause| StoreError::Io { path: name.clone(), cause };
@@ -27,9 +39,10 @@ pub fn query(path: &Path, sql: &str) -> Result<QueryResult, StoreError> {
         path: name.clone(),
         why: "its path is not valid UTF-8, which SQLite cannot attach".into(),
     })?;
-    let conn =
+    let mut conn =
         Connection::open_with_flags(&absolute, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
             .map_err(err)?;
+    conn.progress_handler(OPS_PER_CHECK, Some(stop)).map_err(err)?;
     conn.execute_batch("PRAGMA query_only = ON").map_err(err)?;
     conn.execute("ATTACH DATABASE ?1 AS DBUPGRADE", [attach]).map_err(err)?;
     let mut stmt = conn.prepare(sql).map_err(err)?;
@@ -52,7 +65,16 @@ pub fn query(path: &Path, sql: &str) -> Result<QueryResult, StoreError> {
         .map_err(err)?;
     let mut out = Vec::new();
     for row in rows {
-        out.push(row.map_err(err)?);
+        if out.len() == max_rows {
+            return Err(StoreError::TooManyRows { path: name, max_rows });
+        }
+        match row {
+            Ok(row) => out.push(row),
+            Err(rusqlite::Error::SqliteFailure(e, _)) if e.code == rusqlite::ErrorCode::OperationInterrupted => {
+                return Err(StoreError::QueryStopped { path: name, rows: out.len() });
+            }
+            Err(e) => return Err(err(e)),
+        }
     }
     Ok(QueryResult { columns, rows: out })
 }
