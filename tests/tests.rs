@@ -9,6 +9,7 @@ mod docs;
 mod engine;
 mod estimate;
 mod faults;
+mod fuzz_props;
 mod library;
 mod outputs;
 mod props;
