@@ -10,6 +10,7 @@ mod engine;
 mod estimate;
 mod faults;
 mod fuzz_props;
+mod fuzz_regressions;
 mod library;
 mod outputs;
 mod props;
