@@ -9,6 +9,8 @@ mod docs;
 mod engine;
 mod estimate;
 mod faults;
+mod fuzz_props;
+mod fuzz_regressions;
 mod library;
 mod outputs;
 mod props;
