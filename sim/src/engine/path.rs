@@ -19,6 +19,16 @@ pub(super) fn later<T: Ord>(at: u64, id: T, best_at: u64, best_id: Option<T>) ->
     at > best_at || at == best_at && best_id.is_none_or(|best| id > best)
 }
 
+/// [`later`] for candidates visited in the order they were declared (ids
+/// increasing, as a straight run visits a step's incoming edges): at the
+/// same millisecond the one visited last is the one declared last, so the
+/// rule needs no id comparison. The callers assert the order in debug
+/// builds.
+#[inline]
+pub(super) fn later_in_order(at: u64, best_at: u64) -> bool {
+    at >= best_at
+}
+
 /// The critical path of a run committed at `now` (steps end at `end(i)`),
 /// from the top-level step that ended last; of those ending together, the
 /// one declared last (a rule of the plan, as in `Simulator::release`).

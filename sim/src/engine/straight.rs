@@ -252,7 +252,8 @@ impl Simulator<'_, '_> {
                     let (mut at, mut by, mut edge) = (0u64, None, None);
                     for &(e, source, lag) in &sp.into[from as usize..to as usize] {
                         let due = t[source.index()] + lag;
-                        if path::later(due, e, at, edge) {
+                        debug_assert!(edge.is_none_or(|best| e > best), "incoming edges in declaration order");
+                        if path::later_in_order(due, at) {
                             (at, by, edge) = (due, Some(source), Some(e));
                         }
                     }
