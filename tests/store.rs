@@ -76,8 +76,14 @@ fn sql_is_read_only_and_errors_are_clear() {
     let before = std::fs::read(&db).unwrap();
     let out = rehearse(&["sql", db.to_str().unwrap(), "DELETE FROM events"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("readonly"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("read-only"), "{}", stderr(&out));
     assert_eq!(std::fs::read(&db).unwrap(), before);
+    // A statement that writes elsewhere is refused before it makes anything.
+    let copy = dir.path().join("copy.sqlite");
+    let out = rehearse(&["sql", db.to_str().unwrap(), &format!("VACUUM INTO '{}'", copy.display())]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("read-only"), "{}", stderr(&out));
+    assert!(!copy.exists(), "VACUUM INTO left a file");
     let out = rehearse(&["sql", db.to_str().unwrap(), "SELECT count(*) AS n FROM events", "--json"]);
     let v: Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert!(v[0]["n"].as_str().unwrap().parse::<u64>().unwrap() > 100);

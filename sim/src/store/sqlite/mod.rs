@@ -81,6 +81,8 @@ pub enum StoreError {
     Io { path: String, cause: io::Error },
     #[error("{path}: another run is writing this store; refusing to replace it")]
     Busy { path: String },
+    #[error("{path}: `sql` is read-only, and this statement would write; it was not run")]
+    Writes { path: String },
     #[error("{path}: the query was stopped before it ended ({rows} rows read by then)")]
     QueryStopped { path: String, rows: usize },
     #[error("{path}: the query returns more than {max_rows} rows")]

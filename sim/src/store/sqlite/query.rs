@@ -46,6 +46,11 @@ pub fn query(
     conn.execute_batch("PRAGMA query_only = ON").map_err(err)?;
     conn.execute("ATTACH DATABASE ?1 AS DBUPGRADE", [attach]).map_err(err)?;
     let mut stmt = conn.prepare(sql).map_err(err)?;
+    // Refused before it runs, not when it writes: `VACUUM INTO` fails on the
+    // read-only connection only after it has created its output file.
+    if !stmt.readonly() {
+        return Err(StoreError::Writes { path: name });
+    }
     let columns: Vec<String> = stmt.column_names().map(str::to_string).collect();
     let n = columns.len();
     let rows = stmt
