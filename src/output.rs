@@ -8,11 +8,45 @@ use anyhow::{Context, Result};
 /// Writes `text` to `path` through a temporary file renamed over it once
 /// complete.
 pub fn write_atomically(path: &Path, text: &str) -> Result<()> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    let mut tmp =
-        tempfile::NamedTempFile::new_in(dir).with_context(|| format!("cannot create a file in {}", dir.display()))?;
+    let mut tmp = temp_beside(path)?;
     tmp.write_all(text.as_bytes()).with_context(|| format!("writing {}", path.display()))?;
     persist(tmp, path)
+}
+
+/// A temporary file beside `path`, to be renamed over it when complete.
+/// It is named after `path` (`.NAME.rehearse-XXXXXX.tmp`) and locked while
+/// in use, so that the leftovers of a killed run (a process killed cannot
+/// remove its own) are told apart from another run's file in progress and
+/// removed here, the next time anything is written to `path`.
+pub fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let name = path.file_name().map_or_else(|| "output".into(), |n| n.to_string_lossy().into_owned());
+    let prefix = format!(".{name}.rehearse-");
+    remove_leftovers(dir, &prefix);
+    let tmp = tempfile::Builder::new()
+        .prefix(&prefix)
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .with_context(|| format!("cannot create a file in {}", dir.display()))?;
+    tmp.as_file().lock().with_context(|| format!("cannot lock {}", tmp.path().display()))?;
+    Ok(tmp)
+}
+
+/// Removes the temporary files `PREFIX*.tmp` in `dir` that no process
+/// holds (best effort: what cannot be read or removed is left).
+fn remove_leftovers(dir: &Path, prefix: &str) {
+    let Ok(entries) = std::fs::read_dir(dir) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if !(name.starts_with(prefix) && name.ends_with(".tmp")) {
+            continue;
+        }
+        let unheld = std::fs::File::open(entry.path()).is_ok_and(|f| f.try_lock().is_ok());
+        if unheld {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
 }
 
 /// Renames a finished temporary file over `path`, with the permissions of
@@ -70,6 +104,30 @@ mod tests {
     /// A path is refused when it is an input by another name: the same
     /// name, a `./` prefix, a symbolic link, a hard link; and for files
     /// not yet made, the same name in the same directory.
+    /// A killed run's temporary file is removed by the next write to the
+    /// same output; one still held by a running writer is left alone.
+    #[test]
+    fn leftovers_of_a_killed_run_are_removed_next_time() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let out = dir.path().join("run.jsonl");
+        let stale = dir.path().join(".run.jsonl.rehearse-AbC123.tmp");
+        std::fs::write(&stale, "half a log").expect("write");
+        let held = dir.path().join(".run.jsonl.rehearse-XyZ789.tmp");
+        std::fs::write(&held, "a log in progress").expect("write");
+        let holder = std::fs::File::open(&held).expect("open");
+        holder.lock().expect("lock");
+        let other = dir.path().join(".other.jsonl.rehearse-AbC123.tmp");
+        std::fs::write(&other, "another output's").expect("write");
+        write_atomically(&out, "done\n").expect("written");
+        assert_eq!(std::fs::read_to_string(&out).expect("read"), "done\n");
+        assert!(!stale.exists(), "the killed run's leftover is removed");
+        assert!(held.exists(), "a file in use is kept");
+        assert!(other.exists(), "another output's file is kept");
+        drop(holder);
+        let left: Vec<_> = std::fs::read_dir(dir.path()).expect("dir").flatten().map(|e| e.file_name()).collect();
+        assert_eq!(left.len(), 3, "{left:?}");
+    }
+
     #[test]
     fn an_output_that_is_an_input_is_refused() {
         let dir = tempfile::tempdir().expect("temp dir");

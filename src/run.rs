@@ -105,9 +105,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     // place of a good one.
     let (result, stream_hash) = match &args.events {
         Some(path) => {
-            let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
-            let tmp = tempfile::NamedTempFile::new_in(dir)
-                .with_context(|| format!("cannot create a file in {}", dir.display()))?;
+            let tmp = output::temp_beside(path)?;
             let mut writer = JsonlWriter::new(BufWriter::new(tmp), &scenario);
             let result = sim.run(&opts, &mut Tee(&mut memory, &mut Tee(&mut writer, &mut db)));
             let hash = writer.hash();
