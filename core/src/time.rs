@@ -284,13 +284,13 @@ impl Calendar {
     /// Parses `2026-12-05T18:00`, `2026-12-05T18:00:00`, `2026-12-05 18:00:00.000`.
     ///
     /// # Errors
-    /// Returns a message naming the expected form when the text is not a
+    /// [`CalendarError`], naming the expected form, when the text is not a
     /// civil date and time.
-    pub fn parse(text: &str) -> Result<Self, String> {
+    pub fn parse(text: &str) -> Result<Self, CalendarError> {
         text.trim()
             .parse::<jiff::civil::DateTime>()
             .map(Calendar::new)
-            .map_err(|e| format!("\"{text}\" is not a date and time like \"2026-12-05T18:00:00\": {e}"))
+            .map_err(|e| CalendarError { text: text.to_string(), why: e.to_string() })
     }
 
     pub fn start(&self) -> jiff::civil::DateTime {
@@ -321,6 +321,15 @@ impl Calendar {
             None => format!("start + {}", SimDuration(t.0).hms_ms()),
         }
     }
+}
+
+/// A text that is not a calendar date and time.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("\"{text}\" is not a date and time like \"2026-12-05T18:00:00\": {why}")]
+pub struct CalendarError {
+    pub text: String,
+    /// What the date-time parser said.
+    pub why: String,
 }
 
 #[cfg(test)]

@@ -66,14 +66,14 @@ impl Version {
     /// release names (`may-2016`, `july-2017`, ...). Case does not matter.
     ///
     /// # Errors
-    /// A message listing the names it knows.
-    pub fn parse(text: &str) -> Result<Version, String> {
+    /// [`UnknownRelease`], whose message lists the names it knows.
+    pub fn parse(text: &str) -> Result<Version, UnknownRelease> {
         let t = text.trim().to_ascii_lowercase();
-        NAMES.iter().find(|(_, names, _)| names.contains(&t.as_str())).map(|(v, _, _)| *v).ok_or_else(|| {
-            format!(
-                "unknown release {text:?}; expected one of ax2012, 7.0, 7.0.1, 7.0.1-pu2, 7.1, 7.2, 7.3, 8.x (8.0, 8.1), platform, or a release name like may-2016, august-2016, 1611, july-2017"
-            )
-        })
+        NAMES
+            .iter()
+            .find(|(_, names, _)| names.contains(&t.as_str()))
+            .map(|(v, _, _)| *v)
+            .ok_or_else(|| UnknownRelease(text.to_string()))
     }
 
     /// The release as the documents name it.
@@ -314,6 +314,13 @@ pub fn code_upgrade(from: Version, to: Version) -> Result<Answer, String> {
     Ok(Answer { from, to, required: true, basis: Basis::Rule })
 }
 
+/// A release name [`Version::parse`] does not know.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown release {0:?}; expected one of ax2012, 7.0, 7.0.1, 7.0.1-pu2, 7.1, 7.2, 7.3, 8.x (8.0, 8.1), platform, or a release name like may-2016, august-2016, 1611, july-2017"
+)]
+pub struct UnknownRelease(pub String);
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -324,7 +331,7 @@ mod tests {
             assert_eq!(Version::parse(v.id()), Ok(v));
             assert_eq!(Version::parse(&v.id().to_uppercase()), Ok(v));
         }
-        assert!(Version::parse("9.0").unwrap_err().contains("expected one of"));
+        assert!(Version::parse("9.0").unwrap_err().to_string().contains("expected one of"));
     }
 
     #[test]
