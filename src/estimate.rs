@@ -6,9 +6,10 @@ use std::process::ExitCode;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use anyhow::{Context, Result, bail};
+use rehearse_core::event::Outcome;
 use rehearse_core::{Scenario, SimDuration};
 use rehearse_sim::Plan;
-use rehearse_sim::estimate::{self, Estimate, EstimateOptions, Gate, Measure, Metric, QUANTILES};
+use rehearse_sim::estimate::{self, Estimate, EstimateOptions, Gate, Measure, QUANTILES};
 use serde_json::{Value, json};
 
 use crate::cli::{CompareArgs, EstimateArgs};
@@ -91,122 +92,209 @@ pub fn estimate(args: &EstimateArgs) -> Result<ExitCode> {
     Ok(if failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
+fn pct(v: f64) -> String {
+    format!("{:.1}%", 100.0 * v)
+}
+
 fn write_text(out: &mut impl Write, e: &Estimate, sc: &Scenario, path: &str, failed: &[&Gate]) -> std::io::Result<()> {
     let d = |ms: u64| SimDuration(ms).hms();
-    writeln!(out, "estimate     {path}: {} runs (seed {}, runs 0..{})", e.runs, e.seed, e.runs)?;
-    let q: Vec<String> = QUANTILES.iter().map(|(n, q)| format!("{} {}", n.to_uppercase(), d(e.quantile(*q)))).collect();
     let m = e.measure;
-    writeln!(out, "{:<12} {}", m.key(), q.join("  "))?;
-    writeln!(
-        out,
-        "             mean {}  max {}",
-        d(e.mean_ms.round() as u64),
-        d(*e.downtime_sorted.last().unwrap_or(&0))
-    )?;
-    writeln!(
-        out,
-        "             P90 95% CI {} .. {}; {}",
-        d(e.p90_ci.0),
-        d(e.p90_ci.1),
-        match e.converged_after {
-            Some(n) => format!("stable within 1% after {n} runs"),
-            None => "not stable within 1% yet: run more".to_string(),
+    writeln!(out, "estimate     {path}: {} runs (seed {}, runs 0..{})", e.runs, e.seed, e.runs)?;
+    // The headline: did the go-live succeed?
+    let target = sc.meta.window_confidence.map_or(String::new(), |c| {
+        format!(" (needed {:.0}%: {})", 100.0 * c, if e.p_success >= c { "met" } else { "NOT MET" })
+    });
+    match e.window {
+        Some(w) => writeln!(
+            out,
+            "success      {} of runs commit with the {} inside the {} window{target}",
+            pct(e.p_success),
+            m.label(),
+            d(w.as_ms())
+        )?,
+        None => writeln!(out, "success      {} of runs commit (no window: give --window){target}", pct(e.p_success))?,
+    }
+    let late = e.share(Outcome::Committed) - e.p_success;
+    let mut rest = vec![format!("rolled back {}", pct(e.share(Outcome::RolledBack)))];
+    if late > 0.0 {
+        rest.push(format!("committed late {}", pct(late)));
+    }
+    for (label, o) in [("aborted", Outcome::Aborted), ("cancelled", Outcome::Cancelled)] {
+        if e.share(o) > 0.0 {
+            rest.push(format!("{label} {}", pct(e.share(o))));
         }
-    )?;
-    let mix: Vec<String> =
-        e.outcomes.iter().map(|(o, n)| format!("{o} {:.1}%", 100.0 * *n as f64 / e.runs as f64)).collect();
-    writeln!(out, "outcomes     {}", mix.join(", "))?;
-    let none = e.downtime_sorted.iter().take_while(|d| **d == 0).count();
+    }
+    writeln!(out, "             {}", rest.join(", "))?;
+    match e.committed_quantile(0.5) {
+        None => writeln!(out, "committed    no run committed")?,
+        Some(_) => {
+            let q: Vec<String> =
+                QUANTILES.iter().map(|(n, q)| format!("{} {}", n.to_uppercase(), d(e.quantile(*q)))).collect();
+            writeln!(out, "committed    {} of the go-live (committed runs):", m.label())?;
+            writeln!(out, "             {}", q.join("  "))?;
+            writeln!(
+                out,
+                "             mean {}  max {}",
+                d(e.mean_ms.unwrap_or(0.0).round() as u64),
+                d(*e.committed_sorted.last().unwrap_or(&0))
+            )?;
+            if let Some((lo, hi)) = e.p90_ci {
+                writeln!(
+                    out,
+                    "             P90 95% CI {} .. {}; {}",
+                    d(lo),
+                    d(hi),
+                    match e.converged_after {
+                        Some(n) => format!("stable within 1% after {n} runs"),
+                        None => "not stable within 1% yet: run more".to_string(),
+                    }
+                )?;
+            }
+        }
+    }
+    let live: Vec<String> = [("P50", 0.5), ("P80", 0.8), ("P90", 0.9)]
+        .iter()
+        .map(|(n, q)| format!("{n} {}", e.go_live(*q).map_or("never".to_string(), |ms| format!("T+{}", d(ms)))))
+        .collect();
+    writeln!(out, "live by      {} (all runs; a rollback never goes live)", live.join("  "))?;
+    if let (Some(p50), Some(p90)) = (e.outage_quantile(0.5), e.outage_quantile(0.9)) {
+        let back = e.window.map_or(String::new(), |w| {
+            let n = e.outage_sorted.partition_point(|o| *o <= w.as_ms());
+            format!("; {} back inside the window", pct(n as f64 / e.outage_sorted.len() as f64))
+        });
+        writeln!(
+            out,
+            "rolled back  outage until the old system is back: P50 {}  P90 {}  max {}{back}",
+            d(p50),
+            d(p90),
+            d(*e.outage_sorted.last().unwrap_or(&0))
+        )?;
+    }
     if m == Measure::Elapsed {
         writeln!(
             out,
             "             the plan has no downtime (no step marks where it begins or ends): this is the elapsed time of each run, start to end"
         )?;
-    } else if none > 0 {
-        writeln!(
-            out,
-            "             {:.1}% of runs ended before downtime began (cancelled or rolled back early): counted as no downtime",
-            100.0 * none as f64 / e.runs as f64
-        )?;
     }
-    if let (Some(w), Some(p)) = (e.window, e.p_fit) {
-        let target = sc.meta.window_confidence.map_or(String::new(), |c| {
-            format!(" (needed {:.0}%: {})", 100.0 * c, if p >= c { "met" } else { "NOT MET" })
-        });
-        writeln!(out, "window       {}: fits in {:.1}% of runs{target}", d(w.as_ms()), 100.0 * p)?;
-    }
-    writeln!(out, "\nhistogram of {}", m.label())?;
+    writeln!(out, "\nhistogram of {} (all runs: # committed, x rolled back, cancelled or aborted)", m.label())?;
     for line in histogram(e) {
         writeln!(out, "  {line}")?;
     }
     writeln!(
         out,
-        "\nwhat drives it (criticality: share of committed runs on the critical path; sensitivity: rank correlation with {})",
+        "\nwhat drives it (committed runs: P90 {} when the step is long minus when short; crit: share on the critical path)",
         m.label()
     )?;
+    let shift = |i: usize| e.drivers[i].map_or(0, |x| x.p90_shift_ms);
     let mut steps: Vec<usize> = (0..sc.steps.len()).filter(|i| !sc.steps[*i].is_group()).collect();
     steps.sort_by(|a, b| {
-        let key = |i: &usize| e.sensitivity[*i].unwrap_or(0.0).abs();
-        key(b).total_cmp(&key(a)).then(e.criticality[*b].total_cmp(&e.criticality[*a])).then(a.cmp(b))
+        shift(*b).abs().cmp(&shift(*a).abs()).then(e.criticality[*b].total_cmp(&e.criticality[*a])).then(a.cmp(b))
     });
+    let largest = steps.first().map_or(1, |i| shift(*i).unsigned_abs().max(1));
     for i in steps.into_iter().take(10) {
-        let rho = e.sensitivity[i];
-        let bar = "#".repeat((rho.unwrap_or(0.0).abs() * 30.0).round() as usize);
+        let bar = "#".repeat((shift(i).unsigned_abs() * 20).div_ceil(largest) as usize);
         writeln!(
             out,
-            "  {:<36} crit {:>5.1}%  rho {:>6}  {bar}",
-            truncate(&sc.steps[i].id, 36),
+            "  {:<32} {:>8}  crit {:>5.1}%  {bar}",
+            truncate(&sc.steps[i].id, 32),
+            e.drivers[i].map_or("fixed".to_string(), |x| hours(x.p90_shift_ms)),
             100.0 * e.criticality[i],
-            rho.map_or("-".to_string(), |r| format!("{r:+.2}"))
         )?;
     }
     if !e.faults.is_empty() {
         writeln!(
             out,
-            "\nfaults (with the fault minus without it, same random numbers; negative when it ends runs early)"
+            "\nfaults (with the fault against the same runs without it; committed shifts over runs that commit either way)"
         )?;
         for f in &e.faults {
-            let added = f.added_mean_ms.map_or("-".to_string(), |m| signed(m.round() as i64));
-            let shift = f.p90_shift_ms.map_or("-".to_string(), signed);
+            let pts =
+                f.p_success_shift.map_or("-".to_string(), |p| format!("{:+.1} pts", rehearse_sim::report::points(p)));
+            let shift = |v: Option<i64>| v.map_or("-".to_string(), hours);
             writeln!(
                 out,
-                "  {:<24} struck in {:>5.1}% of runs  mean {} {added:>10}  P90 {shift:>10}",
-                sc.faults[f.fault.index()].id,
+                "  {:<24} struck {:>5.1}%  P(success) {pts:>9}  P50 {:>7}  P90 {:>7}",
+                truncate(&sc.faults[f.fault.index()].id, 24),
                 100.0 * f.runs_struck as f64 / e.runs as f64,
-                m.key()
+                shift(f.committed_p50_shift_ms),
+                shift(f.committed_p90_shift_ms),
             )?;
         }
     }
     if let Some(p) = &e.point_of_no_return {
         writeln!(out, "\npoint of no return")?;
+        let pol = &sc.policies[p.policy.index()].name;
         if p.latest_start_ms == 0 {
             writeln!(
                 out,
-                "  a rollback takes up to {} (P90): longer than the window, so no rollback can end inside it",
+                "  a rollback ({pol}: reaction + restore, P90) takes {}: longer than the window, so none can end inside it",
                 d(p.rollback_p90_ms)
             )?;
         } else {
             writeln!(
                 out,
-                "  a rollback takes up to {} (P90); to end inside the window it must begin by T+{} into the downtime",
-                d(p.rollback_p90_ms),
-                d(p.latest_start_ms)
+                "  T+{} into the downtime: a rollback ({pol}: reaction + restore, P90) takes {}; decided later, it ends past the window",
+                d(p.latest_start_ms),
+                d(p.rollback_p90_ms)
             )?;
         }
-        if let Some((step, p90)) = p.checkpoint {
-            writeln!(
-                out,
-                "  go/no-go: if `{}` is not done by T+{} (half the runs have it done by T+{}), roll back",
-                sc.step(step).id,
-                d(p.latest_start_ms),
-                d(p90)
-            )?;
+        for dl in &p.deadlines {
+            let name = &sc.policies[dl.policy.index()].name;
+            if dl.too_late() {
+                writeln!(
+                    out,
+                    "  DISAGREES: the plan's deadline for {name} is T+{}, but a rollback must begin by T+{} to end inside the window",
+                    d(dl.deadline_ms),
+                    d(dl.safe_begin_ms)
+                )?;
+            } else {
+                writeln!(
+                    out,
+                    "  the plan's deadline for {name}, T+{}, agrees: a rollback begun then ends inside the window",
+                    d(dl.deadline_ms)
+                )?;
+            }
+        }
+    }
+    if let Some(c) = &e.checkpoints {
+        writeln!(
+            out,
+            "\ngo/no-go checkpoints (\"if STEP is not done by T, roll back\"; over {} sampled runs; without a rule: success {}, window blown {})",
+            c.runs,
+            pct(c.p_success),
+            pct(c.p_blown)
+        )?;
+        let row = |r: &rehearse_sim::estimate::Checkpoint, note: &str| {
+            format!(
+                "  {:<28} by T+{}  rolls back {:>5}  needless {:>5}  saved {:>5}  success {:>6}{note}",
+                truncate(&sc.step(r.step).id, 28),
+                d(r.by_ms),
+                pct(r.rolls_back),
+                pct(r.needless),
+                pct(r.saved),
+                pct(r.p_success)
+            )
+        };
+        match &c.recommended {
+            Some(r) => writeln!(out, "{}", row(r, "  <- recommended"))?,
+            None => writeln!(out, "  no rule saves more runs than it rolls back needlessly")?,
+        }
+        for r in c.rules.iter().filter(|r| Some(*r) != c.recommended.as_ref()).take(4) {
+            writeln!(out, "{}", row(r, ""))?;
+        }
+        if let Some(n) = &c.naive {
+            writeln!(out, "{}", row(n, "  (last step by the point of no return)"))?;
         }
     }
     for g in failed {
         writeln!(out, "\nGATE FAILED  {}", g.text)?;
     }
     Ok(())
+}
+
+/// A signed duration in hours, `+1.5h`.
+fn hours(ms: i64) -> String {
+    let h = ms as f64 / 3_600_000.0;
+    if h.abs() < 0.05 { "0.0h".to_string() } else { format!("{h:+.1}h") }
 }
 
 fn signed(ms: i64) -> String {
@@ -218,18 +306,21 @@ fn truncate(s: &str, w: usize) -> String {
     if s.chars().count() <= w { s.to_string() } else { format!("{}...", s.chars().take(w - 3).collect::<String>()) }
 }
 
-/// Twelve bins between the smallest and largest downtime, `|` marking the
+/// Twelve bins between the smallest and largest downtime of all runs, `#`
+/// for committed runs and `x` for the others, `<- window` marking the
 /// window's bin.
 fn histogram(e: &Estimate) -> Vec<String> {
     let bins = e.histogram(12);
-    let top = bins.iter().map(|b| b.count).max().unwrap_or(1);
+    let top = bins.iter().map(|(b, _)| b.count).max().unwrap_or(1).max(1);
     bins.iter()
-        .map(|b| {
+        .map(|(b, committed)| {
             let mark = if e.window.is_some_and(|w| b.contains(w.as_ms())) { " <- window" } else { "" };
+            let all = (b.count * 40).div_ceil(top) as usize;
+            let c = ((committed * 40).div_ceil(top) as usize).min(all);
             format!(
                 "{:>11} {:<40} {:>6.1}%{mark}",
                 SimDuration(b.from_ms).hms(),
-                "#".repeat(((b.count * 40).div_ceil(top.max(1))) as usize),
+                format!("{}{}", "#".repeat(c), "x".repeat(all - c)),
                 100.0 * b.count as f64 / e.downtime_sorted.len() as f64
             )
         })
@@ -237,8 +328,11 @@ fn histogram(e: &Estimate) -> Vec<String> {
 }
 
 fn to_json(e: &Estimate, sc: &Scenario, path: &str, gates: &[Gate], failed: &[&Gate]) -> Value {
-    let quantiles: serde_json::Map<String, Value> =
-        QUANTILES.iter().map(|(n, q)| (format!("{n}_ms"), json!(e.quantile(*q)))).collect();
+    let quantiles = |sorted: Option<()>, f: &dyn Fn(f64) -> Option<u64>| -> Value {
+        sorted.map_or(Value::Null, |()| {
+            QUANTILES.iter().map(|(n, q)| (format!("{n}_ms"), json!(f(*q)))).collect::<serde_json::Map<_, _>>().into()
+        })
+    };
     let outcomes: serde_json::Map<String, Value> = e
         .outcomes
         .iter()
@@ -246,7 +340,15 @@ fn to_json(e: &Estimate, sc: &Scenario, path: &str, gates: &[Gate], failed: &[&G
         .collect();
     let steps: Vec<Value> = (0..sc.steps.len())
         .filter(|i| !sc.steps[*i].is_group())
-        .map(|i| json!({ "id": sc.steps[i].id, "criticality": e.criticality[i], "sensitivity": e.sensitivity[i] }))
+        .map(|i| {
+            json!({
+                "id": sc.steps[i].id,
+                "criticality": e.criticality[i],
+                "p90_long_minus_short_ms": e.drivers[i].map(|x| x.p90_shift_ms),
+                "mean_long_minus_short_ms": e.drivers[i].map(|x| x.mean_shift_ms),
+                "sensitivity": e.sensitivity[i],
+            })
+        })
         .collect();
     let faults: Vec<Value> = e
         .faults
@@ -256,34 +358,70 @@ fn to_json(e: &Estimate, sc: &Scenario, path: &str, gates: &[Gate], failed: &[&G
                 "id": sc.faults[f.fault.index()].id,
                 "runs_struck": f.runs_struck,
                 "strikes": f.strikes,
-                "added_mean_downtime_ms": f.added_mean_ms,
-                "p90_shift_ms": f.p90_shift_ms,
+                "p_success_shift": f.p_success_shift,
+                "committed_p50_shift_ms": f.committed_p50_shift_ms,
+                "committed_p90_shift_ms": f.committed_p90_shift_ms,
             })
         })
         .collect();
+    let rule = |r: &rehearse_sim::estimate::Checkpoint| {
+        json!({
+            "step": sc.step(r.step).id, "by_ms": r.by_ms, "rolls_back": r.rolls_back, "needless": r.needless,
+            "saved": r.saved, "p_success": r.p_success, "p_blown": r.p_blown,
+        })
+    };
+    let back_in_window = e
+        .window
+        .filter(|_| !e.outage_sorted.is_empty())
+        .map(|w| e.outage_sorted.partition_point(|o| *o <= w.as_ms()) as f64 / e.outage_sorted.len() as f64);
     json!({
-        "schema": 2,
+        "schema": 3,
         "scenario": { "file": path, "name": sc.meta.name },
         "runs": e.runs,
         "seed": e.seed,
         "measure": e.measure,
-        e.measure.key(): {
-            "quantiles": quantiles,
-            "mean_ms": e.mean_ms,
-            "max_ms": e.downtime_sorted.last(),
-            "p90_ci95_ms": [e.p90_ci.0, e.p90_ci.1],
-            "p90_converged_after_runs": e.converged_after,
-        },
+        "p_success": e.p_success,
+        "p_commit": e.share(Outcome::Committed),
+        "p_rollback": e.share(Outcome::RolledBack),
         "outcomes": outcomes,
         "window_ms": e.window.map(|w| w.as_ms()),
-        "p_fit": e.p_fit,
         "window_confidence": sc.meta.window_confidence,
+        e.measure.key(): {
+            "committed": {
+                "runs": e.committed_sorted.len(),
+                "quantiles": quantiles(e.committed_quantile(0.5).map(|_| ()), &|q| e.committed_quantile(q)),
+                "mean_ms": e.mean_ms,
+                "max_ms": e.committed_sorted.last(),
+                "p90_ci95_ms": e.p90_ci.map(|(lo, hi)| [lo, hi]),
+                "p90_converged_after_runs": e.converged_after,
+            },
+            "rolled_back": {
+                "runs": e.outage_sorted.len(),
+                "outage_quantiles": quantiles(e.outage_quantile(0.5).map(|_| ()), &|q| e.outage_quantile(q)),
+                "max_ms": e.outage_sorted.last(),
+                "back_within_window": back_in_window,
+            },
+        },
+        "go_live_ms": { "p50": e.go_live(0.5), "p80": e.go_live(0.8), "p90": e.go_live(0.9) },
         "steps": steps,
         "faults": faults,
         "point_of_no_return": e.point_of_no_return.as_ref().map(|p| json!({
+            "includes": "the slowest rollback policy's reaction plus its restore and swap, P90",
+            "policy": sc.policies[p.policy.index()].name,
             "rollback_p90_ms": p.rollback_p90_ms,
             "latest_rollback_start_ms": p.latest_start_ms,
-            "checkpoint": p.checkpoint.map(|(s, t)| json!({ "step": sc.step(s).id, "median_done_ms": t })),
+            "plan_deadlines": p.deadlines.iter().map(|dl| json!({
+                "policy": sc.policies[dl.policy.index()].name,
+                "deadline_ms": dl.deadline_ms,
+                "latest_safe_begin_ms": dl.safe_begin_ms,
+                "agrees": !dl.too_late(),
+            })).collect::<Vec<_>>(),
+        })),
+        "checkpoints": e.checkpoints.as_ref().map(|c| json!({
+            "without_rule": { "p_success": c.p_success, "p_blown": c.p_blown },
+            "recommended": c.recommended.as_ref().map(rule),
+            "rules": c.rules.iter().map(rule).collect::<Vec<_>>(),
+            "naive": c.naive.as_ref().map(rule),
         })),
         "gates": gates.iter().map(|g| json!({ "expr": g.text, "failed": failed.iter().any(|f| f.text == g.text) })).collect::<Vec<_>>(),
     })
@@ -313,27 +451,35 @@ pub fn compare(args: &CompareArgs) -> Result<ExitCode> {
     let progress = AtomicU64::new(0);
     let c = estimate::compare(&pa, &pb, &opts, window, &progress)?;
     let show = |name: &str, v: f64| {
-        if name == "p_fit" { format!("{:.1}%", 100.0 * v) } else { SimDuration(v.max(0.0) as u64).hms() }
+        if name == "p_success" {
+            pct(v)
+        } else if v.is_finite() {
+            SimDuration(v.max(0.0) as u64).hms()
+        } else {
+            "never".to_string()
+        }
     };
     let signed = |name: &str, v: f64| {
-        if name == "p_fit" {
+        if !v.is_finite() {
+            "n/a".to_string()
+        } else if name == "p_success" {
             let pts = 100.0 * v;
             format!("{:+.1} pts", if pts.abs() < 0.05 { 0.0 } else { pts })
         } else {
             signed(v.round() as i64)
         }
     };
-    let value = |e: &Estimate, name: &str| Metric::parse(name).and_then(|m| m.of(e)).unwrap_or(f64::NAN);
+    let finite = |v: f64| v.is_finite().then_some(v);
     let mut out = std::io::stdout().lock();
     if args.json {
         let diffs: Vec<Value> = c
             .diffs
             .iter()
-            .map(|(n, d, (lo, hi))| json!({ "metric": n, "a": value(&c.a, n), "b": value(&c.b, n), "b_minus_a": d, "ci95": [lo, hi] }))
+            .map(|x| json!({ "metric": x.metric, "a": finite(x.a), "b": finite(x.b), "b_minus_a": finite(x.b_minus_a), "ci95": [finite(x.ci95.0), finite(x.ci95.1)] }))
             .collect();
         let drivers: Vec<Value> =
             c.drivers.iter().map(|(id, a, b)| json!({ "step": id, "mean_ms_a": a, "mean_ms_b": b })).collect();
-        let v = json!({ "a": args.a.display().to_string(), "b": args.b.display().to_string(), "runs": args.runs, "seed": args.seed,
+        let v = json!({ "schema": 3, "a": args.a.display().to_string(), "b": args.b.display().to_string(), "runs": args.runs, "seed": args.seed,
             "window_ms": window.map(|w| w.as_ms()), "diffs": diffs, "drivers": drivers });
         serde_json::to_writer_pretty(&mut out, &v)?;
         writeln!(out)?;
@@ -345,17 +491,23 @@ pub fn compare(args: &CompareArgs) -> Result<ExitCode> {
         "             {} runs each (seed {}); shared steps and faults on the same random numbers",
         args.runs, args.seed
     )?;
-    writeln!(out, "\n{:<8} {:>14} {:>14} {:>14}   95% interval", "", "A", "B", "B - A")?;
-    for (n, d, (lo, hi)) in &c.diffs {
+    writeln!(out, "             live by P50/P90: the go-live's downtime, all runs (a rollback never goes live)")?;
+    writeln!(out, "\n{:<10} {:>14} {:>14} {:>14}   95% interval", "", "A", "B", "B - A")?;
+    for x in &c.diffs {
+        let label = match x.metric {
+            "p50" => "live P50",
+            "p90" => "live P90",
+            _ => "success",
+        };
         writeln!(
             out,
-            "{:<8} {:>14} {:>14} {:>14}   {} .. {}",
-            n.to_uppercase(),
-            show(n, value(&c.a, n)),
-            show(n, value(&c.b, n)),
-            signed(n, *d),
-            signed(n, *lo),
-            signed(n, *hi)
+            "{:<10} {:>14} {:>14} {:>14}   {} .. {}",
+            label,
+            show(x.metric, x.a),
+            show(x.metric, x.b),
+            signed(x.metric, x.b_minus_a),
+            signed(x.metric, x.ci95.0),
+            signed(x.metric, x.ci95.1)
         )?;
     }
     if !c.drivers.is_empty() {

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use rehearse_core::scenario::{DowntimeMark, Scenario};
 use rehearse_core::state::StepStatus;
-use rehearse_core::{Calendar, Event, EventRecord, Mode, RunState, SimDuration, SimTime, StepIdx};
+use rehearse_core::{Calendar, Event, EventRecord, Mode, Outcome, RunState, SimDuration, SimTime, StepIdx};
 use rehearse_sim::RunSummary;
 use serde_json::{Value, json};
 
@@ -36,7 +36,8 @@ pub struct RunReport<'a> {
     pub state: &'a RunState,
     pub records: &'a [EventRecord],
     /// Downtime of the same run without faults, when faults struck.
-    pub baseline_downtime: Option<SimDuration>,
+    /// The same run without its faults, when any struck.
+    pub baseline: Option<rehearse_sim::estimate::Baseline>,
 }
 
 impl RunReport<'_> {
@@ -133,6 +134,8 @@ impl RunReport<'_> {
         let sc = self.scenario;
         let id = |s: &StepIdx| sc.step(*s).id.as_str();
         let mut lines = Vec::new();
+        // A rollback the plan's own go/no-go rule called, not a failure.
+        let mut decided = false;
         for r in self.records {
             let line = match &r.event {
                 Event::FaultInjected { fault, step, attempt } => {
@@ -169,9 +172,13 @@ impl RunReport<'_> {
                 }
                 Event::StepReset { step } => format!("RESET      {} will run again", id(step)),
                 Event::StepAbandoned { step, attempt } => format!("ABANDONED  {} attempt {attempt}", id(step)),
+                Event::CheckpointMissed { step } => {
+                    decided = true;
+                    format!("NO-GO      `{}` not done by the plan's go/no-go checkpoint: the plan rolls back", id(step))
+                }
                 Event::RollbackStarted { step, late } => format!(
-                    "ROLLBACK   begins after `{}` failed: back to the original environment{}",
-                    id(step),
+                    "ROLLBACK   begins {}: back to the original environment{}",
+                    if decided { "on the go/no-go call".to_string() } else { format!("after `{}` failed", id(step)) },
                     if *late { " (LATE: past its deadline)" } else { "" }
                 ),
                 Event::RollbackCompleted => {
@@ -253,24 +260,45 @@ impl RunReport<'_> {
             }
             writeln!(out, "{line}")?;
         }
-        if let Some(base) = self.baseline_downtime {
-            let added = s.downtime.as_ms() as i64 - base.as_ms() as i64;
-            let sign = if added < 0 { "-" } else { "+" };
-            writeln!(
-                out,
-                "faults         {} struck; downtime {sign}{} against the same run without faults ({})",
-                s.injected.len(),
-                SimDuration(added.unsigned_abs()).hms(),
-                base.hms()
-            )?;
+        if let Some(base) = self.baseline {
+            let n = s.injected.len();
+            let line = match (s.outcome, base.outcome) {
+                (Outcome::Committed, Outcome::Committed) => {
+                    let added = s.downtime.as_ms() as i64 - base.downtime.as_ms() as i64;
+                    let sign = if added < 0 { "-" } else { "+" };
+                    format!(
+                        "{n} struck; downtime {sign}{} against the same run without faults ({})",
+                        SimDuration(added.unsigned_abs()).hms(),
+                        base.downtime.hms()
+                    )
+                }
+                (o, Outcome::Committed) => format!(
+                    "{n} struck; they made the go-live fail ({o}): without them the same run commits, with {} of downtime",
+                    base.downtime.hms()
+                ),
+                (_, o) => format!("{n} struck; without them the same run still ends {o}"),
+            };
+            writeln!(out, "faults         {line}")?;
         }
         if let Some(w) = sc.meta.window {
-            let verdict = if s.downtime_open {
-                "cannot tell: downtime had not ended when the run did".to_string()
-            } else if s.downtime <= w {
-                format!("fits, {} to spare", SimDuration(w.as_ms() - s.downtime.as_ms()).hms())
-            } else {
-                format!("EXCEEDED by {}", SimDuration(s.downtime.as_ms() - w.as_ms()).hms())
+            let verdict = match s.outcome {
+                _ if s.downtime_open => "cannot tell: downtime had not ended when the run did".to_string(),
+                Outcome::Committed if s.downtime <= w => {
+                    format!("go-live inside it, {} to spare", SimDuration(w.as_ms() - s.downtime.as_ms()).hms())
+                }
+                Outcome::Committed => {
+                    format!("go-live EXCEEDED it by {}", SimDuration(s.downtime.as_ms() - w.as_ms()).hms())
+                }
+                Outcome::RolledBack => {
+                    let back = s.downtime_intervals.last().map_or("-".to_string(), |(_, b)| self.time(*b));
+                    format!(
+                        "the go-live FAILED (rolled back); the old system was back at {back}, after {} of outage, {} the window",
+                        s.downtime.hms(),
+                        if s.downtime <= w { "inside" } else { "PAST" }
+                    )
+                }
+                Outcome::Cancelled => "the go-live was cancelled before the swap".to_string(),
+                Outcome::Aborted => "the go-live FAILED (aborted): neither system was back".to_string(),
             };
             writeln!(out, "window         {} signed off: {verdict}", w.hms())?;
         }
@@ -393,9 +421,14 @@ impl RunReport<'_> {
             "downtime_ms": s.downtime.as_ms(),
             "downtime_open_at_end": s.downtime_open,
             "downtime_intervals": s.downtime_intervals.iter().map(|(a, b)| json!({"start_ms": a.as_ms(), "end_ms": b.as_ms()})).collect::<Vec<_>>(),
-            "downtime_without_faults_ms": self.baseline_downtime.map(|d| d.as_ms()),
+            "downtime_without_faults_ms": self.baseline.map(|b| b.downtime.as_ms()),
+            "without_faults": self.baseline.map(|b| json!({ "outcome": b.outcome, "downtime_ms": b.downtime.as_ms() })),
             "window_ms": sc.meta.window.map(|w| w.as_ms()),
-            "fits_window": sc.meta.window.filter(|_| !s.downtime_open).map(|w| s.downtime <= w),
+            // The go-live's fit: for a committed run only (a rollback's short
+            // outage is no fit).
+            "fits_window": sc.meta.window.filter(|_| !s.downtime_open && s.outcome == Outcome::Committed).map(|w| s.downtime <= w),
+            "success": s.outcome == Outcome::Committed && sc.meta.window.is_none_or(|w| s.downtime <= w && !s.downtime_open),
+            "back_within_window": (s.outcome == Outcome::RolledBack).then(|| sc.meta.window.map(|w| s.downtime <= w)).flatten(),
             "critical_path": s.critical_path.iter().map(|i| sc.step(*i).id.clone()).collect::<Vec<_>>(),
             "faults": faults,
             "recoveries": recoveries,

@@ -144,7 +144,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         bail!("internal error: the run ended without RunFinished");
     }
     // What the faults cost: the same run (same random numbers) without them.
-    let baseline = rehearse_sim::estimate::baseline_downtime(&mut sim, &opts, &summary)?;
+    let baseline = rehearse_sim::estimate::baseline(&mut sim, &opts, &summary)?;
     let report = render::RunReport {
         scenario: &scenario,
         path: &args.scenario,
@@ -153,7 +153,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         calendar: calendar.as_ref(),
         state: &state,
         records: &memory.records,
-        baseline_downtime: baseline,
+        baseline,
     };
     let mut out = std::io::stdout().lock();
     if args.json {

@@ -24,10 +24,10 @@ fn results_do_not_depend_on_the_thread_count() {
     assert_eq!(stdout(&one), stdout(&two));
     assert_eq!(stdout(&one), stdout(&three));
     let v: Value = serde_json::from_str(&stdout(&one)).unwrap();
-    let q = &v["downtime"]["quantiles"];
+    let q = &v["downtime"]["committed"]["quantiles"];
     let (p50, p90, p99) = (q["p50_ms"].as_u64().unwrap(), q["p90_ms"].as_u64().unwrap(), q["p99_ms"].as_u64().unwrap());
     assert!(p50 <= p90 && p90 <= p99, "{q}");
-    let ci = v["downtime"]["p90_ci95_ms"].as_array().unwrap();
+    let ci = v["downtime"]["committed"]["p90_ci95_ms"].as_array().unwrap();
     assert!(ci[0].as_u64().unwrap() <= p90 && p90 <= ci[1].as_u64().unwrap());
     let total: u64 = v["outcomes"].as_object().unwrap().values().map(|n| n.as_u64().unwrap()).sum();
     assert_eq!(total, 3000);
@@ -36,9 +36,18 @@ fn results_do_not_depend_on_the_thread_count() {
     let steps = v["steps"].as_array().unwrap();
     let top = steps
         .iter()
-        .max_by(|a, b| a["sensitivity"].as_f64().unwrap_or(0.0).total_cmp(&b["sensitivity"].as_f64().unwrap_or(0.0)))
+        .max_by(|a, b| {
+            let h = |s: &Value| s["mean_long_minus_short_ms"].as_f64().unwrap_or(0.0);
+            h(a).total_cmp(&h(b))
+        })
         .unwrap();
     assert_eq!(top["id"], "DbSync.SyncSchema", "{top}");
+    // The same step leads by rank correlation too.
+    let top_rho = steps
+        .iter()
+        .max_by(|a, b| a["sensitivity"].as_f64().unwrap_or(0.0).total_cmp(&b["sensitivity"].as_f64().unwrap_or(0.0)))
+        .unwrap();
+    assert_eq!(top_rho["id"], "DbSync.SyncSchema", "{top_rho}");
 }
 
 #[test]
@@ -47,10 +56,22 @@ fn gates_exit_1_when_they_hold_and_0_when_not() {
     let (code, v, err) = estimate_json(&[s, "--runs", "1000", "--no-fault-costs", "--fail-if", "p90 > 1h"]);
     assert_eq!(code, Some(1), "{err}");
     assert_eq!(v["gates"][0]["failed"], true);
-    let (code, v, _) =
-        estimate_json(&[s, "--runs", "1000", "--no-fault-costs", "--fail-if", "p90 > 40h", "--fail-if", "p_fit < 0.5"]);
+    let (code, v, _) = estimate_json(&[
+        s,
+        "--runs",
+        "1000",
+        "--no-fault-costs",
+        "--fail-if",
+        "p90 > 40h",
+        "--fail-if",
+        "p_success < 0.5",
+    ]);
     assert_eq!(code, Some(0));
     assert_eq!(v["gates"][1]["failed"], false);
+    // p_fit counted rolled-back go-lives as fitting: refused, with the way out.
+    let o = rehearse(&["estimate", s, "--fail-if", "p_fit < 0.9"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("use p_success"), "{}", stderr(&o));
     let o = rehearse(&["estimate", s, "--fail-if", "p42 > 1h"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("unknown metric"), "{}", stderr(&o));
@@ -68,10 +89,12 @@ fn a_plan_without_randomness_has_one_downtime() {
     let (code, v, err) = estimate_json(&[plan.to_str().unwrap(), "--runs", "500"]);
     assert_eq!(code, Some(0), "{err}");
     for q in ["p50_ms", "p90_ms", "p99_ms"] {
-        assert_eq!(v["downtime"]["quantiles"][q], 9_000_000, "{q}");
+        assert_eq!(v["downtime"]["committed"]["quantiles"][q], 9_000_000, "{q}");
     }
-    assert_eq!(v["p_fit"], 1.0);
-    assert_eq!(v["downtime"]["p90_converged_after_runs"], 100);
+    assert_eq!(v["p_success"], 1.0);
+    assert_eq!(v["downtime"]["committed"]["p90_converged_after_runs"], 100);
+    assert_eq!(v["downtime"]["rolled_back"]["runs"], 0);
+    assert_eq!(v["go_live_ms"]["p90"], 9_000_000);
 }
 
 #[test]
@@ -103,6 +126,7 @@ fn compare_credits_the_change_to_the_step_that_changed() {
     // steps are what changed.
     let v = run(&b);
     let p90 = v["diffs"].as_array().unwrap().iter().find(|d| d["metric"] == "p90").unwrap();
+    assert_eq!(v["schema"], 3);
     assert!(p90["ci95"][1].as_f64().unwrap() < 0.0, "{p90}");
     let first = &v["drivers"][0]["step"];
     assert!(first == "prod-data-upgrade" || first == "sandbox-data-upgrade", "{v}");
@@ -145,9 +169,17 @@ fn the_html_report_is_one_self_contained_page() {
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"));
     assert_eq!(html.matches("<svg").count(), 4, "histogram + CDF, tornado, two Gantt charts");
-    for needed in
-        ["Point of no return", "The P50 run (run ", "The P90 run (run ", "window 2d 00:00:00", "<table>", "dvt"]
-    {
+    for needed in [
+        "Point of no return",
+        "The P50 committed run (run ",
+        "The P90 committed run (run ",
+        "window 2d 00:00:00",
+        "P(success): committed inside 2d 00:00:00",
+        "rolled back",
+        "Go/no-go checkpoints",
+        "<table>",
+        "dvt",
+    ] {
         assert!(html.contains(needed), "missing {needed:?}");
     }
     for banned in ["<script", "http://", "https://", "<link", "<img"] {
@@ -159,41 +191,100 @@ fn the_html_report_is_one_self_contained_page() {
 
 #[test]
 fn pricing_a_fault_on_the_runs_it_struck_equals_rerunning_every_run() {
-    use rehearse_core::Mode;
+    use rehearse_core::{Mode, Outcome};
     use rehearse_sim::estimate::{EstimateOptions, estimate};
     use rehearse_sim::{FaultMode, NullSink, Plan, RunOptions, Simulator};
     let (text, s) = crate::support::load("self-service-upgrade.toml");
     let plan = Plan::new(&s, rehearse_sim::digest(&text));
     let runs = 400u64;
+    let window = s.meta.window.unwrap().as_ms();
     let opts = EstimateOptions { runs, seed: 3, threads: 2, ..Default::default() };
     let e = estimate(&plan, &opts, s.meta.window, &std::sync::atomic::AtomicU64::new(0)).unwrap();
     let mut sim = Simulator::new(&plan);
+    let nearest = |v: &mut Vec<u64>, q: f64| {
+        v.sort_unstable();
+        v[((q * v.len() as f64).ceil() as usize).max(1) - 1] as i64
+    };
     for stat in &e.faults {
-        let mut without: Vec<u64> = (0..runs)
+        let without: Vec<(Outcome, u64)> = (0..runs)
             .map(|k| {
                 let o = RunOptions { run: k, ..RunOptions::new(3, Mode::Random) }
                     .with_faults(FaultMode::Without(stat.fault));
-                sim.run(&o, &mut NullSink).unwrap().downtime.as_ms()
+                let r = sim.run(&o, &mut NullSink).unwrap();
+                (r.outcome, r.downtime.as_ms())
             })
             .collect();
-        let mean = without.iter().map(|d| *d as f64).sum::<f64>() / runs as f64;
-        without.sort_unstable();
-        let p90 = without[(0.9 * runs as f64).ceil() as usize - 1];
-        assert!((stat.added_mean_ms.unwrap() - (e.mean_ms - mean)).abs() < 1e-6, "fault {:?}", stat.fault);
-        assert_eq!(stat.p90_shift_ms.unwrap(), e.quantile(0.9) as i64 - p90 as i64);
+        let success = |o: Outcome, d: u64| o == Outcome::Committed && d <= window;
+        let with_n = (0..runs as usize).filter(|k| success(e.outcome_by_run[*k], e.downtime_by_run[*k])).count();
+        let without_n = without.iter().filter(|(o, d)| success(*o, *d)).count();
+        let shift = 100.0 * (with_n as f64 - without_n as f64) / runs as f64;
+        assert!((stat.p_success_shift.unwrap() - shift).abs() < 1e-9, "fault {:?}", stat.fault);
+        assert!(stat.p_success_shift.unwrap() <= 0.0, "a fault that only adds work never helps: {stat:?}");
+        // Over the runs that commit both ways.
+        let both: Vec<usize> = (0..runs as usize)
+            .filter(|k| e.outcome_by_run[*k] == Outcome::Committed && without[*k].0 == Outcome::Committed)
+            .collect();
+        let mut a: Vec<u64> = both.iter().map(|k| e.downtime_by_run[*k]).collect();
+        let mut b: Vec<u64> = both.iter().map(|k| without[*k].1).collect();
+        let p90 = nearest(&mut a.clone(), 0.9) - nearest(&mut b.clone(), 0.9);
+        assert_eq!(stat.committed_p90_shift_ms.unwrap(), p90, "fault {:?}", stat.fault);
+        assert_eq!(stat.committed_p50_shift_ms.unwrap(), nearest(&mut a, 0.5) - nearest(&mut b, 0.5));
+        assert!(p90 >= 0, "a fault adds downtime to the runs that commit either way: {stat:?}");
     }
+}
+
+#[test]
+fn a_go_no_go_rule_of_the_plan_changes_the_estimate_as_computed_by_hand() {
+    // tests/data/decision.toml: upgrade U ~ uniform(10h, 20h) after a 1 h
+    // step; roll back (2 h, no reaction) unless it is done 15 h into the
+    // downtime: P(rollback) = P(U > 14h) = 0.6, every outage exactly 17 h,
+    // the committed runs 12 h to 16 h.
+    let (code, v, err) = estimate_json(&["tests/data/decision.toml", "--runs", "4000", "--no-fault-costs"]);
+    assert_eq!(code, Some(0), "{err}");
+    let p_rollback = v["p_rollback"].as_f64().unwrap();
+    // Binomial sd at n = 4000: 0.0077; four of them.
+    assert!((p_rollback - 0.6).abs() < 0.031, "{p_rollback}");
+    assert_eq!(v["p_commit"].as_f64().unwrap() + p_rollback, 1.0);
+    assert_eq!(v["p_success"], v["p_commit"], "every committed run fits the 18 h window");
+    let h = 3_600_000u64;
+    let outage = &v["downtime"]["rolled_back"]["outage_quantiles"];
+    for q in ["p50_ms", "p90_ms", "p99_ms"] {
+        assert_eq!(outage[q], 17 * h, "{q}");
+    }
+    assert_eq!(v["downtime"]["rolled_back"]["back_within_window"], 1.0);
+    let committed = &v["downtime"]["committed"];
+    assert!(committed["max_ms"].as_u64().unwrap() <= 16 * h, "{committed}");
+    assert!(committed["quantiles"]["p50_ms"].as_u64().unwrap() >= 12 * h, "{committed}");
+    // Fewer than half the runs go live: the median go-live never comes.
+    assert_eq!(v["go_live_ms"]["p50"], Value::Null);
+    // The same plan without the rule: every run commits, 60 % inside the window.
+    let text = std::fs::read_to_string("tests/data/decision.toml").unwrap();
+    let cut = text.find("\n[[decision]]").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let plain = dir.path().join("no-rule.toml");
+    std::fs::write(&plain, text[..cut].to_string() + "[recovery.rollback]\naction = \"rollback\"\nduration = \"2h\"\n")
+        .unwrap();
+    let (_, w, err) = estimate_json(&[plain.to_str().unwrap(), "--runs", "4000", "--no-fault-costs"]);
+    assert_eq!(w["p_commit"], 1.0, "{err}");
+    let p = w["p_success"].as_f64().unwrap();
+    assert!((p - 0.6).abs() < 0.031, "{p}");
+    // A run the rule rolls back says so, and never that it fits.
+    let o = rehearse(&["run", "tests/data/decision.toml", "--seed", "3"]);
+    let out = stdout(&o);
+    assert!(out.contains("NO-GO") && out.contains("the go-live FAILED (rolled back)"), "{out}");
+    assert!(!out.contains("fits") && !out.contains("to spare"), "{out}");
 }
 
 #[test]
 fn a_plan_without_downtime_is_estimated_by_its_elapsed_time() {
     let (code, v, _) = estimate_json(&["scenarios/code-upgrade.toml", "--runs", "300"]);
     assert_eq!(code, Some(0));
-    assert_eq!(v["schema"], 2);
+    assert_eq!(v["schema"], 3);
     assert_eq!(v["measure"], "elapsed");
     assert!(v.get("downtime").is_none(), "{v}");
     // Days of developer work, not zero.
-    assert!(v["elapsed"]["quantiles"]["p50_ms"].as_u64().unwrap() > 86_400_000, "{v}");
+    assert!(v["elapsed"]["committed"]["quantiles"]["p50_ms"].as_u64().unwrap() > 86_400_000, "{v}");
     let (_, v, _) = estimate_json(&["scenarios/hotfix.toml", "--runs", "100"]);
     assert_eq!(v["measure"], "downtime");
-    assert!(v["downtime"]["quantiles"]["p50_ms"].as_u64().is_some());
+    assert!(v["downtime"]["committed"]["quantiles"]["p50_ms"].as_u64().is_some());
 }

@@ -25,7 +25,7 @@ fn unknown_keys_are_rejected() {
     check(
         "[databse]\nsize_gb = 1\n",
         &[
-            "plan.toml:3:2: unknown field `databse`, expected one of `scenario`, `database`, `step`, `fault`, `recovery`, `replication`, `readiness`, `upgrade`",
+            "plan.toml:3:2: unknown field `databse`, expected one of `scenario`, `database`, `step`, `fault`, `recovery`, `replication`, `readiness`, `upgrade`, `decision`",
         ],
     );
 }

@@ -188,6 +188,9 @@ events! {
         StepReset { step: S },
         /// A running step was stopped by a rollback, cancel or abort.
         StepAbandoned { step: S, attempt: u32 },
+        /// The plan's own go/no-go rule (`[[decision]]`): `step` was not
+        /// done by the rule's time, so the plan rolls back.
+        CheckpointMissed { step: S },
         /// Roll back the whole upgrade; `late` when it begins after its
         /// deadline.
         RollbackStarted { step: S, late: bool },

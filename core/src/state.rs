@@ -457,7 +457,8 @@ impl RunState {
                     self.violate(seq, at, ViolationKind::UnknownTable { table: *table });
                 }
             }
-            Event::RecordCountsValidated { .. } | Event::ReplicationBacklog { .. } => {}
+            Event::RecordCountsValidated { .. } | Event::ReplicationBacklog { .. } | Event::CheckpointMissed { .. } => {
+            }
             Event::RollbackCompleted => {
                 if self.rollback_started.is_none() {
                     self.violate(seq, at, ViolationKind::RollbackCompletedWithoutStart);

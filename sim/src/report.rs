@@ -9,7 +9,9 @@ use rehearse_core::event::{Event, EventRecord};
 use rehearse_core::scenario::Scenario;
 use rehearse_core::time::SimDuration;
 
-use crate::estimate::Estimate;
+use rehearse_core::event::Outcome;
+
+use crate::estimate::{Checkpoints, Estimate};
 use crate::summary::RunSummary;
 
 /// A run shown as a Gantt chart.
@@ -45,49 +47,83 @@ td.l,th.l{{text-align:left}}.kpi{{display:inline-block;margin:0 18px 8px 0;paddi
         "<p>{} runs, seed {}. Run <i>k</i> is reproduced, event for event, by <code>rehearse run SCENARIO --seed {} --run k</code>.</p>",
         e.runs, e.seed, e.seed
     );
-    for (label, q) in [("P50", 0.5), ("P80", 0.8), ("P90", 0.9), ("P95", 0.95), ("P99", 0.99)] {
-        let _ = write!(h, "<div class=\"kpi\">{label} {}<b>{}</b></div>", e.measure.label(), hms(e.quantile(q)));
+    let pct = |v: f64| format!("{:.1}%", 100.0 * v);
+    let _ = write!(
+        h,
+        "<div class=\"kpi\">P(success){}<b>{}</b></div>",
+        e.window.map_or(" (committed)".to_string(), |w| format!(": committed inside {}", hms(w.as_ms()))),
+        pct(e.p_success)
+    );
+    for (label, o) in
+        [("rolled back", Outcome::RolledBack), ("aborted", Outcome::Aborted), ("cancelled", Outcome::Cancelled)]
+    {
+        if e.share(o) > 0.0 || o == Outcome::RolledBack {
+            let _ = write!(h, "<div class=\"kpi\">{label}<b>{}</b></div>", pct(e.share(o)));
+        }
     }
-    if let (Some(w), Some(p)) = (e.window, e.p_fit) {
-        let _ = write!(h, "<div class=\"kpi\">fits the {} window<b>{:.1}%</b></div>", hms(w.as_ms()), 100.0 * p);
+    h.push_str("<br>\n");
+    for (label, q) in [("P50", 0.5), ("P80", 0.8), ("P90", 0.9), ("P95", 0.95), ("P99", 0.99)] {
+        let v = e.committed_quantile(q).map_or("none committed".to_string(), hms);
+        let _ = write!(h, "<div class=\"kpi\">{label} {} (committed)<b>{v}</b></div>", e.measure.label());
+    }
+    if let (Some(p50), Some(p90)) = (e.outage_quantile(0.5), e.outage_quantile(0.9)) {
+        let _ =
+            write!(h, "<div class=\"kpi\">outage when rolled back, P50 / P90<b>{} / {}</b></div>", hms(p50), hms(p90));
     }
     h.push('\n');
     if let Some(p) = &e.point_of_no_return {
+        let pol = &sc.policies[p.policy.index()].name;
         if p.latest_start_ms == 0 {
             let _ = write!(
                 h,
-                "<p><b>Point of no return:</b> a rollback takes up to {} (P90), longer than the window: no rollback can end inside it.",
+                "<p><b>Point of no return:</b> a rollback (<code>{}</code>: reaction + restore, P90) takes {}, longer than the window: no rollback can end inside it.",
+                esc(pol),
                 hms(p.rollback_p90_ms)
             );
         } else {
             let _ = write!(
                 h,
-                "<p><b>Point of no return:</b> a rollback takes up to {} (P90); begun later than T+{} into the downtime it cannot end inside the window.",
-                hms(p.rollback_p90_ms),
-                hms(p.latest_start_ms)
+                "<p><b>Point of no return:</b> T+{} into the downtime. A rollback (<code>{}</code>: reaction + restore, P90) takes {}; decided later, it does not end inside the window.",
+                hms(p.latest_start_ms),
+                esc(pol),
+                hms(p.rollback_p90_ms)
             );
         }
-        if let Some((s, t)) = p.checkpoint {
+        for d in &p.deadlines {
             let _ = write!(
                 h,
-                " Go/no-go: if <code>{}</code> is not done by T+{} (half the runs have it done by T+{}), roll back.",
-                esc(&sc.step(s).id),
-                hms(p.latest_start_ms),
-                hms(t)
+                " The plan's deadline for <code>{}</code> is T+{}{}.",
+                esc(&sc.policies[d.policy.index()].name),
+                hms(d.deadline_ms),
+                if d.too_late() {
+                    format!(
+                        ": <b style=\"color:#c0392b\">later than the T+{} by which a rollback must begin to end inside the window</b>",
+                        hms(d.safe_begin_ms)
+                    )
+                } else {
+                    " (a rollback begun then ends inside the window)".to_string()
+                }
             );
         }
         h.push_str("</p>\n");
     }
-    let _ = writeln!(h, "<h2>Distribution of the {}</h2>", e.measure.label());
+    if let Some(c) = &e.checkpoints {
+        h.push_str(&checkpoint_table(sc, c));
+    }
+    let _ = writeln!(
+        h,
+        "<h2>Distribution of the {}</h2>\n<p>All runs: committed in blue, rolled back, cancelled or aborted in orange (for those, the outage until the old system was back).</p>",
+        e.measure.label()
+    );
     h.push_str(&histogram_svg(e));
     let _ = writeln!(
         h,
-        "<h2>What drives the {m}</h2>\n<p>Rank correlation of each step's duration with the {m} (bars), and the share of runs in which it is on the critical path.</p>",
+        "<h2>What drives the {m}</h2>\n<p>Over committed runs: how much the P90 {m} moves between the runs where a step was long (the upper half of its durations) and those where it was short (bars, in hours), and the share of runs in which it is on the critical path.</p>",
         m = e.measure.label()
     );
     h.push_str(&tornado_svg(sc, e));
     if !e.faults.is_empty() {
-        h.push_str("<h2>Faults</h2>\n<table><tr><th class=\"l\">fault</th><th class=\"l\">message</th><th>runs struck</th><th>strikes</th><th>mean added</th><th>P90 shift</th></tr>\n");
+        h.push_str("<h2>Faults</h2>\n<p>Each fault against the same runs without it (same random numbers): the change in P(success), and, over the runs that commit either way, in the committed P50 and P90.</p>\n<table><tr><th class=\"l\">fault</th><th class=\"l\">message</th><th>runs struck</th><th>strikes</th><th>P(success)</th><th>P50 shift</th><th>P90 shift</th></tr>\n");
         for f in &e.faults {
             let fault = &sc.faults[f.fault.index()];
             let signed = |v: Option<i64>| {
@@ -95,13 +131,14 @@ td.l,th.l{{text-align:left}}.kpi{{display:inline-block;margin:0 18px 8px 0;paddi
             };
             let _ = writeln!(
                 h,
-                "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{:.1}%</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td class=\"l\">{}</td><td class=\"l\">{}</td><td>{:.1}%</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 esc(&fault.id),
                 esc(&fault.message),
                 100.0 * f.runs_struck as f64 / e.runs as f64,
                 f.strikes,
-                signed(f.added_mean_ms.map(|m| m.round() as i64)),
-                signed(f.p90_shift_ms)
+                f.p_success_shift.map_or("-".to_string(), |p| format!("{:+.1} pts", points(p))),
+                signed(f.committed_p50_shift_ms),
+                signed(f.committed_p90_shift_ms)
             );
         }
         h.push_str("</table>\n");
@@ -114,6 +151,50 @@ td.l,th.l{{text-align:left}}.kpi{{display:inline-block;margin:0 18px 8px 0;paddi
     h
 }
 
+/// Percentage points, with a change that rounds to zero shown as 0.
+pub fn points(p: f64) -> f64 {
+    if p.abs() < 0.05 { 0.0 } else { p }
+}
+
+/// The go/no-go rules and what each costs.
+fn checkpoint_table(sc: &Scenario, c: &Checkpoints) -> String {
+    let pct = |v: f64| format!("{:.1}%", 100.0 * v);
+    let mut h = String::from("<h2>Go/no-go checkpoints</h2>\n");
+    let _ = writeln!(
+        h,
+        "<p>\"If the step is not done by T into the downtime, roll back\", each at its best time, over {} sampled runs: without a rule, P(success) {} and {} of runs blow the window (committed late, or not back in time). A needless rollback is a run that would have succeeded; a saved run one that would have blown the window.</p>",
+        c.runs,
+        pct(c.p_success),
+        pct(c.p_blown)
+    );
+    h.push_str("<table><tr><th class=\"l\">step</th><th>by</th><th>rolls back</th><th>needless</th><th>saved</th><th>P(success)</th><th>blown</th><th class=\"l\"></th></tr>\n");
+    let row = |h: &mut String, r: &crate::estimate::Checkpoint, note: &str| {
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"l\">{}</td><td>T+{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{note}</td></tr>",
+            esc(&sc.step(r.step).id),
+            hms(r.by_ms),
+            pct(r.rolls_back),
+            pct(r.needless),
+            pct(r.saved),
+            pct(r.p_success),
+            pct(r.p_blown)
+        );
+    };
+    for r in c.rules.iter().take(8) {
+        let note = if c.recommended.as_ref() == Some(r) { "<b>recommended</b>" } else { "" };
+        row(&mut h, r, note);
+    }
+    if let Some(n) = &c.naive {
+        row(&mut h, n, "the last step typically done by the point of no return, checked then");
+    }
+    h.push_str("</table>\n");
+    if c.recommended.is_none() {
+        h.push_str("<p>No rule saves more runs than it rolls back needlessly.</p>\n");
+    }
+    h
+}
+
 fn histogram_svg(e: &Estimate) -> String {
     let (w, hgt, left, bottom) = (1000.0, 260.0, 60.0, 30.0);
     let v = &e.downtime_sorted;
@@ -121,31 +202,37 @@ fn histogram_svg(e: &Estimate) -> String {
     let hi = e.window.map_or(hi, |w| hi.max(w.as_ms() as f64 * 1.02));
     let bins = 40usize;
     let width = ((hi - lo) / bins as f64).max(1.0);
-    let mut counts = vec![0u64; bins];
+    let bin = |d: u64| (((d as f64 - lo) / width) as usize).min(bins - 1);
+    let (mut all, mut committed) = (vec![0u64; bins], vec![0u64; bins]);
     for d in v {
-        counts[(((*d as f64 - lo) / width) as usize).min(bins - 1)] += 1;
+        all[bin(*d)] += 1;
     }
-    let top = *counts.iter().max().unwrap_or(&1) as f64;
+    for d in &e.committed_sorted {
+        committed[bin(*d)] += 1;
+    }
+    let top = *all.iter().max().unwrap_or(&1) as f64;
     let x = |ms: f64| left + (ms - lo) / (hi - lo).max(1.0) * (w - left - 20.0);
     let y = |frac: f64| hgt - bottom - frac * (hgt - bottom - 10.0);
     let mut s = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{hgt}\" role=\"img\" aria-label=\"downtime histogram and CDF\">\n"
     );
-    for (k, c) in counts.iter().enumerate() {
+    for k in 0..bins {
         let (x0, x1) = (x(lo + k as f64 * width), x(lo + (k + 1) as f64 * width));
-        let y0 = y(*c as f64 / top);
+        let (yc, ya) = (y(committed[k] as f64 / top), y(all[k] as f64 / top));
+        let bw = (x1 - x0 - 1.0).max(0.5);
         let _ = writeln!(
             s,
-            "<rect x=\"{x0:.1}\" y=\"{y0:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#7aa6d8\"/>",
-            (x1 - x0 - 1.0).max(0.5),
-            y(0.0) - y0
+            "<rect x=\"{x0:.1}\" y=\"{yc:.1}\" width=\"{bw:.1}\" height=\"{:.1}\" fill=\"#7aa6d8\"/><rect x=\"{x0:.1}\" y=\"{ya:.1}\" width=\"{bw:.1}\" height=\"{:.1}\" fill=\"#e59866\"/>",
+            y(0.0) - yc,
+            yc - ya
         );
     }
-    // CDF.
+    // CDF of the go-live: the share of all runs committed by then.
     let mut pts = String::new();
-    let step = (v.len() / 200).max(1);
-    for (i, d) in v.iter().enumerate().step_by(step).chain(v.iter().enumerate().next_back()) {
-        let _ = write!(pts, "{:.1},{:.1} ", x(*d as f64), y((i + 1) as f64 / v.len() as f64));
+    let c = &e.committed_sorted;
+    let step = (c.len() / 200).max(1);
+    for (i, d) in c.iter().enumerate().step_by(step).chain(c.iter().enumerate().next_back()) {
+        let _ = write!(pts, "{:.1},{:.1} ", x(*d as f64), y((i + 1) as f64 / e.runs as f64));
     }
     let _ = writeln!(s, "<polyline points=\"{pts}\" fill=\"none\" stroke=\"#1f3b73\" stroke-width=\"2\"/>");
     if let Some(win) = e.window {
@@ -176,7 +263,7 @@ fn histogram_svg(e: &Estimate) -> String {
             hms(ms as u64)
         );
     }
-    let _ = writeln!(s, "<text x=\"5\" y=\"20\">CDF</text>");
+    let _ = writeln!(s, "<text x=\"5\" y=\"20\">share live (CDF)</text>");
     s.push_str("</svg>\n");
     s
 }
@@ -191,34 +278,36 @@ fn anchor(k: usize) -> &'static str {
 }
 
 fn tornado_svg(sc: &Scenario, e: &Estimate) -> String {
+    let shift = |i: usize| e.drivers[i].map_or(0, |d| d.p90_shift_ms);
     let mut steps: Vec<usize> =
-        (0..sc.steps.len()).filter(|i| !sc.steps[*i].is_group() && e.sensitivity[*i].is_some()).collect();
-    steps.sort_by(|a, b| {
-        let k = |i: &usize| e.sensitivity[*i].unwrap_or(0.0).abs();
-        k(b).total_cmp(&k(a)).then(a.cmp(b))
-    });
+        (0..sc.steps.len()).filter(|i| !sc.steps[*i].is_group() && e.drivers[*i].is_some()).collect();
+    steps.sort_by(|a, b| shift(*b).abs().cmp(&shift(*a).abs()).then(a.cmp(b)));
     steps.truncate(12);
+    let largest = steps.first().map_or(1, |i| shift(*i).unsigned_abs().max(1)) as f64;
     let (w, row, label) = (1000.0, 22.0, 300.0);
     let hgt = row * steps.len() as f64 + 30.0;
-    let mid = label + (w - label - 120.0) / 2.0;
-    let half = (w - label - 120.0) / 2.0;
+    let mid = label + (w - label - 160.0) / 2.0;
+    let half = (w - label - 160.0) / 2.0;
     let mut s = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{hgt}\" role=\"img\" aria-label=\"tornado\">\n"
     );
     for (k, i) in steps.iter().enumerate() {
-        let rho = e.sensitivity[*i].unwrap_or(0.0);
+        let ms = shift(*i);
+        let frac = ms as f64 / largest;
         let yy = 10.0 + k as f64 * row;
-        let (x0, len) = if rho >= 0.0 { (mid, rho * half) } else { (mid + rho * half, -rho * half) };
+        let (x0, len) = if frac >= 0.0 { (mid, frac * half) } else { (mid + frac * half, -frac * half) };
         let _ = writeln!(
             s,
-            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text><rect x=\"{x0:.1}\" y=\"{yy:.1}\" width=\"{len:.1}\" height=\"{:.1}\" fill=\"{}\"/><text x=\"{:.1}\" y=\"{:.1}\">{rho:+.2} · crit {:.0}%</text>",
+            "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\">{}</text><rect x=\"{x0:.1}\" y=\"{yy:.1}\" width=\"{len:.1}\" height=\"{:.1}\" fill=\"{}\"/><text x=\"{:.1}\" y=\"{:.1}\">{}{:.1} h · crit {:.0}%</text>",
             label - 8.0,
             yy + 13.0,
             esc(&sc.steps[*i].id),
             row - 6.0,
-            if rho >= 0.0 { "#d35400" } else { "#27ae60" },
+            if ms >= 0 { "#d35400" } else { "#27ae60" },
             mid + half + 8.0,
             yy + 13.0,
+            if ms >= 0 { "+" } else { "-" },
+            ms.unsigned_abs() as f64 / 3_600_000.0,
             100.0 * e.criticality[*i]
         );
     }

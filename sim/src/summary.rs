@@ -34,6 +34,8 @@ pub struct RunSummary {
     /// Downtime was still open when the run ended (the last interval ends
     /// at the end of the run).
     pub downtime_open: bool,
+    /// When a rollback or cancel began, if one did.
+    pub ending_began: Option<SimTime>,
     /// Per step, by [`StepIdx`].
     pub steps: Vec<StepTiming>,
     /// Per step, how many times it started (0: never ran).
@@ -62,6 +64,7 @@ impl RunSummary {
             downtime: SimDuration::ZERO,
             downtime_intervals: Vec::new(),
             downtime_open: false,
+            ending_began: None,
             steps: Vec::new(),
             attempts: Vec::new(),
             critical_path: Vec::new(),

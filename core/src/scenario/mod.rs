@@ -19,8 +19,8 @@ mod validate;
 pub use diagnostics::{Diagnostic, ScenarioError, line_col};
 pub use graph::Graph;
 pub use model::{
-    Anchor, Database, Dep, DowntimeMark, MAX_CHANGES_PER_HOUR, MAX_ROWS, MAX_SIZE_GB, MAX_SPAN, Meta, Scaled, Scenario,
-    Step, StepDuration, StepIdx, Table, Upgrade, Work,
+    Anchor, Database, Decision, Dep, DowntimeMark, MAX_CHANGES_PER_HOUR, MAX_ROWS, MAX_SIZE_GB, MAX_SPAN, Meta, Scaled,
+    Scenario, Step, StepDuration, StepIdx, Table, Upgrade, Work,
 };
 
 use raw::RawFile;

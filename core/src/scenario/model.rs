@@ -53,6 +53,21 @@ pub struct Scenario {
     pub readiness: Option<Readiness>,
     /// The versions the plan moves between, if it says.
     pub upgrade: Upgrade,
+    /// The plan's own go/no-go rules, in file order.
+    pub decisions: Vec<Decision>,
+}
+
+/// A go/no-go rule of the plan's own (`[[decision]]`): if `step` is not
+/// done `by` into the downtime, roll back with `policy` (its reaction, then
+/// its restore and swap). The engine applies it, so an estimate includes
+/// what the team will do.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Decision {
+    pub step: StepIdx,
+    pub by: SimDuration,
+    /// A recovery policy whose action is `rollback`.
+    pub policy: crate::fault::PolicyIdx,
+    pub line: u32,
 }
 
 /// The `[upgrade]` section: what the plan upgrades from and to.

@@ -27,6 +27,18 @@ pub(super) struct RawFile {
     pub(super) readiness: Option<Spanned<BTreeMap<String, Spanned<toml::Value>>>>,
     #[serde(default)]
     pub(super) upgrade: Option<RawUpgrade>,
+    #[serde(default, rename = "decision")]
+    pub(super) decisions: Vec<Spanned<RawDecision>>,
+}
+
+/// `[[decision]]`: a go/no-go rule of the plan's own.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDecision {
+    pub(super) step: Spanned<String>,
+    pub(super) by: Spanned<toml::Value>,
+    #[serde(rename = "else")]
+    pub(super) otherwise: Spanned<String>,
 }
 
 /// `[upgrade]`.

@@ -18,6 +18,9 @@ pub(super) enum Kind {
     Recover,
     /// A rollback's or a cancel's undo is over.
     EndingDone,
+    /// A go/no-go rule of the plan's own is due; the entry's "step" is the
+    /// rule's index in `Scenario::decisions`.
+    Decide,
 }
 
 /// One thing due: at `at`, the `seq`-th inserted in the run. Ordered by
@@ -53,7 +56,8 @@ impl Entry {
             1 => Kind::End,
             2 => Kind::Strike,
             3 => Kind::Recover,
-            _ => Kind::EndingDone,
+            4 => Kind::EndingDone,
+            _ => Kind::Decide,
         }
     }
 }
@@ -162,7 +166,7 @@ mod tests {
     /// An entry's step and kind survive the packing, up to large plans.
     #[test]
     fn entries_keep_their_step_and_kind() {
-        for kind in [Kind::Start, Kind::End, Kind::Strike, Kind::Recover, Kind::EndingDone] {
+        for kind in [Kind::Start, Kind::End, Kind::Strike, Kind::Recover, Kind::EndingDone, Kind::Decide] {
             let e = Entry::new(1, 2, 123_456, kind, 3);
             assert_eq!((e.step(), e.kind(), e.generation), (123_456, kind, 3));
         }

@@ -315,6 +315,7 @@ impl<'p, 's> Simulator<'p, 's> {
         summary.attempts.extend(self.steps.iter().map(|s| s.attempt));
         summary.injected = run.injected;
         summary.recoveries = run.recoveries;
+        summary.ending_began = run.ending_began.map(SimTime);
         finish_summary(summary, plan, opts, outcome, now, downtime_open, out.seq);
         Ok(())
     }
@@ -331,6 +332,12 @@ impl<'p, 's> Simulator<'p, 's> {
         let mut roots_left = plan.n_roots;
         while let Some(entry) = self.agenda.pop() {
             let (at, i, kind) = (entry.at, entry.step(), entry.kind());
+            if kind == Kind::Decide {
+                if run.ending.is_none() {
+                    self.decide(i, at, opts, out, run)?;
+                }
+                continue;
+            }
             if entry.generation != self.steps[i].generation {
                 continue; // superseded by an abandon or a rerun
             }
@@ -369,6 +376,7 @@ impl<'p, 's> Simulator<'p, 's> {
                     }
                 }
                 Kind::EndingDone => return Ok((self.ending_done(i, at, out, run)?, at)),
+                Kind::Decide => unreachable!("go/no-go rules are handled before the step's checks"),
             };
             if root_done {
                 roots_left -= 1;
@@ -379,6 +387,37 @@ impl<'p, 's> Simulator<'p, 's> {
         }
         let waiting = (0..steps.len()).filter(|i| !self.steps[*i].completed).map(|i| steps[i].id.clone()).collect();
         Err(SimError::Stalled { waiting })
+    }
+
+    /// The plan's go/no-go rule `d` is due: if its step is not done, the
+    /// plan rolls back now (the call was made in advance), the old system
+    /// back after the policy's reaction and restore.
+    fn decide(
+        &mut self,
+        d: usize,
+        at: u64,
+        opts: &RunOptions,
+        out: &mut Emitter<'_>,
+        run: &mut RunTrack,
+    ) -> Result<(), SimError> {
+        let sc = self.plan.scenario;
+        let rule = &sc.decisions[d];
+        let s = rule.step.index();
+        if self.steps[s].completed {
+            return Ok(());
+        }
+        if at > opts.limits.max_time.as_ms() {
+            return Err(SimError::TimeLimit { limit: opts.limits.max_time, step: sc.steps[s].id.clone() });
+        }
+        out.emit(at, Event::CheckpointMissed { step: rule.step })?;
+        let times = self.recovery_times(Some(rule.policy), s, self.steps[s].attempt, opts);
+        let late = recovery::past_deadline(&sc.policies[rule.policy.index()], at, run.downtime_first_began);
+        out.emit(at, Event::RollbackStarted { step: rule.step, late })?;
+        run.ending = Some(Ending::Rollback);
+        run.ending_began = Some(at);
+        self.abandon_all(at, out)?;
+        self.schedule(at + times.reaction + times.undo, s, Kind::EndingDone);
+        Ok(())
     }
 
     /// A rollback's or cancel's undo is over: the run ends.
@@ -444,6 +483,13 @@ impl<'p, 's> Simulator<'p, 's> {
         self.steps[i].running = true;
         out.emit(at, Event::StepStarted { step: StepIdx(i as u32), attempt })?;
         if plan.facts[i].begins && attempt == 1 {
+            if run.downtime_first_began.is_none() {
+                // The plan's go/no-go rules count from here.
+                for (d, rule) in plan.scenario.decisions.iter().enumerate() {
+                    self.agenda.push(Entry::new(at + rule.by.as_ms(), self.inserted, d, Kind::Decide, 0));
+                    self.inserted += 1;
+                }
+            }
             run.open_downtime(at);
             out.emit(at, Event::DowntimeBegan { step: StepIdx(i as u32) })?;
         }

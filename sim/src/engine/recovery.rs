@@ -344,11 +344,13 @@ impl Simulator<'_, '_> {
             Action::Rollback => {
                 out.emit(at, Event::RollbackStarted { step, late })?;
                 run.ending = Some(Ending::Rollback);
+                run.ending_began = Some(at);
                 self.abandon_all(at, out)?;
                 self.schedule(at + p.undo_ms, i, Kind::EndingDone);
             }
             Action::Cancel => {
                 run.ending = Some(Ending::Cancel);
+                run.ending_began = Some(at);
                 self.abandon_all(at, out)?;
                 self.schedule(at + p.undo_ms, i, Kind::EndingDone);
             }

@@ -58,6 +58,8 @@ pub(super) struct RunTrack {
     pub(super) downtime_first_began: Option<u64>,
     pub(super) downtime_intervals: Vec<(SimTime, SimTime)>,
     pub(super) ending: Option<Ending>,
+    /// When the rollback or cancel began.
+    pub(super) ending_began: Option<u64>,
     pub(super) injected: Vec<Injection>,
     pub(super) recoveries: Vec<(FaultIdx, StepIdx, Action)>,
 }

@@ -74,7 +74,8 @@ impl StraightPlan {
     /// `None` when the plan has what straight runs do not model.
     pub(super) fn new(plan: &Plan<'_>) -> Option<StraightPlan> {
         let sc = plan.scenario;
-        if sc.replication.is_some() || plan.facts.iter().any(|f| f.effects) {
+        // (A go/no-go rule ends a run that is late: the engine's to decide.)
+        if sc.replication.is_some() || plan.facts.iter().any(|f| f.effects) || !sc.decisions.is_empty() {
             return None;
         }
         let n = sc.steps.len();
@@ -232,6 +233,7 @@ impl Simulator<'_, '_> {
         self.draw_first(opts);
         summary.injected.clear();
         summary.recoveries.clear();
+        summary.ending_began = None;
         // The struck step, from its first start to its end, and its attempts.
         let retried = match struck {
             None => None,

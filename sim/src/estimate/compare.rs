@@ -17,12 +17,26 @@ use crate::rng::{self, Purpose};
 pub struct Comparison {
     pub a: Estimate,
     pub b: Estimate,
-    /// (metric, B minus A, 95 % bootstrap interval) for p50, p90 (ms) and
-    /// p_fit (share).
-    pub diffs: Vec<(&'static str, f64, (f64, f64))>,
+    /// For the go-live's p50 and p90 (ms; rolled-back runs never go live)
+    /// and p_success (share).
+    pub diffs: Vec<Diff>,
     /// Steps whose mean duration changed, by id: (mean in A, mean in B),
     /// largest change first; a side is `None` where the step does not run.
     pub drivers: Vec<(String, Option<f64>, Option<f64>)>,
+}
+
+/// One metric of both plans.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Diff {
+    pub metric: &'static str,
+    /// Its value in A and in B; a go-live quantile that fewer runs reach
+    /// than its share is infinite.
+    pub a: f64,
+    pub b: f64,
+    /// B minus A (NaN when both are infinite) and its 95 % paired
+    /// bootstrap interval.
+    pub b_minus_a: f64,
+    pub ci95: (f64, f64),
 }
 
 /// Compares two plans run with the same options.
@@ -39,7 +53,7 @@ pub fn compare(
     tracing::info!(a = %a.scenario().meta.name, b = %b.scenario().meta.name, runs = opts.runs, "compare: both plans on the same seeds");
     let ea = estimate(a, opts, window, progress)?;
     let eb = estimate(b, opts, window, progress)?;
-    let diffs = bootstrap(&ea.downtime_by_run, &eb.downtime_by_run, window, opts.seed, opts.threads);
+    let diffs = bootstrap(&go_live(&ea), &go_live(&eb), window, opts.seed, opts.threads);
     let (sa, sb) = (a.scenario(), b.scenario());
     let mut ids: Vec<&str> =
         sa.steps.iter().chain(&sb.steps).filter(|s| !s.is_group()).map(|s| s.id.as_str()).collect();
@@ -65,10 +79,30 @@ pub fn compare(
     Ok(Comparison { a: ea, b: eb, diffs, drivers })
 }
 
+/// Each run's go-live: its downtime when it committed, never (`u64::MAX`)
+/// otherwise, so that quantiles and the share inside the window count a
+/// rolled-back run as the failure it is.
+fn go_live(e: &Estimate) -> Vec<u64> {
+    e.downtime_by_run
+        .iter()
+        .zip(&e.outcome_by_run)
+        .map(|(d, o)| if *o == rehearse_core::event::Outcome::Committed { *d } else { NEVER })
+        .collect()
+}
+
+/// The go-live of a run that did not commit.
+const NEVER: u64 = u64::MAX;
+
+/// A go-live time as a number to subtract: never is infinitely late.
+fn finite(v: f64) -> f64 {
+    if v >= NEVER as f64 { f64::INFINITY } else { v }
+}
+
 /// Resamples drawn for the paired bootstrap.
 const RESAMPLES: usize = 200;
 
-/// B minus A for p50, p90 (ms) and, with a window, p_fit (share), each with
+/// B minus A for the go-live's p50, p90 (ms; infinite when fewer than that
+/// share of runs commit) and p_success (share), each with
 /// its 95 % paired bootstrap interval: run indices resampled with
 /// replacement, the same ones for both plans.
 ///
@@ -81,17 +115,12 @@ const RESAMPLES: usize = 200;
 /// bytes because the draws land at random: a megabyte for a million runs
 /// stays within the processor's caches and address translation, where
 /// words or a table of each run's places (8 MB) cost a miss per draw.
-fn bootstrap(
-    a: &[u64],
-    b: &[u64],
-    window: Option<SimDuration>,
-    seed: u64,
-    threads: usize,
-) -> Vec<(&'static str, f64, (f64, f64))> {
+fn bootstrap(a: &[u64], b: &[u64], window: Option<SimDuration>, seed: u64, threads: usize) -> Vec<Diff> {
     let n = a.len();
     debug_assert_eq!(n, b.len(), "both plans ran the same runs");
     let (sa, sb) = (ByDowntime::new(a), ByDowntime::new(b));
-    let limit_ms = window.map(SimDuration::as_ms);
+    // Without a window, success is committing at all.
+    let limit_ms = Some(window.map_or(NEVER - 1, SimDuration::as_ms));
     // Resample r reads the bootstrap's one stream from draw r·n on, so the
     // resamples can be spread over threads and still draw what one thread
     // reading the stream from the start draws.
@@ -112,7 +141,7 @@ fn bootstrap(
                         .step_by(threads)
                         .map(|r| {
                             let [ra, rb] = tally.resample(|| draws(r), [sa, sb], limit_ms);
-                            (r, [rb[0] - ra[0], rb[1] - ra[1], rb[2] - ra[2]])
+                            (r, [finite(rb[0]) - finite(ra[0]), finite(rb[1]) - finite(ra[1]), rb[2] - ra[2]])
                         })
                         .collect::<Vec<_>>()
                 })
@@ -126,14 +155,14 @@ fn bootstrap(
     });
     let mut boot: [Vec<f64>; 3] = std::array::from_fn(|k| diffs.iter().map(|d| d[k]).collect());
     let (pa, pb) = (sa.point(limit_ms), sb.point(limit_ms));
-    ["p50", "p90", "p_fit"]
+    ["p50", "p90", "p_success"]
         .into_iter()
         .enumerate()
-        .filter(|(k, _)| *k < 2 || window.is_some())
         .map(|(k, name)| {
             let b = &mut boot[k];
             b.sort_by(f64::total_cmp);
-            (name, -(pa[k] - pb[k]), (b[4], b[194]))
+            let (a, bv) = if k < 2 { (finite(pa[k]), finite(pb[k])) } else { (pa[k], pb[k]) };
+            Diff { metric: name, a, b: bv, b_minus_a: bv - a, ci95: (b[4], b[194]) }
         })
         .collect()
 }

@@ -7,6 +7,7 @@
 //! its own stream, so re-running without one fault (for its cost) changes
 //! nothing else.
 
+mod checkpoint;
 mod compare;
 mod gate;
 mod pass;
@@ -21,14 +22,15 @@ use rehearse_core::event::Outcome;
 use rehearse_core::fault::FaultIdx;
 use rehearse_core::time::SimDuration;
 
-pub use self::compare::{Comparison, compare};
+pub use self::checkpoint::{Checkpoint, Checkpoints};
+pub use self::compare::{Comparison, Diff, compare};
 pub use self::gate::{Gate, GateError, Metric, Op, failed};
-pub use self::pnr::PointOfNoReturn;
-pub use self::rerun::{QuantileRun, baseline_downtime, gantt_runs};
+pub use self::pnr::{PlanDeadline, PointOfNoReturn};
+pub use self::rerun::{Baseline, QuantileRun, baseline, gantt_runs};
 pub use self::stats::Bin;
 
 use self::pass::{Sampled, pass};
-use self::stats::{converged_after, mean, p90_ci, quantile, select_quantile, share_within};
+use self::stats::{converged_after, mean, p90_ci, quantile, select_quantile};
 use crate::engine::{FaultMode, Limits, Plan};
 
 /// The downtime quantiles reported, by name.
@@ -70,60 +72,118 @@ pub enum EstimateError {
     NoRuns,
 }
 
-/// A fault's part in the downtime.
+/// A fault's part in the outcome and the downtime, with the fault against
+/// without it on the same random numbers.
 #[derive(Clone, Debug, PartialEq)]
 pub struct FaultStat {
     pub fault: FaultIdx,
     /// Runs in which it struck at least once.
     pub runs_struck: u64,
     pub strikes: u64,
-    /// Mean downtime with the fault minus without it (same random numbers).
-    pub added_mean_ms: Option<f64>,
-    /// P90 downtime with it minus without it.
-    pub p90_shift_ms: Option<i64>,
+    /// P(success) with the fault minus without it, in percentage points.
+    pub p_success_shift: Option<f64>,
+    /// Over the runs that commit both with and without it: the committed
+    /// P50 and P90 with it minus without it.
+    pub committed_p50_shift_ms: Option<i64>,
+    pub committed_p90_shift_ms: Option<i64>,
+}
+
+/// How much a step drives the go-live's downtime, over committed runs: the
+/// runs where it was long (the upper half of its durations) against those
+/// where it was short (the lower half).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Driver {
+    /// P90 downtime of the long half minus that of the short half.
+    pub p90_shift_ms: i64,
+    /// Mean downtime of the long half minus that of the short half.
+    pub mean_shift_ms: f64,
 }
 
 /// The estimate.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Estimate {
-    /// What `downtime_*` below hold: the downtime, or the elapsed time of
+    /// What the downtimes below hold: the downtime, or the elapsed time of
     /// a plan without downtime.
     pub measure: Measure,
     pub runs: u64,
     pub seed: u64,
-    /// Downtime of every run, sorted.
-    pub downtime_sorted: Vec<u64>,
-    /// Downtime of every run, by run index (for paired comparisons).
+    /// Downtime of every run, by run index: the go-live's downtime for a
+    /// committed run, the outage (until the old system was back) for a
+    /// rolled-back one.
     pub downtime_by_run: Vec<u64>,
+    /// How each run ended, by run index.
+    pub outcome_by_run: Vec<Outcome>,
+    /// Downtime of every run, whatever its outcome, sorted.
+    pub downtime_sorted: Vec<u64>,
+    /// Downtime of the committed runs, sorted: the go-live's downtime.
+    pub committed_sorted: Vec<u64>,
+    /// Outage of the rolled-back runs, sorted.
+    pub outage_sorted: Vec<u64>,
     /// Per step: mean duration over the sampled runs that ran it.
     pub step_mean_ms: Vec<Option<f64>>,
-    pub mean_ms: f64,
-    /// 95 % confidence interval of the P90 (order statistics).
-    pub p90_ci: (u64, u64),
-    /// Runs after which the running P90 stayed within 1 % of the final one.
+    /// Mean downtime of the committed runs (`None` when none committed).
+    pub mean_ms: Option<f64>,
+    /// 95 % confidence interval of the committed runs' P90 (order
+    /// statistics).
+    pub p90_ci: Option<(u64, u64)>,
+    /// Runs after which the running P90 of committed runs stayed within 1 %
+    /// of the final one.
     pub converged_after: Option<u64>,
     pub outcomes: BTreeMap<Outcome, u64>,
     pub window: Option<SimDuration>,
-    /// Share of runs whose downtime fits the window.
-    pub p_fit: Option<f64>,
+    /// The share of runs that committed with their downtime inside the
+    /// window (that committed, without a window).
+    pub p_success: f64,
     /// Per step: share of committed runs with it on the critical path.
     pub criticality: Vec<f64>,
     /// Per step: Spearman rank correlation of its duration with downtime
-    /// over the sampled runs (`None` when it never varies).
+    /// over the sampled committed runs (`None` when it never varies).
     pub sensitivity: Vec<Option<f64>>,
+    /// Per step: how much it moves the committed downtime (`None` when it
+    /// never varies).
+    pub drivers: Vec<Option<Driver>>,
     pub faults: Vec<FaultStat>,
     pub point_of_no_return: Option<PointOfNoReturn>,
+    pub checkpoints: Option<Checkpoints>,
 }
 
 impl Estimate {
-    /// The downtime quantile `q` (nearest rank).
+    /// The committed runs' downtime quantile `q` (nearest rank); 0 when no
+    /// run committed.
     pub fn quantile(&self, q: f64) -> u64 {
-        quantile(&self.downtime_sorted, q)
+        quantile(&self.committed_sorted, q)
     }
 
-    /// The downtimes in `bins` bins of equal width, smallest to largest.
-    pub fn histogram(&self, bins: u64) -> Vec<Bin> {
-        stats::histogram(&self.downtime_sorted, bins)
+    /// The committed runs' downtime quantile `q`, `None` when none did.
+    pub fn committed_quantile(&self, q: f64) -> Option<u64> {
+        (!self.committed_sorted.is_empty()).then(|| self.quantile(q))
+    }
+
+    /// The time into the downtime by which a share `q` of all runs is live
+    /// (committed): a run that did not commit never goes live, so `None`
+    /// when fewer than that share commit.
+    pub fn go_live(&self, q: f64) -> Option<u64> {
+        let rank = ((q * self.runs as f64).ceil() as usize).max(1);
+        self.committed_sorted.get(rank - 1).copied()
+    }
+
+    /// The rolled-back runs' outage quantile `q`, `None` when none rolled
+    /// back.
+    pub fn outage_quantile(&self, q: f64) -> Option<u64> {
+        (!self.outage_sorted.is_empty()).then(|| quantile(&self.outage_sorted, q))
+    }
+
+    /// The share of runs that ended with `outcome`.
+    pub fn share(&self, outcome: Outcome) -> f64 {
+        *self.outcomes.get(&outcome).unwrap_or(&0) as f64 / self.runs as f64
+    }
+
+    /// The downtimes of all runs in `bins` bins of equal width, smallest to
+    /// largest, each with how many of its runs committed.
+    pub fn histogram(&self, bins: u64) -> Vec<(Bin, u64)> {
+        let all = stats::histogram(&self.downtime_sorted, bins);
+        let committed = stats::count_in(&self.committed_sorted, &all);
+        all.into_iter().zip(committed).collect()
     }
 }
 
@@ -190,29 +250,47 @@ pub fn estimate(
     );
     let main = pass(plan, measure, opts, &FaultMode::Probabilistic, sample, None, progress)?;
     let downtimes: Vec<u64> = main.results.iter().map(|r| r.downtime_ms).collect();
+    let outcome_by_run: Vec<Outcome> =
+        main.results.iter().map(|r| r.outcome.expect("every run has an outcome")).collect();
     let mut sorted = downtimes.clone();
     sorted.sort_unstable();
     let n_runs = downtimes.len();
-    let mean_ms = mean(&downtimes);
-    let p90 = quantile(&sorted, 0.9);
+    let window_ms = window.map_or(u64::MAX, SimDuration::as_ms);
+    let success = |o: Outcome, d: u64| o == Outcome::Committed && d <= window_ms;
 
     let mut outcomes = BTreeMap::new();
-    for r in &main.results {
-        *outcomes.entry(r.outcome.expect("every run has an outcome")).or_insert(0u64) += 1;
+    for o in &outcome_by_run {
+        *outcomes.entry(*o).or_insert(0u64) += 1;
     }
-    let committed = outcomes.get(&Outcome::Committed).copied().unwrap_or(0);
+    let of = |wanted: Outcome| -> Vec<u64> {
+        downtimes.iter().zip(&outcome_by_run).filter(|(_, o)| **o == wanted).map(|(d, _)| *d).collect()
+    };
+    let committed_in_order = of(Outcome::Committed);
+    let mut committed_sorted = committed_in_order.clone();
+    committed_sorted.sort_unstable();
+    let mut outage_sorted = of(Outcome::RolledBack);
+    outage_sorted.sort_unstable();
+    let committed = committed_sorted.len() as u64;
+    let successes = downtimes.iter().zip(&outcome_by_run).filter(|(d, o)| success(**o, **d)).count();
+    let p_success = successes as f64 / n_runs as f64;
+    let p90 = quantile(&committed_sorted, 0.9);
     let criticality = stats::criticality(&main.counts.critical, committed);
 
+    // Sensitivity and drivers over the sampled runs that committed: a
+    // rollback's short outage says nothing of what makes a go-live long.
     let samples: Vec<&Sampled> = main.samples.iter().collect();
-    let durations: Vec<&[u64]> = samples.iter().map(|r| r.durations.as_slice()).collect();
-    let sample_downtime: Vec<u64> = main.results.iter().take(samples.len()).map(|r| r.downtime_ms).collect();
+    let kept: Vec<usize> = (0..samples.len()).filter(|k| outcome_by_run[*k] == Outcome::Committed).collect();
+    let durations: Vec<&[u64]> = kept.iter().map(|k| samples[*k].durations.as_slice()).collect();
+    let sample_downtime: Vec<u64> = kept.iter().map(|k| downtimes[*k]).collect();
     let sensitivity = stats::sensitivity(&durations, &sample_downtime, sc.steps.len());
+    let drivers = stats::drivers(&durations, &sample_downtime, sc.steps.len());
     tracing::debug!(
         runs = n_runs,
         sampled = samples.len(),
         committed,
+        p_success,
         p90_ms = p90,
-        "main pass reduced: quantiles, criticality and sensitivity"
+        "main pass reduced: outcomes, quantiles, criticality and drivers"
     );
 
     let mut faults: Vec<FaultStat> = (0..sc.faults.len())
@@ -220,8 +298,9 @@ pub fn estimate(
             fault: FaultIdx(f as u32),
             runs_struck: main.counts.runs_struck[f],
             strikes: main.counts.strikes[f],
-            added_mean_ms: None,
-            p90_shift_ms: None,
+            p_success_shift: None,
+            committed_p50_shift_ms: None,
+            committed_p90_shift_ms: None,
         })
         .collect();
     if opts.fault_costs {
@@ -239,42 +318,78 @@ pub fn estimate(
             );
             let without =
                 pass(plan, measure, opts, &FaultMode::Without(stat.fault), 0, Some(&struck), &AtomicU64::new(0))?;
-            let mut d = downtimes.clone();
-            for (place, k) in struck.iter().enumerate() {
-                d[*k as usize] = without.results[place].downtime_ms;
+            let mut successes_without = successes;
+            // The runs committed both ways, with their downtime each way.
+            let (mut with_d, mut without_d) = (Vec::new(), Vec::new());
+            let mut place = 0;
+            for k in 0..n_runs {
+                let (o, d) = (outcome_by_run[k], downtimes[k]);
+                let (wo, wd) = if struck.get(place) == Some(&(k as u64)) {
+                    let r = without.results[place];
+                    place += 1;
+                    (r.outcome.expect("every run has an outcome"), r.downtime_ms)
+                } else {
+                    (o, d)
+                };
+                successes_without = successes_without + usize::from(success(wo, wd)) - usize::from(success(o, d));
+                if o == Outcome::Committed && wo == Outcome::Committed {
+                    with_d.push(d);
+                    without_d.push(wd);
+                }
             }
-            stat.added_mean_ms = Some(mean_ms - mean(&d));
-            stat.p90_shift_ms = Some(p90 as i64 - select_quantile(&mut d, 0.9) as i64);
+            stat.p_success_shift = Some(100.0 * (successes as f64 - successes_without as f64) / n_runs as f64);
+            if !with_d.is_empty() {
+                let shift =
+                    |q: f64, a: &mut [u64], b: &mut [u64]| select_quantile(a, q) as i64 - select_quantile(b, q) as i64;
+                stat.committed_p50_shift_ms = Some(shift(0.5, &mut with_d, &mut without_d));
+                stat.committed_p90_shift_ms = Some(shift(0.9, &mut with_d, &mut without_d));
+            }
         }
     }
 
-    let p_fit = window.map(|w| share_within(&downtimes, w.as_ms()));
     let point_of_no_return = window.and_then(|w| pnr::point_of_no_return(sc, opts.seed, w, &samples));
-    let step_mean_ms = stats::step_means(&durations, sc.steps.len());
+    let checkpoints = point_of_no_return.as_ref().and_then(|p| {
+        checkpoint::checkpoints(
+            sc,
+            &samples,
+            &outcome_by_run[..samples.len()],
+            &downtimes[..samples.len()],
+            window_ms,
+            p.latest_start_ms,
+            &criticality,
+        )
+    });
+    let all_durations: Vec<&[u64]> = samples.iter().map(|r| r.durations.as_slice()).collect();
+    let step_mean_ms = stats::step_means(&all_durations, sc.steps.len());
     if let Some(p) = &point_of_no_return {
         tracing::debug!(
             rollback_p90_ms = p.rollback_p90_ms,
             latest_start_ms = p.latest_start_ms,
-            checkpoint = ?p.checkpoint.map(|(step, _)| &sc.step(step).id),
-            "point of no return"
+            recommended = ?checkpoints.as_ref().and_then(|c| c.recommended.as_ref()).map(|c| &sc.step(c.step).id),
+            "point of no return and go/no-go checkpoints"
         );
     }
     Ok(Estimate {
         measure,
         runs: opts.runs,
         seed: opts.seed,
-        p90_ci: p90_ci(&sorted),
-        converged_after: converged_after(&downtimes, p90),
+        p90_ci: (!committed_sorted.is_empty()).then(|| p90_ci(&committed_sorted)),
+        converged_after: if committed_in_order.is_empty() { None } else { converged_after(&committed_in_order, p90) },
         step_mean_ms,
+        mean_ms: (!committed_in_order.is_empty()).then(|| mean(&committed_in_order)),
         downtime_sorted: sorted,
         downtime_by_run: downtimes,
-        mean_ms,
+        outcome_by_run,
+        committed_sorted,
+        outage_sorted,
         outcomes,
         window,
-        p_fit,
+        p_success,
         criticality,
         sensitivity,
+        drivers,
         faults,
         point_of_no_return,
+        checkpoints,
     })
 }

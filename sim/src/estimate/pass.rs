@@ -19,12 +19,21 @@ pub(super) struct RunResult {
     pub(super) struck_mask: u64,
 }
 
-/// A sampled run, kept whole: per step duration, and end relative to the
-/// start of downtime (None outside it).
+/// A sampled run, kept whole: per step duration, and when it was done,
+/// relative to the start of downtime.
 #[derive(Clone, Debug, Default)]
 pub(super) struct Sampled {
     pub(super) durations: Vec<u64>,
-    pub(super) ends_in_downtime: Vec<Option<u64>>,
+    /// Downtime began.
+    pub(super) began: bool,
+    /// Per step: when it completed, in ms after downtime began (0 when it
+    /// completed before); `None` when it never completed (never ran, or
+    /// stopped by a rollback, cancel or abort) or the run had no downtime.
+    pub(super) done_at: Vec<Option<u64>>,
+    /// When the run stopped going forward, in ms after downtime began (0
+    /// when before): a rollback or cancel began, or the run aborted. `None`
+    /// for a committed run or one without downtime.
+    pub(super) stopped_at: Option<u64>,
 }
 
 /// What one thread (or all of them, merged) counted.
@@ -136,25 +145,7 @@ pub(super) fn pass(
                             counts.runs_struck[f] += u64::from(*hit);
                         }
                         if k < sample {
-                            let began = s.downtime_intervals.first().map(|(a, _)| a.as_ms());
-                            let ended = s.downtime_intervals.last().map_or(u64::MAX, |(_, b)| b.as_ms());
-                            sampled.push((
-                                k,
-                                Sampled {
-                                    durations: s.steps.iter().map(|t| t.duration().as_ms()).collect(),
-                                    ends_in_downtime: s
-                                        .steps
-                                        .iter()
-                                        .zip(&s.attempts)
-                                        .map(|(t, a)| match began {
-                                            Some(b) if *a > 0 && (b..=ended).contains(&t.end.as_ms()) => {
-                                                Some(t.end.as_ms() - b)
-                                            }
-                                            _ => None,
-                                        })
-                                        .collect(),
-                                },
-                            ));
+                            sampled.push((k, sampled_run(s)));
                         }
                         let struck_mask =
                             s.injected.iter().fold(0u64, |m, i| if i.fault.0 < 64 { m | (1 << i.fault.0) } else { m });
@@ -201,4 +192,30 @@ pub(super) fn pass(
     }
     tracing::debug!(runs = results.len(), sampled = samples.len(), threads, "pass merged in run order");
     Ok(Pass { results, samples, counts })
+}
+
+/// What a sampled run keeps of its summary.
+fn sampled_run(s: &crate::RunSummary) -> Sampled {
+    let began = s.downtime_intervals.first().map(|(a, _)| a.as_ms());
+    // Steps that ended after the run stopped going forward were abandoned.
+    let stop = match s.outcome {
+        Outcome::Committed => None,
+        Outcome::Aborted => Some(s.end.as_ms()),
+        _ => Some(s.ending_began.map_or(s.end.as_ms(), |t| t.as_ms())),
+    };
+    Sampled {
+        durations: s.steps.iter().map(|t| t.duration().as_ms()).collect(),
+        began: began.is_some(),
+        done_at: s
+            .steps
+            .iter()
+            .zip(&s.attempts)
+            .map(|(t, a)| {
+                let end = t.end.as_ms();
+                let completed = *a > 0 && stop.is_none_or(|x| end < x);
+                began.filter(|_| completed).map(|b| end.saturating_sub(b))
+            })
+            .collect(),
+        stopped_at: began.and_then(|b| stop.map(|x| x.saturating_sub(b))),
+    }
 }

@@ -1,9 +1,9 @@
 //! The point of no return: the latest time into the downtime a rollback may
-//! begin and still end inside the window, and the go/no-go checkpoint (the
-//! last step a typical run has done by then).
+//! be decided and still end inside the window, and how it sits beside the
+//! plan's own rollback deadlines.
 
-use rehearse_core::fault::Action;
-use rehearse_core::scenario::{Scenario, StepIdx};
+use rehearse_core::fault::{Action, PolicyIdx};
+use rehearse_core::scenario::{MAX_SPAN, Scenario};
 use rehearse_core::time::SimDuration;
 
 use super::pass::Sampled;
@@ -13,13 +13,55 @@ use crate::rng::{self, Purpose};
 /// The latest safe rollback decision.
 #[derive(Clone, Debug, PartialEq)]
 pub struct PointOfNoReturn {
-    /// P90 of the slowest rollback policy (reaction plus restore and swap).
+    /// The rollback policy it is of: the slowest one the plan can reach
+    /// during the downtime.
+    pub policy: PolicyIdx,
+    /// P90 of that policy's reaction plus its restore and swap (what a
+    /// decision to roll back takes until the old system is back).
     pub rollback_p90_ms: u64,
-    /// The latest time into the downtime a rollback may begin and still end
-    /// inside the window.
+    /// P90 of the restore and swap alone (from when the rollback begins).
+    pub undo_p90_ms: u64,
+    /// The latest time into the downtime a rollback may be decided and
+    /// still end inside the window (at its P90): the window minus
+    /// `rollback_p90_ms`, 0 when no rollback fits.
     pub latest_start_ms: u64,
-    /// The last step a typical run has done by then, and its median end.
-    pub checkpoint: Option<(StepIdx, u64)>,
+    /// The plan's own rollback deadlines (a rollback must *begin* by then,
+    /// into the downtime), beside what the window allows.
+    pub deadlines: Vec<PlanDeadline>,
+}
+
+/// A rollback policy's `deadline`, checked against the window.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PlanDeadline {
+    pub policy: PolicyIdx,
+    pub deadline_ms: u64,
+    /// The latest time this policy's rollback may begin and still end
+    /// inside the window: the window minus its restore's P90.
+    pub safe_begin_ms: u64,
+}
+
+impl PlanDeadline {
+    /// The plan lets a rollback begin later than one can and still end
+    /// inside the window.
+    pub fn too_late(&self) -> bool {
+        self.deadline_ms > self.safe_begin_ms
+    }
+}
+
+/// P90s of a policy's reaction plus undo, and of its undo alone, by
+/// sampling its own stream.
+fn rollback_p90s(seed: u64, p: &rehearse_core::fault::Policy) -> (u64, u64) {
+    let mut s = rng::stream(seed, 0, Purpose::Analysis, rng::key_of(&p.name), 0);
+    let (mut both, mut undo): (Vec<u64>, Vec<u64>) = (0..10_000)
+        .map(|_| {
+            let reaction = p.reaction.as_ref().map_or(0, |d| d.sample(&mut s, MAX_SPAN).as_ms());
+            let u = p.duration.as_ref().map_or(0, |d| d.sample(&mut s, MAX_SPAN).as_ms());
+            (reaction + u, u)
+        })
+        .unzip();
+    both.sort_unstable();
+    undo.sort_unstable();
+    (quantile(&both, 0.9), quantile(&undo, 0.9))
 }
 
 /// The latest rollback decision that still ends inside the window.
@@ -30,11 +72,11 @@ pub(super) fn point_of_no_return(
     samples: &[&Sampled],
 ) -> Option<PointOfNoReturn> {
     // The rollbacks that can happen during the downtime: those the recovery
-    // resolver can choose after a fault on a step that runs inside it
-    // (directly, once retries are spent, or past a deadline). A sandbox's
+    // resolver can choose after a fault on a step that completes inside it
+    // in some run (directly, once retries are spent, or past a deadline),
+    // and those the plan's own go/no-go decisions take. A sandbox's
     // rollback does not count.
-    let in_downtime =
-        |i: usize| samples.iter().any(|r| r.ends_in_downtime.get(i).copied().flatten().is_some_and(|e| e > 0));
+    let in_downtime = |i: usize| samples.iter().any(|r| r.done_at.get(i).copied().flatten().is_some_and(|e| e > 0));
     let mut reachable = vec![false; sc.policies.len()];
     for path in crate::engine::possible(sc) {
         if let (Action::Rollback, Some(p)) = (path.action, path.policy)
@@ -43,56 +85,35 @@ pub(super) fn point_of_no_return(
             reachable[p.index()] = true;
         }
     }
-    let rollbacks: Vec<_> = sc
-        .policies
-        .iter()
-        .enumerate()
-        .filter(|(p, pol)| reachable[*p] && pol.action == Action::Rollback)
-        .map(|(_, pol)| pol)
-        .collect();
-    if rollbacks.is_empty() {
-        return None;
+    for d in &sc.decisions {
+        reachable[d.policy.index()] = true;
     }
-    // P90 of reaction + restore for each rollback policy, by sampling its
-    // own stream; the slowest one decides.
-    let rollback_p90_ms = rollbacks
-        .iter()
-        .map(|p| {
-            let mut s = rng::stream(seed, 0, Purpose::Analysis, rng::key_of(&p.name), 0);
-            let cap = rehearse_core::scenario::MAX_SPAN;
-            let mut v: Vec<u64> = (0..10_000)
-                .map(|_| {
-                    let reaction = p.reaction.as_ref().map_or(0, |d| d.sample(&mut s, cap).as_ms());
-                    let undo = p.duration.as_ref().map_or(0, |d| d.sample(&mut s, cap).as_ms());
-                    reaction + undo
-                })
-                .collect();
-            v.sort_unstable();
-            quantile(&v, 0.9)
-        })
-        .max()?;
-    let latest_start_ms = window.as_ms().saturating_sub(rollback_p90_ms);
-    // The last step a typical run (the median) has done by then: if it is
-    // not done at the point of no return, the run is late: roll back.
-    let mut checkpoint: Option<(StepIdx, u64)> = None;
-    for i in 0..sc.steps.len() {
-        if latest_start_ms == 0 {
-            break; // no rollback fits: there is no checkpoint to keep
+    let window_ms = window.as_ms();
+    let mut slowest: Option<(PolicyIdx, u64, u64)> = None;
+    let mut deadlines = Vec::new();
+    for (p, pol) in sc.policies.iter().enumerate() {
+        if !reachable[p] || pol.action != Action::Rollback {
+            continue;
         }
-        if sc.steps[i].is_group() {
-            continue; // name the step that does the work
+        let policy = PolicyIdx(p as u32);
+        let (both, undo) = rollback_p90s(seed, pol);
+        if slowest.is_none_or(|(_, b, _)| both > b) {
+            slowest = Some((policy, both, undo));
         }
-        // Steps that end inside the downtime (not as it begins).
-        let mut ends: Vec<u64> =
-            samples.iter().filter_map(|r| r.ends_in_downtime.get(i).copied().flatten()).filter(|e| *e > 0).collect();
-        if ends.len() < samples.len() / 2 || ends.is_empty() {
-            continue; // not a step of the downtime
-        }
-        ends.sort_unstable();
-        let p50 = quantile(&ends, 0.5);
-        if p50 <= latest_start_ms && checkpoint.is_none_or(|(_, best)| p50 > best) {
-            checkpoint = Some((StepIdx(i as u32), p50));
+        if let Some(d) = pol.deadline {
+            deadlines.push(PlanDeadline {
+                policy,
+                deadline_ms: d.as_ms(),
+                safe_begin_ms: window_ms.saturating_sub(undo),
+            });
         }
     }
-    Some(PointOfNoReturn { rollback_p90_ms, latest_start_ms, checkpoint })
+    let (policy, rollback_p90_ms, undo_p90_ms) = slowest?;
+    Some(PointOfNoReturn {
+        policy,
+        rollback_p90_ms,
+        undo_p90_ms,
+        latest_start_ms: window_ms.saturating_sub(rollback_p90_ms),
+        deadlines,
+    })
 }

@@ -43,14 +43,19 @@ pub fn gantt_runs(plan: &Plan<'_>, opts: &EstimateOptions, e: &Estimate) -> Resu
     let mut sim = Simulator::new(plan);
     let mut runs = Vec::new();
     for (label, q) in [("P50", 0.5), ("P90", 0.9)] {
-        let target = e.quantile(q);
-        let k = e.downtime_by_run.iter().position(|d| *d == target).expect("a run has the quantile's downtime") as u64;
+        // The committed runs' quantiles: the go-live's downtime.
+        let Some(target) = e.committed_quantile(q) else { break };
+        let k = (0..e.downtime_by_run.len())
+            .position(|k| {
+                e.downtime_by_run[k] == target && e.outcome_by_run[k] == rehearse_core::event::Outcome::Committed
+            })
+            .expect("a committed run has the quantile's downtime") as u64;
         tracing::debug!(quantile = label, run = k, "the run at a quantile, again with its events");
         let mut memory = MemorySink::new();
         let run_opts = RunOptions { run: k, limits: opts.limits, ..RunOptions::new(opts.seed, Mode::Random) };
         let summary = sim.run(&run_opts, &mut memory)?;
         runs.push(QuantileRun {
-            title: format!("The {label} run (run {k}, {} {})", e.measure.label(), SimDuration(target).hms()),
+            title: format!("The {label} committed run (run {k}, {} {})", e.measure.label(), SimDuration(target).hms()),
             summary,
             events: memory.records,
         });
@@ -58,22 +63,29 @@ pub fn gantt_runs(plan: &Plan<'_>, opts: &EstimateOptions, e: &Estimate) -> Resu
     Ok(runs)
 }
 
-/// The downtime of the run `opts` made (its `summary`) had no fault struck:
-/// the same run with faults off. `None` when none struck.
+/// How the run `opts` made (its `summary`) would have ended had no fault
+/// struck: the same run with faults off. `None` when none struck.
 ///
 /// # Errors
 /// A run that exceeds its limits.
-pub fn baseline_downtime(
+pub fn baseline(
     sim: &mut Simulator<'_, '_>,
     opts: &RunOptions,
     summary: &RunSummary,
-) -> Result<Option<SimDuration>, SimError> {
+) -> Result<Option<Baseline>, SimError> {
     if summary.injected.is_empty() {
         return Ok(None);
     }
     tracing::debug!(run = opts.run, strikes = summary.injected.len(), "the same run again without its faults");
     let clean = sim.run(&opts.clone().with_faults(FaultMode::Off), &mut NullSink)?;
-    Ok(Some(clean.downtime))
+    Ok(Some(Baseline { outcome: clean.outcome, downtime: clean.downtime }))
+}
+
+/// The same run without its faults: how it ends and its downtime.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Baseline {
+    pub outcome: rehearse_core::event::Outcome,
+    pub downtime: SimDuration,
 }
 
 #[cfg(test)]
@@ -124,7 +136,7 @@ max_attempts = 3
             assert_eq!(run.summary.downtime.as_ms(), e.quantile(q));
             assert!(!run.events.is_empty());
         }
-        assert!(runs[0].title.starts_with("The P50 run (run "), "{}", runs[0].title);
+        assert!(runs[0].title.starts_with("The P50 committed run (run "), "{}", runs[0].title);
         assert_eq!(runs[1].gantt().events.len(), runs[1].events.len());
     }
 
@@ -137,14 +149,14 @@ max_attempts = 3
         for run in 0..40 {
             let opts = RunOptions { run, ..RunOptions::new(1, Mode::Random) };
             let summary = sim.run(&opts, &mut NullSink).unwrap();
-            let base = baseline_downtime(&mut sim, &opts, &summary).unwrap();
+            let base = baseline(&mut sim, &opts, &summary).unwrap();
             let off = sim.run(&opts.clone().with_faults(FaultMode::Off), &mut NullSink).unwrap();
             if summary.injected.is_empty() {
                 assert_eq!(base, None);
                 assert_eq!(summary.downtime, off.downtime, "no fault struck: the same run");
                 clean += 1;
             } else {
-                assert_eq!(base, Some(off.downtime));
+                assert_eq!(base, Some(Baseline { outcome: off.outcome, downtime: off.downtime }));
                 assert!(off.downtime < summary.downtime, "a resume only adds time");
                 struck += 1;
             }

@@ -27,11 +27,6 @@ pub(crate) fn mean(v: &[u64]) -> f64 {
     v.iter().map(|d| *d as f64).sum::<f64>() / v.len() as f64
 }
 
-/// The share of values at most `limit_ms`.
-pub(crate) fn share_within(v: &[u64], limit_ms: u64) -> f64 {
-    v.iter().filter(|d| **d <= limit_ms).count() as f64 / v.len() as f64
-}
-
 /// The 95 % confidence interval of the 0.9 quantile from order statistics.
 pub(crate) fn p90_ci(sorted: &[u64]) -> (u64, u64) {
     let n = sorted.len() as f64;
@@ -91,6 +86,36 @@ pub(crate) fn sensitivity(durations: &[&[u64]], measure: &[u64], n_steps: usize)
         .collect()
 }
 
+/// Per step: how much the measure moves between the runs where the step
+/// was long and those where it was short. The runs are split at the median
+/// of its duration, by rank (ties in run order, so a step whose durations
+/// tie splits at random and shows about nothing); the P90 of the upper
+/// half minus that of the lower. `None` for a step that never varies or
+/// too few runs.
+pub(crate) fn drivers(durations: &[&[u64]], measure: &[u64], n_steps: usize) -> Vec<Option<super::Driver>> {
+    let n = measure.len();
+    (0..n_steps)
+        .map(|i| {
+            let first = durations.first()?[i];
+            if n < 4 || durations.iter().all(|r| r[i] == first) {
+                return None;
+            }
+            let mut order: Vec<usize> = (0..n).collect();
+            order.sort_by_key(|k| (durations[*k][i], *k));
+            let (short, long) = order.split_at(n / 2);
+            let pick = |half: &[usize]| {
+                let mut v: Vec<u64> = half.iter().map(|k| measure[*k]).collect();
+                (select_quantile(&mut v, 0.9), mean(&v))
+            };
+            let ((p90_short, mean_short), (p90_long, mean_long)) = (pick(short), pick(long));
+            Some(super::Driver {
+                p90_shift_ms: p90_long as i64 - p90_short as i64,
+                mean_shift_ms: mean_long - mean_short,
+            })
+        })
+        .collect()
+}
+
 /// Per step: its mean duration over the sampled runs that ran it.
 pub(crate) fn step_means(durations: &[&[u64]], n_steps: usize) -> Vec<Option<f64>> {
     (0..n_steps)
@@ -129,6 +154,20 @@ pub(crate) fn histogram(sorted: &[u64], bins: u64) -> Vec<Bin> {
     (0..bins)
         .zip(counts)
         .map(|(k, count)| Bin { from_ms: lo + k * width, to_ms: lo + k * width + width, count })
+        .collect()
+}
+
+/// How many of `sorted` fall in each of `bins` (made by [`histogram`],
+/// whose last bin also holds values past its end).
+pub(crate) fn count_in(sorted: &[u64], bins: &[Bin]) -> Vec<u64> {
+    let last = bins.len().saturating_sub(1);
+    bins.iter()
+        .enumerate()
+        .map(|(k, b)| {
+            let from = sorted.partition_point(|v| *v < b.from_ms);
+            let to = if k == last { sorted.len() } else { sorted.partition_point(|v| *v < b.to_ms) };
+            (to - from.min(to)) as u64
+        })
         .collect()
 }
 
@@ -258,5 +297,25 @@ mod tests {
         let one = histogram(&[7, 7, 7], 12);
         assert_eq!((one[0].from_ms, one[0].to_ms, one[0].count), (7, 8, 3));
         assert_eq!(one[11], Bin { from_ms: 18, to_ms: 19, count: 0 });
+        // A subset counted in the same bins.
+        assert_eq!(count_in(&[0, 5, 10, 119, 120], &bins)[..2], [2, 1]);
+        assert_eq!(count_in(&[0, 5, 10, 119, 120], &bins)[11], 2);
+        assert_eq!(count_in(&[], &bins).iter().sum::<u64>(), 0);
+    }
+
+    #[test]
+    fn a_driver_is_the_move_between_long_and_short_runs() {
+        // Step 0 adds its duration to the measure; step 1 is fixed; step 2
+        // varies without any effect.
+        let runs: Vec<[u64; 3]> = (0..100u64).map(|k| [k * 10, 30, (k * 37) % 100]).collect();
+        let measure: Vec<u64> = runs.iter().map(|r| 1000 + r[0]).collect();
+        let durations: Vec<&[u64]> = runs.iter().map(|r| r.as_slice()).collect();
+        let d = drivers(&durations, &measure, 3);
+        // Long half: 500..990 (P90 at rank 45: 940); short half 0..490 (440).
+        let d0 = d[0].expect("step 0 varies");
+        assert_eq!(d0.p90_shift_ms, 500);
+        assert!((d0.mean_shift_ms - 500.0).abs() < 1e-9);
+        assert_eq!(d[1], None, "a fixed step drives nothing");
+        assert!(d[2].expect("varies").p90_shift_ms.abs() < 200, "{:?}", d[2]);
     }
 }

@@ -9,6 +9,7 @@ use super::diagnostics::{Diagnostic, LineIndex};
 use super::model::Scenario;
 use super::raw::RawFile;
 
+mod decisions;
 mod durations;
 mod faults;
 mod meta;
@@ -56,6 +57,7 @@ impl<'t> Validator<'t> {
         let replication = replication?;
         let readiness = self.readiness(raw.readiness, &database)?;
         let upgrade = self.upgrade(raw.upgrade)?;
-        Some(Scenario { meta, database, steps, roots, faults, policies, replication, readiness, upgrade })
+        let decisions = self.decisions(raw.decisions, &steps, &policies)?;
+        Some(Scenario { meta, database, steps, roots, faults, policies, replication, readiness, upgrade, decisions })
     }
 }
