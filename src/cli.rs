@@ -137,8 +137,9 @@ pub struct RunArgs {
     #[arg(long, value_name = "N", requires = "db", hide = true)]
     pub halt_store_after_batches: Option<u64>,
 
-    /// Show calendar times from this start (e.g. 2026-12-05T18:00:00)
-    /// instead of the scenario's `start`.
+    /// Show calendar times from this start of the run's first step (e.g.
+    /// 2026-12-05T18:00:00, no offset) instead of the scenario's `start` or
+    /// `downtime_begins_at`.
     #[arg(long, value_name = "DATETIME")]
     pub start: Option<String>,
 

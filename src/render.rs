@@ -4,6 +4,7 @@
 use std::io::{self, Write};
 use std::path::Path;
 
+use rehearse_core::anchor::{CalendarAnchor, PlacedCalendar};
 use rehearse_core::scenario::{DowntimeMark, Scenario};
 use rehearse_core::state::StepStatus;
 use rehearse_core::{Calendar, Event, EventRecord, Mode, Outcome, RunState, SimDuration, SimTime, StepIdx};
@@ -27,12 +28,49 @@ pub fn progress_bar(prefix: &'static str, len: u64) -> indicatif::ProgressBar {
 const NAME_WIDTH: usize = 48;
 const BAR_WIDTH: usize = 32;
 
+/// How a run's simulated times are shown.
+#[derive(Clone, Copy, Debug)]
+pub enum Dates<'a> {
+    /// As time since the run started.
+    Sim,
+    /// As civil calendar times from the run's start (`start`, `--start`).
+    Civil(&'a Calendar),
+    /// On the plan's calendar, placed so that this run's downtime begins at
+    /// `downtime_begins_at`: times with their offset.
+    Anchored(PlacedCalendar<'a>),
+    /// An anchored plan whose downtime never began in this run: nothing to
+    /// place it by, so time since the run started.
+    Unplaced(&'a CalendarAnchor),
+}
+
+impl<'a> Dates<'a> {
+    /// The dates for a run: `civil` (`--start` or `start`) if given, else
+    /// the plan's anchor placed by the run's first downtime begin.
+    pub fn new(civil: Option<&'a Calendar>, anchor: Option<&'a CalendarAnchor>, summary: &RunSummary) -> Self {
+        match (civil, anchor) {
+            (Some(c), _) => Dates::Civil(c),
+            (None, Some(a)) => match summary.downtime_intervals.first() {
+                Some((began, _)) => Dates::Anchored(a.placed(*began)),
+                None => Dates::Unplaced(a),
+            },
+            (None, None) => Dates::Sim,
+        }
+    }
+
+    fn anchored(&self) -> Option<&PlacedCalendar<'a>> {
+        match self {
+            Dates::Anchored(p) => Some(p),
+            _ => None,
+        }
+    }
+}
+
 pub struct RunReport<'a> {
     pub scenario: &'a Scenario,
     pub path: &'a Path,
     pub summary: &'a RunSummary,
     pub stream_hash: &'a str,
-    pub calendar: Option<&'a Calendar>,
+    pub dates: Dates<'a>,
     pub state: &'a RunState,
     pub records: &'a [EventRecord],
     /// Downtime of the same run without faults, when faults struck.
@@ -42,9 +80,58 @@ pub struct RunReport<'a> {
 
 impl RunReport<'_> {
     fn time(&self, t: SimTime) -> String {
-        match self.calendar {
-            Some(c) => c.format(t),
-            None => t.to_string(),
+        match self.dates {
+            Dates::Civil(c) => c.format(t),
+            Dates::Anchored(p) => p.stamp(t),
+            Dates::Sim | Dates::Unplaced(_) => t.to_string(),
+        }
+    }
+
+    /// The civil time of `t` as a store writes it (`2027-03-28 07:00:00.000`):
+    /// from the civil start, or the wall clock in the anchor's zone.
+    fn civil(&self, t: SimTime) -> Option<String> {
+        match self.dates {
+            Dates::Civil(c) => Some(c.format(t)),
+            Dates::Anchored(p) => p.civil(t).map(|dt| dt.strftime("%Y-%m-%d %H:%M:%S%.3f").to_string()),
+            Dates::Sim | Dates::Unplaced(_) => None,
+        }
+    }
+
+    /// `calendar` and `dated` lines of the summary, for an anchored plan.
+    fn calendar_text(&self, out: &mut impl Write) -> io::Result<()> {
+        let s = self.summary;
+        match self.dates {
+            Dates::Anchored(p) => {
+                let a = self.scenario.meta.anchor.as_ref().expect("anchored dates come from the plan's anchor");
+                writeln!(
+                    out,
+                    "calendar       {}, placed so that this run's downtime begins at downtime_begins_at",
+                    a.zone_label()
+                )?;
+                let mut line = match s.downtime_intervals.last() {
+                    Some((_, end)) if !s.downtime_open => {
+                        format!(
+                            "dated          downtime {} to {}",
+                            p.display(s.downtime_intervals[0].0),
+                            p.display(*end)
+                        )
+                    }
+                    _ => format!(
+                        "dated          downtime {}, still ongoing at the run's end",
+                        p.display(s.downtime_intervals[0].0)
+                    ),
+                };
+                if let Some(w) = a.window() {
+                    line.push_str(&format!("; window ends {}", a.display(w.as_ms() as i64)));
+                }
+                writeln!(out, "{line}")
+            }
+            Dates::Unplaced(a) => writeln!(
+                out,
+                "calendar       {}: downtime never began in this run, so it cannot be placed; times are since the run started",
+                a.zone_label()
+            ),
+            Dates::Sim | Dates::Civil(_) => Ok(()),
         }
     }
 
@@ -207,6 +294,7 @@ impl RunReport<'_> {
             downtime.push_str(", STILL ONGOING when the run ended");
         }
         writeln!(out, "{downtime}")?;
+        self.calendar_text(out)?;
         if let (Some(from), Some(to)) = (sc.upgrade.from, sc.upgrade.to)
             && let Ok(a) = rehearse_core::versions::code_upgrade(from, to)
         {
@@ -365,12 +453,33 @@ impl RunReport<'_> {
             .collect()
     }
 
+    /// The plan's calendar for this run (RFC 3339 times with their offset),
+    /// or null when the plan is not anchored.
+    fn calendar_json(&self) -> Value {
+        let s = self.summary;
+        let Some(a) = &self.scenario.meta.anchor else {
+            return Value::Null;
+        };
+        let p = self.dates.anchored();
+        let closed = s.downtime_intervals.last().filter(|_| !s.downtime_open).map(|(_, e)| *e);
+        json!({
+            "time_zone": a.zone_label(),
+            "placed": p.is_some(),
+            "downtime_begins_at": a.rfc3339(0),
+            "downtime_ends_at": p.zip(closed).map(|(p, e)| p.rfc3339(e)),
+            "window_end": a.window().map(|w| a.rfc3339(w.as_ms() as i64)),
+            "run_starts_at": p.map(|p| p.rfc3339(SimTime::ZERO)),
+            "run_ends_at": p.map(|p| p.rfc3339(s.end)),
+        })
+    }
+
     /// The machine-readable form.
     pub fn json(&self) -> Value {
         let s = self.summary;
         let sc = self.scenario;
         let crit = self.on_critical_path();
-        let cal = |t: SimTime| self.calendar.map(|c| c.format(t));
+        let cal = |t: SimTime| self.civil(t);
+        let at = |t: SimTime| self.dates.anchored().map(|p| p.rfc3339(t));
         let steps: Vec<Value> = sc
             .tree_order()
             .into_iter()
@@ -389,6 +498,8 @@ impl RunReport<'_> {
                     "duration_ms": t.duration().as_ms(),
                     "start": cal(t.start),
                     "end": cal(t.end),
+                    "start_at": at(t.start),
+                    "end_at": at(t.end),
                     "critical": crit[idx.index()],
                     "downtime": step.downtime,
                 })
@@ -420,7 +531,7 @@ impl RunReport<'_> {
             "end_ms": s.end.as_ms(),
             "downtime_ms": s.downtime.as_ms(),
             "downtime_open_at_end": s.downtime_open,
-            "downtime_intervals": s.downtime_intervals.iter().map(|(a, b)| json!({"start_ms": a.as_ms(), "end_ms": b.as_ms()})).collect::<Vec<_>>(),
+            "downtime_intervals": s.downtime_intervals.iter().map(|(a, b)| json!({"start_ms": a.as_ms(), "end_ms": b.as_ms(), "start_at": at(*a), "end_at": at(*b)})).collect::<Vec<_>>(),
             "downtime_without_faults_ms": self.baseline.map(|b| b.downtime.as_ms()),
             "without_faults": self.baseline.map(|b| json!({ "outcome": b.outcome, "downtime_ms": b.downtime.as_ms() })),
             "window_ms": sc.meta.window.map(|w| w.as_ms()),
@@ -429,6 +540,7 @@ impl RunReport<'_> {
             "fits_window": sc.meta.window.filter(|_| !s.downtime_open && s.outcome == Outcome::Committed).map(|w| s.downtime <= w),
             "success": s.outcome == Outcome::Committed && sc.meta.window.is_none_or(|w| s.downtime <= w && !s.downtime_open),
             "back_within_window": (s.outcome == Outcome::RolledBack).then(|| sc.meta.window.map(|w| s.downtime <= w)).flatten(),
+            "calendar": self.calendar_json(),
             "critical_path": s.critical_path.iter().map(|i| sc.step(*i).id.clone()).collect::<Vec<_>>(),
             "faults": faults,
             "recoveries": recoveries,

@@ -32,10 +32,13 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         eprintln!("warning: rehearsing with go-live readiness gates unmet: {}", unmet.join(", "));
     }
     let max_time = SimDuration::parse(&args.max_time).with_context(|| format!("--max-time {}", args.max_time))?;
+    // `--start` (civil, no offset) replaces the plan's own calendar, be it
+    // `start` or `downtime_begins_at`: it dates the run's first step.
     let calendar = match &args.start {
         Some(s) => Some(Calendar::parse(s).map_err(|e| anyhow::anyhow!("--start: {e}"))?),
         None => scenario.meta.start,
     };
+    let anchor = if args.start.is_some() { None } else { scenario.meta.anchor.as_ref() };
     let mode = if args.median { Mode::Median } else { Mode::Random };
     let faults = if args.no_faults {
         FaultMode::Off
@@ -150,7 +153,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         path: &args.scenario,
         summary: &summary,
         stream_hash: &stream_hash,
-        calendar: calendar.as_ref(),
+        dates: render::Dates::new(calendar.as_ref(), anchor, &summary),
         state: &state,
         records: &memory.records,
         baseline,

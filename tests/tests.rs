@@ -2,6 +2,7 @@
 //! one module per concern.
 
 mod backend;
+mod calendar;
 mod calibrate;
 mod cli;
 mod data_upgrade;

@@ -6,6 +6,7 @@
 //! draws take the generator as an argument; building one is `rehearse-sim`'s
 //! job.
 
+pub mod anchor;
 pub mod data;
 pub mod dist;
 pub mod draws;
@@ -19,6 +20,7 @@ pub mod state;
 pub mod time;
 pub mod versions;
 
+pub use anchor::CalendarAnchor;
 pub use dist::Dist;
 pub use event::{Event, EventRecord, Mode, Outcome, SCHEMA_VERSION, ScenarioDigest};
 pub use fault::{Action, Fault, FaultIdx, Policy, PolicyIdx};

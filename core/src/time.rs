@@ -283,14 +283,27 @@ impl Calendar {
 
     /// Parses `2026-12-05T18:00`, `2026-12-05T18:00:00`, `2026-12-05 18:00:00.000`.
     ///
+    /// A calendar start is a wall-clock time with no zone, so an offset
+    /// (`+01:00`, `Z`) or a zone annotation is refused rather than dropped:
+    /// a plan placed in a zone says so with `downtime_begins_at` and
+    /// `time_zone` (see [`crate::anchor`]).
+    ///
     /// # Errors
-    /// [`CalendarError`], naming the expected form, when the text is not a
-    /// civil date and time.
+    /// [`CalendarError::Malformed`], naming the expected form, when the text
+    /// is not a civil date and time; [`CalendarError::Offset`] when it
+    /// carries an offset or a zone.
     pub fn parse(text: &str) -> Result<Self, CalendarError> {
-        text.trim()
-            .parse::<jiff::civil::DateTime>()
+        let t = text.trim();
+        // jiff's civil parser ignores a numeric offset (and refuses `Z`
+        // with a message about something else): look for one first.
+        if let Ok(pieces) = jiff::fmt::temporal::Pieces::parse(t)
+            && (pieces.offset().is_some() || pieces.time_zone_annotation().is_some())
+        {
+            return Err(CalendarError::Offset { text: text.to_string() });
+        }
+        t.parse::<jiff::civil::DateTime>()
             .map(Calendar::new)
-            .map_err(|e| CalendarError { text: text.to_string(), why: e.to_string() })
+            .map_err(|e| CalendarError::Malformed { text: text.to_string(), why: e.to_string() })
     }
 
     pub fn start(&self) -> jiff::civil::DateTime {
@@ -323,13 +336,17 @@ impl Calendar {
     }
 }
 
-/// A text that is not a calendar date and time.
+/// A text that is not a calendar start.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("\"{text}\" is not a date and time like \"2026-12-05T18:00:00\": {why}")]
-pub struct CalendarError {
-    pub text: String,
-    /// What the date-time parser said.
-    pub why: String,
+pub enum CalendarError {
+    /// Not a date and time; `why` is what the date-time parser said.
+    #[error("\"{text}\" is not a date and time like \"2026-12-05T18:00:00\": {why}")]
+    Malformed { text: String, why: String },
+    /// A date and time with an offset or a zone, which a civil start would lose.
+    #[error(
+        "\"{text}\" carries an offset or zone, which a calendar start cannot keep (it is a wall-clock time with none); drop it, or anchor the plan with downtime_begins_at (and time_zone), which honour one"
+    )]
+    Offset { text: String },
 }
 
 #[cfg(test)]
@@ -350,6 +367,15 @@ mod tests {
             let dt = c.at(SimTime(ms)).unwrap();
             assert_eq!(c.format(SimTime(ms)), dt.strftime("%Y-%m-%d %H:%M:%S%.3f").to_string());
         }
+    }
+
+    #[test]
+    fn a_start_with_an_offset_is_refused_not_dropped() {
+        for text in ["2026-12-05T18:00:00+01:00", "2026-12-05T18:00:00Z", "2026-12-05T18:00:00[Europe/Berlin]"] {
+            assert!(matches!(Calendar::parse(text), Err(CalendarError::Offset { .. })), "{text}");
+        }
+        assert!(matches!(Calendar::parse("18:00 on Friday"), Err(CalendarError::Malformed { .. })));
+        assert_eq!(Calendar::parse(" 2026-12-05 18:00 ").unwrap().format(SimTime(0)), "2026-12-05 18:00:00.000");
     }
 
     #[test]

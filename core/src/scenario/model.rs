@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::anchor::CalendarAnchor;
 use crate::dist::Dist;
 use crate::fault::{Fault, Policy};
 use crate::readiness::Readiness;
@@ -85,12 +86,19 @@ pub struct Meta {
     /// The document the plan follows.
     pub source: Option<String>,
     pub description: Option<String>,
-    /// The downtime the business signed off.
+    /// The downtime the business signed off: `window`, or the time from
+    /// `downtime_begins_at` to `window_end` (the two agree when both are
+    /// given).
     pub window: Option<SimDuration>,
     /// The probability with which the plan must fit the window.
     pub window_confidence: Option<f64>,
-    /// Calendar start, for display only.
+    /// Calendar start of the run's first step, for display only (`start`).
     pub start: Option<Calendar>,
+    /// Where the plan sits in calendar time: the instant its downtime
+    /// begins, in a zone, and the deadline (`downtime_begins_at`,
+    /// `time_zone`, `window_end`). Each run is placed so that its own
+    /// downtime begins then. Never both this and `start`.
+    pub anchor: Option<CalendarAnchor>,
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -90,6 +90,12 @@ pub(super) struct RawMeta {
     pub(super) window_confidence: Option<Spanned<f64>>,
     #[serde(default)]
     pub(super) start: Option<Spanned<toml::Value>>,
+    #[serde(default)]
+    pub(super) downtime_begins_at: Option<Spanned<toml::Value>>,
+    #[serde(default)]
+    pub(super) window_end: Option<Spanned<toml::Value>>,
+    #[serde(default)]
+    pub(super) time_zone: Option<Spanned<String>>,
 }
 
 /// `[database]`.

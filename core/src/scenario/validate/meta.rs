@@ -2,21 +2,45 @@
 //! (size and tables).
 
 use std::collections::BTreeMap;
+use std::ops::Range;
 
 use toml::Spanned;
 
 use super::Validator;
-use crate::scenario::model::{Database, MAX_CHANGES_PER_HOUR, MAX_ROWS, MAX_SIZE_GB, Meta, Table};
+use crate::anchor::{self, CalendarAnchor};
+use crate::scenario::diagnostics::suggest;
+use crate::scenario::model::{Database, MAX_CHANGES_PER_HOUR, MAX_ROWS, MAX_SIZE_GB, MAX_SPAN, Meta, Table};
 use crate::scenario::raw::{RawDatabase, RawMeta};
 use crate::time::{Calendar, SimDuration};
 
+/// The keys that place a plan on the calendar.
+struct Dated {
+    begins: Option<Spanned<toml::Value>>,
+    end: Option<Spanned<toml::Value>>,
+    zone: Option<Spanned<String>>,
+}
+
+/// "; did you mean `Europe/Berlin`?" for a misspelt zone name, or nothing.
+fn zone_hint(name: &str) -> String {
+    let names = anchor::zone_names();
+    let lower: Vec<String> = names.iter().map(|n| n.to_ascii_lowercase()).collect();
+    let refs: Vec<&str> = lower.iter().map(String::as_str).collect();
+    suggest(&name.trim().to_ascii_lowercase(), &refs)
+        .and_then(|s| lower.iter().position(|n| n == s))
+        .map(|i| format!("; did you mean `{}`?", names[i]))
+        .unwrap_or_default()
+}
+
 impl Validator<'_> {
-    pub(super) fn meta(&mut self, raw: RawMeta) -> Meta {
+    /// `[scenario]`, and the span of `downtime_begins_at` when the plan is
+    /// anchored (the steps, checked later, must have a downtime to anchor).
+    pub(super) fn meta(&mut self, raw: RawMeta) -> (Meta, Option<Range<usize>>) {
         let name_span = raw.name.span();
         let name = raw.name.into_inner();
         if name.trim().is_empty() {
             self.error(&name_span, None, "scenario name is empty; give the plan a name");
         }
+        let window_span = raw.window.as_ref().map_or(0..0, Spanned::span);
         let window = raw.window.and_then(|w| {
             let span = w.span();
             let d = self.span_duration(&span, None, w.get_ref(), "window")?;
@@ -39,22 +63,9 @@ impl Validator<'_> {
                 None
             }
         });
+        let start_span = raw.start.as_ref().map(Spanned::span);
         let start = raw.start.and_then(|s| {
-            let text = match s.get_ref() {
-                toml::Value::String(t) => t.clone(),
-                toml::Value::Datetime(dt) => dt.to_string(),
-                other => {
-                    self.error(
-                        &s.span(),
-                        None,
-                        format!(
-                            "start must be a date and time like \"2026-12-05T18:00:00\", found {}",
-                            other.type_str()
-                        ),
-                    );
-                    return None;
-                }
-            };
+            let text = self.datetime_text(&s, "start", "2026-12-05T18:00:00")?;
             match Calendar::parse(&text) {
                 Ok(c) => Some(c),
                 Err(e) => {
@@ -63,7 +74,137 @@ impl Validator<'_> {
                 }
             }
         });
-        Meta { name, source: raw.source, description: raw.description, window, window_confidence, start }
+        let dated = Dated { begins: raw.downtime_begins_at, end: raw.window_end, zone: raw.time_zone };
+        let anchor = self.anchor(dated, window.map(|w| (w, window_span.clone())), start_span);
+        let anchor_span = anchor.as_ref().map(|(_, span)| span.clone());
+        let anchor = anchor.map(|(a, _)| a);
+        let window = window.or_else(|| anchor.as_ref().and_then(CalendarAnchor::window));
+        (
+            Meta { name, source: raw.source, description: raw.description, window, window_confidence, start, anchor },
+            anchor_span,
+        )
+    }
+
+    /// The text of a date and time given as a string or a bare TOML date-time.
+    fn datetime_text(&mut self, v: &Spanned<toml::Value>, what: &str, example: &str) -> Option<String> {
+        match v.get_ref() {
+            toml::Value::String(t) => Some(t.clone()),
+            toml::Value::Datetime(dt) => Some(dt.to_string()),
+            other => {
+                self.error(
+                    &v.span(),
+                    None,
+                    format!("{what} must be a date and time like \"{example}\", found {}", other.type_str()),
+                );
+                None
+            }
+        }
+    }
+
+    /// `downtime_begins_at`, `time_zone` and `window_end` into an anchor,
+    /// with the span of `downtime_begins_at`; `window` (with its span) must
+    /// agree with `window_end`, and `start` (its span) must not be given
+    /// too: two rules for one calendar would show one of them wrong.
+    fn anchor(
+        &mut self,
+        raw: Dated,
+        window: Option<(SimDuration, Range<usize>)>,
+        start: Option<Range<usize>>,
+    ) -> Option<(CalendarAnchor, Range<usize>)> {
+        let mut zone_failed = false;
+        let zone = raw.zone.as_ref().and_then(|z| match anchor::time_zone(z.get_ref()) {
+            Ok(tz) => Some(tz),
+            Err(e) => {
+                let hint = zone_hint(z.get_ref());
+                self.error(&z.span(), None, format!("time_zone: {e}{hint}"));
+                zone_failed = true;
+                None
+            }
+        });
+        let Some(begins) = raw.begins else {
+            if let Some(z) = &raw.zone {
+                self.error(
+                    &z.span(),
+                    None,
+                    "time_zone places downtime_begins_at, which is missing; give downtime_begins_at = \"2027-03-05T18:00:00\" (or drop time_zone)",
+                );
+            }
+            if let Some(end) = &raw.end {
+                self.error(
+                    &end.span(),
+                    None,
+                    "window_end needs downtime_begins_at: the window runs from the moment downtime begins to window_end",
+                );
+            }
+            return None;
+        };
+        let span = begins.span();
+        if let Some(start) = start {
+            self.error(
+                &start,
+                None,
+                "start and downtime_begins_at both place the plan on the calendar; drop start (downtime_begins_at places each run so that its downtime begins then)",
+            );
+        }
+        let text = self.datetime_text(&begins, "downtime_begins_at", "2027-03-05T18:00:00+01:00")?;
+        if zone_failed {
+            return None;
+        }
+        let begins_at = match anchor::instant(&text, zone.as_ref()) {
+            Ok(z) => z,
+            Err(e) => {
+                self.error(&span, None, format!("downtime_begins_at: {e}"));
+                return None;
+            }
+        };
+        let end_at = match &raw.end {
+            None => None,
+            Some(end) => {
+                let text = self.datetime_text(end, "window_end", "2027-03-08T06:00:00+01:00")?;
+                match anchor::instant(&text, zone.as_ref()) {
+                    Ok(z) => Some((z, end.span())),
+                    Err(e) => {
+                        self.error(&end.span(), None, format!("window_end: {e}"));
+                        return None;
+                    }
+                }
+            }
+        };
+        let end_span = end_at.as_ref().map(|(_, s)| s.clone());
+        let anchor = match CalendarAnchor::new(begins_at, end_at.map(|(z, _)| z)) {
+            Ok(a) => a,
+            Err(e) => {
+                self.error(end_span.as_ref().unwrap_or(&span), None, e.to_string());
+                return None;
+            }
+        };
+        if let (Some(derived), Some(end_span)) = (anchor.window(), &end_span) {
+            if derived > MAX_SPAN {
+                self.error(
+                    end_span,
+                    None,
+                    format!(
+                        "window_end is {derived} after downtime_begins_at, beyond the {}-day limit; check the dates",
+                        MAX_SPAN.as_ms() / crate::time::MS_PER_D
+                    ),
+                );
+                return None;
+            }
+            if let Some((w, w_span)) = window
+                && w != derived
+            {
+                let (line, col) = self.line_col(w_span.start);
+                self.error(
+                    end_span,
+                    None,
+                    format!(
+                        "window_end is {derived} after downtime_begins_at, but window = \"{w}\" (line {line}, column {col}); they must agree: keep one"
+                    ),
+                );
+                return None;
+            }
+        }
+        Some((anchor, span))
     }
 
     pub(super) fn database(&mut self, raw: Option<RawDatabase>) -> Database {

@@ -48,10 +48,19 @@ impl<'t> Validator<'t> {
     /// be resolved. Replication and the faults are both checked before
     /// either failure stops the rest, so a plan wrong in both hears of both.
     pub(super) fn scenario(&mut self, raw: RawFile) -> Option<Scenario> {
-        let meta = self.meta(raw.scenario);
+        let (meta, anchor_span) = self.meta(raw.scenario);
         let database = self.database(raw.database);
         let steps = self.steps(raw.steps, &database);
         let (steps, roots) = steps?;
+        if let Some(span) = anchor_span
+            && !steps.iter().any(|s| s.downtime == Some(super::model::DowntimeMark::Begins))
+        {
+            self.error(
+                &span,
+                None,
+                "downtime_begins_at anchors the plan where its downtime begins, but no step has downtime = \"begins\"; mark the step that takes users off (or use start to date the first step)",
+            );
+        }
         let replication = self.replication(raw.replication, &steps, &database);
         let (faults, policies) = self.faults(raw.recovery, raw.faults, &steps)?;
         let replication = replication?;
