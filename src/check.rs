@@ -74,6 +74,15 @@ fn write_text(
     )?;
     let mix: Vec<String> = r.outcomes.iter().map(|(o, n)| format!("{o} {n}")).collect();
     writeln!(out, "outcomes     {}", if mix.is_empty() { "-".to_string() } else { mix.join(", ") })?;
+    if let Some(w) = sc.meta.window {
+        let rolled = r.outcomes.get(&rehearse_core::Outcome::RolledBack).copied().unwrap_or(0);
+        let back = if rolled > 0 {
+            format!("; {} of {rolled} rollbacks back inside it", r.back_in_window)
+        } else {
+            String::new()
+        };
+        writeln!(out, "success      {} of {} runs committed inside the {} window{back}", r.successes, r.runs, w.hms())?;
+    }
     writeln!(out, "faults       {} injected, in {} runs", r.faults_injected, r.runs_with_faults)?;
     let (reached, possible) = coverage(r);
     if possible == 0 {
@@ -149,6 +158,8 @@ fn to_json(r: &CheckReport, sc: &Scenario, path: &str, opts: &CheckOptions) -> V
         "first_seed": opts.seed,
         "swarm": opts.swarm,
         "outcomes": outcomes,
+        "successes": r.successes,
+        "rolled_back_inside_window": r.back_in_window,
         "faults_injected": r.faults_injected,
         "runs_with_faults": r.runs_with_faults,
         "coverage": { "reached": reached, "possible": possible,

@@ -295,10 +295,13 @@ pub struct CalibrateArgs {
 
 #[derive(Debug, Args)]
 #[command(after_help = "Run k uses (seed, run k): `rehearse run --seed S` is run 0. The numbers are the same for \
-any --threads.\n\n--fail-if takes METRIC OP VALUE with METRIC one of p50 p80 p90 p95 p99 mean max (durations, \
-e.g. 40h) or p_fit p_commit (shares, e.g. 0.9), OP one of > >= < <=; exit 1 when any holds.\n\n\
-Examples:\n  rehearse estimate scenarios/self-service-upgrade.toml --runs 100000\n  \
-rehearse estimate scenarios/self-service-upgrade.toml --fail-if \"p90 > 40h\" --fail-if \"p_fit < 0.9\" --json")]
+any --threads.\n\nP(success) is the share of runs that commit inside the window; a rolled-back go-live is a failure, never a fit.\n\n\
+--fail-if takes METRIC OP VALUE with METRIC one of p50 p80 p90 p95 p99 mean max (the committed runs' \
+downtime, e.g. 40h) or p_success p_rollback p_commit (shares, e.g. 0.9), OP one of > >= < <=; exit 1 when any \
+holds.\n\n\
+Examples:\n  rehearse estimate scenarios/go-live-weekend.toml\n  \
+rehearse estimate scenarios/self-service-upgrade.toml --runs 100000\n  \
+rehearse estimate scenarios/self-service-upgrade.toml --fail-if \"p90 > 40h\" --fail-if \"p_success < 0.9\" --json")]
 pub struct EstimateArgs {
     /// The scenario file (TOML).
     pub scenario: PathBuf,

@@ -96,10 +96,34 @@ fn pct(v: f64) -> String {
     format!("{:.1}%", 100.0 * v)
 }
 
+/// A time into the downtime: its date when the plan is anchored
+/// (`Sat 2027-03-06 14:32 +01:00 (T+20:32:45)`), else `T+20:32:45`.
+fn when(sc: &Scenario, ms: u64) -> String {
+    let t = format!("T+{}", SimDuration(ms).hms());
+    match &sc.meta.anchor {
+        Some(a) => format!("{} ({t})", a.display(ms as i64)),
+        None => t,
+    }
+}
+
+/// The same as an RFC 3339 date with its offset, when anchored.
+fn dated(sc: &Scenario, ms: Option<u64>) -> Value {
+    match (&sc.meta.anchor, ms) {
+        (Some(a), Some(ms)) => json!(a.rfc3339(ms as i64)),
+        _ => Value::Null,
+    }
+}
+
 fn write_text(out: &mut impl Write, e: &Estimate, sc: &Scenario, path: &str, failed: &[&Gate]) -> std::io::Result<()> {
     let d = |ms: u64| SimDuration(ms).hms();
     let m = e.measure;
     writeln!(out, "estimate     {path}: {} runs (seed {}, runs 0..{})", e.runs, e.seed, e.runs)?;
+    if let Some(a) = &sc.meta.anchor {
+        let end = a.window_end().map_or(String::new(), |_| {
+            format!("; window ends {}", a.display(e.window.map_or(0, |w| w.as_ms()) as i64))
+        });
+        writeln!(out, "dated        downtime begins {} (zone {}){end}", a.display(0), a.zone_label())?;
+    }
     // The headline: did the go-live succeed?
     let target = sc.meta.window_confidence.map_or(String::new(), |c| {
         format!(" (needed {:.0}%: {})", 100.0 * c, if e.p_success >= c { "met" } else { "NOT MET" })
@@ -152,11 +176,14 @@ fn write_text(out: &mut impl Write, e: &Estimate, sc: &Scenario, path: &str, fai
             }
         }
     }
-    let live: Vec<String> = [("P50", 0.5), ("P80", 0.8), ("P90", 0.9)]
-        .iter()
-        .map(|(n, q)| format!("{n} {}", e.go_live(*q).map_or("never".to_string(), |ms| format!("T+{}", d(ms)))))
-        .collect();
-    writeln!(out, "live by      {} (all runs; a rollback never goes live)", live.join("  "))?;
+    writeln!(out, "live by      (all runs; a rollback never goes live)")?;
+    for (n, q) in [("P50", 0.5), ("P80", 0.8), ("P90", 0.9)] {
+        writeln!(
+            out,
+            "             {n} {}",
+            e.go_live(q).map_or("never: fewer runs go live".to_string(), |ms| when(sc, ms))
+        )?;
+    }
     if let (Some(p50), Some(p90)) = (e.outage_quantile(0.5), e.outage_quantile(0.9)) {
         let back = e.window.map_or(String::new(), |w| {
             let n = e.outage_sorted.partition_point(|o| *o <= w.as_ms());
@@ -182,10 +209,10 @@ fn write_text(out: &mut impl Write, e: &Estimate, sc: &Scenario, path: &str, fai
     }
     writeln!(
         out,
-        "\nwhat drives it (committed runs: P90 {} when the step is long minus when short; crit: share on the critical path)",
+        "\nwhat drives it (committed runs: mean {} when the step is long minus when short; crit: share on the critical path)",
         m.label()
     )?;
-    let shift = |i: usize| e.drivers[i].map_or(0, |x| x.p90_shift_ms);
+    let shift = |i: usize| e.drivers[i].map_or(0, |x| x.mean_shift_ms.round() as i64);
     let mut steps: Vec<usize> = (0..sc.steps.len()).filter(|i| !sc.steps[*i].is_group()).collect();
     steps.sort_by(|a, b| {
         shift(*b).abs().cmp(&shift(*a).abs()).then(e.criticality[*b].total_cmp(&e.criticality[*a])).then(a.cmp(b))
@@ -197,7 +224,7 @@ fn write_text(out: &mut impl Write, e: &Estimate, sc: &Scenario, path: &str, fai
             out,
             "  {:<32} {:>8}  crit {:>5.1}%  {bar}",
             truncate(&sc.steps[i].id, 32),
-            e.drivers[i].map_or("fixed".to_string(), |x| hours(x.p90_shift_ms)),
+            e.drivers[i].map_or("fixed".to_string(), |x| hours(x.mean_shift_ms.round() as i64)),
             100.0 * e.criticality[i],
         )?;
     }
@@ -210,13 +237,20 @@ fn write_text(out: &mut impl Write, e: &Estimate, sc: &Scenario, path: &str, fai
             let pts =
                 f.p_success_shift.map_or("-".to_string(), |p| format!("{:+.1} pts", rehearse_sim::report::points(p)));
             let shift = |v: Option<i64>| v.map_or("-".to_string(), hours);
+            let rescued = f.runs_rescued.filter(|n| *n > 0).map_or(String::new(), |n| format!("  (rescues {n}*)"));
             writeln!(
                 out,
-                "  {:<24} struck {:>5.1}%  P(success) {pts:>9}  P50 {:>7}  P90 {:>7}",
+                "  {:<24} struck {:>5.1}%  P(success) {pts:>9}  P50 {:>7}  P90 {:>7}{rescued}",
                 truncate(&sc.faults[f.fault.index()].id, 24),
                 100.0 * f.runs_struck as f64 / e.runs as f64,
                 shift(f.committed_p50_shift_ms),
                 shift(f.committed_p90_shift_ms),
+            )?;
+        }
+        if e.faults.iter().any(|f| f.runs_rescued.is_some_and(|n| n > 0)) {
+            writeln!(
+                out,
+                "  * runs that succeed only with the fault: its delay moved a later failure past a rollback's deadline, where the plan fixes forward instead"
             )?;
         }
     }
@@ -230,10 +264,10 @@ fn write_text(out: &mut impl Write, e: &Estimate, sc: &Scenario, path: &str, fai
                 d(p.rollback_p90_ms)
             )?;
         } else {
+            writeln!(out, "  {}", when(sc, p.latest_start_ms))?;
             writeln!(
                 out,
-                "  T+{} into the downtime: a rollback ({pol}: reaction + restore, P90) takes {}; decided later, it ends past the window",
-                d(p.latest_start_ms),
+                "  a rollback ({pol}: reaction + restore, P90) takes {}; decided later, it ends past the window",
                 d(p.rollback_p90_ms)
             )?;
         }
@@ -242,15 +276,15 @@ fn write_text(out: &mut impl Write, e: &Estimate, sc: &Scenario, path: &str, fai
             if dl.too_late() {
                 writeln!(
                     out,
-                    "  DISAGREES: the plan's deadline for {name} is T+{}, but a rollback must begin by T+{} to end inside the window",
-                    d(dl.deadline_ms),
-                    d(dl.safe_begin_ms)
+                    "  DISAGREES: the plan's deadline for {name} is {}, but a rollback must begin by {} to end inside the window",
+                    when(sc, dl.deadline_ms),
+                    when(sc, dl.safe_begin_ms)
                 )?;
             } else {
                 writeln!(
                     out,
-                    "  the plan's deadline for {name}, T+{}, agrees: a rollback begun then ends inside the window",
-                    d(dl.deadline_ms)
+                    "  the plan's deadline for {name}, {}, agrees: a rollback begun then ends inside the window",
+                    when(sc, dl.deadline_ms)
                 )?;
             }
         }
@@ -265,9 +299,9 @@ fn write_text(out: &mut impl Write, e: &Estimate, sc: &Scenario, path: &str, fai
         )?;
         let row = |r: &rehearse_sim::estimate::Checkpoint, note: &str| {
             format!(
-                "  {:<28} by T+{}  rolls back {:>5}  needless {:>5}  saved {:>5}  success {:>6}{note}",
-                truncate(&sc.step(r.step).id, 28),
-                d(r.by_ms),
+                "  {} not done by {}{note}\n      rolls back {}, needless {}, saved {}; success {}",
+                sc.step(r.step).id,
+                when(sc, r.by_ms),
                 pct(r.rolls_back),
                 pct(r.needless),
                 pct(r.saved),
@@ -278,7 +312,8 @@ fn write_text(out: &mut impl Write, e: &Estimate, sc: &Scenario, path: &str, fai
             Some(r) => writeln!(out, "{}", row(r, "  <- recommended"))?,
             None => writeln!(out, "  no rule saves more runs than it rolls back needlessly")?,
         }
-        for r in c.rules.iter().filter(|r| Some(*r) != c.recommended.as_ref()).take(4) {
+        // Rules that never fire say nothing.
+        for r in c.rules.iter().filter(|r| Some(*r) != c.recommended.as_ref() && r.rolls_back > 0.0).take(3) {
             writeln!(out, "{}", row(r, ""))?;
         }
         if let Some(n) = &c.naive {
@@ -359,6 +394,8 @@ fn to_json(e: &Estimate, sc: &Scenario, path: &str, gates: &[Gate], failed: &[&G
                 "runs_struck": f.runs_struck,
                 "strikes": f.strikes,
                 "p_success_shift": f.p_success_shift,
+                "runs_lost": f.runs_lost,
+                "runs_rescued": f.runs_rescued,
                 "committed_p50_shift_ms": f.committed_p50_shift_ms,
                 "committed_p90_shift_ms": f.committed_p90_shift_ms,
             })
@@ -366,7 +403,7 @@ fn to_json(e: &Estimate, sc: &Scenario, path: &str, gates: &[Gate], failed: &[&G
         .collect();
     let rule = |r: &rehearse_sim::estimate::Checkpoint| {
         json!({
-            "step": sc.step(r.step).id, "by_ms": r.by_ms, "rolls_back": r.rolls_back, "needless": r.needless,
+            "step": sc.step(r.step).id, "by_ms": r.by_ms, "by": dated(sc, Some(r.by_ms)), "rolls_back": r.rolls_back, "needless": r.needless,
             "saved": r.saved, "p_success": r.p_success, "p_blown": r.p_blown,
         })
     };
@@ -403,6 +440,11 @@ fn to_json(e: &Estimate, sc: &Scenario, path: &str, gates: &[Gate], failed: &[&G
             },
         },
         "go_live_ms": { "p50": e.go_live(0.5), "p80": e.go_live(0.8), "p90": e.go_live(0.9) },
+        "downtime_begins_at": sc.meta.anchor.as_ref().map(|a| a.rfc3339(0)),
+        "window_end": dated(sc, e.window.filter(|_| sc.meta.anchor.is_some()).map(|w| w.as_ms())),
+        "go_live": sc.meta.anchor.as_ref().map(|_| json!({
+            "p50": dated(sc, e.go_live(0.5)), "p80": dated(sc, e.go_live(0.8)), "p90": dated(sc, e.go_live(0.9)),
+        })),
         "steps": steps,
         "faults": faults,
         "point_of_no_return": e.point_of_no_return.as_ref().map(|p| json!({
@@ -410,9 +452,11 @@ fn to_json(e: &Estimate, sc: &Scenario, path: &str, gates: &[Gate], failed: &[&G
             "policy": sc.policies[p.policy.index()].name,
             "rollback_p90_ms": p.rollback_p90_ms,
             "latest_rollback_start_ms": p.latest_start_ms,
+            "latest_rollback_start": dated(sc, Some(p.latest_start_ms)),
             "plan_deadlines": p.deadlines.iter().map(|dl| json!({
                 "policy": sc.policies[dl.policy.index()].name,
                 "deadline_ms": dl.deadline_ms,
+                "deadline": dated(sc, Some(dl.deadline_ms)),
                 "latest_safe_begin_ms": dl.safe_begin_ms,
                 "agrees": !dl.too_late(),
             })).collect::<Vec<_>>(),

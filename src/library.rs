@@ -24,6 +24,7 @@ pub const BUNDLED: &[(&str, &str)] = &[
     ("ax2012-data-upgrade-dev.toml", include_str!("../scenarios/ax2012-data-upgrade-dev.toml")),
     ("ax2012-mock-cutover.toml", include_str!("../scenarios/ax2012-mock-cutover.toml")),
     ("ax2012-go-live.toml", include_str!("../scenarios/ax2012-go-live.toml")),
+    ("go-live-weekend.toml", include_str!("../scenarios/go-live-weekend.toml")),
 ];
 
 pub fn scenarios(args: &ScenariosArgs) -> Result<ExitCode> {

@@ -288,3 +288,115 @@ fn a_plan_without_downtime_is_estimated_by_its_elapsed_time() {
     assert_eq!(v["measure"], "downtime");
     assert!(v["downtime"]["committed"]["quantiles"]["p50_ms"].as_u64().is_some());
 }
+
+/// The bundled dated go-live weekend, which rolls back in about 5 % of
+/// runs: the numbers a steering committee decides on (issue #14).
+#[test]
+fn the_go_live_weekend_is_estimated_in_outcomes_and_dates() {
+    let s = "scenarios/go-live-weekend.toml";
+    let (code, v, err) = estimate_json(&[s, "--runs", "4000"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(v["schema"], 3);
+    let (p_success, p_commit, p_rollback) =
+        (v["p_success"].as_f64().unwrap(), v["p_commit"].as_f64().unwrap(), v["p_rollback"].as_f64().unwrap());
+    assert!((0.02..0.10).contains(&p_rollback), "a plan that rolls back in about 5 % of runs: {p_rollback}");
+    assert!(p_success <= p_commit, "{p_success} > {p_commit}");
+    // No fault shows a negative cost from ending runs early: none shortens
+    // the committed runs, and a fault raises P(success) only through the
+    // runs it rescues (below), which are counted apart.
+    for f in v["faults"].as_array().unwrap() {
+        let (lost, rescued) = (f["runs_lost"].as_u64().unwrap(), f["runs_rescued"].as_u64().unwrap());
+        let shift = f["p_success_shift"].as_f64().unwrap();
+        assert!((shift - 100.0 * (rescued as f64 - lost as f64) / 4000.0).abs() < 1e-9, "{f}");
+        assert!(shift <= 0.0 || rescued > 0, "{f}");
+        assert!(f["committed_p50_shift_ms"].as_i64().unwrap() >= 0, "{f}");
+        assert!(f["committed_p90_shift_ms"].as_i64().unwrap() >= 0, "{f}");
+    }
+    // A rescued run is one whose failure came past the rollback's 40 h
+    // deadline, where the plan fixes forward: with the fault, the run hands
+    // its rollback over; without it, the same run rolls back.
+    {
+        use rehearse_core::{Action, Mode, Outcome};
+        use rehearse_sim::{FaultMode, NullSink, Plan, RunOptions, Simulator};
+        let (text, sc) = crate::support::load("go-live-weekend.toml");
+        let plan = Plan::new(&sc, rehearse_sim::digest(&text));
+        let mut sim = Simulator::new(&plan);
+        let w = sc.meta.window.unwrap();
+        let package = sc.faults.iter().position(|f| f.id == "package").unwrap();
+        let rescued = v["faults"][package]["runs_rescued"].as_u64().unwrap();
+        let mut seen = 0;
+        for k in 0..4000 {
+            let o = RunOptions { run: k, ..RunOptions::new(0, Mode::Random) };
+            let with = sim.run(&o, &mut NullSink).unwrap();
+            let without = sim
+                .run(&o.clone().with_faults(FaultMode::Without(rehearse_core::FaultIdx(package as u32))), &mut NullSink)
+                .unwrap();
+            let ok = |r: &rehearse_sim::RunSummary| r.outcome == Outcome::Committed && r.downtime <= w;
+            if ok(&with) && !ok(&without) {
+                seen += 1;
+                assert_eq!(without.outcome, Outcome::RolledBack, "run {k}");
+                let handed_over = with.recoveries.windows(2).any(|p| {
+                    p[0].2 == Action::Rollback && p[1].2 != Action::Rollback && (p[0].0, p[0].1) == (p[1].0, p[1].1)
+                });
+                assert!(handed_over, "run {k}: {:?}", with.recoveries);
+            }
+        }
+        assert_eq!(seen, rescued);
+    }
+    let rollbacks: f64 = ["smoke-test-failed", "validation"]
+        .iter()
+        .map(|id| {
+            v["faults"].as_array().unwrap().iter().find(|f| f["id"] == *id).unwrap()["p_success_shift"]
+                .as_f64()
+                .unwrap()
+        })
+        .sum();
+    assert!(rollbacks < -2.0, "the faults that roll back cost points of success: {rollbacks}");
+    // The fixed 30-minute go/no-go meeting drives nothing.
+    let mut steps: Vec<&Value> = v["steps"].as_array().unwrap().iter().collect();
+    let meeting = steps.iter().find(|s| s["id"] == "go-no-go").unwrap();
+    assert_eq!(meeting["mean_long_minus_short_ms"], Value::Null, "{meeting}");
+    steps.sort_by(|a, b| {
+        let h = |s: &Value| s["mean_long_minus_short_ms"].as_f64().unwrap_or(0.0).abs();
+        h(b).total_cmp(&h(a))
+    });
+    assert_eq!(steps[0]["id"], "data-upgrade");
+    assert!(steps[..5].iter().all(|s| s["id"] != "go-no-go"));
+    // Dated in the plan's +01:00, the go-live quantiles in order.
+    assert_eq!(v["downtime_begins_at"], "2027-03-05T18:00:00+01:00");
+    assert_eq!(v["window_end"], "2027-03-08T06:00:00+01:00");
+    let live = &v["go_live"];
+    let (p50, p90) = (live["p50"].as_str().unwrap(), live["p90"].as_str().unwrap());
+    assert!(p50.starts_with("2027-03-0") && p50.ends_with("+01:00") && p50 < p90, "{live}");
+    assert!(v["point_of_no_return"]["latest_rollback_start"].as_str().unwrap().ends_with("+01:00"));
+    // The plan's own 40 h rollback deadline is stated beside the point of no return.
+    let dl = &v["point_of_no_return"]["plan_deadlines"][0];
+    assert_eq!(
+        (dl["policy"].as_str(), dl["deadline_ms"].as_u64(), dl["agrees"].as_bool()),
+        (Some("rollback"), Some(40 * 3_600_000), Some(true))
+    );
+    // The recommended checkpoint rolls back far fewer runs needlessly than
+    // "the last step by the point of no return".
+    let c = &v["checkpoints"];
+    let (rec, naive) = (&c["recommended"], &c["naive"]);
+    assert!(rec.is_object() && naive.is_object(), "{c}");
+    let needless = |r: &Value| r["needless"].as_f64().unwrap();
+    assert!(needless(rec) * 4.0 < needless(naive), "recommended {rec}, naive {naive}");
+    assert!(rec["saved"].as_f64().unwrap() > needless(rec), "{rec}");
+    assert!(rec["p_success"].as_f64().unwrap() > naive["p_success"].as_f64().unwrap(), "{c}");
+    // The text says the same, dated.
+    let o = rehearse(&["estimate", s, "--runs", "4000", "--no-fault-costs"]);
+    let text = stdout(&o);
+    for needed in [
+        "of runs commit with the downtime inside",
+        "live by",
+        "+01:00",
+        "<- recommended",
+        "needless",
+        "(last step by the point of no return)",
+        "agrees",
+    ] {
+        assert!(text.contains(needed), "missing {needed:?} in\n{text}");
+    }
+    assert!(!text.contains("fits in"), "{text}");
+}

@@ -456,7 +456,7 @@ fn every_bundled_scenario_is_listed_once() {
         .collect();
     files.sort();
     assert_eq!(listed, files);
-    assert_eq!(files.len(), 8);
+    assert_eq!(files.len(), 9);
 }
 
 /// Each bundled scenario's plan as written (`--median`): its timeline and

@@ -62,6 +62,8 @@ fn seed_7_of_every_bundled_scenario_is_pinned() {
         ("hotfix.toml", "18de099069f6e988f1a1f414f733e2352ef41e414adab6038461d736c79ab4c5"),
         ("platform-update.toml", "2bd7a0489b9f9c946f42d8711a527d9ed8c6cd23ea829b4f0c25c87a0b1557cb"),
         ("self-service-upgrade.toml", "20f8c6239912fe90f6448e2ee9f5ed7fb9c47558ddfc5592c3db5963fd2eed29"),
+        // Added at version 3 with the scenario (pinned, not moved).
+        ("go-live-weekend.toml", "4222cd345233926affa697c1a440f351ae99f099455be12379421e064484e23b"),
     ];
     let got: Vec<_> = pins.iter().map(|&(name, pin)| (format!("{name} --seed 7"), stream_hash(name, 0), pin)).collect();
     assert_pins(&got);

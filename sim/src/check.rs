@@ -83,6 +83,11 @@ pub struct Failure {
 pub struct CheckReport {
     pub runs: u64,
     pub outcomes: BTreeMap<Outcome, u64>,
+    /// Runs that committed inside the plan's window (all committed runs
+    /// when it has none): the go-live succeeded.
+    pub successes: u64,
+    /// Rolled-back runs whose outage ended inside the window.
+    pub back_in_window: u64,
     pub faults_injected: u64,
     pub runs_with_faults: u64,
     pub determinism_checked: u64,
@@ -100,6 +105,8 @@ pub fn check(plan: &Plan<'_>, opts: &CheckOptions, progress: &mut dyn FnMut(u64)
     let mut report = CheckReport {
         runs: 0,
         outcomes: BTreeMap::new(),
+        successes: 0,
+        back_in_window: 0,
         faults_injected: 0,
         runs_with_faults: 0,
         determinism_checked: 0,
@@ -119,6 +126,9 @@ pub fn check(plan: &Plan<'_>, opts: &CheckOptions, progress: &mut dyn FnMut(u64)
             Err(e) => Some(Problem::Liveness(e.to_string())),
             Ok(summary) => {
                 *report.outcomes.entry(summary.outcome).or_default() += 1;
+                let inside = !summary.downtime_open && sc.meta.window.is_none_or(|w| summary.downtime <= w);
+                report.successes += u64::from(inside && summary.outcome == Outcome::Committed);
+                report.back_in_window += u64::from(inside && summary.outcome == Outcome::RolledBack);
                 report.faults_injected += summary.injected.len() as u64;
                 report.runs_with_faults += u64::from(!summary.injected.is_empty());
                 report.reached.extend(summary.recoveries.iter().copied());

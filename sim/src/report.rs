@@ -118,7 +118,7 @@ td.l,th.l{{text-align:left}}.kpi{{display:inline-block;margin:0 18px 8px 0;paddi
     h.push_str(&histogram_svg(e));
     let _ = writeln!(
         h,
-        "<h2>What drives the {m}</h2>\n<p>Over committed runs: how much the P90 {m} moves between the runs where a step was long (the upper half of its durations) and those where it was short (bars, in hours), and the share of runs in which it is on the critical path.</p>",
+        "<h2>What drives the {m}</h2>\n<p>Over committed runs: how much the mean {m} moves between the runs where a step was long (the upper half of its durations) and those where it was short (bars, in hours), and the share of runs in which it is on the critical path.</p>",
         m = e.measure.label()
     );
     h.push_str(&tornado_svg(sc, e));
@@ -136,7 +136,12 @@ td.l,th.l{{text-align:left}}.kpi{{display:inline-block;margin:0 18px 8px 0;paddi
                 esc(&fault.message),
                 100.0 * f.runs_struck as f64 / e.runs as f64,
                 f.strikes,
-                f.p_success_shift.map_or("-".to_string(), |p| format!("{:+.1} pts", points(p))),
+                f.p_success_shift.map_or("-".to_string(), |p| {
+                    let rescued = f.runs_rescued.filter(|n| *n > 0).map_or(String::new(), |n| {
+                        format!(" (rescues {n} run{}: its delay moved a later failure past a rollback's deadline, where the plan fixes forward)", if n == 1 { "" } else { "s" })
+                    });
+                    format!("{:+.1} pts{rescued}", points(p))
+                }),
                 signed(f.committed_p50_shift_ms),
                 signed(f.committed_p90_shift_ms)
             );
@@ -181,7 +186,7 @@ fn checkpoint_table(sc: &Scenario, c: &Checkpoints) -> String {
             pct(r.p_blown)
         );
     };
-    for r in c.rules.iter().take(8) {
+    for r in c.rules.iter().filter(|r| r.rolls_back > 0.0 || c.recommended.as_ref() == Some(*r)).take(8) {
         let note = if c.recommended.as_ref() == Some(r) { "<b>recommended</b>" } else { "" };
         row(&mut h, r, note);
     }
@@ -278,7 +283,7 @@ fn anchor(k: usize) -> &'static str {
 }
 
 fn tornado_svg(sc: &Scenario, e: &Estimate) -> String {
-    let shift = |i: usize| e.drivers[i].map_or(0, |d| d.p90_shift_ms);
+    let shift = |i: usize| e.drivers[i].map_or(0, |d| d.mean_shift_ms.round() as i64);
     let mut steps: Vec<usize> =
         (0..sc.steps.len()).filter(|i| !sc.steps[*i].is_group() && e.drivers[*i].is_some()).collect();
     steps.sort_by(|a, b| shift(*b).abs().cmp(&shift(*a).abs()).then(a.cmp(b)));
