@@ -31,7 +31,11 @@ pub struct RunState {
     pub rollback_started: Option<SimTime>,
     pub rollback_completed: bool,
     downtime_ever_began: bool,
-    /// The step whose failure asked for the latest rerun.
+    /// Reruns chosen and not yet begun: the step that asked, and when its
+    /// rerun is due (the choice's time, reaction and extra time).
+    reruns_due: Vec<(StepIdx, SimTime)>,
+    /// The step whose rerun is resetting steps now (a run of `StepReset`
+    /// and `StepAbandoned` events at one time).
     rerun_for: Option<StepIdx>,
     /// Per table: (source rows, source checksum, target rows, target checksum).
     pub tables: Vec<TableState>,
@@ -321,6 +325,7 @@ impl RunState {
             rollback_started: None,
             rollback_completed: false,
             downtime_ever_began: false,
+            reruns_due: Vec::new(),
             rerun_for: None,
             tables: initial.clone(),
             written: vec![0; initial.len()],
@@ -364,6 +369,9 @@ impl RunState {
         if self.finished.is_some() && !matches!(rec.event, Event::RunFinished { .. }) {
             self.violate(seq, at, ViolationKind::EventAfterEnd { kind: rec.event.kind() });
         }
+        if !matches!(rec.event, Event::StepReset { .. } | Event::StepAbandoned { .. }) {
+            self.rerun_for = None; // a rerun's resets are over
+        }
         match &rec.event {
             Event::RunStarted { schema, scenario, seed, run, mode } => {
                 if self.identity.is_some() {
@@ -397,15 +405,29 @@ impl RunState {
                     s.status = StepStatus::Failed;
                 }
             }
-            Event::RecoveryChosen { step, action, max_attempts, .. } => {
+            Event::RecoveryChosen { step, action, max_attempts, reaction_ms, extra_ms, .. } => {
                 if action.retries() {
                     self.steps[step.index()].budget = Some(*max_attempts);
                 }
+                // A hand-over replaces what the step had chosen.
+                self.reruns_due.retain(|(s, _)| s != step);
                 if *action == crate::fault::Action::Rerun {
-                    self.rerun_for = Some(*step);
+                    self.reruns_due.push((*step, SimTime(at.0 + reaction_ms + extra_ms)));
                 }
             }
             Event::StepReset { step } => {
+                if self.rerun_for.is_none() {
+                    // A rerun begins: the first chosen of those due now.
+                    // (Steps it resets that had a rerun of their own pending
+                    // lose it, as they start afresh.)
+                    let k = self.reruns_due.iter().position(|(_, due)| *due == at).unwrap_or(0);
+                    if k < self.reruns_due.len() {
+                        self.rerun_for = Some(self.reruns_due.remove(k).0);
+                    }
+                }
+                if self.rerun_for != Some(*step) {
+                    self.reruns_due.retain(|(s, _)| s != step);
+                }
                 let s = &mut self.steps[step.index()];
                 if s.status == StepStatus::Running {
                     let step = self.id(*step);
