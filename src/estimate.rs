@@ -96,15 +96,7 @@ fn pct(v: f64) -> String {
     format!("{:.1}%", 100.0 * v)
 }
 
-/// A time into the downtime: its date when the plan is anchored
-/// (`Sat 2027-03-06 14:32 +01:00 (T+20:32:45)`), else `T+20:32:45`.
-fn when(sc: &Scenario, ms: u64) -> String {
-    let t = format!("T+{}", SimDuration(ms).hms());
-    match &sc.meta.anchor {
-        Some(a) => format!("{} ({t})", a.display(ms as i64)),
-        None => t,
-    }
-}
+use rehearse_sim::report::when;
 
 /// The same as an RFC 3339 date with its offset, when anchored.
 fn dated(sc: &Scenario, ms: Option<u64>) -> Value {

@@ -2,6 +2,7 @@
 //! one module per concern.
 
 mod backend;
+mod browser;
 mod calendar;
 mod calibrate;
 mod cli;

@@ -47,6 +47,18 @@ td.l,th.l{{text-align:left}}.kpi{{display:inline-block;margin:0 18px 8px 0;paddi
         "<p>{} runs, seed {}. Run <i>k</i> is reproduced, event for event, by <code>rehearse run SCENARIO --seed {} --run k</code>.</p>",
         e.runs, e.seed, e.seed
     );
+    if let Some(a) = &sc.meta.anchor {
+        let end = e
+            .window
+            .filter(|_| a.window_end().is_some())
+            .map_or(String::new(), |w| format!("; the window ends <b>{}</b>", esc(&a.display(w.as_ms() as i64))));
+        let _ = writeln!(
+            h,
+            "<p>Downtime begins <b>{}</b> (zone {}){end}. Every time below is placed from there.</p>",
+            esc(&a.display(0)),
+            esc(&a.zone_label())
+        );
+    }
     let pct = |v: f64| format!("{:.1}%", 100.0 * v);
     let _ = write!(
         h,
@@ -62,6 +74,17 @@ td.l,th.l{{text-align:left}}.kpi{{display:inline-block;margin:0 18px 8px 0;paddi
         }
     }
     h.push_str("<br>\n");
+    let live: Vec<String> = [("P50", 0.5), ("P80", 0.8), ("P90", 0.9)]
+        .iter()
+        .map(|(label, q)| {
+            format!("{label}&nbsp; {}", e.go_live(*q).map_or("never".to_string(), |ms| esc(&when(sc, ms))))
+        })
+        .collect();
+    let _ = writeln!(
+        h,
+        "<div class=\"kpi\">live by (all runs; a rolled-back run never goes live)<b>{}</b></div><br>",
+        live.join("<br>")
+    );
     for (label, q) in [("P50", 0.5), ("P80", 0.8), ("P90", 0.9), ("P95", 0.95), ("P99", 0.99)] {
         let v = e.committed_quantile(q).map_or("none committed".to_string(), hms);
         let _ = write!(h, "<div class=\"kpi\">{label} {} (committed)<b>{v}</b></div>", e.measure.label());
@@ -83,8 +106,8 @@ td.l,th.l{{text-align:left}}.kpi{{display:inline-block;margin:0 18px 8px 0;paddi
         } else {
             let _ = write!(
                 h,
-                "<p><b>Point of no return:</b> T+{} into the downtime. A rollback (<code>{}</code>: reaction + restore, P90) takes {}; decided later, it does not end inside the window.",
-                hms(p.latest_start_ms),
+                "<p><b>Point of no return:</b> {}. A rollback (<code>{}</code>: reaction + restore, P90) takes {}; decided later, it does not end inside the window.",
+                when(sc, p.latest_start_ms),
                 esc(pol),
                 hms(p.rollback_p90_ms)
             );
@@ -92,13 +115,13 @@ td.l,th.l{{text-align:left}}.kpi{{display:inline-block;margin:0 18px 8px 0;paddi
         for d in &p.deadlines {
             let _ = write!(
                 h,
-                " The plan's deadline for <code>{}</code> is T+{}{}.",
+                " The plan's deadline for <code>{}</code> is {}{}.",
                 esc(&sc.policies[d.policy.index()].name),
-                hms(d.deadline_ms),
+                when(sc, d.deadline_ms),
                 if d.too_late() {
                     format!(
-                        ": <b style=\"color:#c0392b\">later than the T+{} by which a rollback must begin to end inside the window</b>",
-                        hms(d.safe_begin_ms)
+                        ": <b style=\"color:#c0392b\">later than {}, by which a rollback must begin to end inside the window</b>",
+                        when(sc, d.safe_begin_ms)
                     )
                 } else {
                     " (a rollback begun then ends inside the window)".to_string()
@@ -156,6 +179,16 @@ td.l,th.l{{text-align:left}}.kpi{{display:inline-block;margin:0 18px 8px 0;paddi
     h
 }
 
+/// A time into the downtime: `Sun 2027-03-07 19:07 +01:00 (T+2d 01:07:26)`
+/// when the plan is anchored in calendar time, else `T+2d 01:07:26`.
+pub fn when(sc: &Scenario, ms: u64) -> String {
+    let t = format!("T+{}", hms(ms));
+    match &sc.meta.anchor {
+        Some(a) => format!("{} ({t})", a.display(ms as i64)),
+        None => t,
+    }
+}
+
 /// Percentage points, with a change that rounds to zero shown as 0.
 pub fn points(p: f64) -> f64 {
     if p.abs() < 0.05 { 0.0 } else { p }
@@ -176,9 +209,9 @@ fn checkpoint_table(sc: &Scenario, c: &Checkpoints) -> String {
     let row = |h: &mut String, r: &crate::estimate::Checkpoint, note: &str| {
         let _ = writeln!(
             h,
-            "<tr><td class=\"l\">{}</td><td>T+{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{note}</td></tr>",
+            "<tr><td class=\"l\">{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"l\">{note}</td></tr>",
             esc(&sc.step(r.step).id),
-            hms(r.by_ms),
+            when(sc, r.by_ms),
             pct(r.rolls_back),
             pct(r.needless),
             pct(r.saved),

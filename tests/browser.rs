@@ -1,0 +1,120 @@
+//! The estimate's HTML page in a real browser: headless Chromium loads it
+//! and measures it as laid out (no element wider than the window, every
+//! chart drawn with a size, the figures a reader looks for on the page),
+//! and takes a screenshot.
+//!
+//! Chromium is not part of the Rust toolchain: without it this test says it
+//! was skipped, and why, and passes; `.ci/run` installs it and sets
+//! `REHEARSE_REQUIRE_BROWSER=1`, which turns a missing browser into a
+//! failure.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use crate::support::{rehearse, stderr};
+
+fn chromium() -> Option<PathBuf> {
+    let found = ["chromium", "chromium-browser", "google-chrome"].iter().find_map(|name| {
+        let out = Command::new("which").arg(name).output().ok()?;
+        out.status.success().then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+    });
+    if found.is_none() {
+        assert!(
+            std::env::var_os("REHEARSE_REQUIRE_BROWSER").is_none(),
+            "REHEARSE_REQUIRE_BROWSER is set but no Chromium was found"
+        );
+        eprintln!("skipped: the browser test needs Chromium (Debian package `chromium`), which is not installed");
+    }
+    found
+}
+
+/// Chromium, headless, with the flags this machine's closed network needs.
+fn headless(browser: &Path, profile: &Path) -> Command {
+    let mut c = Command::new(browser);
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--allow-file-access-from-files",
+        "--window-size=1200,1600",
+        "--virtual-time-budget=5000",
+    ]);
+    c.arg(format!("--user-data-dir={}", profile.display()));
+    c
+}
+
+#[test]
+fn the_estimate_page_lays_out_in_a_browser() {
+    let Some(browser) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("report.html");
+    let o = rehearse(&[
+        "estimate",
+        "scenarios/go-live-weekend.toml",
+        "--runs",
+        "2000",
+        "--no-fault-costs",
+        "--html",
+        page.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    // The report has no script; a page beside it loads it in a frame and
+    // writes what the browser laid out into its own DOM, which
+    // --dump-dom prints.
+    let probe = dir.path().join("probe.html");
+    std::fs::write(
+        &probe,
+        r#"<!DOCTYPE html><html><body><iframe id="f" src="report.html" style="width:1200px;height:1500px;border:0"></iframe>
+<pre id="out">not measured</pre><script>
+document.getElementById('f').addEventListener('load', () => {
+  const d = document.getElementById('f').contentDocument;
+  const svgs = [...d.querySelectorAll('svg')].map(s => { const r = s.getBoundingClientRect(); return Math.round(r.width) + 'x' + Math.round(r.height); });
+  const wide = [...d.body.querySelectorAll('*')].filter(e => e.getBoundingClientRect().right > 1200).map(e => e.tagName);
+  document.getElementById('out').textContent = JSON.stringify({
+    scroll_width: d.documentElement.scrollWidth, svgs, wide: wide.slice(0, 5), text: d.body.innerText });
+});
+</script></body></html>"#,
+    )
+    .unwrap();
+    let out = headless(&browser, &dir.path().join("profile"))
+        .arg("--dump-dom")
+        .arg(format!("file://{}", probe.display()))
+        .output()
+        .expect("chromium runs");
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let start = dom.find("<pre id=\"out\">").expect("the probe's output") + "<pre id=\"out\">".len();
+    let json = &dom[start..start + dom[start..].find("</pre>").unwrap()];
+    let v: serde_json::Value =
+        serde_json::from_str(&json.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">"))
+            .unwrap_or_else(|e| panic!("{e}: the page was not measured: {json}"));
+    assert!(v["scroll_width"].as_u64().unwrap() <= 1200, "the page is wider than the window: {v}");
+    assert!(v["wide"].as_array().unwrap().is_empty(), "elements past the right edge: {}", v["wide"]);
+    let svgs: Vec<&str> = v["svgs"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+    assert_eq!(svgs.len(), 4, "histogram, drivers, two Gantt charts: {svgs:?}");
+    for s in &svgs {
+        let (w, h) = s.split_once('x').unwrap();
+        assert!(w.parse::<u32>().unwrap() > 300 && h.parse::<u32>().unwrap() > 50, "a chart drawn too small: {s}");
+    }
+    let text = v["text"].as_str().unwrap();
+    for needed in
+        ["P(success)", "rolled back", "live by", "Fri 2027-03-05 18:00 +01:00", "Point of no return", "recommended"]
+    {
+        assert!(text.contains(needed), "the page does not show {needed:?}");
+    }
+    // And a screenshot, for people to look at: a page, not a blank.
+    let shot = dir.path().join("report.png");
+    let status = headless(&browser, &dir.path().join("profile2"))
+        .arg(format!("--screenshot={}", shot.display()))
+        .arg(format!("file://{}", page.display()))
+        .output()
+        .expect("chromium runs")
+        .status;
+    assert!(status.success());
+    let png = std::fs::read(&shot).expect("a screenshot");
+    assert!(png.starts_with(b"\x89PNG") && png.len() > 50_000, "{} bytes", png.len());
+}
