@@ -400,3 +400,26 @@ fn the_go_live_weekend_is_estimated_in_outcomes_and_dates() {
     }
     assert!(!text.contains("fits in"), "{text}");
 }
+
+/// A plan that marks its milestones has its checkpoints priced there.
+#[test]
+fn checkpoints_are_priced_at_the_milestones_a_plan_marks() {
+    let text = std::fs::read_to_string("scenarios/go-live-weekend.toml").unwrap();
+    let marked = text
+        .replace("id = \"data-upgrade\"\n", "id = \"data-upgrade\"\nmilestone = true\n")
+        .replace("id = \"business-validation\"\n", "id = \"business-validation\"\nmilestone = true\n");
+    assert_ne!(marked, text);
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("marked.toml");
+    std::fs::write(&plan, marked).unwrap();
+    let (code, v, err) = estimate_json(&[plan.to_str().unwrap(), "--runs", "2000", "--no-fault-costs"]);
+    assert_eq!(code, Some(0), "{err}");
+    let steps: Vec<&str> =
+        v["checkpoints"]["rules"].as_array().unwrap().iter().map(|r| r["step"].as_str().unwrap()).collect();
+    let mut sorted = steps.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, ["business-validation", "data-upgrade"], "{steps:?}");
+    // Unmarked, every step on the critical path is a candidate.
+    let (_, w, _) = estimate_json(&["scenarios/go-live-weekend.toml", "--runs", "2000", "--no-fault-costs"]);
+    assert!(w["checkpoints"]["rules"].as_array().unwrap().len() > 5, "{}", w["checkpoints"]);
+}

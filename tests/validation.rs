@@ -19,7 +19,7 @@ fn unknown_keys_are_rejected() {
     check(
         "[[step]]\nid = \"a\"\nduraton = \"1h\"\n",
         &[
-            "plan.toml:5:1: unknown field `duraton`, expected one of `id`, `name`, `owner`, `parent`, `after`, `duration`, `per_gb`, `per_million_rows`, `rows_of`, `finish_lag`, `downtime`, `records_status`, `data`, `replication`",
+            "plan.toml:5:1: unknown field `duraton`, expected one of `id`, `name`, `owner`, `parent`, `after`, `duration`, `per_gb`, `per_million_rows`, `rows_of`, `finish_lag`, `downtime`, `records_status`, `milestone`, `data`, `replication`",
         ],
     );
     check(

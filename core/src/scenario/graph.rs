@@ -185,6 +185,7 @@ mod tests {
                 work: Work::Leaf(StepDuration { base: None, per_gb: None, per_million_rows: None }),
                 downtime: *downtime,
                 records_status: false,
+                milestone: false,
                 data: Vec::new(),
                 replication: None,
                 line: i as u32 + 1,

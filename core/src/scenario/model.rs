@@ -137,6 +137,9 @@ pub struct Step {
     /// `DBUPGRADE.DATAUPGRADESTATUS`: one row per step two levels below it,
     /// `Steps` being the name of the step one level below.
     pub records_status: bool,
+    /// A decision point the plan marks (`milestone = true`): where the
+    /// estimate prices go/no-go checkpoints, when the plan marks any.
+    pub milestone: bool,
     /// What the step does to the data when it completes, in order.
     pub data: Vec<crate::data::Effect>,
     /// Its part in the replication, if any: its length then follows from

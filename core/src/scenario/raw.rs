@@ -150,6 +150,8 @@ pub(super) struct RawStep {
     #[serde(default)]
     pub(super) records_status: Option<Spanned<bool>>,
     #[serde(default)]
+    pub(super) milestone: Option<bool>,
+    #[serde(default)]
     pub(super) data: Option<Spanned<toml::Value>>,
     #[serde(default)]
     pub(super) replication: Option<Spanned<String>>,

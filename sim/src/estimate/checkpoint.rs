@@ -50,8 +50,9 @@ pub struct Checkpoints {
     /// P(success) and P(blown window) of the sampled runs without any rule.
     pub p_success: f64,
     pub p_blown: f64,
-    /// Per candidate step (on the critical path of most committed runs),
-    /// its best rule, best first.
+    /// Per candidate step (the plan's milestones, or, when it marks none,
+    /// the steps on the critical path of most committed runs), its best
+    /// rule, best first.
     pub rules: Vec<Checkpoint>,
     /// The first of `rules`, when it saves more runs than it loses.
     pub recommended: Option<Checkpoint>,
@@ -168,10 +169,15 @@ pub(super) fn checkpoints(
         let ends: Vec<u64> = samples.iter().filter_map(|s| s.done_at[i]).filter(|e| *e > 0).collect();
         ends.len() * 2 >= n
     };
-    let mut rules: Vec<Checkpoint> = (0..sc.steps.len())
-        .filter(|i| !sc.steps[*i].is_group() && criticality[*i] >= 0.5 && in_downtime(*i))
-        .map(|i| price(i, best_time(i)))
-        .collect();
+    // The plan's milestones, when it marks any; else the leaf steps on the
+    // critical path of most committed runs.
+    let marked = sc.steps.iter().any(|s| s.milestone);
+    let candidate = |i: usize| {
+        let s = &sc.steps[i];
+        if marked { s.milestone } else { !s.is_group() && criticality[i] >= 0.5 }
+    };
+    let mut rules: Vec<Checkpoint> =
+        (0..sc.steps.len()).filter(|i| candidate(*i) && in_downtime(*i)).map(|i| price(i, best_time(i))).collect();
     let worth = |c: &Checkpoint| c.saved - c.needless;
     rules.sort_by(|a, b| {
         worth(b).total_cmp(&worth(a)).then(b.p_success.total_cmp(&a.p_success)).then(a.step.cmp(&b.step))

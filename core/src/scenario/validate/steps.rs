@@ -213,6 +213,7 @@ impl Validator<'_> {
             work: work.unwrap_or(Work::Group { finish_lag: SimDuration::ZERO }),
             downtime,
             records_status: s.records_status.as_ref().is_some_and(|r| *r.get_ref()),
+            milestone: s.milestone.unwrap_or(false),
             data,
             replication: role,
             line,
