@@ -109,26 +109,25 @@ fn dated(sc: &Scenario, ms: Option<u64>) -> Value {
 fn write_text(out: &mut impl Write, e: &Estimate, sc: &Scenario, path: &str, failed: &[&Gate]) -> std::io::Result<()> {
     let d = |ms: u64| SimDuration(ms).hms();
     let m = e.measure;
-    writeln!(out, "estimate     {path}: {} runs (seed {}, runs 0..{})", e.runs, e.seed, e.runs)?;
+    writeln!(out, "estimate     {path}")?;
+    writeln!(out, "             {} runs (seed {}, runs 0..{})", e.runs, e.seed, e.runs)?;
     if let Some(a) = &sc.meta.anchor {
-        let end = a.window_end().map_or(String::new(), |_| {
-            format!("; window ends {}", a.display(e.window.map_or(0, |w| w.as_ms()) as i64))
-        });
-        writeln!(out, "dated        downtime begins {} (zone {}){end}", a.display(0), a.zone_label())?;
+        let zone = a.zone_label();
+        let zone = if zone.starts_with(['+', '-']) { String::new() } else { format!(" ({zone})") };
+        writeln!(out, "dated        downtime begins {}{zone}", a.display(0))?;
+        if let (Some(_), Some(w)) = (a.window_end(), e.window) {
+            writeln!(out, "             window ends {}", a.display(w.as_ms() as i64))?;
+        }
     }
     // The headline: did the go-live succeed?
     let target = sc.meta.window_confidence.map_or(String::new(), |c| {
         format!(" (needed {:.0}%: {})", 100.0 * c, if e.p_success >= c { "met" } else { "NOT MET" })
     });
     match e.window {
-        Some(w) => writeln!(
-            out,
-            "success      {} of runs commit with the {} inside the {} window{target}",
-            pct(e.p_success),
-            m.label(),
-            d(w.as_ms())
-        )?,
-        None => writeln!(out, "success      {} of runs commit (no window: give --window){target}", pct(e.p_success))?,
+        Some(w) => {
+            writeln!(out, "success      {} go live inside the {} window{target}", pct(e.p_success), d(w.as_ms()))?
+        }
+        None => writeln!(out, "success      {} go live (no window: give --window){target}", pct(e.p_success))?,
     }
     let late = e.share(Outcome::Committed) - e.p_success;
     let mut rest = vec![format!("rolled back {}", pct(e.share(Outcome::RolledBack)))];
@@ -147,7 +146,8 @@ fn write_text(out: &mut impl Write, e: &Estimate, sc: &Scenario, path: &str, fai
             let q: Vec<String> =
                 QUANTILES.iter().map(|(n, q)| format!("{} {}", n.to_uppercase(), d(e.quantile(*q)))).collect();
             writeln!(out, "committed    {} of the go-live (committed runs):", m.label())?;
-            writeln!(out, "             {}", q.join("  "))?;
+            writeln!(out, "             {}", q[..3].join("  "))?;
+            writeln!(out, "             {}", q[3..].join("  "))?;
             writeln!(
                 out,
                 "             mean {}  max {}",
@@ -161,7 +161,7 @@ fn write_text(out: &mut impl Write, e: &Estimate, sc: &Scenario, path: &str, fai
                     d(lo),
                     d(hi),
                     match e.converged_after {
-                        Some(n) => format!("stable within 1% after {n} runs"),
+                        Some(n) => format!("settled after {n} runs"),
                         None => "not stable within 1% yet: run more".to_string(),
                     }
                 )?;
@@ -181,29 +181,22 @@ fn write_text(out: &mut impl Write, e: &Estimate, sc: &Scenario, path: &str, fai
             let n = e.outage_sorted.partition_point(|o| *o <= w.as_ms());
             format!("; {} back inside the window", pct(n as f64 / e.outage_sorted.len() as f64))
         });
-        writeln!(
-            out,
-            "rolled back  outage until the old system is back: P50 {}  P90 {}  max {}{back}",
-            d(p50),
-            d(p90),
-            d(*e.outage_sorted.last().unwrap_or(&0))
-        )?;
+        writeln!(out, "rolled back  outage, until the old system is back:")?;
+        writeln!(out, "             P50 {}  P90 {}  max {}", d(p50), d(p90), d(*e.outage_sorted.last().unwrap_or(&0)))?;
+        if !back.is_empty() {
+            writeln!(out, "             {}", back.trim_start_matches("; "))?;
+        }
     }
     if m == Measure::Elapsed {
-        writeln!(
-            out,
-            "             the plan has no downtime (no step marks where it begins or ends): this is the elapsed time of each run, start to end"
-        )?;
+        writeln!(out, "             the plan has no downtime (no step marks where it begins or")?;
+        writeln!(out, "             ends): this is the elapsed time of each run, start to end")?;
     }
-    writeln!(out, "\nhistogram of {} (all runs: # committed, x rolled back, cancelled or aborted)", m.label())?;
+    writeln!(out, "\nhistogram of {} (all runs: # committed, x not)", m.label())?;
     for line in histogram(e) {
         writeln!(out, "  {line}")?;
     }
-    writeln!(
-        out,
-        "\nwhat drives it (committed runs: mean {} when the step is long minus when short; crit: share on the critical path)",
-        m.label()
-    )?;
+    writeln!(out, "\nwhat drives it (committed runs: the mean {} when the step was long", m.label())?;
+    writeln!(out, "minus when it was short; crit: share of runs on the critical path)")?;
     let shift = |i: usize| e.drivers[i].map_or(0, |x| x.mean_shift_ms.round() as i64);
     let mut steps: Vec<usize> = (0..sc.steps.len()).filter(|i| !sc.steps[*i].is_group()).collect();
     steps.sort_by(|a, b| {
@@ -214,36 +207,32 @@ fn write_text(out: &mut impl Write, e: &Estimate, sc: &Scenario, path: &str, fai
         let bar = "#".repeat((shift(i).unsigned_abs() * 20).div_ceil(largest) as usize);
         writeln!(
             out,
-            "  {:<32} {:>8}  crit {:>5.1}%  {bar}",
-            truncate(&sc.steps[i].id, 32),
+            "  {:<28} {:>8}  crit {:>5.1}%  {bar}",
+            truncate(&sc.steps[i].id, 28),
             e.drivers[i].map_or("fixed".to_string(), |x| hours(x.mean_shift_ms.round() as i64)),
             100.0 * e.criticality[i],
         )?;
     }
     if !e.faults.is_empty() {
-        writeln!(
-            out,
-            "\nfaults (with the fault against the same runs without it; committed shifts over runs that commit either way)"
-        )?;
+        writeln!(out, "\nfaults (each against the same runs without it; P50 and P90: the shift")?;
+        writeln!(out, "of the runs that commit either way)")?;
         for f in &e.faults {
             let pts =
                 f.p_success_shift.map_or("-".to_string(), |p| format!("{:+.1} pts", rehearse_sim::report::points(p)));
             let shift = |v: Option<i64>| v.map_or("-".to_string(), hours);
-            let rescued = f.runs_rescued.filter(|n| *n > 0).map_or(String::new(), |n| format!("  (rescues {n}*)"));
+            let rescued = f.runs_rescued.filter(|n| *n > 0).map_or(String::new(), |n| format!(" *{n}"));
             writeln!(
                 out,
-                "  {:<24} struck {:>5.1}%  P(success) {pts:>9}  P50 {:>7}  P90 {:>7}{rescued}",
-                truncate(&sc.faults[f.fault.index()].id, 24),
+                "  {:<20} struck {:>5.1}% success {pts:>9}  P50 {:>6} P90 {:>6}{rescued}",
+                truncate(&sc.faults[f.fault.index()].id, 20),
                 100.0 * f.runs_struck as f64 / e.runs as f64,
                 shift(f.committed_p50_shift_ms),
                 shift(f.committed_p90_shift_ms),
             )?;
         }
         if e.faults.iter().any(|f| f.runs_rescued.is_some_and(|n| n > 0)) {
-            writeln!(
-                out,
-                "  * runs that succeed only with the fault: its delay moved a later failure past a rollback's deadline, where the plan fixes forward instead"
-            )?;
+            writeln!(out, "  *N: runs that succeed only with the fault: its delay moved a later")?;
+            writeln!(out, "  failure past a rollback's deadline, where the plan fixes forward")?;
         }
     }
     if let Some(p) = &e.point_of_no_return {
@@ -257,42 +246,34 @@ fn write_text(out: &mut impl Write, e: &Estimate, sc: &Scenario, path: &str, fai
             )?;
         } else {
             writeln!(out, "  {}", when(sc, p.latest_start_ms))?;
-            writeln!(
-                out,
-                "  a rollback ({pol}: reaction + restore, P90) takes {}; decided later, it ends past the window",
-                d(p.rollback_p90_ms)
-            )?;
+            writeln!(out, "  a rollback ({pol}: reaction + restore, P90) takes {};", d(p.rollback_p90_ms))?;
+            writeln!(out, "  decided later, it ends past the window")?;
         }
         for dl in &p.deadlines {
             let name = &sc.policies[dl.policy.index()].name;
             if dl.too_late() {
-                writeln!(
-                    out,
-                    "  DISAGREES: the plan's deadline for {name} is {}, but a rollback must begin by {} to end inside the window",
-                    when(sc, dl.deadline_ms),
-                    when(sc, dl.safe_begin_ms)
-                )?;
+                writeln!(out, "  DISAGREES: the plan's deadline for {name} is {}", when(sc, dl.deadline_ms))?;
+                writeln!(out, "  but a rollback must begin by {}", when(sc, dl.safe_begin_ms))?;
+                writeln!(out, "  to end inside the window")?;
             } else {
-                writeln!(
-                    out,
-                    "  the plan's deadline for {name}, {}, agrees: a rollback begun then ends inside the window",
-                    when(sc, dl.deadline_ms)
-                )?;
+                writeln!(out, "  the plan's deadline for {name}, {},", when(sc, dl.deadline_ms))?;
+                writeln!(out, "  agrees: a rollback begun then ends inside the window")?;
             }
         }
     }
     if let Some(c) = &e.checkpoints {
+        writeln!(out, "\ngo/no-go checkpoints: if STEP is not done by T, roll back")?;
         writeln!(
             out,
-            "\ngo/no-go checkpoints (\"if STEP is not done by T, roll back\"; over {} sampled runs; without a rule: success {}, window blown {})",
+            "  ({} sampled runs; without a rule: success {}, window blown {})",
             c.runs,
             pct(c.p_success),
             pct(c.p_blown)
         )?;
         let row = |r: &rehearse_sim::estimate::Checkpoint, note: &str| {
             format!(
-                "  {} not done by {}{note}\n      rolls back {}, needless {}, saved {}; success {}",
-                sc.step(r.step).id,
+                "  {} not done by {}\n      rolls back {}, needless {}, saved {}; success {}{note}",
+                truncate(&sc.step(r.step).id, 28),
                 when(sc, r.by_ms),
                 pct(r.rolls_back),
                 pct(r.needless),
@@ -309,7 +290,7 @@ fn write_text(out: &mut impl Write, e: &Estimate, sc: &Scenario, path: &str, fai
             writeln!(out, "{}", row(r, ""))?;
         }
         if let Some(n) = &c.naive {
-            writeln!(out, "{}", row(n, "  (last step by the point of no return)"))?;
+            writeln!(out, "{}", row(n, "\n      (naive: the last step typically done by the point of no return)"))?;
         }
     }
     for g in failed {
@@ -521,14 +502,12 @@ pub fn compare(args: &CompareArgs) -> Result<ExitCode> {
         writeln!(out)?;
         return Ok(ExitCode::SUCCESS);
     }
-    writeln!(out, "compare      A {}  B {}", args.a.display(), args.b.display())?;
-    writeln!(
-        out,
-        "             {} runs each (seed {}); shared steps and faults on the same random numbers",
-        args.runs, args.seed
-    )?;
-    writeln!(out, "             live by P50/P90: the go-live's downtime, all runs (a rollback never goes live)")?;
-    writeln!(out, "\n{:<10} {:>14} {:>14} {:>14}   95% interval", "", "A", "B", "B - A")?;
+    writeln!(out, "compare      A {}", args.a.display())?;
+    writeln!(out, "             B {}", args.b.display())?;
+    writeln!(out, "             {} runs each (seed {}); shared steps and faults on the", args.runs, args.seed)?;
+    writeln!(out, "             same random numbers. Live by: the go-live's downtime over")?;
+    writeln!(out, "             all runs (a rolled-back run never goes live)")?;
+    writeln!(out, "\n{:<9}{:>13}{:>13}{:>14}  95% interval", "", "A", "B", "B - A")?;
     for x in &c.diffs {
         let label = match x.metric {
             "p50" => "live P50",
@@ -537,7 +516,7 @@ pub fn compare(args: &CompareArgs) -> Result<ExitCode> {
         };
         writeln!(
             out,
-            "{:<10} {:>14} {:>14} {:>14}   {} .. {}",
+            "{:<9}{:>13}{:>13}{:>14}  {} .. {}",
             label,
             show(x.metric, x.a),
             show(x.metric, x.b),
@@ -554,7 +533,7 @@ pub fn compare(args: &CompareArgs) -> Result<ExitCode> {
                 (Some(x), Some(y)) => signed("", y - x),
                 _ => String::new(),
             };
-            writeln!(out, "  {:<36} {:>12} -> {:<12} {delta}", truncate(id, 36), f(a), f(b))?;
+            writeln!(out, "  {:<28} {:>12} -> {:<12} {delta}", truncate(id, 28), f(a), f(b))?;
         }
     }
     Ok(ExitCode::SUCCESS)

@@ -255,3 +255,23 @@ fn a_bad_zone_is_one_located_error_and_exit_2() {
     assert!(err.contains("did you mean `Europe/Berlin`?"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
 }
+
+/// The estimate's dates cross the clock change too: downtime begins at
+/// 18:00 +01:00 on Saturday and lasts 12 h 30 min, so the go-live is at
+/// 07:30 +02:00 on Sunday (06:30 on Saturday's clock), and the window,
+/// to Monday 06:00, is 35 hours.
+#[test]
+fn the_estimate_is_dated_across_the_clocks_going_forward() {
+    let out = rehearse(&["estimate", "tests/data/clocks-forward.toml", "--runs", "50", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["downtime_begins_at"], "2027-03-27T18:00:00+01:00");
+    assert_eq!(v["window_end"], "2027-03-29T06:00:00+02:00");
+    assert_eq!(v["window_ms"], 35 * 3_600_000);
+    for q in ["p50", "p80", "p90"] {
+        assert_eq!(v["go_live"][q], "2027-03-28T07:30:00+02:00", "{q}");
+    }
+    let text = stdout(&rehearse(&["estimate", "tests/data/clocks-forward.toml", "--runs", "50"]));
+    assert!(text.contains("P50 Sun 2027-03-28 07:30 +02:00 (T+12:30:00)"), "{text}");
+    assert!(text.contains("downtime begins Sat 2027-03-27 18:00 +01:00 (Europe/Berlin)"), "{text}");
+}

@@ -388,12 +388,12 @@ fn the_go_live_weekend_is_estimated_in_outcomes_and_dates() {
     let o = rehearse(&["estimate", s, "--runs", "4000", "--no-fault-costs"]);
     let text = stdout(&o);
     for needed in [
-        "of runs commit with the downtime inside",
+        "go live inside the 2d 12:00:00 window",
         "live by",
         "+01:00",
         "<- recommended",
         "needless",
-        "(last step by the point of no return)",
+        "(naive: the last step typically done by the point of no return)",
         "agrees",
     ] {
         assert!(text.contains(needed), "missing {needed:?} in\n{text}");
