@@ -76,12 +76,10 @@ fn write_text(
     writeln!(out, "outcomes     {}", if mix.is_empty() { "-".to_string() } else { mix.join(", ") })?;
     if let Some(w) = sc.meta.window {
         let rolled = r.outcomes.get(&rehearse_core::Outcome::RolledBack).copied().unwrap_or(0);
-        let back = if rolled > 0 {
-            format!("; {} of {rolled} rollbacks back inside it", r.back_in_window)
-        } else {
-            String::new()
-        };
-        writeln!(out, "success      {} of {} runs committed inside the {} window{back}", r.successes, r.runs, w.hms())?;
+        writeln!(out, "success      {} of {} runs committed inside the {} window", r.successes, r.runs, w.hms())?;
+        if rolled > 0 {
+            writeln!(out, "             {} of {rolled} rollbacks had the old system back inside it", r.back_in_window)?;
+        }
     }
     writeln!(out, "faults       {} injected, in {} runs", r.faults_injected, r.runs_with_faults)?;
     let (reached, possible) = coverage(r);
