@@ -4,6 +4,7 @@
 //! Deterministic by construction: the same scenario text, seed and version
 //! give the byte-identical event stream, on any machine and thread count.
 
+pub mod actuals;
 pub mod backend;
 pub mod calibrate;
 pub mod check;
