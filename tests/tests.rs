@@ -11,6 +11,7 @@ mod docs;
 mod engine;
 mod estimate;
 mod faults;
+mod forecast;
 mod fuzz_props;
 mod fuzz_regressions;
 mod library;

@@ -281,7 +281,7 @@ pub(crate) fn lognormal_at(median: f64, sigma: f64, z: f64) -> f64 {
 
 /// The standard normal quantile of `p` in (0, 1).
 #[inline]
-fn inverse_normal_cdf(p: f64) -> f64 {
+pub(crate) fn inverse_normal_cdf(p: f64) -> f64 {
     const A: [f64; 6] = [
         -3.969_683_028_665_376e1,
         2.209_460_984_245_205e2,
@@ -345,7 +345,7 @@ fn gamma<R: Rng + ?Sized>(rng: &mut R, shape: f64) -> f64 {
 }
 
 /// Linear interpolation of sorted observations at quantile `q` in [0, 1].
-fn interpolate(sorted_ms: &[u64], q: f64) -> f64 {
+pub(crate) fn interpolate(sorted_ms: &[u64], q: f64) -> f64 {
     let n = sorted_ms.len();
     if n == 1 {
         return sorted_ms[0] as f64;

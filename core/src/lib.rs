@@ -7,6 +7,7 @@
 //! job.
 
 pub mod anchor;
+pub mod conditional;
 pub mod data;
 pub mod dist;
 pub mod draws;

@@ -18,6 +18,7 @@
 mod agenda;
 mod data;
 mod emit;
+mod forecast;
 mod path;
 mod plan;
 mod recovery;
@@ -475,6 +476,17 @@ impl<'p, 's> Simulator<'p, 's> {
     ) -> Result<(), SimError> {
         let plan = self.plan;
         let step = &plan.scenario.steps[i];
+        if self.steps[i].attempt == 0
+            && let Some(f) = &plan.actuals
+        {
+            // From actuals: a step starts when it did, and one that had not
+            // started by now starts no earlier than now.
+            let due = f.actuals.started_ms[i].unwrap_or(f.actuals.now_ms);
+            if at < due {
+                self.schedule(due, i, Kind::Start);
+                return Ok(());
+            }
+        }
         self.steps[i].attempt += 1;
         let attempt = self.steps[i].attempt;
         if attempt == 1 {
@@ -517,8 +529,16 @@ impl<'p, 's> Simulator<'p, 's> {
                 dur
             }
         };
+        // From actuals, a first attempt lasts as recorded (done), or at
+        // least as long as it has run (running): no fault struck before now.
+        let (dur, struck_before) = match plan.actuals.as_ref().filter(|_| attempt == 1) {
+            Some(f) => self.actual_duration(f, i, at, dur, opts),
+            None => (dur, 0),
+        };
         self.steps[i].end_cause = Some(Node::start(i));
-        if let Some((lost, f, share)) = self.first_strike(i, attempt, dur, opts) {
+        if let Some((lost, f, share)) =
+            self.first_strike(i, attempt, dur, opts).filter(|(lost, ..)| at + lost >= struck_before)
+        {
             self.steps[i].left_ms = dur - lost.min(dur);
             self.steps[i].striking = Some(f);
             self.steps[i].strike_share = share;

@@ -101,6 +101,19 @@ pub struct Plan<'s> {
     /// Runs in which no fault strikes, or faults strike one step that is
     /// only tried again, computed without the agenda (when the plan allows).
     pub(super) straight: Option<straight::StraightPlan>,
+    /// What has happened, when the plan is run from a weekend's actuals
+    /// (a forecast), with each running step's duration conditioned on the
+    /// time it has already taken.
+    pub(super) actuals: Option<Forecasting>,
+}
+
+/// A plan run from actuals.
+#[derive(Clone, Debug)]
+pub(super) struct Forecasting {
+    pub(super) actuals: crate::actuals::Actuals,
+    /// Per running step with one distribution: its duration given the time
+    /// it has run (`None`: not running, a sum of distributions, or overdue).
+    pub(super) conditional: Vec<Option<rehearse_core::conditional::Conditional>>,
 }
 
 /// A step's facts the agenda loop needs on every run.
@@ -242,6 +255,7 @@ impl<'s> Plan<'s> {
             n_roots: scenario.roots.len() as u32,
             graph: Graph::new(&scenario.steps),
             straight: None,
+            actuals: None,
             rep: scenario.replication.as_ref().map(|rep| {
                 let tables = &scenario.database.tables;
                 RepPlan {
@@ -265,6 +279,31 @@ impl<'s> Plan<'s> {
 
     pub fn scenario(&self) -> &'s Scenario {
         self.scenario
+    }
+
+    /// The plan run from what has happened: finished steps at their actual
+    /// times, running steps for at least the time they have run, nothing
+    /// else starting before `now` (see [`crate::actuals`]).
+    ///
+    /// # Errors
+    /// Actuals that contradict themselves or do not fit the plan.
+    pub fn with_actuals(mut self, actuals: crate::actuals::Actuals) -> Result<Plan<'s>, crate::actuals::ActualsError> {
+        actuals.check(self.scenario)?;
+        let conditional = (0..self.scenario.steps.len())
+            .map(|i| {
+                let (Some(start), None) = (actuals.started_ms[i], actuals.done_ms[i]) else { return None };
+                let rehearse_core::scenario::Work::Leaf(d) = &self.scenario.steps[i].work else { return None };
+                match (&d.base, &d.per_gb, &d.per_million_rows) {
+                    (Some(base), None, None) => {
+                        rehearse_core::conditional::Conditional::new(base, actuals.now_ms.saturating_sub(start))
+                    }
+                    _ => None,
+                }
+            })
+            .collect();
+        self.straight = None; // the engine's start and duration rules apply
+        self.actuals = Some(Forecasting { actuals, conditional });
+        Ok(self)
     }
 
     pub fn digest(&self) -> ScenarioDigest {

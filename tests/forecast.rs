@@ -1,0 +1,170 @@
+//! The conditional forecast: the plan run from what has happened.
+
+use std::sync::atomic::AtomicU64;
+
+use rehearse_core::{Mode, Outcome, StepIdx};
+use rehearse_sim::actuals::Actuals;
+use rehearse_sim::estimate::{EstimateOptions, estimate};
+use rehearse_sim::{FaultMode, NullSink, Plan, RunOptions, Simulator};
+
+use crate::support::load;
+
+fn origin() -> jiff::Timestamp {
+    "2027-03-05T17:00:00Z".parse().unwrap()
+}
+
+/// Before anything happened, the forecast is the estimate.
+#[test]
+fn a_forecast_before_anything_happened_is_the_estimate() {
+    for name in ["go-live-weekend.toml", "self-service-upgrade.toml"] {
+        let (text, sc) = load(name);
+        let opts = EstimateOptions { runs: 500, seed: 4, threads: 2, ..Default::default() };
+        let plain = Plan::new(&sc, rehearse_sim::digest(&text));
+        let e = estimate(&plain, &opts, sc.meta.window, &AtomicU64::new(0)).unwrap();
+        let from = Plan::new(&sc, rehearse_sim::digest(&text)).with_actuals(Actuals::none(&sc, origin())).unwrap();
+        let f = estimate(&from, &opts, sc.meta.window, &AtomicU64::new(0)).unwrap();
+        assert_eq!(f.downtime_by_run, e.downtime_by_run, "{name}");
+        assert_eq!(f.outcome_by_run, e.outcome_by_run, "{name}");
+        assert_eq!(f.p_success, e.p_success, "{name}");
+        assert_eq!(f.faults, e.faults, "{name}");
+    }
+}
+
+/// The actuals of a finished run: every step as it went.
+fn actuals_of(sc: &rehearse_core::Scenario, run: &rehearse_sim::RunSummary, now: u64) -> Actuals {
+    let mut a = Actuals::none(sc, origin());
+    a.now_ms = now;
+    for (i, t) in run.steps.iter().enumerate() {
+        if run.attempts[i] > 0 && t.start.as_ms() <= now {
+            a.started_ms[i] = Some(t.start.as_ms());
+            if t.end.as_ms() <= now {
+                a.done_ms[i] = Some(t.end.as_ms());
+            }
+        }
+    }
+    a
+}
+
+/// After everything is done, the forecast is what happened.
+#[test]
+fn a_forecast_after_everything_is_done_is_what_happened() {
+    let (text, sc) = load("go-live-weekend.toml");
+    let sim_plan = Plan::new(&sc, rehearse_sim::digest(&text));
+    let mut sim = Simulator::new(&sim_plan);
+    let mut checked = 0;
+    for k in 0..6 {
+        let run = sim.run(&RunOptions { run: k, ..RunOptions::new(21, Mode::Random) }, &mut NullSink).unwrap();
+        if run.outcome != Outcome::Committed {
+            continue;
+        }
+        let a = actuals_of(&sc, &run, run.end.as_ms());
+        let plan = Plan::new(&sc, rehearse_sim::digest(&text)).with_actuals(a).unwrap();
+        let opts = EstimateOptions { runs: 200, seed: 9, threads: 2, ..Default::default() };
+        let f = estimate(&plan, &opts, sc.meta.window, &AtomicU64::new(0)).unwrap();
+        let d = run.downtime.as_ms();
+        assert_eq!((f.go_live(0.5), f.go_live(0.9)), (Some(d), Some(d)), "run {k}");
+        let fits = d <= sc.meta.window.unwrap().as_ms();
+        assert_eq!(f.p_success, if fits { 1.0 } else { 0.0 }, "run {k}");
+        checked += 1;
+    }
+    assert!(checked >= 3, "{checked} committed runs checked");
+}
+
+/// Mid-step: no run ends the running step before now, and no forecast
+/// go-live comes before now plus what is left at its shortest.
+#[test]
+fn mid_step_nothing_ends_before_now() {
+    let (text, sc) = load("go-live-weekend.toml");
+    let plan = Plan::new(&sc, rehearse_sim::digest(&text));
+    let mut sim = Simulator::new(&plan);
+    let truth = sim.run(&RunOptions::new(5, Mode::Random).with_faults(FaultMode::Off), &mut NullSink).unwrap();
+    let upgrade = sc.steps.iter().position(|s| s.id == "data-upgrade").unwrap();
+    // Now: 3 hours into the data upgrade.
+    let now = truth.steps[upgrade].start.as_ms() + 3 * 3_600_000;
+    let a = actuals_of(&sc, &truth, now);
+    assert!(a.started_ms[upgrade].is_some() && a.done_ms[upgrade].is_none());
+    let from = Plan::new(&sc, rehearse_sim::digest(&text)).with_actuals(a.clone()).unwrap();
+    let mut fsim = Simulator::new(&from);
+    for k in 0..300 {
+        let r = fsim.run(&RunOptions { run: k, ..RunOptions::new(1, Mode::Random) }, &mut NullSink).unwrap();
+        if r.outcome != Outcome::Committed {
+            continue;
+        }
+        assert!(r.steps[upgrade].end.as_ms() >= now, "run {k}: the upgrade ended before now");
+        for (i, t) in r.steps.iter().enumerate() {
+            if let Some(s) = a.started_ms[i] {
+                assert_eq!(
+                    t.start.as_ms(),
+                    s,
+                    "run {k}: step {} did not start when it did",
+                    sc.step(StepIdx(i as u32)).id
+                );
+            } else if r.attempts[i] > 0 {
+                assert!(t.start.as_ms() >= now, "run {k}: {} started before now", sc.step(StepIdx(i as u32)).id);
+            }
+            if let Some(d) = a.done_ms[i] {
+                assert_eq!(t.end.as_ms(), d, "run {k}");
+            }
+        }
+    }
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+    /// Over the bundled plans, a random run as what happened, and a random
+    /// "now" in it: every forecast run keeps what happened (starts and ends
+    /// as recorded), starts nothing else before now, ends no running step
+    /// before now, and goes live no earlier than now unless it already has.
+    #[test]
+    fn forecasts_keep_what_happened_and_start_nothing_in_the_past(
+        which in 0usize..5, truth_seed in 0u64..1000, share in 0.0f64..1.0, seed in 0u64..1000
+    ) {
+        let name = ["go-live-weekend.toml", "self-service-upgrade.toml", "hotfix.toml", "ax2012-go-live.toml", "dse-upgrade-2017.toml"][which];
+        let (text, sc) = load(name);
+        let plan = Plan::new(&sc, rehearse_sim::digest(&text));
+        let truth = Simulator::new(&plan).run(&RunOptions::new(truth_seed, Mode::Random), &mut NullSink).unwrap();
+        // One start and one end per step: a run that reran steps is not
+        // what a weekend log of starts and ends describes.
+        proptest::prop_assume!(truth.recoveries.iter().all(|r| r.2 != rehearse_core::Action::Rerun));
+        let now = (truth.end.as_ms() as f64 * share) as u64;
+        let a = actuals_of(&sc, &truth, now);
+        let from = Plan::new(&sc, rehearse_sim::digest(&text)).with_actuals(a.clone()).unwrap();
+        let mut sim = Simulator::new(&from);
+        for k in 0..20 {
+            let r = sim.run(&RunOptions { run: k, ..RunOptions::new(seed, Mode::Random) }, &mut NullSink).unwrap();
+            let reran = r.recoveries.iter().any(|x| x.2 == rehearse_core::Action::Rerun);
+            for (i, t) in r.steps.iter().enumerate() {
+                let id = &sc.step(StepIdx(i as u32)).id;
+                match (a.started_ms[i], a.done_ms[i]) {
+                    (Some(s), Some(d)) => {
+                        proptest::prop_assert_eq!(t.start.as_ms(), s, "{} {}", name, id);
+                        // A rerun in the forecast may do a done step again, later.
+                        if reran {
+                            proptest::prop_assert!(t.end.as_ms() >= d, "{} {}", name, id);
+                        } else {
+                            proptest::prop_assert_eq!(t.end.as_ms(), d, "{} {}", name, id);
+                        }
+                    }
+                    (Some(s), None) => {
+                        proptest::prop_assert_eq!(t.start.as_ms(), s, "{} {}", name, id);
+                        // Still running at now: it ends at or after now, unless the
+                        // run stopped it (a rollback, cancel or abort).
+                        if r.outcome == Outcome::Committed {
+                            proptest::prop_assert!(t.end.as_ms() >= now, "{} {} ended before now", name, id);
+                        }
+                    }
+                    _ if r.attempts[i] > 0 => {
+                        proptest::prop_assert!(t.start.as_ms() >= now, "{} {} started before now", name, id);
+                    }
+                    _ => {}
+                }
+            }
+            let truth_live = truth.downtime_intervals.last().map(|(_, b)| b.as_ms());
+            if r.outcome == Outcome::Committed && truth_live.is_none_or(|b| b > now) {
+                let live = r.downtime_intervals.last().map_or(r.end.as_ms(), |(_, b)| b.as_ms());
+                proptest::prop_assert!(live >= now, "{} went live at {} before now {}", name, live, now);
+            }
+        }
+    }
+}
