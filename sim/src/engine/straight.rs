@@ -347,7 +347,7 @@ impl Simulator<'_, '_> {
         self.fault_base = rng::StreamBase::new(opts.seed, opts.run, rng::Purpose::Fault);
         self.switch_sites(opts);
         self.site_persistent.fill(false);
-        self.steps[i].attempt_base = 0;
+        self.faults[i].attempt_base = 0;
         let duration_base = rng::StreamBase::new(opts.seed, opts.run, rng::Purpose::StepDuration);
         let (mut attempt, mut dur, mut total) = (1u32, self.first_ms[i], 0u64);
         while let Some((lost, f, _)) = self.first_strike(i, attempt, dur, opts) {
