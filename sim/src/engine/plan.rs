@@ -1,5 +1,7 @@
 //! The compiled plan: a scenario as flat arrays for fast, repeated runs.
 
+use std::num::NonZeroU32;
+
 use rehearse_core::draws::Draws;
 use rehearse_core::event::ScenarioDigest;
 use rehearse_core::fault::FaultIdx;
@@ -11,46 +13,57 @@ use crate::rng;
 
 /// A node of the precedence graph: step i's start is node `2i`, its end
 /// `2i + 1`. Of two sub-steps' ends, the higher is the one declared later.
+///
+/// Held as its number plus one, so that `Option<Node>` (a cause, `None`
+/// when there is none) is four bytes, as the per-step state and the
+/// straight pass's node arrays read it on every run; the order is the
+/// numbers' order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) struct Node(u32);
+pub(super) struct Node(NonZeroU32);
 
 impl Node {
     #[inline]
     pub(super) fn start(i: usize) -> Node {
-        Node((2 * i) as u32)
+        Node(NonZeroU32::MIN.saturating_add(2 * i as u32))
     }
 
     #[inline]
     pub(super) fn end(i: usize) -> Node {
-        Node((2 * i + 1) as u32)
+        Node(NonZeroU32::MIN.saturating_add(2 * i as u32 + 1))
     }
 
     /// The step it is the start or end of.
     #[inline]
     pub(super) fn step(self) -> usize {
-        (self.0 / 2) as usize
+        self.index() / 2
     }
 
     #[inline]
     pub(super) fn is_end(self) -> bool {
-        self.0 % 2 == 1
+        self.index() % 2 == 1
     }
 
     #[inline]
     pub(super) fn index(self) -> usize {
-        self.0 as usize
+        (self.0.get() - 1) as usize
     }
 }
 
 /// A dependency edge (a parent's start, or an entry of a step's `after`),
 /// numbered in plan order: of two edges, the higher was declared later.
+/// Held as its number plus one, as [`Node`] is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
-pub(super) struct Edge(u32);
+pub(super) struct Edge(NonZeroU32);
 
 impl Edge {
     #[inline]
+    fn new(id: u32) -> Edge {
+        Edge(NonZeroU32::MIN.saturating_add(id))
+    }
+
+    #[inline]
     pub(super) fn index(self) -> usize {
-        self.0 as usize
+        (self.0.get() - 1) as usize
     }
 }
 
@@ -184,16 +197,16 @@ impl<'s> Plan<'s> {
         for (i, s) in scenario.steps.iter().enumerate() {
             if let Some(p) = s.parent {
                 n_waits[i] += 1;
-                incoming[i].push(Edge(edge));
+                incoming[i].push(Edge::new(edge));
                 edge_source.push(p.0);
-                starts.push((p.index(), (Edge(edge), i as u32, 0)));
+                starts.push((p.index(), (Edge::new(edge), i as u32, 0)));
                 edge += 1;
             }
             for d in &s.after {
                 n_waits[i] += 1;
-                incoming[i].push(Edge(edge));
+                incoming[i].push(Edge::new(edge));
                 edge_source.push(d.step.0);
-                let e = (d.step.index(), (Edge(edge), i as u32, d.lag.as_ms()));
+                let e = (d.step.index(), (Edge::new(edge), i as u32, d.lag.as_ms()));
                 edge += 1;
                 match d.anchor {
                     Anchor::Start => starts.push(e),

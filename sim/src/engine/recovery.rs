@@ -166,7 +166,7 @@ impl Simulator<'_, '_> {
     pub(super) fn choose_recovery(&self, f: FaultIdx, i: usize, attempt: u32) -> (Option<PolicyIdx>, Action, u32) {
         let sc = self.plan.scenario;
         // Budgets count attempts since the step was last reset by a rerun.
-        let r = resolve(sc, sc.faults[f.index()].recovery, attempt, self.steps[i].attempt_base, |_| false);
+        let r = resolve(sc, sc.faults[f.index()].recovery, attempt, self.faults[i].attempt_base, |_| false);
         (r.policy, r.action, r.max_attempts)
     }
 
@@ -182,7 +182,7 @@ impl Simulator<'_, '_> {
     ) -> Result<(), SimError> {
         let plan = self.plan;
         let sc = plan.scenario;
-        let f = self.steps[i].striking.expect("a strike is scheduled with its fault");
+        let f = self.faults[i].striking.expect("a strike is scheduled with its fault");
         let fault = &sc.faults[f.index()];
         let attempt = self.steps[i].attempt;
         let step = StepIdx(i as u32);
@@ -191,8 +191,8 @@ impl Simulator<'_, '_> {
         out.emit(at, Event::FaultInjected { fault: f, step, attempt })?;
         run.injected.push(Injection { fault: f, step, attempt });
         // Work done before the fault stays done (committed units of work).
-        if self.steps[i].strike_share > 0.0 {
-            self.data_effects(i, at, self.steps[i].strike_share, fault.catalog, out)?;
+        if self.faults[i].strike_share > 0.0 {
+            self.data_effects(i, at, self.faults[i].strike_share, fault.catalog, out)?;
         }
         let site = plan.sites[i].iter().find(|(_, g)| *g == f).map(|(s, _)| s.index()).expect("the fault's site");
         if fault.persistent {
@@ -298,7 +298,7 @@ impl Simulator<'_, '_> {
             && let Some(pi) = p.policy
         {
             let (attempt, began) = (self.steps[i].attempt, run.downtime_first_began);
-            let r = resolve(sc, pi, attempt, self.steps[i].attempt_base, |pol| past_deadline(pol, at, began));
+            let r = resolve(sc, pi, attempt, self.faults[i].attempt_base, |pol| past_deadline(pol, at, began));
             late = r.late;
             if r.policy != Some(pi) {
                 let times = self.recovery_times(r.policy, i, attempt, opts);
@@ -333,7 +333,7 @@ impl Simulator<'_, '_> {
         match p.action {
             Action::Resume => {
                 // The next attempt does what the interrupted one had left.
-                self.steps[i].resume_left = Some(self.steps[i].left_ms);
+                self.steps[i].resuming = true;
                 self.schedule(at, i, Kind::Start);
             }
             Action::Retry | Action::RollbackPackage => self.schedule(at, i, Kind::Start),

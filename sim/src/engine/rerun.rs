@@ -43,11 +43,11 @@ impl Simulator<'_, '_> {
             // The failed step keeps counting against its own budget: a rerun
             // it asked for is one of its retries.
             if j != failed.index() {
-                self.steps[j].attempt_base = self.steps[j].attempt;
+                self.faults[j].attempt_base = self.steps[j].attempt;
             }
             self.steps[j].generation += 1;
             self.pending[j] = None;
-            self.steps[j].resume_left = None; // a rerun starts the step afresh
+            self.steps[j].resuming = false; // a rerun starts the step afresh
             if self.steps[j].completed
                 && let Some(p) = steps[j].parent
                 && !set[p.index()]

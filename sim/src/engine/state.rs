@@ -9,9 +9,11 @@ use super::plan::{Edge, Node};
 use super::{Ending, Injection};
 
 /// One step's state in the current run: what the agenda loop reads and
-/// writes for a step, together (the pending recovery, larger and rarely
-/// touched, and the first attempts' durations, drawn as a batch, are kept
-/// apart).
+/// writes for a step on every run, together in one cache line (a test
+/// holds it to 64 bytes). What only a struck step needs is in
+/// [`StepFault`], and the pending recovery and the first attempts'
+/// durations (drawn as a batch) are kept apart too, so that a run in which
+/// nothing strikes touches none of it.
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct StepRun {
     /// When it may start at the earliest (the latest of its released edges).
@@ -21,31 +23,38 @@ pub(super) struct StepRun {
     /// Its first attempt's start, and the end of its latest attempt.
     pub(super) start: u64,
     pub(super) end: u64,
-    /// What its attempt had left when a fault struck.
-    pub(super) left_ms: u64,
-    /// Once a resume is decided, the length of the attempt that continues it.
-    pub(super) resume_left: Option<u64>,
-    /// Share of the attempt's work done when the pending fault strikes.
-    pub(super) strike_share: f64,
     /// What released its start (`None`: ready when the run started), and
     /// through which edge; what determined its end.
     pub(super) start_cause: Option<Node>,
     pub(super) start_edge: Option<Edge>,
     pub(super) end_cause: Option<Node>,
-    /// The fault that strikes its current attempt.
-    pub(super) striking: Option<FaultIdx>,
     /// Incoming edges not yet released.
     pub(super) waits: u32,
     /// Sub-steps not yet ended.
     pub(super) children_left: u32,
     pub(super) attempt: u32,
-    /// Attempts made before the step was last reset by a rerun.
-    pub(super) attempt_base: u32,
     /// Bumped by an abandon or a rerun: agenda entries of an older
     /// generation are superseded.
     pub(super) generation: u32,
     pub(super) running: bool,
     pub(super) completed: bool,
+    /// A resume was decided: the next attempt does what the interrupted
+    /// one had left (`StepFault::left_ms`).
+    pub(super) resuming: bool,
+}
+
+/// What a step's faults leave for its recovery: written when a fault is
+/// about to strike, read when it strikes and recovers.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct StepFault {
+    /// What its attempt had left when a fault struck.
+    pub(super) left_ms: u64,
+    /// Share of the attempt's work done when the pending fault strikes.
+    pub(super) strike_share: f64,
+    /// The fault that strikes its current attempt.
+    pub(super) striking: Option<FaultIdx>,
+    /// Attempts made before the step was last reset by a rerun.
+    pub(super) attempt_base: u32,
 }
 
 /// Per-run record of downtime, faults and recoveries.
@@ -78,5 +87,20 @@ impl RunTrack {
         if self.downtime_depth == 0 {
             self.downtime_intervals.push((SimTime(self.downtime_since), SimTime(at)));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StepRun;
+    use crate::engine::plan::{Edge, Node};
+
+    /// A step's state in the agenda loop stays within one cache line, and
+    /// a cause is four bytes.
+    #[test]
+    fn a_step_run_is_one_cache_line() {
+        assert_eq!(std::mem::size_of::<StepRun>(), 64);
+        assert_eq!(std::mem::size_of::<Option<Node>>(), 4);
+        assert_eq!(std::mem::size_of::<Option<Edge>>(), 4);
     }
 }
