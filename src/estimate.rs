@@ -106,11 +106,26 @@ fn dated(sc: &Scenario, ms: Option<u64>) -> Value {
     }
 }
 
-fn write_text(out: &mut impl Write, e: &Estimate, sc: &Scenario, path: &str, failed: &[&Gate]) -> std::io::Result<()> {
+pub(crate) fn write_text(
+    out: &mut impl Write,
+    e: &Estimate,
+    sc: &Scenario,
+    path: &str,
+    failed: &[&Gate],
+) -> std::io::Result<()> {
+    write_header(out, "estimate", e, path)?;
+    write_body(out, e, sc, failed)
+}
+
+pub(crate) fn write_header(out: &mut impl Write, what: &str, e: &Estimate, path: &str) -> std::io::Result<()> {
+    writeln!(out, "{what:<12} {path}")?;
+    writeln!(out, "             {} runs (seed {}, runs 0..{})", e.runs, e.seed, e.runs)
+}
+
+/// Everything after the header: what `estimate` and `forecast` share.
+pub(crate) fn write_body(out: &mut impl Write, e: &Estimate, sc: &Scenario, failed: &[&Gate]) -> std::io::Result<()> {
     let d = |ms: u64| SimDuration(ms).hms();
     let m = e.measure;
-    writeln!(out, "estimate     {path}")?;
-    writeln!(out, "             {} runs (seed {}, runs 0..{})", e.runs, e.seed, e.runs)?;
     if let Some(a) = &sc.meta.anchor {
         let zone = a.zone_label();
         let zone = if zone.starts_with(['+', '-']) { String::new() } else { format!(" ({zone})") };
@@ -335,7 +350,7 @@ fn histogram(e: &Estimate) -> Vec<String> {
         .collect()
 }
 
-fn to_json(e: &Estimate, sc: &Scenario, path: &str, gates: &[Gate], failed: &[&Gate]) -> Value {
+pub(crate) fn to_json(e: &Estimate, sc: &Scenario, path: &str, gates: &[Gate], failed: &[&Gate]) -> Value {
     let quantiles = |sorted: Option<()>, f: &dyn Fn(f64) -> Option<u64>| -> Value {
         sorted.map_or(Value::Null, |()| {
             QUANTILES.iter().map(|(n, q)| (format!("{n}_ms"), json!(f(*q)))).collect::<serde_json::Map<_, _>>().into()

@@ -168,3 +168,40 @@ proptest::proptest! {
         }
     }
 }
+
+/// A late start keeps the plan's deadline: the window shrinks, the dates
+/// follow the actual start, and a step running past its P90 raises an alarm.
+#[test]
+fn a_late_start_shortens_the_window_and_an_overrun_raises_an_alarm() {
+    use rehearse_sim::forecast::{Alarm, forecast};
+    let (text, sc) = load("go-live-weekend.toml");
+    let h = 3_600_000u64;
+    let idx = |id: &str| sc.steps.iter().position(|s| s.id == id).unwrap();
+    // Origin: Friday 18:00 +01:00; the users went out two hours late.
+    let mut a = Actuals::none(&sc, origin());
+    let order = ["users-out", "restore-point", "pkg-platform", "pkg-isv", "pkg-custom", "pkg-sign-off", "swap"];
+    let mut t = 2 * h;
+    for id in order {
+        a.started_ms[idx(id)] = Some(t);
+        t += h;
+        a.done_ms[idx(id)] = Some(t);
+    }
+    // The data upgrade has run for 30 hours (its P90 is 22).
+    a.started_ms[idx("data-upgrade")] = Some(t);
+    a.now_ms = t + 30 * h;
+    let opts = EstimateOptions { runs: 400, seed: 2, threads: 2, ..Default::default() };
+    let f = forecast(&sc, &text, a, &opts, sc.meta.window, &AtomicU64::new(0)).unwrap();
+    assert_eq!(f.downtime_began_ms, Some(2 * h));
+    assert_eq!(f.estimate.window.unwrap().as_ms(), 58 * h, "Friday 20:00 to Monday 06:00");
+    let anchor = f.scenario.meta.anchor.as_ref().unwrap();
+    assert_eq!(anchor.rfc3339(0), "2027-03-05T20:00:00+01:00");
+    let p90 = f.alarms.iter().find_map(|x| match x {
+        Alarm::PastP90 { step, elapsed_ms, p90_ms } => Some((sc.step(*step).id.clone(), *elapsed_ms, *p90_ms)),
+        _ => None,
+    });
+    let (step, elapsed, p90) = p90.expect("the data upgrade is past its P90");
+    assert_eq!((step.as_str(), elapsed), ("data-upgrade", 30 * h));
+    assert!((21 * h..23 * h).contains(&p90), "{p90}");
+    // 37 hours of downtime so far: every go-live is later than that.
+    assert!(f.estimate.go_live(0.5).unwrap() >= t + 30 * h - 2 * h);
+}

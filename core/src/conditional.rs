@@ -114,8 +114,9 @@ impl Conditional {
         SimDuration(round_ms(v.max(self.min_ms).min(hi)))
     }
 
-    /// The distribution's quantile at `p` in [lo, 1).
-    fn quantile(&self, p: f64) -> f64 {
+    /// The distribution's own quantile at `p` in [0, 1), in unrounded
+    /// milliseconds (whatever has elapsed).
+    pub fn quantile(&self, p: f64) -> f64 {
         match &self.dist {
             Dist::Fixed(d) => d.as_ms() as f64,
             Dist::Uniform { min, max } => min + (max - min) * p,

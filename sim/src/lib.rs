@@ -10,6 +10,7 @@ pub mod calibrate;
 pub mod check;
 pub mod engine;
 pub mod estimate;
+pub mod forecast;
 pub mod replay;
 pub mod report;
 pub mod rng;

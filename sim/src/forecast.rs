@@ -1,0 +1,121 @@
+//! The conditional re-forecast: the Monte Carlo run from what has happened
+//! (`Actuals`), with the decision-grade set of `estimate`, dated from the
+//! weekend's own clock, and the alarms a bridge wants: a step running past
+//! its P90, P(success) below the plan's confidence.
+//!
+//! Dates: once downtime has begun, the plan is re-anchored there (the
+//! actual instant, in the plan's zone, UTC without one), and a plan with a
+//! `window_end` keeps its deadline, so a late start shortens the window.
+//! Before downtime began, dates follow the plan's `downtime_begins_at`, if
+//! it has one.
+
+use std::sync::atomic::AtomicU64;
+
+use rehearse_core::anchor::CalendarAnchor;
+use rehearse_core::conditional::Conditional;
+use rehearse_core::scenario::{DowntimeMark, Scenario, StepIdx, Work};
+use rehearse_core::time::SimDuration;
+
+use crate::actuals::{Actuals, ActualsError};
+use crate::engine::Plan;
+use crate::estimate::{Estimate, EstimateError, EstimateOptions, estimate};
+
+/// A forecast and what it was made from.
+#[derive(Clone, Debug)]
+pub struct Forecast {
+    pub estimate: Estimate,
+    /// The plan as forecast: re-anchored where downtime actually began.
+    pub scenario: Scenario,
+    pub actuals: Actuals,
+    /// When downtime began, in ms from the actuals' origin, if it has.
+    pub downtime_began_ms: Option<u64>,
+    pub alarms: Vec<Alarm>,
+}
+
+/// Something the bridge should look at now.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Alarm {
+    /// A running step has taken longer than its plan's P90.
+    PastP90 { step: StepIdx, elapsed_ms: u64, p90_ms: u64 },
+    /// P(success) is below the plan's `window_confidence`.
+    BelowConfidence { p_success: f64, needed: f64 },
+    /// Downtime began after the plan's `window_end`.
+    BeganAfterDeadline,
+}
+
+/// Why a forecast could not be made.
+#[derive(Debug, thiserror::Error)]
+pub enum ForecastError {
+    #[error(transparent)]
+    Actuals(#[from] ActualsError),
+    #[error(transparent)]
+    Estimate(#[from] EstimateError),
+}
+
+impl Forecast {
+    /// Time left to the point of no return, from now (negative: passed).
+    pub fn to_point_of_no_return_ms(&self) -> Option<i64> {
+        let p = self.estimate.point_of_no_return.as_ref()?;
+        let began = self.downtime_began_ms?;
+        Some(began as i64 + p.latest_start_ms as i64 - self.actuals.now_ms as i64)
+    }
+}
+
+/// Runs the forecast: `estimate` on the plan from `actuals`.
+///
+/// # Errors
+/// Actuals that do not fit the plan, or a run past its limits.
+pub fn forecast(
+    sc: &Scenario,
+    text: &str,
+    actuals: Actuals,
+    opts: &EstimateOptions,
+    window: Option<SimDuration>,
+    progress: &AtomicU64,
+) -> Result<Forecast, ForecastError> {
+    actuals.check(sc)?;
+    let begins = sc.steps.iter().position(|s| s.downtime == Some(DowntimeMark::Begins));
+    let downtime_began_ms = begins.and_then(|b| actuals.started_ms[b]);
+    let mut scenario = sc.clone();
+    let mut alarms = Vec::new();
+    let mut window = window;
+    if let Some(b) = downtime_began_ms {
+        let zone = sc.meta.anchor.as_ref().map_or(jiff::tz::TimeZone::UTC, |a| a.downtime_begins().time_zone().clone());
+        let at = actuals.origin.checked_add(jiff::SignedDuration::from_millis(b as i64)).unwrap_or(actuals.origin);
+        let begun = at.to_zoned(zone);
+        let end = sc.meta.anchor.as_ref().and_then(CalendarAnchor::window_end);
+        match CalendarAnchor::new(begun.clone(), end) {
+            Ok(anchor) => {
+                if let Some(w) = anchor.window() {
+                    window = Some(w); // the deadline stands: a late start shortens it
+                }
+                scenario.meta.anchor = Some(anchor);
+            }
+            Err(_) => {
+                alarms.push(Alarm::BeganAfterDeadline);
+                window = Some(SimDuration::ZERO);
+                scenario.meta.anchor = CalendarAnchor::new(begun, None).ok();
+            }
+        }
+        scenario.meta.window = window;
+    }
+    let plan = Plan::new(&scenario, crate::digest(text)).with_actuals(actuals.clone())?;
+    let estimate = estimate(&plan, opts, window, progress)?;
+    // Steps running past their P90.
+    for (i, step) in sc.steps.iter().enumerate() {
+        let (Some(start), None) = (actuals.started_ms[i], actuals.done_ms[i]) else { continue };
+        let Work::Leaf(d) = &step.work else { continue };
+        let (Some(base), None, None) = (&d.base, &d.per_gb, &d.per_million_rows) else { continue };
+        let elapsed_ms = actuals.now_ms.saturating_sub(start);
+        let p90_ms = Conditional::new(base, 0).map_or(0, |c| c.quantile(0.9).round() as u64);
+        if elapsed_ms > p90_ms {
+            alarms.push(Alarm::PastP90 { step: StepIdx(i as u32), elapsed_ms, p90_ms });
+        }
+    }
+    if let Some(needed) = sc.meta.window_confidence
+        && estimate.p_success < needed
+    {
+        alarms.push(Alarm::BelowConfidence { p_success: estimate.p_success, needed });
+    }
+    Ok(Forecast { estimate, scenario, actuals, downtime_began_ms, alarms })
+}
