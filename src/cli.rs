@@ -38,6 +38,10 @@ pub enum Command {
     Replay(ReplayArgs),
     /// Turn measured DATAUPGRADESTATUS exports into scenario durations.
     Calibrate(CalibrateArgs),
+    /// The weekend log: record what actually happens (steps started and
+    /// done, faults, decisions, notes, corrections), each checked against
+    /// the plan.
+    Track(crate::track::TrackArgs),
     /// Run a read-only SQL query on a stored run (e.g. the documented
     /// DATAUPGRADESTATUS monitoring query).
     Sql(SqlArgs),

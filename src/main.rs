@@ -18,6 +18,7 @@ mod render;
 mod replay;
 mod run;
 mod sql;
+mod track;
 mod validate;
 
 use std::process::ExitCode;
@@ -45,6 +46,7 @@ fn main() -> ExitCode {
         cli::Command::Replay(a) => replay::replay(&a),
         cli::Command::Calibrate(a) => calibrate::calibrate(&a),
         cli::Command::Sql(a) => sql::sql(&a),
+        cli::Command::Track(a) => track::track(&a),
         cli::Command::Readiness(a) => library::readiness(&a),
         cli::Command::Scenarios(a) => library::scenarios(&a),
         cli::Command::CodeUpgrade(a) => library::code_upgrade(&a),

@@ -18,6 +18,9 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
     if !path.exists() {
         anyhow::bail!("cannot read {}: no such file", path.display());
     }
+    if sqlite::is_sqlite(path) && rehearse_sim::track::is_log(path) {
+        return crate::track::replay(path, args.json);
+    }
     let (scenario, text, records, damage, calendar, stored_rows, status) = if sqlite::is_sqlite(path) {
         let stored = sqlite::read_store(path)?;
         let text = stored

@@ -22,4 +22,5 @@ mod store;
 mod streams;
 mod support;
 mod tidy;
+mod track;
 mod validation;

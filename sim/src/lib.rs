@@ -18,6 +18,7 @@ pub mod script;
 pub mod sink;
 pub mod store;
 pub mod summary;
+pub mod track;
 
 use rehearse_core::event::ScenarioDigest;
 use rehearse_core::time::{SimDuration, SimTime};

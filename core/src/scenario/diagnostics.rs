@@ -81,7 +81,14 @@ fn floor_char_boundary(text: &str, mut i: usize) -> usize {
 }
 
 /// The closest id by edit distance, if it is close enough to be a typo.
-pub(crate) fn suggest<'a>(wanted: &str, ids: &[&'a str]) -> Option<&'a str> {
+///
+/// # Examples
+/// ```
+/// use rehearse_core::scenario::suggest;
+/// assert_eq!(suggest("bakup", &["backup", "restore"]), Some("backup"));
+/// assert_eq!(suggest("upload", &["backup"]), None);
+/// ```
+pub fn suggest<'a>(wanted: &str, ids: &[&'a str]) -> Option<&'a str> {
     let best = ids.iter().map(|id| (edit_distance(wanted, id), *id)).min()?;
     (best.0 <= 2.max(wanted.len() / 4)).then_some(best.1)
 }

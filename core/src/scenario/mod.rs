@@ -16,7 +16,7 @@ mod model;
 mod raw;
 mod validate;
 
-pub use diagnostics::{Diagnostic, ScenarioError, line_col};
+pub use diagnostics::{Diagnostic, ScenarioError, line_col, suggest};
 pub use graph::Graph;
 pub use model::{
     Anchor, Database, Decision, Dep, DowntimeMark, MAX_CHANGES_PER_HOUR, MAX_ROWS, MAX_SIZE_GB, MAX_SPAN, Meta, Scaled,
