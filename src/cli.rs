@@ -42,6 +42,9 @@ pub enum Command {
     /// done, faults, decisions, notes, corrections), each checked against
     /// the plan.
     Track(crate::track::TrackArgs),
+    /// Forecast the rest of the weekend from its log: the estimate's
+    /// figures, dated, from what has actually happened.
+    Forecast(ForecastArgs),
     /// Run a read-only SQL query on a stored run (e.g. the documented
     /// DATAUPGRADESTATUS monitoring query).
     Sql(SqlArgs),
@@ -391,4 +394,46 @@ fn runs() -> clap::builder::RangedU64ValueParser<u64> {
 
 fn threads() -> clap::builder::RangedU64ValueParser<usize> {
     clap::builder::RangedU64ValueParser::new().range(1..=MAX_THREADS)
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "The plan runs from the log: steps done at their recorded times, running steps for at least \
+the time they have run (drawn from their distribution restricted to that), nothing else starting before now, faults \
+and recoveries as in `estimate` from here on. Once downtime has begun, times are dated from when it did, and a plan \
+with a window_end keeps its deadline. The same log, --now, --runs and --seed give the same output.\n\n\
+Exit codes: 0, 1 when a --fail-if gate holds, 2 bad input.\n\n\
+Examples:\n  rehearse forecast weekend.sqlite\n  \
+rehearse forecast weekend.sqlite --now 2027-03-06T02:00:00+01:00 --runs 100000 --json")]
+pub struct ForecastArgs {
+    /// The weekend log (made by `rehearse track LOG init SCENARIO`).
+    pub log: PathBuf,
+
+    /// The time the forecast is made at: RFC 3339 with an offset, or a civil
+    /// time in the plan's zone (default: now).
+    #[arg(long, value_name = "DATETIME")]
+    pub now: Option<String>,
+
+    /// Number of runs.
+    #[arg(long, default_value_t = 10_000, value_parser = runs())]
+    pub runs: u64,
+
+    /// Seed: run k uses (seed, k).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+
+    /// Worker threads (default: all cores); the result does not depend on it.
+    #[arg(long, value_parser = threads())]
+    pub threads: Option<usize>,
+
+    /// Exit 1 when a gate holds, as in `estimate` (e.g. "p_success < 0.9").
+    #[arg(long = "fail-if", value_name = "EXPR")]
+    pub fail_if: Vec<String>,
+
+    /// Skip pricing each fault (faster, for a refresh on every record).
+    #[arg(long)]
+    pub no_fault_costs: bool,
+
+    /// Print JSON (the names of `estimate --json`, schema 3, plus the forecast's own).
+    #[arg(long)]
+    pub json: bool,
 }

@@ -11,6 +11,7 @@ mod calibrate;
 mod check;
 mod cli;
 mod estimate;
+mod forecast;
 mod library;
 mod load;
 mod output;
@@ -47,6 +48,7 @@ fn main() -> ExitCode {
         cli::Command::Calibrate(a) => calibrate::calibrate(&a),
         cli::Command::Sql(a) => sql::sql(&a),
         cli::Command::Track(a) => track::track(&a),
+        cli::Command::Forecast(a) => forecast::forecast(&a),
         cli::Command::Readiness(a) => library::readiness(&a),
         cli::Command::Scenarios(a) => library::scenarios(&a),
         cli::Command::CodeUpgrade(a) => library::code_upgrade(&a),

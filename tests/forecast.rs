@@ -205,3 +205,116 @@ fn a_late_start_shortens_the_window_and_an_overrun_raises_an_alarm() {
     // 37 hours of downtime so far: every go-live is later than that.
     assert!(f.estimate.go_live(0.5).unwrap() >= t + 30 * h - 2 * h);
 }
+
+/// `rehearse track` then `rehearse forecast`, as on the night.
+mod cli {
+    use serde_json::Value;
+
+    use crate::support::{rehearse, stderr, stdout};
+
+    fn track(log: &str, args: &[&str]) {
+        let mut all = vec!["track", log];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--now", "2027-03-09T12:00:00+01:00"]);
+        let o = rehearse(&all);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+    }
+
+    fn json(args: &[&str]) -> Value {
+        let o = rehearse(args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        serde_json::from_str(&stdout(&o)).unwrap()
+    }
+
+    const STEPS: [&str; 19] = [
+        "users-out",
+        "restore-point",
+        "pkg-platform",
+        "pkg-isv",
+        "pkg-custom",
+        "pkg-sign-off",
+        "swap",
+        "data-upgrade",
+        "post-sync",
+        "config",
+        "batch-setup",
+        "security",
+        "smoke-test",
+        "business-validation",
+        "go-no-go",
+        "integrations-on",
+        "batch-on",
+        "announce",
+        "users-in",
+    ];
+
+    #[test]
+    fn before_anything_the_forecast_is_the_estimate_and_after_everything_what_happened() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("weekend.sqlite");
+        let log = log.to_str().unwrap();
+        track(log, &["init", "scenarios/go-live-weekend.toml"]);
+        let f = json(&["forecast", log, "--runs", "2000", "--json", "--now", "2027-03-05T17:00:00+01:00"]);
+        let e = json(&["estimate", "scenarios/go-live-weekend.toml", "--runs", "2000", "--json"]);
+        for key in ["p_success", "p_rollback", "outcomes", "downtime", "go_live", "go_live_ms", "faults", "checkpoints"]
+        {
+            assert_eq!(f[key], e[key], "{key}");
+        }
+        assert_eq!(f["forecast"]["steps_done"], 0);
+        // Then the whole weekend, 2 hours a step from Friday 18:00 +01:00
+        // (the three steps after post-sync side by side).
+        let mut t = 18u32;
+        let at = |h: u32| format!("2027-03-{:02}T{:02}:00:00+01:00", 5 + h / 24, h % 24);
+        for step in STEPS {
+            let side = ["batch-setup", "security"].contains(&step);
+            let start = if side { t - 2 } else { t };
+            track(log, &["start", step, "--at", &at(start)]);
+            track(log, &["done", step, "--at", &at(start + 1)]);
+            if !side {
+                t += 2;
+            }
+        }
+        let f = json(&["forecast", log, "--runs", "500", "--json", "--now", "2027-03-08T06:00:00+01:00"]);
+        // users-in was done at 18:00 + 16 steps * 2 h + 1 h = Sunday 03:00 +01:00.
+        assert_eq!(f["go_live"]["p50"], "2027-03-07T03:00:00+01:00", "{}", f["go_live"]);
+        assert_eq!(f["go_live"]["p90"], f["go_live"]["p50"]);
+        assert_eq!(f["p_success"], 1.0);
+        assert_eq!(f["forecast"]["steps_done"], 19);
+    }
+
+    #[test]
+    fn mid_step_the_forecast_is_dated_from_what_happened() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("weekend.sqlite");
+        let log = log.to_str().unwrap();
+        track(log, &["init", "scenarios/go-live-weekend.toml"]);
+        // Downtime began 40 minutes late; the data upgrade has run 30 hours.
+        // Step k from 18:40 + 40k minutes, for 30 minutes.
+        let at = |m: u32| format!("2027-03-05T{:02}:{:02}:00+01:00", m / 60, m % 60);
+        for (k, step) in STEPS[..7].iter().enumerate() {
+            let m = 18 * 60 + 40 + 40 * k as u32;
+            track(log, &["start", step, "--at", &at(m)]);
+            track(log, &["done", step, "--at", &at(m + 30)]);
+        }
+        track(log, &["start", "data-upgrade", "--at", "2027-03-06T02:00:00+01:00"]);
+        let now = "2027-03-07T08:00:00+01:00";
+        let first = rehearse(&["forecast", log, "--runs", "2000", "--json", "--now", now]);
+        let f: Value = serde_json::from_str(&stdout(&first)).unwrap();
+        assert_eq!(f["downtime_begins_at"], "2027-03-05T18:40:00+01:00");
+        assert_eq!(f["window_end"], "2027-03-08T06:00:00+01:00");
+        // Monday 06:00 stands: 59 h 20 min from the late start.
+        assert_eq!(f["window_ms"], (59 * 60 + 20) * 60_000);
+        let p50 = f["go_live"]["p50"].as_str().map(str::to_string);
+        if let Some(p50) = p50 {
+            assert!(p50.as_str() > now, "{p50} before now");
+        }
+        let alarms = f["forecast"]["alarms"].as_array().unwrap();
+        assert!(alarms.iter().any(|a| a["kind"] == "past_p90" && a["step"] == "data-upgrade"), "{alarms:?}");
+        // The same log, --now, runs and seed: the same bytes.
+        let again = rehearse(&["forecast", log, "--runs", "2000", "--json", "--now", now]);
+        assert_eq!(stdout(&again), stdout(&first));
+        let text = stdout(&rehearse(&["forecast", log, "--runs", "2000", "--now", now]));
+        assert!(text.contains("ALARM        data-upgrade has run 1d 06:00:00, past its P90"), "{text}");
+        assert!(text.contains("downtime     began Fri 2027-03-05 18:40 +01:00"), "{text}");
+    }
+}

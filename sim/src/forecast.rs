@@ -100,7 +100,16 @@ pub fn forecast(
         scenario.meta.window = window;
     }
     let plan = Plan::new(&scenario, crate::digest(text)).with_actuals(actuals.clone())?;
-    let estimate = estimate(&plan, opts, window, progress)?;
+    let mut estimate = estimate(&plan, opts, window, progress)?;
+    // Checkpoints whose time has passed, or on steps already done, are
+    // decided already.
+    if let (Some(b), Some(c)) = (downtime_began_ms, estimate.checkpoints.as_mut()) {
+        let elapsed = actuals.now_ms.saturating_sub(b);
+        let open = |r: &crate::estimate::Checkpoint| r.by_ms >= elapsed && actuals.done(r.step).is_none();
+        c.rules.retain(|r| open(r));
+        c.recommended = c.recommended.take().filter(|r| open(r));
+        c.naive = c.naive.take().filter(|r| open(r));
+    }
     // Steps running past their P90.
     for (i, step) in sc.steps.iter().enumerate() {
         let (Some(start), None) = (actuals.started_ms[i], actuals.done_ms[i]) else { continue };
