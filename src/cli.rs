@@ -28,8 +28,9 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Test the plan's recovery logic over many seeds and fault mixes.
     Check(CheckArgs),
-    /// Estimate the downtime over many runs: quantiles, the chance to fit
-    /// the window, what drives it, and the latest safe rollback decision.
+    /// Estimate the go-live over many runs: P(success) inside the window,
+    /// the committed runs' downtime, what drives it, and priced go/no-go
+    /// checkpoints.
     Estimate(EstimateArgs),
     /// Compare two plans on the same seeds and random numbers.
     Compare(CompareArgs),

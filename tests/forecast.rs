@@ -318,3 +318,28 @@ mod cli {
         assert!(text.contains("downtime     began Fri 2027-03-05 18:40 +01:00"), "{text}");
     }
 }
+
+/// Bad input: a file that is no weekend log, and a "now" before what the
+/// log recorded, are refused with exit 2.
+#[test]
+fn a_forecast_refuses_what_is_not_a_log_and_a_now_in_the_logs_past() {
+    use crate::support::{rehearse, stderr};
+    let o = rehearse(&["forecast", "scenarios/go-live-weekend.toml"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("w.sqlite");
+    let log = log.to_str().unwrap();
+    let now = ["--now", "2027-03-06T12:00:00+01:00"];
+    for args in [
+        &["init", "scenarios/go-live-weekend.toml"][..],
+        &["start", "users-out", "--at", "2027-03-05T18:00:00+01:00"][..],
+    ] {
+        let o = rehearse(&[&["track", log][..], args, &now].concat());
+        assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    }
+    let o = rehearse(&["forecast", log, "--now", "2027-03-05T17:00:00+01:00", "--runs", "10"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("is before the log's last record"), "{}", stderr(&o));
+    let o = rehearse(&["forecast", log, "--now", "2027-03-06T25:00", "--runs", "10"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
