@@ -16,6 +16,12 @@ use serde_json::{Value, json};
 use crate::cli::ForecastArgs;
 
 pub fn forecast(args: &ForecastArgs) -> Result<ExitCode> {
+    if args.log.is_file() && !track::is_log(&args.log) {
+        anyhow::bail!(
+            "{}: not a weekend log (start one with `rehearse track LOG init SCENARIO`; `estimate` takes a scenario)",
+            args.log.display()
+        );
+    }
     let log = Log::open(&args.log)?;
     let sc = log.scenario()?;
     let zone = track::plan_zone(&sc);

@@ -326,6 +326,7 @@ fn a_forecast_refuses_what_is_not_a_log_and_a_now_in_the_logs_past() {
     use crate::support::{rehearse, stderr};
     let o = rehearse(&["forecast", "scenarios/go-live-weekend.toml"]);
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("not a weekend log"), "{}", stderr(&o));
     let dir = tempfile::tempdir().unwrap();
     let log = dir.path().join("w.sqlite");
     let log = log.to_str().unwrap();
