@@ -38,7 +38,7 @@ pub fn html(sc: &Scenario, e: &Estimate, gantts: &[GanttRun<'_>]) -> String {
 body{{font-family:system-ui,sans-serif;margin:24px;color:#222;max-width:1100px}}h1{{font-size:22px}}h2{{font-size:17px;margin-top:28px}}\
 table{{border-collapse:collapse;font-size:13px}}td,th{{border:1px solid #ccc;padding:3px 8px;text-align:right}}th{{background:#f3f3f3}}\
 td.l,th.l{{text-align:left}}.kpi{{display:inline-block;margin:0 18px 8px 0;padding:8px 12px;background:#f6f8fa;border-radius:6px}}\
-.kpi b{{display:block;font-size:20px}}svg text{{font-size:11px;font-family:system-ui,sans-serif}}</style></head><body>\n",
+.kpi b{{display:block;font-size:20px}}svg{{max-width:100%;height:auto}}svg text{{font-size:11px;font-family:system-ui,sans-serif}}</style></head><body>\n",
         name = esc(&sc.meta.name)
     );
     let _ = writeln!(h, "<h1>{}</h1>", esc(&sc.meta.name));
@@ -66,6 +66,10 @@ td.l,th.l{{text-align:left}}.kpi{{display:inline-block;margin:0 18px 8px 0;paddi
         e.window.map_or(" (committed)".to_string(), |w| format!(": committed inside {}", hms(w.as_ms()))),
         pct(e.p_success)
     );
+    let late = e.share(Outcome::Committed) - e.p_success;
+    if late > 0.0 {
+        let _ = write!(h, "<div class=\"kpi\">committed late<b>{}</b></div>", pct(late));
+    }
     for (label, o) in
         [("rolled back", Outcome::RolledBack), ("aborted", Outcome::Aborted), ("cancelled", Outcome::Cancelled)]
     {
@@ -252,7 +256,7 @@ fn histogram_svg(e: &Estimate) -> String {
     let x = |ms: f64| left + (ms - lo) / (hi - lo).max(1.0) * (w - left - 20.0);
     let y = |frac: f64| hgt - bottom - frac * (hgt - bottom - 10.0);
     let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{hgt}\" role=\"img\" aria-label=\"downtime histogram and CDF\">\n"
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{hgt}\" viewBox=\"0 0 {w} {hgt}\" role=\"img\" aria-label=\"downtime histogram and CDF\">\n"
     );
     for k in 0..bins {
         let (x0, x1) = (x(lo + k as f64 * width), x(lo + (k + 1) as f64 * width));
@@ -327,7 +331,7 @@ fn tornado_svg(sc: &Scenario, e: &Estimate) -> String {
     let mid = label + (w - label - 160.0) / 2.0;
     let half = (w - label - 160.0) / 2.0;
     let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{hgt}\" role=\"img\" aria-label=\"tornado\">\n"
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{hgt}\" viewBox=\"0 0 {w} {hgt}\" role=\"img\" aria-label=\"tornado\">\n"
     );
     for (k, i) in steps.iter().enumerate() {
         let ms = shift(*i);
@@ -368,7 +372,7 @@ fn gantt_svg(sc: &Scenario, g: &GanttRun<'_>) -> String {
         c
     };
     let mut s = format!(
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{hgt}\" role=\"img\" aria-label=\"gantt\">\n"
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{hgt}\" viewBox=\"0 0 {w} {hgt}\" role=\"img\" aria-label=\"gantt\">\n"
     );
     for (a, b) in &g.summary.downtime_intervals {
         let _ = writeln!(
