@@ -8,17 +8,13 @@
 //! A `Conditional` is made once per running step (the elapsed time is the
 //! same in every run of a forecast) and drawn from in each run. PERT, a
 //! beta distribution, has no closed-form quantile: its distribution
-//! function is tabulated once (Simpson's rule, as for its median) and
-//! inverted by bisection inside the table's interval with a local Simpson
-//! integral.
+//! function is tabulated once and inverted as for its median
+//! (`dist::beta_quantile`).
 
 use rand_core::Rng;
 
-use crate::dist::{Dist, interpolate, inverse_normal_cdf, round_ms, unit};
+use crate::dist::{Dist, beta_cdf, beta_quantile, beta_table, interpolate, inverse_normal_cdf, round_ms, unit};
 use crate::time::SimDuration;
-
-/// Simpson intervals over [0, 1] for a PERT's tabulated distribution.
-const N: usize = 2048;
 
 /// A distribution conditioned on its value being at least `min_ms`.
 #[derive(Clone, Debug, PartialEq)]
@@ -27,8 +23,7 @@ pub struct Conditional {
     min_ms: f64,
     /// F(min): the part of the distribution already behind.
     lo: f64,
-    /// PERT: its distribution function (unnormalised) at every second
-    /// Simpson node, and the total.
+    /// PERT: its beta distribution function tabulated (`dist::beta_table`).
     table: Vec<f64>,
 }
 
@@ -163,54 +158,6 @@ fn empirical_cdf(sorted_ms: &[u64], x: f64) -> f64 {
     let (a, b) = (sorted_ms[i] as f64, sorted_ms[i + 1] as f64);
     let frac = if b > a { (x - a) / (b - a) } else { 0.0 };
     (i as f64 + frac) / (n - 1) as f64
-}
-
-fn beta_density(alpha: f64, beta: f64, x: f64) -> f64 {
-    libm::pow(x, alpha - 1.0) * libm::pow(1.0 - x, beta - 1.0)
-}
-
-/// The beta density's integral from 0 at every second Simpson node.
-fn beta_table(alpha: f64, beta: f64) -> Vec<f64> {
-    let h = 1.0 / N as f64;
-    let mut cum = vec![0.0f64; N / 2 + 1];
-    for k in 0..N / 2 {
-        let x0 = (2 * k) as f64 * h;
-        let f = |x: f64| beta_density(alpha, beta, x);
-        cum[k + 1] = cum[k] + h / 3.0 * (f(x0) + 4.0 * f(x0 + h) + f(x0 + 2.0 * h));
-    }
-    cum
-}
-
-/// The integral from the table node at or below `t` to `t` (Simpson).
-fn partial(alpha: f64, beta: f64, from: f64, t: f64) -> f64 {
-    let f = |x: f64| beta_density(alpha, beta, x);
-    (t - from) / 6.0 * (f(from) + 4.0 * f((from + t) / 2.0) + f(t))
-}
-
-/// The beta distribution function at `t` in [0, 1].
-fn beta_cdf(table: &[f64], alpha: f64, beta: f64, t: f64) -> f64 {
-    let step = 2.0 / N as f64;
-    let k = ((t / step) as usize).min(N / 2 - 1);
-    let from = k as f64 * step;
-    ((table[k] + partial(alpha, beta, from, t)) / table[N / 2]).clamp(0.0, 1.0)
-}
-
-/// The beta quantile at `p`: the table's interval, then bisection.
-fn beta_quantile(table: &[f64], alpha: f64, beta: f64, p: f64) -> f64 {
-    let target = p * table[N / 2];
-    let k = table.partition_point(|c| *c < target).clamp(1, N / 2);
-    let step = 2.0 / N as f64;
-    let (mut lo, mut hi) = ((k - 1) as f64 * step, k as f64 * step);
-    let (from, base) = (lo, table[k - 1]);
-    for _ in 0..50 {
-        let mid = (lo + hi) / 2.0;
-        if base + partial(alpha, beta, from, mid) < target {
-            lo = mid;
-        } else {
-            hi = mid;
-        }
-    }
-    (lo + hi) / 2.0
 }
 
 #[cfg(test)]

@@ -356,41 +356,66 @@ pub(crate) fn interpolate(sorted_ms: &[u64], q: f64) -> f64 {
     sorted_ms[i] as f64 + frac * (sorted_ms[i + 1] as f64 - sorted_ms[i] as f64)
 }
 
-/// The median of Beta(alpha, beta) for alpha, beta >= 1, by bisection on the
-/// CDF, itself integrated with Simpson's rule (the density is smooth and
-/// bounded for these shapes). Accurate far below a millisecond for any
-/// duration the scenario validator accepts.
-fn beta_median(alpha: f64, beta: f64) -> f64 {
-    const N: usize = 4096; // Simpson intervals over [0, 1]
-    let density = |x: f64| libm::pow(x, alpha - 1.0) * libm::pow(1.0 - x, beta - 1.0);
-    // Cumulative integral at grid points (every second Simpson node).
-    let h = 1.0 / N as f64;
-    let mut cum = vec![0.0f64; N / 2 + 1];
-    for k in 0..N / 2 {
+/// Simpson intervals over [0, 1] for a beta distribution's tabulated CDF.
+const BETA_N: usize = 4096;
+
+/// The Beta(alpha, beta) density, unnormalised.
+fn beta_density(alpha: f64, beta: f64, x: f64) -> f64 {
+    libm::pow(x, alpha - 1.0) * libm::pow(1.0 - x, beta - 1.0)
+}
+
+/// The beta density's integral from 0 at every second Simpson node (the
+/// last entry is the total), for alpha, beta >= 1 (the density is smooth
+/// and bounded for these shapes).
+pub(crate) fn beta_table(alpha: f64, beta: f64) -> Vec<f64> {
+    let h = 1.0 / BETA_N as f64;
+    let mut cum = vec![0.0f64; BETA_N / 2 + 1];
+    for k in 0..BETA_N / 2 {
         let x0 = (2 * k) as f64 * h;
-        let part = h / 3.0 * (density(x0) + 4.0 * density(x0 + h) + density(x0 + 2.0 * h));
-        cum[k + 1] = cum[k] + part;
+        let f = |x: f64| beta_density(alpha, beta, x);
+        cum[k + 1] = cum[k] + h / 3.0 * (f(x0) + 4.0 * f(x0 + h) + f(x0 + 2.0 * h));
     }
-    let total = cum[N / 2];
-    let half = total / 2.0;
-    let k = cum.partition_point(|c| *c < half).clamp(1, N / 2);
-    // Refine inside [x_{k-1}, x_k] by bisection on a local Simpson integral.
+    cum
+}
+
+/// The density's integral from `from` to `x` (one Simpson step).
+fn beta_partial(alpha: f64, beta: f64, from: f64, x: f64) -> f64 {
+    let f = |t: f64| beta_density(alpha, beta, t);
+    (x - from) / 6.0 * (f(from) + 4.0 * f((from + x) / 2.0) + f(x))
+}
+
+/// The beta distribution function at `t` in [0, 1], from its table.
+pub(crate) fn beta_cdf(table: &[f64], alpha: f64, beta: f64, t: f64) -> f64 {
+    let h = 1.0 / BETA_N as f64;
+    let k = ((t / (2.0 * h)) as usize).min(BETA_N / 2 - 1);
+    let from = (2 * k) as f64 * h;
+    ((table[k] + beta_partial(alpha, beta, from, t)) / table[BETA_N / 2]).clamp(0.0, 1.0)
+}
+
+/// The beta quantile at `p`: the table's interval where the integral
+/// reaches `p` of the total, then bisection on a local Simpson integral.
+/// Accurate far below a millisecond for any duration the scenario
+/// validator accepts.
+pub(crate) fn beta_quantile(table: &[f64], alpha: f64, beta: f64, p: f64) -> f64 {
+    let h = 1.0 / BETA_N as f64;
+    let target = p * table[BETA_N / 2];
+    let k = table.partition_point(|c| *c < target).clamp(1, BETA_N / 2);
     let (mut lo, mut hi) = ((2 * (k - 1)) as f64 * h, (2 * k) as f64 * h);
-    let base = cum[k - 1];
-    let partial = |x: f64, from: f64| {
-        let mid = (from + x) / 2.0;
-        (x - from) / 6.0 * (density(from) + 4.0 * density(mid) + density(x))
-    };
-    let from = lo;
+    let (from, base) = (lo, table[k - 1]);
     for _ in 0..60 {
         let mid = (lo + hi) / 2.0;
-        if base + partial(mid, from) < half {
+        if base + beta_partial(alpha, beta, from, mid) < target {
             lo = mid;
         } else {
             hi = mid;
         }
     }
     (lo + hi) / 2.0
+}
+
+/// The median of Beta(alpha, beta) for alpha, beta >= 1.
+fn beta_median(alpha: f64, beta: f64) -> f64 {
+    beta_quantile(&beta_table(alpha, beta), alpha, beta, 0.5)
 }
 
 #[cfg(test)]
