@@ -165,10 +165,16 @@ pub(super) fn checkpoints(
         if gain >= best { latest_start_ms } else { best_t }
     };
 
-    let in_downtime = |i: usize| {
-        let ends: Vec<u64> = samples.iter().filter_map(|s| s.done_at[i]).filter(|e| *e > 0).collect();
-        ends.len() * 2 >= n
-    };
+    // Per step, when the sampled runs had it done inside the downtime,
+    // sorted; a step of the downtime is one at least half the runs did there.
+    let ends: Vec<Vec<u64>> = (0..sc.steps.len())
+        .map(|i| {
+            let mut e: Vec<u64> = samples.iter().filter_map(|s| s.done_at[i]).filter(|e| *e > 0).collect();
+            e.sort_unstable();
+            e
+        })
+        .collect();
+    let in_downtime = |i: usize| ends[i].len() * 2 >= n;
     // The plan's milestones, when it marks any; else the leaf steps on the
     // critical path of most committed runs.
     let marked = sc.steps.iter().any(|s| s.milestone);
@@ -187,13 +193,11 @@ pub(super) fn checkpoints(
     // The naive rule: the last step a typical run has done by the point of
     // no return (its median done time), checked then.
     let mut naive: Option<(usize, u64)> = None;
-    for i in 0..sc.steps.len() {
+    for (i, done) in ends.iter().enumerate() {
         if sc.steps[i].is_group() || !in_downtime(i) {
             continue;
         }
-        let mut ends: Vec<u64> = samples.iter().filter_map(|s| s.done_at[i]).filter(|e| *e > 0).collect();
-        ends.sort_unstable();
-        let p50 = quantile(&ends, 0.5);
+        let p50 = quantile(done, 0.5);
         if p50 <= latest_start_ms && naive.is_none_or(|(_, best)| p50 > best) {
             naive = Some((i, p50));
         }
