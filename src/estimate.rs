@@ -37,11 +37,7 @@ pub fn estimate(args: &EstimateArgs) -> Result<ExitCode> {
         let unmet: Vec<&str> = r.unmet().map(|g| g.def.id).collect();
         eprintln!("note: go-live readiness gates unmet: {} (see `rehearse readiness`)", unmet.join(", "));
     }
-    let gates = args
-        .fail_if
-        .iter()
-        .map(|g| Gate::parse(g).map_err(|e| anyhow::anyhow!("--fail-if {e}")))
-        .collect::<Result<Vec<_>>>()?;
+    let gates = gates(&args.fail_if)?;
     let window = match &args.window {
         Some(w) => Some(parse_window(w)?),
         None => scenario.meta.window,
@@ -50,7 +46,7 @@ pub fn estimate(args: &EstimateArgs) -> Result<ExitCode> {
         bail!("--runs must be at least 1");
     }
     let max_time = SimDuration::parse(&args.max_time).with_context(|| format!("--max-time {}", args.max_time))?;
-    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let threads = threads(args.threads);
     let opts = EstimateOptions {
         runs: args.runs,
         seed: args.seed,
@@ -61,18 +57,8 @@ pub fn estimate(args: &EstimateArgs) -> Result<ExitCode> {
     };
     let plan = Plan::new(&scenario, rehearse_sim::digest(&text));
     let progress = AtomicU64::new(0);
-    let show = !args.json && std::io::stderr().is_terminal();
-    let result = std::thread::scope(|scope| {
-        let worker = scope.spawn(|| estimate::estimate(&plan, &opts, window, &progress));
-        if show {
-            let bar = crate::render::progress_bar("estimate", args.runs);
-            while !worker.is_finished() {
-                bar.set_position(progress.load(Ordering::Relaxed));
-                std::thread::sleep(std::time::Duration::from_millis(100));
-            }
-            bar.finish_and_clear();
-        }
-        worker.join().expect("the estimate thread panicked")
+    let result = with_progress("estimate", args.runs, !args.json, &progress, || {
+        estimate::estimate(&plan, &opts, window, &progress)
     })?;
     tracing::info!(runs = args.runs, threads, "estimate done");
     let failed = estimate::failed(&gates, &result).map_err(|e| anyhow::anyhow!("--fail-if {e}"))?;
@@ -104,6 +90,39 @@ fn dated(sc: &Scenario, ms: Option<u64>) -> Value {
         (Some(a), Some(ms)) => json!(a.rfc3339(ms as i64)),
         _ => Value::Null,
     }
+}
+
+/// `--threads`, or every core.
+pub(crate) fn threads(asked: Option<usize>) -> usize {
+    asked.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1)
+}
+
+/// The `--fail-if` gates, parsed.
+pub(crate) fn gates(texts: &[String]) -> Result<Vec<Gate>> {
+    texts.iter().map(|g| Gate::parse(g).map_err(|e| anyhow::anyhow!("--fail-if {e}"))).collect()
+}
+
+/// Runs `work` on a thread of its own, with a progress bar of `runs` on
+/// stderr when `bar` is asked for and stderr is a terminal.
+pub(crate) fn with_progress<T: Send>(
+    label: &'static str,
+    runs: u64,
+    bar: bool,
+    progress: &AtomicU64,
+    work: impl FnOnce() -> T + Send,
+) -> T {
+    std::thread::scope(|scope| {
+        let worker = scope.spawn(work);
+        if bar && std::io::stderr().is_terminal() {
+            let bar = crate::render::progress_bar(label, runs);
+            while !worker.is_finished() {
+                bar.set_position(progress.load(Ordering::Relaxed));
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            bar.finish_and_clear();
+        }
+        worker.join().expect("the worker thread panicked")
+    })
 }
 
 pub(crate) fn write_text(
@@ -477,8 +496,13 @@ pub fn compare(args: &CompareArgs) -> Result<ExitCode> {
     if args.runs == 0 {
         bail!("--runs must be at least 1");
     }
-    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
-    let opts = EstimateOptions { runs: args.runs, seed: args.seed, threads, fault_costs: false, ..Default::default() };
+    let opts = EstimateOptions {
+        runs: args.runs,
+        seed: args.seed,
+        threads: threads(args.threads),
+        fault_costs: false,
+        ..Default::default()
+    };
     let (pa, pb) = (Plan::new(&sa, rehearse_sim::digest(&ta)), Plan::new(&sb, rehearse_sim::digest(&tb)));
     let progress = AtomicU64::new(0);
     let c = estimate::compare(&pa, &pb, &opts, window, &progress)?;

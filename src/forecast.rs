@@ -1,14 +1,14 @@
 //! `rehearse forecast`: the rest of the weekend from its log, with the
 //! figures of `estimate`, dated from what actually happened.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 
 use anyhow::Result;
 use jiff::Timestamp;
 use rehearse_core::SimDuration;
-use rehearse_sim::estimate::{self, EstimateOptions, Gate};
+use rehearse_sim::estimate::{self, EstimateOptions};
 use rehearse_sim::forecast::{Alarm, Forecast, forecast as run_forecast};
 use rehearse_sim::track::{self, Log};
 use serde_json::{Value, json};
@@ -41,33 +41,18 @@ pub fn forecast(args: &ForecastArgs) -> Result<ExitCode> {
             "--now {now} is before the log's last record ({last}): a forecast is made from all that happened"
         );
     }
-    let gates = args
-        .fail_if
-        .iter()
-        .map(|g| Gate::parse(g).map_err(|e| anyhow::anyhow!("--fail-if {e}")))
-        .collect::<Result<Vec<_>>>()?;
-    let threads = args.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get())).max(1);
+    let gates = crate::estimate::gates(&args.fail_if)?;
     let opts = EstimateOptions {
         runs: args.runs,
         seed: args.seed,
-        threads,
+        threads: crate::estimate::threads(args.threads),
         fault_costs: !args.no_fault_costs,
         ..Default::default()
     };
     let progress = AtomicU64::new(0);
-    let show = !args.json && std::io::stderr().is_terminal();
-    let text = log.scenario_text().to_string();
-    let f = std::thread::scope(|scope| {
-        let worker = scope.spawn(|| run_forecast(&sc, &text, actuals, &opts, sc.meta.window, &progress));
-        if show {
-            let bar = crate::render::progress_bar("forecast", args.runs);
-            while !worker.is_finished() {
-                bar.set_position(progress.load(Ordering::Relaxed));
-                std::thread::sleep(std::time::Duration::from_millis(100));
-            }
-            bar.finish_and_clear();
-        }
-        worker.join().expect("the forecast thread panicked")
+    let text = log.scenario_text();
+    let f = crate::estimate::with_progress("forecast", args.runs, !args.json, &progress, || {
+        run_forecast(&sc, text, actuals, &opts, sc.meta.window, &progress)
     })?;
     let failed = estimate::failed(&gates, &f.estimate).map_err(|e| anyhow::anyhow!("--fail-if {e}"))?;
     let path = args.log.display().to_string();
