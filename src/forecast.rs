@@ -8,6 +8,7 @@ use std::sync::atomic::AtomicU64;
 use anyhow::Result;
 use jiff::Timestamp;
 use rehearse_core::SimDuration;
+use rehearse_core::anchor::CalendarAnchor;
 use rehearse_sim::estimate::{self, EstimateOptions};
 use rehearse_sim::forecast::{Alarm, Forecast, forecast as run_forecast};
 use rehearse_sim::track::{self, Log};
@@ -64,21 +65,22 @@ pub fn forecast(args: &ForecastArgs) -> Result<ExitCode> {
         writeln!(out)?;
     } else {
         crate::estimate::write_header(&mut out, "forecast", &f.estimate, &path)?;
-        write_now(&mut out, &f, now)?;
+        write_now(&mut out, &f)?;
         crate::estimate::write_body(&mut out, &f.estimate, &f.scenario, &failed)?;
     }
     Ok(if failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-/// The instant `ms` after the log's origin, in the plan's zone (or UTC).
+/// The instant `ms` after the log's origin, shown as every date is
+/// (`CalendarAnchor::display`), in the plan's zone (or UTC).
 fn at(f: &Forecast, ms: u64) -> String {
-    let t = f.actuals.origin.checked_add(jiff::SignedDuration::from_millis(ms as i64)).unwrap_or(f.actuals.origin);
     let zone =
         f.scenario.meta.anchor.as_ref().map_or(jiff::tz::TimeZone::UTC, |a| a.downtime_begins().time_zone().clone());
-    t.to_zoned(zone).strftime("%a %Y-%m-%d %H:%M %:z").to_string()
+    CalendarAnchor::new(f.actuals.origin.to_zoned(zone), None)
+        .map_or_else(|_| f.actuals.origin.to_string(), |origin| origin.display(ms as i64))
 }
 
-fn write_now(out: &mut impl Write, f: &Forecast, now: Timestamp) -> std::io::Result<()> {
+fn write_now(out: &mut impl Write, f: &Forecast) -> std::io::Result<()> {
     let sc = &f.scenario;
     let a = &f.actuals;
     let d = |ms: u64| SimDuration(ms).hms();
@@ -87,7 +89,6 @@ fn write_now(out: &mut impl Write, f: &Forecast, now: Timestamp) -> std::io::Res
     let running: Vec<usize> =
         leaves.iter().copied().filter(|i| a.started_ms[*i].is_some() && a.done_ms[*i].is_none()).collect();
     writeln!(out, "as of        {}", at(f, a.now_ms))?;
-    let _ = now;
     writeln!(out, "done         {done} of {} steps; {} running", leaves.len(), running.len())?;
     for i in &running {
         let since = a.now_ms - a.started_ms[*i].unwrap_or(a.now_ms);
