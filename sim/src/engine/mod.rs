@@ -417,11 +417,7 @@ impl<'p, 's> Simulator<'p, 's> {
         let times = self.recovery_times(Some(rule.policy), s, self.steps[s].attempt, opts);
         let late = recovery::past_deadline(&sc.policies[rule.policy.index()], at, run.downtime_first_began);
         out.emit(at, Event::RollbackStarted { step: rule.step, late })?;
-        run.ending = Some(Ending::Rollback);
-        run.ending_began = Some(at);
-        self.abandon_all(at, out)?;
-        self.schedule(at + times.reaction + times.undo, s, Kind::EndingDone);
-        Ok(())
+        self.begin_ending(Ending::Rollback, s, at, times.reaction + times.undo, out, run)
     }
 
     /// A rollback's or cancel's undo is over: the run ends.

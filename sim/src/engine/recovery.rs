@@ -343,23 +343,34 @@ impl Simulator<'_, '_> {
             }
             Action::Rollback => {
                 out.emit(at, Event::RollbackStarted { step, late })?;
-                run.ending = Some(Ending::Rollback);
-                run.ending_began = Some(at);
-                self.abandon_all(at, out)?;
-                self.schedule(at + p.undo_ms, i, Kind::EndingDone);
+                self.begin_ending(Ending::Rollback, i, at, p.undo_ms, out, run)?;
             }
-            Action::Cancel => {
-                run.ending = Some(Ending::Cancel);
-                run.ending_began = Some(at);
-                self.abandon_all(at, out)?;
-                self.schedule(at + p.undo_ms, i, Kind::EndingDone);
-            }
+            Action::Cancel => self.begin_ending(Ending::Cancel, i, at, p.undo_ms, out, run)?,
             Action::Abort => {
                 self.abandon_all(at, out)?;
                 return Ok(Flow::Finished(Outcome::Aborted));
             }
         }
         Ok(Flow::Continue)
+    }
+
+    /// A rollback or cancel begins at `at` (on step `i`'s account): nothing
+    /// goes forward any more, what runs is abandoned, and the old system is
+    /// back `undo_ms` later.
+    pub(super) fn begin_ending(
+        &mut self,
+        ending: Ending,
+        i: usize,
+        at: u64,
+        undo_ms: u64,
+        out: &mut Emitter<'_>,
+        run: &mut RunTrack,
+    ) -> Result<(), SimError> {
+        run.ending = Some(ending);
+        run.ending_began = Some(at);
+        self.abandon_all(at, out)?;
+        self.schedule(at + undo_ms, i, Kind::EndingDone);
+        Ok(())
     }
 
     /// Draws a recovery's reaction, fix, undo and verify times.
