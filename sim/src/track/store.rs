@@ -12,21 +12,11 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use super::TrackError;
 use super::record::{Entry, Record};
+use crate::store::sqlite::{EVENT_TABLES, has_event_tables};
 use crate::store::{Chain, GENESIS, chain_next};
 
 /// `run_meta`'s `kind` for a weekend log.
 pub const KIND: &str = "weekend-log";
-
-const SCHEMA: &str = "
-CREATE TABLE run_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE events (
-    seq INTEGER PRIMARY KEY,
-    at_ms INTEGER NOT NULL,
-    kind TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    chain BLOB NOT NULL
-);
-";
 
 /// A log read back: its identity, the records up to the first damage, and
 /// the damage (seq, why), if any.
@@ -68,7 +58,7 @@ pub fn create(path: &Path, meta: &[(&str, &str)], first: &Entry) -> Result<(), T
         let conn = Connection::open(&tmp).map_err(sqlite_err(&name))?;
         conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(())).map_err(sqlite_err(&name))?;
         conn.execute_batch("BEGIN").map_err(sqlite_err(&name))?;
-        conn.execute_batch(SCHEMA).map_err(sqlite_err(&name))?;
+        conn.execute_batch(EVENT_TABLES).map_err(sqlite_err(&name))?;
         for (k, v) in meta.iter().chain(&[("kind", KIND), ("status", "open")]) {
             conn.execute("INSERT INTO run_meta (key, value) VALUES (?1, ?2)", params![k, v])
                 .map_err(sqlite_err(&name))?;
@@ -113,14 +103,7 @@ type RawRow = (i64, Option<i64>, Option<String>, Option<String>, Option<Vec<u8>>
 /// Reads a log through `conn`: each record checked against the chain, its
 /// place and its columns; reading stops at the first damage.
 fn read_conn(conn: &Connection, name: &str) -> Result<Stored, TrackError> {
-    let tables: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('run_meta', 'events')",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(sqlite_err(name))?;
-    if tables != 2 {
+    if !has_event_tables(conn).map_err(sqlite_err(name))? {
         return Err(TrackError::NotALog { path: name.to_string(), why: "no `run_meta` and `events` tables".into() });
     }
     let mut meta = BTreeMap::new();
