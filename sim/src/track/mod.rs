@@ -83,7 +83,7 @@ pub fn init(path: &Path, file: &str, text: &str, at: Stamp, by: Option<String>) 
         seq: 0,
         at,
         by,
-        record: Record::Opened { scenario: file.to_string(), sha256: store::sha256_hex(text) },
+        record: Record::Opened { scenario: file.to_string(), sha256: crate::sha256_hex(text.as_bytes()) },
     };
     let version = env!("CARGO_PKG_VERSION");
     store::create(path, &[("scenario_text", text), ("scenario_file", file), ("version", version)], &first)

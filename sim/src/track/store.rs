@@ -32,12 +32,6 @@ fn sqlite_err(path: &str) -> impl Fn(rusqlite::Error) -> TrackError + '_ {
     move |cause| TrackError::Sqlite { path: path.to_string(), cause }
 }
 
-/// SHA-256 of the scenario text, as hex.
-pub fn sha256_hex(text: &str) -> String {
-    use sha2::{Digest, Sha256};
-    crate::sink::hex(&Sha256::digest(text.as_bytes()))
-}
-
 /// Creates the log at `path` with its identity and first record, whole or
 /// not at all: it is made under a temporary name and renamed into place.
 ///
@@ -192,7 +186,7 @@ fn check_opened(meta: &BTreeMap<String, String>, first: Option<&Entry>) -> Optio
     };
     let Record::Opened { sha256, .. } = &first.record else { unreachable!("checked by check_row") };
     let text = meta.get("scenario_text")?;
-    (sha256_hex(text) != *sha256)
+    (crate::sha256_hex(text.as_bytes()) != *sha256)
         .then(|| (0, "the stored scenario text is not the one the log was opened with (its SHA-256 differs)".into()))
 }
 
