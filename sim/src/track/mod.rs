@@ -147,8 +147,9 @@ pub fn append(path: &Path, draft: Draft, now: Timestamp) -> Result<Entry, TrackE
     Ok(entry)
 }
 
-/// The log's scenario, parsed, without reading its records (to read a
-/// `--at` in the plan's zone before recording).
+/// The log's scenario, parsed (to read a `--at` in the plan's zone before
+/// recording). The log is read and its chain checked first, so a damaged
+/// log is named as such before anything else.
 ///
 /// # Errors
 /// As [`Log::open`].

@@ -190,18 +190,25 @@ fn check_opened(meta: &BTreeMap<String, String>, first: Option<&Entry>) -> Optio
         .then(|| (0, "the stored scenario text is not the one the log was opened with (its SHA-256 differs)".into()))
 }
 
+/// Opens the existing file at `path` (`flags` plus no mutex), waiting up
+/// to 10 s for another writer's lock; the connection and the path as
+/// errors name it.
+fn connect(path: &Path, flags: OpenFlags) -> Result<(Connection, String), TrackError> {
+    let name = path.display().to_string();
+    if !path.exists() {
+        return Err(TrackError::Missing { path: name });
+    }
+    let conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(sqlite_err(&name))?;
+    conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(sqlite_err(&name))?;
+    Ok((conn, name))
+}
+
 /// Reads a log, read-only.
 ///
 /// # Errors
 /// Files that cannot be read, or are not weekend logs.
 pub fn read(path: &Path) -> Result<Stored, TrackError> {
-    let name = path.display().to_string();
-    if !path.exists() {
-        return Err(TrackError::Missing { path: name });
-    }
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-        .map_err(sqlite_err(&name))?;
-    conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(sqlite_err(&name))?;
+    let (conn, name) = connect(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     read_conn(&conn, &name)
 }
 
@@ -220,14 +227,7 @@ impl Writer {
     /// A missing file, another file, a damaged log (nothing is written to
     /// one), SQLite errors.
     pub fn open(path: &Path) -> Result<Writer, TrackError> {
-        let name = path.display().to_string();
-        if !path.exists() {
-            return Err(TrackError::Missing { path: name });
-        }
-        let conn =
-            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-                .map_err(sqlite_err(&name))?;
-        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(sqlite_err(&name))?;
+        let (conn, name) = connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         // What happened on the weekend cannot be made again: every commit
         // is on disk before the command says it is recorded.
         conn.execute_batch("PRAGMA synchronous=FULL").map_err(sqlite_err(&name))?;
