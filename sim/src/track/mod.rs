@@ -211,7 +211,7 @@ impl Log {
 
     /// The file an import that did not finish was reading, if one did not.
     pub fn importing(&self) -> Option<&str> {
-        self.meta.get("status").and_then(|s| s.strip_prefix("importing "))
+        store::importing(&self.meta)
     }
 
     /// The faults recorded (corrections applied), in log order.
@@ -289,11 +289,8 @@ pub fn verify(path: &Path) -> Result<Verification, TrackError> {
             n_records: seq,
         });
     }
-    let verdict = if stored.meta.get("status").is_some_and(|s| s.starts_with("importing ")) {
-        Verdict::Incomplete { n_valid: n_read }
-    } else {
-        Verdict::Ok
-    };
+    let verdict =
+        if store::importing(&stored.meta).is_some() { Verdict::Incomplete { n_valid: n_read } } else { Verdict::Ok };
     Ok(Verification { verdict, n_records: n_read })
 }
 

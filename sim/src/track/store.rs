@@ -28,6 +28,12 @@ pub struct Stored {
     pub damage: Option<(u64, String)>,
 }
 
+/// The export an import that did not finish was reading: the log's
+/// status says `importing FILE` until its last transaction commits.
+pub fn importing(meta: &BTreeMap<String, String>) -> Option<&str> {
+    meta.get("status").and_then(|s| s.strip_prefix("importing "))
+}
+
 fn sqlite_err(path: &str) -> impl Fn(rusqlite::Error) -> TrackError + '_ {
     move |cause| TrackError::Sqlite { path: path.to_string(), cause }
 }
