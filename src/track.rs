@@ -155,57 +155,53 @@ pub fn track(args: &TrackArgs) -> Result<ExitCode> {
     };
     let path = &args.log;
     let mut out = std::io::stdout().lock();
-    let record = |draft_of: &dyn Fn(&Scenario) -> Result<Draft>| -> Result<ExitCode> {
-        let sc = track::stored_scenario(path)?;
-        let draft = draft_of(&sc)?;
+    // Writes a draft, checked against the log as it stands, and says so.
+    let write = |draft: Draft| -> Result<ExitCode> {
         let e = track::append(path, draft, now)?;
         writeln!(std::io::stdout(), "seq {}  {}  {}", e.seq, e.at, e.record)?;
         Ok(ExitCode::SUCCESS)
     };
-    let by = |b: &Option<String>| b.clone();
+    // A record at `--at` (read in the plan's zone, so the log's scenario
+    // is read first) by `by`.
+    let record = |at: Option<&str>, by: Option<String>, record: Result<Record>| -> Result<ExitCode> {
+        let sc = track::stored_scenario(path)?;
+        let record = record?;
+        write(Draft { at: stamp(at, &sc, now)?, by, record })
+    };
     match &args.command {
         TrackCommand::Init { scenario, when } => {
             let (sc, text) = load::scenario(scenario)?;
             let at = stamp(when.at.as_deref(), &sc, now)?;
-            track::init(path, &scenario.display().to_string(), &text, at, by(&when.by))?;
+            track::init(path, &scenario.display().to_string(), &text, at, when.by.clone())?;
             writeln!(out, "{}: weekend log opened for {} ({} steps)", path.display(), sc.meta.name, sc.steps.len())?;
             Ok(ExitCode::SUCCESS)
         }
-        TrackCommand::Start { step, when } => record(&|sc| {
-            Ok(Draft {
-                at: stamp(when.at.as_deref(), sc, now)?,
-                by: by(&when.by),
-                record: Record::Started { step: step.clone() },
-            })
-        }),
-        TrackCommand::Done { step, when } => record(&|sc| {
-            Ok(Draft {
-                at: stamp(when.at.as_deref(), sc, now)?,
-                by: by(&when.by),
-                record: Record::Done { step: step.clone() },
-            })
-        }),
-        TrackCommand::Fault { spec, when } => record(&|sc| {
-            let Some((fault, step)) = spec.split_once('@') else {
-                anyhow::bail!("fault {spec:?}: expected FAULT@STEP");
+        TrackCommand::Start { step, when } => {
+            record(when.at.as_deref(), when.by.clone(), Ok(Record::Started { step: step.clone() }))
+        }
+        TrackCommand::Done { step, when } => {
+            record(when.at.as_deref(), when.by.clone(), Ok(Record::Done { step: step.clone() }))
+        }
+        TrackCommand::Fault { spec, when } => {
+            let fault = match spec.split_once('@') {
+                Some((fault, step)) => Ok(Record::Fault { fault: fault.to_string(), step: step.to_string() }),
+                None => Err(anyhow::anyhow!("fault {spec:?}: expected FAULT@STEP")),
             };
-            let record = Record::Fault { fault: fault.to_string(), step: step.to_string() };
-            Ok(Draft { at: stamp(when.at.as_deref(), sc, now)?, by: by(&when.by), record })
-        }),
-        TrackCommand::Decide { action, step, by: who, why, at } => record(&|sc| {
-            let record = Record::Decision { action: action.clone(), step: step.clone(), why: why.clone() };
-            Ok(Draft { at: stamp(at.as_deref(), sc, now)?, by: Some(who.clone()), record })
-        }),
-        TrackCommand::Note { text, when } => record(&|sc| {
-            Ok(Draft {
-                at: stamp(when.at.as_deref(), sc, now)?,
-                by: by(&when.by),
-                record: Record::Note { text: text.clone() },
-            })
-        }),
+            record(when.at.as_deref(), when.by.clone(), fault)
+        }
+        TrackCommand::Decide { action, step, by: who, why, at } => {
+            let decision = Record::Decision { action: action.clone(), step: step.clone(), why: why.clone() };
+            record(at.as_deref(), Some(who.clone()), Ok(decision))
+        }
+        TrackCommand::Note { text, when } => {
+            record(when.at.as_deref(), when.by.clone(), Ok(Record::Note { text: text.clone() }))
+        }
         TrackCommand::Correct { seq, by: who, why, at, step, withdraw } => {
+            // The log read once for both the record corrected and the
+            // plan's zone (`append` reads it again, under its lock).
             let log = Log::open(path)?;
-            record(&|sc| correction(&log, sc, *seq, who, why, at.as_deref(), step.as_deref(), *withdraw, now))
+            let sc = log.scenario()?;
+            write(correction(&log, &sc, *seq, who, why, at.as_deref(), step.as_deref(), *withdraw, now)?)
         }
         TrackCommand::Import { export, time_zone, by: who, halt_after_batches } => {
             let text = load::read_text(export)?;
@@ -276,13 +272,12 @@ fn correction(
         Some(t) => stamp(Some(t), sc, now)?,
         None => was_at,
     };
-    let with_step = |s: &str| s.to_string();
-    let new = match (was, step) {
+    let new = match (was, step.map(str::to_string)) {
         (r, None) => r,
-        (Record::Started { .. }, Some(s)) => Record::Started { step: with_step(s) },
-        (Record::Done { .. }, Some(s)) => Record::Done { step: with_step(s) },
-        (Record::Fault { fault, .. }, Some(s)) => Record::Fault { fault, step: with_step(s) },
-        (Record::Decision { action, why, .. }, Some(s)) => Record::Decision { action, step: Some(with_step(s)), why },
+        (Record::Started { .. }, Some(step)) => Record::Started { step },
+        (Record::Done { .. }, Some(step)) => Record::Done { step },
+        (Record::Fault { fault, .. }, Some(step)) => Record::Fault { fault, step },
+        (Record::Decision { action, why, .. }, Some(step)) => Record::Decision { action, step: Some(step), why },
         (r, Some(_)) => anyhow::bail!("correct {seq}: a `{}` record has no step to change", r.kind()),
     };
     draft(Some(Replacement { at: new_at, record: Box::new(new) }))
@@ -319,18 +314,15 @@ fn show(path: &Path, json: bool, now: Timestamp, out: &mut impl Write) -> Result
             (Some((a, _)), None) => Some((now.as_millisecond() - a.unix_ms()).max(0) as u64),
             _ => None,
         };
-        let who: Vec<String> = [started.map(|x| x.1), done.map(|x| x.1)]
-            .into_iter()
-            .filter_map(|q| by_of(q).and_then(|e| e.by.clone()))
-            .fold(Vec::new(), |mut v, b| {
+        let seqs = [started.map(|x| x.1), done.map(|x| x.1)];
+        let who: Vec<String> =
+            seqs.into_iter().filter_map(|q| by_of(q).and_then(|e| e.by.clone())).fold(Vec::new(), |mut v, b| {
                 if !v.contains(&b) {
                     v.push(b);
                 }
                 v
             });
-        let corrected = [started.map(|x| x.1), done.map(|x| x.1)]
-            .into_iter()
-            .any(|q| by_of(q).is_some_and(|e| e.corrected_by.is_some()));
+        let corrected = seqs.into_iter().any(|q| by_of(q).is_some_and(|e| e.corrected_by.is_some()));
         rows.push((i, s, started, done, took, who, corrected));
     }
     let others: Vec<&Effective> =
@@ -374,7 +366,6 @@ fn show(path: &Path, json: bool, now: Timestamp, out: &mut impl Write) -> Result
     for (i, s, started, done, took, who, corrected) in &rows {
         let id: String = format!("{}{}", "  ".repeat(s.depth as usize), s.id).chars().take(w).collect();
         let t = |x: Option<(Stamp, u64)>| x.map_or("-".to_string(), |x| shown(x.0, zone.as_ref()));
-        let done_at: Option<(Stamp, u64)> = *done;
         let took = match (took, done) {
             (Some(ms), Some(_)) => hms(*ms),
             (Some(ms), None) => format!("{} so far", hms(*ms)),
@@ -387,7 +378,7 @@ fn show(path: &Path, json: bool, now: Timestamp, out: &mut impl Write) -> Result
             "{} {id:w$}  {:tw$}  {:tw$}  {took:>12}  {planned:>12}  {}{mark}",
             if started.is_some() && done.is_none() { ">" } else { " " },
             t(*started),
-            t(done_at),
+            t(*done),
             who.join(", ")
         )?;
     }

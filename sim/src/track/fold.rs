@@ -2,7 +2,6 @@
 //! record checked against the plan and what came before it ([`Fold`]). The
 //! same checks run when a record is written and when a log is replayed.
 
-use jiff::Timestamp;
 use rehearse_core::fault::Action;
 use rehearse_core::scenario::{Anchor, Scenario, StepIdx, suggest};
 
@@ -266,15 +265,6 @@ impl<'s> Fold<'s> {
             Record::Opened { .. } | Record::Correction { .. } => {}
         }
         Ok(())
-    }
-
-    /// The state at the end, read as instants.
-    pub fn started_at(&self, i: StepIdx) -> Option<Timestamp> {
-        self.started[i.index()].map(|(s, _)| s.timestamp())
-    }
-
-    pub fn done_at(&self, i: StepIdx) -> Option<Timestamp> {
-        self.done[i.index()].map(|(s, _)| s.timestamp())
     }
 }
 

@@ -12,7 +12,7 @@ use rehearse_core::scenario::{Scenario, StepIdx, suggest};
 
 use super::fold::{Effective, Fold, check_all};
 use super::record::{Entry, Record, Stamp};
-use super::store::Writer;
+use super::store::{Writer, importing};
 use super::{TrackError, parse_scenario, plan_zone};
 use crate::calibrate::{RowStatus, read_export};
 use crate::store::projection::status_names;
@@ -125,7 +125,7 @@ pub fn import(
         w.commit()?;
         after_batch(k as u64 + 1);
     }
-    if batches.is_empty() && w.stored.meta.get("status").is_some_and(|s| s.starts_with("importing ")) {
+    if batches.is_empty() && importing(&w.stored.meta).is_some() {
         // An earlier import was cut short after its last new record.
         w.set_status("open")?;
         w.commit()?;

@@ -83,7 +83,7 @@ pub fn init(path: &Path, file: &str, text: &str, at: Stamp, by: Option<String>) 
         seq: 0,
         at,
         by,
-        record: Record::Opened { scenario: file.to_string(), sha256: store::sha256_hex(text) },
+        record: Record::Opened { scenario: file.to_string(), sha256: crate::sha256_hex(text.as_bytes()) },
     };
     let version = env!("CARGO_PKG_VERSION");
     store::create(path, &[("scenario_text", text), ("scenario_file", file), ("version", version)], &first)
@@ -147,8 +147,9 @@ pub fn append(path: &Path, draft: Draft, now: Timestamp) -> Result<Entry, TrackE
     Ok(entry)
 }
 
-/// The log's scenario, parsed, without reading its records (to read a
-/// `--at` in the plan's zone before recording).
+/// The log's scenario, parsed (to read a `--at` in the plan's zone before
+/// recording). The log is read and its chain checked first, so a damaged
+/// log is named as such before anything else.
 ///
 /// # Errors
 /// As [`Log::open`].
@@ -210,7 +211,7 @@ impl Log {
 
     /// The file an import that did not finish was reading, if one did not.
     pub fn importing(&self) -> Option<&str> {
-        self.meta.get("status").and_then(|s| s.strip_prefix("importing "))
+        store::importing(&self.meta)
     }
 
     /// The faults recorded (corrections applied), in log order.
@@ -288,11 +289,8 @@ pub fn verify(path: &Path) -> Result<Verification, TrackError> {
             n_records: seq,
         });
     }
-    let verdict = if stored.meta.get("status").is_some_and(|s| s.starts_with("importing ")) {
-        Verdict::Incomplete { n_valid: n_read }
-    } else {
-        Verdict::Ok
-    };
+    let verdict =
+        if store::importing(&stored.meta).is_some() { Verdict::Incomplete { n_valid: n_read } } else { Verdict::Ok };
     Ok(Verification { verdict, n_records: n_read })
 }
 

@@ -130,15 +130,6 @@ impl Record {
             Record::Correction { .. } => "correction",
         }
     }
-
-    /// The step it is about, if any.
-    pub fn step(&self) -> Option<&str> {
-        match self {
-            Record::Started { step } | Record::Done { step } | Record::Fault { step, .. } => Some(step),
-            Record::Decision { step, .. } => step.as_deref(),
-            _ => None,
-        }
-    }
 }
 
 impl fmt::Display for Record {

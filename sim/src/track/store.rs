@@ -12,21 +12,11 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use super::TrackError;
 use super::record::{Entry, Record};
+use crate::store::sqlite::{EVENT_TABLES, has_event_tables};
 use crate::store::{Chain, GENESIS, chain_next};
 
 /// `run_meta`'s `kind` for a weekend log.
 pub const KIND: &str = "weekend-log";
-
-const SCHEMA: &str = "
-CREATE TABLE run_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE events (
-    seq INTEGER PRIMARY KEY,
-    at_ms INTEGER NOT NULL,
-    kind TEXT NOT NULL,
-    payload TEXT NOT NULL,
-    chain BLOB NOT NULL
-);
-";
 
 /// A log read back: its identity, the records up to the first damage, and
 /// the damage (seq, why), if any.
@@ -38,14 +28,14 @@ pub struct Stored {
     pub damage: Option<(u64, String)>,
 }
 
-fn sqlite_err(path: &str) -> impl Fn(rusqlite::Error) -> TrackError + '_ {
-    move |cause| TrackError::Sqlite { path: path.to_string(), cause }
+/// The export an import that did not finish was reading: the log's
+/// status says `importing FILE` until its last transaction commits.
+pub fn importing(meta: &BTreeMap<String, String>) -> Option<&str> {
+    meta.get("status").and_then(|s| s.strip_prefix("importing "))
 }
 
-/// SHA-256 of the scenario text, as hex.
-pub fn sha256_hex(text: &str) -> String {
-    use sha2::{Digest, Sha256};
-    crate::sink::hex(&Sha256::digest(text.as_bytes()))
+fn sqlite_err(path: &str) -> impl Fn(rusqlite::Error) -> TrackError + '_ {
+    move |cause| TrackError::Sqlite { path: path.to_string(), cause }
 }
 
 /// Creates the log at `path` with its identity and first record, whole or
@@ -68,7 +58,7 @@ pub fn create(path: &Path, meta: &[(&str, &str)], first: &Entry) -> Result<(), T
         let conn = Connection::open(&tmp).map_err(sqlite_err(&name))?;
         conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(())).map_err(sqlite_err(&name))?;
         conn.execute_batch("BEGIN").map_err(sqlite_err(&name))?;
-        conn.execute_batch(SCHEMA).map_err(sqlite_err(&name))?;
+        conn.execute_batch(EVENT_TABLES).map_err(sqlite_err(&name))?;
         for (k, v) in meta.iter().chain(&[("kind", KIND), ("status", "open")]) {
             conn.execute("INSERT INTO run_meta (key, value) VALUES (?1, ?2)", params![k, v])
                 .map_err(sqlite_err(&name))?;
@@ -113,14 +103,7 @@ type RawRow = (i64, Option<i64>, Option<String>, Option<String>, Option<Vec<u8>>
 /// Reads a log through `conn`: each record checked against the chain, its
 /// place and its columns; reading stops at the first damage.
 fn read_conn(conn: &Connection, name: &str) -> Result<Stored, TrackError> {
-    let tables: i64 = conn
-        .query_row(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('run_meta', 'events')",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(sqlite_err(name))?;
-    if tables != 2 {
+    if !has_event_tables(conn).map_err(sqlite_err(name))? {
         return Err(TrackError::NotALog { path: name.to_string(), why: "no `run_meta` and `events` tables".into() });
     }
     let mut meta = BTreeMap::new();
@@ -209,8 +192,21 @@ fn check_opened(meta: &BTreeMap<String, String>, first: Option<&Entry>) -> Optio
     };
     let Record::Opened { sha256, .. } = &first.record else { unreachable!("checked by check_row") };
     let text = meta.get("scenario_text")?;
-    (sha256_hex(text) != *sha256)
+    (crate::sha256_hex(text.as_bytes()) != *sha256)
         .then(|| (0, "the stored scenario text is not the one the log was opened with (its SHA-256 differs)".into()))
+}
+
+/// Opens the existing file at `path` (`flags` plus no mutex), waiting up
+/// to 10 s for another writer's lock; the connection and the path as
+/// errors name it.
+fn connect(path: &Path, flags: OpenFlags) -> Result<(Connection, String), TrackError> {
+    let name = path.display().to_string();
+    if !path.exists() {
+        return Err(TrackError::Missing { path: name });
+    }
+    let conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(sqlite_err(&name))?;
+    conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(sqlite_err(&name))?;
+    Ok((conn, name))
 }
 
 /// Reads a log, read-only.
@@ -218,13 +214,7 @@ fn check_opened(meta: &BTreeMap<String, String>, first: Option<&Entry>) -> Optio
 /// # Errors
 /// Files that cannot be read, or are not weekend logs.
 pub fn read(path: &Path) -> Result<Stored, TrackError> {
-    let name = path.display().to_string();
-    if !path.exists() {
-        return Err(TrackError::Missing { path: name });
-    }
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-        .map_err(sqlite_err(&name))?;
-    conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(sqlite_err(&name))?;
+    let (conn, name) = connect(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     read_conn(&conn, &name)
 }
 
@@ -243,14 +233,7 @@ impl Writer {
     /// A missing file, another file, a damaged log (nothing is written to
     /// one), SQLite errors.
     pub fn open(path: &Path) -> Result<Writer, TrackError> {
-        let name = path.display().to_string();
-        if !path.exists() {
-            return Err(TrackError::Missing { path: name });
-        }
-        let conn =
-            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-                .map_err(sqlite_err(&name))?;
-        conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(sqlite_err(&name))?;
+        let (conn, name) = connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
         // What happened on the weekend cannot be made again: every commit
         // is on disk before the command says it is recorded.
         conn.execute_batch("PRAGMA synchronous=FULL").map_err(sqlite_err(&name))?;

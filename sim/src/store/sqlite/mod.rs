@@ -28,8 +28,9 @@ pub use read::{StoredEvents, StoredRun, link, read_store};
 pub use verify::verify_stored;
 pub use write::SqliteWriter;
 
-/// The store's table layout.
-const SCHEMA: &str = "
+/// The event tables: the run's identity (`run_meta`) and the chained
+/// events. The weekend log (`track`) keeps the same layout.
+pub(crate) const EVENT_TABLES: &str = "
 CREATE TABLE run_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE events (
     seq INTEGER PRIMARY KEY,
@@ -38,6 +39,10 @@ CREATE TABLE events (
     payload TEXT NOT NULL,
     chain BLOB NOT NULL
 );
+";
+
+/// The projections a run store adds beside [`EVENT_TABLES`].
+const PROJECTIONS: &str = "
 CREATE TABLE DATAUPGRADESTATUS (
     StartTime TEXT,
     EndTime TEXT,
@@ -108,12 +113,20 @@ pub fn is_store(path: &Path) -> bool {
     else {
         return false;
     };
+    has_event_tables(&conn).unwrap_or(false)
+}
+
+/// Whether the database holds both [`EVENT_TABLES`].
+///
+/// # Errors
+/// SQLite errors.
+pub(crate) fn has_event_tables(conn: &Connection) -> rusqlite::Result<bool> {
     conn.query_row(
         "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('run_meta', 'events')",
         [],
         |r| r.get::<_, i64>(0),
     )
-    .is_ok_and(|n| n == 2)
+    .map(|n| n == 2)
 }
 
 /// Stores with fewer events than this are read, and verified, on one

@@ -17,7 +17,7 @@ use rusqlite::{Connection, params};
 
 use super::super::projection::{DataProjection, ReplicationRowText, StatusProjection, ValidationRowText};
 use super::super::{Chain, Encoder};
-use super::{SCHEMA, StoreError};
+use super::{EVENT_TABLES, PROJECTIONS, StoreError};
 use crate::sink::EventSink;
 
 /// Events per transaction.
@@ -136,7 +136,8 @@ impl<'s> SqliteWriter<'s> {
         // The tables and the run's identity in one transaction: a run killed
         // while creating its store leaves all of them or none.
         conn.execute_batch("BEGIN").map_err(err)?;
-        conn.execute_batch(SCHEMA).map_err(err)?;
+        conn.execute_batch(EVENT_TABLES).map_err(err)?;
+        conn.execute_batch(PROJECTIONS).map_err(err)?;
         {
             let mut stmt = conn.prepare("INSERT INTO run_meta (key, value) VALUES (?1, ?2)").map_err(err)?;
             for (k, v) in meta {
