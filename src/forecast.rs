@@ -10,9 +10,8 @@ use jiff::Timestamp;
 use rehearse_core::SimDuration;
 use rehearse_core::anchor::CalendarAnchor;
 use rehearse_sim::estimate::{self, EstimateOptions};
-use rehearse_sim::forecast::{Alarm, Forecast, forecast as run_forecast};
+use rehearse_sim::forecast::{Alarm, Forecast, document, forecast as run_forecast};
 use rehearse_sim::track::{self, Log};
-use serde_json::{Value, json};
 
 use crate::cli::ForecastArgs;
 
@@ -59,9 +58,7 @@ pub fn forecast(args: &ForecastArgs) -> Result<ExitCode> {
     let path = args.log.display().to_string();
     let mut out = std::io::stdout().lock();
     if args.json {
-        let mut v = crate::estimate::to_json(&f.estimate, &f.scenario, &path, &gates, &failed);
-        v["forecast"] = forecast_json(&f, now);
-        serde_json::to_writer_pretty(&mut out, &v)?;
+        serde_json::to_writer_pretty(&mut out, &document(&f, &path, &gates, &failed, now))?;
         writeln!(out)?;
     } else {
         crate::estimate::write_header(&mut out, "forecast", &f.estimate, &path)?;
@@ -130,36 +127,4 @@ fn write_now(out: &mut impl Write, f: &Forecast) -> std::io::Result<()> {
         }
     }
     writeln!(out)
-}
-
-fn forecast_json(f: &Forecast, now: Timestamp) -> Value {
-    let sc = &f.scenario;
-    let a = &f.actuals;
-    let running: Vec<Value> = (0..sc.steps.len())
-        .filter(|i| !sc.steps[*i].is_group() && a.started_ms[*i].is_some() && a.done_ms[*i].is_none())
-        .map(|i| json!({ "step": sc.steps[i].id, "running_ms": a.now_ms - a.started_ms[i].unwrap_or(a.now_ms) }))
-        .collect();
-    let alarms: Vec<Value> = f
-        .alarms
-        .iter()
-        .map(|x| match x {
-            Alarm::PastP90 { step, elapsed_ms, p90_ms } => {
-                json!({ "kind": "past_p90", "step": sc.step(*step).id, "running_ms": elapsed_ms, "p90_ms": p90_ms })
-            }
-            Alarm::BelowConfidence { p_success, needed } => {
-                json!({ "kind": "below_confidence", "p_success": p_success, "needed": needed })
-            }
-            Alarm::BeganAfterDeadline => json!({ "kind": "began_after_deadline" }),
-        })
-        .collect();
-    json!({
-        "now": now.to_string(),
-        "origin": a.origin.to_string(),
-        "now_ms": a.now_ms,
-        "steps_done": (0..sc.steps.len()).filter(|i| !sc.steps[*i].is_group() && a.done_ms[*i].is_some()).count(),
-        "running": running,
-        "downtime_began_ms": f.downtime_began_ms,
-        "point_of_no_return_in_ms": f.to_point_of_no_return_ms(),
-        "alarms": alarms,
-    })
 }

@@ -15,10 +15,11 @@ use rehearse_core::anchor::CalendarAnchor;
 use rehearse_core::conditional::Conditional;
 use rehearse_core::scenario::{DowntimeMark, Scenario, StepIdx, Work};
 use rehearse_core::time::SimDuration;
+use serde_json::{Value, json};
 
 use crate::actuals::{Actuals, ActualsError};
 use crate::engine::Plan;
-use crate::estimate::{Estimate, EstimateError, EstimateOptions, estimate};
+use crate::estimate::{Estimate, EstimateError, EstimateOptions, Gate, estimate};
 
 /// A forecast and what it was made from.
 #[derive(Clone, Debug)]
@@ -127,4 +128,49 @@ pub fn forecast(
         alarms.push(Alarm::BelowConfidence { p_success: estimate.p_success, needed });
     }
     Ok(Forecast { estimate, scenario, actuals, downtime_began_ms, alarms })
+}
+
+impl Forecast {
+    /// The `forecast` member of `forecast --json`: what the forecast was made
+    /// from (now, what is done and running) and the alarms.
+    pub fn to_json(&self, now: jiff::Timestamp) -> Value {
+        let f = self;
+        let sc = &f.scenario;
+        let a = &f.actuals;
+        let running: Vec<Value> = (0..sc.steps.len())
+            .filter(|i| !sc.steps[*i].is_group() && a.started_ms[*i].is_some() && a.done_ms[*i].is_none())
+            .map(|i| json!({ "step": sc.steps[i].id, "running_ms": a.now_ms - a.started_ms[i].unwrap_or(a.now_ms) }))
+            .collect();
+        let alarms: Vec<Value> = f
+            .alarms
+            .iter()
+            .map(|x| match x {
+                Alarm::PastP90 { step, elapsed_ms, p90_ms } => {
+                    json!({ "kind": "past_p90", "step": sc.step(*step).id, "running_ms": elapsed_ms, "p90_ms": p90_ms })
+                }
+                Alarm::BelowConfidence { p_success, needed } => {
+                    json!({ "kind": "below_confidence", "p_success": p_success, "needed": needed })
+                }
+                Alarm::BeganAfterDeadline => json!({ "kind": "began_after_deadline" }),
+            })
+            .collect();
+        json!({
+            "now": now.to_string(),
+            "origin": a.origin.to_string(),
+            "now_ms": a.now_ms,
+            "steps_done": (0..sc.steps.len()).filter(|i| !sc.steps[*i].is_group() && a.done_ms[*i].is_some()).count(),
+            "running": running,
+            "downtime_began_ms": f.downtime_began_ms,
+            "point_of_no_return_in_ms": f.to_point_of_no_return_ms(),
+            "alarms": alarms,
+        })
+    }
+}
+
+/// The whole `forecast --json` document: the `estimate --json` one (schema
+/// 3) of the forecast, with its `forecast` member.
+pub fn document(f: &Forecast, path: &str, gates: &[Gate], failed: &[&Gate], now: jiff::Timestamp) -> Value {
+    let mut v = crate::estimate::to_json(&f.estimate, &f.scenario, path, gates, failed);
+    v["forecast"] = f.to_json(now);
+    v
 }

@@ -10,6 +10,7 @@
 mod checkpoint;
 mod compare;
 mod gate;
+mod json;
 mod pass;
 mod pnr;
 mod rerun;
@@ -25,6 +26,7 @@ use rehearse_core::time::SimDuration;
 pub use self::checkpoint::{Checkpoint, Checkpoints};
 pub use self::compare::{Comparison, Diff, compare};
 pub use self::gate::{Gate, GateError, Metric, Op, failed};
+pub use self::json::{dated, to_json};
 pub use self::pnr::{PlanDeadline, PointOfNoReturn};
 pub use self::rerun::{Baseline, QuantileRun, baseline, gantt_runs};
 pub use self::stats::Bin;
