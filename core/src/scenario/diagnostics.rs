@@ -1,5 +1,5 @@
 //! Errors with places: every problem found in a scenario text, each with
-//! its line and column, and the did-you-mean hint for a misspelt name.
+//! its line and column.
 
 use std::fmt;
 
@@ -78,34 +78,6 @@ fn floor_char_boundary(text: &str, mut i: usize) -> usize {
         i -= 1;
     }
     i
-}
-
-/// The closest id by edit distance, if it is close enough to be a typo.
-///
-/// # Examples
-/// ```
-/// use rehearse_core::scenario::suggest;
-/// assert_eq!(suggest("bakup", &["backup", "restore"]), Some("backup"));
-/// assert_eq!(suggest("upload", &["backup"]), None);
-/// ```
-pub fn suggest<'a>(wanted: &str, ids: &[&'a str]) -> Option<&'a str> {
-    let best = ids.iter().map(|id| (edit_distance(wanted, id), *id)).min()?;
-    (best.0 <= 2.max(wanted.len() / 4)).then_some(best.1)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]

@@ -3,14 +3,14 @@
 //! effects), then the plan as a whole: no dependency cycle, and downtime
 //! that ends as often as it begins.
 
-use std::collections::BTreeMap;
 use std::ops::Range;
 
 use toml::Spanned;
 
 use super::Validator;
+use super::names::StepNames;
 use crate::replication::Role;
-use crate::scenario::diagnostics::{Diagnostic, suggest};
+use crate::scenario::diagnostics::Diagnostic;
 use crate::scenario::graph::{Graph, unmatched_downtime};
 use crate::scenario::model::{Anchor, Database, Dep, DowntimeMark, Step, StepIdx, Work};
 use crate::scenario::raw::RawStep;
@@ -22,28 +22,6 @@ struct RawDep {
     span: Range<usize>,
     anchor: Anchor,
     lag: SimDuration,
-}
-
-/// The steps' ids, gathered before anything else so that references can be
-/// resolved in any order.
-struct StepIds<'r> {
-    index: BTreeMap<String, usize>,
-    ids: Vec<&'r str>,
-}
-
-impl StepIds<'_> {
-    /// The step `id` names, or an error (with a did-you-mean) against step
-    /// `from`, whose `what` names it.
-    fn resolve(&self, v: &mut Validator<'_>, id: &str, span: &Range<usize>, from: &str, what: &str) -> Option<StepIdx> {
-        match self.index.get(id) {
-            Some(i) => Some(StepIdx(*i as u32)),
-            None => {
-                let hint = suggest(id, &self.ids).map(|s| format!("; did you mean `{s}`?")).unwrap_or_default();
-                v.error(span, Some(from), format!("{what} names unknown step `{id}`{hint}"));
-                None
-            }
-        }
-    }
 }
 
 /// Who holds whom, by step index.
@@ -96,9 +74,27 @@ impl Validator<'_> {
         Some((steps, roots))
     }
 
+    /// The step `id` names, or an error (with a did-you-mean) against step
+    /// `from`, whose `what` names it.
+    fn resolve(
+        &mut self,
+        ids: &StepNames<'_>,
+        id: &str,
+        span: &Range<usize>,
+        from: &str,
+        what: &str,
+    ) -> Option<StepIdx> {
+        let found = ids.find(id);
+        if found.is_none() {
+            let hint = ids.hint(id);
+            self.error(span, Some(from), format!("{what} names unknown step `{id}`{hint}"));
+        }
+        found
+    }
+
     /// Every id well formed and used once.
-    fn step_ids<'r>(&mut self, raw: &'r [RawStep]) -> StepIds<'r> {
-        let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    fn step_ids<'r>(&mut self, raw: &'r [RawStep]) -> StepNames<'r> {
+        let names = StepNames::new(raw.iter().map(|s| s.id.get_ref().as_str()).collect());
         for (i, s) in raw.iter().enumerate() {
             let id = s.id.get_ref();
             if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
@@ -108,22 +104,18 @@ impl Validator<'_> {
                     format!("step id {id:?} must be non-empty and use only letters, digits, '-', '_' and '.'"),
                 );
             }
-            match index.get(id) {
-                Some(first) => {
-                    let line = self.line_col(raw[*first].id.span().start).0;
-                    self.error(&s.id.span(), Some(id), format!("duplicate step id (first defined on line {line})"));
-                }
-                None => {
-                    index.insert(id.clone(), i);
-                }
+            let first = names.find(id).expect("every id is indexed").index();
+            if first != i {
+                let line = self.line_col(raw[first].id.span().start).0;
+                self.error(&s.id.span(), Some(id), format!("duplicate step id (first defined on line {line})"));
             }
         }
-        StepIds { index, ids: raw.iter().map(|s| s.id.get_ref().as_str()).collect() }
+        names
     }
 
     /// Parents resolved, children listed in file order, and depths, with
     /// cycles among parents reported.
-    fn nesting(&mut self, raw: &[RawStep], ids: &StepIds<'_>) -> Nesting {
+    fn nesting(&mut self, raw: &[RawStep], ids: &StepNames<'_>) -> Nesting {
         let n = raw.len();
         let mut parent: Vec<Option<StepIdx>> = vec![None; n];
         let mut children: Vec<Vec<StepIdx>> = vec![Vec::new(); n];
@@ -132,7 +124,7 @@ impl Validator<'_> {
                 let me = s.id.get_ref();
                 if p.get_ref() == me {
                     self.error(&p.span(), Some(me), "a step cannot be its own parent");
-                } else if let Some(pi) = ids.resolve(self, p.get_ref(), &p.span(), me, "parent") {
+                } else if let Some(pi) = self.resolve(ids, p.get_ref(), &p.span(), me, "parent") {
                     parent[i] = Some(pi);
                     children[pi.index()].push(StepIdx(i as u32));
                 }
@@ -145,10 +137,10 @@ impl Validator<'_> {
             while let Some(p) = cur {
                 if seen.contains(&p.index()) {
                     if p.index() == i {
-                        let chain: Vec<&str> = seen.iter().chain([&i]).map(|j| ids.ids[*j]).collect();
+                        let chain: Vec<&str> = seen.iter().chain([&i]).map(|j| ids.id(*j)).collect();
                         self.error(
                             &raw[i].id.span(),
-                            Some(ids.ids[i]),
+                            Some(ids.id(i)),
                             format!("parent cycle: {}", chain.join(" is inside ")),
                         );
                     }
@@ -165,7 +157,7 @@ impl Validator<'_> {
     /// Step `i`, its references resolved. Where something is wrong the
     /// step is still built, with a placeholder, so that the other steps
     /// are checked too; the caller drops the lot if any error was reported.
-    fn step(&mut self, i: usize, s: &RawStep, ids: &StepIds<'_>, nesting: &mut Nesting, db: &Database) -> Step {
+    fn step(&mut self, i: usize, s: &RawStep, ids: &StepNames<'_>, nesting: &mut Nesting, db: &Database) -> Step {
         let id = s.id.get_ref().clone();
         let is_group = !nesting.children[i].is_empty();
         let after = self.after(s, &id, ids);
@@ -221,7 +213,7 @@ impl Validator<'_> {
     }
 
     /// The step's `after` entries, each resolved and listed once.
-    fn after(&mut self, s: &RawStep, id: &str, ids: &StepIds<'_>) -> Vec<Dep> {
+    fn after(&mut self, s: &RawStep, id: &str, ids: &StepNames<'_>) -> Vec<Dep> {
         let mut after = Vec::new();
         for entry in &s.after {
             if let Some(d) = self.dep(entry, id) {
@@ -229,7 +221,7 @@ impl Validator<'_> {
                     self.error(&d.span, Some(id), "a step cannot come after itself");
                     continue;
                 }
-                if let Some(target) = ids.resolve(self, &d.id, &d.span, id, "after") {
+                if let Some(target) = self.resolve(ids, &d.id, &d.span, id, "after") {
                     if after.iter().any(|x: &Dep| x.step == target && x.anchor == d.anchor) {
                         self.error(&d.span, Some(id), format!("`{}` is listed twice in after", d.id));
                     }
