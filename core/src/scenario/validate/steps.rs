@@ -32,6 +32,26 @@ struct Nesting {
     depth: Vec<u32>,
 }
 
+/// The steps a parent cycle goes through, said from `cycle[k]` round to
+/// itself: "a is inside b is inside a". A long cycle is said by its first
+/// and last links only, so that each of its steps' errors stays short.
+fn parent_chain(cycle: &[usize], k: usize, ids: &StepNames<'_>) -> String {
+    const SAID: usize = 10;
+    let n = cycle.len();
+    let id = |i: usize| ids.id(cycle[(k + i) % n]);
+    if n <= 2 * SAID {
+        return (0..=n).map(id).collect::<Vec<_>>().join(" is inside ");
+    }
+    let head: Vec<&str> = (0..SAID).map(id).collect();
+    let tail: Vec<&str> = (n - SAID + 1..=n).map(id).collect();
+    format!(
+        "{} is inside ... ({} more) ... is inside {}",
+        head.join(" is inside "),
+        n - 2 * SAID + 1,
+        tail.join(" is inside ")
+    )
+}
+
 impl Validator<'_> {
     /// The steps and the top-level ones among them; `None` when an error
     /// was reported. Every step is checked before the plan as a whole, so
@@ -130,28 +150,57 @@ impl Validator<'_> {
                 }
             }
         }
-        let mut depth = vec![0u32; n];
-        for i in 0..n {
-            let mut seen = vec![i];
-            let mut cur = parent[i];
-            while let Some(p) = cur {
-                if seen.contains(&p.index()) {
-                    if p.index() == i {
-                        let chain: Vec<&str> = seen.iter().chain([&i]).map(|j| ids.id(*j)).collect();
-                        self.error(
-                            &raw[i].id.span(),
-                            Some(ids.id(i)),
-                            format!("parent cycle: {}", chain.join(" is inside ")),
-                        );
+        let depth = self.depths(raw, &parent, ids);
+        Nesting { parent, children, depth }
+    }
+
+    /// Each step's depth (0 for a top-level one), every step on a parent
+    /// cycle reported (each with the cycle read from itself). One walk up
+    /// from each step that stops at the first step already placed, so each
+    /// step is climbed through once, however deep the nesting.
+    fn depths(&mut self, raw: &[RawStep], parent: &[Option<StepIdx>], ids: &StepNames<'_>) -> Vec<u32> {
+        const UNPLACED: u32 = u32::MAX;
+        const CLIMBING: u32 = u32::MAX - 1;
+        let mut depth = vec![UNPLACED; parent.len()];
+        let mut path: Vec<usize> = Vec::new();
+        for i in 0..parent.len() {
+            // Up from `i` to a step already placed, a top-level step, or a
+            // step on this very climb: a cycle.
+            let mut cur = i;
+            loop {
+                match depth[cur] {
+                    UNPLACED => {
+                        depth[cur] = CLIMBING;
+                        path.push(cur);
+                        match parent[cur] {
+                            Some(p) => cur = p.index(),
+                            None => break,
+                        }
                     }
-                    break;
+                    CLIMBING => {
+                        let from = path.iter().position(|j| *j == cur).expect("on the climb");
+                        let cycle = &path[from..];
+                        for (k, &j) in cycle.iter().enumerate() {
+                            let chain = parent_chain(cycle, k, ids);
+                            self.error(&raw[j].id.span(), Some(ids.id(j)), format!("parent cycle: {chain}"));
+                        }
+                        // The steps of a cycle, and those in it, have no
+                        // depth; the plan is refused anyway.
+                        for &j in &path {
+                            depth[j] = 0;
+                        }
+                        path.clear();
+                        break;
+                    }
+                    _ => break,
                 }
-                seen.push(p.index());
-                depth[i] += 1;
-                cur = parent[p.index()];
+            }
+            // Down the climb: each step one deeper than its parent.
+            while let Some(j) = path.pop() {
+                depth[j] = parent[j].map_or(0, |p| depth[p.index()] + 1);
             }
         }
-        Nesting { parent, children, depth }
+        depth
     }
 
     /// Step `i`, its references resolved. Where something is wrong the
