@@ -18,7 +18,7 @@ mod raw;
 mod suggest;
 mod validate;
 
-pub use diagnostics::{Diagnostic, ScenarioError, line_col};
+pub use diagnostics::{Diagnostic, SHOWN_ERRORS, ScenarioError, line_col, n_errors};
 pub use graph::Graph;
 pub use model::{
     Anchor, Database, Decision, Dep, DowntimeMark, MAX_CHANGES_PER_HOUR, MAX_ROWS, MAX_SIZE_GB, MAX_SPAN, Meta, Scaled,
