@@ -18,6 +18,7 @@ mod library;
 mod outputs;
 mod props;
 mod replay;
+mod scale;
 mod shapes;
 mod store;
 mod streams;
