@@ -18,6 +18,8 @@ mod library;
 mod outputs;
 mod props;
 mod replay;
+mod scale;
+mod shapes;
 mod store;
 mod streams;
 mod support;

@@ -29,7 +29,7 @@ use rehearse_core::scenario::Scenario;
 
 pub use fold::{Effective, Fold, Refusal, check_all, effective, find_step, known_actions};
 pub use import::{Imported, import};
-pub use record::{Entry, Record, Replacement, Stamp};
+pub use record::{Entry, Record, Replacement, Stamp, StampError};
 pub use store::{KIND, is_log};
 
 use crate::actuals::{Actuals, Decided, Strike};
