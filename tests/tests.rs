@@ -6,6 +6,7 @@ mod browser;
 mod calendar;
 mod calibrate;
 mod cli;
+mod damage;
 mod data_upgrade;
 mod docs;
 mod engine;

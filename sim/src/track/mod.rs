@@ -275,17 +275,27 @@ pub fn verify(path: &Path) -> Result<Verification, TrackError> {
     let name = path.display().to_string();
     let n_read = stored.entries.len() as u64;
     if let Some((seq, why)) = stored.damage {
-        return Ok(Verification { verdict: Verdict::Corrupted { seq: Some(seq), why }, n_records: n_read });
+        return Ok(Verification {
+            verdict: Verdict::Corrupted { seq: Some(seq), table: None, why },
+            n_records: n_read,
+        });
     }
     let sc = match parse_scenario(&name, &stored.meta) {
         Ok(sc) => sc,
         Err(e) => {
-            return Ok(Verification { verdict: Verdict::Corrupted { seq: None, why: e.to_string() }, n_records: 0 });
+            return Ok(Verification {
+                verdict: Verdict::Corrupted { seq: None, table: Some("run_meta".into()), why: e.to_string() },
+                n_records: 0,
+            });
         }
     };
     if let Err((seq, why)) = check_all(&sc, &stored.entries) {
         return Ok(Verification {
-            verdict: Verdict::Corrupted { seq: Some(seq), why: format!("the record breaks the plan's order: {why}") },
+            verdict: Verdict::Corrupted {
+                seq: Some(seq),
+                table: None,
+                why: format!("the record breaks the plan's order: {why}"),
+            },
             n_records: seq,
         });
     }
