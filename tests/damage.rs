@@ -194,3 +194,37 @@ fn run_meta_edited_is_corrupted() {
         caught(sql, tampered(&upgrade, sql), "run_meta", says);
     }
 }
+
+/// A weekend log is checked whole too: every page zeroed in turn is
+/// corrupted (or, page 1, no SQLite file at all), and a table added is
+/// named.
+#[test]
+fn a_weekend_log_with_a_zeroed_page_is_corrupted() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("plan.toml");
+    std::fs::copy(crate::support::root().join("scenarios/ax2012-data-upgrade-dev.toml"), &plan).unwrap();
+    let log = dir.path().join("weekend.sqlite");
+    let log_s = log.to_str().unwrap();
+    let at = "2022-05-20T04:00:00+00:00";
+    for args in [&["init", plan.to_str().unwrap()][..], &["note", "all hands on deck"]] {
+        let out = rehearse(&[&["track", log_s], args, &["--at", at, "--by", "ana"]].concat());
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    }
+    assert_eq!(replay(&log).0, Some(0));
+    let bytes = std::fs::read(&log).unwrap();
+    let page_size = usize::from(u16::from_be_bytes([bytes[16], bytes[17]]));
+    for page in 0..bytes.len() / page_size {
+        let span = page * page_size..(page + 1) * page_size;
+        if bytes[span.clone()].iter().all(|b| *b == 0) {
+            continue;
+        }
+        let mut zeroed = bytes.clone();
+        zeroed[span].fill(0);
+        let copy = dir.path().join(format!("zeroed-{page}.sqlite"));
+        std::fs::write(&copy, &zeroed).unwrap();
+        let (code, text) = replay(&copy);
+        assert_eq!(code, Some(2), "page {}: {text}", page + 1);
+        assert!(text.contains("corrupted") || page == 0 && text.contains("neither a run store"), "{text}");
+    }
+    caught("a table added", tampered(&log, "CREATE TABLE notes (x)"), "notes", "a table `notes`");
+}

@@ -18,6 +18,7 @@ mod fuzz_regressions;
 mod library;
 mod outputs;
 mod props;
+mod read_only;
 mod replay;
 mod store;
 mod streams;

@@ -58,16 +58,20 @@ impl ReadOnly {
         Ok((ro, conn))
     }
 
-    /// Another connection to the store, opened as the first was.
+    /// Another connection to the store, opened as the first was; it waits
+    /// up to 10 s for a writer's lock (a WAL store's readers wait only
+    /// while it is being recovered).
     ///
     /// # Errors
     /// SQLite's.
     pub(crate) fn connect(&self) -> rusqlite::Result<Connection> {
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-        match &self.immutable {
-            None => Connection::open_with_flags(&self.path, flags),
-            Some(uri) => Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI),
-        }
+        let conn = match &self.immutable {
+            None => Connection::open_with_flags(&self.path, flags)?,
+            Some(uri) => Connection::open_with_flags(uri, flags | OpenFlags::SQLITE_OPEN_URI)?,
+        };
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        Ok(conn)
     }
 
     /// Whether the store had to be opened immutable.
