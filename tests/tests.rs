@@ -21,6 +21,7 @@ mod props;
 mod read_only;
 mod replay;
 mod store;
+mod store_errors;
 mod streams;
 mod support;
 mod tidy;

@@ -89,7 +89,7 @@ CREATE TABLE ReplicationStatus (
 /// Why the store could not be written or read.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{path}: {cause}")]
+    #[error("{path}: {cause}{}", io_hint(cause))]
     Sqlite { path: String, cause: rusqlite::Error },
     #[error("{path}: not a rehearse run store ({why})")]
     NotAStore { path: String, why: String },
@@ -113,6 +113,16 @@ pub enum StoreError {
     Closed { path: String },
     #[error("{path}: the store's writer thread panicked")]
     WriterPanicked { path: String },
+}
+
+/// What SQLite's "disk I/O error" means, which its words do not say.
+fn io_hint(e: &rusqlite::Error) -> &'static str {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::SystemIoFailure => {
+            " (the operating system refused a read or a write: the file too large, or its medium read-only or failing)"
+        }
+        _ => "",
+    }
 }
 
 /// Whether the file starts like a SQLite database.

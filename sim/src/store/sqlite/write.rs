@@ -7,9 +7,8 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use rehearse_core::event::EventRecord;
@@ -30,6 +29,13 @@ const ROWS_PER_INSERT: usize = 128;
 /// Batches handed to the writer thread and not yet written, at most.
 const QUEUED_BATCHES: usize = 2;
 
+/// Rows of a table, as SQL values.
+type Rows = Vec<Vec<Value>>;
+
+/// Where the writer thread halts: after this many batches, until the call
+/// returns.
+type Halt = (u64, Box<dyn FnOnce() + Send>);
+
 /// Encoded events not yet inserted.
 #[derive(Debug, Default)]
 struct Events {
@@ -45,11 +51,11 @@ struct Events {
 struct Batch {
     events: Events,
     /// DATAUPGRADESTATUS rows to upsert.
-    status: Vec<Vec<Value>>,
+    status: Rows,
     /// RELEASEUPDATESCRIPTSERRORLOG rows to append.
-    errors: Vec<Vec<Value>>,
+    errors: Rows,
     /// PostValidationInfo and ReplicationStatus, rewritten whole, if changed.
-    data: Option<(Vec<Vec<Value>>, Vec<Vec<Value>>)>,
+    data: Option<(Rows, Rows)>,
     /// The run's final status, on the last batch.
     close: Option<String>,
 }
@@ -71,8 +77,9 @@ pub struct SqliteWriter<'s> {
     /// Why the writer thread stopped, if it failed, and whether
     /// [`EventSink::record`] has returned it already.
     failed: Option<(Arc<StoreError>, bool)>,
-    /// Batches after which the writer thread halts (`u64::MAX`: never).
-    halt_after: Arc<AtomicU64>,
+    /// Where the writer thread halts, if it is to: see
+    /// [`SqliteWriter::halt_after_batches`].
+    halt: Arc<Mutex<Option<Halt>>>,
     /// The store's single-writer lock, released when the writer is dropped
     /// (after the writer thread has closed the connection: fields drop
     /// after `Drop::drop`).
@@ -140,14 +147,14 @@ impl<'s> SqliteWriter<'s> {
         tracing::info!(path = %name, "store created");
         let (to_writer, batches) = sync_channel(QUEUED_BATCHES);
         let (give_back, spare) = sync_channel(QUEUED_BATCHES + 1);
-        let halt_after = Arc::new(AtomicU64::new(u64::MAX));
+        let halt = Arc::new(Mutex::new(None));
         let writer = std::thread::Builder::new()
             .name("rehearse-store".into())
             .spawn({
                 let name = name.clone();
-                let halt_after = Arc::clone(&halt_after);
+                let halt = Arc::clone(&halt);
                 move || {
-                    write_batches(&name, &conn, &batches, &give_back, &halt_after)
+                    write_batches(&name, &conn, &batches, &give_back, &halt)
                         .map_err(|cause| StoreError::Sqlite { path: name.clone(), cause })
                 }
             })
@@ -163,18 +170,20 @@ impl<'s> SqliteWriter<'s> {
             spare,
             writer: Some(writer),
             failed: None,
-            halt_after,
+            halt,
             _lock: lock,
         })
     }
 
-    /// For crash tests: once `batches` batches are committed, the writer
-    /// thread says so on stderr (`store halted after N batches`) and stops
-    /// for good, so the run blocks with exactly that much in the store
-    /// until it is killed. A test waits for the line instead of racing the
+    /// For tests of a run stopped or failing mid-run: once `batches`
+    /// batches are committed, the writer thread calls `until` before it
+    /// writes any more (the binary says `store halted after N batches` on
+    /// stderr and waits for a line on its stdin, for ever if none comes),
+    /// so a test can kill the run with exactly that much in the store, or
+    /// change the store's place and let it go on, instead of racing the
     /// run with a clock.
-    pub fn halt_after_batches(&self, batches: u64) {
-        self.halt_after.store(batches, Ordering::Relaxed);
+    pub fn halt_after_batches(&self, batches: u64, until: impl FnOnce() + Send + 'static) {
+        *self.halt.lock().expect("no thread panics holding it") = Some((batches, Box::new(until)));
     }
 
     /// Hands the events so far and the changed projection rows to the
@@ -213,7 +222,7 @@ impl<'s> SqliteWriter<'s> {
             Some(Ok(Err(e))) => e,
             Some(Err(_)) => StoreError::WriterPanicked { path: self.path.clone() },
         };
-        tracing::warn!(path = %self.path, error = %failure, "the store's writer stopped");
+        tracing::info!(path = %self.path, error = %failure, "the store's writer stopped");
         self.failed = Some((Arc::new(failure), false));
     }
 
@@ -318,18 +327,19 @@ fn write_batches(
     conn: &Connection,
     batches: &Receiver<Batch>,
     give_back: &SyncSender<Events>,
-    halt_after: &AtomicU64,
+    halt: &Mutex<Option<Halt>>,
 ) -> rusqlite::Result<()> {
     let mut insert_many = String::from("INSERT INTO events (seq, at_ms, kind, payload, chain) VALUES ");
     for k in 0..ROWS_PER_INSERT {
         insert_many.push_str(if k == 0 { "(?,?,?,?,?)" } else { ",(?,?,?,?,?)" });
     }
     for (committed, mut batch) in batches.iter().enumerate() {
-        if committed as u64 == halt_after.load(Ordering::Relaxed) {
-            eprintln!("store halted after {committed} batches");
-            loop {
-                std::thread::park();
-            }
+        let mut halting = halt.lock().expect("no thread panics holding it");
+        if halting.as_ref().is_some_and(|(n, _)| *n == committed as u64)
+            && let Some((_, until)) = halting.take()
+        {
+            drop(halting);
+            until();
         }
         conn.execute_batch("BEGIN")?;
         insert_events(conn, &insert_many, &batch.events)?;
@@ -389,7 +399,7 @@ fn insert_events(conn: &Connection, insert_many: &str, events: &Events) -> rusql
 }
 
 /// PostValidationInfo's and ReplicationStatus's rows as they stand.
-fn data_rows(data: &DataProjection<'_>) -> (Vec<Vec<Value>>, Vec<Vec<Value>>) {
+fn data_rows(data: &DataProjection<'_>) -> (Rows, Rows) {
     (data.validation.values().map(|r| r.values()).collect(), data.replication.iter().map(|r| r.values()).collect())
 }
 
