@@ -184,3 +184,22 @@ fn a_directory_made_read_only_mid_run_does_not_stop_the_store() {
     assert_eq!(replayed.status.code(), Some(0), "{}", stdout(&replayed));
     assert!(stdout(&replayed).contains("events       60002 verified"), "{}", stdout(&replayed));
 }
+
+/// A store that cannot even be made (its scenario text alone is past the
+/// size limit) is not left half-made: no file, exit 2, the store named.
+#[test]
+fn a_store_that_cannot_be_made_leaves_no_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = long_plan(dir.path());
+    let db = dir.path().join("run.sqlite");
+    let out = Command::new("sh")
+        .args(["-c", r#"trap "" XFSZ; ulimit -f 200 && exec "$@""#, "sh", env!("CARGO_BIN_EXE_rehearse")])
+        .args(["run", s(&plan), "--db", s(&db)])
+        .stdout(Stdio::null())
+        .output()
+        .expect("sh runs");
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains(&format!("error: {}: disk I/O error", s(&db))), "{}", stderr(&out));
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+    assert_eq!(left, ["long.toml"], "nothing but the plan");
+}
