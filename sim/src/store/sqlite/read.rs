@@ -43,10 +43,11 @@ impl StoredRun {
     }
 }
 
-/// Reads a store, read-only, in one read transaction: SQLite's integrity
-/// check, the tables and indexes against those a store holds, the run's
-/// identity against its link, then the events and the projections. Damage
-/// found on the way is in [`StoredRun::damage`].
+/// Reads a store, read-only: SQLite's integrity check and the tables and
+/// indexes against those a store holds (on a thread of their own), and,
+/// in one read transaction, `run_meta` with the run's identity against its
+/// link, the projections and the events. Damage found on the way is in
+/// [`StoredRun::damage`] (the file's own first), with nothing else.
 ///
 /// # Errors
 /// Unreadable files and files that are not run stores.
@@ -67,43 +68,62 @@ pub fn read_store(path: &Path) -> Result<StoredRun, StoreError> {
         return Err(StoreError::NotAStore { path: name.clone(), why: "no `run_meta` or `events` table".into() });
     }
     let mut stored = StoredRun { immutable: ro.is_immutable(), ..StoredRun::default() };
+    // The file's own check (SQLite reads every page of it) on a thread of
+    // its own while the rest is read: its damage, if any, is the answer,
+    // before anything the rest found.
+    let (check, read) = std::thread::scope(|scope| {
+        let checking = scope.spawn(|| {
+            let conn = ro.connect()?;
+            check_file(&conn, &format!("{EVENT_TABLES}{PROJECTIONS}"))
+        });
+        let read = read_rest(&ro, &conn, &name, &mut stored);
+        (checking.join().expect("the check does not panic"), read)
+    });
+    let damage = match (check, read) {
+        (Ok(Some(d)), _) | (Ok(None), Ok(Err(d))) => Some(d),
+        (Err(e), _) if damaged(&e) => Some(Damage { table: None, why: format!("the file cannot be read: {e}") }),
+        (Err(e), _) => return Err(err(e)),
+        (Ok(None), Ok(Ok(()))) => None,
+        (Ok(None), Err(StoreError::Sqlite { cause, .. })) if damaged(&cause) => {
+            Some(Damage { table: None, why: format!("the file cannot be read: {cause}") })
+        }
+        (Ok(None), Err(e)) => return Err(e),
+    };
+    if let Some(d) = damage {
+        return Ok(StoredRun { damage: Some(d), immutable: stored.immutable, ..StoredRun::default() });
+    }
+    Ok(stored)
+}
+
+/// Reads `run_meta` (its identity checked), the projections and the
+/// events into `stored`; the damage found on the way, if any.
+fn read_rest(
+    ro: &ReadOnly,
+    conn: &Connection,
+    name: &str,
+    stored: &mut StoredRun,
+) -> Result<Result<(), Damage>, StoreError> {
+    let err = |cause| StoreError::Sqlite { path: name.to_string(), cause };
     // One snapshot for everything read on this connection; the events
     // read on others are those up to the last seq in it (they are only
     // ever appended), so a store being written reads as one moment of it.
     conn.execute_batch("BEGIN").map_err(err)?;
-    let read = (|| -> rusqlite::Result<Result<(), Damage>> {
-        if let Some(d) = check_file(&conn, &format!("{EVENT_TABLES}{PROJECTIONS}"))? {
-            return Ok(Err(d));
-        }
-        let mut stmt = conn.prepare("SELECT key, value FROM run_meta")?;
-        let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
-        for row in rows {
-            let (k, v) = row?;
-            stored.meta.insert(k, v);
-        }
-        stored.genesis = match genesis(&stored.meta) {
-            Ok(link) => link,
-            Err(d) => return Ok(Err(d)),
-        };
-        for (k, (table, order)) in TABLES.iter().enumerate() {
-            let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY {order}"))?;
-            let n = stmt.column_count();
-            let rows = stmt.query_map([], |r| (0..n).map(|i| r.get::<_, rusqlite::types::Value>(i)).collect())?;
-            stored.projections.0[k] = rows.collect::<rusqlite::Result<_>>()?;
-        }
-        Ok(Ok(()))
-    })();
-    match read {
-        Ok(Ok(())) => {}
-        Ok(Err(d)) => {
-            stored.damage = Some(d);
-            return Ok(stored);
-        }
-        Err(e) if damaged(&e) => {
-            stored.damage = Some(Damage { table: None, why: format!("the file cannot be read: {e}") });
-            return Ok(stored);
-        }
-        Err(e) => return Err(err(e)),
+    let mut stmt = conn.prepare("SELECT key, value FROM run_meta").map_err(err)?;
+    let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(err)?;
+    for row in rows {
+        let (k, v) = row.map_err(err)?;
+        stored.meta.insert(k, v);
+    }
+    stored.genesis = match genesis(&stored.meta) {
+        Ok(link) => link,
+        Err(d) => return Ok(Err(d)),
+    };
+    for (k, (table, order)) in TABLES.iter().enumerate() {
+        let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY {order}")).map_err(err)?;
+        let n = stmt.column_count();
+        let rows =
+            stmt.query_map([], |r| (0..n).map(|i| r.get::<_, rusqlite::types::Value>(i)).collect()).map_err(err)?;
+        stored.projections.0[k] = rows.collect::<rusqlite::Result<_>>().map_err(err)?;
     }
     // Each bound alone is a look-up in the seq index (with both in one
     // SELECT, or with count(*), SQLite reads the whole table).
@@ -113,11 +133,11 @@ pub fn read_store(path: &Path) -> Result<StoredRun, StoreError> {
         })
         .map_err(err)?;
     stored.events = match (lo, hi) {
-        (Some(lo), Some(hi)) => read_events(&ro, &name, lo, hi)?,
+        (Some(lo), Some(hi)) => read_events(ro, name, lo, hi)?,
         _ => StoredEvents::default(),
     };
     conn.execute_batch("COMMIT").map_err(err)?;
-    Ok(stored)
+    Ok(Ok(()))
 }
 
 /// Reads the events with seq in `lo..=hi`, in seq order, split into ranges
