@@ -1,12 +1,16 @@
 //! `store`: the event store's speed. Append (events per second into SQLite:
 //! encoding, hash chain, batched inserts; goal at least 1 million/s) and
-//! replay (events per second read back, chain verified, parsed, on all
-//! cores as `rehearse replay` does; goal at least 2 million/s).
+//! replay (events per second read back and checked as `rehearse replay`
+//! checks a store before it re-simulates: SQLite's integrity check, the
+//! tables, the identity, the chain verified and parsed on all cores, the
+//! projections rebuilt and compared; goal at least 2 million/s). Beside
+//! them, what SQLite's `integrity_check` and `quick_check` cost alone.
 //!
 //! Run: `cargo bench --bench store`
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use rehearse_core::{Calendar, EventRecord, Mode, Scenario};
+use rehearse_sim::store::projection::{DataProjection, StatusProjection, Tables};
 use rehearse_sim::store::sqlite::{SqliteWriter, read_store, verify_stored};
 use rehearse_sim::{EventSink, MemorySink, Plan, RunOptions, Simulator};
 
@@ -66,11 +70,28 @@ fn store(c: &mut Criterion) {
     group.bench_function("replay-sqlite", |b| {
         b.iter(|| {
             let stored = read_store(&db).unwrap();
-            let (records, damage) = verify_stored(&scenario, &stored.events);
+            assert!(stored.damage.is_none());
+            let (records, damage) = verify_stored(&scenario, &stored.genesis, &stored.events);
             assert!(damage.is_none());
             assert_eq!(records.len(), N_EVENTS);
+            let (mut status, mut data) = (StatusProjection::new(&scenario, cal), DataProjection::new(&scenario, cal));
+            for r in &records {
+                status.apply(r);
+                data.apply(r);
+            }
+            assert_eq!(stored.projections.first_difference(&Tables::rebuilt(&status, &data)), None);
         })
     });
+    for pragma in ["integrity_check", "quick_check"] {
+        group.bench_function(pragma.replace('_', "-"), |b| {
+            b.iter(|| {
+                let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+                let conn = rusqlite::Connection::open_with_flags(&db, flags).unwrap();
+                let ok: String = conn.query_row(&format!("PRAGMA {pragma}"), [], |r| r.get(0)).unwrap();
+                assert_eq!(ok, "ok");
+            })
+        });
+    }
     group.finish();
 }
 

@@ -140,8 +140,10 @@ pub struct RunArgs {
     #[arg(long, requires = "db")]
     pub force: bool,
 
-    /// For crash tests: the store's writer stops for good after N committed
-    /// batches and says so on stderr, so a test can kill the run then.
+    /// For crash and I/O error tests: the store's writer halts after N
+    /// committed batches and says so on stderr, until a line comes on stdin
+    /// (for good if none does), so a test can kill the run then, or change
+    /// the store's place and let it go on.
     #[arg(long, value_name = "N", requires = "db", hide = true)]
     pub halt_store_after_batches: Option<u64>,
 

@@ -3,9 +3,8 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use anyhow::{Context, Result};
-use rehearse_core::{Calendar, Scenario};
-use rehearse_sim::replay::{self, Verdict};
+use anyhow::Result;
+use rehearse_sim::replay::{self, ReplayReport, Verdict};
 use rehearse_sim::store::{self, sqlite};
 use serde_json::json;
 
@@ -13,7 +12,6 @@ use crate::cli::ReplayArgs;
 use crate::load;
 
 pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
-    let mut out = std::io::stdout().lock();
     let path = &args.file;
     if !path.exists() {
         anyhow::bail!("cannot read {}: no such file", path.display());
@@ -21,25 +19,17 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
     if sqlite::is_sqlite(path) && rehearse_sim::track::is_log(path) {
         return crate::track::replay(path, args.json);
     }
-    let (scenario, text, records, damage, calendar, stored_rows, status) = if sqlite::is_sqlite(path) {
-        let stored = sqlite::read_store(path)?;
-        let text = stored
-            .meta
-            .get("scenario_text")
-            .with_context(|| format!("{}: the store holds no scenario", path.display()))?
-            .clone();
-        let origin = format!("{} (stored scenario)", path.display());
-        let scenario = Scenario::parse(&text, &origin).map_err(crate::load::Invalid)?;
-        let calendar = stored
-            .meta
-            .get("calendar_start")
-            .and_then(|s| Calendar::parse(s).ok())
-            .unwrap_or_else(crate::run::store_epoch);
-        let (records, damage) = sqlite::verify_stored(&scenario, &stored.events);
-        let status = stored.meta.get("status").cloned();
-        (scenario, text, records, damage, calendar, Some(stored), status)
+    let (report, status, immutable) = if sqlite::is_sqlite(path) {
+        let r = replay::replay_store(path)?;
+        (r.report, r.status, r.immutable)
     } else {
         let Some(scenario_path) = &args.scenario else {
+            if std::fs::read(path).is_ok_and(|bytes| bytes.contains(&0)) {
+                anyhow::bail!(
+                    "{}: neither a run store (it does not begin as a SQLite file: its first page is damaged, or it is another file) nor a JSON Lines log",
+                    path.display()
+                );
+            }
             anyhow::bail!(
                 "{}: a JSON Lines log does not hold its scenario; name it with --scenario FILE",
                 path.display()
@@ -49,16 +39,18 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
         let log = load::read_text(path)?;
         let read = store::read_jsonl_prefix(&log, &scenario);
         let calendar = scenario.meta.start.unwrap_or_else(crate::run::store_epoch);
-        (scenario, text, read.records, read.damage, calendar, None, None)
+        let digest = rehearse_sim::digest(&text);
+        (replay::replay(&scenario, digest, &read.records, read.damage, calendar, None), None, false)
     };
-    let digest = rehearse_sim::digest(&text);
-    let projections = stored_rows.as_ref().map_or_else(Default::default, |s| replay::StoredProjections {
-        status: Some(&s.status_rows),
-        validation: s.validation_rows.as_deref(),
-        replication: s.replication_rows.as_deref(),
-    });
-    let report = replay::replay(&scenario, digest, &records, damage, calendar, projections);
-    let n_violations = report.state.violations().len();
+    print(args, &report, status.as_deref(), immutable)
+}
+
+/// Prints the verdict; the exit code it calls for.
+fn print(args: &ReplayArgs, report: &ReplayReport, status: Option<&str>, immutable: bool) -> Result<ExitCode> {
+    let mut out = std::io::stdout().lock();
+    let path = &args.file;
+    let violations = report.state.as_ref().map_or(&[][..], |s| s.violations());
+    let n_violations = violations.len();
     let (verdict, code) = match &report.verdict {
         // The store is sound and re-simulates, but the run it holds broke
         // invariants: as `run` on the same run, that is a failed check.
@@ -71,25 +63,41 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
         ),
         Verdict::Ok => ("OK".to_string(), 0),
         Verdict::Incomplete { n_valid } => (format!("incomplete: a valid prefix of {n_valid} events"), 1),
-        Verdict::Corrupted { seq: Some(seq), why } => (format!("corrupted at seq {seq}: {why}"), 2),
-        Verdict::Corrupted { seq: None, why } => (format!("corrupted: {why}"), 2),
+        Verdict::Corrupted { seq: Some(seq), why, .. } => (format!("corrupted at seq {seq}: {why}"), 2),
+        Verdict::Corrupted { seq: None, table: Some(table), why } => (format!("corrupted: table `{table}`: {why}"), 2),
+        Verdict::Corrupted { seq: None, table: None, why } => (format!("corrupted: {why}"), 2),
         Verdict::Diverged { seq, logged, simulated } => {
             (format!("diverged at seq {seq}:\n  logged:      {logged}\n  re-simulated: {simulated}"), 1)
         }
     };
-    let outcome = report.state.finished.map(|(_, o)| o.to_string());
+    let outcome = report.state.as_ref().and_then(|s| s.finished).map(|(_, o)| o.to_string());
     if args.json {
+        let (word, table) = match &report.verdict {
+            Verdict::Ok if n_violations > 0 => ("violations", None),
+            Verdict::Ok => ("ok", None),
+            Verdict::Incomplete { .. } => ("incomplete", None),
+            Verdict::Corrupted { table, .. } => ("corrupted", table.as_deref()),
+            Verdict::Diverged { .. } => ("diverged", None),
+        };
+        let seq = match &report.verdict {
+            Verdict::Corrupted { seq, .. } => *seq,
+            Verdict::Diverged { seq, .. } => Some(*seq),
+            _ => None,
+        };
         writeln!(
             out,
             "{}",
             serde_json::to_string_pretty(&json!({
                 "file": path.display().to_string(),
-                "verdict": match report.verdict { Verdict::Ok if n_violations > 0 => "violations", Verdict::Ok => "ok", Verdict::Incomplete { .. } => "incomplete", Verdict::Corrupted { .. } => "corrupted", Verdict::Diverged { .. } => "diverged" },
+                "verdict": word,
                 "message": verdict,
+                "seq": seq,
+                "table": table,
                 "events": report.n_events,
                 "outcome": outcome,
-                "violations": report.state.violations().iter().map(|v| v.to_string()).collect::<Vec<_>>(),
+                "violations": violations.iter().map(|v| v.to_string()).collect::<Vec<_>>(),
                 "status_rows": report.status_rows,
+                "read_immutable": immutable,
             }))?
         )?;
     } else {
@@ -101,10 +109,13 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
         if let Some(s) = status {
             writeln!(out, "store status {s}")?;
         }
+        if immutable {
+            writeln!(out, "read         immutable (the store's place cannot be written)")?;
+        }
         if report.status_rows > 0 {
             writeln!(out, "projection   DATAUPGRADESTATUS: {} rows", report.status_rows)?;
         }
-        for v in report.state.violations() {
+        for v in violations {
             writeln!(out, "violation    {v}")?;
         }
     }

@@ -96,7 +96,17 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
             let cal = calendar.unwrap_or_else(store_epoch);
             let writer = SqliteWriter::create(path, &scenario, cal, &meta)?;
             if let Some(n) = args.halt_store_after_batches {
-                writer.halt_after_batches(n);
+                // A test's hook: it waits for this line, then kills the run
+                // or changes the store's place and sends a line to go on.
+                writer.halt_after_batches(n, move || {
+                    eprintln!("store halted after {n} batches");
+                    let mut line = String::new();
+                    if matches!(std::io::stdin().read_line(&mut line), Ok(0) | Err(_)) {
+                        loop {
+                            std::thread::park();
+                        }
+                    }
+                });
             }
             Some(writer)
         }
@@ -108,16 +118,13 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
     // place of a good one.
     let (result, stream_hash) = match &args.events {
         Some(path) => {
-            let tmp = output::temp_beside(path)?;
+            let tmp = Located { path, inner: output::temp_beside(path)? };
             let mut writer = JsonlWriter::new(BufWriter::new(tmp), &scenario);
             let result = sim.run(&opts, &mut Tee(&mut memory, &mut Tee(&mut writer, &mut db)));
             let hash = writer.hash();
             if result.is_ok() {
-                let tmp = writer
-                    .into_inner()
-                    .into_inner()
-                    .map_err(|e| anyhow::anyhow!("writing {}: {}", path.display(), e.error()))?;
-                crate::output::persist(tmp, path)?;
+                let tmp = writer.into_inner().into_inner().map_err(|e| anyhow::anyhow!("{}", e.error()))?;
+                crate::output::persist(tmp.inner, path)?;
             }
             (result, hash)
         }
@@ -135,8 +142,13 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
             s
         }
         Err(e) => {
-            if let Some(db) = db {
-                db.close(&format!("stopped: {e}"))?;
+            // The run's error first (a failure of the store's is one, named
+            // by its path); the store keeps what it committed, and a failure
+            // of its own while closing, not said yet, is said after it.
+            if let Some(db) = db
+                && let Err(closing) = db.close(&format!("stopped: {e}"))
+            {
+                return Err(anyhow::Error::new(closing).context(e.to_string()));
             }
             return Err(e.into());
         }
@@ -201,4 +213,27 @@ fn refuse_clobbering(args: &RunArgs) -> Result<()> {
 /// The calendar a store uses when the run has none: the simulated epoch.
 pub fn store_epoch() -> Calendar {
     Calendar::parse("1970-01-01T00:00:00").expect("a valid date")
+}
+
+/// A writer whose errors name the file it writes (`--events`: a temporary
+/// file beside `path`, renamed over it once the run succeeded).
+struct Located<'p, W> {
+    path: &'p std::path::Path,
+    inner: W,
+}
+
+impl<W: Write> Write for Located<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.inner.write(buf).map_err(|e| self.locate(e))
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush().map_err(|e| self.locate(e))
+    }
+}
+
+impl<W> Located<'_, W> {
+    fn locate(&self, e: std::io::Error) -> std::io::Error {
+        std::io::Error::new(e.kind(), format!("{}: {e}", self.path.display()))
+    }
 }

@@ -418,8 +418,11 @@ pub fn replay(path: &Path, json: bool) -> Result<ExitCode> {
             ),
             1,
         ),
-        Verdict::Corrupted { seq: Some(seq), why } => ("corrupted", format!("corrupted at seq {seq}: {why}"), 2),
-        Verdict::Corrupted { seq: None, why } => ("corrupted", format!("corrupted: {why}"), 2),
+        Verdict::Corrupted { seq: Some(seq), why, .. } => ("corrupted", format!("corrupted at seq {seq}: {why}"), 2),
+        Verdict::Corrupted { seq: None, table: Some(table), why } => {
+            ("corrupted", format!("corrupted: table `{table}`: {why}"), 2)
+        }
+        Verdict::Corrupted { seq: None, table: None, why } => ("corrupted", format!("corrupted: {why}"), 2),
         Verdict::Diverged { seq, .. } => ("diverged", format!("diverged at seq {seq}"), 1),
     };
     let mut out = std::io::stdout().lock();

@@ -14,7 +14,7 @@ use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
 use rehearse_core::{Calendar, Scenario, ScenarioDigest};
-use rehearse_sim::replay::{self, StoredProjections};
+use rehearse_sim::replay;
 use rehearse_sim::store::{self, Chain, GENESIS};
 
 const TEXT: &str = include_str!("../../scenarios/ax2012-go-live.toml");
@@ -64,7 +64,7 @@ fn read(log: &str) {
     if let Some(e) = &read.damage {
         let _ = e.to_string();
     }
-    let report = replay::replay(scenario, *digest, &read.records, read.damage, *calendar, StoredProjections::default());
+    let report = replay::replay(scenario, *digest, &read.records, read.damage, *calendar, None);
     let _ = format!("{report:?}");
 }
 

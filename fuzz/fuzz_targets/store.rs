@@ -1,7 +1,8 @@
 //! Fuzz target: any bytes as a SQLite run store, read as `rehearse replay`
-//! reads one: `read_store`, the stored scenario, `verify_stored`, then the
-//! verdict (fold, projections against the stored ones, re-simulation).
-//! Whatever the file holds, each must answer, never panic.
+//! reads one (`replay_store`: the file's integrity, its tables, the run's
+//! identity, the events, the projections, re-simulation), then its parts:
+//! `read_store`, the stored scenario (or a fallback), `verify_stored`, and
+//! the verdict. Whatever the file holds, each must answer, never panic.
 #![no_main]
 
 use std::path::PathBuf;
@@ -9,7 +10,7 @@ use std::sync::LazyLock;
 
 use libfuzzer_sys::fuzz_target;
 use rehearse_core::{Calendar, Scenario};
-use rehearse_sim::replay::{self, StoredProjections};
+use rehearse_sim::replay;
 use rehearse_sim::store::sqlite;
 
 const FALLBACK_TEXT: &str = include_str!("../../scenarios/hotfix.toml");
@@ -34,6 +35,7 @@ fuzz_target!(|data: &[u8]| {
     }
     std::fs::write(path, data).expect("the temporary directory is writable");
     let _ = sqlite::is_store(path);
+    let _ = format!("{:?}", replay::replay_store(path));
     let stored = match sqlite::read_store(path) {
         Ok(stored) => stored,
         Err(e) => {
@@ -47,7 +49,7 @@ fuzz_target!(|data: &[u8]| {
         Some(s) => (s, text.unwrap_or_default()),
         None => (&*FALLBACK, FALLBACK_TEXT),
     };
-    let (records, damage) = sqlite::verify_stored(scenario, &stored.events);
+    let (records, damage) = sqlite::verify_stored(scenario, &stored.genesis, &stored.events);
     if let Some(e) = &damage {
         let _ = e.to_string();
     }
@@ -56,11 +58,7 @@ fuzz_target!(|data: &[u8]| {
         .get("calendar_start")
         .and_then(|s| Calendar::parse(s).ok())
         .unwrap_or_else(|| Calendar::parse("1970-01-01T00:00:00").expect("a valid date"));
-    let projections = StoredProjections {
-        status: Some(&stored.status_rows),
-        validation: stored.validation_rows.as_deref(),
-        replication: stored.replication_rows.as_deref(),
-    };
+    let projections = Some(&stored.projections);
     let report = replay::replay(scenario, rehearse_sim::digest(text), &records, damage, calendar, projections);
     let _ = format!("{report:?}");
 });

@@ -42,6 +42,8 @@ pub enum SimError {
     Stalled { waiting: Vec<String> },
     #[error("writing events: {0}")]
     Sink(std::io::Error),
+    #[error(transparent)]
+    Backend(#[from] backend::BackendError),
 }
 
 /// The fingerprint of a scenario text: the first 64 bits of its SHA-256.

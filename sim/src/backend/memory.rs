@@ -4,7 +4,7 @@
 use rehearse_core::Scenario;
 use rehearse_core::data::{Effect, TableData, checksum, converted_after, table_unit};
 
-use super::{Backend, ReplicaState, Replicate, TableSnapshot};
+use super::{Backend, BackendError, ReplicaState, Replicate, TableSnapshot};
 
 /// One table's replication: the source rows at its start (`base`), the
 /// changes written and applied since, the rows written since the run began.
@@ -66,7 +66,7 @@ impl Backend for MemoryBackend {
         "memory"
     }
 
-    fn reset(&mut self, scenario: &Scenario) {
+    fn reset(&mut self, scenario: &Scenario) -> Result<(), BackendError> {
         self.source.clear();
         self.source.extend(scenario.database.tables.iter().map(|t| TableData { rows: t.rows, converted: 0 }));
         self.has_target = false;
@@ -79,11 +79,12 @@ impl Backend for MemoryBackend {
         self.publications = 0;
         self.snapshot_applied = false;
         self.stopped = false;
+        Ok(())
     }
 
-    fn apply(&mut self, effect: Effect, share: f64, _fault: Option<&str>) {
+    fn apply(&mut self, effect: Effect, share: f64, _fault: Option<&str>) -> Result<(), BackendError> {
         if share < 1.0 && effect != Effect::Upgrade {
-            return;
+            return Ok(());
         }
         match effect {
             Effect::RestorePoint => {
@@ -107,39 +108,41 @@ impl Backend for MemoryBackend {
             }
             Effect::Validate => {}
         }
+        Ok(())
     }
 
-    fn rollback(&mut self) {
+    fn rollback(&mut self) -> Result<(), BackendError> {
         if self.has_restore_point {
             self.source.clone_from(&self.restore_point);
         }
         self.attached = false;
         self.stopped = true;
+        Ok(())
     }
 
-    fn counts_match(&self) -> bool {
-        match self.target() {
+    fn counts_match(&self) -> Result<bool, BackendError> {
+        Ok(match self.target() {
             Some(target) => self.source.iter().zip(target).all(|(s, t)| s.rows == t.rows),
             None => self.source.iter().all(|s| s.rows == 0),
-        }
+        })
     }
 
     fn n_tables(&self) -> usize {
         self.source.len()
     }
 
-    fn snapshot(&self, table: usize) -> TableSnapshot {
+    fn snapshot(&self, table: usize) -> Result<TableSnapshot, BackendError> {
         let s = self.source[table];
         let t = self.target().map(|t| t[table]).unwrap_or_default();
-        TableSnapshot {
+        Ok(TableSnapshot {
             source_rows: s.rows,
             source_checksum: checksum(table as u32, s),
             target_rows: t.rows,
             target_checksum: if self.target().is_some() { checksum(table as u32, t) } else { 0 },
-        }
+        })
     }
 
-    fn replicate(&mut self, op: Replicate<'_>) {
+    fn replicate(&mut self, op: Replicate<'_>) -> Result<(), BackendError> {
         match op {
             Replicate::Start { publications } => {
                 self.ensure_target();
@@ -182,10 +185,11 @@ impl Backend for MemoryBackend {
                 self.target[table] = self.source[table];
             }
         }
+        Ok(())
     }
 
-    fn replica(&self, table: usize) -> ReplicaState {
+    fn replica(&self, table: usize) -> Result<ReplicaState, BackendError> {
         let a = self.articles[table];
-        ReplicaState { written: a.total_written, backlog: a.written - a.applied }
+        Ok(ReplicaState { written: a.total_written, backlog: a.written - a.applied })
     }
 }

@@ -55,27 +55,61 @@ pub struct ReplicaState {
     pub backlog: u64,
 }
 
+/// Why a data model failed: the SQLite model's databases are in memory,
+/// so this is SQLite running out of memory (or of the pages it was
+/// allowed), never bad input. The statement names the database and table.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    #[error("the SQLite data model failed on `{statement}`: {cause}")]
+    Sqlite { statement: String, cause: rusqlite::Error },
+}
+
 /// A data model. Every model must report the same snapshots for the same
 /// sequence of calls: the event stream cannot depend on which one ran.
+/// Each call that reads or writes the model's data may fail
+/// ([`BackendError`]); the run then stops with that error.
 pub trait Backend {
     /// The model's name, recorded with stored runs.
     fn name(&self) -> &'static str;
     /// Back to the scenario's starting data: the source as declared, no
     /// target, no restore point.
-    fn reset(&mut self, scenario: &Scenario);
+    ///
+    /// # Errors
+    /// The model's.
+    fn reset(&mut self, scenario: &Scenario) -> Result<(), BackendError>;
     /// Applies an effect. `share` is the share of the step's work done: 1
     /// when it completed, less when a fault stopped it (only the upgrade
     /// does work part-way; the other effects happen all at once, or not).
     /// `fault` is the catalogue id of the fault that stopped it, if any.
-    fn apply(&mut self, effect: Effect, share: f64, fault: Option<&str>);
+    ///
+    /// # Errors
+    /// The model's.
+    fn apply(&mut self, effect: Effect, share: f64, fault: Option<&str>) -> Result<(), BackendError>;
     /// Point-in-time restore of the source to its restore point (if one was
     /// taken) and the swap back: the target environment lets go of it.
-    fn rollback(&mut self);
+    ///
+    /// # Errors
+    /// The model's.
+    fn rollback(&mut self) -> Result<(), BackendError>;
     /// Whether every table's target count equals its source count.
-    fn counts_match(&self) -> bool;
+    ///
+    /// # Errors
+    /// The model's.
+    fn counts_match(&self) -> Result<bool, BackendError>;
     fn n_tables(&self) -> usize;
-    fn snapshot(&self, table: usize) -> TableSnapshot;
+    /// A table's counts and checksums on both sides.
+    ///
+    /// # Errors
+    /// The model's.
+    fn snapshot(&self, table: usize) -> Result<TableSnapshot, BackendError>;
     /// Replication: see [`Replicate`].
-    fn replicate(&mut self, op: Replicate<'_>);
-    fn replica(&self, table: usize) -> ReplicaState;
+    ///
+    /// # Errors
+    /// The model's.
+    fn replicate(&mut self, op: Replicate<'_>) -> Result<(), BackendError>;
+    /// A table's replication.
+    ///
+    /// # Errors
+    /// The model's.
+    fn replica(&self, table: usize) -> Result<ReplicaState, BackendError>;
 }

@@ -36,7 +36,7 @@ impl Simulator<'_, '_> {
                 // A snapshot started again starts the replication again.
                 self.sync_replication(i, at, false, out)?;
                 let plan = self.plan.rep.as_ref().expect("compiled with the replication");
-                self.backend.replicate(Replicate::Start { publications: &plan.publications });
+                self.backend.replicate(Replicate::Start { publications: &plan.publications })?;
                 self.replicating = true;
                 self.snapshot_started = at;
                 let mut draws = draws;
@@ -100,9 +100,9 @@ impl Simulator<'_, '_> {
             } else {
                 ((applied_total * per_hour as f64 / rep.changes_per_hour as f64) as u64).min(written)
             };
-            let before = self.backend.replica(t);
-            self.backend.replicate(Replicate::Changes { table: t, written, applied });
-            let after = self.backend.replica(t);
+            let before = self.backend.replica(t)?;
+            self.backend.replicate(Replicate::Changes { table: t, written, applied })?;
+            let after = self.backend.replica(t)?;
             if after != before {
                 let step = StepIdx(i as u32);
                 out.emit(
@@ -135,12 +135,12 @@ impl Simulator<'_, '_> {
         if let Some(rp) = self.plan.rep.as_ref() {
             match role {
                 Some(Role::Snapshot) => {
-                    self.backend.replicate(Replicate::SnapshotApplied);
+                    self.backend.replicate(Replicate::SnapshotApplied)?;
                     changed = true;
                 }
                 Some(Role::NoPkTables) => {
                     for &t in &rp.no_pk {
-                        self.backend.replicate(Replicate::CopyWhole { table: t });
+                        self.backend.replicate(Replicate::CopyWhole { table: t })?;
                     }
                     changed = true;
                 }
@@ -155,11 +155,11 @@ impl Simulator<'_, '_> {
                     changed = false;
                 }
                 if share >= 1.0 {
-                    let matched = self.backend.counts_match();
+                    let matched = self.backend.counts_match()?;
                     out.emit(at, Event::RecordCountsValidated { step: StepIdx(i as u32), matched })?;
                 }
             } else if share >= 1.0 || e == Effect::Upgrade {
-                self.backend.apply(e, share, fault);
+                self.backend.apply(e, share, fault)?;
                 changed = true;
             }
         }
@@ -174,7 +174,7 @@ impl Simulator<'_, '_> {
             return out.skip(at, self.backend.n_tables() as u64);
         }
         for t in 0..self.backend.n_tables() {
-            let s = self.backend.snapshot(t);
+            let s = self.backend.snapshot(t)?;
             out.emit(
                 at,
                 Event::TableChanged {

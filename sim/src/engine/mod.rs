@@ -252,7 +252,7 @@ impl<'p, 's> Simulator<'p, 's> {
     ) -> Result<(), SimError> {
         let silent = !sink.wants_events();
         self.first_drawn = false;
-        if silent && self.straight(opts, summary) {
+        if silent && self.straight(opts, summary)? {
             self.shadow(opts, summary);
             return sink.finish().map_err(SimError::Sink);
         }
@@ -268,7 +268,7 @@ impl<'p, 's> Simulator<'p, 's> {
     ) -> Result<(), SimError> {
         let plan = self.plan;
         let n = plan.scenario.steps.len();
-        self.reset(opts);
+        self.reset(opts)?;
         let mut out = Emitter { silent: !sink.wants_events(), sink, seq: 0, max_events: opts.limits.max_events };
         let mut run = RunTrack {
             downtime_intervals: std::mem::take(&mut summary.downtime_intervals),
@@ -439,7 +439,7 @@ impl<'p, 's> Simulator<'p, 's> {
         }
         // The users' changes until now, then the restore.
         self.sync_replication(i, at, false, out)?;
-        self.backend.rollback();
+        self.backend.rollback()?;
         self.emit_tables(i, at, out)?;
         out.emit(at, Event::RollbackCompleted)?;
         // The original environment is back online: users are let back in.
@@ -450,7 +450,7 @@ impl<'p, 's> Simulator<'p, 's> {
         Ok(Outcome::RolledBack)
     }
 
-    fn reset(&mut self, opts: &RunOptions) {
+    fn reset(&mut self, opts: &RunOptions) -> Result<(), SimError> {
         let plan = self.plan;
         self.agenda.clear();
         self.inserted = 0;
@@ -465,11 +465,12 @@ impl<'p, 's> Simulator<'p, 's> {
         self.site_persistent.fill(false);
         self.snapshot_started = 0;
         self.replicating = false;
-        self.backend.reset(plan.scenario);
+        self.backend.reset(plan.scenario)?;
         self.duration_base = rng::StreamBase::new(opts.seed, opts.run, Purpose::StepDuration);
         self.fault_base = rng::StreamBase::new(opts.seed, opts.run, Purpose::Fault);
         self.draw_first(opts);
         self.switch_sites(opts);
+        Ok(())
     }
 
     fn start(

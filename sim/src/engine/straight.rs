@@ -28,6 +28,8 @@ use rehearse_core::fault::{Action, FaultIdx};
 use rehearse_core::scenario::{DowntimeMark, StepIdx, Work};
 use rehearse_core::time::SimTime;
 
+use crate::SimError;
+
 use super::path::{self, committed_path};
 use super::plan::{Csr, Edge, Node, Site};
 use super::sites::SiteDraws;
@@ -197,17 +199,20 @@ impl Simulator<'_, '_> {
     /// faults that strike one step only make it try again (see
     /// `tried_again`), writing the summary the engine would. Returns false
     /// when the run needs the engine, which then writes the whole summary.
-    pub(super) fn straight(&mut self, opts: &RunOptions, summary: &mut RunSummary) -> bool {
+    ///
+    /// # Errors
+    /// The data model's, resetting it.
+    pub(super) fn straight(&mut self, opts: &RunOptions, summary: &mut RunSummary) -> Result<bool, SimError> {
         self.first_drawn = false; // a new run
         let plan = self.plan;
-        let Some(sp) = &plan.straight else { return false };
+        let Some(sp) = &plan.straight else { return Ok(false) };
         let sc = plan.scenario;
         let n = sc.steps.len();
         if sp.n_events > opts.limits.max_events {
-            return false;
+            return Ok(false);
         }
         let random = match (opts.mode, &opts.faults) {
-            (_, FaultMode::Scripted(_) | FaultMode::Swarm) => return false,
+            (_, FaultMode::Scripted(_) | FaultMode::Swarm) => return Ok(false),
             (Mode::Median, _) => false,
             (Mode::Random, _) => true,
         };
@@ -225,7 +230,7 @@ impl Simulator<'_, '_> {
                 }
                 if SiteDraws::new(fault_base, plan.site_keys[site.index()], 1).fire() < probability {
                     match struck {
-                        Some(j) if j != i => return false,
+                        Some(j) if j != i => return Ok(false),
                         _ => struck = Some(i),
                     }
                 }
@@ -241,7 +246,7 @@ impl Simulator<'_, '_> {
             None => None,
             Some(i) => match self.tried_again(i, opts, summary) {
                 Some((ms, attempts)) => Some((i, ms, attempts)),
-                None => return false,
+                None => return Ok(false),
             },
         };
         // Node times and causes, in dependency order.
@@ -288,7 +293,7 @@ impl Simulator<'_, '_> {
         let now = sc.roots.iter().map(|r| end(r.index())).max().unwrap_or(0);
         let n_events = emit::plain_run_events(n, sp.downtime_marks, summary.injected.len());
         if now > opts.limits.max_time.as_ms() || n_events > opts.limits.max_events {
-            return false; // the engine reports which step ran past it
+            return Ok(false); // the engine reports which step ran past it
         }
 
         summary.downtime_intervals.clear();
@@ -313,8 +318,8 @@ impl Simulator<'_, '_> {
         super::finish_summary(summary, plan, opts, Outcome::Committed, now, downtime_open, n_events);
         // The data model as the engine leaves it: as it began (the plan
         // changes no data).
-        self.backend.reset(sc);
-        true
+        self.backend.reset(sc)?;
+        Ok(true)
     }
 
     /// In debug builds, a straight run is run again through the engine and
@@ -437,7 +442,7 @@ mod tests {
                     let opts = RunOptions { seed: 11, run, mode, faults: faults.clone(), limits: Limits::default() };
                     let want = engine(&mut a, &opts).unwrap();
                     let mut got = RunSummary::blank(&opts, plan.digest());
-                    let took = b.straight(&opts, &mut got);
+                    let took = b.straight(&opts, &mut got).unwrap();
                     let one_step = want.injected.iter().all(|s| s.step == want.injected[0].step);
                     let only_again = want.recoveries.iter().all(|r| matches!(r.2, Action::Retry | Action::Resume));
                     let plain = want.injected.iter().all(|s| {
@@ -525,7 +530,7 @@ then = "resume"
             let opts = RunOptions { run, ..RunOptions::new(3, Mode::Random) };
             let want = engine(&mut a, &opts).unwrap();
             let mut got = RunSummary::blank(&opts, plan.digest());
-            if b.straight(&opts, &mut got) {
+            if b.straight(&opts, &mut got).unwrap() {
                 assert_eq!(got, want, "run {run}");
                 straight += 1;
                 resumed += usize::from(want.recoveries.iter().any(|r| r.2 == Action::Resume));

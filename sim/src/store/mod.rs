@@ -6,8 +6,9 @@
 //! (`{"seq":..,"at":..,"event":{..}}`, fields in declaration order). Each
 //! stored event also carries `chain`: the first 16 bytes of
 //! SHA-256(previous chain ‖ canonical encoding), starting from 16 zero
-//! bytes. A changed, dropped or reordered event breaks the chain at that
-//! event, in either format.
+//! bytes in a JSON Lines log, from the run's identity in a SQLite store. A
+//! changed, dropped or reordered event breaks the chain at that event, in
+//! either format.
 
 pub mod projection;
 pub mod sqlite;
@@ -45,8 +46,15 @@ pub struct Encoder<'s> {
 }
 
 impl<'s> Encoder<'s> {
+    /// An encoder whose chain starts from zeros (a JSON Lines log's).
     pub fn new(scenario: &'s Scenario) -> Self {
-        Encoder { scenario, buf: Vec::with_capacity(160), chain: GENESIS }
+        Self::after(scenario, GENESIS)
+    }
+
+    /// An encoder whose chain starts from `link` (a run store's starts from
+    /// the run's identity).
+    pub fn after(scenario: &'s Scenario, link: Chain) -> Self {
+        Encoder { scenario, buf: Vec::with_capacity(160), chain: link }
     }
 
     /// The canonical encoding of `rec` and its chain link.
@@ -161,7 +169,14 @@ pub struct Verifier<'s> {
 }
 
 impl<'s> Verifier<'s> {
+    /// A verifier of a chain that starts from zeros (a JSON Lines log's).
     pub fn new(scenario: &'s Scenario) -> Self {
+        Self::after(scenario, GENESIS)
+    }
+
+    /// A verifier of a chain that starts from `link` (a run store's: the
+    /// run's identity).
+    pub fn after(scenario: &'s Scenario, link: Chain) -> Self {
         Verifier {
             steps: scenario
                 .steps
@@ -175,7 +190,7 @@ impl<'s> Verifier<'s> {
                 .enumerate()
                 .map(|(i, f)| ((f.id.len(), f.id.as_str()), FaultIdx(i as u32)))
                 .collect(),
-            chain: GENESIS,
+            chain: link,
         }
     }
 

@@ -1,6 +1,8 @@
 //! Projections of the event stream into the tables the documentation
 //! queries: `DBUPGRADE.DATAUPGRADESTATUS` (StartTime, EndTime, Steps,
-//! SubSteps, Status) and `RELEASEUPDATESCRIPTSERRORLOG`.
+//! SubSteps, Status), `RELEASEUPDATESCRIPTSERRORLOG`, `PostValidationInfo`
+//! and `ReplicationStatus`; their rows as SQL values ([`Tables`]), as a
+//! store holds them and as `replay` rebuilds them from the events.
 //!
 //! A runbook step marked `records_status = true` records one row per step
 //! two levels below it; `Steps` is the name of the step in between (PreReqs,
@@ -12,6 +14,7 @@ use std::collections::BTreeMap;
 use rehearse_core::event::{Event, EventRecord};
 use rehearse_core::scenario::Scenario;
 use rehearse_core::time::{Calendar, SimTime};
+use rusqlite::types::Value;
 
 /// One row of DATAUPGRADESTATUS. Times are kept as simulated times and
 /// written out ([`StatusProjection::format`]) only when the row is stored.
@@ -24,10 +27,6 @@ pub struct StatusRow {
     pub status: &'static str,
 }
 
-/// A DATAUPGRADESTATUS row as text, as stored: (StartTime, EndTime, Steps,
-/// SubSteps, Status).
-pub type StatusRowText = (Option<String>, Option<String>, String, String, String);
-
 /// One row of RELEASEUPDATESCRIPTSERRORLOG.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScriptErrorRow {
@@ -35,6 +34,13 @@ pub struct ScriptErrorRow {
     pub steps: String,
     pub substeps: String,
     pub message: String,
+}
+
+impl ScriptErrorRow {
+    /// The row as stored: (CREATEDDATETIME, STEPS, SUBSTEPS, MESSAGE).
+    pub fn values(&self) -> Vec<Value> {
+        [&self.created, &self.steps, &self.substeps, &self.message].map(|s| Value::Text(s.clone())).into()
+    }
 }
 
 /// Per step, its DATAUPGRADESTATUS (Steps, SubSteps), if a `records_status`
@@ -133,6 +139,22 @@ impl<'s> StatusProjection<'s> {
         self.calendar.format(at)
     }
 
+    /// Step `step`'s row as stored: (StartTime, EndTime, Steps, SubSteps,
+    /// Status).
+    ///
+    /// # Panics
+    /// If the step has no row.
+    pub fn values(&self, step: u32) -> Vec<Value> {
+        let row = &self.rows[&step];
+        vec![
+            Value::Text(self.format(row.start)),
+            row.end.map_or(Value::Null, |e| Value::Text(self.format(e))),
+            Value::Text(row.steps.clone()),
+            Value::Text(row.substeps.clone()),
+            Value::Text(row.status.to_string()),
+        ]
+    }
+
     /// The steps whose rows changed since the last call (deduplicated).
     pub fn take_dirty(&mut self) -> Vec<u32> {
         let mut d = std::mem::take(&mut self.dirty);
@@ -154,24 +176,20 @@ pub struct ValidationRow {
     pub step: String,
 }
 
-/// A `PostValidationInfo` row as text, as stored.
-pub type ValidationRowText = (String, i64, i64, String, String, String);
-
 impl ValidationRow {
-    pub fn text(&self) -> ValidationRowText {
-        (
-            self.table.clone(),
-            self.source_rows as i64,
-            self.target_rows as i64,
-            self.result.to_string(),
-            self.validated_at.clone(),
-            self.step.clone(),
-        )
+    /// The row as stored: (TableName, SourceRecordCount,
+    /// TargetRecordCount, Result, ValidatedAt, Step).
+    pub fn values(&self) -> Vec<Value> {
+        vec![
+            Value::Text(self.table.clone()),
+            Value::Integer(self.source_rows as i64),
+            Value::Integer(self.target_rows as i64),
+            Value::Text(self.result.to_string()),
+            Value::Text(self.validated_at.clone()),
+            Value::Text(self.step.clone()),
+        ]
     }
 }
-
-/// A `ReplicationStatus` row as text, as stored.
-pub type ReplicationRowText = (String, String, i64, String, Option<String>, Option<i64>);
 
 /// One row of `ReplicationStatus`, like the toolkit's `rs` report: a
 /// publication, its tables and rows, where it stands and since when, and
@@ -187,15 +205,17 @@ pub struct ReplicationRow {
 }
 
 impl ReplicationRow {
-    pub fn text(&self) -> ReplicationRowText {
-        (
-            self.publication.clone(),
-            self.tables.clone(),
-            self.rows as i64,
-            self.state.to_string(),
-            self.since.clone(),
-            self.backlog.map(|b| b as i64),
-        )
+    /// The row as stored: (Publication, Tables, Rows, State, Since,
+    /// BacklogChanges).
+    pub fn values(&self) -> Vec<Value> {
+        vec![
+            Value::Text(self.publication.clone()),
+            Value::Text(self.tables.clone()),
+            Value::Integer(self.rows as i64),
+            Value::Text(self.state.to_string()),
+            self.since.clone().map_or(Value::Null, Value::Text),
+            self.backlog.map_or(Value::Null, |b| Value::Integer(b as i64)),
+        ]
     }
 }
 
@@ -350,4 +370,78 @@ impl<'s> DataProjection<'s> {
     pub fn take_dirty(&mut self) -> bool {
         std::mem::take(&mut self.dirty)
     }
+}
+
+/// The projection tables of a run store, in the order they are checked,
+/// each with the order its rows are read and compared in: by key, and the
+/// error log (no key) in the order it was written.
+pub const TABLES: [(&str, &str); 4] = [
+    ("DATAUPGRADESTATUS", "Steps, SubSteps"),
+    ("RELEASEUPDATESCRIPTSERRORLOG", "rowid"),
+    ("PostValidationInfo", "TableName"),
+    ("ReplicationStatus", "Publication"),
+];
+
+/// The rows of each projection table ([`TABLES`], in that order) as SQL
+/// values: as a store holds them, or as its events give them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Tables(pub [Vec<Vec<Value>>; 4]);
+
+impl Tables {
+    /// The tables as the events folded into `status` and `data` give them,
+    /// rows in [`TABLES`]' orders (text compares as SQLite's `BINARY`
+    /// does, byte by byte).
+    pub fn rebuilt(status: &StatusProjection<'_>, data: &DataProjection<'_>) -> Tables {
+        let mut by_name: Vec<(&str, &str, u32)> =
+            status.rows.iter().map(|(step, r)| (r.steps.as_str(), r.substeps.as_str(), *step)).collect();
+        by_name.sort_unstable();
+        let mut validation: Vec<&ValidationRow> = data.validation.values().collect();
+        validation.sort_by(|a, b| a.table.cmp(&b.table));
+        let mut replication: Vec<&ReplicationRow> = data.replication.iter().collect();
+        replication.sort_by(|a, b| a.publication.cmp(&b.publication));
+        Tables([
+            by_name.iter().map(|(.., step)| status.values(*step)).collect(),
+            status.errors.iter().map(ScriptErrorRow::values).collect(),
+            validation.into_iter().map(ValidationRow::values).collect(),
+            replication.into_iter().map(ReplicationRow::values).collect(),
+        ])
+    }
+
+    /// Where the stored tables (`self`) first differ from those the events
+    /// give (`rebuilt`): the table's name and what differs, row by row.
+    pub fn first_difference(&self, rebuilt: &Tables) -> Option<(&'static str, String)> {
+        for (k, (table, _)) in TABLES.iter().enumerate() {
+            let (stored, want) = (&self.0[k], &rebuilt.0[k]);
+            let Some(i) = (0..stored.len().max(want.len())).find(|&i| stored.get(i) != want.get(i)) else { continue };
+            let why = match (stored.get(i), want.get(i)) {
+                (Some(s), Some(_)) if stored.len() > want.len() && stored[i + 1..] == want[i..] => {
+                    format!("holds a row the events do not give: {}", show(s))
+                }
+                (Some(_), Some(w)) if stored.len() < want.len() && stored[i..] == want[i + 1..] => {
+                    format!("lacks a row the events give: {}", show(w))
+                }
+                (Some(s), Some(w)) => format!("row {} is {}, the events give {}", i + 1, show(s), show(w)),
+                (Some(s), None) => format!("holds a row the events do not give: {}", show(s)),
+                (None, Some(w)) => format!("lacks a row the events give: {}", show(w)),
+                (None, None) => unreachable!("i is below one of the lengths"),
+            };
+            return Some((table, why));
+        }
+        None
+    }
+}
+
+/// A row as SQL would write it: `('a', NULL, 3)`.
+fn show(row: &[Value]) -> String {
+    let cells: Vec<String> = row
+        .iter()
+        .map(|v| match v {
+            Value::Null => "NULL".to_string(),
+            Value::Integer(i) => i.to_string(),
+            Value::Real(r) => r.to_string(),
+            Value::Text(t) => format!("'{}'", t.replace('\'', "''")),
+            Value::Blob(b) => format!("x'{}'", crate::sink::hex(b)),
+        })
+        .collect();
+    format!("({})", cells.join(", "))
 }

@@ -58,6 +58,8 @@ pub enum TrackError {
     Breaks { record: String, seq: u64, what: String, why: Box<Refusal> },
     #[error("{file}:{line}: {message}")]
     Export { file: String, line: usize, message: String },
+    #[error(transparent)]
+    Store(Box<crate::store::sqlite::StoreError>),
 }
 
 /// The zone a plan's times are in: its anchor's, if it has one.
@@ -310,30 +312,47 @@ pub struct Verification {
     pub n_records: u64,
 }
 
-/// Verifies the log at `path`: the chain, each row's place and columns,
-/// the scenario text against the first record, and every record against
-/// the plan and the records before it. OK; incomplete when an import was
-/// cut short (the records it wrote are sound: import the export again to
-/// finish); corrupted at the first damage.
+/// Verifies the log at `path`: the file as a whole (SQLite's integrity
+/// check, no tables but a log's), the chain, each row's place and
+/// columns, the scenario text against the first record, and every record
+/// against the plan and the records before it. OK; incomplete when an
+/// import was cut short (the records it wrote are sound: import the export
+/// again to finish); corrupted at the first damage.
 ///
 /// # Errors
 /// Files that cannot be read or are not weekend logs.
 pub fn verify(path: &Path) -> Result<Verification, TrackError> {
-    let stored = store::read(path)?;
+    let stored = match store::read_checked(path)? {
+        store::Read::Stored(stored) => stored,
+        store::Read::Damaged(d) => {
+            let verdict = Verdict::Corrupted { seq: None, table: d.table, why: d.why };
+            return Ok(Verification { verdict, n_records: 0 });
+        }
+    };
     let name = path.display().to_string();
     let n_read = stored.entries.len() as u64;
     if let Some((seq, why)) = stored.damage {
-        return Ok(Verification { verdict: Verdict::Corrupted { seq: Some(seq), why }, n_records: n_read });
+        return Ok(Verification {
+            verdict: Verdict::Corrupted { seq: Some(seq), table: None, why },
+            n_records: n_read,
+        });
     }
     let sc = match parse_scenario(&name, &stored.meta) {
         Ok(sc) => sc,
         Err(e) => {
-            return Ok(Verification { verdict: Verdict::Corrupted { seq: None, why: e.to_string() }, n_records: 0 });
+            return Ok(Verification {
+                verdict: Verdict::Corrupted { seq: None, table: Some("run_meta".into()), why: e.to_string() },
+                n_records: 0,
+            });
         }
     };
     if let Err((seq, why)) = check_all(&sc, &stored.entries) {
         return Ok(Verification {
-            verdict: Verdict::Corrupted { seq: Some(seq), why: format!("the record breaks the plan's order: {why}") },
+            verdict: Verdict::Corrupted {
+                seq: Some(seq),
+                table: None,
+                why: format!("the record breaks the plan's order: {why}"),
+            },
             n_records: seq,
         });
     }

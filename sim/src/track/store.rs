@@ -12,7 +12,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use super::TrackError;
 use super::record::{Entry, Record};
-use crate::store::sqlite::{EVENT_TABLES, has_event_tables};
+use crate::store::sqlite::{Damage, EVENT_TABLES, ReadOnly, check_file, has_event_tables};
 use crate::store::{Chain, GENESIS, chain_next};
 
 /// `run_meta`'s `kind` for a weekend log.
@@ -26,6 +26,15 @@ pub struct Stored {
     pub entries: Vec<Entry>,
     pub chain: Chain,
     pub damage: Option<(u64, String)>,
+}
+
+/// A log read back read-only, after the file as a whole was checked.
+#[derive(Clone, Debug)]
+pub enum Read {
+    Stored(Stored),
+    /// SQLite's integrity check fails, or the file holds other tables than
+    /// a log's: nothing else was read.
+    Damaged(Damage),
 }
 
 /// The export an import that did not finish was reading: the log's
@@ -196,15 +205,20 @@ fn check_opened(meta: &BTreeMap<String, String>, first: Option<&Entry>) -> Optio
         .then(|| (0, "the stored scenario text is not the one the log was opened with (its SHA-256 differs)".into()))
 }
 
-/// Opens the existing file at `path` (`flags` plus no mutex), waiting up
-/// to 10 s for another writer's lock; the connection and the path as
-/// errors name it.
-fn connect(path: &Path, flags: OpenFlags) -> Result<(Connection, String), TrackError> {
+/// Opens the existing file at `path` (read-only, immutable where its place
+/// cannot be written, or read-write), waiting up to 10 s for another
+/// writer's lock; the connection and the path as errors name it.
+fn connect(path: &Path, write: bool) -> Result<(Connection, String), TrackError> {
     let name = path.display().to_string();
     if !path.exists() {
         return Err(TrackError::Missing { path: name });
     }
-    let conn = Connection::open_with_flags(path, flags | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(sqlite_err(&name))?;
+    let conn = if write {
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        Connection::open_with_flags(path, flags).map_err(sqlite_err(&name))?
+    } else {
+        ReadOnly::open(path).map_err(|e| TrackError::Store(Box::new(e)))?.1
+    };
     conn.busy_timeout(std::time::Duration::from_secs(10)).map_err(sqlite_err(&name))?;
     Ok((conn, name))
 }
@@ -214,8 +228,24 @@ fn connect(path: &Path, flags: OpenFlags) -> Result<(Connection, String), TrackE
 /// # Errors
 /// Files that cannot be read, or are not weekend logs.
 pub fn read(path: &Path) -> Result<Stored, TrackError> {
-    let (conn, name) = connect(path, OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let (conn, name) = connect(path, false)?;
     read_conn(&conn, &name)
+}
+
+/// Reads a log, read-only, in one read transaction, after checking the
+/// file as a whole: SQLite's integrity check, and no tables but a log's.
+///
+/// # Errors
+/// Files that cannot be read, or are not weekend logs.
+pub fn read_checked(path: &Path) -> Result<Read, TrackError> {
+    let (conn, name) = connect(path, false)?;
+    conn.execute_batch("BEGIN").map_err(sqlite_err(&name))?;
+    if let Some(d) = check_file(&conn, EVENT_TABLES).map_err(sqlite_err(&name))? {
+        return Ok(Read::Damaged(d));
+    }
+    let stored = read_conn(&conn, &name)?;
+    conn.execute_batch("COMMIT").map_err(sqlite_err(&name))?;
+    Ok(Read::Stored(stored))
 }
 
 /// A log open for writing: a write transaction is held from [`Writer::begin`]
@@ -233,7 +263,7 @@ impl Writer {
     /// A missing file, another file, a damaged log (nothing is written to
     /// one), SQLite errors.
     pub fn open(path: &Path) -> Result<Writer, TrackError> {
-        let (conn, name) = connect(path, OpenFlags::SQLITE_OPEN_READ_WRITE)?;
+        let (conn, name) = connect(path, true)?;
         // What happened on the weekend cannot be made again: every commit
         // is on disk before the command says it is recorded.
         conn.execute_batch("PRAGMA synchronous=FULL").map_err(sqlite_err(&name))?;
@@ -294,9 +324,7 @@ impl Writer {
 
 /// Whether `path` is a SQLite file whose `run_meta` says weekend log.
 pub fn is_log(path: &Path) -> bool {
-    let Ok(conn) =
-        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-    else {
+    let Ok((_, conn)) = ReadOnly::open(path) else {
         return false;
     };
     conn.query_row("SELECT value FROM run_meta WHERE key = 'kind'", [], |r| r.get::<_, String>(0))

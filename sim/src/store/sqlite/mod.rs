@@ -7,12 +7,20 @@
 //! leaves every committed batch readable, and a reader (`rehearse sql`) can
 //! query a run while it is still being written.
 //!
-//! The rooms: `write` (the writer and its thread), `read` (a store read
-//! back, in ranges of seq side by side), `verify` (the chain and the
-//! columns outside it, on all cores), `query` (read-only SQL). This file
-//! holds what they share: the schema, the error, and what tells a store
-//! from another file.
+//! The run's identity (every `run_meta` row but `status`) is the chain's
+//! first link: the events chain from it, so an edit of `run_meta` breaks
+//! the chain as an edit of an event does.
+//!
+//! The rooms: `write` (the writer and its thread), `open` (read-only,
+//! immutable where the place cannot be written), `read` (a store read
+//! back, in ranges of seq side by side), `check` (the file as a whole:
+//! SQLite's integrity check, the tables, the identity), `verify` (the
+//! chain and the columns outside it, on all cores), `query` (read-only
+//! SQL). This file holds what they share: the schema, the error, and what
+//! tells a store from another file.
 
+mod check;
+mod open;
 mod query;
 mod read;
 mod verify;
@@ -21,12 +29,15 @@ mod write;
 use std::io;
 use std::path::Path;
 
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::Connection;
 
-pub use query::{QueryResult, query, truncate_events};
+pub use check::{Damage, STORE_FORMAT, identity_link};
+pub(crate) use check::{check_file, damaged};
+pub(crate) use open::ReadOnly;
+pub use query::{QueryResult, query};
 pub use read::{StoredEvents, StoredRun, link, read_store};
 pub use verify::verify_stored;
-pub use write::SqliteWriter;
+pub use write::{SqliteWriter, truncate_events};
 
 /// The event tables: the run's identity (`run_meta`) and the chained
 /// events. The weekend log (`track`) keeps the same layout.
@@ -42,7 +53,7 @@ CREATE TABLE events (
 ";
 
 /// The projections a run store adds beside [`EVENT_TABLES`].
-const PROJECTIONS: &str = "
+pub(crate) const PROJECTIONS: &str = "
 CREATE TABLE DATAUPGRADESTATUS (
     StartTime TEXT,
     EndTime TEXT,
@@ -78,7 +89,7 @@ CREATE TABLE ReplicationStatus (
 /// Why the store could not be written or read.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("{path}: {cause}")]
+    #[error("{path}: {cause}{}", io_hint(cause))]
     Sqlite { path: String, cause: rusqlite::Error },
     #[error("{path}: not a rehearse run store ({why})")]
     NotAStore { path: String, why: String },
@@ -92,6 +103,26 @@ pub enum StoreError {
     QueryStopped { path: String, rows: usize },
     #[error("{path}: the query returns more than {max_rows} rows")]
     TooManyRows { path: String, max_rows: usize },
+    #[error(
+        "{path}: its write-ahead log {wal} cannot be read where it is (SQLite needs to make a `-shm` file beside it, and this place is read-only); copy the store and its -wal to a writable directory"
+    )]
+    WalUnreadable { path: String, wal: String },
+    #[error("{0}")]
+    Scenario(Box<rehearse_core::scenario::ScenarioError>),
+    #[error("{path}: the store was closed")]
+    Closed { path: String },
+    #[error("{path}: the store's writer thread panicked")]
+    WriterPanicked { path: String },
+}
+
+/// What SQLite's "disk I/O error" means, which its words do not say.
+fn io_hint(e: &rusqlite::Error) -> &'static str {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::SystemIoFailure => {
+            " (the operating system refused a read or a write: the file too large, or its medium read-only or failing)"
+        }
+        _ => "",
+    }
 }
 
 /// Whether the file starts like a SQLite database.
@@ -108,9 +139,7 @@ pub fn is_store(path: &Path) -> bool {
     if !is_sqlite(path) {
         return false;
     }
-    let Ok(conn) =
-        Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-    else {
+    let Ok((_, conn)) = ReadOnly::open(path) else {
         return false;
     };
     has_event_tables(&conn).unwrap_or(false)

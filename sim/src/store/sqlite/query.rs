@@ -1,11 +1,9 @@
-//! SQL on a store, read-only, and the one write tools may make to a store
-//! after its run: cutting it short.
+//! SQL on a store, read-only (immutable where its place cannot be
+//! written).
 
 use std::path::Path;
 
-use rusqlite::{Connection, OpenFlags};
-
-use super::StoreError;
+use super::{ReadOnly, StoreError};
 
 /// SQLite instructions between two calls of a query's `stop` check.
 const OPS_PER_CHECK: i32 = 10_000;
@@ -29,22 +27,21 @@ pub fn query(
     let name = path.display().to_string();
     let err = |source| StoreError::Sqlite { path: name.clone(), cause: source };
     let io_err = |cause| StoreError::Io { path: name.clone(), cause };
-    // Opened by path, never through a URI built from it: a name with `?`,
+    // Opened by path, never through a URI built by hand: a name with `?`,
     // `#` or `%` in it is a file name, not a query string or an escape
-    // (`pct%41.sqlite` must not open `pctA.sqlite`). The attached copy
-    // inherits the connection's read-only flags; its name is made absolute
-    // so that it can never begin with `file:`.
+    // (`pct%41.sqlite` must not open `pctA.sqlite`); an immutable open's URI
+    // escapes every such byte. The attached copy inherits the connection's
+    // read-only flags; its name is made absolute so that it can never begin
+    // with `file:`.
     let absolute = path.canonicalize().map_err(io_err)?;
-    let attach = absolute.to_str().ok_or_else(|| StoreError::NotAStore {
+    let absolute = absolute.to_str().ok_or_else(|| StoreError::NotAStore {
         path: name.clone(),
         why: "its path is not valid UTF-8, which SQLite cannot attach".into(),
     })?;
-    let mut conn =
-        Connection::open_with_flags(&absolute, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-            .map_err(err)?;
+    let (ro, mut conn) = ReadOnly::open(Path::new(absolute))?;
     conn.progress_handler(OPS_PER_CHECK, Some(stop)).map_err(err)?;
     conn.execute_batch("PRAGMA query_only = ON").map_err(err)?;
-    conn.execute("ATTACH DATABASE ?1 AS DBUPGRADE", [attach]).map_err(err)?;
+    conn.execute("ATTACH DATABASE ?1 AS DBUPGRADE", [ro.attach_name(absolute)]).map_err(err)?;
     let mut stmt = conn.prepare(sql).map_err(err)?;
     // Refused before it runs, not when it writes: `VACUUM INTO` fails on the
     // read-only connection only after it has created its output file.
@@ -89,19 +86,4 @@ pub fn query(
 pub struct QueryResult {
     pub columns: Vec<String>,
     pub rows: Vec<Vec<Option<String>>>,
-}
-
-/// Deletes every event with seq >= `keep` (what a run killed after `keep`
-/// events leaves behind). For tests and tools that rehearse damage.
-///
-/// # Errors
-/// SQLite errors.
-pub fn truncate_events(path: &Path, keep: u64) -> Result<(), StoreError> {
-    let name = path.display().to_string();
-    let conn = Connection::open(path).map_err(|cause| StoreError::Sqlite { path: name.clone(), cause })?;
-    conn.execute("DELETE FROM events WHERE seq >= ?1", [keep as i64])
-        .map_err(|cause| StoreError::Sqlite { path: name.clone(), cause })?;
-    conn.execute("UPDATE run_meta SET value = 'running' WHERE key = 'status'", [])
-        .map_err(|cause| StoreError::Sqlite { path: name, cause })?;
-    Ok(())
 }

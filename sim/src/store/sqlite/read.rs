@@ -5,52 +5,125 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use rusqlite::{Connection, OpenFlags};
+use rehearse_core::time::Calendar;
+use rusqlite::Connection;
 
 use super::super::Chain;
-use super::super::projection::{ReplicationRowText, StatusRowText, ValidationRowText};
-use super::{StoreError, in_parallel, threads_for};
+use super::super::projection::{TABLES, Tables};
+use super::check::genesis;
+use super::{Damage, EVENT_TABLES, PROJECTIONS, ReadOnly, StoreError, check_file, damaged, in_parallel, threads_for};
 
 /// A run read back from a store.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct StoredRun {
     pub meta: BTreeMap<String, String>,
+    /// The link the events chain from: the run's identity, as `run_meta`
+    /// records it and checked against its other rows.
+    pub genesis: Chain,
     /// The stored events, in seq order.
     pub events: StoredEvents,
-    pub status_rows: Vec<StatusRowText>,
-    /// The stored PostValidationInfo (by table name) and ReplicationStatus
-    /// (by publication), if the store has them.
-    pub validation_rows: Option<Vec<ValidationRowText>>,
-    pub replication_rows: Option<Vec<ReplicationRowText>>,
+    /// The projection tables as stored.
+    pub projections: Tables,
+    /// Damage outside the events (the file, its tables, `run_meta`): when
+    /// there is some, nothing after it was read.
+    pub damage: Option<Damage>,
+    /// Whether the store had to be opened immutable (it sits where nothing
+    /// can be written).
+    pub immutable: bool,
 }
 
-/// Reads a store (read-only).
+impl StoredRun {
+    /// The calendar the run's projections are dated with.
+    ///
+    /// # Errors
+    /// A `calendar_start` row missing or not a date.
+    pub fn calendar(&self) -> Result<Calendar, Damage> {
+        let start = self.meta.get("calendar_start").map_or("", String::as_str);
+        Calendar::parse(start).map_err(|e| Damage::in_table("run_meta", format!("`calendar_start` {start:?}: {e}")))
+    }
+}
+
+/// Reads a store, read-only: SQLite's integrity check and the tables and
+/// indexes against those a store holds (on a thread of their own), and,
+/// in one read transaction, `run_meta` with the run's identity against its
+/// link, the projections and the events. Damage found on the way is in
+/// [`StoredRun::damage`] (the file's own first), with nothing else.
 ///
 /// # Errors
 /// Unreadable files and files that are not run stores.
 pub fn read_store(path: &Path) -> Result<StoredRun, StoreError> {
     let name = path.display().to_string();
-    let err = |source| StoreError::Sqlite { path: name.clone(), cause: source };
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-        .map_err(err)?;
+    let (ro, conn) = ReadOnly::open(path)?;
+    let err = |cause| StoreError::Sqlite { path: name.clone(), cause };
     let has = |table: &str| -> Result<bool, StoreError> {
         conn.query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1", [table], |r| {
             r.get::<_, i64>(0)
         })
         .map(|n| n > 0)
-        .map_err(|e| StoreError::Sqlite { path: name.clone(), cause: e })
+        .map_err(err)
     };
-    for t in ["run_meta", "events"] {
-        if !has(t)? {
-            return Err(StoreError::NotAStore { path: name.clone(), why: format!("no `{t}` table") });
-        }
+    // A store with its `events` or `run_meta` table gone is a damaged
+    // store; a file with neither is another file.
+    if !has("run_meta")? && !has("events")? {
+        return Err(StoreError::NotAStore { path: name.clone(), why: "no `run_meta` or `events` table".into() });
     }
-    let mut meta = BTreeMap::new();
+    let mut stored = StoredRun { immutable: ro.is_immutable(), ..StoredRun::default() };
+    // The file's own check (SQLite reads every page of it) on a thread of
+    // its own while the rest is read: its damage, if any, is the answer,
+    // before anything the rest found.
+    let (check, read) = std::thread::scope(|scope| {
+        let checking = scope.spawn(|| {
+            let conn = ro.connect()?;
+            check_file(&conn, &format!("{EVENT_TABLES}{PROJECTIONS}"))
+        });
+        let read = read_rest(&ro, &conn, &name, &mut stored);
+        (checking.join().expect("the check does not panic"), read)
+    });
+    let damage = match (check, read) {
+        (Ok(Some(d)), _) | (Ok(None), Ok(Err(d))) => Some(d),
+        (Err(e), _) if damaged(&e) => Some(Damage { table: None, why: format!("the file cannot be read: {e}") }),
+        (Err(e), _) => return Err(err(e)),
+        (Ok(None), Ok(Ok(()))) => None,
+        (Ok(None), Err(StoreError::Sqlite { cause, .. })) if damaged(&cause) => {
+            Some(Damage { table: None, why: format!("the file cannot be read: {cause}") })
+        }
+        (Ok(None), Err(e)) => return Err(e),
+    };
+    if let Some(d) = damage {
+        return Ok(StoredRun { damage: Some(d), immutable: stored.immutable, ..StoredRun::default() });
+    }
+    Ok(stored)
+}
+
+/// Reads `run_meta` (its identity checked), the projections and the
+/// events into `stored`; the damage found on the way, if any.
+fn read_rest(
+    ro: &ReadOnly,
+    conn: &Connection,
+    name: &str,
+    stored: &mut StoredRun,
+) -> Result<Result<(), Damage>, StoreError> {
+    let err = |cause| StoreError::Sqlite { path: name.to_string(), cause };
+    // One snapshot for everything read on this connection; the events
+    // read on others are those up to the last seq in it (they are only
+    // ever appended), so a store being written reads as one moment of it.
+    conn.execute_batch("BEGIN").map_err(err)?;
     let mut stmt = conn.prepare("SELECT key, value FROM run_meta").map_err(err)?;
     let rows = stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))).map_err(err)?;
     for row in rows {
         let (k, v) = row.map_err(err)?;
-        meta.insert(k, v);
+        stored.meta.insert(k, v);
+    }
+    stored.genesis = match genesis(&stored.meta) {
+        Ok(link) => link,
+        Err(d) => return Ok(Err(d)),
+    };
+    for (k, (table, order)) in TABLES.iter().enumerate() {
+        let mut stmt = conn.prepare(&format!("SELECT * FROM {table} ORDER BY {order}")).map_err(err)?;
+        let n = stmt.column_count();
+        let rows =
+            stmt.query_map([], |r| (0..n).map(|i| r.get::<_, rusqlite::types::Value>(i)).collect()).map_err(err)?;
+        stored.projections.0[k] = rows.collect::<rusqlite::Result<_>>().map_err(err)?;
     }
     // Each bound alone is a look-up in the seq index (with both in one
     // SELECT, or with count(*), SQLite reads the whole table).
@@ -59,70 +132,40 @@ pub fn read_store(path: &Path) -> Result<StoredRun, StoreError> {
             Ok((r.get(0)?, r.get(1)?))
         })
         .map_err(err)?;
-    let events = match (lo, hi) {
-        (Some(lo), Some(hi)) => read_events(path, lo, hi)?,
+    stored.events = match (lo, hi) {
+        (Some(lo), Some(hi)) => read_events(ro, name, lo, hi)?,
         _ => StoredEvents::default(),
     };
-    let mut status_rows = Vec::new();
-    if has("DATAUPGRADESTATUS")? {
-        let mut stmt = conn
-            .prepare(
-                "SELECT StartTime, EndTime, Steps, SubSteps, Status FROM DATAUPGRADESTATUS ORDER BY Steps, SubSteps",
-            )
-            .map_err(err)?;
-        let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))).map_err(err)?;
-        for row in rows {
-            status_rows.push(row.map_err(err)?);
-        }
-    }
-    let mut validation_rows = None;
-    if has("PostValidationInfo")? {
-        let mut stmt = conn.prepare("SELECT * FROM PostValidationInfo ORDER BY TableName").map_err(err)?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
-            .map_err(err)?;
-        validation_rows = Some(rows.collect::<Result<Vec<_>, _>>().map_err(err)?);
-    }
-    let mut replication_rows = None;
-    if has("ReplicationStatus")? {
-        let mut stmt = conn.prepare("SELECT * FROM ReplicationStatus ORDER BY Publication").map_err(err)?;
-        let rows = stmt
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)))
-            .map_err(err)?;
-        replication_rows = Some(rows.collect::<Result<Vec<_>, _>>().map_err(err)?);
-    }
-    Ok(StoredRun { meta, events, status_rows, validation_rows, replication_rows })
+    conn.execute_batch("COMMIT").map_err(err)?;
+    Ok(Ok(()))
 }
 
 /// Reads the events with seq in `lo..=hi`, in seq order, split into ranges
 /// of seq read side by side, each through its own read-only connection.
 /// Rows are only ever appended, so a range read a moment later than another
 /// sees the same rows in it.
-fn read_events(path: &Path, lo: i64, hi: i64) -> Result<StoredEvents, StoreError> {
-    let name = path.display().to_string();
+fn read_events(ro: &ReadOnly, name: &str, lo: i64, hi: i64) -> Result<StoredEvents, StoreError> {
     // As many events as seqs in a store as written (one damaged may hold
     // fewer, or seqs far apart: this only sizes threads and buffers).
     let count = usize::try_from(i128::from(hi) - i128::from(lo) + 1).unwrap_or(usize::MAX);
     let parts = threads_for(count);
     tracing::debug!(path = %name, seqs = %format!("{lo}..={hi}"), threads = parts, "reading the store's events");
-    // Inclusive bounds; the first and last ranges are open-ended, so every
-    // row falls in exactly one whatever its seq.
+    // Inclusive bounds, together `lo..=hi`: every row of the snapshot
+    // falls in exactly one, and none appended since.
     let bound = |k: usize| -> i64 {
         let span = i128::from(hi) - i128::from(lo) + 1;
         i64::try_from(i128::from(lo) + span * k as i128 / parts as i128).unwrap_or(hi)
     };
     let ranges: Vec<(i64, i64)> = (0..parts)
         .map(|k| {
-            let first = if k == 0 { i64::MIN } else { bound(k) };
-            let last = if k + 1 == parts { i64::MAX } else { bound(k + 1) - 1 };
+            let first = if k == 0 { lo } else { bound(k) };
+            let last = if k + 1 == parts { hi } else { bound(k + 1) - 1 };
             (first, last)
         })
         .collect();
     let read = |(first, last): (i64, i64)| -> Result<Part, StoreError> {
-        let err = |source| StoreError::Sqlite { path: name.clone(), cause: source };
-        let conn =
-            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-                .map_err(err)?;
+        let err = |source| StoreError::Sqlite { path: name.to_string(), cause: source };
+        let conn: Connection = ro.connect().map_err(err)?;
         // Room for the part's events up front (payloads average well under
         // 256 bytes): no reallocation per event.
         let room = (count / parts).saturating_add(1).min(1 << 20);

@@ -6,11 +6,12 @@
 use rehearse_core::event::EventRecord;
 use rehearse_core::scenario::Scenario;
 
-use super::super::{GENESIS, LogError, Verifier};
+use super::super::{Chain, LogError, Verifier};
 use super::{StoredEvents, in_parallel, threads_for};
 
-/// Verifies a store's events in seq order: the events up to the first
-/// damaged one, and the damage, if any. A payload that does not parse, or
+/// Verifies a store's events in seq order, chained from `genesis` (the
+/// run's identity, [`super::StoredRun::genesis`]): the events up to the
+/// first damaged one, and the damage, if any. A payload that does not parse, or
 /// whose seq is not the row's, breaks the chain at the row's seq; an
 /// `at_ms` or `kind` column that says other than the payload is damage too
 /// (queries read them).
@@ -18,14 +19,18 @@ use super::{StoredEvents, in_parallel, threads_for};
 /// The events are checked on all cores (each against the stored link
 /// before it, see [`Verifier::check`]); the answer is that of checking them
 /// one by one, whatever the number of threads.
-pub fn verify_stored(scenario: &Scenario, events: &StoredEvents) -> (Vec<EventRecord>, Option<LogError>) {
+pub fn verify_stored(
+    scenario: &Scenario,
+    genesis: &Chain,
+    events: &StoredEvents,
+) -> (Vec<EventRecord>, Option<LogError>) {
     let verifier = Verifier::new(scenario);
     let n = events.len();
     let check_range = |range: std::ops::Range<usize>| -> (Vec<EventRecord>, Option<LogError>) {
         // The first part's vector takes the others' records after it: room
         // for all of them up front, so they are copied in once.
         let mut out = Vec::with_capacity(if range.start == 0 { n } else { range.len() });
-        let mut prev = if range.start == 0 { &GENESIS } else { events.link_at(range.start - 1) };
+        let mut prev = if range.start == 0 { genesis } else { events.link_at(range.start - 1) };
         for (seq, text, link, at_ms, kind) in events.range(range) {
             match verifier.check(seq, prev, text, link) {
                 Ok(r) if r.seq == seq => {
@@ -95,8 +100,8 @@ mod tests {
             w.record(r).unwrap();
         }
         w.close("finished").unwrap();
-        let one_by_one = |events: &super::StoredEvents| {
-            let mut v = Verifier::new(&scenario);
+        let one_by_one = |genesis, events: &super::StoredEvents| {
+            let mut v = Verifier::after(&scenario, genesis);
             let mut out = Vec::new();
             for (seq, payload, chain) in events.iter() {
                 match v.verify(seq, payload, chain) {
@@ -109,7 +114,7 @@ mod tests {
         };
         let stored = read_store(&pristine).unwrap();
         assert_eq!(stored.events.len(), n);
-        let (records, damage) = verify_stored(&scenario, &stored.events);
+        let (records, damage) = verify_stored(&scenario, &stored.genesis, &stored.events);
         assert!(damage.is_none());
         assert_eq!(records, memory.records);
 
@@ -127,8 +132,8 @@ mod tests {
                 assert_eq!(conn.execute(sql, [at as i64]).unwrap(), 1, "{sql} at {at}");
                 drop(conn);
                 let stored = read_store(&path).unwrap();
-                let (want_records, want_damage) = one_by_one(&stored.events);
-                let (records, damage) = verify_stored(&scenario, &stored.events);
+                let (want_records, want_damage) = one_by_one(stored.genesis, &stored.events);
+                let (records, damage) = verify_stored(&scenario, &stored.genesis, &stored.events);
                 // (The last event deleted leaves a valid prefix, no damage.)
                 assert!(want_damage.is_some() || sql.starts_with("DELETE") && at == n - 1, "{sql} at {at}");
                 assert_eq!(format!("{damage:?}"), format!("{want_damage:?}"), "{sql} at {at}");

@@ -1,24 +1,26 @@
 //! Writing a run into its store as it happens: the run's thread encodes,
 //! chains and projects the events; a writer thread owns the connection and
 //! inserts each batch (events and changed projection rows, one
-//! transaction), so the two overlap.
+//! transaction), so the two overlap. After every transaction the stored
+//! projections are exactly those the stored events give.
 
+use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use rehearse_core::event::EventRecord;
 use rehearse_core::scenario::Scenario;
 use rehearse_core::time::Calendar;
-use rusqlite::{Connection, params};
+use rusqlite::types::Value;
+use rusqlite::{Connection, params, params_from_iter};
 
-use super::super::projection::{DataProjection, ReplicationRowText, StatusProjection, ValidationRowText};
+use super::super::projection::{DataProjection, StatusProjection};
 use super::super::{Chain, Encoder};
-use super::{EVENT_TABLES, PROJECTIONS, StoreError};
-use crate::sink::EventSink;
+use super::{EVENT_TABLES, PROJECTIONS, STORE_FORMAT, StoreError, identity_link};
+use crate::sink::{EventSink, hex};
 
 /// Events per transaction.
 const BATCH: usize = 4096;
@@ -26,6 +28,13 @@ const BATCH: usize = 4096;
 const ROWS_PER_INSERT: usize = 128;
 /// Batches handed to the writer thread and not yet written, at most.
 const QUEUED_BATCHES: usize = 2;
+
+/// Rows of a table, as SQL values.
+type Rows = Vec<Vec<Value>>;
+
+/// Where the writer thread halts: after this many batches, until the call
+/// returns.
+type Halt = (u64, Box<dyn FnOnce() + Send>);
 
 /// Encoded events not yet inserted.
 #[derive(Debug, Default)]
@@ -36,22 +45,17 @@ struct Events {
     text: Vec<u8>,
 }
 
-/// A DATAUPGRADESTATUS row to upsert: (StartTime, EndTime, Steps, SubSteps,
-/// Status).
-type StatusUpsert = (String, Option<String>, String, String, &'static str);
-/// A RELEASEUPDATESCRIPTSERRORLOG row: (CREATEDDATETIME, STEPS, SUBSTEPS,
-/// MESSAGE).
-type ErrorRow = (String, String, String, String);
-
 /// One transaction for the writer thread: events, then the projection rows
 /// as they stand after them.
 #[derive(Debug, Default)]
 struct Batch {
     events: Events,
-    status: Vec<StatusUpsert>,
-    errors: Vec<ErrorRow>,
+    /// DATAUPGRADESTATUS rows to upsert.
+    status: Rows,
+    /// RELEASEUPDATESCRIPTSERRORLOG rows to append.
+    errors: Rows,
     /// PostValidationInfo and ReplicationStatus, rewritten whole, if changed.
-    data: Option<(Vec<ValidationRowText>, Vec<ReplicationRowText>)>,
+    data: Option<(Rows, Rows)>,
     /// The run's final status, on the last batch.
     close: Option<String>,
 }
@@ -69,12 +73,13 @@ pub struct SqliteWriter<'s> {
     to_writer: Option<SyncSender<Batch>>,
     /// Emptied event buffers coming back from the writer thread.
     spare: Receiver<Events>,
-    writer: Option<JoinHandle<rusqlite::Result<()>>>,
-    /// Why the writer thread stopped, if it failed: every later call says
-    /// it again.
-    failed: Option<String>,
-    /// Batches after which the writer thread halts (`u64::MAX`: never).
-    halt_after: Arc<AtomicU64>,
+    writer: Option<JoinHandle<Result<(), StoreError>>>,
+    /// Why the writer thread stopped, if it failed, and whether
+    /// [`EventSink::record`] has returned it already.
+    failed: Option<(Arc<StoreError>, bool)>,
+    /// Where the writer thread halts, if it is to: see
+    /// [`SqliteWriter::halt_after_batches`].
+    halt: Arc<Mutex<Option<Halt>>>,
     /// The store's single-writer lock, released when the writer is dropped
     /// (after the writer thread has closed the connection: fields drop
     /// after `Drop::drop`).
@@ -83,8 +88,12 @@ pub struct SqliteWriter<'s> {
 
 impl<'s> SqliteWriter<'s> {
     /// Creates the store at `path` (replacing any file there) with the run's
-    /// identity in `meta`, and holds it for this writer alone until closed
-    /// or dropped.
+    /// identity in `meta` (with the calendar and the store format added)
+    /// as the chain's first link, and holds it for this writer alone until
+    /// closed or dropped.
+    ///
+    /// # Panics
+    /// If `meta` names `status` or `identity`, which the store keeps.
     ///
     /// # Errors
     /// [`StoreError::Busy`] if another writer holds the store; any I/O or
@@ -96,7 +105,6 @@ impl<'s> SqliteWriter<'s> {
         meta: &[(&str, String)],
     ) -> Result<Self, StoreError> {
         let name = path.display().to_string();
-        let err = |source| StoreError::Sqlite { path: name.clone(), cause: source };
         let io_err = |cause| StoreError::Io { path: name.clone(), cause };
         // One writer per store: an advisory lock on the file, held until the
         // store is closed, taken before anything is removed or truncated, so
@@ -121,93 +129,70 @@ impl<'s> SqliteWriter<'s> {
                 std::fs::remove_file(&p).map_err(|cause| StoreError::Io { path: p.clone(), cause })?;
             }
         }
-        lock.set_len(0).map_err(io_err)?;
-        let conn = Connection::open(path).map_err(err)?;
-        // 16 KiB pages: a quarter of the page writes, reads and WAL frames
-        // of the default 4 KiB (set before the journal mode and the tables).
-        conn.execute_batch("PRAGMA page_size=16384").map_err(err)?;
-        conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(())).map_err(err)?;
-        // No sync: a killed process keeps every committed batch (the WAL is
-        // in the operating system's hands), a power loss may not; a run
-        // store can always be made again from its scenario and seed, and
-        // NORMAL cost 30 % of the append speed (README, "What a store
-        // survives").
-        conn.execute_batch("PRAGMA synchronous=OFF; PRAGMA cache_size=-65536;").map_err(err)?;
-        // The tables and the run's identity in one transaction: a run killed
-        // while creating its store leaves all of them or none.
-        conn.execute_batch("BEGIN").map_err(err)?;
-        conn.execute_batch(EVENT_TABLES).map_err(err)?;
-        conn.execute_batch(PROJECTIONS).map_err(err)?;
-        {
-            let mut stmt = conn.prepare("INSERT INTO run_meta (key, value) VALUES (?1, ?2)").map_err(err)?;
-            for (k, v) in meta {
-                stmt.execute(params![k, v]).map_err(err)?;
+        let mut rows: BTreeMap<String, String> = meta.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+        assert!(!rows.contains_key("status") && !rows.contains_key("identity"), "the store keeps these rows itself");
+        rows.insert("calendar_start".into(), calendar.start().to_string());
+        rows.insert("store_format".into(), STORE_FORMAT.into());
+        let identity = identity_link(&rows);
+        rows.insert("identity".into(), hex(&identity));
+        rows.insert("status".into(), "running".into());
+        let mut data = DataProjection::new(scenario, calendar);
+        let first = Batch { data: data.take_dirty().then(|| data_rows(&data)), ..Batch::default() };
+        // A store that could not be made whole is not left half-made.
+        let conn = initialise(path, &lock, &rows, &first).inspect_err(|_| {
+            for suffix in ["", "-wal", "-shm", "-journal"] {
+                let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
             }
-            stmt.execute(params!["calendar_start", calendar.start().to_string()]).map_err(err)?;
-            stmt.execute(params!["status", "running"]).map_err(err)?;
-        }
-        conn.execute_batch("COMMIT").map_err(err)?;
+        })?;
         tracing::info!(path = %name, "store created");
         let (to_writer, batches) = sync_channel(QUEUED_BATCHES);
         let (give_back, spare) = sync_channel(QUEUED_BATCHES + 1);
-        let halt_after = Arc::new(AtomicU64::new(u64::MAX));
+        let halt = Arc::new(Mutex::new(None));
         let writer = std::thread::Builder::new()
             .name("rehearse-store".into())
             .spawn({
                 let name = name.clone();
-                let halt_after = Arc::clone(&halt_after);
-                move || write_batches(&name, &conn, &batches, &give_back, &halt_after)
+                let halt = Arc::clone(&halt);
+                move || {
+                    write_batches(&name, &conn, &batches, &give_back, &halt)
+                        .map_err(|cause| StoreError::Sqlite { path: name.clone(), cause })
+                }
             })
             .map_err(|cause| StoreError::Io { path: name.clone(), cause })?;
         Ok(SqliteWriter {
             path: name,
-            enc: Encoder::new(scenario),
+            enc: Encoder::after(scenario, identity),
             projection: StatusProjection::new(scenario, calendar),
-            data: DataProjection::new(scenario, calendar),
+            data,
             n_errors_written: 0,
             events: Events::with_capacity(),
             to_writer: Some(to_writer),
             spare,
             writer: Some(writer),
             failed: None,
-            halt_after,
+            halt,
             _lock: lock,
         })
     }
 
-    /// For crash tests: once `batches` batches are committed, the writer
-    /// thread says so on stderr (`store halted after N batches`) and stops
-    /// for good, so the run blocks with exactly that much in the store
-    /// until it is killed. A test waits for the line instead of racing the
+    /// For tests of a run stopped or failing mid-run: once `batches`
+    /// batches are committed, the writer thread calls `until` before it
+    /// writes any more (the binary says `store halted after N batches` on
+    /// stderr and waits for a line on its stdin, for ever if none comes),
+    /// so a test can kill the run with exactly that much in the store, or
+    /// change the store's place and let it go on, instead of racing the
     /// run with a clock.
-    pub fn halt_after_batches(&self, batches: u64) {
-        self.halt_after.store(batches, Ordering::Relaxed);
+    pub fn halt_after_batches(&self, batches: u64, until: impl FnOnce() + Send + 'static) {
+        *self.halt.lock().expect("no thread panics holding it") = Some((batches, Box::new(until)));
     }
 
     /// Hands the events so far and the changed projection rows to the
     /// writer thread, as one transaction (the last one if `close`).
     fn send(&mut self, close: Option<String>) -> io::Result<()> {
-        let status = self
-            .projection
-            .take_dirty()
-            .into_iter()
-            .map(|step| {
-                let row = &self.projection.rows[&step];
-                let p = &self.projection;
-                (p.format(row.start), row.end.map(|e| p.format(e)), row.steps.clone(), row.substeps.clone(), row.status)
-            })
-            .collect();
-        let errors = self.projection.errors[self.n_errors_written..]
-            .iter()
-            .map(|e| (e.created.clone(), e.steps.clone(), e.substeps.clone(), e.message.clone()))
-            .collect();
+        let status = self.projection.take_dirty().into_iter().map(|step| self.projection.values(step)).collect();
+        let errors = self.projection.errors[self.n_errors_written..].iter().map(|e| e.values()).collect();
         self.n_errors_written = self.projection.errors.len();
-        let data = self.data.take_dirty().then(|| {
-            (
-                self.data.validation.values().map(|r| r.text()).collect(),
-                self.data.replication.iter().map(|r| r.text()).collect(),
-            )
-        });
+        let data = self.data.take_dirty().then(|| data_rows(&self.data));
         let next = match self.spare.try_recv() {
             Ok(events) => events,
             Err(TryRecvError::Empty | TryRecvError::Disconnected) => Events::with_capacity(),
@@ -216,38 +201,50 @@ impl<'s> SqliteWriter<'s> {
         let batch = Batch { events, status, errors, data, close };
         let sent = self.to_writer.as_ref().is_some_and(|w| w.send(batch).is_ok());
         if sent {
-            Ok(())
-        } else {
-            self.stop()?;
-            Err(io::Error::other(format!("{}: the store is closed", self.path)))
+            return Ok(());
+        }
+        // The writer thread has stopped: it failed (or was closed).
+        self.stop();
+        match &mut self.failed {
+            Some((e, said)) => {
+                *said = true;
+                Err(io::Error::other(Arc::clone(e)))
+            }
+            None => Err(io::Error::other(StoreError::Closed { path: self.path.clone() })),
         }
     }
 
-    /// Waits for the writer thread to end; its error, if it failed (and
-    /// again on every later call).
-    fn stop(&mut self) -> io::Result<()> {
+    /// Waits for the writer thread to end, keeping its error if it failed.
+    fn stop(&mut self) {
         self.to_writer = None;
-        match self.writer.take().map(JoinHandle::join) {
-            None | Some(Ok(Ok(()))) => {}
-            Some(Ok(Err(e))) => self.failed = Some(format!("{}: {e}", self.path)),
-            Some(Err(_)) => self.failed = Some(format!("{}: the store's writer thread panicked", self.path)),
-        }
-        match &self.failed {
-            Some(why) => Err(io::Error::other(why.clone())),
-            None => Ok(()),
-        }
+        let failure = match self.writer.take().map(JoinHandle::join) {
+            None | Some(Ok(Ok(()))) => return,
+            Some(Ok(Err(e))) => e,
+            Some(Err(_)) => StoreError::WriterPanicked { path: self.path.clone() },
+        };
+        tracing::info!(path = %self.path, error = %failure, "the store's writer stopped");
+        self.failed = Some((Arc::new(failure), false));
     }
 
     /// Records how the run ended (`finished`, or the error that stopped it)
-    /// and closes the store.
+    /// in the last transaction and closes the store.
     ///
     /// # Errors
-    /// Any SQLite error.
+    /// The store's failure (an I/O or SQLite error, the path named), unless
+    /// [`EventSink::record`] has returned it already: a failure is returned
+    /// once, and the store keeps the transactions committed before it.
     pub fn close(mut self, status: &str) -> io::Result<()> {
-        self.send(Some(status.to_string()))?;
-        self.stop()?;
-        tracing::info!(path = %self.path, status = %status, "store closed");
-        Ok(())
+        let sent = self.send(Some(status.to_string()));
+        self.stop();
+        match (&self.failed, sent) {
+            (Some((e, false)), _) => Err(io::Error::other(Arc::clone(e))),
+            (Some((_, true)), _) => Ok(()),
+            (None, Err(e)) => Err(e),
+            (None, Ok(())) => {
+                tracing::info!(path = %self.path, status = %status, "store closed");
+                Ok(())
+            }
+        }
     }
 }
 
@@ -258,7 +255,7 @@ impl Drop for SqliteWriter<'_> {
         if self.writer.is_some() {
             tracing::info!(path = %self.path, "store dropped before close: its committed batches stay, its status says running");
         }
-        let _ = self.stop();
+        self.stop();
     }
 }
 
@@ -282,6 +279,47 @@ impl EventSink for SqliteWriter<'_> {
     }
 }
 
+/// Makes the (locked) file at `path` an empty store: its settings, then
+/// its tables, its identity `rows` and the projections before any event
+/// (`first`) in one transaction, so that a run killed while creating its
+/// store leaves all of them or none.
+fn initialise(
+    path: &Path,
+    lock: &std::fs::File,
+    rows: &BTreeMap<String, String>,
+    first: &Batch,
+) -> Result<Connection, StoreError> {
+    let name = path.display().to_string();
+    let err = |cause| StoreError::Sqlite { path: name.clone(), cause };
+    lock.set_len(0).map_err(|cause| StoreError::Io { path: name.clone(), cause })?;
+    let conn = Connection::open(path).map_err(err)?;
+    // 16 KiB pages: a quarter of the page writes, reads and WAL frames
+    // of the default 4 KiB (set before the journal mode and the tables).
+    conn.execute_batch("PRAGMA page_size=16384").map_err(err)?;
+    conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(())).map_err(err)?;
+    // No sync: a killed process keeps every committed batch (the WAL is
+    // in the operating system's hands), a power loss may not; a run
+    // store can always be made again from its scenario and seed, and
+    // NORMAL cost 30 % of the append speed (README, "What a store
+    // survives").
+    conn.execute_batch("PRAGMA synchronous=OFF; PRAGMA cache_size=-65536;").map_err(err)?;
+    // Freed pages and cells are zeroed: a store's bytes are its live rows
+    // or zeros, never stale copies that a check cannot tell from data.
+    conn.execute_batch("PRAGMA secure_delete=ON").map_err(err)?;
+    conn.execute_batch("BEGIN").map_err(err)?;
+    conn.execute_batch(EVENT_TABLES).map_err(err)?;
+    conn.execute_batch(PROJECTIONS).map_err(err)?;
+    {
+        let mut stmt = conn.prepare("INSERT INTO run_meta (key, value) VALUES (?1, ?2)").map_err(err)?;
+        for (k, v) in rows {
+            stmt.execute(params![k, v]).map_err(err)?;
+        }
+    }
+    write_projections(&conn, first).map_err(err)?;
+    conn.execute_batch("COMMIT").map_err(err)?;
+    Ok(conn)
+}
+
 /// The writer thread: each batch in its own transaction, until the last
 /// (or until the run's side hangs up, leaving what was committed).
 fn write_batches(
@@ -289,22 +327,28 @@ fn write_batches(
     conn: &Connection,
     batches: &Receiver<Batch>,
     give_back: &SyncSender<Events>,
-    halt_after: &AtomicU64,
+    halt: &Mutex<Option<Halt>>,
 ) -> rusqlite::Result<()> {
     let mut insert_many = String::from("INSERT INTO events (seq, at_ms, kind, payload, chain) VALUES ");
     for k in 0..ROWS_PER_INSERT {
         insert_many.push_str(if k == 0 { "(?,?,?,?,?)" } else { ",(?,?,?,?,?)" });
     }
     for (committed, mut batch) in batches.iter().enumerate() {
-        if committed as u64 == halt_after.load(Ordering::Relaxed) {
-            eprintln!("store halted after {committed} batches");
-            loop {
-                std::thread::park();
-            }
+        let mut halting = halt.lock().expect("no thread panics holding it");
+        if halting.as_ref().is_some_and(|(n, _)| *n == committed as u64)
+            && let Some((_, until)) = halting.take()
+        {
+            drop(halting);
+            until();
         }
         conn.execute_batch("BEGIN")?;
         insert_events(conn, &insert_many, &batch.events)?;
         write_projections(conn, &batch)?;
+        // How the run ended, in the same transaction as its last events: a
+        // store says `finished` exactly when it holds the whole run.
+        if let Some(status) = &batch.close {
+            conn.execute("UPDATE run_meta SET value = ?1 WHERE key = 'status'", params![status])?;
+        }
         conn.execute_batch("COMMIT")?;
         let rows = &batch.events.rows;
         let seqs = match (rows.first(), rows.last()) {
@@ -312,8 +356,7 @@ fn write_batches(
             _ => "none".to_string(),
         };
         tracing::debug!(path = %path, events = rows.len(), seqs = %seqs, "store batch committed");
-        if let Some(status) = &batch.close {
-            conn.execute("UPDATE run_meta SET value = ?1 WHERE key = 'status'", params![status])?;
+        if batch.close.is_some() {
             return Ok(());
         }
         batch.events.rows.clear();
@@ -355,34 +398,85 @@ fn insert_events(conn: &Connection, insert_many: &str, events: &Events) -> rusql
     Ok(())
 }
 
+/// PostValidationInfo's and ReplicationStatus's rows as they stand.
+fn data_rows(data: &DataProjection<'_>) -> (Rows, Rows) {
+    (data.validation.values().map(|r| r.values()).collect(), data.replication.iter().map(|r| r.values()).collect())
+}
+
 /// Writes a batch's changed projection rows.
 fn write_projections(conn: &Connection, batch: &Batch) -> rusqlite::Result<()> {
-    for (start, end, steps, substeps, status) in &batch.status {
+    for row in &batch.status {
         conn.prepare_cached(
             "INSERT INTO DATAUPGRADESTATUS (StartTime, EndTime, Steps, SubSteps, Status) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT (Steps, SubSteps) DO UPDATE SET StartTime = ?1, EndTime = ?2, Status = ?5",
         )?
-        .execute(params![start, end, steps, substeps, status])?;
+        .execute(params_from_iter(row))?;
     }
-    for (created, steps, substeps, message) in &batch.errors {
+    for row in &batch.errors {
         conn.prepare_cached(
             "INSERT INTO RELEASEUPDATESCRIPTSERRORLOG (CREATEDDATETIME, STEPS, SUBSTEPS, MESSAGE) VALUES (?1, ?2, ?3, ?4)",
         )?
-        .execute(params![created, steps, substeps, message])?;
+        .execute(params_from_iter(row))?;
     }
     if let Some((validation, replication)) = &batch.data {
         // Small tables (a row per table, per publication): rewritten whole.
         conn.execute_batch("DELETE FROM PostValidationInfo; DELETE FROM ReplicationStatus;")?;
         for row in validation {
             conn.prepare_cached("INSERT INTO PostValidationInfo VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
-                .execute(params![row.0, row.1, row.2, row.3, row.4, row.5])?;
+                .execute(params_from_iter(row))?;
         }
         for row in replication {
             conn.prepare_cached("INSERT INTO ReplicationStatus VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
-                .execute(params![row.0, row.1, row.2, row.3, row.4, row.5])?;
+                .execute(params_from_iter(row))?;
         }
     }
     Ok(())
+}
+
+/// Cuts the store at `path` to its first `keep` events, as a run killed
+/// after them leaves it: the projections as those events give them, the
+/// status `running`, in one transaction. For tests and tools that rehearse
+/// damage.
+///
+/// # Errors
+/// A store that is damaged or whose scenario does not parse (nothing is
+/// cut), SQLite errors.
+pub fn truncate_events(path: &Path, keep: u64) -> Result<(), StoreError> {
+    let name = path.display().to_string();
+    let damaged = |why: String| StoreError::NotAStore { path: name.clone(), why: format!("damaged: {why}") };
+    let stored = super::read_store(path)?;
+    if let Some(d) = &stored.damage {
+        return Err(damaged(d.to_string()));
+    }
+    let text = stored.meta.get("scenario_text").map_or("", String::as_str);
+    let scenario =
+        Scenario::parse(text, &format!("{name} (stored scenario)")).map_err(|e| StoreError::Scenario(Box::new(e)))?;
+    let calendar = stored.calendar().map_err(|d| damaged(d.to_string()))?;
+    let (records, damage) = super::verify_stored(&scenario, &stored.genesis, &stored.events);
+    if let Some(e) = damage {
+        return Err(damaged(e.to_string()));
+    }
+    let mut status = StatusProjection::new(&scenario, calendar);
+    let mut data = DataProjection::new(&scenario, calendar);
+    for r in records.iter().take_while(|r| r.seq < keep) {
+        status.apply(r);
+        data.apply(r);
+    }
+    let batch = Batch {
+        status: status.rows.keys().map(|step| status.values(*step)).collect(),
+        errors: status.errors.iter().map(|e| e.values()).collect(),
+        data: Some(data_rows(&data)),
+        ..Batch::default()
+    };
+    let err = |cause| StoreError::Sqlite { path: name.clone(), cause };
+    let mut conn = Connection::open(path).map_err(err)?;
+    conn.execute_batch("PRAGMA secure_delete=ON").map_err(err)?;
+    let tx = conn.transaction().map_err(err)?;
+    tx.execute("DELETE FROM events WHERE seq >= ?1", [keep as i64]).map_err(err)?;
+    tx.execute_batch("DELETE FROM DATAUPGRADESTATUS; DELETE FROM RELEASEUPDATESCRIPTSERRORLOG;").map_err(err)?;
+    write_projections(&tx, &batch).map_err(err)?;
+    tx.execute("UPDATE run_meta SET value = 'running' WHERE key = 'status'", []).map_err(err)?;
+    tx.commit().map_err(err)
 }
 
 #[cfg(test)]
@@ -419,6 +513,34 @@ mod tests {
             assert!(stored.events.iter().enumerate().all(|(i, (seq, _, _))| seq == i as u64));
             assert_eq!(stored.meta["status"], if close { "finished" } else { "running" });
         }
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
+
+    /// A run killed before its first batch leaves a store whose
+    /// projections are those before any event (the publications not
+    /// started): replay finds it sound, and incomplete.
+    #[test]
+    fn a_store_killed_before_its_first_batch_is_a_sound_empty_prefix() {
+        use crate::replay::{Verdict, replay_store};
+        let text = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/ax2012-go-live.toml"));
+        let scenario = rehearse_core::Scenario::parse(text, "ax2012-go-live.toml").unwrap();
+        let plan = Plan::new(&scenario, crate::digest(text));
+        let mut memory = MemorySink::new();
+        Simulator::new(&plan).run(&RunOptions::new(5, Mode::Random), &mut memory).unwrap();
+        let path = std::env::temp_dir().join(format!("rehearse-killed-test-{}.sqlite", std::process::id()));
+        let cal = Calendar::parse("2026-11-27T18:00:00").unwrap();
+        let mut w = SqliteWriter::create(&path, &scenario, cal, &[("scenario_text", text.to_string())]).unwrap();
+        for r in &memory.records[..10] {
+            w.record(r).unwrap();
+        }
+        drop(w);
+        let replayed = replay_store(&path).unwrap();
+        assert_eq!(replayed.report.verdict, Verdict::Incomplete { n_valid: 0 });
+        assert_eq!(replayed.status.as_deref(), Some("running"));
+        let stored = super::super::read_store(&path).unwrap();
+        assert_eq!(stored.projections.0[3].len(), 3, "ReplicationStatus: every publication, not started");
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
         }
