@@ -185,6 +185,43 @@ impl Lines<'_> {
     }
 }
 
+/// Reads one export from its bytes: UTF-8 (with or without a byte-order
+/// mark), or UTF-16 with its byte-order mark (SQL Server Management
+/// Studio's "Unicode"); see [`read_export`].
+///
+/// # Errors
+/// Bytes that are neither, at the line and column where they stop being
+/// text; then as [`read_export`].
+pub fn read_export_bytes(file: &str, bytes: &[u8]) -> Result<Run, ExportError> {
+    let utf16 = |bytes: &[u8], word: fn([u8; 2]) -> u16| {
+        let words: Vec<u16> = bytes.chunks(2).map(|c| word([c[0], *c.get(1).unwrap_or(&0)])).collect();
+        String::from_utf16(&words).map_err(|_| ExportError {
+            file: file.to_string(),
+            line: 1,
+            message: "not UTF-16 text, though it starts with UTF-16's byte-order mark".into(),
+        })
+    };
+    let text = match bytes {
+        [0xff, 0xfe, rest @ ..] => utf16(rest, u16::from_le_bytes)?,
+        [0xfe, 0xff, rest @ ..] => utf16(rest, u16::from_be_bytes)?,
+        _ => match std::str::from_utf8(bytes) {
+            Ok(text) => return read_export(file, text),
+            Err(e) => {
+                let good = std::str::from_utf8(&bytes[..e.valid_up_to()]).unwrap_or_default();
+                let (line, col) = rehearse_core::scenario::line_col(good, good.len());
+                return Err(ExportError {
+                    file: file.to_string(),
+                    line: line as usize,
+                    message: format!(
+                        "column {col}: not UTF-8 text; expected a CSV export (UTF-8, or UTF-16 with its byte-order mark)"
+                    ),
+                });
+            }
+        },
+    };
+    read_export(file, &text)
+}
+
 /// One row's five fields, checked.
 fn row(f: &[&str], line: usize) -> Result<RawRow, String> {
     if f.len() != 5 {
@@ -317,6 +354,21 @@ mod tests {
         check_err(&multi, "t.csv:4: Status \"done\"");
         let blank = "\r\nStartTime,EndTime,Steps,SubSteps,Status\r\n\r\n\r\n2022-05-20 06:00:00,2022-05-20 06:00:01,A,B,Completed\r\n\n\r\nx,y\r\n";
         check_err(blank, "t.csv:8: 2 fields");
+    }
+
+    #[test]
+    fn utf16_with_its_mark_is_read_and_other_bytes_located() {
+        let text = format!("{HEAD}2022-05-20 06:00:00,2022-05-20 06:00:01,Fénix,B,Completed\r\n");
+        let le: Vec<u8> = [0xff, 0xfe].into_iter().chain(text.encode_utf16().flat_map(u16::to_le_bytes)).collect();
+        let be: Vec<u8> = [0xfe, 0xff].into_iter().chain(text.encode_utf16().flat_map(u16::to_be_bytes)).collect();
+        for bytes in [le, be, text.clone().into_bytes()] {
+            let run = read_export_bytes("t.csv", &bytes).unwrap();
+            assert_eq!(run.rows[0].steps, "Fénix");
+        }
+        let mut bad = text.into_bytes();
+        bad[50] = 0xff;
+        let e = read_export_bytes("t.csv", &bad).unwrap_err().to_string();
+        assert!(e.starts_with("t.csv:2: column 11: not UTF-8 text"), "{e}");
     }
 
     #[test]

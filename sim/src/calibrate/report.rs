@@ -1,40 +1,35 @@
 //! The calibration's text report: each run, each sub-step measured
-//! against modelled, and the steps that dominate the measured span.
+//! against modelled, the steps that dominate the measured span, and the
+//! names whose id had to differ from what they clean to.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use rehearse_core::time::SimDuration;
 
+use super::Renamed;
 use super::export::{RowStatus, Run};
 use super::fit::Observed;
 
-/// The modelled median of each sub-step, as the calibrated scenario will
-/// run it (empty if the text does not parse).
-pub(super) fn modelled_medians(toml: &str) -> BTreeMap<(String, String), u64> {
-    match rehearse_core::Scenario::parse(toml, "calibrated") {
-        Ok(sc) => crate::store::projection::status_names(&sc)
-            .into_iter()
-            .zip(&sc.steps)
-            .filter_map(|(name, step)| match (&step.work, name) {
-                (rehearse_core::scenario::Work::Leaf(d), Some(n)) => Some((n, d.median().as_ms())),
-                _ => None,
-            })
-            .collect(),
-        Err(_) => BTreeMap::new(),
-    }
+/// What the report is made of.
+pub(super) struct Inputs<'a> {
+    pub(super) runs: &'a [Run],
+    pub(super) base: &'a Run,
+    pub(super) observed: &'a BTreeMap<(String, String), Observed>,
+    pub(super) scaled: &'a [(String, String, f64)],
+    /// Per row of `base`: the modelled median of a step that does work.
+    pub(super) modelled: &'a [Option<u64>],
+    pub(super) renamed: &'a [Renamed],
+    pub(super) failed_groups: &'a [(String, String)],
 }
 
+/// Renamed names listed in full up to this many.
+const RENAMED_SHOWN: usize = 20;
+
 /// Per sub-step: measured against modelled, and what dominates the total.
-pub(super) fn report(
-    runs: &[Run],
-    base: &Run,
-    observed: &BTreeMap<(String, String), Observed>,
-    scaled: &[(String, String, f64)],
-    modelled: &BTreeMap<(String, String), u64>,
-) -> String {
+pub(super) fn report(i: &Inputs<'_>) -> String {
     let mut out = String::new();
-    for run in runs {
+    for run in i.runs {
         let state = if run.rows.iter().any(|r| r.status == RowStatus::Failed) {
             "FAILED"
         } else if run.unfinished() {
@@ -60,10 +55,11 @@ pub(super) fn report(
         "\n{:<14} {:<30} {:>4} {:>13} {:>13} {:>13} {:>15}",
         "Steps", "SubSteps", "n", "min", "median", "max", "modelled median"
     );
-    let total = base.span_ms().max(1);
+    let scaled: BTreeMap<(&str, &str), f64> = i.scaled.iter().map(|(a, b, f)| ((a.as_str(), b.as_str()), *f)).collect();
+    let total = i.base.span_ms().max(1);
     let mut shares: Vec<(u64, String)> = Vec::new();
-    for r in &base.rows {
-        let Some(o) = observed.get(&(r.steps.clone(), r.substeps.clone())) else { continue };
+    for (k, r) in i.base.rows.iter().enumerate() {
+        let Some(o) = i.observed.get(&(r.steps.clone(), r.substeps.clone())) else { continue };
         let mut v = o.completed_ms.clone();
         v.sort_unstable();
         let (min, med, max) = match v.as_slice() {
@@ -74,14 +70,12 @@ pub(super) fn report(
         };
         let mut note = String::new();
         if o.failed > 0 {
-            note.push_str(&format!("  {} failed", o.failed));
+            let _ = write!(note, "  {} failed", o.failed);
         }
-        if let Some((_, _, f)) = scaled.iter().find(|(a, b, _)| a == &r.steps && b == &r.substeps) {
-            note.push_str(&format!("  scaled x{f:.3}"));
+        if let Some(f) = scaled.get(&(r.steps.as_str(), r.substeps.as_str())) {
+            let _ = write!(note, "  scaled x{f:.3}");
         }
-        let model = modelled
-            .get(&(r.steps.clone(), r.substeps.clone()))
-            .map_or_else(|| "(spans others)".to_string(), |m| SimDuration(*m).hms_ms());
+        let model = i.modelled[k].map_or_else(|| "(spans others)".to_string(), |m| SimDuration(m).hms_ms());
         let _ = writeln!(
             out,
             "{:<14} {:<30} {:>4} {:>13} {:>13} {:>13} {:>15}{note}",
@@ -103,8 +97,33 @@ pub(super) fn report(
         let _ =
             writeln!(out, "  {name:<44} {:>13}  {:>5.1}%", SimDuration(*m).hms_ms(), 100.0 * *m as f64 / total as f64);
     }
-    if !scaled.is_empty() {
-        let _ = writeln!(out, "\nscaled with the database size: {} sub-step(s)", scaled.len());
+    if !i.scaled.is_empty() {
+        let _ = writeln!(out, "\nscaled with the database size: {} sub-step(s)", i.scaled.len());
     }
+    for (steps, substeps) in i.failed_groups {
+        let _ = writeln!(
+            out,
+            "\n{steps}/{substeps} failed, but it spans other rows (a step with sub-steps): no fault modelled for it"
+        );
+    }
+    renamed(&mut out, i.renamed);
     out
+}
+
+/// The names whose id differs from what they clean to, and why.
+pub(super) fn renamed(out: &mut String, renamed: &[Renamed]) {
+    if renamed.is_empty() {
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "\nids: {} name(s) clean to an id another name has, so got their own (step names are as measured):",
+        renamed.len()
+    );
+    for r in renamed.iter().take(RENAMED_SHOWN) {
+        let _ = writeln!(out, "  {:<44} id {} ({} is {}'s)", r.name, r.id, r.wanted, r.taken_by);
+    }
+    if renamed.len() > RENAMED_SHOWN {
+        let _ = writeln!(out, "  ... and {} more", renamed.len() - RENAMED_SHOWN);
+    }
 }
