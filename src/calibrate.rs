@@ -45,8 +45,8 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<ExitCode> {
     if let (Some(run), Some(log), None) = (runs.first(), logs.first(), &args.into) {
         return Err(CalibrateError::Mixed { export: run.file.clone(), log: log.file.clone() }.into());
     }
-    let cal = if runs.is_empty() { None } else { Some(calibrate::calibrate(&runs, &opts)?) };
-    let mut report = cal.as_ref().map(|c| c.report.clone()).unwrap_or_default();
+    let mut cal = if runs.is_empty() { None } else { Some(calibrate::calibrate(&runs, &opts)?) };
+    let mut report = cal.as_mut().map(|c| std::mem::take(&mut c.report)).unwrap_or_default();
     let target: Option<(String, String)> = match (&args.into, logs.first()) {
         (Some(into), _) => Some((load::read_text(into)?, into.display().to_string())),
         (None, Some(log)) => {
@@ -54,10 +54,10 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<ExitCode> {
         }
         (None, None) => None,
     };
-    let text = match (target, cal) {
+    let text = match (target, cal.as_mut()) {
         (Some((original, origin)), cal) => {
-            let measured =
-                Measured { by_name: cal.map(|c| c.observed).unwrap_or_default(), by_id: LogRun::by_id(&logs) };
+            let by_name = cal.map(|c| std::mem::take(&mut c.observed)).unwrap_or_default();
+            let measured = Measured { by_name, by_id: LogRun::by_id(&logs) };
             let applied = calibrate::apply_into(&original, &origin, &measured, &opts)?;
             if !logs.is_empty() {
                 if !report.is_empty() {
@@ -68,9 +68,12 @@ pub fn calibrate(args: &CalibrateArgs) -> Result<ExitCode> {
             report.push_str(&format!("\nreplaced the durations of {} step(s) of {origin}\n", applied.replaced.len()));
             applied.text
         }
-        (None, Some(cal)) => cal.toml,
+        (None, Some(cal)) => std::mem::take(&mut cal.toml),
         (None, None) => unreachable!("FILES is required"),
     };
+    // A million rows are a million small allocations: freeing them one by
+    // one, as the process ends anyway, took longer than writing the text.
+    std::mem::forget((runs, cal));
     let mut out = std::io::stdout().lock();
     match args.output.as_deref().or(args.into.as_deref()) {
         Some(path) => {

@@ -1,28 +1,42 @@
 //! The calibrated scenario as TOML: a runbook of phases and sub-steps,
 //! their lags, the fitted durations and the observed failures as faults.
 //!
-//! Every value is written by `toml_edit` (strings escaped, arrays and inline
-//! tables laid out by it), so any name an export holds round-trips; only
-//! the fixed table headers and keys are written here. The scenario is
-//! valid by construction: ids are made unique ([`Ids`]), every time lies
-//! within [`MAX_SPAN`](rehearse_core::scenario::MAX_SPAN) (the export's
-//! span is checked when read, scaled durations here), faults strike only
-//! steps that do work. Debug builds hold it to that (`super::calibrate`).
+//! Every name and file name (text from the user) is written by `toml_edit`
+//! (escaped as a TOML string needs, whatever it holds), so any name an
+//! export holds round-trips. What this module makes itself — ids (letters,
+//! digits, `-`, `_`, `.`: [`id`]), durations (`1h2m3.4s`), numbers, keys,
+//! table headers — needs no escaping and is written as it is: going
+//! through `toml_edit` for those (an inline table per dependency) cost
+//! more than the rest of calibration.
+//!
+//! The scenario is valid by construction: ids are made unique ([`Ids`]),
+//! every time lies within [`MAX_SPAN`](rehearse_core::scenario::MAX_SPAN)
+//! (the export's span is checked when read, scaled durations here), faults
+//! strike only steps that do work. Debug builds hold it to that
+//! (`super::calibrate`).
+//!
+//! In two passes: [`prepare`] (ids, fits, the medians modelled: what the
+//! report needs too) and [`text`], so that the report can be written
+//! beside the text.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use rehearse_core::time::SimDuration;
-use toml_edit::{Array, InlineTable, Value};
+use toml_edit::Value;
 
 use super::export::{Row, Run};
 use super::fit::{Fitted, Observed, TooLong, fit, is_size_dependent, scale, size_factor};
 use super::shape::Shape;
 use super::{CalibrateError, Options, Renamed};
 
-/// What emission gives besides the text.
-pub(super) struct Emitted {
-    pub(super) toml: String,
+/// Everything about the scenario but its text.
+pub(super) struct Prepared {
+    pub(super) phase_ids: Vec<String>,
+    pub(super) row_ids: Vec<String>,
+    /// Per row of the base run that does work: its duration, and for a
+    /// censored one (no completed attempt) how long it was seen running.
+    pub(super) fitted: Vec<Option<(Fitted, Option<u64>)>>,
     /// (Steps, SubSteps, factor) of every scaled sub-step.
     pub(super) scaled: Vec<(String, String, f64)>,
     /// Names whose id was taken by an earlier one.
@@ -34,54 +48,102 @@ pub(super) struct Emitted {
     pub(super) failed_groups: Vec<(String, String)>,
 }
 
-/// The scenario text for the runs, with `base`'s structure.
+/// Ids, fits and medians for `base`'s rows; `observed` holds what all runs
+/// say of each of them.
 ///
 /// # Errors
 /// [`CalibrateError::TooLong`]: a duration scaled beyond what a step may
 /// last.
-pub(super) fn scenario(
+pub(super) fn prepare(
+    base: &Run,
+    sh: &Shape,
+    observed: &[&Observed],
+    opts: &Options,
+) -> Result<Prepared, CalibrateError> {
+    // Owners: 0 the runbook, 1 + k phase k, 1 + phases + i row i.
+    let n_phases = sh.phases.len();
+    let mut ids = Ids::new(|owner| match owner {
+        0 => "the runbook".to_string(),
+        o if o <= n_phases => sh.phases[o - 1].clone(),
+        o => {
+            let r = &base.rows[o - 1 - n_phases];
+            format!("{}/{}", r.steps, r.substeps)
+        }
+    });
+    ids.claim("runbook".into(), 0);
+    let phase_ids: Vec<String> = sh.phases.iter().enumerate().map(|(k, p)| ids.claim(id(p, "phase"), 1 + k)).collect();
+    let row_ids: Vec<String> =
+        base.rows.iter().enumerate().map(|(i, r)| ids.claim(id(&r.steps, &r.substeps), 1 + n_phases + i)).collect();
+    let n = base.rows.len();
+    let mut p = Prepared {
+        phase_ids,
+        row_ids,
+        fitted: Vec::with_capacity(n),
+        scaled: Vec::new(),
+        renamed: std::mem::take(&mut ids.renamed),
+        modelled: vec![None; n],
+        failed_groups: Vec::new(),
+    };
+    for (i, r) in base.rows.iter().enumerate() {
+        let o = observed[i];
+        if sh.is_parent[i] {
+            if o.failed > 0 {
+                p.failed_groups.push((r.steps.clone(), r.substeps.clone()));
+            }
+            p.fitted.push(None);
+            continue;
+        }
+        let factor = size_factor(opts, is_size_dependent(&r.substeps));
+        let too_long = |e: TooLong| too_long(base, r, factor, e);
+        if factor != 1.0 && o.completed_ms.iter().any(|v| *v > 0) {
+            p.scaled.push((r.steps.clone(), r.substeps.clone(), factor));
+        }
+        let fitted = match fit(&o.completed_ms, factor).map_err(too_long)? {
+            Some(f) => (f, None),
+            None => {
+                // Only a failed or unfinished attempt was seen: at least this long.
+                let seen = r.end_or_start().max(base.span_ms()) - r.start_ms;
+                (Fitted::Fixed(scale(seen.max(1), factor).map_err(too_long)?), Some(seen))
+            }
+        };
+        p.modelled[i] = Some(fitted.0.dist().median().as_ms());
+        p.fitted.push(Some(fitted));
+    }
+    Ok(p)
+}
+
+/// The scenario text for the runs, with `base`'s structure.
+pub(super) fn text(
     runs: &[Run],
     base: &Run,
     sh: &Shape,
-    observed: &BTreeMap<(String, String), Observed>,
+    observed: &[&Observed],
+    p: &Prepared,
     opts: &Options,
-) -> Result<Emitted, CalibrateError> {
-    let mut t = String::new();
+) -> String {
+    // About what one row takes, so that the text is not copied as it grows.
+    let mut t = String::with_capacity(1024 + base.rows.len() * 192);
     header(&mut t, runs, base, opts);
-    let mut ids = Ids::default();
-    ids.claim("runbook".into(), || "the runbook".into());
-    let phase_ids: Vec<String> = sh.phases.iter().map(|p| ids.claim(id(p, "phase"), || p.clone())).collect();
-    let row_ids: Vec<String> = base
-        .rows
-        .iter()
-        .map(|r| ids.claim(id(&r.steps, &r.substeps), || format!("{}/{}", r.steps, r.substeps)))
-        .collect();
-    let mut out = Emitted {
-        toml: String::new(),
-        scaled: Vec::new(),
-        renamed: std::mem::take(&mut ids.renamed),
-        modelled: vec![None; base.rows.len()],
-        failed_groups: Vec::new(),
-    };
     let mut rows_of: Vec<Vec<usize>> = vec![Vec::new(); sh.phases.len()];
     for (i, k) in sh.phase_of.iter().enumerate() {
         rows_of[*k].push(i);
     }
     for (k, phase) in sh.phases.iter().enumerate() {
         t.push_str("\n[[step]]\n");
-        kv(&mut t, "id", phase_ids[k].as_str());
+        plain(&mut t, "id", &p.phase_ids[k]);
         kv(&mut t, "name", phase.as_str());
-        kv(&mut t, "parent", "runbook");
+        plain(&mut t, "parent", "runbook");
         if let Some((prev, ss, lag)) = sh.phase_after[k] {
-            kv(&mut t, "after", deps([dep(&phase_ids[prev], ss, lag)]));
+            t.push_str("after = [");
+            dep(&mut t, &p.phase_ids[prev], ss, lag);
+            t.push_str("]\n");
         }
         for &i in &rows_of[k] {
-            row(&mut t, i, base, sh, &phase_ids[k], &row_ids, observed, opts, &mut out)?;
+            row(&mut t, i, base, sh, &p.phase_ids[k], p);
         }
     }
-    faults(&mut t, base, sh, &row_ids, observed, &mut out);
-    out.toml = t;
-    Ok(out)
+    faults(&mut t, base, sh, &p.row_ids, observed);
+    t
 }
 
 /// Where the scenario came from, `[scenario]`, `[database]` and the runbook.
@@ -112,72 +174,57 @@ fn header(t: &mut String, runs: &[Run], base: &Run, opts: &Options) {
         kv(t, "size_gb", to);
     }
     t.push_str("\n[[step]]\n");
-    kv(t, "id", "runbook");
+    plain(t, "id", "runbook");
     kv(t, "name", "Data upgrade runbook");
-    kv(t, "records_status", true);
+    t.push_str("records_status = true\n");
 }
 
 /// Row `i` of the base run as a step of its phase.
-#[allow(clippy::too_many_arguments)]
-fn row(
-    t: &mut String,
-    i: usize,
-    base: &Run,
-    sh: &Shape,
-    phase_id: &str,
-    row_ids: &[String],
-    observed: &BTreeMap<(String, String), Observed>,
-    opts: &Options,
-    out: &mut Emitted,
-) -> Result<(), CalibrateError> {
+fn row(t: &mut String, i: usize, base: &Run, sh: &Shape, phase_id: &str, p: &Prepared) {
     let r = &base.rows[i];
-    let parent_id = sh.parent[i].map_or(phase_id, |p| row_ids[p].as_str());
+    let parent_id = sh.parent[i].map_or(phase_id, |q| p.row_ids[q].as_str());
     t.push_str("\n[[step]]\n");
-    kv(t, "id", row_ids[i].as_str());
+    plain(t, "id", &p.row_ids[i]);
     kv(t, "name", r.substeps.as_str());
-    kv(t, "parent", parent_id);
-    let mut after: Vec<Value> = Vec::new();
-    if let Some(lead) = sh.lead[i]
-        && lead > 0
-    {
-        after.push(dep(parent_id, true, lead));
-    }
-    for (d, ss, lag) in &sh.after[i] {
-        after.push(dep(&row_ids[*d], *ss, *lag));
-    }
-    if !after.is_empty() {
-        kv(t, "after", deps(after));
+    plain(t, "parent", parent_id);
+    let lead = sh.lead[i].filter(|l| *l > 0);
+    if lead.is_some() || !sh.after[i].is_empty() {
+        t.push_str("after = [");
+        let mut first = true;
+        let mut sep = |t: &mut String| {
+            if !std::mem::take(&mut first) {
+                t.push_str(", ");
+            }
+        };
+        if let Some(lead) = lead {
+            sep(t);
+            dep(t, parent_id, true, lead);
+        }
+        for (d, ss, lag) in &sh.after[i] {
+            sep(t);
+            dep(t, &p.row_ids[*d], *ss, *lag);
+        }
+        t.push_str("]\n");
     }
     if sh.is_parent[i] {
         if sh.finish_lag[i] > 0 {
-            kv(t, "finish_lag", dur(sh.finish_lag[i]));
+            plain(t, "finish_lag", &dur(sh.finish_lag[i]));
         }
-        return Ok(());
+        return;
     }
-    let obs = &observed[&(r.steps.clone(), r.substeps.clone())];
-    let factor = size_factor(opts, is_size_dependent(&r.substeps));
-    let too_long = |e: TooLong| too_long(base, r, factor, e);
-    if factor != 1.0 && obs.completed_ms.iter().any(|v| *v > 0) {
-        out.scaled.push((r.steps.clone(), r.substeps.clone(), factor));
+    let (fitted, censored) = p.fitted[i].as_ref().expect("a step that does work is fitted");
+    if let Some(seen) = censored {
+        comment(
+            t,
+            &format!(
+                "CENSORED: no completed attempt was observed; it ran at least {} before the export.",
+                SimDuration(*seen).hms()
+            ),
+        );
     }
-    let fitted = match fit(&obs.completed_ms, factor).map_err(too_long)? {
-        Some(f) => f,
-        None => {
-            // Only a failed or unfinished attempt was seen: at least this long.
-            let seen = r.end_or_start().max(base.span_ms()) - r.start_ms;
-            comment(
-                t,
-                &format!(
-                    "CENSORED: no completed attempt was observed; it ran at least {} before the export.",
-                    SimDuration(seen).hms()
-                ),
-            );
-            Fitted::Fixed(scale(seen.max(1), factor).map_err(too_long)?)
-        }
-    };
-    out.modelled[i] = Some(fitted.dist().median().as_ms());
-    kv(t, "duration", duration_value(&fitted));
-    Ok(())
+    t.push_str("duration = ");
+    duration(t, fitted);
+    t.push('\n');
 }
 
 fn too_long(base: &Run, r: &Row, factor: f64, e: TooLong) -> CalibrateError {
@@ -191,81 +238,87 @@ fn too_long(base: &Run, r: &Row, factor: f64, e: TooLong) -> CalibrateError {
 
 /// Observed failures of steps that do work become faults, at their
 /// observed rate, with the assumed recovery they share.
-fn faults(
-    t: &mut String,
-    base: &Run,
-    sh: &Shape,
-    row_ids: &[String],
-    observed: &BTreeMap<(String, String), Observed>,
-    out: &mut Emitted,
-) {
-    let mut fault_ids = Ids::default();
+fn faults(t: &mut String, base: &Run, sh: &Shape, row_ids: &[String], observed: &[&Observed]) {
+    let mut fault_ids = Ids::new(|_| String::new());
     let mut any = false;
-    for (i, r) in base.rows.iter().enumerate() {
-        let o = &observed[&(r.steps.clone(), r.substeps.clone())];
-        if o.failed == 0 {
-            continue;
-        }
-        if sh.is_parent[i] {
-            out.failed_groups.push((r.steps.clone(), r.substeps.clone()));
+    for i in 0..base.rows.len() {
+        let o = observed[i];
+        if o.failed == 0 || sh.is_parent[i] {
             continue;
         }
         any = true;
-        let attempts = o.attempts();
-        let fid = fault_ids.claim(format!("observed-{}", row_ids[i].replace('.', "-")), String::new);
+        let fid = fault_ids.claim(format!("observed-{}", row_ids[i].replace('.', "-")), i);
         t.push('\n');
-        comment(t, &format!("Observed: {} failure(s) in {attempts} attempt(s).", o.failed));
+        comment(t, &format!("Observed: {} failure(s) in {} attempt(s).", o.failed, o.attempts()));
         t.push_str("[[fault]]\n");
-        kv(t, "id", fid);
-        kv(t, "catalog", "runbook-step-failed");
-        kv(t, "steps", Array::from_iter([row_ids[i].as_str()]));
+        plain(t, "id", &fid);
+        plain(t, "catalog", "runbook-step-failed");
+        let _ = writeln!(t, "steps = [\"{}\"]", row_ids[i]);
         kv(t, "probability", o.failure_rate());
-        kv(t, "recovery", "rerunstep");
+        plain(t, "recovery", "rerunstep");
     }
     if any {
         t.push('\n');
         comment(t, "ASSUMPTION: how long it takes to notice, read the logs and rerun the step.");
         t.push_str("[recovery.rerunstep]\n");
-        kv(t, "action", "resume");
-        let mut reaction = InlineTable::new();
-        reaction.insert("triangular", Array::from_iter(["10m", "30m", "2h"]).into());
-        kv(t, "reaction", reaction);
-        kv(t, "max_attempts", 3);
+        plain(t, "action", "resume");
+        t.push_str("reaction = { triangular = [\"10m\", \"30m\", \"2h\"] }\nmax_attempts = 3\n");
     }
 }
 
 /// The duration value for a sub-step's observations (`None`: nothing
-/// completed to learn from).
+/// completed to learn from), as `toml_edit` holds it.
 ///
 /// # Errors
 /// An observation scaled beyond what a step may last.
 pub(super) fn duration_expr(obs: &[u64], factor: f64) -> Result<Option<Value>, TooLong> {
-    Ok(fit(obs, factor)?.map(|f| duration_value(&f)))
+    Ok(fit(obs, factor)?.map(|f| {
+        let mut t = String::new();
+        duration(&mut t, &f);
+        t.parse::<Value>().expect("a duration is a TOML value")
+    }))
 }
 
-fn duration_value(fitted: &Fitted) -> Value {
+/// A fitted duration as a TOML value.
+fn duration(t: &mut String, fitted: &Fitted) {
     match fitted {
-        Fitted::Instant => "instant".into(),
-        Fitted::Fixed(v) => dur(*v).into(),
+        Fitted::Instant => t.push_str("\"instant\""),
+        Fitted::Fixed(v) => quoted(t, &dur(*v)),
         Fitted::Lognormal { median_ms, p90_ms } => {
-            let mut ln = InlineTable::new();
-            ln.insert("median", dur(*median_ms).into());
-            ln.insert("p90", dur(*p90_ms).into());
-            let mut d = InlineTable::new();
-            d.insert("lognormal", ln.into());
-            d.into()
+            let _ = write!(t, "{{ lognormal = {{ median = \"{}\", p90 = \"{}\" }} }}", dur(*median_ms), dur(*p90_ms));
         }
         Fitted::Empirical(sorted) => {
-            let mut d = InlineTable::new();
-            d.insert("empirical", Array::from_iter(sorted.iter().map(|v| dur(*v))).into());
-            d.into()
+            t.push_str("{ empirical = [");
+            for (k, v) in sorted.iter().enumerate() {
+                if k > 0 {
+                    t.push_str(", ");
+                }
+                quoted(t, &dur(*v));
+            }
+            t.push_str("] }");
         }
     }
 }
 
-/// `key = value`, the value written by `toml_edit`.
+/// `key = value`, the value (text from the user) written by `toml_edit`.
 fn kv(t: &mut String, key: &str, value: impl Into<Value>) {
     let _ = writeln!(t, "{key} = {}", value.into());
+}
+
+/// `key = "value"` for a value made here: an id, a duration, a name of
+/// this module's. Nothing in it needs escaping (checked in debug builds).
+fn plain(t: &mut String, key: &str, value: &str) {
+    t.push_str(key);
+    t.push_str(" = ");
+    quoted(t, value);
+    t.push('\n');
+}
+
+fn quoted(t: &mut String, value: &str) {
+    debug_assert!(value.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)), "{value:?}");
+    t.push('"');
+    t.push_str(value);
+    t.push('"');
 }
 
 /// A comment line; control characters (a line break in a file name)
@@ -285,24 +338,32 @@ fn comment(t: &mut String, text: &str) {
 /// Unique ids: a name's id is its characters an id can hold (others
 /// become `-`); when that id is taken, by a name that cleans to the same
 /// or by the runbook's own, `-2`, `-3`, ... is added, and the name is
-/// recorded in `renamed`.
-#[derive(Default)]
-pub(super) struct Ids {
-    /// Each id taken, and the name that took it.
-    taken: BTreeMap<String, String>,
+/// recorded in `renamed`. Names are asked for (`name_of`) only then.
+pub(super) struct Ids<F> {
+    /// Each id taken, and the owner (a number `name_of` knows) that took it.
+    taken: BTreeMap<String, usize>,
     /// Per wanted id, the next suffix to try (so that many names cleaning
     /// to one id are not each tried against all the others).
     next: BTreeMap<String, u64>,
+    name_of: F,
     pub(super) renamed: Vec<Renamed>,
 }
 
-impl Ids {
-    pub(super) fn claim(&mut self, wanted: String, name: impl FnOnce() -> String) -> String {
-        let name = name();
-        if !self.taken.contains_key(&wanted) {
-            self.taken.insert(wanted.clone(), name);
-            return wanted;
-        }
+impl<F: Fn(usize) -> String> Ids<F> {
+    pub(super) fn new(name_of: F) -> Self {
+        Ids { taken: BTreeMap::new(), next: BTreeMap::new(), name_of, renamed: Vec::new() }
+    }
+
+    pub(super) fn claim(&mut self, wanted: String, owner: usize) -> String {
+        let taken_by = match self.taken.entry(wanted) {
+            std::collections::btree_map::Entry::Vacant(v) => {
+                let got = v.key().clone();
+                v.insert(owner);
+                return got;
+            }
+            std::collections::btree_map::Entry::Occupied(o) => (o.key().clone(), *o.get()),
+        };
+        let (wanted, first) = taken_by;
         let mut k = self.next.get(&wanted).copied().unwrap_or(2);
         let got = loop {
             let candidate = format!("{wanted}-{k}");
@@ -312,39 +373,41 @@ impl Ids {
             }
         };
         self.next.insert(wanted.clone(), k);
-        let taken_by = self.taken[&wanted].clone();
-        self.taken.insert(got.clone(), name.clone());
-        self.renamed.push(Renamed { name, wanted, id: got.clone(), taken_by });
+        self.taken.insert(got.clone(), owner);
+        let name = (self.name_of)(owner);
+        self.renamed.push(Renamed { name, wanted, id: got.clone(), taken_by: (self.name_of)(first) });
         got
     }
 }
 
+/// A name's id: the characters an id can hold, others `-`.
 fn id(steps: &str, substeps: &str) -> String {
-    let clean = |s: &str| {
-        s.chars().map(|c| if c.is_ascii_alphanumeric() || "-_".contains(c) { c } else { '-' }).collect::<String>()
-    };
-    format!("{}.{}", clean(steps), clean(substeps))
+    let clean = |c: char| if c.is_ascii_alphanumeric() || "-_".contains(c) { c } else { '-' };
+    let mut out = String::with_capacity(steps.len() + substeps.len() + 1);
+    out.extend(steps.chars().map(clean));
+    out.push('.');
+    out.extend(substeps.chars().map(clean));
+    out
 }
 
 fn dur(ms: u64) -> String {
     SimDuration(ms).to_string()
 }
 
-fn deps(items: impl IntoIterator<Item = Value>) -> Array {
-    items.into_iter().collect()
-}
-
-fn dep(id: &str, start_to_start: bool, lag: u64) -> Value {
+/// One dependency: a plain id, or an inline table with its lag.
+fn dep(t: &mut String, id: &str, start_to_start: bool, lag: u64) {
     if !start_to_start && lag == 0 {
-        return id.into();
+        quoted(t, id);
+        return;
     }
-    let mut t = InlineTable::new();
-    t.insert("step", id.into());
+    t.push_str("{ step = ");
+    quoted(t, id);
     if start_to_start {
-        t.insert("from", "start".into());
+        t.push_str(", from = \"start\"");
     }
-    t.insert("lag", dur(lag).into());
-    t.into()
+    t.push_str(", lag = ");
+    quoted(t, &dur(lag));
+    t.push_str(" }");
 }
 
 #[cfg(test)]
@@ -353,20 +416,22 @@ mod tests {
 
     #[test]
     fn names_that_clean_to_one_id_get_their_own() {
-        let mut ids = Ids::default();
-        assert_eq!(ids.claim("runbook".into(), || "the runbook".into()), "runbook");
-        assert_eq!(ids.claim(id("Post-Sync", "phase"), || "Post-Sync".into()), "Post-Sync.phase");
-        assert_eq!(ids.claim(id("Post Sync", "phase"), || "Post Sync".into()), "Post-Sync.phase-2");
+        let names = ["the runbook", "Post-Sync", "Post Sync", "Post-Sync/phase", "x"];
+        let mut ids = Ids::new(|o| names[o].to_string());
+        assert_eq!(ids.claim("runbook".into(), 0), "runbook");
+        assert_eq!(ids.claim(id("Post-Sync", "phase"), 1), "Post-Sync.phase");
+        assert_eq!(ids.claim(id("Post Sync", "phase"), 2), "Post-Sync.phase-2");
         // A sub-step named `phase` would be its phase's id.
-        assert_eq!(ids.claim(id("Post-Sync", "phase"), || "Post-Sync/phase".into()), "Post-Sync.phase-3");
+        assert_eq!(ids.claim(id("Post-Sync", "phase"), 3), "Post-Sync.phase-3");
         // A natural id that a suffix took is suffixed in turn.
-        assert_eq!(ids.claim("Post-Sync.phase-2".into(), || "x".into()), "Post-Sync.phase-2-2");
+        assert_eq!(ids.claim("Post-Sync.phase-2".into(), 4), "Post-Sync.phase-2-2");
         let r = &ids.renamed[0];
         assert_eq!(
             (r.name.as_str(), r.wanted.as_str(), r.id.as_str()),
             ("Post Sync", "Post-Sync.phase", "Post-Sync.phase-2")
         );
         assert_eq!(r.taken_by, "Post-Sync");
+        assert_eq!(ids.renamed[2].taken_by, "Post Sync");
         assert_eq!(ids.renamed.len(), 3);
     }
 

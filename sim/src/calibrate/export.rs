@@ -69,9 +69,10 @@ impl Run {
 
 const HEADER: [&str; 5] = ["starttime", "endtime", "steps", "substeps", "status"];
 
+/// `2022-05-20 06:28:01.020`, `2022-05-20T06:28:01` (`jiff` takes a
+/// space for the `T`).
 fn parse_time(s: &str) -> Option<DateTime> {
-    let t = s.trim().replacen(' ', "T", 1);
-    t.parse::<DateTime>().ok()
+    s.trim().parse::<DateTime>().ok()
 }
 
 /// A row as read, before its times are made relative to the first start.

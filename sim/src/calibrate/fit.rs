@@ -115,6 +115,13 @@ pub(super) fn scale(ms: u64, factor: f64) -> Result<u64, TooLong> {
 /// # Errors
 /// A scaled observation beyond [`MAX_SPAN`].
 pub(super) fn fit(obs: &[u64], factor: f64) -> Result<Option<Fitted>, TooLong> {
+    if let [v] = obs {
+        // One measured run, the common case: no list to make.
+        return Ok(Some(match scale(*v, factor)? {
+            0 => Fitted::Instant,
+            v => Fitted::Fixed(v),
+        }));
+    }
     let scaled: Vec<u64> = obs.iter().map(|v| scale(*v, factor)).collect::<Result<_, _>>()?;
     Ok(match scaled.as_slice() {
         [] => None,

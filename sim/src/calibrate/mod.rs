@@ -174,21 +174,30 @@ pub fn calibrate(runs: &[Run], opts: &Options) -> Result<Calibration, CalibrateE
     );
     let observed = fit::observe(runs);
     tracing::debug!(substeps = observed.len(), "calibrate: observations gathered");
-    let emitted = emit::scenario(runs, base, &sh, &observed, opts)?;
-    tracing::debug!(bytes = emitted.toml.len(), scaled = emitted.scaled.len(), "calibrate: scenario written");
-    if cfg!(debug_assertions) {
-        held_to_the_validator(&emitted.toml, base, &emitted.modelled);
-    }
-    let report = report::report(&report::Inputs {
-        runs,
-        base,
-        observed: &observed,
-        scaled: &emitted.scaled,
-        modelled: &emitted.modelled,
-        renamed: &emitted.renamed,
-        failed_groups: &emitted.failed_groups,
+    let of_row: Vec<&Observed> = base.rows.iter().map(|r| &observed[&(r.steps.clone(), r.substeps.clone())]).collect();
+    let prepared = emit::prepare(base, &sh, &of_row, opts)?;
+    // The text and the report, each linear and as long as the other, side
+    // by side.
+    let (toml, report) = std::thread::scope(|s| {
+        let report = s.spawn(|| {
+            report::report(&report::Inputs {
+                runs,
+                base,
+                observed: &of_row,
+                scaled: &prepared.scaled,
+                modelled: &prepared.modelled,
+                renamed: &prepared.renamed,
+                failed_groups: &prepared.failed_groups,
+            })
+        });
+        let toml = emit::text(runs, base, &sh, &of_row, &prepared, opts);
+        (toml, report.join().expect("the report does not panic"))
     });
-    Ok(Calibration { toml: emitted.toml, report, observed, scaled: emitted.scaled, renamed: emitted.renamed })
+    tracing::debug!(bytes = toml.len(), scaled = prepared.scaled.len(), "calibrate: scenario written");
+    if cfg!(debug_assertions) {
+        held_to_the_validator(&toml, base, &prepared.modelled);
+    }
+    Ok(Calibration { toml, report, observed, scaled: prepared.scaled, renamed: prepared.renamed })
 }
 
 /// The emitted scenario validates, and runs each sub-step at the median the

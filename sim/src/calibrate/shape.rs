@@ -34,13 +34,22 @@ pub(super) fn shape(run: &Run) -> Shape {
     let n = rows.len();
     let mut phases: Vec<String> = Vec::new();
     let mut index: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut last: Option<(&str, usize)> = None;
     let phase_of: Vec<usize> = rows
         .iter()
         .map(|r| {
-            *index.entry(r.steps.as_str()).or_insert_with(|| {
+            // Rows of a phase mostly come together: no search for those.
+            if let Some((name, k)) = last
+                && name == r.steps
+            {
+                return k;
+            }
+            let k = *index.entry(r.steps.as_str()).or_insert_with(|| {
                 phases.push(r.steps.clone());
                 phases.len() - 1
-            })
+            });
+            last = Some((r.steps.as_str(), k));
+            k
         })
         .collect();
     let mut phase_start = vec![u64::MAX; phases.len()];
