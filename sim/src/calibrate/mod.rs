@@ -50,7 +50,8 @@ pub enum CalibrateError {
     #[error(transparent)]
     Export(#[from] ExportError),
     #[error(
-        "the {which} size {value} GB ({flag}) is not a database size; expected a number of GB above 0 and at most {MAX_SIZE_GB}"
+        "the {which} size {} GB ({flag}) is not a database size; expected a number of GB above 0 and at most {MAX_SIZE_GB}",
+        number(*value)
     )]
     Size { which: &'static str, flag: &'static str, value: f64 },
     #[error(
@@ -84,6 +85,11 @@ pub enum CalibrateError {
         "{export} is an export and {log} a weekend log: exports build a new runbook, weekend logs update a plan; to use both, give --into SCENARIO.toml (exports then match its runbook's sub-steps by name, logs its steps by id)"
     )]
     Mixed { export: String, log: String },
+}
+
+/// A number as a user would write it: `1e308`, not 309 digits.
+fn number(v: f64) -> String {
+    if v != 0.0 && !(1e-6..1e15).contains(&v.abs()) { format!("{v:e}") } else { format!("{v}") }
 }
 
 fn long(ms: f64) -> String {
