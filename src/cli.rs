@@ -274,13 +274,18 @@ pub struct SqlArgs {
 #[derive(Debug, Args)]
 #[command(
     after_help = "Input: exports of the documented query\n  SELECT StartTime, EndTime, Steps, SubSteps, Status FROM [DBUPGRADE].[DATAUPGRADESTATUS] ORDER BY EndTime DESC\n\
-in either order, comma- or tab-separated, with or without a header, with or without milliseconds, NULL end \
-times for a step still running, Completed / Failed / InProgress statuses.\n\n\
-Examples:\n  rehearse calibrate mock1.csv -o calibrated.toml\n  rehearse calibrate mock1.csv mock2.csv mock3.csv --into scenarios/ax2012-data-upgrade-dev.toml -o updated.toml\n  \
+in either order, comma- or tab-separated (quoted as RFC 4180 says; UTF-8, or UTF-16 with its byte-order mark), \
+with or without a header, with or without milliseconds, NULL end times for a step still running, Completed / Failed / \
+InProgress statuses.\n\n\
+A weekend log (made by `rehearse track LOG init`) gives each finished step's actual duration (its last \
+attempt), matched by step id: the plan the log holds, or --into's, gets them (one log: the measured values; \
+several: fitted distributions). Exports and logs together need --into.\n\n\
+Examples:\n  rehearse calibrate mock1.csv -o calibrated.toml\n  rehearse calibrate mock1.sqlite mock2.sqlite -o next-plan.toml\n  rehearse calibrate mock1.csv mock2.csv mock3.csv --into scenarios/ax2012-data-upgrade-dev.toml -o updated.toml\n  \
 rehearse calibrate mock1.csv --size-gb 120 --target-size-gb 850 -o production.toml"
 )]
 pub struct CalibrateArgs {
-    /// Exports of DATAUPGRADESTATUS, one measured run each.
+    /// Exports of DATAUPGRADESTATUS, one measured run each, or weekend logs
+    /// (`rehearse track`), whose steps' actual durations update their plan.
     #[arg(required = true)]
     pub files: Vec<PathBuf>,
 

@@ -1,6 +1,7 @@
 //! Calibration from measured DATAUPGRADESTATUS exports, with variants of the
 //! documented sample: order, separators, header, milliseconds, failed and
-//! unfinished runs, several runs, malformed lines, `--into`, scaling.
+//! unfinished runs, several runs, malformed lines, `--into`, scaling, names
+//! any text may hold, what a scenario cannot hold; and from weekend logs.
 
 use std::path::{Path, PathBuf};
 
@@ -168,7 +169,7 @@ fn failed_and_unfinished_runs_are_reported_not_guessed() {
     let report = calibrate(&[&failed_csv], &cal, &[]);
     assert!(report.contains("FAILED") && report.contains("PostSync/WaitForBatch failed"), "{report}");
     let toml = std::fs::read_to_string(&cal).unwrap();
-    assert!(toml.contains("catalog = \"runbook-step-failed\"") && toml.contains("probability = 1.0000"), "{toml}");
+    assert!(toml.contains("catalog = \"runbook-step-failed\"") && toml.contains("probability = 1.0"), "{toml}");
     assert!(toml.contains("# CENSORED"), "a failed attempt is not a duration: {toml}");
 
     let cal = dir.path().join("running.toml");
@@ -179,7 +180,7 @@ fn failed_and_unfinished_runs_are_reported_not_guessed() {
     let cal = dir.path().join("both.toml");
     calibrate(&[&sample_csv, &failed_csv], &cal, &[]);
     let toml = std::fs::read_to_string(&cal).unwrap();
-    assert!(toml.contains("probability = 0.5000"), "one failure in two attempts: {toml}");
+    assert!(toml.contains("probability = 0.5"), "one failure in two attempts: {toml}");
 }
 
 #[test]
@@ -258,4 +259,259 @@ fn into_replaces_matching_durations_and_keeps_the_rest() {
     assert!(after.contains("duration = \"59.28s\""), "PreSync.StartAos as measured");
     let o = rehearse(&["validate", out.to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+/// Runs `rehearse calibrate ARGS`; expects exit 2 with `why` on stderr, no
+/// internal error and nothing written to `out`.
+fn refused(args: &[&str], out: &Path, why: &str) {
+    let o = rehearse(args);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stdout(&o));
+    let e = stderr(&o);
+    assert!(e.contains(why), "{args:?}: {e}");
+    assert!(!e.contains("internal") && !e.contains("panicked") && !e.contains("calibrated scenario:"), "{e}");
+    assert!(!out.exists(), "nothing written");
+}
+
+#[test]
+fn any_name_round_trips_and_names_that_clean_alike_get_their_own_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    // A byte-order mark, CRLF, a quoted comma, a quote and a backslash, and
+    // two phases that clean to one id.
+    let text = "\u{feff}StartTime,EndTime,Steps,SubSteps,Status\r\n\
+        2022-05-20 06:00:00.000,2022-05-20 06:10:00.000,\"Pre, Sync\",\"Say \"\"hi\"\"\",Completed\r\n\
+        2022-05-20 06:10:00.000,2022-05-20 06:20:00.000,\"Pre, Sync\",C:\\temp\\x,Completed\r\n\
+        2022-05-20 06:20:00.000,2022-05-20 06:30:00.000,Post-Sync,A,Completed\r\n\
+        2022-05-20 06:30:00.000,2022-05-20 06:40:00.000,Post Sync,A,Completed\r\n";
+    let csv = write(dir.path(), "odd.csv", text);
+    let cal = dir.path().join("odd.toml");
+    let report = calibrate(&[&csv], &cal, &[]);
+    assert!(report.contains("ids: 2 name(s) clean to an id another name has"), "{report}");
+    assert!(
+        report.contains("Post Sync/A") && report.contains("id Post-Sync.A-2 (Post-Sync.A is Post-Sync/A's)"),
+        "{report}"
+    );
+    let toml = std::fs::read_to_string(&cal).unwrap();
+    let sc = rehearse_core::Scenario::parse(&toml, "odd.toml").unwrap_or_else(|e| panic!("{e}\n{toml}"));
+    let mut names: Vec<(String, String)> =
+        rehearse_sim::store::projection::status_names(&sc).into_iter().flatten().collect();
+    names.sort();
+    let want = [("Post Sync", "A"), ("Post-Sync", "A"), ("Pre, Sync", "C:\\temp\\x"), ("Pre, Sync", "Say \"hi\"")];
+    assert_eq!(names, want.map(|(a, b)| (a.to_string(), b.to_string())));
+    assert_eq!(median_span(&cal), 40 * 60_000, "and it runs as measured");
+}
+
+#[test]
+fn what_a_scenario_cannot_hold_is_a_clear_error_not_an_internal_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("x.toml");
+    let o = out.to_str().unwrap();
+    // Two runs ten years apart in one export.
+    let gap = write(
+        dir.path(),
+        "gap.csv",
+        "StartTime,EndTime,Steps,SubSteps,Status\n\
+         2012-05-20 06:00:00,2012-05-20 07:00:00,A,B,Completed\n\
+         2022-05-20 06:00:00,2022-05-20 07:00:00,A,C,Completed\n",
+    );
+    refused(&["calibrate", gap.to_str().unwrap(), "-o", o], &out, "gap.csv:3: the rows span 3652d1h, beyond the 30d");
+    let csv = write(dir.path(), "sample.csv", &sample());
+    let c = csv.to_str().unwrap();
+    refused(
+        &["calibrate", c, "-o", o, "--size-gb", "100", "--target-size-gb", "1e308"],
+        &out,
+        "the planned size 1e308 GB (--target-size-gb) is not a database size",
+    );
+    refused(&["calibrate", c, "-o", o, "--size-gb", "0", "--target-size-gb", "1"], &out, "(--size-gb)");
+    // Scaled a million times, the database synchronisation is no step's
+    // length: the first such row is named.
+    refused(
+        &["calibrate", c, "-o", o, "--size-gb", "1", "--target-size-gb", "1000000"],
+        &out,
+        "sample.csv:33: PreReqs/AdditiveDbSync scaled x1000000 would last 47537d5h3m20s, beyond the 30d",
+    );
+}
+
+const NOW: &str = "2025-03-03T12:00:00+01:00";
+
+/// A weekend plan: a backup, an upgrade of two sub-steps (a fault may
+/// strike the scripts), the go-live.
+const WEEKEND: &str = r#"# The weekend as planned.
+[scenario]
+name = "small weekend"
+time_zone = "Europe/Berlin"
+downtime_begins_at = "2025-03-01T18:00:00"
+
+[[step]]
+id = "backup"
+duration = "1h" # a guess
+downtime = "begins"
+
+[[step]]
+id = "upgrade"
+after = ["backup"]
+
+[[step]]
+id = "sync"
+parent = "upgrade"
+duration = "2h"
+
+[[step]]
+id = "scripts"
+parent = "upgrade"
+after = ["sync"]
+duration = "3h"
+
+[[step]]
+id = "golive"
+after = ["upgrade"]
+duration = "30m"
+downtime = "ends"
+
+[[fault]]
+id = "dvt"
+catalog = "dvt-mrprocessservice"
+steps = ["scripts"]
+probability = 0.1
+recovery = "resume-it"
+
+[recovery.resume-it]
+action = "resume"
+"#;
+
+/// Records a weekend into a new log `name` in `dir`: each `(command,
+/// args...)` with `--now`.
+fn weekend(dir: &Path, name: &str, records: &[&[&str]]) -> PathBuf {
+    let plan = write(dir, "weekend.toml", WEEKEND);
+    let log = dir.join(name);
+    let l = log.to_str().unwrap();
+    let init: &[&str] = &["init", plan.to_str().unwrap(), "--at", "2025-03-01T17:00:00"];
+    for r in std::iter::once(init).chain(records.iter().copied()) {
+        let mut args = vec!["track", l];
+        args.extend_from_slice(r);
+        args.extend_from_slice(&["--now", NOW]);
+        let o = rehearse(&args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+    }
+    log
+}
+
+/// The first weekend: scripts struck by a fault and rerun, the go-live
+/// still running.
+fn first_weekend(dir: &Path) -> PathBuf {
+    weekend(
+        dir,
+        "w1.sqlite",
+        &[
+            &["start", "backup", "--at", "2025-03-01T18:00:00"],
+            &["done", "backup", "--at", "2025-03-01T19:10:00"],
+            &["start", "upgrade", "--at", "2025-03-01T19:10:00"],
+            &["start", "sync", "--at", "2025-03-01T19:10:00"],
+            // Mistyped, then corrected: the correction counts.
+            &["done", "sync", "--at", "2025-03-01T23:40:00"],
+            &["correct", "5", "--at", "2025-03-01T21:40:00", "--by", "ana", "--why", "typo"],
+            &["start", "scripts", "--at", "2025-03-01T21:40:00"],
+            &["fault", "dvt@scripts", "--at", "2025-03-01T22:00:00"],
+            &["decide", "rerun", "--step", "scripts", "--by", "lead", "--why", "DVT", "--at", "2025-03-01T22:30:00"],
+            &["done", "scripts", "--at", "2025-03-02T01:30:00"],
+            &["done", "upgrade", "--at", "2025-03-02T01:30:00"],
+            &["start", "golive", "--at", "2025-03-02T01:30:00"],
+        ],
+    )
+}
+
+fn second_weekend(dir: &Path) -> PathBuf {
+    weekend(
+        dir,
+        "w2.sqlite",
+        &[
+            &["start", "backup", "--at", "2025-03-01T18:00:00"],
+            &["done", "backup", "--at", "2025-03-01T19:20:00"],
+            &["start", "upgrade", "--at", "2025-03-01T19:20:00"],
+            &["start", "sync", "--at", "2025-03-01T19:20:00"],
+            &["done", "sync", "--at", "2025-03-01T21:20:00"],
+            &["start", "scripts", "--at", "2025-03-01T21:20:00"],
+            &["done", "scripts", "--at", "2025-03-02T00:50:00"],
+            &["done", "upgrade", "--at", "2025-03-02T00:50:00"],
+            &["start", "golive", "--at", "2025-03-02T00:50:00"],
+            &["done", "golive", "--at", "2025-03-02T01:30:00"],
+        ],
+    )
+}
+
+#[test]
+fn a_weekend_log_feeds_its_own_plan_the_actual_durations() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = first_weekend(dir.path());
+    let out = dir.path().join("next.toml");
+    let report = calibrate(&[&log], &out, &[]);
+    // The corrected done counts; the scripts' last attempt, after the
+    // rerun, is their length, the fault a failure.
+    for line in ["backup", "sync", "scripts"].map(|s| format!("\n{s:<32}    1")) {
+        assert!(report.contains(&line), "{line:?}: {report}");
+    }
+    let scripts = report.lines().find(|l| l.starts_with("scripts ")).unwrap();
+    assert!(scripts.ends_with("03:00:00.000  03:00:00.000  03:00:00.000  1 failed"), "{report}");
+    assert!(report.contains("4 step(s) measured, 1 still running, 1 fault(s)"), "{report}");
+    assert!(report.contains("kept golive: no measured attempt of it finished"), "{report}");
+    assert!(report.contains("kept upgrade: it has sub-steps"), "{report}");
+    assert!(report.contains("replaced the durations of 3 step(s)"), "{report}");
+    let next = std::fs::read_to_string(&out).unwrap();
+    for kept in ["# The weekend as planned.", "duration = \"1h10m\" # a guess", "duration = \"30m\""] {
+        assert!(next.contains(kept), "{kept}: {next}");
+    }
+    assert!(next.contains("duration = \"2h30m\"") && next.contains("duration = \"3h\""), "{next}");
+    let o = rehearse(&["validate", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn several_logs_give_distributions_into_a_plan_and_say_what_had_no_measurement() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w1, w2) = (first_weekend(dir.path()), second_weekend(dir.path()));
+    let plan = write(
+        dir.path(),
+        "plan.toml",
+        &format!("{WEEKEND}\n[[step]]\nid = \"hypercare\"\nafter = [\"golive\"]\nduration = \"1d\"\n"),
+    );
+    let out = dir.path().join("updated.toml");
+    let report = calibrate(&[&w1, &w2], &out, &["--into", plan.to_str().unwrap()]);
+    assert!(report.contains("no measurement, kept as planned: 1 step(s): hypercare"), "{report}");
+    let updated = std::fs::read_to_string(&out).unwrap();
+    assert!(updated.contains("duration = { empirical = [\"1h10m\", \"1h20m\"] } # a guess"), "{updated}");
+    assert!(updated.contains("duration = \"40m\""), "the one go-live measured: {updated}");
+    assert!(updated.contains("duration = \"1d\""), "{updated}");
+}
+
+#[test]
+fn exports_and_logs_are_mixed_only_into_a_plan() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = first_weekend(dir.path());
+    let csv = write(dir.path(), "mock.csv", &sample());
+    let out = dir.path().join("x.toml");
+    let (c, l, o) = (csv.to_str().unwrap(), log.to_str().unwrap(), out.to_str().unwrap());
+    refused(&["calibrate", c, l, "-o", o], &out, "to use both, give --into SCENARIO.toml");
+    // A SQLite file that is no weekend log is named as such.
+    let store = dir.path().join("run.sqlite");
+    let r = rehearse(&["run", "tests/data/decision.toml", "--db", store.to_str().unwrap(), "--ignore-readiness"]);
+    assert!(store.exists(), "{}", stderr(&r));
+    refused(&["calibrate", store.to_str().unwrap(), "-o", o], &out, "a SQLite file that is not a weekend log");
+    // Into the data upgrade plan, the export matches the runbook by name
+    // (40 sub-steps), the log by id: its `backup`, whose per-GB model the
+    // measurement replaces; the log's other steps are not in it, and the
+    // report says so.
+    let report = calibrate(&[&csv, &log], &out, &["--into", "scenarios/ax2012-data-upgrade-dev.toml"]);
+    assert!(report.contains("replaced the durations of 41 step(s)"), "{report}");
+    assert!(report.contains("measured duration in place of a size model: backup"), "{report}");
+    assert!(report.contains("measured, not in the plan: golive, scripts, sync, upgrade"), "{report}");
+    let updated = std::fs::read_to_string(&out).unwrap();
+    let sc = rehearse_core::Scenario::parse(&updated, "updated.toml").unwrap();
+    let backup = sc.step(sc.find("backup").unwrap());
+    assert_eq!(
+        backup.work,
+        rehearse_core::scenario::Work::Leaf(rehearse_core::scenario::StepDuration {
+            base: Some(rehearse_core::Dist::fixed(rehearse_core::SimDuration(70 * 60_000))),
+            per_gb: None,
+            per_million_rows: None,
+        })
+    );
 }

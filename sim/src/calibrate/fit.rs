@@ -4,10 +4,15 @@
 
 use std::collections::BTreeMap;
 
+use rehearse_core::dist::Dist;
+use rehearse_core::scenario::MAX_SPAN;
+use rehearse_core::time::SimDuration;
+
 use super::Options;
 use super::export::{RowStatus, Run};
 
-/// What was observed of one sub-step over all runs.
+/// What was observed of one sub-step (or, from weekend logs, one step)
+/// over all runs.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Observed {
     pub completed_ms: Vec<u64>,
@@ -24,6 +29,13 @@ impl Observed {
     /// The share of attempts that failed.
     pub(super) fn failure_rate(&self) -> f64 {
         f64::from(self.failed) / self.attempts() as f64
+    }
+
+    /// Both observations together.
+    pub(super) fn merged(&self, other: &Observed) -> Observed {
+        let mut completed_ms = self.completed_ms.clone();
+        completed_ms.extend_from_slice(&other.completed_ms);
+        Observed { completed_ms, failed: self.failed + other.failed, unfinished: self.unfinished + other.unfinished }
     }
 }
 
@@ -49,11 +61,11 @@ pub fn is_size_dependent(substeps: &str) -> bool {
     matches!(substeps, "AdditiveDbSync" | "PartialDbSync" | "SyncSchema" | "WaitForBatch" | "EnableSafeMode")
 }
 
-/// The factor a sub-step's durations are scaled by: the planned size over
-/// the measured one for size-dependent sub-steps, else 1.
-pub(super) fn size_factor(opts: &Options, substeps: &str) -> f64 {
+/// The factor a size-dependent step's durations are scaled by: the planned
+/// size over the measured one, or 1.
+pub(super) fn size_factor(opts: &Options, size_dependent: bool) -> f64 {
     match opts.size_gb {
-        Some((from, to)) if is_size_dependent(substeps) && from > 0.0 => to / from,
+        Some((from, to)) if size_dependent && from > 0.0 => to / from,
         _ => 1.0,
     }
 }
@@ -72,11 +84,46 @@ pub(super) enum Fitted {
     Empirical(Vec<u64>),
 }
 
+impl Fitted {
+    /// The distribution the scenario will hold, as the validator builds it.
+    pub(super) fn dist(&self) -> Dist {
+        let built = match self {
+            Fitted::Instant => Ok(Dist::fixed(SimDuration::ZERO)),
+            Fitted::Fixed(v) => Ok(Dist::fixed(SimDuration(*v))),
+            Fitted::Lognormal { median_ms, p90_ms } => Dist::lognormal(SimDuration(*median_ms), SimDuration(*p90_ms)),
+            Fitted::Empirical(v) => Dist::empirical(&v.iter().map(|ms| SimDuration(*ms)).collect::<Vec<_>>()),
+        };
+        built.expect("a fit is a valid distribution (checked when fitted)")
+    }
+}
+
+/// Observations scaled by `factor` came out longer than a step may last.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(super) struct TooLong {
+    pub(super) ms: f64,
+}
+
+/// Scales a measured length; `Err` past [`MAX_SPAN`].
+pub(super) fn scale(ms: u64, factor: f64) -> Result<u64, TooLong> {
+    let v = (ms as f64 * factor).round();
+    if v > MAX_SPAN.as_ms() as f64 { Err(TooLong { ms: v }) } else { Ok(v as u64) }
+}
+
 /// The duration for a sub-step's observations, scaled by `factor` (`None`:
 /// nothing completed to learn from).
-pub(super) fn fit(obs: &[u64], factor: f64) -> Option<Fitted> {
-    let scaled: Vec<u64> = obs.iter().map(|v| (*v as f64 * factor).round() as u64).collect();
-    match scaled.as_slice() {
+///
+/// # Errors
+/// A scaled observation beyond [`MAX_SPAN`].
+pub(super) fn fit(obs: &[u64], factor: f64) -> Result<Option<Fitted>, TooLong> {
+    if let [v] = obs {
+        // One measured run, the common case: no list to make.
+        return Ok(Some(match scale(*v, factor)? {
+            0 => Fitted::Instant,
+            v => Fitted::Fixed(v),
+        }));
+    }
+    let scaled: Vec<u64> = obs.iter().map(|v| scale(*v, factor)).collect::<Result<_, _>>()?;
+    Ok(match scaled.as_slice() {
         [] => None,
         [0] => Some(Fitted::Instant),
         [v] => Some(Fitted::Fixed(*v)),
@@ -84,19 +131,20 @@ pub(super) fn fit(obs: &[u64], factor: f64) -> Option<Fitted> {
             let mut sorted = many.to_vec();
             sorted.sort_unstable();
             if sorted.iter().all(|v| *v == 0) {
-                return Some(Fitted::Instant);
+                return Ok(Some(Fitted::Instant));
             }
             if let Some((median_ms, p90_ms)) = lognormal_fit(&sorted) {
-                return Some(Fitted::Lognormal { median_ms, p90_ms });
+                return Ok(Some(Fitted::Lognormal { median_ms, p90_ms }));
             }
             Some(Fitted::Empirical(sorted))
         }
-    }
+    })
 }
 
 /// A lognormal fitted to the observations, when there are enough of them
-/// (at least 8, all positive) and it fits (Kolmogorov–Smirnov distance under
-/// the 5 % critical value). Returns (median, p90) in ms.
+/// (at least 8, all positive), it fits (Kolmogorov–Smirnov distance under
+/// the 5 % critical value) and its tail stays within what a step may last.
+/// Returns (median, p90) in ms.
 fn lognormal_fit(sorted: &[u64]) -> Option<(u64, u64)> {
     let n = sorted.len();
     if n < 8 || sorted[0] == 0 {
@@ -124,9 +172,9 @@ fn lognormal_fit(sorted: &[u64]) -> Option<(u64, u64)> {
     let median = libm::exp(mu);
     let p90 = libm::exp(mu + rehearse_core::dist::Z_90 * sigma);
     let (m, p) = (median.round() as u64, p90.round() as u64);
-    (p > m && m > 0).then_some((m, p))
+    let dist = Dist::lognormal(SimDuration(m), SimDuration(p)).ok()?;
+    (dist.practical_max() <= MAX_SPAN).then_some((m, p))
 }
-
 #[cfg(test)]
 mod tests {
     use super::super::emit::duration_expr;
@@ -145,7 +193,7 @@ mod tests {
             (0..15).map(|k| 600_000 + k * 1_000).chain((0..15).map(|k| 36_000_000 + k * 1_000)).collect();
         bimodal.sort_unstable();
         assert_eq!(lognormal_fit(&bimodal), None);
-        assert!(duration_expr(&bimodal, 1.0).unwrap().starts_with("{ empirical"));
+        assert!(duration_expr(&bimodal, 1.0).unwrap().unwrap().to_string().starts_with("{ empirical"));
         // Too few observations: empirical.
         assert_eq!(lognormal_fit(&obs[..5]), None);
     }

@@ -1,13 +1,15 @@
 //! Calibration from measured runs: exports of the documented monitoring
-//! query on `DBUPGRADE.DATAUPGRADESTATUS` turned into scenario durations.
+//! query on `DBUPGRADE.DATAUPGRADESTATUS`, and weekend logs (`rehearse
+//! track`), turned into scenario durations.
 //!
-//! Accepted: the documentation's column order (StartTime, EndTime, Steps,
-//! SubSteps, Status), newest or oldest first, comma- or tab-separated (as
-//! SQL Server Management Studio saves results), with or without a header,
-//! with or without milliseconds, `NULL` (or empty) end times for a step
-//! still running, and statuses Completed, Failed (an observed failure) and
-//! InProgress (an unfinished run). Anything else is an error naming the
-//! file and line; nothing is guessed.
+//! Accepted exports: the documentation's column order (StartTime, EndTime,
+//! Steps, SubSteps, Status), newest or oldest first, comma- or
+//! tab-separated (as SQL Server Management Studio saves results), quoted
+//! as RFC 4180 says, with or without a header, a byte-order mark or
+//! milliseconds, `NULL` (or empty) end times for a step still running, and
+//! statuses Completed, Failed (an observed failure) and InProgress (an
+//! unfinished run). Anything else is an error naming the file and line;
+//! nothing is guessed.
 //!
 //! The structure is rebuilt from the times: rows that span later rows of the
 //! same phase become their parent (PreSync's ExecuteScripts), rows that
@@ -18,25 +20,126 @@
 //!
 //! The rooms: `export` (reading exports), `shape` (nesting and lags from
 //! the times), `fit` (durations, failure rates and size scaling over the
-//! runs), `emit` (the scenario's TOML), `report` (the text report). This
-//! file holds the options, the entry [`calibrate`] and [`apply_into`].
+//! runs), `emit` (the scenario's TOML), `report` (the text report), `log`
+//! (weekend logs as measurements), `into` (measured durations written into
+//! an existing scenario). This file holds the options, the error and the
+//! entry [`calibrate`].
 
 mod emit;
 mod export;
 mod fit;
+mod into;
+mod log;
 mod report;
 mod shape;
 
 use std::collections::BTreeMap;
 
-pub use export::{ExportError, Row, RowStatus, Run, read_export};
+use rehearse_core::scenario::{MAX_SIZE_GB, MAX_SPAN, ScenarioError};
+use rehearse_core::time::SimDuration;
+
+pub use export::{ExportError, Row, RowStatus, Run, read_export, read_export_bytes};
 pub use fit::{Observed, is_size_dependent};
+pub use into::{Applied, Kept, Measured, apply_into};
+pub use log::{LogRun, LogStep, log_report, read_log};
+
+/// Why calibration could not be done. Every message names the place: the
+/// export's file and line, the scenario and step, or the option.
+#[derive(Debug, thiserror::Error)]
+pub enum CalibrateError {
+    #[error(transparent)]
+    Export(#[from] ExportError),
+    #[error(
+        "the {which} size {} GB ({flag}) is not a database size; expected a number of GB above 0 and at most {MAX_SIZE_GB}",
+        number(*value)
+    )]
+    Size { which: &'static str, flag: &'static str, value: f64 },
+    #[error(
+        "{place}: {what} scaled x{factor} would last {}, beyond the {} a step may last; check --size-gb and --target-size-gb",
+        long(*ms),
+        SimDuration(MAX_SPAN.as_ms())
+    )]
+    TooLong { place: String, what: String, factor: f64, ms: f64 },
+    /// The scenario to calibrate does not validate as it is.
+    #[error(transparent)]
+    Scenario(#[from] ScenarioError),
+    #[error("{origin}: not TOML: {why}")]
+    Toml { origin: String, why: String },
+    #[error("{origin}: no [[step]] to calibrate")]
+    NoSteps { origin: String },
+    #[error(
+        "{origin}: no step matches the measurements (exports match the sub-steps of a runbook with records_status = true by Steps and SubSteps; weekend logs match steps by id)"
+    )]
+    NoMatch { origin: String },
+    /// The scenario validated before its durations were replaced, and does
+    /// not after: the measurements are at fault, named by step (not by a
+    /// line of a text the user never saw).
+    #[error(
+        "{origin}: with the calibrated durations the scenario would not validate, so nothing was written: {}",
+        problems.join("; ")
+    )]
+    Invalid { origin: String, problems: Vec<String> },
+    #[error(transparent)]
+    Log(#[from] crate::track::TrackError),
+    #[error(
+        "{export} is an export and {log} a weekend log: exports build a new runbook, weekend logs update a plan; to use both, give --into SCENARIO.toml (exports then match its runbook's sub-steps by name, logs its steps by id)"
+    )]
+    Mixed { export: String, log: String },
+}
+
+/// A number as a user would write it: `1e308`, not 309 digits.
+fn number(v: f64) -> String {
+    if v != 0.0 && !(1e-6..1e15).contains(&v.abs()) { format!("{v:e}") } else { format!("{v}") }
+}
+
+fn long(ms: f64) -> String {
+    if ms < 1e15 { SimDuration(ms as u64).to_string() } else { format!("{:.3e} days", ms / 86_400_000.0) }
+}
 
 /// Options for calibration.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Options {
-    /// The measured database's size and the size to plan for, in GB.
+    /// The measured database's size and the size to plan for, in GB
+    /// (checked by [`Options::sized`]).
     pub size_gb: Option<(f64, f64)>,
+}
+
+impl Options {
+    /// Options that scale size-dependent steps from a `measured_gb`
+    /// database to a `planned_gb` one.
+    ///
+    /// # Errors
+    /// [`CalibrateError::Size`]: a size that is not a number of GB above 0
+    /// and at most [`MAX_SIZE_GB`], as `[database] size_gb` is held to.
+    pub fn sized(measured_gb: f64, planned_gb: f64) -> Result<Options, CalibrateError> {
+        let opts = Options { size_gb: Some((measured_gb, planned_gb)) };
+        opts.check()?;
+        Ok(opts)
+    }
+
+    fn check(&self) -> Result<(), CalibrateError> {
+        let Some((from, to)) = self.size_gb else { return Ok(()) };
+        for (which, flag, value) in [("measured", "--size-gb", from), ("planned", "--target-size-gb", to)] {
+            if !(value.is_finite() && value > 0.0 && value <= MAX_SIZE_GB) {
+                return Err(CalibrateError::Size { which, flag, value });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A name whose id is not what it cleans to, because another name (or the
+/// runbook) has that id.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Renamed {
+    /// `Steps` for a phase, `Steps/SubSteps` for a sub-step.
+    pub name: String,
+    /// The id it cleans to.
+    pub wanted: String,
+    /// The id it got.
+    pub id: String,
+    /// The name that has `wanted`.
+    pub taken_by: String,
 }
 
 /// The result: a scenario text and a report.
@@ -47,11 +150,25 @@ pub struct Calibration {
     pub observed: BTreeMap<(String, String), Observed>,
     /// (Steps, SubSteps, factor) of every scaled sub-step.
     pub scaled: Vec<(String, String, f64)>,
+    /// Names whose id had to differ from what they clean to.
+    pub renamed: Vec<Renamed>,
 }
 
-/// Builds the calibrated scenario from one or more runs. The structure and
-/// lags come from the first complete run (the first run if none is).
-pub fn calibrate(runs: &[Run], opts: &Options) -> Calibration {
+/// Builds the calibrated scenario from one or more runs (at least one).
+/// The structure and lags come from the first complete run (the first run
+/// if none is). Linear in the rows (`n log n` where it sorts or searches).
+///
+/// # Errors
+/// Options out of range, and a duration scaled beyond what a step may last
+/// (its export's file and line). What the exports hold otherwise always
+/// calibrates: [`read_export`] refused what cannot.
+///
+/// # Panics
+/// With no run; in debug builds, when the scenario written does not
+/// validate or does not model the medians reported (a bug: the text is
+/// valid by construction).
+pub fn calibrate(runs: &[Run], opts: &Options) -> Result<Calibration, CalibrateError> {
+    opts.check()?;
     let base = runs.iter().find(|r| !r.unfinished()).unwrap_or(&runs[0]);
     let sh = shape::shape(base);
     tracing::debug!(
@@ -63,58 +180,52 @@ pub fn calibrate(runs: &[Run], opts: &Options) -> Calibration {
     );
     let observed = fit::observe(runs);
     tracing::debug!(substeps = observed.len(), "calibrate: observations gathered");
-    let (toml, scaled) = emit::scenario(runs, base, &sh, &observed, opts);
-    tracing::debug!(bytes = toml.len(), scaled = scaled.len(), "calibrate: scenario written");
-    let modelled = report::modelled_medians(&toml);
-    let report = report::report(runs, base, &observed, &scaled, &modelled);
-    Calibration { toml, report, observed, scaled }
+    let of_row: Vec<&Observed> = base.rows.iter().map(|r| &observed[&(r.steps.clone(), r.substeps.clone())]).collect();
+    let prepared = emit::prepare(base, &sh, &of_row, opts)?;
+    // The text and the report, each linear and as long as the other, side
+    // by side.
+    let (toml, report) = std::thread::scope(|s| {
+        let report = s.spawn(|| {
+            report::report(&report::Inputs {
+                runs,
+                base,
+                observed: &of_row,
+                scaled: &prepared.scaled,
+                modelled: &prepared.modelled,
+                renamed: &prepared.renamed,
+                failed_groups: &prepared.failed_groups,
+            })
+        });
+        let toml = emit::text(runs, base, &sh, &of_row, &prepared, opts);
+        (toml, report.join().expect("the report does not panic"))
+    });
+    tracing::debug!(bytes = toml.len(), scaled = prepared.scaled.len(), "calibrate: scenario written");
+    if cfg!(debug_assertions) {
+        held_to_the_validator(&toml, base, &prepared.modelled);
+    }
+    Ok(Calibration { toml, report, observed, scaled: prepared.scaled, renamed: prepared.renamed })
 }
 
-/// Replaces the durations of `scenario_text`'s matching steps (the sub-steps
-/// of its `records_status` runbook, matched by Steps and SubSteps) with the
-/// calibrated ones, leaving everything else — comments included — as it is.
-/// Returns the new text and the ids of the steps replaced.
-///
-/// # Errors
-/// A scenario that does not parse, or has no step to match.
-pub fn apply_into(
-    scenario_text: &str,
-    origin: &str,
-    cal: &Calibration,
-    opts: &Options,
-) -> Result<(String, Vec<String>), String> {
-    let scenario = rehearse_core::Scenario::parse(scenario_text, origin).map_err(|e| e.to_string())?;
-    let names = crate::store::projection::status_names(&scenario);
-    let mut doc: toml_edit::DocumentMut = scenario_text.parse().map_err(|e| format!("{origin}: {e}"))?;
-    let Some(steps) = doc.get_mut("step").and_then(|s| s.as_array_of_tables_mut()) else {
-        return Err(format!("{origin}: no [[step]] to calibrate"));
-    };
-    let mut replaced = Vec::new();
-    for table in steps.iter_mut() {
-        let Some(id) = table.get("id").and_then(|v| v.as_str()).map(str::to_string) else { continue };
-        let Some(idx) = scenario.find(&id) else { continue };
-        let Some((phase, sub)) = &names[idx.index()] else { continue };
-        if scenario.step(idx).is_group() {
-            continue;
-        }
-        let Some(obs) = cal.observed.get(&(phase.clone(), sub.clone())) else { continue };
-        let Some(expr) = emit::duration_expr(&obs.completed_ms, fit::size_factor(opts, sub)) else { continue };
-        let parsed: toml_edit::DocumentMut =
-            format!("duration = {expr}\n").parse().map_err(|e| format!("internal: {e}"))?;
-        let mut value = parsed["duration"].as_value().cloned().ok_or("internal: no value")?;
-        if let Some(old) = table.get("duration").and_then(|v| v.as_value()) {
-            *value.decor_mut() = old.decor().clone();
-        } else {
-            value.decor_mut().set_prefix(" ");
-        }
-        table.insert("duration", toml_edit::Item::Value(value));
-        replaced.push(id);
+/// The emitted scenario validates, and runs each sub-step at the median the
+/// report gives: checked in debug builds (every test), not in release,
+/// where validating a million-step scenario would cost more than the rest
+/// of calibration together.
+fn held_to_the_validator(toml: &str, base: &Run, modelled: &[Option<u64>]) {
+    let sc = rehearse_core::Scenario::parse(toml, "calibrated scenario").unwrap_or_else(|e| {
+        panic!("calibrate wrote a scenario that does not validate:\n{e}\n--- scenario ---\n{toml}")
+    });
+    let names = crate::store::projection::status_names(&sc);
+    let medians: BTreeMap<(&str, &str), u64> = names
+        .iter()
+        .zip(&sc.steps)
+        .filter_map(|(name, step)| match (&step.work, name) {
+            (rehearse_core::scenario::Work::Leaf(d), Some((a, b))) => {
+                Some(((a.as_str(), b.as_str()), d.median().as_ms()))
+            }
+            _ => None,
+        })
+        .collect();
+    for (r, m) in base.rows.iter().zip(modelled) {
+        assert_eq!(medians.get(&(r.steps.as_str(), r.substeps.as_str())).copied(), *m, "{}/{}", r.steps, r.substeps);
     }
-    if replaced.is_empty() {
-        return Err(format!(
-            "{origin}: no step matches the measured rows (steps under a runbook with records_status = true, by Steps and SubSteps)"
-        ));
-    }
-    tracing::debug!(origin, replaced = replaced.len(), "calibrate: durations replaced in place");
-    Ok((doc.to_string(), replaced))
 }
