@@ -111,7 +111,7 @@ pub fn known_actions() -> Vec<&'static str> {
     .iter()
     .map(|a| a.name())
     .collect();
-    v.extend(["go", "no-go", "fix-forward"]);
+    v.extend(["go", "conditional-go", "no-go", "fix-forward"]);
     v
 }
 

@@ -146,7 +146,7 @@ impl Drafts<'_, '_> {
     fn push(&mut self, at: Stamp, record: Record) -> Result<(), String> {
         let e = Effective { seq: self.next_seq, at, by: self.by.clone(), record: record.clone(), corrected_by: None };
         self.fold.apply(&e).map_err(|why| format!("`{record}` at {at} refused: {why}"))?;
-        self.out.push(Entry { seq: self.next_seq, at, by: self.by.clone(), record });
+        self.out.push(Entry { seq: self.next_seq, at, by: self.by.clone(), record, key: None });
         self.next_seq += 1;
         Ok(())
     }
