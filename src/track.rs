@@ -253,7 +253,12 @@ fn correction(
 ) -> Result<Draft> {
     let record = |replacement| Record::Correction { of_seq: seq, why: why.to_string(), replacement };
     let draft = |replacement| {
-        Ok(Draft { at: Stamp::new(now, &zone_of(sc)), by: Some(by.to_string()), record: record(replacement), key: None })
+        Ok(Draft {
+            at: Stamp::new(now, &zone_of(sc)),
+            by: Some(by.to_string()),
+            record: record(replacement),
+            key: None,
+        })
     };
     if withdraw {
         return draft(None);

@@ -57,7 +57,8 @@ pub fn outlook(
     let mut ends: Vec<Vec<u64>> = vec![Vec::new(); n];
     for run in 0..runs.max(1) {
         let opts = RunOptions { run, ..RunOptions::new(seed, Mode::Random) };
-        let s = sim.run(&opts, &mut NullSink).map_err(|error| crate::estimate::EstimateError::Run { run, seed, error })?;
+        let s =
+            sim.run(&opts, &mut NullSink).map_err(|error| crate::estimate::EstimateError::Run { run, seed, error })?;
         for i in 0..n {
             if s.attempts[i] > 0 {
                 starts[i].push(s.steps[i].start.as_ms());

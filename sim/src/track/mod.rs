@@ -185,13 +185,8 @@ pub fn record(path: &Path, draft: Draft, now: Timestamp) -> Result<Recorded, Tra
         return Err(TrackError::KeyReused { key: key.clone(), seq: e.seq, was: e.record.to_string() });
     }
     let sc = parse_scenario(&w.name, &w.stored.meta)?;
-    let entry = Entry {
-        seq: w.stored.entries.len() as u64,
-        at: draft.at,
-        by: draft.by,
-        record: draft.record,
-        key: draft.key,
-    };
+    let entry =
+        Entry { seq: w.stored.entries.len() as u64, at: draft.at, by: draft.by, record: draft.record, key: draft.key };
     check_new(&sc, &w.stored.entries, std::slice::from_ref(&entry), now)?;
     w.append(std::slice::from_ref(&entry))?;
     w.commit()?;
