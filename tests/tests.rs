@@ -15,6 +15,8 @@ mod forecast;
 mod fuzz_props;
 mod fuzz_regressions;
 mod library;
+mod live;
+mod live_load;
 mod outputs;
 mod props;
 mod replay;
