@@ -104,12 +104,8 @@ pub struct Event {
 
 impl Events {
     pub async fn open(c: &reqwest::Client, base: &str, token: &str) -> Events {
-        let resp = c
-            .get(format!("{base}/api/events?token={token}"))
-            .timeout(Duration::from_secs(3600))
-            .send()
-            .await
-            .unwrap();
+        let resp =
+            c.get(format!("{base}/api/events?token={token}")).timeout(Duration::from_secs(3600)).send().await.unwrap();
         assert_eq!(resp.status().as_u16(), 200);
         Events { resp, buf: String::new() }
     }

@@ -55,7 +55,8 @@ fn live_load_every_page_gets_every_record_once() {
                 let mut errors = Vec::new();
                 let mut i = 0;
                 while !stop.load(Ordering::Relaxed) {
-                    let body = json!({"action": "note", "text": format!("w{w} n{i}"), "idempotency_key": format!("w{w}-{i}")});
+                    let body =
+                        json!({"action": "note", "text": format!("w{w} n{i}"), "idempotency_key": format!("w{w}-{i}")});
                     let req = c.post(format!("{base}/api/track")).bearer_auth(&bridge).json(&body).send();
                     let (r, ms) = timed(req).await;
                     match r {

@@ -5,6 +5,7 @@ mod backend;
 mod browser;
 mod calendar;
 mod calibrate;
+mod cdp;
 mod cli;
 mod data_upgrade;
 mod docs;
