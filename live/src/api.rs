@@ -46,8 +46,8 @@ fn error(status: StatusCode, why: impl std::fmt::Display) -> Response {
     (status, axum::Json(json!({ "error": why.to_string() }))).into_response()
 }
 
-/// The role the request's token gives, or the 401.
-fn role(hub: &Hub, headers: &HeaderMap, params: &Params) -> Result<Role, Response> {
+/// The role the request's token gives, or the 401 and why.
+fn role(hub: &Hub, headers: &HeaderMap, params: &Params) -> Result<Role, (StatusCode, &'static str)> {
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -55,9 +55,9 @@ fn role(hub: &Hub, headers: &HeaderMap, params: &Params) -> Result<Role, Respons
         .map(str::trim);
     let token = params.token.as_deref().or(bearer);
     let Some(token) = token else {
-        return Err(error(StatusCode::UNAUTHORIZED, "a token is needed: ?token= or Authorization: Bearer"));
+        return Err((StatusCode::UNAUTHORIZED, "a token is needed: ?token= or Authorization: Bearer"));
     };
-    hub.access.role(token).ok_or_else(|| error(StatusCode::UNAUTHORIZED, "unknown token"))
+    hub.access.role(token).ok_or((StatusCode::UNAUTHORIZED, "unknown token"))
 }
 
 async fn page(State(hub): State<Arc<Hub>>, headers: HeaderMap, Query(params): Query<Params>) -> Response {
@@ -67,7 +67,7 @@ async fn page(State(hub): State<Arc<Hub>>, headers: HeaderMap, Query(params): Qu
             resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             resp
         }
-        Err(e) => e,
+        Err((status, why)) => error(status, why),
     }
 }
 
@@ -76,7 +76,7 @@ async fn page(State(hub): State<Arc<Hub>>, headers: HeaderMap, Query(params): Qu
 async fn forecast(State(hub): State<Arc<Hub>>, headers: HeaderMap, Query(params): Query<Params>) -> Response {
     let r = match role(&hub, &headers, &params) {
         Ok(r) => r,
-        Err(e) => return e,
+        Err((status, why)) => return error(status, why),
     };
     let mut rx = hub.board.subscribe();
     let Ok(b) = rx.wait_for(Option::is_some).await.map(|b| b.clone()) else {
@@ -99,7 +99,7 @@ async fn track(State(hub): State<Arc<Hub>>, headers: HeaderMap, Query(params): Q
     match role(&hub, &headers, &params) {
         Ok(Role::Bridge) => {}
         Ok(Role::Sponsor) => return error(StatusCode::FORBIDDEN, "the sponsor's token is read-only"),
-        Err(e) => return e,
+        Err((status, why)) => return error(status, why),
     }
     // The edge: a record without `at` is stamped now, and nothing may be
     // recorded after now.
@@ -149,8 +149,8 @@ struct Follow {
 /// `record` with its seq as id, then every new board as an event
 /// `forecast`.
 async fn events(State(hub): State<Arc<Hub>>, headers: HeaderMap, Query(params): Query<Params>) -> Response {
-    if let Err(e) = role(&hub, &headers, &params) {
-        return e;
+    if let Err((status, why)) = role(&hub, &headers, &params) {
+        return error(status, why);
     }
     let last_id = headers.get("last-event-id").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     let next_seq = last_id.or(params.after).map_or(0, |s| s + 1);
