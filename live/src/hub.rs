@@ -8,7 +8,8 @@
 //! - **board**: a new board (forecast, verdict, steps, call sheet) each
 //!   time the records change, and every `refresh` anyway, since time moves
 //!   on while nothing is recorded. Changes that arrive while a board is
-//!   being made are folded into the next one.
+//!   being made, or within `board_gap` of the last one, are folded into
+//!   the next one.
 //!
 //! Pages follow both through `watch` channels: a page that falls behind
 //! reads what it missed from the log held here, so it never drops a
@@ -36,11 +37,20 @@ pub struct ServeOptions {
     pub poll: Duration,
     /// How often the board is made again when nothing is recorded.
     pub refresh: Duration,
+    /// The least time between two boards: records still reach the pages
+    /// at once, but a burst of them makes one forecast, not one each,
+    /// leaving the cores to the writes.
+    pub board_gap: Duration,
 }
 
 impl Default for ServeOptions {
     fn default() -> Self {
-        ServeOptions { board: BoardOptions::default(), poll: Duration::from_secs(1), refresh: Duration::from_secs(60) }
+        ServeOptions {
+            board: BoardOptions::default(),
+            poll: Duration::from_secs(1),
+            refresh: Duration::from_secs(60),
+            board_gap: Duration::from_millis(500),
+        }
     }
 }
 
@@ -173,6 +183,7 @@ async fn board_loop(hub: Arc<Hub>) {
         };
         version += 1;
         hub.board.send_replace(Some(Arc::new(BoardText { version, json })));
+        tokio::time::sleep(hub.opts.board_gap).await;
         tokio::select! {
             r = records.changed() => if r.is_err() { return },
             _ = refresh.tick() => {}
