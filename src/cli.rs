@@ -440,6 +440,12 @@ pub struct ForecastArgs {
     #[arg(long)]
     pub no_fault_costs: bool,
 
+    /// Also price the recovery choices open now (at a fault not yet
+    /// decided: the plan's, resume, retry, rerun, roll back; else carry on
+    /// or roll back), each on the same runs. It shows; it does not decide.
+    #[arg(long)]
+    pub options: bool,
+
     /// Print JSON (the names of `estimate --json`, schema 3, plus the forecast's own).
     #[arg(long)]
     pub json: bool,

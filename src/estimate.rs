@@ -243,8 +243,7 @@ pub(crate) fn write_body(out: &mut impl Write, e: &Estimate, sc: &Scenario, fail
         writeln!(out, "\nfaults (each against the same runs without it; P50 and P90: the shift")?;
         writeln!(out, "of the runs that commit either way)")?;
         for f in &e.faults {
-            let pts =
-                f.p_success_shift.map_or("-".to_string(), |p| format!("{:+.1} pts", rehearse_sim::report::points(p)));
+            let pts = f.p_success_shift.map_or("-".to_string(), rehearse_sim::report::points);
             let shift = |v: Option<i64>| v.map_or("-".to_string(), hours);
             let rescued = f.runs_rescued.filter(|n| *n > 0).map_or(String::new(), |n| format!(" *{n}"));
             writeln!(
@@ -257,8 +256,9 @@ pub(crate) fn write_body(out: &mut impl Write, e: &Estimate, sc: &Scenario, fail
             )?;
         }
         if e.faults.iter().any(|f| f.runs_rescued.is_some_and(|n| n > 0)) {
-            writeln!(out, "  *N: runs that succeed only with the fault: its delay moved a later")?;
-            writeln!(out, "  failure past a rollback's deadline, where the plan fixes forward")?;
+            writeln!(out, "  *N: runs that succeed only with the fault (not set against its cost):")?;
+            writeln!(out, "  its delay moved a later failure past a rollback's deadline, where the")?;
+            writeln!(out, "  plan fixes forward - worth a look at that deadline")?;
         }
     }
     if let Some(p) = &e.point_of_no_return {

@@ -8,9 +8,8 @@ use std::sync::atomic::AtomicU64;
 use anyhow::Result;
 use jiff::Timestamp;
 use rehearse_core::SimDuration;
-use rehearse_core::anchor::CalendarAnchor;
 use rehearse_sim::estimate::{self, EstimateOptions};
-use rehearse_sim::forecast::{Alarm, Forecast, document, forecast as run_forecast};
+use rehearse_sim::forecast::{Alarm, Forecast, Options, document, forecast as run_forecast, open_choices, options};
 use rehearse_sim::track::{self, Log};
 
 use crate::cli::ForecastArgs;
@@ -54,16 +53,33 @@ pub fn forecast(args: &ForecastArgs) -> Result<ExitCode> {
     let f = crate::estimate::with_progress("forecast", args.runs, !args.json, &progress, || {
         run_forecast(&sc, text, actuals, &opts, sc.meta.window, &progress)
     })?;
+    let choices = match args.options {
+        false => None,
+        true => {
+            let n = open_choices(&f).2.len() as u64;
+            let progress = AtomicU64::new(0);
+            Some(crate::estimate::with_progress("options", args.runs * n, !args.json, &progress, || {
+                options(&f, text, &opts, &progress)
+            })?)
+        }
+    };
     let failed = estimate::failed(&gates, &f.estimate).map_err(|e| anyhow::anyhow!("--fail-if {e}"))?;
     let path = args.log.display().to_string();
     let mut out = std::io::stdout().lock();
     if args.json {
-        serde_json::to_writer_pretty(&mut out, &document(&f, &path, &gates, &failed, now))?;
+        let mut v = document(&f, &path, &gates, &failed, now);
+        if let Some(o) = &choices {
+            v["forecast"]["options"] = o.to_json(&f);
+        }
+        serde_json::to_writer_pretty(&mut out, &v)?;
         writeln!(out)?;
     } else {
         crate::estimate::write_header(&mut out, "forecast", &f.estimate, &path)?;
         write_now(&mut out, &f)?;
         crate::estimate::write_body(&mut out, &f.estimate, &f.scenario, &failed)?;
+        if let Some(o) = &choices {
+            write_options(&mut out, &f, o)?;
+        }
     }
     Ok(if failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
@@ -71,10 +87,16 @@ pub fn forecast(args: &ForecastArgs) -> Result<ExitCode> {
 /// The instant `ms` after the log's origin, shown as every date is
 /// (`CalendarAnchor::display`), in the plan's zone (or UTC).
 fn at(f: &Forecast, ms: u64) -> String {
-    let zone =
-        f.scenario.meta.anchor.as_ref().map_or(jiff::tz::TimeZone::UTC, |a| a.downtime_begins().time_zone().clone());
-    CalendarAnchor::new(f.actuals.origin.to_zoned(zone), None)
-        .map_or_else(|_| f.actuals.origin.to_string(), |origin| origin.display(ms as i64))
+    f.log_clock().map_or_else(|| f.actuals.origin.to_string(), |c| c.display(ms as i64))
+}
+
+/// A date as the options table shows it: weekday and time ("Sun 08:20").
+fn short(full: &str) -> String {
+    let parts: Vec<&str> = full.split(' ').collect();
+    match parts.as_slice() {
+        [day, _, time, ..] => format!("{day} {time}"),
+        _ => full.to_string(),
+    }
 }
 
 fn write_now(out: &mut impl Write, f: &Forecast) -> std::io::Result<()> {
@@ -106,6 +128,38 @@ fn write_now(out: &mut impl Write, f: &Forecast) -> std::io::Result<()> {
             )?;
         }
     }
+    for s in &a.struck {
+        let decided = match s.decided {
+            Some(d) => format!("; decided {} at {}", d.action.name(), short(&at(f, d.at_ms))),
+            None => String::new(),
+        };
+        writeln!(
+            out,
+            "struck       {}@{} at {}{decided}",
+            sc.faults[s.fault.index()].id,
+            sc.step(s.step).id,
+            short(&at(f, s.at_ms))
+        )?;
+    }
+    if let Some(d) = a.ending {
+        writeln!(out, "decided      {} at {}: the weekend is ending", d.action.name(), at(f, d.at_ms))?;
+    }
+    let critical = f.critical_now();
+    if !critical.is_empty() {
+        let ids: Vec<String> = critical.iter().map(|(i, c)| format!("{} {:.0}%", sc.step(*i).id, 100.0 * c)).collect();
+        let mut line = String::from("critical now");
+        for (k, id) in ids.iter().enumerate() {
+            let sep = if k == 0 { " " } else { ", " };
+            if line.len() + sep.len() + id.len() > 78 {
+                writeln!(out, "{line},")?;
+                line = format!("             {id}");
+            } else {
+                line.push_str(sep);
+                line.push_str(id);
+            }
+        }
+        writeln!(out, "{line}")?;
+    }
     for alarm in &f.alarms {
         match alarm {
             Alarm::PastP90 { step, elapsed_ms, p90_ms } => writeln!(
@@ -127,4 +181,50 @@ fn write_now(out: &mut impl Write, f: &Forecast) -> std::io::Result<()> {
         }
     }
     writeln!(out)
+}
+
+/// The options table: one line per choice, the same runs for each.
+fn write_options(out: &mut impl Write, f: &Forecast, o: &Options) -> std::io::Result<()> {
+    let sc = &f.scenario;
+    writeln!(out)?;
+    match o.at {
+        Some(s) => writeln!(
+            out,
+            "options at {}@{}, struck {} (each on the same {} runs):",
+            sc.faults[s.fault.index()].id,
+            sc.step(s.step).id,
+            short(&at(f, s.at_ms)),
+            f.estimate.runs
+        )?,
+        None => writeln!(out, "options now, no fault open (each on the same {} runs):", f.estimate.runs)?,
+    }
+    writeln!(
+        out,
+        "  {:<20} {:>8} {:>9}  {:<21} {:>12}",
+        "choice", "success", "rollback", "go-live P50 / P90", "outage P90"
+    )?;
+    let date = |ms: Option<u64>| match (&sc.meta.anchor, ms) {
+        (Some(a), Some(ms)) => short(&a.display(ms as i64)),
+        (None, Some(ms)) => SimDuration(ms).hms(),
+        (_, None) => "-".to_string(),
+    };
+    for c in &o.choices {
+        let e = &c.estimate;
+        let name = match (c.action, o.plan_action) {
+            (Some(a), _) => format!("{} now", a.name()),
+            (None, Some(p)) => format!("the plan ({})", p.name()),
+            (None, None) => "carry on".to_string(),
+        };
+        let outage = e.outage_quantile(0.9).map_or_else(|| "-".to_string(), |ms| SimDuration(ms).hms());
+        writeln!(
+            out,
+            "  {:<20} {:>7.1}% {:>8.1}%  {:<21} {:>12}",
+            name,
+            100.0 * e.p_success,
+            100.0 * e.share(rehearse_core::event::Outcome::RolledBack),
+            format!("{} / {}", date(e.go_live(0.5)), date(e.go_live(0.9))),
+            outage
+        )?;
+    }
+    writeln!(out, "It shows what each choice leads to; the bridge decides.")
 }

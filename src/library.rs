@@ -163,7 +163,7 @@ pub fn code_upgrade(args: &CodeUpgradeArgs) -> Result<ExitCode> {
     };
     let parse = |what: &str, v: &str| Version::parse(v).map_err(|e| anyhow::anyhow!("{what}: {e}"));
     let (from, to) = (parse("FROM", from)?, parse("TO", to)?);
-    let answer = versions::code_upgrade(from, to).map_err(anyhow::Error::msg)?;
+    let answer = versions::code_upgrade(from, to)?;
     if args.json {
         writeln!(out, "{}", serde_json::to_string_pretty(&answer)?)?;
     } else {

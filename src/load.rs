@@ -1,5 +1,7 @@
-//! Reading scenario files, with errors that name the file.
+//! Reading scenario files, with errors that name the file, and how every
+//! command reports a scenario that does not validate.
 
+use std::fmt;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -25,14 +27,37 @@ pub fn parse(path: &Path, text: &str) -> std::result::Result<Scenario, ScenarioE
     Scenario::parse(text, &path.display().to_string())
 }
 
-/// Reads and parses a scenario; all errors become one message.
+/// Reads and parses a scenario; all errors become one [`Invalid`].
 pub fn scenario(path: &Path) -> Result<(Scenario, String)> {
     let text = read_text(path)?;
     match parse(path, &text) {
         Ok(s) => Ok((s, text)),
-        Err(e) => {
-            let n = e.diagnostics.len();
-            Err(anyhow::anyhow!("{e}\n{n} error{} in {}", if n == 1 { "" } else { "s" }, path.display()))
-        }
+        Err(e) => Err(Invalid(e).into()),
     }
 }
+
+/// A scenario that does not validate, as every command but `validate`
+/// reports it (`validate` lists the same lines, with its verdict per file
+/// last): each error shown on a line of its own, `error: ` before each
+/// but the first (`main` writes that one, as for any error), the rest
+/// counted, then the total.
+#[derive(Debug)]
+pub struct Invalid(pub ScenarioError);
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let e = &self.0;
+        for (i, d) in e.shown().iter().enumerate() {
+            if i > 0 {
+                f.write_str("\nerror: ")?;
+            }
+            write!(f, "{}", e.locate(d))?;
+        }
+        if let Some(more) = e.more() {
+            write!(f, "\n{more}")?;
+        }
+        write!(f, "\n{} in {}", rehearse_core::scenario::n_errors(e.diagnostics.len()), e.origin)
+    }
+}
+
+impl std::error::Error for Invalid {}

@@ -29,7 +29,7 @@ pub fn replay(args: &ReplayArgs) -> Result<ExitCode> {
             .with_context(|| format!("{}: the store holds no scenario", path.display()))?
             .clone();
         let origin = format!("{} (stored scenario)", path.display());
-        let scenario = Scenario::parse(&text, &origin).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let scenario = Scenario::parse(&text, &origin).map_err(crate::load::Invalid)?;
         let calendar = stored
             .meta
             .get("calendar_start")

@@ -1,11 +1,12 @@
-//! `rehearse validate`: check scenario files, report every error.
+//! `rehearse validate`: check scenario files, report their errors (the
+//! first hundred of each file listed, the rest counted).
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use anyhow::Result;
 use rehearse_core::Scenario;
-use rehearse_core::scenario::ScenarioError;
+use rehearse_core::scenario::{ScenarioError, n_errors};
 use serde_json::{Value, json};
 
 use crate::cli::ValidateArgs;
@@ -49,23 +50,26 @@ pub fn validate(args: &ValidateArgs) -> Result<ExitCode> {
                     eprintln!("error: {message}");
                     eprintln!("FAILED {file}: unreadable");
                 }
-                json!({ "file": file, "ok": false, "errors": [ { "message": message } ] })
+                json!({ "file": file, "ok": false, "errors": [ { "message": message } ], "more_errors": 0 })
             }
             Checked::Invalid(e) => {
                 n_bad += 1;
-                let n = e.diagnostics.len();
                 if !args.json {
-                    for line in e.to_string().lines() {
-                        eprintln!("error: {line}");
+                    for d in e.shown() {
+                        eprintln!("error: {}", e.locate(d));
                     }
-                    eprintln!("FAILED {file}: {n} error{}", if n == 1 { "" } else { "s" });
+                    if let Some(more) = e.more() {
+                        eprintln!("{more}");
+                    }
+                    eprintln!("FAILED {file}: {}", n_errors(e.diagnostics.len()));
                 }
+                // The first errors, as the text lists them, and how many more.
                 let errors: Vec<Value> = e
-                    .diagnostics
+                    .shown()
                     .iter()
                     .map(|d| json!({ "line": d.line, "col": d.col, "step": d.step, "message": d.message }))
                     .collect();
-                json!({ "file": file, "ok": false, "errors": errors })
+                json!({ "file": file, "ok": false, "errors": errors, "more_errors": e.n_more() })
             }
         };
         files.push(entry);

@@ -82,9 +82,50 @@ fn validate_reports_every_file_and_json() {
     let errors = v["files"][1]["errors"].as_array().unwrap();
     assert_eq!(errors.len(), 2, "both unknown ids are reported: {errors:?}");
     assert_eq!(errors[0]["line"], 5);
+    assert_eq!(v["files"][1]["more_errors"], 0);
     let out = rehearse(&["validate", SCENARIO]);
     assert_eq!(out.status.code(), Some(0));
     assert!(stdout(&out).starts_with("ok"));
+}
+
+/// A plan with thousands of errors: the first hundred listed, the rest
+/// counted, alike in `validate`'s text and JSON and in what `run`,
+/// `check` and `estimate` say of it.
+#[test]
+fn a_long_error_list_is_cut_after_the_first_hundred_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("typos.toml");
+    std::fs::write(&plan, crate::shapes::misspelt_ids(5_000).0).unwrap();
+    let plan = plan.to_str().unwrap();
+    let first = format!(
+        "error: {plan}:9:10: step `step-00001`: after names unknown step `step00000`; did you mean `step-00000`?"
+    );
+    let hundredth = format!(
+        "error: {plan}:405:10: step `step-00100`: after names unknown step `stpe-00099`; did you mean `step-00099`?"
+    );
+    let out = rehearse(&["validate", plan]);
+    assert_eq!(out.status.code(), Some(2));
+    let text = stderr(&out);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 102, "{text}");
+    assert_eq!((lines[0], lines[99]), (first.as_str(), hundredth.as_str()));
+    assert_eq!(lines[100], "... and 4,900 more errors");
+    assert_eq!(lines[101], format!("FAILED {plan}: 5,000 errors"));
+    for cmd in [&["run", plan][..], &["check", plan, "--runs", "1"], &["estimate", plan, "--runs", "10"]] {
+        let out = rehearse(cmd);
+        assert_eq!(out.status.code(), Some(2), "{cmd:?}");
+        let text = stderr(&out);
+        let got: Vec<&str> = text.lines().collect();
+        assert_eq!(got[..101], lines[..101], "{cmd:?}");
+        assert_eq!(got[101..], [format!("5,000 errors in {plan}")], "{cmd:?}");
+    }
+    let out = rehearse(&["validate", plan, "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let file = &v["files"][0];
+    assert_eq!(file["errors"].as_array().unwrap().len(), 100);
+    assert_eq!(file["errors"][99]["line"], 405);
+    assert_eq!(file["more_errors"], 4_900);
 }
 
 #[test]

@@ -218,7 +218,7 @@ fn pricing_a_fault_on_the_runs_it_struck_equals_rerunning_every_run() {
         let with_n = (0..runs as usize).filter(|k| success(e.outcome_by_run[*k], e.downtime_by_run[*k])).count();
         let without_n = without.iter().filter(|(o, d)| success(*o, *d)).count();
         let shift = 100.0 * (with_n as f64 - without_n as f64) / runs as f64;
-        assert!((stat.p_success_shift.unwrap() - shift).abs() < 1e-9, "fault {:?}", stat.fault);
+        assert!((stat.p_success_net_shift.unwrap() - shift).abs() < 1e-9, "fault {:?}", stat.fault);
         assert!(stat.p_success_shift.unwrap() <= 0.0, "a fault that only adds work never helps: {stat:?}");
         // Over the runs that commit both ways.
         let both: Vec<usize> = (0..runs as usize)
@@ -306,9 +306,10 @@ fn the_go_live_weekend_is_estimated_in_outcomes_and_dates() {
     // runs it rescues (below), which are counted apart.
     for f in v["faults"].as_array().unwrap() {
         let (lost, rescued) = (f["runs_lost"].as_u64().unwrap(), f["runs_rescued"].as_u64().unwrap());
-        let shift = f["p_success_shift"].as_f64().unwrap();
-        assert!((shift - 100.0 * (rescued as f64 - lost as f64) / 4000.0).abs() < 1e-9, "{f}");
-        assert!(shift <= 0.0 || rescued > 0, "{f}");
+        let (shift, net) = (f["p_success_shift"].as_f64().unwrap(), f["p_success_net_shift"].as_f64().unwrap());
+        assert!((shift + 100.0 * lost as f64 / 4000.0).abs() < 1e-9, "{f}");
+        assert!((net - 100.0 * (rescued as f64 - lost as f64) / 4000.0).abs() < 1e-9, "{f}");
+        assert!(shift <= 0.0, "no fault shows a negative cost: {f}");
         assert!(f["committed_p50_shift_ms"].as_i64().unwrap() >= 0, "{f}");
         assert!(f["committed_p90_shift_ms"].as_i64().unwrap() >= 0, "{f}");
     }

@@ -9,13 +9,13 @@ use crate::support;
 
 /// Random numbers from which a plan is built: (parent pick, dependency
 /// bits, duration kind and size, lag).
-type Genes = Vec<(u32, u32, u32, u32)>;
+pub(crate) type Genes = Vec<(u32, u32, u32, u32)>;
 
 /// Builds a valid scenario from genes: parents are earlier steps, and a
 /// step depends only on earlier siblings (so no cycle can form); downtime,
 /// when there are two top-level steps or more, begins at the first and ends
 /// at the last, which is made to wait for the first.
-fn plan_from(genes: &Genes) -> String {
+pub(crate) fn plan_from(genes: &Genes) -> String {
     let n = genes.len();
     let parent: Vec<Option<usize>> = genes
         .iter()

@@ -21,6 +21,8 @@ mod live_load;
 mod outputs;
 mod props;
 mod replay;
+mod scale;
+mod shapes;
 mod store;
 mod streams;
 mod support;

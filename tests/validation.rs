@@ -56,6 +56,28 @@ fn references_cycles_and_duplicates() {
 }
 
 #[test]
+fn parent_cycles_are_reported_on_each_step_of_the_cycle() {
+    // a -> b -> c -> a, and d inside a: only the cycle's steps are wrong.
+    check(
+        "[[step]]\nid = \"a\"\nparent = \"c\"\n[[step]]\nid = \"b\"\nparent = \"a\"\n[[step]]\nid = \"c\"\nparent = \"b\"\n[[step]]\nid = \"d\"\nparent = \"a\"\nduration = \"1h\"\n",
+        &[
+            "plan.toml:4:6: step `a`: parent cycle: a is inside c is inside b is inside a",
+            "plan.toml:7:6: step `b`: parent cycle: b is inside a is inside c is inside b",
+            "plan.toml:10:6: step `c`: parent cycle: c is inside b is inside a is inside c",
+        ],
+    );
+    // A long cycle is said by its first and last ten links.
+    let body: String = (0..25).map(|i| format!("[[step]]\nid = \"s{i}\"\nparent = \"s{}\"\n", (i + 24) % 25)).collect();
+    let text = format!("[scenario]\nname = \"t\"\n{body}");
+    let e = Scenario::parse(&text, "plan.toml").unwrap_err();
+    assert_eq!(e.diagnostics.len(), 25);
+    assert_eq!(
+        e.diagnostics[3].message,
+        "parent cycle: s3 is inside s2 is inside s1 is inside s0 is inside s24 is inside s23 is inside s22 is inside s21 is inside s20 is inside s19 is inside ... (6 more) ... is inside s12 is inside s11 is inside s10 is inside s9 is inside s8 is inside s7 is inside s6 is inside s5 is inside s4 is inside s3"
+    );
+}
+
+#[test]
 fn durations_are_checked() {
     check(
         concat!(

@@ -31,61 +31,27 @@ impl Conditional {
     /// `dist` known to be at least `min_ms`; `None` when it cannot be (the
     /// elapsed time is at or past its largest value: overdue).
     pub fn new(dist: &Dist, min_ms: u64) -> Option<Conditional> {
-        let x = min_ms as f64;
-        let mut table = Vec::new();
-        let lo = match dist {
-            Dist::Fixed(d) => {
-                if d.as_ms() <= min_ms {
-                    return None;
-                }
-                0.0
-            }
-            Dist::Uniform { min, max } => {
-                if x >= *max {
-                    return None;
-                }
-                ((x - min) / (max - min)).max(0.0)
-            }
-            Dist::Triangular { min, mode, max } => {
-                let (a, c, b) = (*min, *mode, *max);
-                if x >= b {
-                    return None;
-                }
-                if x <= a {
-                    0.0
-                } else if x <= c {
-                    (x - a) * (x - a) / ((b - a) * (c - a))
-                } else {
-                    1.0 - (b - x) * (b - x) / ((b - a) * (b - c))
-                }
-            }
-            Dist::Pert { min, max, alpha, beta, .. } => {
-                if x >= *max {
-                    return None;
-                }
-                table = beta_table(*alpha, *beta);
-                let t = ((x - min) / (max - min)).clamp(0.0, 1.0);
-                beta_cdf(&table, *alpha, *beta, t)
-            }
-            Dist::LogNormal { median, sigma } => {
-                if x <= 0.0 {
-                    0.0
-                } else {
-                    normal_cdf(libm::log(x / median) / sigma)
-                }
-            }
-            Dist::Empirical { sorted_ms } => {
-                let last = *sorted_ms.last().expect("non-empty") as f64;
-                if x >= last {
-                    return None;
-                }
-                empirical_cdf(sorted_ms, x)
-            }
+        let table = match dist {
+            Dist::Pert { alpha, beta, .. } => beta_table(*alpha, *beta),
+            _ => Vec::new(),
         };
-        if lo >= 1.0 {
-            return None;
-        }
-        Some(Conditional { dist: dist.clone(), min_ms: x, lo, table })
+        let lo = behind(dist, &table, min_ms as f64)?;
+        Some(Conditional { dist: dist.clone(), min_ms: min_ms as f64, lo, table })
+    }
+
+    /// One draw of the same distribution known to be at least `min_ms`
+    /// instead (its table reused: nothing is allocated); `None` when it
+    /// cannot be.
+    pub fn sample_at_least<R: Rng + ?Sized>(&self, min_ms: u64, rng: &mut R) -> Option<SimDuration> {
+        let lo = behind(&self.dist, &self.table, min_ms as f64)?;
+        Some(self.draw(lo, min_ms as f64, unit(rng)))
+    }
+
+    /// The median of the same distribution known to be at least `min_ms`
+    /// instead; `None` when it cannot be.
+    pub fn median_at_least(&self, min_ms: u64) -> Option<SimDuration> {
+        let lo = behind(&self.dist, &self.table, min_ms as f64)?;
+        Some(self.draw(lo, min_ms as f64, 0.5))
     }
 
     /// The share of the distribution already behind (F(min)).
@@ -103,10 +69,13 @@ impl Conditional {
     /// One draw (one uniform), rounded to the millisecond, never below the
     /// elapsed time and never above the distribution's largest value.
     pub fn sample<R: Rng + ?Sized>(&self, rng: &mut R) -> SimDuration {
-        let u = unit(rng);
-        let v = self.quantile(self.lo + u * (1.0 - self.lo));
+        self.draw(self.lo, self.min_ms, unit(rng))
+    }
+
+    fn draw(&self, lo: f64, min_ms: f64, u: f64) -> SimDuration {
+        let v = self.quantile(lo + u * (1.0 - lo));
         let hi = self.dist.max().map_or(f64::INFINITY, |m| m.as_ms() as f64);
-        SimDuration(round_ms(v.max(self.min_ms).min(hi)))
+        SimDuration(round_ms(v.max(min_ms).min(hi)))
     }
 
     /// The distribution's own quantile at `p` in [0, 1), in unrounded
@@ -139,6 +108,60 @@ impl Conditional {
             Dist::Empirical { sorted_ms } => interpolate(sorted_ms, p),
         }
     }
+}
+
+/// F(x), the share of `dist` below `x` (`table`: a PERT's beta table);
+/// `None` when `x` is at or past its largest value (overdue).
+fn behind(dist: &Dist, table: &[f64], x: f64) -> Option<f64> {
+    let lo = match dist {
+        Dist::Fixed(d) => {
+            if d.as_ms() as f64 <= x {
+                return None;
+            }
+            0.0
+        }
+        Dist::Uniform { min, max } => {
+            if x >= *max {
+                return None;
+            }
+            ((x - min) / (max - min)).max(0.0)
+        }
+        Dist::Triangular { min, mode, max } => {
+            let (a, c, b) = (*min, *mode, *max);
+            if x >= b {
+                return None;
+            }
+            if x <= a {
+                0.0
+            } else if x <= c {
+                (x - a) * (x - a) / ((b - a) * (c - a))
+            } else {
+                1.0 - (b - x) * (b - x) / ((b - a) * (b - c))
+            }
+        }
+        Dist::Pert { min, max, alpha, beta, .. } => {
+            if x >= *max {
+                return None;
+            }
+            let t = ((x - min) / (max - min)).clamp(0.0, 1.0);
+            beta_cdf(table, *alpha, *beta, t)
+        }
+        Dist::LogNormal { median, sigma } => {
+            if x <= 0.0 {
+                0.0
+            } else {
+                normal_cdf(libm::log(x / median) / sigma)
+            }
+        }
+        Dist::Empirical { sorted_ms } => {
+            let last = *sorted_ms.last().expect("non-empty") as f64;
+            if x >= last {
+                return None;
+            }
+            empirical_cdf(sorted_ms, x)
+        }
+    };
+    (lo < 1.0).then_some(lo)
 }
 
 /// The standard normal distribution function.

@@ -86,6 +86,17 @@ pub enum Action {
 }
 
 impl Action {
+    /// Every action, in the order the documentation lists them.
+    pub const ALL: [Action; 7] = [
+        Action::Resume,
+        Action::Retry,
+        Action::Rerun,
+        Action::RollbackPackage,
+        Action::Rollback,
+        Action::Cancel,
+        Action::Abort,
+    ];
+
     pub fn name(self) -> &'static str {
         match self {
             Action::Resume => "resume",

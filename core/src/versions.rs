@@ -294,24 +294,36 @@ pub struct Answer {
 /// first, then the 2017 one, then 001's rule.
 ///
 /// # Errors
-/// When `to` is not newer than `from`, or `from` is the platform-only target.
-pub fn code_upgrade(from: Version, to: Version) -> Result<Answer, String> {
+/// [`UpgradeError`]: when `to` is not newer than `from`, `from` is the
+/// platform-only target, or AX 2012 is to take a platform update.
+pub fn code_upgrade(from: Version, to: Version) -> Result<Answer, UpgradeError> {
     if from == Version::Platform {
-        return Err("`platform` is a target (a newer platform only), not a release to upgrade from".into());
+        return Err(UpgradeError::FromPlatform);
     }
     if let Some(row) = TABLE_001.iter().chain(TABLE_000).find(|r| r.from == from && r.to.contains(&to)) {
         return Ok(Answer { from, to, required: row.required, basis: Basis::Row(*row) });
     }
     if to == Version::Platform {
         if from == Version::Ax2012 {
-            return Err("AX 2012 has no platform update to finance and operations: it is an upgrade to a new application release".into());
+            return Err(UpgradeError::Ax2012Platform);
         }
         return Ok(Answer { from, to, required: false, basis: Basis::Rule });
     }
     if to <= from {
-        return Err(format!("{} is not newer than {}: nothing to upgrade", to.title(), from.title()));
+        return Err(UpgradeError::NotNewer { from, to });
     }
     Ok(Answer { from, to, required: true, basis: Basis::Rule })
+}
+
+/// A move [`code_upgrade`] cannot answer, because it is no upgrade.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UpgradeError {
+    #[error("`platform` is a target (a newer platform only), not a release to upgrade from")]
+    FromPlatform,
+    #[error("AX 2012 has no platform update to finance and operations: it is an upgrade to a new application release")]
+    Ax2012Platform,
+    #[error("{} is not newer than {}: nothing to upgrade", .to.title(), .from.title())]
+    NotNewer { from: Version, to: Version },
 }
 
 /// A release name [`Version::parse`] does not know.
@@ -340,7 +352,11 @@ mod tests {
         assert_eq!((a.required, a.basis), (true, Basis::Rule));
         let a = code_upgrade(Version::App8, Version::Platform).unwrap();
         assert_eq!((a.required, a.basis), (false, Basis::Rule));
-        assert!(code_upgrade(Version::App73, Version::R1611).is_err());
-        assert!(code_upgrade(Version::Platform, Version::App8).is_err());
+        assert_eq!(
+            code_upgrade(Version::App73, Version::R1611).unwrap_err().to_string(),
+            format!("{} is not newer than {}: nothing to upgrade", Version::R1611.title(), Version::App73.title())
+        );
+        assert_eq!(code_upgrade(Version::Platform, Version::App8), Err(UpgradeError::FromPlatform));
+        assert_eq!(code_upgrade(Version::Ax2012, Version::Platform), Err(UpgradeError::Ax2012Platform));
     }
 }

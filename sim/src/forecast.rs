@@ -17,7 +17,9 @@ use rehearse_core::scenario::{DowntimeMark, Scenario, StepIdx, Work};
 use rehearse_core::time::SimDuration;
 use serde_json::{Value, json};
 
-use crate::actuals::{Actuals, ActualsError};
+use rehearse_core::fault::Action;
+
+use crate::actuals::{Actuals, ActualsError, Strike};
 use crate::engine::Plan;
 use crate::estimate::{Estimate, EstimateError, EstimateOptions, Gate, estimate};
 
@@ -54,6 +56,30 @@ pub enum ForecastError {
 }
 
 impl Forecast {
+    /// The log's clock: time 0 of the actuals (their origin), in the plan's
+    /// zone (UTC without one), to date what was recorded.
+    pub fn log_clock(&self) -> Option<CalendarAnchor> {
+        let zone = self
+            .scenario
+            .meta
+            .anchor
+            .as_ref()
+            .map_or(jiff::tz::TimeZone::UTC, |a| a.downtime_begins().time_zone().clone());
+        CalendarAnchor::new(self.actuals.origin.to_zoned(zone), None).ok()
+    }
+
+    /// The critical path now: the steps not done yet that are on the
+    /// critical path of at least half the committed runs, in plan order,
+    /// with that share.
+    pub fn critical_now(&self) -> Vec<(StepIdx, f64)> {
+        let sc = &self.scenario;
+        (0..sc.steps.len())
+            .filter(|i| !sc.steps[*i].is_group() && self.actuals.done_ms[*i].is_none())
+            .filter_map(|i| self.estimate.criticality.get(i).map(|c| (StepIdx(i as u32), *c)))
+            .filter(|(_, c)| *c >= 0.5)
+            .collect()
+    }
+
     /// Time left to the point of no return, from now (negative: passed).
     pub fn to_point_of_no_return_ms(&self) -> Option<i64> {
         let p = self.estimate.point_of_no_return.as_ref()?;
@@ -154,6 +180,23 @@ impl Forecast {
                 Alarm::BeganAfterDeadline => json!({ "kind": "began_after_deadline" }),
             })
             .collect();
+        let clock = f.log_clock();
+        let dated = |ms: u64| clock.as_ref().map(|c| c.rfc3339(ms as i64));
+        let decided = |d: Option<crate::actuals::Decided>| {
+            d.map(|d| json!({ "action": d.action.name(), "at_ms": d.at_ms, "at": dated(d.at_ms) }))
+        };
+        let struck: Vec<Value> = a
+            .struck
+            .iter()
+            .map(|s| {
+                json!({
+                    "fault": sc.faults[s.fault.index()].id, "step": sc.step(s.step).id,
+                    "at_ms": s.at_ms, "at": dated(s.at_ms), "decided": decided(s.decided),
+                })
+            })
+            .collect();
+        let critical: Vec<Value> =
+            f.critical_now().iter().map(|(i, c)| json!({ "step": sc.step(*i).id, "criticality": c })).collect();
         json!({
             "now": now.to_string(),
             "origin": a.origin.to_string(),
@@ -163,6 +206,9 @@ impl Forecast {
             "downtime_began_ms": f.downtime_began_ms,
             "point_of_no_return_in_ms": f.to_point_of_no_return_ms(),
             "alarms": alarms,
+            "struck": struck,
+            "ending": decided(a.ending),
+            "critical_now": critical,
         })
     }
 }
@@ -173,4 +219,113 @@ pub fn document(f: &Forecast, path: &str, gates: &[Gate], failed: &[&Gate], now:
     let mut v = crate::estimate::to_json(&f.estimate, &f.scenario, path, gates, failed);
     v["forecast"] = f.to_json(now);
     v
+}
+
+/// One recovery open now, priced on the same runs as the others.
+#[derive(Clone, Debug)]
+pub struct Choice {
+    /// `None`: as the plan says (nothing decided now).
+    pub action: Option<Action>,
+    pub estimate: Estimate,
+}
+
+/// The recovery choices open now, compared on common random numbers
+/// (every choice runs the same seed and run indexes: the same draws for
+/// everything the choice does not change). It shows; it does not decide.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The fault the choices are about: the latest recorded on a step not
+    /// done, with no recovery recorded for it. `None`: no fault is open,
+    /// and the choice is to carry on or to roll back now.
+    pub at: Option<Strike>,
+    /// What the plan does there (its policy, budgets counted).
+    pub plan_action: Option<Action>,
+    /// The plan's way first, then each other choice.
+    pub choices: Vec<Choice>,
+}
+
+/// Prices the choices open at `f` (a forecast made from `text`): at an
+/// open fault, the plan's recovery, resume, retry, a rerun (when the
+/// fault's policies have one) and a rollback, each decided now; without
+/// one, carrying on and rolling back now. Fault costs are not priced.
+///
+/// # Errors
+/// As [`forecast`].
+pub fn options(
+    f: &Forecast,
+    text: &str,
+    opts: &EstimateOptions,
+    progress: &AtomicU64,
+) -> Result<Options, ForecastError> {
+    let (at, plan_action, wanted) = open_choices(f);
+    let opts = EstimateOptions { fault_costs: false, ..opts.clone() };
+    let mut choices = vec![Choice { action: None, estimate: f.estimate.clone() }];
+    for action in wanted {
+        let decided = f.actuals.deciding(at.map(|s| s.step), action);
+        let plan = Plan::new(&f.scenario, crate::digest(text)).with_actuals(decided)?;
+        let estimate = estimate(&plan, &opts, f.estimate.window, progress)?;
+        choices.push(Choice { action: Some(action), estimate });
+    }
+    Ok(Options { at, plan_action, choices })
+}
+
+/// What [`options`] compares at `f`: the open fault, if any, what the plan
+/// does there, and the other actions to price.
+pub fn open_choices(f: &Forecast) -> (Option<Strike>, Option<Action>, Vec<Action>) {
+    let sc = &f.scenario;
+    let a = &f.actuals;
+    let at = a.struck.last().copied().filter(|s| s.decided.is_none() && a.done(s.step).is_none() && a.ending.is_none());
+    let plan_action = at.map(|s| {
+        let attempt = a.strikes_on(s.step).count() as u32;
+        crate::engine::resolve(sc, sc.faults[s.fault.index()].recovery, attempt, 0, |_| false).action
+    });
+    let mut wanted: Vec<Action> = match at {
+        Some(s) => {
+            let chain = crate::engine::hand_overs(sc, sc.faults[s.fault.index()].recovery);
+            let rerun = chain.iter().any(|p| sc.policies[p.index()].action == Action::Rerun);
+            [Action::Resume, Action::Retry, Action::Rerun, Action::Rollback]
+                .into_iter()
+                .filter(|x| *x != Action::Rerun || rerun)
+                .collect()
+        }
+        None => vec![Action::Rollback],
+    };
+    wanted.retain(|x| Some(*x) != plan_action);
+    (at, plan_action, wanted)
+}
+
+impl Options {
+    /// The `options` member of `forecast --json --options`.
+    pub fn to_json(&self, f: &Forecast) -> Value {
+        let sc = &f.scenario;
+        let dated = |ms: Option<u64>| crate::estimate::dated(sc, ms);
+        let clock = f.log_clock();
+        let choices: Vec<Value> = self
+            .choices
+            .iter()
+            .map(|c| {
+                let e = &c.estimate;
+                json!({
+                    "choice": c.action.map_or("plan", Action::name),
+                    "action": c.action.or(self.plan_action).map(Action::name),
+                    "p_success": e.p_success,
+                    "p_rollback": e.share(rehearse_core::event::Outcome::RolledBack),
+                    "go_live_ms": { "p50": e.go_live(0.5), "p90": e.go_live(0.9) },
+                    "go_live": { "p50": dated(e.go_live(0.5)), "p90": dated(e.go_live(0.9)) },
+                    "outage_if_rolled_back_ms": { "p50": e.outage_quantile(0.5), "p90": e.outage_quantile(0.9) },
+                })
+            })
+            .collect();
+        json!({
+            "at": self.at.map(|s| json!({
+                "fault": sc.faults[s.fault.index()].id,
+                "step": sc.step(s.step).id,
+                "struck_ms": s.at_ms,
+                "struck_at": clock.as_ref().map(|c| c.rfc3339(s.at_ms as i64)),
+            })),
+            "plan_action": self.plan_action.map(Action::name),
+            "runs": self.choices.first().map(|c| c.estimate.runs),
+            "choices": choices,
+        })
+    }
 }

@@ -167,7 +167,7 @@ td.l,th.l{{text-align:left}}.kpi{{display:inline-block;margin:0 18px 8px 0;paddi
                     let rescued = f.runs_rescued.filter(|n| *n > 0).map_or(String::new(), |n| {
                         format!(" (rescues {n} run{}: its delay moved a later failure past a rollback's deadline, where the plan fixes forward)", if n == 1 { "" } else { "s" })
                     });
-                    format!("{:+.1} pts{rescued}", points(p))
+                    format!("{}{rescued}", points(p))
                 }),
                 signed(f.committed_p50_shift_ms),
                 signed(f.committed_p90_shift_ms)
@@ -193,9 +193,16 @@ pub fn when(sc: &Scenario, ms: u64) -> String {
     }
 }
 
-/// Percentage points, with a change that rounds to zero shown as 0.
-pub fn points(p: f64) -> f64 {
-    if p.abs() < 0.05 { 0.0 } else { p }
+/// Percentage points, signed: two decimals for a change under 0.05, so a
+/// small cost is not shown as none.
+pub fn points(p: f64) -> String {
+    if p == 0.0 {
+        "0.0 pts".to_string()
+    } else if p.abs() < 0.05 {
+        format!("{p:+.2} pts")
+    } else {
+        format!("{p:+.1} pts")
+    }
 }
 
 /// The go/no-go rules and what each costs.

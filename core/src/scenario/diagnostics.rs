@@ -1,9 +1,17 @@
 //! Errors with places: every problem found in a scenario text, each with
-//! its line and column, and the did-you-mean hint for a misspelt name.
+//! its line and column, and how a report shows them: the first
+//! [`SHOWN_ERRORS`], then a count of the rest.
 
 use std::fmt;
 
-/// Every problem found in one scenario text.
+/// How many errors a report lists; the rest are counted, not listed (a
+/// plan with an error on every step would bury the first under
+/// thousands of its kind).
+pub const SHOWN_ERRORS: usize = 100;
+
+/// Every problem found in one scenario text, in file order. Its
+/// `Display` lists the first [`SHOWN_ERRORS`], one a line, then
+/// "... and N more errors".
 #[derive(Debug, Clone, PartialEq)]
 pub struct ScenarioError {
     pub origin: String,
@@ -22,6 +30,27 @@ pub struct Diagnostic {
 }
 
 impl ScenarioError {
+    /// The errors a report lists: the first [`SHOWN_ERRORS`].
+    pub fn shown(&self) -> &[Diagnostic] {
+        &self.diagnostics[..self.diagnostics.len().min(SHOWN_ERRORS)]
+    }
+
+    /// How many errors there are past those [`shown`](Self::shown).
+    pub fn n_more(&self) -> usize {
+        self.diagnostics.len().saturating_sub(SHOWN_ERRORS)
+    }
+
+    /// "... and 4,900 more errors", when some are not shown.
+    pub fn more(&self) -> Option<String> {
+        let n = self.n_more();
+        (n > 0).then(|| format!("... and {} more error{}", grouped(n), if n == 1 { "" } else { "s" }))
+    }
+
+    /// One error as a report gives it: `origin:line:col: step `id`: message`.
+    pub fn locate<'e>(&'e self, d: &'e Diagnostic) -> impl fmt::Display + 'e {
+        Located { origin: &self.origin, d }
+    }
+
     pub(super) fn single(origin: &str, text: &str, at: usize, step: Option<String>, message: String) -> ScenarioError {
         let (line, col) = line_col(text, at);
         ScenarioError { origin: origin.to_string(), diagnostics: vec![Diagnostic { line, col, step, message }] }
@@ -30,18 +59,58 @@ impl ScenarioError {
 
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        for (i, d) in self.diagnostics.iter().enumerate() {
+        for (i, d) in self.shown().iter().enumerate() {
             if i > 0 {
                 writeln!(f)?;
             }
-            write!(f, "{}:{}:{}: ", self.origin, d.line, d.col)?;
-            if let Some(step) = &d.step {
-                write!(f, "step `{step}`: ")?;
-            }
-            f.write_str(&d.message)?;
+            write!(f, "{}", self.locate(d))?;
+        }
+        if let Some(more) = self.more() {
+            write!(f, "\n{more}")?;
         }
         Ok(())
     }
+}
+
+struct Located<'e> {
+    origin: &'e str,
+    d: &'e Diagnostic,
+}
+
+impl fmt::Display for Located<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: ", self.origin, self.d.line, self.d.col)?;
+        if let Some(step) = &self.d.step {
+            write!(f, "step `{step}`: ")?;
+        }
+        f.write_str(&self.d.message)
+    }
+}
+
+/// "1 error", "12 errors", "4,900 errors".
+///
+/// # Examples
+/// ```
+/// use rehearse_core::scenario::n_errors;
+/// assert_eq!(n_errors(1), "1 error");
+/// assert_eq!(n_errors(4_900), "4,900 errors");
+/// assert_eq!(n_errors(1_234_567), "1,234,567 errors");
+/// ```
+pub fn n_errors(n: usize) -> String {
+    format!("{} error{}", grouped(n), if n == 1 { "" } else { "s" })
+}
+
+/// 4900 -> "4,900".
+fn grouped(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 impl std::error::Error for ScenarioError {}
@@ -80,37 +149,28 @@ fn floor_char_boundary(text: &str, mut i: usize) -> usize {
     i
 }
 
-/// The closest id by edit distance, if it is close enough to be a typo.
-///
-/// # Examples
-/// ```
-/// use rehearse_core::scenario::suggest;
-/// assert_eq!(suggest("bakup", &["backup", "restore"]), Some("backup"));
-/// assert_eq!(suggest("upload", &["backup"]), None);
-/// ```
-pub fn suggest<'a>(wanted: &str, ids: &[&'a str]) -> Option<&'a str> {
-    let best = ids.iter().map(|id| (edit_distance(wanted, id), *id)).min()?;
-    (best.0 <= 2.max(wanted.len() / 4)).then_some(best.1)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
-        }
-    }
-    row[b.len()]
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_long_list_is_cut_after_the_first_hundred() {
+        let at = |line: u32| Diagnostic { line, col: 2, step: Some(format!("s{line}")), message: "wrong".into() };
+        let e = |n: u32| ScenarioError { origin: "plan.toml".into(), diagnostics: (1..=n).map(at).collect() };
+        let text = e(100).to_string();
+        assert_eq!(text.lines().count(), 100);
+        assert_eq!(text.lines().last(), Some("plan.toml:100:2: step `s100`: wrong"));
+        assert_eq!((e(100).n_more(), e(100).more()), (0, None));
+        let text = e(5_000).to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 101);
+        assert_eq!(lines[0], "plan.toml:1:2: step `s1`: wrong");
+        assert_eq!(lines[99], "plan.toml:100:2: step `s100`: wrong");
+        assert_eq!(lines[100], "... and 4,900 more errors");
+        assert_eq!(e(101).more().as_deref(), Some("... and 1 more error"));
+        assert_eq!(e(5_000).shown().len(), 100);
+        assert_eq!(e(5_000).diagnostics.len(), 5_000, "the error keeps them all");
+    }
 
     /// The index against the plainest reading of "line and column": count
     /// the newlines before the offset, then the characters since the last.

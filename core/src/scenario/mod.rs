@@ -8,20 +8,23 @@
 //!
 //! The rooms: `model` (the validated types), `raw` (stage one),
 //! `validate` (stage two, by subject), `diagnostics` (errors and their
-//! places) and `graph` (precedence and downtime matching).
+//! places), `suggest` (did-you-mean) and `graph` (precedence and downtime
+//! matching).
 
 mod diagnostics;
 mod graph;
 mod model;
 mod raw;
+mod suggest;
 mod validate;
 
-pub use diagnostics::{Diagnostic, ScenarioError, line_col, suggest};
+pub use diagnostics::{Diagnostic, SHOWN_ERRORS, ScenarioError, line_col, n_errors};
 pub use graph::Graph;
 pub use model::{
     Anchor, Database, Decision, Dep, DowntimeMark, MAX_CHANGES_PER_HOUR, MAX_ROWS, MAX_SIZE_GB, MAX_SPAN, Meta, Scaled,
     Scenario, Step, StepDuration, StepIdx, Table, Upgrade, Work,
 };
+pub use suggest::{Suggester, suggest};
 
 use raw::RawFile;
 use validate::Validator;

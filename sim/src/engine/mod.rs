@@ -28,7 +28,8 @@ mod state;
 mod straight;
 
 pub use plan::Plan;
-pub use recovery::{RecoveryPath, possible};
+pub(crate) use recovery::resolve;
+pub use recovery::{RecoveryPath, hand_overs, possible};
 
 use rehearse_core::event::{Event, Mode, Outcome, SCHEMA_VERSION};
 use rehearse_core::fault::FaultIdx;
@@ -293,6 +294,7 @@ impl<'p, 's> Simulator<'p, 's> {
                 self.schedule(0, i, Kind::Start);
             }
         }
+        self.schedule_recorded_ending();
         let (outcome, now) = self.agenda_loop(opts, &mut out, &mut run)?;
         out.emit(now, Event::RunFinished { outcome })?;
         out.sink.finish().map_err(SimError::Sink)?;
@@ -338,7 +340,11 @@ impl<'p, 's> Simulator<'p, 's> {
             let (at, i, kind) = (entry.at, entry.step(), entry.kind());
             if kind == Kind::Decide {
                 if run.ending.is_none() {
-                    self.decide(i, at, opts, out, run)?;
+                    if i < plan.scenario.decisions.len() {
+                        self.decide(i, at, opts, out, run)?;
+                    } else if let Some(o) = self.recorded_ending(at, opts, out, run)? {
+                        return Ok((o, at));
+                    }
                 }
                 continue;
             }
@@ -509,7 +515,8 @@ impl<'p, 's> Simulator<'p, 's> {
             self.release(edge, target as usize, at + lag, Node::start(i));
         }
         let Work::Leaf(d) = &step.work else { return Ok(()) };
-        let dur = match std::mem::take(&mut self.steps[i].resuming) {
+        let resumed = std::mem::take(&mut self.steps[i].resuming);
+        let dur = match resumed {
             // Resumed: what the interrupted attempt had left.
             true => self.faults[i].left_ms,
             // Drawn with the others when the run started.
@@ -529,13 +536,23 @@ impl<'p, 's> Simulator<'p, 's> {
                 dur
             }
         };
-        // From actuals, a first attempt lasts as recorded (done), or at
-        // least as long as it has run (running): no fault struck before now.
-        let (dur, struck_before) = match plan.actuals.as_ref().filter(|_| attempt == 1) {
-            Some(f) => self.actual_duration(f, i, at, dur, opts),
-            None => (dur, 0),
-        };
         self.steps[i].end_cause = Some(Node::start(i));
+        // From actuals, an attempt lasts as recorded (see `forecast`).
+        let (dur, struck_before) = match self.actual_attempt(i, attempt, at, dur, resumed, opts) {
+            None => (dur, 0),
+            Some(forecast::Attempt::Runs { dur, struck_before }) => (dur, struck_before),
+            Some(forecast::Attempt::Struck { dur, lost, fault }) => {
+                let share = if dur == 0 { 0.0 } else { lost as f64 / dur as f64 };
+                self.faults[i] = StepFault {
+                    left_ms: dur - lost.min(dur),
+                    strike_share: share,
+                    striking: Some(fault),
+                    ..self.faults[i]
+                };
+                self.schedule(at + lost, i, Kind::Strike);
+                return Ok(());
+            }
+        };
         if let Some((lost, f, share)) =
             self.first_strike(i, attempt, dur, opts).filter(|(lost, ..)| at + lost >= struck_before)
         {

@@ -127,6 +127,15 @@ pub(super) struct Forecasting {
     /// Per running step with one distribution: its duration given the time
     /// it has run (`None`: not running, a sum of distributions, or overdue).
     pub(super) conditional: Vec<Option<rehearse_core::conditional::Conditional>>,
+    /// Per step: the faults recorded as struck on it, in order (the k-th
+    /// ended its attempt k).
+    pub(super) strikes: Vec<Vec<crate::actuals::Strike>>,
+    /// Per leaf step with recorded strikes and one distribution: that
+    /// distribution, to draw an attempt known to be at least so long.
+    pub(super) at_least: Vec<Option<rehearse_core::conditional::Conditional>>,
+    /// The plan's step whose account a recorded end of the weekend is on
+    /// (the one that begins the downtime, else the first).
+    pub(super) ending_step: usize,
 }
 
 /// A step's facts the agenda loop needs on every run.
@@ -314,8 +323,21 @@ impl<'s> Plan<'s> {
                 }
             })
             .collect();
+        let sc = self.scenario;
+        let strikes: Vec<Vec<crate::actuals::Strike>> =
+            (0..sc.steps.len()).map(|i| actuals.strikes_on(StepIdx(i as u32)).copied().collect()).collect();
+        let at_least = (0..sc.steps.len())
+            .map(|i| match (&sc.steps[i].work, strikes[i].is_empty()) {
+                (Work::Leaf(d), false) => match (&d.base, &d.per_gb, &d.per_million_rows) {
+                    (Some(base), None, None) => rehearse_core::conditional::Conditional::new(base, 0),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect();
+        let ending_step = sc.steps.iter().position(|s| s.downtime == Some(DowntimeMark::Begins)).unwrap_or(0);
         self.straight = None; // the engine's start and duration rules apply
-        self.actuals = Some(Forecasting { actuals, conditional });
+        self.actuals = Some(Forecasting { actuals, conditional, strikes, at_least, ending_step });
         Ok(self)
     }
 

@@ -71,6 +71,23 @@ pub(crate) fn resolve(
     Resolved { policy: None, action: Action::Abort, max_attempts: 0, late: false }
 }
 
+/// The policies a fault's recovery can hand over to, `from` first, each
+/// once (through `then` and `past_deadline`, depth first, `past_deadline`
+/// before `then`).
+pub fn hand_overs(sc: &Scenario, from: PolicyIdx) -> Vec<PolicyIdx> {
+    let mut out = Vec::new();
+    let mut todo = vec![from];
+    while let Some(p) = todo.pop() {
+        if out.contains(&p) {
+            continue;
+        }
+        out.push(p);
+        let pol = &sc.policies[p.index()];
+        todo.extend(pol.then.into_iter().chain(pol.past_deadline));
+    }
+    out
+}
+
 /// Whether rollback policy `pol` is past its deadline at `at`: the deadline
 /// counts into the downtime (`downtime_began`), so before it began, a
 /// rollback is never late.
@@ -148,6 +165,8 @@ pub(super) struct Pending {
     after_verify_ms: u64,
     clears_persistent: bool,
     undo_ms: u64,
+    /// Recorded on the weekend: what was decided stands (no hand-over).
+    decided: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -208,8 +227,15 @@ impl Simulator<'_, '_> {
             None
         };
 
-        let (policy, action, max_attempts) = self.choose_recovery(f, i, attempt);
-        let times = self.recovery_times(policy, i, attempt, opts);
+        let (mut policy, mut action, max_attempts) = self.choose_recovery(f, i, attempt);
+        let mut times = self.recovery_times(policy, i, attempt, opts);
+        // A recovery recorded on the weekend: decided when it was.
+        let decided = self.decided(i, attempt);
+        if let Some(d) = decided {
+            action = d.action;
+            policy = self.policy_for(f, action);
+            times = Times { reaction: d.at_ms.saturating_sub(at), ..self.recovery_times(policy, i, attempt, opts) };
+        }
         let verify_ms = if fault.unknown_outcome { times.verify } else { 0 };
         let extra_ms = times.fix + times.undo + verify_ms;
         out.emit(
@@ -237,6 +263,7 @@ impl Simulator<'_, '_> {
             },
             clears_persistent: policy.is_some_and(|p| sc.policies[p.index()].fix.is_some()),
             undo_ms: times.undo,
+            decided: decided.is_some(),
         };
         self.pending[i] = Some(pending);
         let wait = match (verify_completed.is_some(), action) {
@@ -246,7 +273,8 @@ impl Simulator<'_, '_> {
             (false, Action::Rollback | Action::Cancel) => times.reaction,
             (false, _) => times.reaction + pending.after_verify_ms,
         };
-        self.schedule(at + wait, i, Kind::Recover);
+        let due = self.recovery_due(i, attempt, at + wait);
+        self.schedule(due, i, Kind::Recover);
         Ok(())
     }
 
@@ -279,7 +307,8 @@ impl Simulator<'_, '_> {
                 let mut q = p;
                 q.after_verify_ms = 0;
                 self.pending[i] = Some(q);
-                self.schedule(at + p.after_verify_ms, i, Kind::Recover);
+                let due = self.recovery_due(i, self.steps[i].attempt, at + p.after_verify_ms);
+                self.schedule(due, i, Kind::Recover);
                 return Ok(Flow::Continue);
             }
         }
@@ -295,6 +324,7 @@ impl Simulator<'_, '_> {
         // past it, the policy hands over as the resolver says.
         let mut late = false;
         if p.action == Action::Rollback
+            && !p.decided
             && let Some(pi) = p.policy
         {
             let (attempt, began) = (self.steps[i].attempt, run.downtime_first_began);
@@ -325,7 +355,8 @@ impl Simulator<'_, '_> {
                 };
                 if r.action.retries() && times.fix + times.undo > 0 {
                     self.pending[i] = Some(Pending { verify: None, ..p });
-                    self.schedule(at + times.fix + times.undo, i, Kind::Recover);
+                    let due = self.recovery_due(i, attempt, at + times.fix + times.undo);
+                    self.schedule(due, i, Kind::Recover);
                     return Ok(Flow::Continue);
                 }
             }

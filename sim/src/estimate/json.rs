@@ -50,6 +50,7 @@ pub fn to_json(e: &Estimate, sc: &Scenario, path: &str, gates: &[Gate], failed: 
                 "runs_struck": f.runs_struck,
                 "strikes": f.strikes,
                 "p_success_shift": f.p_success_shift,
+                "p_success_net_shift": f.p_success_net_shift,
                 "runs_lost": f.runs_lost,
                 "runs_rescued": f.runs_rescued,
                 "committed_p50_shift_ms": f.committed_p50_shift_ms,

@@ -82,9 +82,13 @@ pub struct FaultStat {
     /// Runs in which it struck at least once.
     pub runs_struck: u64,
     pub strikes: u64,
-    /// P(success) with the fault minus without it, in percentage points:
-    /// `runs_rescued` minus `runs_lost`, over all runs.
+    /// What the fault costs in P(success), in percentage points: the runs
+    /// it makes fail (`runs_lost`), over all runs, negative; never
+    /// positive. The runs it rescues are counted apart.
     pub p_success_shift: Option<f64>,
+    /// P(success) with the fault minus without it, in points: `runs_rescued`
+    /// minus `runs_lost`, over all runs.
+    pub p_success_net_shift: Option<f64>,
     /// Runs that succeed without the fault and not with it.
     pub runs_lost: Option<u64>,
     /// Runs that succeed with the fault and not without it: its delay moved
@@ -293,8 +297,7 @@ pub fn estimate(
     let kept: Vec<usize> = (0..samples.len()).filter(|k| outcome_by_run[*k] == Outcome::Committed).collect();
     let durations: Vec<&[u64]> = kept.iter().map(|k| samples[*k].durations.as_slice()).collect();
     let sample_downtime: Vec<u64> = kept.iter().map(|k| downtimes[*k]).collect();
-    let sensitivity = stats::sensitivity(&durations, &sample_downtime, sc.steps.len());
-    let drivers = stats::drivers(&durations, &sample_downtime, sc.steps.len());
+    let (sensitivity, drivers) = stats::sensitivity_and_drivers(&durations, &sample_downtime, sc.steps.len());
     tracing::debug!(
         runs = n_runs,
         sampled = samples.len(),
@@ -310,6 +313,7 @@ pub fn estimate(
             runs_struck: main.counts.runs_struck[f],
             strikes: main.counts.strikes[f],
             p_success_shift: None,
+            p_success_net_shift: None,
             runs_lost: None,
             runs_rescued: None,
             committed_p50_shift_ms: None,
@@ -354,7 +358,8 @@ pub fn estimate(
                     without_d.push(wd);
                 }
             }
-            stat.p_success_shift = Some(100.0 * (rescued as f64 - lost as f64) / n_runs as f64);
+            stat.p_success_shift = Some(-100.0 * lost as f64 / n_runs as f64);
+            stat.p_success_net_shift = Some(100.0 * (rescued as f64 - lost as f64) / n_runs as f64);
             (stat.runs_lost, stat.runs_rescued) = (Some(lost), Some(rescued));
             if !with_d.is_empty() {
                 let shift =

@@ -73,56 +73,51 @@ pub(crate) fn criticality(critical: &[u64], committed: u64) -> Vec<f64> {
     critical.iter().map(|c| *c as f64 / committed as f64).collect()
 }
 
-/// Per step: the rank correlation of its duration with the measure over the
-/// sampled runs (`durations[k]` holds sampled run k's step durations,
-/// `measure[k]` its downtime).
-pub(crate) fn sensitivity(durations: &[&[u64]], measure: &[u64], n_steps: usize) -> Vec<Option<f64>> {
-    let measure_ranks = ranks(measure);
-    (0..n_steps)
-        .map(|i| {
-            let xs: Vec<u64> = durations.iter().map(|r| r[i]).collect();
-            spearman_ranked(&xs, &measure_ranks)
-        })
-        .collect()
-}
-
-/// Per step: how much the measure moves between the runs where the step
-/// was long and those where it was short. The runs are split at the median
-/// of its duration, by rank (ties in run order, so a step whose durations
-/// tie splits at random and shows about nothing); the P90 of the upper
-/// half minus that of the lower. `None` for a step that never varies or
-/// too few runs.
-pub(crate) fn drivers(durations: &[&[u64]], measure: &[u64], n_steps: usize) -> Vec<Option<super::Driver>> {
+/// Per step, over the sampled runs (`durations[k]` holds sampled run k's
+/// step durations, `measure[k]` its downtime): the rank correlation of its
+/// duration with the measure (its sensitivity), and how much the measure
+/// moves between the runs where the step was long and those where it was
+/// short (its [`super::Driver`]). The runs are split at the median of the
+/// step's duration, by rank (ties in run order, so a step whose durations
+/// tie splits at random and shows about nothing); the P90 (and mean) of
+/// the upper half minus that of the lower. One sort of each step's
+/// durations serves both. `None` for a step that never varies or too few
+/// runs (3 for a correlation, 4 for a driver).
+pub(crate) fn sensitivity_and_drivers(
+    durations: &[&[u64]],
+    measure: &[u64],
+    n_steps: usize,
+) -> (Vec<Option<f64>>, Vec<Option<super::Driver>>) {
     let n = measure.len();
-    // (duration, run) packed in one word, as `ranks` does, when both fit;
-    // the halves found by selection, not a sort: linear time per step.
-    let index_bits = usize::BITS - n.leading_zeros();
-    let mut keys: Vec<u128> = Vec::with_capacity(n);
+    let measure_ranks = ranks(measure);
+    let mut xs: Vec<u64> = Vec::with_capacity(n);
     let mut half: Vec<u64> = Vec::with_capacity(n);
     (0..n_steps)
         .map(|i| {
-            let first = durations.first()?[i];
-            if n < 4 || durations.iter().all(|r| r[i] == first) {
-                return None;
+            xs.clear();
+            xs.extend(durations.iter().map(|r| r[i]));
+            if n < 3 || xs.iter().all(|x| *x == xs[0]) {
+                return (None, None); // (no variance: no correlation)
             }
-            keys.clear();
-            keys.extend(durations.iter().enumerate().map(|(k, r)| (u128::from(r[i]) << index_bits) | k as u128));
-            let (short, _, _) = keys.select_nth_unstable(n / 2);
-            let short_len = short.len();
-            let mask = (1u128 << index_bits) - 1;
-            let mut pick = |range: std::ops::Range<usize>, keys: &[u128]| {
+            let by_value = order(&xs);
+            let sensitivity = correlation(&ranks_of(&by_value), &measure_ranks);
+            if n < 4 {
+                return (sensitivity, None);
+            }
+            let mut pick = |part: &[(u64, usize)]| {
                 half.clear();
-                half.extend(keys[range].iter().map(|key| measure[(key & mask) as usize]));
+                half.extend(part.iter().map(|(_, k)| measure[*k]));
                 (select_quantile(&mut half, 0.9), mean(&half))
             };
-            let (p90_short, mean_short) = pick(0..short_len, &keys);
-            let (p90_long, mean_long) = pick(short_len..n, &keys);
-            Some(super::Driver {
+            let (p90_short, mean_short) = pick(&by_value[..n / 2]);
+            let (p90_long, mean_long) = pick(&by_value[n / 2..]);
+            let driver = super::Driver {
                 p90_shift_ms: p90_long as i64 - p90_short as i64,
                 mean_shift_ms: mean_long - mean_short,
-            })
+            };
+            (sensitivity, Some(driver))
         })
-        .collect()
+        .unzip()
 }
 
 /// Per step: its mean duration over the sampled runs that ran it.
@@ -187,11 +182,16 @@ fn spearman(xs: &[u64], ys: &[u64]) -> Option<f64> {
 }
 
 /// Spearman's rank correlation of `xs` with the values ranked `ry`.
+#[cfg(test)]
 fn spearman_ranked(xs: &[u64], ry: &[f64]) -> Option<f64> {
     if xs.len() < 3 || xs.iter().all(|x| *x == xs[0]) {
         return None; // (no variance: no correlation)
     }
-    let rx = ranks(xs);
+    correlation(&ranks(xs), ry)
+}
+
+/// Pearson's correlation of two rankings.
+fn correlation(rx: &[f64], ry: &[f64]) -> Option<f64> {
     let n = rx.len() as f64;
     let (mx, my) = (rx.iter().sum::<f64>() / n, ry.iter().sum::<f64>() / n);
     let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
@@ -203,13 +203,19 @@ fn spearman_ranked(xs: &[u64], ry: &[f64]) -> Option<f64> {
     (sxx > 0.0 && syy > 0.0).then(|| sxy / libm::sqrt(sxx * syy))
 }
 
+/// Average ranks (from 1; ties share their mean rank).
 fn ranks(v: &[u64]) -> Vec<f64> {
-    // Sorted by (value, index): a total order, so an unstable sort gives
-    // the one order. Packed into one integer when both fit (durations in
-    // ms take 42 bits for over a century), which sorts fastest.
+    ranks_of(&order(v))
+}
+
+/// `v`'s values with their indexes, sorted by (value, index): a total
+/// order, so an unstable sort gives the one order. Packed into one integer
+/// when both fit (durations in ms take 42 bits for over a century), which
+/// sorts fastest.
+fn order(v: &[u64]) -> Vec<(u64, usize)> {
     let index_bits = usize::BITS - v.len().leading_zeros();
     let max = v.iter().copied().max().unwrap_or(0);
-    let by_value: Vec<(u64, usize)> = if u64::from(index_bits) + u64::from(u64::BITS - max.leading_zeros()) <= 64 {
+    if u64::from(index_bits) + u64::from(u64::BITS - max.leading_zeros()) <= 64 {
         let mut packed: Vec<u64> = v.iter().zip(0u64..).map(|(x, k)| x << index_bits | k).collect();
         packed.sort_unstable();
         let mask = (1u64 << index_bits) - 1;
@@ -218,8 +224,12 @@ fn ranks(v: &[u64]) -> Vec<f64> {
         let mut pairs: Vec<(u64, usize)> = v.iter().copied().zip(0..).collect();
         pairs.sort_unstable();
         pairs
-    };
-    let mut r = vec![0.0; v.len()];
+    }
+}
+
+/// The average ranks of values in `order`'s order, by index.
+fn ranks_of(by_value: &[(u64, usize)]) -> Vec<f64> {
+    let mut r = vec![0.0; by_value.len()];
     let mut i = 0;
     while i < by_value.len() {
         let mut j = i;
@@ -319,7 +329,9 @@ mod tests {
         let runs: Vec<[u64; 3]> = (0..100u64).map(|k| [k * 10, 30, (k * 37) % 100]).collect();
         let measure: Vec<u64> = runs.iter().map(|r| 1000 + r[0]).collect();
         let durations: Vec<&[u64]> = runs.iter().map(|r| r.as_slice()).collect();
-        let d = drivers(&durations, &measure, 3);
+        let (sensitivity, d) = sensitivity_and_drivers(&durations, &measure, 3);
+        assert!((sensitivity[0].unwrap() - 1.0).abs() < 1e-12, "the measure rises with step 0");
+        assert_eq!(sensitivity[1], None);
         // Long half: 500..990 (P90 at rank 45: 940); short half 0..490 (440).
         let d0 = d[0].expect("step 0 varies");
         assert_eq!(d0.p90_shift_ms, 500);

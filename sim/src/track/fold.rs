@@ -99,18 +99,7 @@ pub enum Refusal {
 
 /// The decisions the log knows: the plan's recovery actions, and go/no-go.
 pub fn known_actions() -> Vec<&'static str> {
-    let mut v: Vec<&'static str> = [
-        Action::Resume,
-        Action::Retry,
-        Action::Rerun,
-        Action::RollbackPackage,
-        Action::Rollback,
-        Action::Cancel,
-        Action::Abort,
-    ]
-    .iter()
-    .map(|a| a.name())
-    .collect();
+    let mut v: Vec<&'static str> = Action::ALL.iter().map(|a| a.name()).collect();
     v.extend(["go", "conditional-go", "no-go", "fix-forward"]);
     v
 }

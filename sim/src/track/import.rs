@@ -10,7 +10,7 @@ use jiff::civil::DateTime;
 use jiff::tz::TimeZone;
 use rehearse_core::scenario::{Scenario, StepIdx, suggest};
 
-use super::fold::{Effective, Fold, check_all};
+use super::fold::{Effective, Fold, Refusal, check_all};
 use super::record::{Entry, Record, Stamp};
 use super::store::{Writer, importing};
 use super::{TrackError, parse_scenario, plan_zone};
@@ -95,10 +95,10 @@ pub fn import(
         };
         let i = StepIdx(i as u32);
         let start = at(row.start_ms)?;
-        drafts.start(i, start).map_err(|m| err(row.line, m))?;
+        drafts.start(i, start).map_err(|m| err(row.line, m.to_string()))?;
         match (row.end_ms, row.status) {
             (_, RowStatus::Failed) => failed += 1,
-            (Some(end), _) => drafts.done(i, at(end)?).map_err(|m| err(row.line, m))?,
+            (Some(end), _) => drafts.done(i, at(end)?).map_err(|m| err(row.line, m.to_string()))?,
             (None, _) => {}
         }
     }
@@ -133,6 +133,19 @@ pub fn import(
     Ok(Imported { added, rows: run.rows.len(), failed })
 }
 
+/// Why a row of the export cannot be recorded.
+#[derive(Debug, thiserror::Error)]
+enum RowRefused {
+    /// The log or the plan's order refuses the record the row makes.
+    #[error("`{record}` at {at} refused: {why}")]
+    Record { record: Box<Record>, at: Stamp, why: Box<Refusal> },
+    /// The log already holds the step's start or end, at another time.
+    #[error(
+        "`{step}` {what} at {export} in the export, but at {log} in the log (seq {seq}); is it the same run? if the log is wrong, correct seq {seq} first"
+    )]
+    Differs { step: String, what: &'static str, export: Stamp, log: Stamp, seq: u64 },
+}
+
 /// The records an import adds, each checked as it is made.
 struct Drafts<'a, 's> {
     sc: &'s Scenario,
@@ -143,27 +156,32 @@ struct Drafts<'a, 's> {
 }
 
 impl Drafts<'_, '_> {
-    fn push(&mut self, at: Stamp, record: Record) -> Result<(), String> {
+    fn push(&mut self, at: Stamp, record: Record) -> Result<(), RowRefused> {
         let e = Effective { seq: self.next_seq, at, by: self.by.clone(), record: record.clone(), corrected_by: None };
-        self.fold.apply(&e).map_err(|why| format!("`{record}` at {at} refused: {why}"))?;
+        if let Err(why) = self.fold.apply(&e) {
+            return Err(RowRefused::Record { record: Box::new(record), at, why: Box::new(why) });
+        }
         self.out.push(Entry { seq: self.next_seq, at, by: self.by.clone(), record, key: None });
         self.next_seq += 1;
         Ok(())
     }
 
-    fn same(&self, what: &str, i: StepIdx, log: Option<(Stamp, u64)>, export: Stamp) -> Result<bool, String> {
+    fn same(
+        &self,
+        what: &'static str,
+        i: StepIdx,
+        log: Option<(Stamp, u64)>,
+        export: Stamp,
+    ) -> Result<bool, RowRefused> {
         match log {
             None => Ok(false),
             Some((s, _)) if s.timestamp() == export.timestamp() => Ok(true),
-            Some((s, seq)) => Err(format!(
-                "`{}` {what} at {export} in the export, but at {s} in the log (seq {seq}); is it the same run? if the log is wrong, correct seq {seq} first",
-                self.sc.step(i).id
-            )),
+            Some((log, seq)) => Err(RowRefused::Differs { step: self.sc.step(i).id.clone(), what, export, log, seq }),
         }
     }
 
     /// `i` started at `at`, and the steps it is part of by then.
-    fn start(&mut self, i: StepIdx, at: Stamp) -> Result<(), String> {
+    fn start(&mut self, i: StepIdx, at: Stamp) -> Result<(), RowRefused> {
         if self.same("started", i, self.fold.started[i.index()], at)? {
             return Ok(());
         }
@@ -184,7 +202,7 @@ impl Drafts<'_, '_> {
 
     /// `i` done at `at`, and each step it is part of whose sub-steps are
     /// then all done.
-    fn done(&mut self, i: StepIdx, at: Stamp) -> Result<(), String> {
+    fn done(&mut self, i: StepIdx, at: Stamp) -> Result<(), RowRefused> {
         if self.same("was done", i, self.fold.done[i.index()], at)? {
             return Ok(());
         }

@@ -24,14 +24,15 @@ use std::path::Path;
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
+use rehearse_core::fault::Action;
 use rehearse_core::scenario::Scenario;
 
 pub use fold::{Effective, Fold, Refusal, check_all, effective, find_step, known_actions};
 pub use import::{Imported, import};
-pub use record::{Entry, Record, Replacement, Stamp};
+pub use record::{Entry, Record, Replacement, Stamp, StampError};
 pub use store::{KIND, is_log};
 
-use crate::actuals::Actuals;
+use crate::actuals::{Actuals, Decided, Strike};
 use crate::replay::Verdict;
 
 /// Why a weekend log could not be made, read or written to.
@@ -277,9 +278,10 @@ impl Log {
     /// left out.
     pub fn actuals(&self, sc: &Scenario, now: Timestamp) -> Actuals {
         let n = sc.steps.len();
+        let effective = self.effective();
         let mut started: Vec<Option<Timestamp>> = vec![None; n];
         let mut done: Vec<Option<Timestamp>> = vec![None; n];
-        for e in self.effective() {
+        for e in &effective {
             let slot = match &e.record {
                 Record::Started { step } => sc.find(step).map(|i| &mut started[i.index()]),
                 Record::Done { step } => sc.find(step).map(|i| &mut done[i.index()]),
@@ -291,13 +293,59 @@ impl Log {
         }
         let origin = started.iter().flatten().min().copied().unwrap_or(now);
         let ms = |t: Timestamp| u64::try_from(t.as_millisecond() - origin.as_millisecond()).unwrap_or(0);
+        // Faults in the order they struck; a recovery decided about a step
+        // goes to its latest fault not yet decided; a rollback, cancel,
+        // abort or no-go about nothing struck ends the weekend.
+        let mut struck: Vec<Strike> = Vec::new();
+        let mut ending = None;
+        let mut order: Vec<&Effective> = effective.iter().collect();
+        order.sort_by_key(|e| (e.at.timestamp(), e.seq));
+        for e in order {
+            match &e.record {
+                Record::Fault { fault, step } => {
+                    if let (Some(f), Some(i)) = (sc.faults.iter().position(|f| &f.id == fault), sc.find(step)) {
+                        let fault = rehearse_core::fault::FaultIdx(f as u32);
+                        struck.push(Strike { step: i, fault, at_ms: ms(e.at.timestamp()), decided: None });
+                    }
+                }
+                Record::Decision { action, step, .. } => {
+                    let Some(action) = recovery_action(action) else { continue };
+                    let decided = Decided { action, at_ms: ms(e.at.timestamp()) };
+                    let open = step
+                        .as_deref()
+                        .and_then(|s| sc.find(s))
+                        .and_then(|i| struck.iter_mut().rev().find(|x| x.step == i))
+                        .filter(|x| x.decided.is_none());
+                    match open {
+                        Some(x) => x.decided = Some(decided),
+                        None if !action.retries() => {
+                            ending.get_or_insert(decided);
+                        }
+                        None => {}
+                    }
+                }
+                _ => {}
+            }
+        }
         Actuals {
             origin,
             now_ms: ms(now),
             started_ms: started.iter().map(|t| t.map(ms)).collect(),
             done_ms: done.iter().map(|t| t.map(ms)).collect(),
+            struck,
+            ending,
         }
     }
+}
+
+/// The recovery a recorded decision stands for: one of the plan's
+/// actions, or `no-go` (a rollback); `None` for `go` and `fix-forward`,
+/// which change nothing the simulation runs.
+pub fn recovery_action(name: &str) -> Option<Action> {
+    if name == "no-go" {
+        return Some(Action::Rollback);
+    }
+    Action::ALL.into_iter().find(|a| a.name() == name)
 }
 
 /// What `replay` finds in a weekend log.

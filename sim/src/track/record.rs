@@ -38,13 +38,24 @@ impl Stamp {
     /// Reads the RFC 3339 text [`Stamp`]'s `Display` writes.
     ///
     /// # Errors
-    /// Text that is not an RFC 3339 instant with an offset.
-    pub fn parse(text: &str) -> Result<Stamp, String> {
-        let pieces = jiff::fmt::temporal::Pieces::parse(text).map_err(|e| e.to_string())?;
-        let offset = pieces.offset().map(|o| o.to_numeric_offset()).ok_or_else(|| format!("{text:?} has no offset"))?;
-        let ts: Timestamp = text.parse().map_err(|e: jiff::Error| e.to_string())?;
+    /// [`StampError`]: text that is not an RFC 3339 instant with an offset.
+    pub fn parse(text: &str) -> Result<Stamp, StampError> {
+        let pieces = jiff::fmt::temporal::Pieces::parse(text).map_err(StampError::Malformed)?;
+        let offset =
+            pieces.offset().map(|o| o.to_numeric_offset()).ok_or_else(|| StampError::NoOffset(text.to_string()))?;
+        let ts: Timestamp = text.parse().map_err(StampError::Malformed)?;
         Ok(Stamp::new(ts, &TimeZone::fixed(offset)))
     }
+}
+
+/// Text [`Stamp::parse`] cannot read.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum StampError {
+    /// Not an RFC 3339 date and time (jiff says why).
+    #[error("{0}")]
+    Malformed(jiff::Error),
+    #[error("{0:?} has no offset")]
+    NoOffset(String),
 }
 
 impl fmt::Display for Stamp {
@@ -183,7 +194,11 @@ mod tests {
         assert_eq!(s.to_string(), "2025-03-01T18:00:00.000+01:00");
         assert_eq!(Stamp::parse(&s.to_string()).unwrap(), s);
         assert_eq!(s.unix_ms(), Stamp::parse("2025-03-01T17:00:00Z").unwrap().unix_ms());
-        assert!(Stamp::parse("2025-03-01T18:00:00").is_err());
+        assert_eq!(
+            Stamp::parse("2025-03-01T18:00:00").unwrap_err().to_string(),
+            "\"2025-03-01T18:00:00\" has no offset"
+        );
+        assert!(matches!(Stamp::parse("18:00 on Saturday"), Err(StampError::Malformed(_))));
     }
 
     #[test]

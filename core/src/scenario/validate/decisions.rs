@@ -4,10 +4,11 @@
 use toml::Spanned;
 
 use super::Validator;
+use super::names::StepNames;
 use crate::fault::{Action, Policy, PolicyIdx};
-use crate::scenario::diagnostics::suggest;
-use crate::scenario::model::{Decision, Step, StepIdx};
+use crate::scenario::model::{Decision, Step};
 use crate::scenario::raw::RawDecision;
+use crate::scenario::suggest::suggest;
 
 impl Validator<'_> {
     /// Validates the rules; `None` if any error.
@@ -15,6 +16,7 @@ impl Validator<'_> {
         &mut self,
         raw: Vec<Spanned<RawDecision>>,
         steps: &[Step],
+        step_names: &StepNames<'_>,
         policies: &[Policy],
     ) -> Option<Vec<Decision>> {
         let n_before = self.diags.len();
@@ -22,11 +24,9 @@ impl Validator<'_> {
         for d in raw {
             let line = self.line_col(d.span().start).0;
             let d = d.into_inner();
-            let step = steps.iter().position(|s| s.id == *d.step.get_ref()).map(|i| StepIdx(i as u32));
+            let step = step_names.find(d.step.get_ref());
             if step.is_none() {
-                let ids: Vec<&str> = steps.iter().map(|s| s.id.as_str()).collect();
-                let hint =
-                    suggest(d.step.get_ref(), &ids).map(|s| format!("; did you mean `{s}`?")).unwrap_or_default();
+                let hint = step_names.hint(d.step.get_ref());
                 self.error(&d.step.span(), None, format!("decision names unknown step `{}`{hint}", d.step.get_ref()));
             }
             let by = self.span_duration(&d.by.span(), None, d.by.get_ref(), "decision `by`");

@@ -2,56 +2,60 @@
 //! action needs, policies that hand over to one another without looping,
 //! and faults that name steps, a catalogue entry and a policy that exist.
 
+use std::cell::{OnceCell, RefCell};
 use std::collections::BTreeMap;
 use std::ops::Range;
 
 use toml::Spanned;
 
 use super::Validator;
+use super::names::StepNames;
 use crate::dist::Dist;
 use crate::fault::{Action, CATALOG, CatalogEntry, Fault, Policy, PolicyIdx, catalog};
-use crate::scenario::diagnostics::suggest;
 use crate::scenario::graph::Graph;
 use crate::scenario::model::{Step, StepIdx};
 use crate::scenario::raw::{RawFault, RawPolicy};
+use crate::scenario::suggest::Suggester;
 
 const DEFAULT_MAX_ATTEMPTS: u32 = 3;
 const MAX_ATTEMPTS_LIMIT: u32 = 1_000;
 
 /// What faults and policies refer to by name: the policies (in the order
 /// [`PolicyIdx`] counts them) and the steps.
-struct Names<'s> {
-    policies: Vec<String>,
-    steps: &'s [Step],
-    step_ids: Vec<&'s str>,
+struct Names<'p, 'n, 's> {
+    /// Sorted: they are a map's keys.
+    policies: Vec<&'p str>,
+    policy_hints: OnceCell<Suggester<'p>>,
+    steps: &'n [Step],
+    step_names: &'n StepNames<'s>,
+    graph: OnceCell<Graph>,
+    /// The nodes after each step a policy reruns from, as asked for.
+    after_from: RefCell<BTreeMap<StepIdx, Vec<bool>>>,
 }
 
-impl<'s> Names<'s> {
-    fn new(raw_policies: &BTreeMap<String, RawPolicy>, steps: &'s [Step]) -> Self {
+impl<'p, 'n, 's> Names<'p, 'n, 's> {
+    fn new(raw_policies: &'p BTreeMap<String, RawPolicy>, steps: &'n [Step], step_names: &'n StepNames<'s>) -> Self {
         Names {
-            policies: raw_policies.keys().cloned().collect(),
+            policies: raw_policies.keys().map(String::as_str).collect(),
+            policy_hints: OnceCell::new(),
             steps,
-            step_ids: steps.iter().map(|s| s.id.as_str()).collect(),
+            step_names,
+            graph: OnceCell::new(),
+            after_from: RefCell::new(BTreeMap::new()),
         }
-    }
-
-    fn find_step(&self, id: &str) -> Option<StepIdx> {
-        self.steps.iter().position(|s| s.id == id).map(|i| StepIdx(i as u32))
-    }
-
-    /// "; did you mean `x`?" for a step id that is close to `id`, or nothing.
-    fn step_hint(&self, id: &str) -> String {
-        suggest(id, &self.step_ids).map(|s| format!("; did you mean `{s}`?")).unwrap_or_default()
     }
 
     /// The policy `name` names, or an error saying `what` names an unknown one.
     fn policy(&self, v: &mut Validator<'_>, name: &Spanned<String>, what: &str) -> Option<PolicyIdx> {
-        match self.policies.iter().position(|n| n == name.get_ref()) {
-            Some(i) => Some(PolicyIdx(i as u32)),
-            None => {
-                let name_refs: Vec<&str> = self.policies.iter().map(String::as_str).collect();
-                let hint =
-                    suggest(name.get_ref(), &name_refs).map(|s| format!("; did you mean `{s}`?")).unwrap_or_default();
+        match self.policies.binary_search(&name.get_ref().as_str()) {
+            Ok(i) => Some(PolicyIdx(i as u32)),
+            Err(_) => {
+                let hint = self
+                    .policy_hints
+                    .get_or_init(|| Suggester::new(&self.policies))
+                    .suggest(name.get_ref())
+                    .map(|s| format!("; did you mean `{s}`?"))
+                    .unwrap_or_default();
                 v.error(
                     &name.span(),
                     None,
@@ -65,6 +69,35 @@ impl<'s> Names<'s> {
             }
         }
     }
+
+    /// Whether rerunning from `from` covers `failed`: the step itself, a
+    /// step holding it, or an earlier step beside (a holder of) it that it
+    /// waits for.
+    fn rerun_reaches(&self, from: StepIdx, failed: StepIdx) -> bool {
+        let steps = self.steps;
+        // Climb to the ancestor-or-self of `failed` that is `from` or beside it.
+        let mut cur = failed;
+        loop {
+            if cur == from {
+                return true;
+            }
+            if steps[cur.index()].parent == steps[from.index()].parent {
+                break;
+            }
+            match steps[cur.index()].parent {
+                Some(p) => cur = p,
+                None => return false,
+            }
+        }
+        let graph = self.graph.get_or_init(|| Graph::new(steps));
+        let mut after_from = self.after_from.borrow_mut();
+        let after = after_from.entry(from).or_insert_with(|| {
+            let mut seen = Vec::new();
+            graph.reachable_into(Graph::start(from.index()), &mut seen, &mut Vec::new());
+            seen
+        });
+        after[Graph::start(cur.index())]
+    }
 }
 
 impl Validator<'_> {
@@ -74,9 +107,10 @@ impl Validator<'_> {
         raw_policies: BTreeMap<String, RawPolicy>,
         raw_faults: Vec<RawFault>,
         steps: &[Step],
+        step_names: &StepNames<'_>,
     ) -> Option<(Vec<Fault>, Vec<Policy>)> {
         let n_before = self.diags.len();
-        let names = Names::new(&raw_policies, steps);
+        let names = Names::new(&raw_policies, steps, step_names);
         let mut policies = Vec::new();
         for (name, raw) in &raw_policies {
             if let Some(p) = self.policy(name, raw, &names) {
@@ -104,7 +138,7 @@ impl Validator<'_> {
 
     /// `[recovery.NAME]`; `None` if its action is unknown. Any other error
     /// is reported and the policy still built, with defaults.
-    fn policy(&mut self, name: &str, raw: &RawPolicy, names: &Names<'_>) -> Option<Policy> {
+    fn policy(&mut self, name: &str, raw: &RawPolicy, names: &Names<'_, '_, '_>) -> Option<Policy> {
         let span = raw.action.span();
         let action = match raw.action.get_ref().as_str() {
             "resume" => Action::Resume,
@@ -152,9 +186,9 @@ impl Validator<'_> {
         let past_deadline =
             raw.past_deadline.as_ref().map(|t| names.policy(self, t, &format!("recovery.{name}: past_deadline")));
         let from = raw.from.as_ref().map(|f| {
-            let found = names.find_step(f.get_ref());
+            let found = names.step_names.find(f.get_ref());
             if found.is_none() {
-                let hint = names.step_hint(f.get_ref());
+                let hint = names.step_names.hint(f.get_ref());
                 self.error(
                     &f.span(),
                     None,
@@ -252,7 +286,7 @@ impl Validator<'_> {
         raw: RawFault,
         seen_ids: &mut BTreeMap<String, u32>,
         policies: &[Policy],
-        names: &Names<'_>,
+        names: &Names<'_, '_, '_>,
     ) -> Option<Fault> {
         let id = raw.id.get_ref().clone();
         let line = self.line_col(raw.id.span().start).0;
@@ -302,7 +336,7 @@ impl Validator<'_> {
         let (Some(at), Some(unknown_outcome), Some(recovery)) = (at, unknown_outcome, recovery) else {
             return None;
         };
-        self.check_fault_recovery(&raw, &ctx, unknown_outcome, &policies[recovery.index()], &targets, names.steps);
+        self.check_fault_recovery(&raw, &ctx, unknown_outcome, &policies[recovery.index()], &targets, names);
         Some(Fault {
             id,
             catalog: entry.map(|e| e.id),
@@ -336,13 +370,13 @@ impl Validator<'_> {
     }
 
     /// The leaf steps a fault can strike.
-    fn fault_targets(&mut self, raw: &RawFault, ctx: &str, names: &Names<'_>) -> Vec<StepIdx> {
+    fn fault_targets(&mut self, raw: &RawFault, ctx: &str, names: &Names<'_, '_, '_>) -> Vec<StepIdx> {
         let mut targets = Vec::new();
         if raw.steps.get_ref().is_empty() {
             self.error(&raw.steps.span(), None, format!("{ctx}: `steps` is empty; name the steps it can strike"));
         }
         for s in raw.steps.get_ref() {
-            match names.find_step(s.get_ref()) {
+            match names.step_names.find(s.get_ref()) {
                 Some(idx) if names.steps[idx.index()].is_group() => self.error(
                     &s.span(),
                     None,
@@ -353,7 +387,7 @@ impl Validator<'_> {
                 ),
                 Some(idx) => targets.push(idx),
                 None => {
-                    let hint = names.step_hint(s.get_ref());
+                    let hint = names.step_names.hint(s.get_ref());
                     self.error(&s.span(), None, format!("{ctx}: steps names unknown step `{}`{hint}", s.get_ref()));
                 }
             }
@@ -390,15 +424,15 @@ impl Validator<'_> {
         unknown_outcome: bool,
         policy: &Policy,
         targets: &[StepIdx],
-        steps: &[Step],
+        names: &Names<'_, '_, '_>,
     ) {
         if unknown_outcome && policy.verify.is_none() {
             self.error(&raw.id.span(), None, format!("{ctx}: its outcome can be unknown, so recovery.{} needs `verify`, the time to find out whether the step completed", policy.name));
         }
         if let Some(from) = policy.from {
             for t in targets {
-                if !rerun_reaches(steps, from, *t) {
-                    self.error(&raw.id.span(), None, format!("{ctx}: recovery.{} reruns from `{}`, which is neither step `{}`, a step holding it, nor an earlier step beside it that it waits for", policy.name, steps[from.index()].id, steps[t.index()].id));
+                if !names.rerun_reaches(from, *t) {
+                    self.error(&raw.id.span(), None, format!("{ctx}: recovery.{} reruns from `{}`, which is neither step `{}`, a step holding it, nor an earlier step beside it that it waits for", policy.name, names.steps[from.index()].id, names.steps[t.index()].id));
                 }
             }
         }
@@ -424,25 +458,4 @@ impl Validator<'_> {
             }
         }
     }
-}
-
-/// Whether rerunning from `from` covers `failed`: the step itself, a step
-/// holding it, or an earlier step beside (a holder of) it that it waits for.
-fn rerun_reaches(steps: &[Step], from: StepIdx, failed: StepIdx) -> bool {
-    // Climb to the ancestor-or-self of `failed` that is `from` or beside it.
-    let mut cur = failed;
-    loop {
-        if cur == from {
-            return true;
-        }
-        if steps[cur.index()].parent == steps[from.index()].parent {
-            break;
-        }
-        match steps[cur.index()].parent {
-            Some(p) => cur = p,
-            None => return false,
-        }
-    }
-    let graph = Graph::new(steps);
-    graph.reaches(Graph::start(from.index()), Graph::start(cur.index()))
 }

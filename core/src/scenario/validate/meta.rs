@@ -8,9 +8,9 @@ use toml::Spanned;
 
 use super::Validator;
 use crate::anchor::{self, CalendarAnchor};
-use crate::scenario::diagnostics::suggest;
 use crate::scenario::model::{Database, MAX_CHANGES_PER_HOUR, MAX_ROWS, MAX_SIZE_GB, MAX_SPAN, Meta, Table};
 use crate::scenario::raw::{RawDatabase, RawMeta};
+use crate::scenario::suggest::suggest;
 use crate::time::{Calendar, SimDuration};
 
 /// The keys that place a plan on the calendar.

@@ -8,11 +8,13 @@ use std::ops::Range;
 use super::diagnostics::{Diagnostic, LineIndex};
 use super::model::Scenario;
 use super::raw::RawFile;
+use names::StepNames;
 
 mod decisions;
 mod durations;
 mod faults;
 mod meta;
+mod names;
 mod readiness;
 mod replication;
 mod steps;
@@ -61,12 +63,13 @@ impl<'t> Validator<'t> {
                 "downtime_begins_at anchors the plan where its downtime begins, but no step has downtime = \"begins\"; mark the step that takes users off (or use start to date the first step)",
             );
         }
-        let replication = self.replication(raw.replication, &steps, &database);
-        let (faults, policies) = self.faults(raw.recovery, raw.faults, &steps)?;
+        let names = StepNames::new(steps.iter().map(|s| s.id.as_str()).collect());
+        let replication = self.replication(raw.replication, &steps, &names, &database);
+        let (faults, policies) = self.faults(raw.recovery, raw.faults, &steps, &names)?;
         let replication = replication?;
         let readiness = self.readiness(raw.readiness, &database)?;
         let upgrade = self.upgrade(raw.upgrade)?;
-        let decisions = self.decisions(raw.decisions, &steps, &policies)?;
+        let decisions = self.decisions(raw.decisions, &steps, &names, &policies)?;
         Some(Scenario { meta, database, steps, roots, faults, policies, replication, readiness, upgrade, decisions })
     }
 }

@@ -7,9 +7,9 @@ use toml::Spanned;
 
 use super::Validator;
 use crate::readiness::{GateState, Readiness, Status};
-use crate::scenario::diagnostics::suggest;
 use crate::scenario::model::{Database, Upgrade};
 use crate::scenario::raw::RawUpgrade;
+use crate::scenario::suggest::suggest;
 
 const EXPECTED: &str = "expected true (met), false (not met), \"n/a\" (does not apply) or { done = true, owner = \"...\", note = \"...\" }";
 

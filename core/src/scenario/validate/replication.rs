@@ -6,9 +6,9 @@
 use toml::Spanned;
 
 use super::Validator;
+use super::names::StepNames;
 use crate::dist::Dist;
 use crate::replication::{self, Replication, Role};
-use crate::scenario::diagnostics::suggest;
 use crate::scenario::graph::Graph;
 use crate::scenario::model::{Database, DowntimeMark, MAX_SPAN, Step, StepIdx};
 use crate::scenario::raw::RawReplication;
@@ -42,6 +42,7 @@ impl Validator<'_> {
         &mut self,
         raw: Option<Spanned<RawReplication>>,
         steps: &[Step],
+        step_names: &StepNames<'_>,
         db: &Database,
     ) -> Option<Option<Replication>> {
         let n_errors = self.diags.len();
@@ -61,7 +62,7 @@ impl Validator<'_> {
         };
         let span = raw.span();
         let raw = raw.into_inner();
-        let settings = self.replication_settings(&raw, &span, steps);
+        let settings = self.replication_settings(&raw, &span, steps, step_names);
         self.replication_roles(&roles, &span, steps, db);
         if self.diags.len() > n_errors {
             return None;
@@ -105,6 +106,7 @@ impl Validator<'_> {
         raw: &RawReplication,
         span: &std::ops::Range<usize>,
         steps: &[Step],
+        step_names: &StepNames<'_>,
     ) -> Settings {
         let int = |v: &mut Self, x: &Option<Spanned<i64>>, default: u32, max: u32, what: &str, why: &str| -> u32 {
             match x {
@@ -165,7 +167,7 @@ impl Validator<'_> {
             }
             None => 1.0,
         };
-        let source_offline = self.source_offline(raw, span, steps);
+        let source_offline = self.source_offline(raw, span, steps, step_names);
         Settings {
             max_bcp_threads,
             publishers,
@@ -180,14 +182,18 @@ impl Validator<'_> {
 
     /// The step at whose start the source goes offline: the one
     /// `source_offline` names, or the first where downtime begins.
-    fn source_offline(&mut self, raw: &RawReplication, span: &std::ops::Range<usize>, steps: &[Step]) -> Option<usize> {
+    fn source_offline(
+        &mut self,
+        raw: &RawReplication,
+        span: &std::ops::Range<usize>,
+        steps: &[Step],
+        step_names: &StepNames<'_>,
+    ) -> Option<usize> {
         match &raw.source_offline {
-            Some(id) => match steps.iter().position(|s| &s.id == id.get_ref()) {
-                Some(i) => Some(i),
+            Some(id) => match step_names.find(id.get_ref()) {
+                Some(i) => Some(i.index()),
                 None => {
-                    let ids: Vec<&str> = steps.iter().map(|s| s.id.as_str()).collect();
-                    let hint =
-                        suggest(id.get_ref(), &ids).map(|s| format!("; did you mean `{s}`?")).unwrap_or_default();
+                    let hint = step_names.hint(id.get_ref());
                     self.error(&id.span(), None, format!("source_offline names unknown step `{}`{hint}", id.get_ref()));
                     None
                 }

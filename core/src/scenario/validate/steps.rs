@@ -3,14 +3,14 @@
 //! effects), then the plan as a whole: no dependency cycle, and downtime
 //! that ends as often as it begins.
 
-use std::collections::BTreeMap;
 use std::ops::Range;
 
 use toml::Spanned;
 
 use super::Validator;
+use super::names::StepNames;
 use crate::replication::Role;
-use crate::scenario::diagnostics::{Diagnostic, suggest};
+use crate::scenario::diagnostics::Diagnostic;
 use crate::scenario::graph::{Graph, unmatched_downtime};
 use crate::scenario::model::{Anchor, Database, Dep, DowntimeMark, Step, StepIdx, Work};
 use crate::scenario::raw::RawStep;
@@ -24,34 +24,32 @@ struct RawDep {
     lag: SimDuration,
 }
 
-/// The steps' ids, gathered before anything else so that references can be
-/// resolved in any order.
-struct StepIds<'r> {
-    index: BTreeMap<String, usize>,
-    ids: Vec<&'r str>,
-}
-
-impl StepIds<'_> {
-    /// The step `id` names, or an error (with a did-you-mean) against step
-    /// `from`, whose `what` names it.
-    fn resolve(&self, v: &mut Validator<'_>, id: &str, span: &Range<usize>, from: &str, what: &str) -> Option<StepIdx> {
-        match self.index.get(id) {
-            Some(i) => Some(StepIdx(*i as u32)),
-            None => {
-                let hint = suggest(id, &self.ids).map(|s| format!("; did you mean `{s}`?")).unwrap_or_default();
-                v.error(span, Some(from), format!("{what} names unknown step `{id}`{hint}"));
-                None
-            }
-        }
-    }
-}
-
 /// Who holds whom, by step index.
 struct Nesting {
     parent: Vec<Option<StepIdx>>,
     children: Vec<Vec<StepIdx>>,
     /// 0 for top-level steps.
     depth: Vec<u32>,
+}
+
+/// The steps a parent cycle goes through, said from `cycle[k]` round to
+/// itself: "a is inside b is inside a". A long cycle is said by its first
+/// and last links only, so that each of its steps' errors stays short.
+fn parent_chain(cycle: &[usize], k: usize, ids: &StepNames<'_>) -> String {
+    const SAID: usize = 10;
+    let n = cycle.len();
+    let id = |i: usize| ids.id(cycle[(k + i) % n]);
+    if n <= 2 * SAID {
+        return (0..=n).map(id).collect::<Vec<_>>().join(" is inside ");
+    }
+    let head: Vec<&str> = (0..SAID).map(id).collect();
+    let tail: Vec<&str> = (n - SAID + 1..=n).map(id).collect();
+    format!(
+        "{} is inside ... ({} more) ... is inside {}",
+        head.join(" is inside "),
+        n - 2 * SAID + 1,
+        tail.join(" is inside ")
+    )
 }
 
 impl Validator<'_> {
@@ -96,9 +94,27 @@ impl Validator<'_> {
         Some((steps, roots))
     }
 
+    /// The step `id` names, or an error (with a did-you-mean) against step
+    /// `from`, whose `what` names it.
+    fn resolve(
+        &mut self,
+        ids: &StepNames<'_>,
+        id: &str,
+        span: &Range<usize>,
+        from: &str,
+        what: &str,
+    ) -> Option<StepIdx> {
+        let found = ids.find(id);
+        if found.is_none() {
+            let hint = ids.hint(id);
+            self.error(span, Some(from), format!("{what} names unknown step `{id}`{hint}"));
+        }
+        found
+    }
+
     /// Every id well formed and used once.
-    fn step_ids<'r>(&mut self, raw: &'r [RawStep]) -> StepIds<'r> {
-        let mut index: BTreeMap<String, usize> = BTreeMap::new();
+    fn step_ids<'r>(&mut self, raw: &'r [RawStep]) -> StepNames<'r> {
+        let names = StepNames::new(raw.iter().map(|s| s.id.get_ref().as_str()).collect());
         for (i, s) in raw.iter().enumerate() {
             let id = s.id.get_ref();
             if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
@@ -108,22 +124,18 @@ impl Validator<'_> {
                     format!("step id {id:?} must be non-empty and use only letters, digits, '-', '_' and '.'"),
                 );
             }
-            match index.get(id) {
-                Some(first) => {
-                    let line = self.line_col(raw[*first].id.span().start).0;
-                    self.error(&s.id.span(), Some(id), format!("duplicate step id (first defined on line {line})"));
-                }
-                None => {
-                    index.insert(id.clone(), i);
-                }
+            let first = names.find(id).expect("every id is indexed").index();
+            if first != i {
+                let line = self.line_col(raw[first].id.span().start).0;
+                self.error(&s.id.span(), Some(id), format!("duplicate step id (first defined on line {line})"));
             }
         }
-        StepIds { index, ids: raw.iter().map(|s| s.id.get_ref().as_str()).collect() }
+        names
     }
 
     /// Parents resolved, children listed in file order, and depths, with
     /// cycles among parents reported.
-    fn nesting(&mut self, raw: &[RawStep], ids: &StepIds<'_>) -> Nesting {
+    fn nesting(&mut self, raw: &[RawStep], ids: &StepNames<'_>) -> Nesting {
         let n = raw.len();
         let mut parent: Vec<Option<StepIdx>> = vec![None; n];
         let mut children: Vec<Vec<StepIdx>> = vec![Vec::new(); n];
@@ -132,40 +144,69 @@ impl Validator<'_> {
                 let me = s.id.get_ref();
                 if p.get_ref() == me {
                     self.error(&p.span(), Some(me), "a step cannot be its own parent");
-                } else if let Some(pi) = ids.resolve(self, p.get_ref(), &p.span(), me, "parent") {
+                } else if let Some(pi) = self.resolve(ids, p.get_ref(), &p.span(), me, "parent") {
                     parent[i] = Some(pi);
                     children[pi.index()].push(StepIdx(i as u32));
                 }
             }
         }
-        let mut depth = vec![0u32; n];
-        for i in 0..n {
-            let mut seen = vec![i];
-            let mut cur = parent[i];
-            while let Some(p) = cur {
-                if seen.contains(&p.index()) {
-                    if p.index() == i {
-                        let chain: Vec<&str> = seen.iter().chain([&i]).map(|j| ids.ids[*j]).collect();
-                        self.error(
-                            &raw[i].id.span(),
-                            Some(ids.ids[i]),
-                            format!("parent cycle: {}", chain.join(" is inside ")),
-                        );
+        let depth = self.depths(raw, &parent, ids);
+        Nesting { parent, children, depth }
+    }
+
+    /// Each step's depth (0 for a top-level one), every step on a parent
+    /// cycle reported (each with the cycle read from itself). One walk up
+    /// from each step that stops at the first step already placed, so each
+    /// step is climbed through once, however deep the nesting.
+    fn depths(&mut self, raw: &[RawStep], parent: &[Option<StepIdx>], ids: &StepNames<'_>) -> Vec<u32> {
+        const UNPLACED: u32 = u32::MAX;
+        const CLIMBING: u32 = u32::MAX - 1;
+        let mut depth = vec![UNPLACED; parent.len()];
+        let mut path: Vec<usize> = Vec::new();
+        for i in 0..parent.len() {
+            // Up from `i` to a step already placed, a top-level step, or a
+            // step on this very climb: a cycle.
+            let mut cur = i;
+            loop {
+                match depth[cur] {
+                    UNPLACED => {
+                        depth[cur] = CLIMBING;
+                        path.push(cur);
+                        match parent[cur] {
+                            Some(p) => cur = p.index(),
+                            None => break,
+                        }
                     }
-                    break;
+                    CLIMBING => {
+                        let from = path.iter().position(|j| *j == cur).expect("on the climb");
+                        let cycle = &path[from..];
+                        for (k, &j) in cycle.iter().enumerate() {
+                            let chain = parent_chain(cycle, k, ids);
+                            self.error(&raw[j].id.span(), Some(ids.id(j)), format!("parent cycle: {chain}"));
+                        }
+                        // The steps of a cycle, and those in it, have no
+                        // depth; the plan is refused anyway.
+                        for &j in &path {
+                            depth[j] = 0;
+                        }
+                        path.clear();
+                        break;
+                    }
+                    _ => break,
                 }
-                seen.push(p.index());
-                depth[i] += 1;
-                cur = parent[p.index()];
+            }
+            // Down the climb: each step one deeper than its parent.
+            while let Some(j) = path.pop() {
+                depth[j] = parent[j].map_or(0, |p| depth[p.index()] + 1);
             }
         }
-        Nesting { parent, children, depth }
+        depth
     }
 
     /// Step `i`, its references resolved. Where something is wrong the
     /// step is still built, with a placeholder, so that the other steps
     /// are checked too; the caller drops the lot if any error was reported.
-    fn step(&mut self, i: usize, s: &RawStep, ids: &StepIds<'_>, nesting: &mut Nesting, db: &Database) -> Step {
+    fn step(&mut self, i: usize, s: &RawStep, ids: &StepNames<'_>, nesting: &mut Nesting, db: &Database) -> Step {
         let id = s.id.get_ref().clone();
         let is_group = !nesting.children[i].is_empty();
         let after = self.after(s, &id, ids);
@@ -221,7 +262,7 @@ impl Validator<'_> {
     }
 
     /// The step's `after` entries, each resolved and listed once.
-    fn after(&mut self, s: &RawStep, id: &str, ids: &StepIds<'_>) -> Vec<Dep> {
+    fn after(&mut self, s: &RawStep, id: &str, ids: &StepNames<'_>) -> Vec<Dep> {
         let mut after = Vec::new();
         for entry in &s.after {
             if let Some(d) = self.dep(entry, id) {
@@ -229,7 +270,7 @@ impl Validator<'_> {
                     self.error(&d.span, Some(id), "a step cannot come after itself");
                     continue;
                 }
-                if let Some(target) = ids.resolve(self, &d.id, &d.span, id, "after") {
+                if let Some(target) = self.resolve(ids, &d.id, &d.span, id, "after") {
                     if after.iter().any(|x: &Dep| x.step == target && x.anchor == d.anchor) {
                         self.error(&d.span, Some(id), format!("`{}` is listed twice in after", d.id));
                     }
