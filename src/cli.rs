@@ -46,6 +46,12 @@ pub enum Command {
     /// Forecast the rest of the weekend from its log: the estimate's
     /// figures, dated, from what has actually happened.
     Forecast(ForecastArgs),
+    /// Serve the weekend log to a browser: the bridge records through its
+    /// page, sponsors follow the forecast live.
+    Live(crate::live::LiveArgs),
+    /// The sponsors' status pack: verdict, dated forecast, what changed
+    /// since the last pack, the next milestones.
+    Status(crate::live::StatusArgs),
     /// Run a read-only SQL query on a stored run (e.g. the documented
     /// DATAUPGRADESTATUS monitoring query).
     Sql(SqlArgs),
@@ -396,11 +402,11 @@ pub const MAX_RUNS: u64 = 10_000_000;
 /// (a thread per core is the default); each one is a real OS thread.
 pub const MAX_THREADS: u64 = 256;
 
-fn runs() -> clap::builder::RangedU64ValueParser<u64> {
+pub(crate) fn runs() -> clap::builder::RangedU64ValueParser<u64> {
     clap::builder::RangedU64ValueParser::new().range(1..=MAX_RUNS)
 }
 
-fn threads() -> clap::builder::RangedU64ValueParser<usize> {
+pub(crate) fn threads() -> clap::builder::RangedU64ValueParser<usize> {
     clap::builder::RangedU64ValueParser::new().range(1..=MAX_THREADS)
 }
 

@@ -13,6 +13,7 @@ mod cli;
 mod estimate;
 mod forecast;
 mod library;
+mod live;
 mod load;
 mod output;
 mod render;
@@ -49,6 +50,8 @@ fn main() -> ExitCode {
         cli::Command::Sql(a) => sql::sql(&a),
         cli::Command::Track(a) => track::track(&a),
         cli::Command::Forecast(a) => forecast::forecast(&a),
+        cli::Command::Live(a) => live::live(&a),
+        cli::Command::Status(a) => live::status(&a),
         cli::Command::Readiness(a) => library::readiness(&a),
         cli::Command::Scenarios(a) => library::scenarios(&a),
         cli::Command::CodeUpgrade(a) => library::code_upgrade(&a),

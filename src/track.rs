@@ -166,7 +166,7 @@ pub fn track(args: &TrackArgs) -> Result<ExitCode> {
     let record = |at: Option<&str>, by: Option<String>, record: Result<Record>| -> Result<ExitCode> {
         let sc = track::stored_scenario(path)?;
         let record = record?;
-        write(Draft { at: stamp(at, &sc, now)?, by, record })
+        write(Draft { at: stamp(at, &sc, now)?, by, record, key: None })
     };
     match &args.command {
         TrackCommand::Init { scenario, when } => {
@@ -253,7 +253,12 @@ fn correction(
 ) -> Result<Draft> {
     let record = |replacement| Record::Correction { of_seq: seq, why: why.to_string(), replacement };
     let draft = |replacement| {
-        Ok(Draft { at: Stamp::new(now, &zone_of(sc)), by: Some(by.to_string()), record: record(replacement) })
+        Ok(Draft {
+            at: Stamp::new(now, &zone_of(sc)),
+            by: Some(by.to_string()),
+            record: record(replacement),
+            key: None,
+        })
     };
     if withdraw {
         return draft(None);

@@ -13,7 +13,7 @@ use std::process::Command;
 
 use crate::support::{rehearse, stderr};
 
-fn chromium() -> Option<PathBuf> {
+pub fn chromium() -> Option<PathBuf> {
     let found = ["chromium", "chromium-browser", "google-chrome"].iter().find_map(|name| {
         let out = Command::new("which").arg(name).output().ok()?;
         out.status.success().then(|| PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
@@ -117,4 +117,83 @@ document.getElementById('f').addEventListener('load', () => {
     assert!(status.success());
     let png = std::fs::read(&shot).expect("a screenshot");
     assert!(png.starts_with(b"\x89PNG") && png.len() > 50_000, "{} bytes", png.len());
+}
+
+/// Where the live pages' screenshots go: `$REHEARSE_SCREENSHOTS`, to look
+/// at, or a temporary directory.
+fn shots_dir(tmp: &Path) -> PathBuf {
+    std::env::var_os("REHEARSE_SCREENSHOTS").map_or_else(|| tmp.to_path_buf(), PathBuf::from)
+}
+
+/// The live bridge in a real browser: the sponsor's page shows a dated
+/// forecast; on the bridge's page a step is completed with a mouse click,
+/// and the forecast on the sponsor's page, a second page, changes. Both
+/// are laid out within 1024 px, and screenshots are taken at 1024 and
+/// 1600 px.
+#[test]
+fn the_live_pages_work_in_a_browser() {
+    use std::time::Duration;
+    let Some(exe) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let log = crate::live::weekend(dir.path());
+    let live = crate::live::Live::start(&log, "2000");
+    let shots = shots_dir(dir.path());
+    std::fs::create_dir_all(&shots).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let mut b = crate::cdp::Browser::launch(&exe).await;
+        let long = Duration::from_secs(90);
+        let sponsor = b.open(&format!("{}/?token={}", live.base, live.sponsor), 1600).await;
+        // A dated forecast: Go-live P50 and P90 as dates.
+        let p50 = b
+            .wait_for(&sponsor, "(t => /^\\w{3} \\d\\d:\\d\\d \\d{4}-\\d\\d-\\d\\d [+-]\\d\\d:\\d\\d/.test(t) && t)(document.getElementById('p50').textContent + ' ' + document.getElementById('p50s').textContent)", long)
+            .await;
+        let p90 = b.eval(&sponsor, "document.getElementById('p90').textContent + ' ' + document.getElementById('p90s').textContent").await;
+        let verdict = b.eval(&sponsor, "document.getElementById('verdict-word').textContent").await;
+        assert!(["ON TRACK", "AT RISK", "NO-GO"].contains(&verdict.as_str().unwrap()), "{verdict}");
+        assert!(p90.as_str().unwrap().contains(':'), "{p90}");
+        let before = b
+            .wait_for(&sponsor, "document.getElementById('progress-summary').textContent", long)
+            .await;
+        assert_eq!(before, "0 of 19 steps done, 1 running");
+        let buttons = "[...document.querySelectorAll('button')].filter(b => b.getClientRects().length > 0).length";
+        assert_eq!(b.eval(&sponsor, buttons).await, 0, "the sponsor's page has no buttons to press");
+        let bridge = b.open(&format!("{}/?token={}", live.base, live.bridge), 1600).await;
+        let done = "button[data-act=\"done\"][data-step=\"users-out\"]";
+        b.wait_for(&bridge, &format!("document.querySelector({}) !== null", serde_json::json!(done)), long).await;
+        b.eval(&bridge, "document.getElementById('by').value = 'ops'").await;
+        b.click(&bridge, done).await;
+        // The step is done, recorded through the page; the sponsor's page
+        // gets the record and a new forecast.
+        b.wait_for(&bridge, "document.getElementById('msg').textContent.startsWith('recorded: seq 2 done users-out')", long).await;
+        let after = b
+            .wait_for(&sponsor, "(t => t.startsWith('1 of 19') && t)(document.getElementById('progress-summary').textContent)", long)
+            .await;
+        assert_eq!(after, "1 of 19 steps done, 0 running");
+        b.wait_for(&sponsor, "document.getElementById('log').textContent.includes('done users-out')", long).await;
+        eprintln!("sponsor page: go-live P50 {p50}, P90 {p90}, {verdict}; after the click: {after}");
+        // The next step started and a decision recorded through the
+        // bridge's form, for the screenshots to show a weekend under way.
+        let start = "button[data-act=\"start\"][data-step=\"restore-point\"]";
+        b.wait_for(&bridge, &format!("document.querySelector({}) !== null", serde_json::json!(start)), long).await;
+        b.click(&bridge, start).await;
+        b.wait_for(&bridge, "document.getElementById('msg').textContent.includes('start restore-point')", long).await;
+        b.eval(&bridge, "document.getElementById('decider').value = 'cutover lead'; document.getElementById('reason').value = 'packages late; go if the restore point is in by 21:00'").await;
+        b.click(&bridge, "button[data-decision=\"conditional-go\"]").await;
+        let call = b
+            .wait_for(&sponsor, "(t => t.includes('conditional-go') && t)(document.getElementById('verdict-sub').textContent)", long)
+            .await;
+        assert!(call.as_str().unwrap().contains("by cutover lead"), "{call}");
+        assert_eq!(b.eval(&sponsor, "document.getElementById('verdict-word').textContent").await, "AT RISK");
+        for (name, page) in [("sponsor", &sponsor), ("bridge", &bridge)] {
+            for width in [1024, 1600] {
+                let png = b.screenshot(page, width).await;
+                assert!(png.starts_with(b"\x89PNG") && png.len() > 20_000, "{name} at {width}: {} bytes", png.len());
+                let path = shots.join(format!("live-{name}-{width}.png"));
+                std::fs::write(&path, png).unwrap();
+                let wide = b.eval(page, "document.documentElement.scrollWidth").await.as_u64().unwrap();
+                assert!(wide <= u64::from(width), "{name} at {width} px is {wide} px wide");
+            }
+        }
+    });
 }

@@ -11,6 +11,7 @@ pub mod check;
 pub mod engine;
 pub mod estimate;
 pub mod forecast;
+pub mod outlook;
 pub mod replay;
 pub mod report;
 pub mod rng;

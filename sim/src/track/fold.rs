@@ -100,7 +100,7 @@ pub enum Refusal {
 /// The decisions the log knows: the plan's recovery actions, and go/no-go.
 pub fn known_actions() -> Vec<&'static str> {
     let mut v: Vec<&'static str> = Action::ALL.iter().map(|a| a.name()).collect();
-    v.extend(["go", "no-go", "fix-forward"]);
+    v.extend(["go", "conditional-go", "no-go", "fix-forward"]);
     v
 }
 

@@ -161,7 +161,7 @@ impl Drafts<'_, '_> {
         if let Err(why) = self.fold.apply(&e) {
             return Err(RowRefused::Record { record: Box::new(record), at, why: Box::new(why) });
         }
-        self.out.push(Entry { seq: self.next_seq, at, by: self.by.clone(), record });
+        self.out.push(Entry { seq: self.next_seq, at, by: self.by.clone(), record, key: None });
         self.next_seq += 1;
         Ok(())
     }

@@ -30,7 +30,7 @@ use rehearse_core::scenario::Scenario;
 pub use fold::{Effective, Fold, Refusal, check_all, effective, find_step, known_actions};
 pub use import::{Imported, import};
 pub use record::{Entry, Record, Replacement, Stamp, StampError};
-pub use store::{KIND, is_log};
+pub use store::{KIND, LIVE_TOKENS_TABLE, STATUS_PACKS_TABLE, is_log};
 
 use crate::actuals::{Actuals, Decided, Strike};
 use crate::replay::Verdict;
@@ -60,6 +60,10 @@ pub enum TrackError {
     Export { file: String, line: usize, message: String },
     #[error(transparent)]
     Store(Box<crate::store::sqlite::StoreError>),
+    #[error("idempotency key {key:?} was used for another record (seq {seq}: `{was}`); nothing written")]
+    KeyReused { key: String, seq: u64, was: String },
+    #[error("an idempotency key is 1 to {KEY_MAX} characters")]
+    BadKey,
 }
 
 /// The zone a plan's times are in: its anchor's, if it has one.
@@ -73,7 +77,22 @@ pub struct Draft {
     pub at: Stamp,
     pub by: Option<String>,
     pub record: Record,
+    /// An idempotency key: a draft whose key the log already holds is not
+    /// written again ([`record`]).
+    pub key: Option<String>,
 }
+
+/// What [`record`] did with a draft.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Recorded {
+    /// The entry written, or the one written before under the same key.
+    pub entry: Entry,
+    /// Whether it was written before (a retry), so nothing was written now.
+    pub already: bool,
+}
+
+/// The longest idempotency key a log takes.
+pub const KEY_MAX: usize = 200;
 
 /// Opens a new weekend log at `path` for the scenario `text` (read from
 /// `file`, which `sc` was parsed from), stamped `at`.
@@ -87,6 +106,7 @@ pub fn init(path: &Path, file: &str, text: &str, at: Stamp, by: Option<String>) 
         at,
         by,
         record: Record::Opened { scenario: file.to_string(), sha256: crate::sha256_hex(text.as_bytes()) },
+        key: None,
     };
     let version = env!("CARGO_PKG_VERSION");
     store::create(path, &[("scenario_text", text), ("scenario_file", file), ("version", version)], &first)
@@ -138,16 +158,42 @@ fn check_new(sc: &Scenario, entries: &[Entry], new: &[Entry], now: Timestamp) ->
 /// with nothing written.
 ///
 /// # Errors
-/// [`TrackError::Refused`] / [`TrackError::Breaks`] for a record the log
-/// cannot take; a damaged log; I/O and SQLite errors.
+/// As [`record`].
 pub fn append(path: &Path, draft: Draft, now: Timestamp) -> Result<Entry, TrackError> {
+    record(path, draft, now).map(|r| r.entry)
+}
+
+/// Appends one record, as [`append`], once per idempotency key: when the
+/// log already holds the draft's key (looked up under the write lock, so
+/// two writers racing with one key write once), the record written then is
+/// the answer and nothing is written now. The key is compared with what
+/// was recorded (the record and who), not the time: a retry stamped later
+/// is still the same write.
+///
+/// # Errors
+/// [`TrackError::KeyReused`] for a key recorded with another record;
+/// [`TrackError::BadKey`]; [`TrackError::Refused`] / [`TrackError::Breaks`]
+/// for a record the log cannot take; a damaged log; I/O and SQLite errors.
+pub fn record(path: &Path, draft: Draft, now: Timestamp) -> Result<Recorded, TrackError> {
+    if draft.key.as_ref().is_some_and(|k| k.is_empty() || k.chars().count() > KEY_MAX) {
+        return Err(TrackError::BadKey);
+    }
     let mut w = store::Writer::open(path)?;
+    if let Some(key) = &draft.key
+        && let Some(e) = w.stored.entries.iter().find(|e| e.key.as_ref() == Some(key))
+    {
+        if e.record == draft.record && e.by == draft.by {
+            return Ok(Recorded { entry: e.clone(), already: true });
+        }
+        return Err(TrackError::KeyReused { key: key.clone(), seq: e.seq, was: e.record.to_string() });
+    }
     let sc = parse_scenario(&w.name, &w.stored.meta)?;
-    let entry = Entry { seq: w.stored.entries.len() as u64, at: draft.at, by: draft.by, record: draft.record };
+    let entry =
+        Entry { seq: w.stored.entries.len() as u64, at: draft.at, by: draft.by, record: draft.record, key: draft.key };
     check_new(&sc, &w.stored.entries, std::slice::from_ref(&entry), now)?;
     w.append(std::slice::from_ref(&entry))?;
     w.commit()?;
-    Ok(entry)
+    Ok(Recorded { entry, already: false })
 }
 
 /// The log's scenario, parsed (to read a `--at` in the plan's zone before

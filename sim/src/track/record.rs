@@ -170,6 +170,11 @@ pub struct Entry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
     pub record: Record,
+    /// The writer's idempotency key, if it gave one: a write retried with
+    /// the same key is recorded once (the bridge's `POST /api/track`).
+    /// Kept in the record, so in the chain, and read back after a restart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 impl Entry {
@@ -208,6 +213,7 @@ mod tests {
                 why: "typo".into(),
                 replacement: Some(Replacement { at, record: Box::new(Record::Done { step: "a".into() }) }),
             },
+            key: None,
         };
         let text = e.canonical();
         assert_eq!(serde_json::from_str::<Entry>(&text).unwrap(), e);

@@ -12,7 +12,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 
 use super::TrackError;
 use super::record::{Entry, Record};
-use crate::store::sqlite::{Damage, EVENT_TABLES, ReadOnly, check_file, has_event_tables};
+use crate::store::sqlite::{Damage, EVENT_TABLES, ReadOnly, check_file_with, has_event_tables};
 use crate::store::{Chain, GENESIS, chain_next};
 
 /// `run_meta`'s `kind` for a weekend log.
@@ -223,6 +223,28 @@ fn connect(path: &Path, write: bool) -> Result<(Connection, String), TrackError>
     Ok((conn, name))
 }
 
+/// The live bridge's tables in a weekend log's file, outside the chain:
+/// its tokens (hashed) and the status packs it remembers. Defined here so
+/// that the log's verification knows them exactly.
+pub const LIVE_TOKENS_TABLE: &str = "CREATE TABLE IF NOT EXISTS live_tokens (
+    sha256 TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    issued_at TEXT NOT NULL
+)";
+pub const STATUS_PACKS_TABLE: &str = "CREATE TABLE IF NOT EXISTS status_packs (
+    n INTEGER PRIMARY KEY,
+    at TEXT NOT NULL,
+    last_seq INTEGER NOT NULL,
+    verdict TEXT NOT NULL,
+    p_success REAL,
+    go_live_p50 TEXT,
+    go_live_p90 TEXT
+)";
+
+fn side_tables() -> String {
+    format!("{LIVE_TOKENS_TABLE};\n{STATUS_PACKS_TABLE};")
+}
+
 /// Reads a log, read-only.
 ///
 /// # Errors
@@ -233,14 +255,15 @@ pub fn read(path: &Path) -> Result<Stored, TrackError> {
 }
 
 /// Reads a log, read-only, in one read transaction, after checking the
-/// file as a whole: SQLite's integrity check, and no tables but a log's.
+/// file as a whole: SQLite's integrity check, and no tables but a log's
+/// (and the live bridge's, [`LIVE_TOKENS_TABLE`], [`STATUS_PACKS_TABLE`]).
 ///
 /// # Errors
 /// Files that cannot be read, or are not weekend logs.
 pub fn read_checked(path: &Path) -> Result<Read, TrackError> {
     let (conn, name) = connect(path, false)?;
     conn.execute_batch("BEGIN").map_err(sqlite_err(&name))?;
-    if let Some(d) = check_file(&conn, EVENT_TABLES).map_err(sqlite_err(&name))? {
+    if let Some(d) = check_file_with(&conn, EVENT_TABLES, &side_tables()).map_err(sqlite_err(&name))? {
         return Ok(Read::Damaged(d));
     }
     let stored = read_conn(&conn, &name)?;

@@ -64,12 +64,23 @@ pub(crate) fn damaged(e: &rusqlite::Error) -> bool {
 /// # Errors
 /// SQLite errors that do not say the file is damaged (I/O, memory).
 pub(crate) fn check_file(conn: &Connection, schema: &str) -> rusqlite::Result<Option<Damage>> {
+    check_file_with(conn, schema, "")
+}
+
+/// As [`check_file`], with the objects of `optional` allowed beside the
+/// schema's (defined exactly so) but not required: tables a tool keeps in
+/// the same file, outside the chain (the live bridge's in a weekend log).
+pub(crate) fn check_file_with(conn: &Connection, schema: &str, optional: &str) -> rusqlite::Result<Option<Damage>> {
     let expected = expected_objects(schema)?;
     if let Some(d) = integrity(conn, &expected)? {
         return Ok(Some(d));
     }
+    let allowed = expected_objects(optional)?;
     match objects(conn) {
-        Ok(found) => Ok(compare_objects(&expected, &found)),
+        Ok(mut found) => {
+            found.retain(|o| !allowed.contains(o));
+            Ok(compare_objects(&expected, &found))
+        }
         Err(e) if damaged(&e) => Ok(Some(Damage { table: None, why: format!("the schema cannot be read: {e}") })),
         Err(e) => Err(e),
     }

@@ -32,7 +32,7 @@ use std::path::Path;
 use rusqlite::Connection;
 
 pub use check::{Damage, STORE_FORMAT, identity_link};
-pub(crate) use check::{check_file, damaged};
+pub(crate) use check::{check_file, check_file_with, damaged};
 pub(crate) use open::ReadOnly;
 pub use query::{QueryResult, query};
 pub use read::{StoredEvents, StoredRun, link, read_store};
