@@ -14,7 +14,7 @@ mod json;
 mod pass;
 mod pnr;
 mod rerun;
-mod stats;
+pub(crate) mod stats;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicU64;
