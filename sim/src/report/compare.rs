@@ -217,3 +217,42 @@ pub fn html(sa: &Scenario, sb: &Scenario, c: &Comparison, fa: &Footer, fb: &Foot
     );
     h
 }
+
+#[cfg(test)]
+mod tests {
+    use rehearse_core::scenario::Scenario;
+
+    use super::*;
+
+    fn plan(steps: &str) -> Scenario {
+        let text = format!("[scenario]\nname = \"p\"\n{steps}");
+        Scenario::parse(&text, "p.toml").unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    const A: &str = r#"
+[[step]]
+id = "a"
+duration = "1h"
+[[step]]
+id = "b"
+after = ["a"]
+duration = "1h"
+[[step]]
+id = "c"
+after = ["a"]
+duration = "1h"
+"#;
+
+    #[test]
+    fn steps_and_dependencies_added_and_removed_are_listed_by_id() {
+        let b = A.replace("id = \"c\"\nafter = [\"a\"]", "id = \"c\"\nname = \"Check\"\nafter = [\"b\"]")
+            + "[[step]]\nid = \"d\"\nafter = [{ step = \"c\", from = \"start\", lag = \"30m\" }]\nduration = \"1h\"\n";
+        let s = structure(&plan(A), &plan(&b));
+        assert_eq!(s.steps_added, ["d"]);
+        assert!(s.steps_removed.is_empty());
+        assert_eq!(s.steps_renamed, [("c".to_string(), "c".to_string(), "Check".to_string())]);
+        assert_eq!(s.deps_added, ["c after b", "d starts with c +00:30:00"]);
+        assert_eq!(s.deps_removed, ["c after a"]);
+        assert!(structure(&plan(A), &plan(A)).is_empty());
+    }
+}

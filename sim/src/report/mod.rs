@@ -174,7 +174,9 @@ pub fn verdict(sc: &Scenario, e: &Estimate) -> Verdict {
         }
         Some(r) => {
             let unmet: Vec<&str> = r.unmet().map(|g| g.def.id).collect();
-            let _ = write!(s, " Readiness: NO-GO ({}).", unmet.join(", "));
+            // Three gates a reader can hold; the rest is counted.
+            let more = if unmet.len() > 3 { format!(" and {} more", unmet.len() - 3) } else { String::new() };
+            let _ = write!(s, " Readiness: NO-GO ({}{more}).", unmet[..unmet.len().min(3)].join(", "));
             false
         }
     };
@@ -309,5 +311,84 @@ pub(crate) fn anchor(k: usize, last: usize) -> &'static str {
         "end"
     } else {
         "middle"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicU64;
+
+    use rehearse_core::scenario::Scenario;
+
+    use super::*;
+    use crate::Plan;
+    use crate::estimate::{EstimateOptions, estimate};
+
+    /// A fixed plan, anchored: downtime from Friday 18:00, 38 hours of work,
+    /// so every run goes live on Sunday at 08:00.
+    const PLAN: &str = r#"
+[scenario]
+name = "fixed"
+downtime_begins_at = "2027-03-05T18:00:00+01:00"
+window_end = "2027-03-08T06:00:00+01:00"
+READINESS
+
+[[step]]
+id = "out"
+name = "Users out"
+downtime = "begins"
+duration = "1h"
+
+[[step]]
+id = "upgrade"
+name = "Upgrade"
+after = ["out"]
+duration = "36h"
+
+[[step]]
+id = "in"
+name = "Users in"
+after = ["upgrade"]
+downtime = "ends"
+duration = "1h"
+"#;
+
+    fn check(readiness: &str, expected: &str, go: bool) {
+        let text = PLAN.replace("READINESS", readiness);
+        let sc = Scenario::parse(&text, "fixed.toml").unwrap_or_else(|e| panic!("{e}"));
+        let plan = Plan::new(&sc, crate::digest(&text));
+        let opts = EstimateOptions { runs: 20, seed: 1, threads: 1, fault_costs: false, ..Default::default() };
+        let e = estimate(&plan, &opts, sc.meta.window, &AtomicU64::new(0)).unwrap();
+        let v = verdict(&sc, &e);
+        assert_eq!(v.sentence, expected);
+        assert_eq!(v.go, go);
+        let page = html(&sc, &e, &[], &Footer { version: "rehearse 9.9.9".into(), ..Footer::default() });
+        assert!(page.contains(&esc(expected)), "the banner is on the page");
+        assert!(page.contains("Made by rehearse 9.9.9"), "the version is on the page");
+    }
+
+    #[test]
+    fn the_verdict_is_one_sentence_with_dates_chances_and_readiness() {
+        check(
+            "",
+            "Go-live forecast Sunday 08:00 (P50), 08:00 (P90). Chance of finishing by Monday 06:00: 100.0 %. \
+Chance of rollback: 0.0 %. Readiness: not assessed (no [readiness] in the plan).",
+            true,
+        );
+        check(
+            "\n[readiness]\nuser-acceptance-tests = { done = false }\n",
+            "Go-live forecast Sunday 08:00 (P50), 08:00 (P90). Chance of finishing by Monday 06:00: 100.0 %. \
+Chance of rollback: 0.0 %. Readiness: NO-GO (integration-tests, user-acceptance-tests, performance-tests and 7 more).",
+            false,
+        );
+        let two_unmet = "\n[readiness]\nintegration-tests = true\nuser-acceptance-tests = false\nperformance-tests = true\n\
+deployable-packages = true\ndata-migration-plan = true\ncutover-plan = true\ntraining-and-security-roles = false\n\
+licences = true\nsupport-plan = true\ncritical-issues = true\n";
+        check(
+            two_unmet,
+            "Go-live forecast Sunday 08:00 (P50), 08:00 (P90). Chance of finishing by Monday 06:00: 100.0 %. \
+Chance of rollback: 0.0 %. Readiness: NO-GO (user-acceptance-tests, training-and-security-roles).",
+            false,
+        );
     }
 }
