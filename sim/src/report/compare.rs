@@ -114,9 +114,9 @@ fn side(sc: &Scenario, e: &Estimate, label: &str, f: &Footer) -> String {
             e.go_live(q).map_or("never".to_string(), |ms| esc(&super::when(sc, ms)))
         );
     }
-    let _ = write!(
+    let _ = writeln!(
         h,
-        "<tr><td class=\"l\">P(success)</td><td class=\"l\">{:.1}&nbsp;%</td></tr><tr><td class=\"l\">rolled back</td><td class=\"l\">{:.1}&nbsp;%</td></tr></table></div>\n",
+        "<tr><td class=\"l\">P(success)</td><td class=\"l\">{:.1}&nbsp;%</td></tr><tr><td class=\"l\">rolled back</td><td class=\"l\">{:.1}&nbsp;%</td></tr></table></div>",
         100.0 * e.p_success,
         100.0 * e.share(rehearse_core::event::Outcome::RolledBack)
     );
