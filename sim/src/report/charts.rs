@@ -84,9 +84,10 @@ fn time_axis(s: &mut String, sc: &Scenario, (lo, hi): (u64, u64), x: &dyn Fn(u64
     }
 }
 
-/// The window's end, a dashed red line with its label at the foot, where
-/// the curves are high and nothing else is drawn.
-fn window_line(s: &mut String, sc: &Scenario, e: &Estimate, x: &dyn Fn(u64) -> f64, top: f64, y0: f64) {
+/// The window's end, a dashed red line with its label where nothing else
+/// is drawn: at the foot under the S-curve (which is high by then), at the
+/// top over the histogram (whose bars are low by then).
+fn window_line(s: &mut String, sc: &Scenario, e: &Estimate, x: &dyn Fn(u64) -> f64, top: f64, y0: f64, label_y: f64) {
     if let Some(w) = e.window {
         let xw = x(w.as_ms());
         let label = match &sc.meta.anchor {
@@ -97,7 +98,7 @@ fn window_line(s: &mut String, sc: &Scenario, e: &Estimate, x: &dyn Fn(u64) -> f
             s,
             "<line x1=\"{xw:.1}\" y1=\"{top:.1}\" x2=\"{xw:.1}\" y2=\"{y0:.1}\" stroke=\"#c0392b\" stroke-width=\"2\" stroke-dasharray=\"6 4\"/><text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"end\" fill=\"#c0392b\">{}</text>",
             xw - 4.0,
-            y0 - 6.0,
+            label_y,
             esc(&label)
         );
     }
@@ -124,7 +125,7 @@ pub(super) fn scurve(sc: &Scenario, e: &Estimate) -> String {
         );
     }
     let _ = writeln!(s, "<line x1=\"{LEFT}\" y1=\"{top}\" x2=\"{LEFT}\" y2=\"{:.1}\" stroke=\"#444\"/>", y(0.0));
-    window_line(&mut s, sc, e, &x, top, y(0.0));
+    window_line(&mut s, sc, e, &x, top, y(0.0), y(0.0) - 6.0);
     let c = &e.committed_sorted;
     if !c.is_empty() {
         let mut pts = format!("{:.1},{:.1} ", x(lo), y(0.0));
@@ -222,7 +223,7 @@ pub(super) fn histogram(sc: &Scenario, e: &Estimate) -> String {
         );
     }
     let _ = writeln!(s, "<line x1=\"{LEFT}\" y1=\"{top}\" x2=\"{LEFT}\" y2=\"{:.1}\" stroke=\"#444\"/>", y(0));
-    window_line(&mut s, sc, e, &x, top, y(0));
+    window_line(&mut s, sc, e, &x, top, y(0), top + 10.0);
     time_axis(&mut s, sc, (lo, hi), &x, y(0));
     s.push_str("</svg>\n");
     let mut h = format!(
