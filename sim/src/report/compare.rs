@@ -126,7 +126,7 @@ fn side(sc: &Scenario, e: &Estimate, label: &str, f: &Footer) -> String {
 /// The compare page.
 pub fn html(sa: &Scenario, sb: &Scenario, c: &Comparison, fa: &Footer, fb: &Footer) -> String {
     let mut h = head(&format!("rehearse compare: {} / {}", sa.meta.name, sb.meta.name));
-    let _ = writeln!(h, "<h1>{} <span class=\"note\">against</span> {}</h1>", esc(&sb.meta.name), esc(&sa.meta.name));
+    h.push_str("<h1>Plan B against plan A</h1>\n");
     let _ = writeln!(
         h,
         "<p class=\"note\">Both plans over the same {} runs (seed {}): a step or fault both plans have draws the same random numbers in both, so the differences come from what changed. Intervals are 95&nbsp;% paired bootstrap.</p>",
