@@ -390,6 +390,10 @@ pub struct CompareArgs {
     /// Print the comparison as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Also write a self-contained HTML page: both plans side by side and
+    /// what changed, structure included.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
 }
 
 /// The most runs a command takes. An estimate's percentiles have long

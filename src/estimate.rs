@@ -10,6 +10,7 @@ use rehearse_core::event::Outcome;
 use rehearse_core::{Scenario, SimDuration};
 use rehearse_sim::Plan;
 use rehearse_sim::estimate::{self, Estimate, EstimateOptions, Gate, Measure, QUANTILES};
+use rehearse_sim::report::Footer;
 use serde_json::{Value, json};
 
 use crate::cli::{CompareArgs, EstimateArgs};
@@ -63,7 +64,7 @@ pub fn estimate(args: &EstimateArgs) -> Result<ExitCode> {
     tracing::info!(runs = args.runs, threads, "estimate done");
     let failed = estimate::failed(&gates, &result).map_err(|e| anyhow::anyhow!("--fail-if {e}"))?;
     if let Some(path) = &args.html {
-        write_html(path, &plan, &opts, &result)?;
+        write_html(path, &plan, &opts, &result, &footer(&args.scenario, &plan))?;
     }
     let mut out = std::io::stdout().lock();
     if args.json {
@@ -362,14 +363,39 @@ fn histogram(e: &Estimate) -> Vec<String> {
 }
 
 /// The HTML report, with the runs at the P50 and the P90 re-run in full.
-fn write_html(path: &std::path::Path, plan: &Plan<'_>, opts: &EstimateOptions, e: &Estimate) -> Result<()> {
+fn write_html(path: &std::path::Path, plan: &Plan<'_>, opts: &EstimateOptions, e: &Estimate, f: &Footer) -> Result<()> {
     let runs = estimate::gantt_runs(plan, opts, e)?;
     let gantts: Vec<_> = runs.iter().map(estimate::QuantileRun::gantt).collect();
-    let page = rehearse_sim::report::html(plan.scenario(), e, &gantts);
+    let page = rehearse_sim::report::html(plan.scenario(), e, &gantts, f);
     crate::output::write_atomically(path, &page)
 }
 
+/// What made a page: this binary's version, the scenario and its digest,
+/// and the date, the one thing on the page that is not a function of the
+/// inputs: `SOURCE_DATE_EPOCH` (seconds since 1970, the reproducible-builds
+/// convention) when set, so that identical inputs give identical bytes,
+/// else the wall clock.
+fn footer(file: &std::path::Path, plan: &Plan<'_>) -> Footer {
+    let now = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|s| s.trim().parse::<i64>().ok())
+        .and_then(|s| jiff::Timestamp::from_second(s).ok())
+        .unwrap_or_else(jiff::Timestamp::now);
+    Footer {
+        version: format!("rehearse {}", env!("CARGO_PKG_VERSION")),
+        file: file.display().to_string(),
+        digest: plan.digest().to_string(),
+        generated: now.strftime("%Y-%m-%d %H:%M:%S UTC").to_string(),
+    }
+}
+
 pub fn compare(args: &CompareArgs) -> Result<ExitCode> {
+    if let Some(html) = &args.html {
+        crate::output::refuse_clobbering(
+            ("--html", html),
+            &[("plan A of this comparison", &args.a), ("plan B of this comparison", &args.b)],
+        )?;
+    }
     let (sa, ta) = load::scenario(&args.a)?;
     let (sb, tb) = load::scenario(&args.b)?;
     let window = match &args.window {
@@ -389,6 +415,10 @@ pub fn compare(args: &CompareArgs) -> Result<ExitCode> {
     let (pa, pb) = (Plan::new(&sa, rehearse_sim::digest(&ta)), Plan::new(&sb, rehearse_sim::digest(&tb)));
     let progress = AtomicU64::new(0);
     let c = estimate::compare(&pa, &pb, &opts, window, &progress)?;
+    if let Some(path) = &args.html {
+        let page = rehearse_sim::report::compare::html(&sa, &sb, &c, &footer(&args.a, &pa), &footer(&args.b, &pb));
+        crate::output::write_atomically(path, &page)?;
+    }
     let show = |name: &str, v: f64| {
         if name == "p_success" {
             pct(v)

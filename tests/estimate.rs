@@ -168,7 +168,7 @@ fn the_html_report_is_one_self_contained_page() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let html = std::fs::read_to_string(&page).unwrap();
     assert!(html.starts_with("<!DOCTYPE html>"));
-    assert_eq!(html.matches("<svg").count(), 4, "histogram + CDF, tornado, two Gantt charts");
+    assert_eq!(html.matches("<svg").count(), 6, "S-curve, histogram, drivers, two Gantt charts, convergence");
     for needed in [
         "Point of no return",
         "The P50 committed run (run ",
@@ -187,6 +187,117 @@ fn the_html_report_is_one_self_contained_page() {
             html.match_indices(banned).filter(|(i, _)| !html[*i..].starts_with("http://www.w3.org/2000/svg")).collect();
         assert!(hits.is_empty(), "external or scripted content: {banned}");
     }
+}
+
+/// `estimate --html` with the page's date fixed by `SOURCE_DATE_EPOCH`.
+fn page(scenario: &str, extra: &[&str], out: &std::path::Path) -> String {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_rehearse"))
+        .args(["estimate", scenario, "--runs", "2000", "--seed", "3", "--no-fault-costs", "--html"])
+        .arg(out)
+        .args(extra)
+        .current_dir(crate::support::root())
+        .env("SOURCE_DATE_EPOCH", "1800000000")
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    std::fs::read_to_string(out).unwrap()
+}
+
+#[test]
+fn the_page_opens_with_the_verdict_dated_with_the_rollback_share_and_says_what_made_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let html = page("scenarios/go-live-weekend.toml", &["--threads", "1"], &dir.path().join("a.html"));
+    let o = rehearse(&[
+        "estimate",
+        "scenarios/go-live-weekend.toml",
+        "--runs",
+        "2000",
+        "--seed",
+        "3",
+        "--no-fault-costs",
+        "--json",
+    ]);
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let rollback = format!("Chance of rollback: {:.1} %.", 100.0 * v["p_rollback"].as_f64().unwrap());
+    let success = format!("Chance of finishing by Monday 06:00: {:.1} %.", 100.0 * v["p_success"].as_f64().unwrap());
+    // The banner comes first, before any chart.
+    let banner = &html[html.find("<div class=\"verdict").expect("a verdict banner")..];
+    let banner = &banner[..banner.find("</div>").unwrap()];
+    assert!(html.find("class=\"verdict").unwrap() < html.find("<svg").unwrap());
+    for needed in [
+        "Go-live forecast Sunday ",
+        " (P50), ",
+        success.as_str(),
+        rollback.as_str(),
+        "Last safe rollback decision: Sunday ",
+    ] {
+        assert!(banner.contains(needed), "the banner does not say {needed:?}: {banner}");
+    }
+    // Dated forecasts, the same dates as the JSON's.
+    for q in ["p50", "p80", "p90"] {
+        let date = v["go_live"][q].as_str().unwrap();
+        let shown = rehearse_core::anchor::instant(date, None).unwrap().strftime("%a %Y-%m-%d %H:%M").to_string();
+        assert!(html.contains(&shown), "the {q} go-live date {shown} is not on the page");
+    }
+    let version = format!("Made by rehearse {}", env!("CARGO_PKG_VERSION"));
+    for needed in [
+        version.as_str(),
+        "scenario digest <code>",
+        "seed 3, 2000 runs",
+        "generated 2027-01-15 08:00:00 UTC",
+        "Fault register",
+        "Data upgrade package",
+        "<h2>Convergence</h2>",
+        "@media print",
+        "window ends Mon 06:00",
+    ] {
+        assert!(html.contains(needed), "the page does not show {needed:?}");
+    }
+    // Identical inputs and date: identical bytes, whatever the threads.
+    let again = page("scenarios/go-live-weekend.toml", &["--threads", "3"], &dir.path().join("b.html"));
+    assert!(html == again, "the page differs between two identical estimates");
+}
+
+#[test]
+fn the_compare_page_shows_both_plans_and_what_changed_in_their_structure() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = crate::support::scenario_path("go-live-weekend.toml");
+    let text = std::fs::read_to_string(&a).unwrap();
+    let changed = text
+        .replace("after = [\"config\", \"batch-setup\", \"security\"]", "after = [\"config\", \"security\"]")
+        + "\n[[step]]\nid = \"dry-run\"\nname = \"A dry run of the interfaces\"\nafter = [\"post-sync\"]\nduration = \"1h\"\n";
+    assert_ne!(changed, text);
+    let b = dir.path().join("b.toml");
+    std::fs::write(&b, changed).unwrap();
+    let out = dir.path().join("compare.html");
+    let o = rehearse(&[
+        "compare",
+        a.to_str().unwrap(),
+        b.to_str().unwrap(),
+        "--runs",
+        "300",
+        "--html",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let html = std::fs::read_to_string(&out).unwrap();
+    for needed in [
+        "<div class=\"pair\">",
+        "<h2>A: Production go-live weekend (dated)</h2>",
+        "<h2>B: Production go-live weekend (dated)</h2>",
+        "Steps added</b> (1)",
+        "<code>dry-run</code>",
+        "Dependencies added</b> (1)",
+        "<code>dry-run after post-sync</code>",
+        "Dependencies removed</b> (1)",
+        "<code>smoke-test after batch-setup</code>",
+        "go-live P90 (into the downtime)",
+        "Chance of rollback: ",
+    ] {
+        assert!(html.contains(needed), "the compare page does not show {needed:?}");
+    }
+    assert!(!html.contains("<script"), "no script");
 }
 
 #[test]
