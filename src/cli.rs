@@ -169,6 +169,20 @@ pub struct RunArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// The table's rows: `time` (in the order steps started) or
+    /// `workstream` (grouped by each step's `workstream`, then by time).
+    #[arg(long, value_name = "ORDER", default_value = "time", value_parser = ["time", "workstream"])]
+    pub by: String,
+
+    /// Only the steps that ran while the system was down.
+    #[arg(long)]
+    pub downtime_only: bool,
+
+    /// Lines at most N characters wide (0: no limit). Default: the
+    /// terminal's width, else COLUMNS, else 80.
+    #[arg(long, value_name = "N")]
+    pub width: Option<usize>,
+
     /// Stop with an error after this many events.
     #[arg(long, value_name = "N", default_value_t = 10_000_000)]
     pub max_events: u64,
@@ -217,6 +231,11 @@ pub struct CheckArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+
+    /// Lines at most N characters wide (0: no limit). Default: the
+    /// terminal's width, else COLUMNS, else 80.
+    #[arg(long, value_name = "N")]
+    pub width: Option<usize>,
 
     /// Liveness bound: a run must end within this much simulated time.
     #[arg(long, value_name = "DURATION", default_value = "60d")]
@@ -346,6 +365,11 @@ pub struct EstimateArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// Lines at most N characters wide (0: no limit). Default: the
+    /// terminal's width, else COLUMNS, else 80.
+    #[arg(long, value_name = "N")]
+    pub width: Option<usize>,
+
     /// A run must end within this much simulated time.
     #[arg(long, value_name = "DURATION", default_value = "365d")]
     pub max_time: String,
@@ -377,6 +401,11 @@ pub struct CompareArgs {
     /// Print the comparison as JSON.
     #[arg(long)]
     pub json: bool,
+
+    /// Lines at most N characters wide (0: no limit). Default: the
+    /// terminal's width, else COLUMNS, else 80.
+    #[arg(long, value_name = "N")]
+    pub width: Option<usize>,
 }
 
 /// The most runs a command takes. An estimate's percentiles have long

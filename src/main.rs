@@ -19,6 +19,7 @@ mod render;
 mod replay;
 mod run;
 mod sql;
+mod term;
 mod track;
 mod validate;
 
@@ -35,7 +36,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         // Colour only on a terminal, and never under NO_COLOR: a log piped to
         // a file or grep must not be full of escape codes.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none())
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && term::colour_allowed())
         .init();
     let args = cli::Cli::parse();
     let result = match args.command {

@@ -132,6 +132,8 @@ pub(super) struct RawStep {
     #[serde(default)]
     pub(super) owner: Option<String>,
     #[serde(default)]
+    pub(super) workstream: Option<String>,
+    #[serde(default)]
     pub(super) parent: Option<Spanned<String>>,
     #[serde(default)]
     pub(super) after: Vec<Spanned<toml::Value>>,

@@ -90,6 +90,7 @@ impl Validator<'_> {
             return None;
         }
         self.check_downtime(&steps, &graph);
+        inherit_workstreams(&mut steps);
         let roots = (0..raw.len()).filter(|i| nesting.parent[*i].is_none()).map(|i| StepIdx(i as u32)).collect();
         Some((steps, roots))
     }
@@ -247,6 +248,7 @@ impl Validator<'_> {
             name: s.name.clone().unwrap_or_else(|| id.clone()),
             id,
             owner: s.owner.clone(),
+            workstream: s.workstream.clone(),
             parent: nesting.parent[i],
             children: std::mem::take(&mut nesting.children[i]),
             depth: nesting.depth[i],
@@ -373,5 +375,19 @@ impl Validator<'_> {
             }
         }
         out
+    }
+}
+
+/// A sub-step without a `workstream` of its own takes its parent's
+/// (parents first: by depth).
+fn inherit_workstreams(steps: &mut [Step]) {
+    let mut order: Vec<usize> = (0..steps.len()).collect();
+    order.sort_by_key(|i| steps[*i].depth);
+    for i in order {
+        if steps[i].workstream.is_none()
+            && let Some(p) = steps[i].parent
+        {
+            steps[i].workstream = steps[p.index()].workstream.clone();
+        }
     }
 }
