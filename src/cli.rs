@@ -52,8 +52,10 @@ pub enum Command {
     /// Print a scenario's go-live readiness checklist and the go/no-go
     /// decision (exit 1 on no-go).
     Readiness(ReadinessArgs),
-    /// List the bundled scenarios, one line each.
+    /// List the bundled scenarios, one line each (`--show NAME`: print one).
     Scenarios(ScenariosArgs),
+    /// Start a plan of your own: write a bundled scenario to FILE.
+    Init(InitArgs),
     /// Whether moving between two releases needs the LCS code upgrade
     /// service, as the documented source/target tables say.
     CodeUpgrade(CodeUpgradeArgs),
@@ -79,6 +81,26 @@ pub struct ScenariosArgs {
     /// Print the list as JSON.
     #[arg(long)]
     pub json: bool,
+
+    /// Print the bundled scenario NAME (`ax2012-go-live`, with or without
+    /// `.toml`), as written, instead of the list.
+    #[arg(long, value_name = "NAME", conflicts_with = "json")]
+    pub show: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  rehearse init mine.toml --from ax2012-go-live\n  rehearse validate mine.toml")]
+pub struct InitArgs {
+    /// The file to write.
+    pub file: PathBuf,
+
+    /// The bundled scenario to start from (see `rehearse scenarios`).
+    #[arg(long, value_name = "NAME")]
+    pub from: String,
+
+    /// Replace FILE if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

@@ -52,6 +52,7 @@ fn main() -> ExitCode {
         cli::Command::Forecast(a) => forecast::forecast(&a),
         cli::Command::Readiness(a) => library::readiness(&a),
         cli::Command::Scenarios(a) => library::scenarios(&a),
+        cli::Command::Init(a) => library::init(&a),
         cli::Command::CodeUpgrade(a) => library::code_upgrade(&a),
     };
     exit_code(result)

@@ -68,7 +68,8 @@ impl Layout {
         let fixed = 2 + 2 + time_w + 2 + dur_w + 2;
         let show_end = width >= fixed + 2 + time_w + NAME_MIN + 8 + BAR_MIN;
         let fixed = fixed + if show_end { 2 + time_w } else { 0 };
-        let avail = width.saturating_sub(fixed);
+        // No limit is as good as room for the widest name and bar.
+        let avail = width.saturating_sub(fixed).min(NAME_WIDTH + BAR_WIDTH + 2);
         let name_w = (avail * 2 / 3).clamp(NAME_MIN, NAME_WIDTH);
         let bar_w = avail.saturating_sub(name_w).min(BAR_WIDTH);
         if bar_w < BAR_MIN {

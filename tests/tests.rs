@@ -23,6 +23,7 @@ mod shapes;
 mod store;
 mod streams;
 mod support;
+mod terminal;
 mod tidy;
 mod track;
 mod validation;
