@@ -70,11 +70,16 @@ impl Validator<'_> {
         }
         let ids = self.step_ids(&raw);
         let mut nesting = self.nesting(&raw, &ids);
+        let nested = self.diags.len() == n_errors_before;
         let mut steps = Vec::with_capacity(raw.len());
         for (i, s) in raw.iter().enumerate() {
             steps.push(self.step(i, s, &ids, &mut nesting, db));
         }
-        if self.diags.len() > n_errors_before {
+        // A cycle is reported beside the steps' own errors (a bad duration
+        // does not hide it), once the ids and the nesting it runs through
+        // are sound.
+        let failed = self.diags.len() > n_errors_before;
+        if failed && !nested {
             return None;
         }
         let graph = Graph::new(&steps);
@@ -87,6 +92,9 @@ impl Validator<'_> {
                     names.join(" -> ")
                 ),
             );
+            return None;
+        }
+        if failed {
             return None;
         }
         self.check_downtime(&steps, &graph);
