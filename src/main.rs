@@ -19,6 +19,7 @@ mod render;
 mod replay;
 mod run;
 mod sql;
+mod table;
 mod term;
 mod track;
 mod validate;

@@ -11,6 +11,7 @@ use rehearse_core::{Calendar, Event, EventRecord, Mode, Outcome, RunState, SimDu
 use rehearse_sim::RunSummary;
 use serde_json::{Value, json};
 
+use crate::table::{Layout, View, bar, truncate};
 use crate::term::Term;
 
 /// A progress bar on stderr for `len` runs of the phase `phase`: the bar
@@ -34,49 +35,6 @@ pub fn counting(bar: &indicatif::ProgressBar, prefix: &'static str, phase: &str)
     bar.set_prefix(prefix);
     bar.set_message(phase.to_string());
     bar.set_length(u64::MAX);
-}
-
-/// The widest the step column and the timeline get (what a wide terminal
-/// or `--width 0` shows).
-const NAME_WIDTH: usize = 48;
-const BAR_WIDTH: usize = 32;
-const NAME_MIN: usize = 16;
-const BAR_MIN: usize = 8;
-
-/// Which rows of a run the table shows, and how they are grouped.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct View {
-    /// Grouped by workstream (`--by workstream`) rather than one list.
-    pub by_workstream: bool,
-    /// Only the steps that ran while the system was down.
-    pub downtime_only: bool,
-}
-
-/// The columns of the run table at a width: the end column only where it
-/// fits beside a useful name and bar (the start and the duration say it
-/// anyway), the rest shared between the name (2/3) and the bar.
-#[derive(Clone, Copy, Debug)]
-struct Layout {
-    name_w: usize,
-    show_end: bool,
-    bar_w: usize,
-}
-
-impl Layout {
-    fn new(width: usize, time_w: usize, dur_w: usize) -> Layout {
-        // mark, and the gaps before start, duration and bar.
-        let fixed = 2 + 2 + time_w + 2 + dur_w + 2;
-        let show_end = width >= fixed + 2 + time_w + NAME_MIN + 8 + BAR_MIN;
-        let fixed = fixed + if show_end { 2 + time_w } else { 0 };
-        // No limit is as good as room for the widest name and bar.
-        let avail = width.saturating_sub(fixed).min(NAME_WIDTH + BAR_WIDTH + 2);
-        let name_w = (avail * 2 / 3).clamp(NAME_MIN, NAME_WIDTH);
-        let bar_w = avail.saturating_sub(name_w).min(BAR_WIDTH);
-        if bar_w < BAR_MIN {
-            return Layout { name_w: avail.clamp(NAME_MIN, NAME_WIDTH), show_end, bar_w: 0 };
-        }
-        Layout { name_w, show_end, bar_w }
-    }
 }
 
 /// How a run's simulated times are shown.
@@ -697,29 +655,6 @@ impl RunReport<'_> {
             "tables": self.tables_json(),
             "steps": steps,
         })
-    }
-}
-
-/// A bar from `start` to `end` on a line `span` long drawn `width` wide.
-fn bar(start: u64, end: u64, span: u64, width: usize) -> String {
-    let scale = |t: u64| ((t as u128 * width as u128) / span as u128) as usize;
-    let (a, b) = (scale(start).min(width - 1), scale(end).min(width));
-    let mut s = " ".repeat(a);
-    if end <= start {
-        s.push('|');
-    } else {
-        s.push_str(&"#".repeat(b.saturating_sub(a).max(1)));
-    }
-    s
-}
-
-fn truncate(s: &str, width: usize) -> String {
-    if s.chars().count() <= width {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(width - 3).collect();
-        t.push_str("...");
-        t
     }
 }
 

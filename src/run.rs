@@ -163,7 +163,7 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         serde_json::to_writer_pretty(&mut out, &report.json())?;
         writeln!(out)?;
     } else {
-        let view = render::View { by_workstream: args.by == "workstream", downtime_only: args.downtime_only };
+        let view = crate::table::View { by_workstream: args.by == "workstream", downtime_only: args.downtime_only };
         report.text(&mut out, &crate::term::Term::stdout(args.width), &view)?;
     }
     out.flush()?;
