@@ -24,7 +24,7 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode> {
     };
     let plan = Plan::new(&scenario, rehearse_sim::digest(&text));
     let bar = if !args.json && std::io::stderr().is_terminal() {
-        Some(crate::render::progress_bar("check", args.runs))
+        Some(crate::render::progress_bar("check", "runs", args.runs))
     } else {
         None
     };
@@ -43,7 +43,9 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode> {
         serde_json::to_writer_pretty(&mut out, &to_json(&report, &scenario, &path, &opts))?;
         writeln!(out)?;
     } else {
-        write_text(&mut out, &report, &scenario, &path, &opts)?;
+        let mut text = Vec::new();
+        write_text(&mut text, &report, &scenario, &path, &opts)?;
+        out.write_all(crate::term::Term::stdout(args.width).fit(&String::from_utf8_lossy(&text)).as_bytes())?;
     }
     out.flush()?;
     Ok(if report.failure.is_some() { ExitCode::from(1) } else { ExitCode::SUCCESS })

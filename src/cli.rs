@@ -58,8 +58,10 @@ pub enum Command {
     /// Print a scenario's go-live readiness checklist and the go/no-go
     /// decision (exit 1 on no-go).
     Readiness(ReadinessArgs),
-    /// List the bundled scenarios, one line each.
+    /// List the bundled scenarios, one line each (`--show NAME`: print one).
     Scenarios(ScenariosArgs),
+    /// Start a plan of your own: write a bundled scenario to FILE.
+    Init(InitArgs),
     /// Whether moving between two releases needs the LCS code upgrade
     /// service, as the documented source/target tables say.
     CodeUpgrade(CodeUpgradeArgs),
@@ -85,6 +87,26 @@ pub struct ScenariosArgs {
     /// Print the list as JSON.
     #[arg(long)]
     pub json: bool,
+
+    /// Print the bundled scenario NAME (`ax2012-go-live`, with or without
+    /// `.toml`), as written, instead of the list.
+    #[arg(long, value_name = "NAME", conflicts_with = "json")]
+    pub show: Option<String>,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Example:\n  rehearse init mine.toml --from ax2012-go-live\n  rehearse validate mine.toml")]
+pub struct InitArgs {
+    /// The file to write.
+    pub file: PathBuf,
+
+    /// The bundled scenario to start from (see `rehearse scenarios`).
+    #[arg(long, value_name = "NAME")]
+    pub from: String,
+
+    /// Replace FILE if it exists.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]
@@ -177,6 +199,20 @@ pub struct RunArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// The table's rows: `time` (in the order steps started) or
+    /// `workstream` (grouped by each step's `workstream`, then by time).
+    #[arg(long, value_name = "ORDER", default_value = "time", value_parser = ["time", "workstream"])]
+    pub by: String,
+
+    /// Only the steps that ran while the system was down.
+    #[arg(long)]
+    pub downtime_only: bool,
+
+    /// Lines at most N characters wide (0: no limit). Default: the
+    /// terminal's width, else COLUMNS, else 80.
+    #[arg(long, value_name = "N")]
+    pub width: Option<usize>,
+
     /// Stop with an error after this many events.
     #[arg(long, value_name = "N", default_value_t = 10_000_000)]
     pub max_events: u64,
@@ -225,6 +261,11 @@ pub struct CheckArgs {
     /// Print the report as JSON.
     #[arg(long)]
     pub json: bool,
+
+    /// Lines at most N characters wide (0: no limit). Default: the
+    /// terminal's width, else COLUMNS, else 80.
+    #[arg(long, value_name = "N")]
+    pub width: Option<usize>,
 
     /// Liveness bound: a run must end within this much simulated time.
     #[arg(long, value_name = "DURATION", default_value = "60d")]
@@ -359,6 +400,11 @@ pub struct EstimateArgs {
     #[arg(long)]
     pub json: bool,
 
+    /// Lines at most N characters wide (0: no limit). Default: the
+    /// terminal's width, else COLUMNS, else 80.
+    #[arg(long, value_name = "N")]
+    pub width: Option<usize>,
+
     /// A run must end within this much simulated time.
     #[arg(long, value_name = "DURATION", default_value = "365d")]
     pub max_time: String,
@@ -394,6 +440,11 @@ pub struct CompareArgs {
     /// what changed, structure included.
     #[arg(long, value_name = "FILE")]
     pub html: Option<PathBuf>,
+
+    /// Lines at most N characters wide (0: no limit). Default: the
+    /// terminal's width, else COLUMNS, else 80.
+    #[arg(long, value_name = "N")]
+    pub width: Option<usize>,
 }
 
 /// The most runs a command takes. An estimate's percentiles have long

@@ -58,7 +58,7 @@ pub fn estimate(args: &EstimateArgs) -> Result<ExitCode> {
     };
     let plan = Plan::new(&scenario, rehearse_sim::digest(&text));
     let progress = AtomicU64::new(0);
-    let result = with_progress("estimate", args.runs, !args.json, &progress, || {
+    let result = with_progress("estimate", "main runs", args.runs, !args.json, &progress, || {
         estimate::estimate(&plan, &opts, window, &progress)
     })?;
     tracing::info!(runs = args.runs, threads, "estimate done");
@@ -74,7 +74,9 @@ pub fn estimate(args: &EstimateArgs) -> Result<ExitCode> {
         )?;
         writeln!(out)?;
     } else {
-        write_text(&mut out, &result, &scenario, &args.scenario.display().to_string(), &failed)?;
+        let mut text = Vec::new();
+        write_text(&mut text, &result, &scenario, &args.scenario.display().to_string(), &failed)?;
+        out.write_all(crate::term::Term::stdout(args.width).fit(&String::from_utf8_lossy(&text)).as_bytes())?;
     }
     Ok(if failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
@@ -99,6 +101,7 @@ pub(crate) fn gates(texts: &[String]) -> Result<Vec<Gate>> {
 /// stderr when `bar` is asked for and stderr is a terminal.
 pub(crate) fn with_progress<T: Send>(
     label: &'static str,
+    phase: &str,
     runs: u64,
     bar: bool,
     progress: &AtomicU64,
@@ -107,9 +110,17 @@ pub(crate) fn with_progress<T: Send>(
     std::thread::scope(|scope| {
         let worker = scope.spawn(work);
         if bar && std::io::stderr().is_terminal() {
-            let bar = crate::render::progress_bar(label, runs);
+            let bar = crate::render::progress_bar(label, phase, runs);
+            let mut pricing = false;
             while !worker.is_finished() {
-                bar.set_position(progress.load(Ordering::Relaxed));
+                let done = progress.load(Ordering::Relaxed);
+                // Past the main runs, the runs counted are the faults'
+                // re-runs, whose number is not known ahead: a count, no bar.
+                if done > runs && !pricing {
+                    pricing = true;
+                    crate::render::counting(&bar, label, "pricing faults");
+                }
+                bar.set_position(if pricing { done - runs } else { done });
                 std::thread::sleep(std::time::Duration::from_millis(100));
             }
             bar.finish_and_clear();
@@ -454,6 +465,9 @@ pub fn compare(args: &CompareArgs) -> Result<ExitCode> {
         writeln!(out)?;
         return Ok(ExitCode::SUCCESS);
     }
+    // The text is written whole, then fitted to the terminal.
+    let mut stdout = out;
+    let mut out: Vec<u8> = Vec::new();
     writeln!(out, "compare      A {}", args.a.display())?;
     writeln!(out, "             B {}", args.b.display())?;
     writeln!(out, "             {} runs each (seed {}); shared steps and faults on the", args.runs, args.seed)?;
@@ -488,5 +502,6 @@ pub fn compare(args: &CompareArgs) -> Result<ExitCode> {
             writeln!(out, "  {:<28} {:>12} -> {:<12} {delta}", truncate(id, 28), f(a), f(b))?;
         }
     }
+    stdout.write_all(crate::term::Term::stdout(args.width).fit(&String::from_utf8_lossy(&out)).as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -50,7 +50,7 @@ pub fn forecast(args: &ForecastArgs) -> Result<ExitCode> {
     };
     let progress = AtomicU64::new(0);
     let text = log.scenario_text();
-    let f = crate::estimate::with_progress("forecast", args.runs, !args.json, &progress, || {
+    let f = crate::estimate::with_progress("forecast", "runs from now", args.runs, !args.json, &progress, || {
         run_forecast(&sc, text, actuals, &opts, sc.meta.window, &progress)
     })?;
     let choices = match args.options {
@@ -58,9 +58,14 @@ pub fn forecast(args: &ForecastArgs) -> Result<ExitCode> {
         true => {
             let n = open_choices(&f).2.len() as u64;
             let progress = AtomicU64::new(0);
-            Some(crate::estimate::with_progress("options", args.runs * n, !args.json, &progress, || {
-                options(&f, text, &opts, &progress)
-            })?)
+            Some(crate::estimate::with_progress(
+                "forecast",
+                "pricing the options",
+                args.runs * n,
+                !args.json,
+                &progress,
+                || options(&f, text, &opts, &progress),
+            )?)
         }
     };
     let failed = estimate::failed(&gates, &f.estimate).map_err(|e| anyhow::anyhow!("--fail-if {e}"))?;

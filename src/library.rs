@@ -10,7 +10,7 @@ use rehearse_core::readiness::{Readiness, Status};
 use rehearse_core::versions::{self, Basis, Version};
 use serde_json::json;
 
-use crate::cli::{CodeUpgradeArgs, ReadinessArgs, ScenariosArgs};
+use crate::cli::{CodeUpgradeArgs, InitArgs, ReadinessArgs, ScenariosArgs};
 use crate::load;
 
 /// The bundled scenarios, embedded so that `rehearse scenarios` works from
@@ -27,7 +27,47 @@ pub const BUNDLED: &[(&str, &str)] = &[
     ("go-live-weekend.toml", include_str!("../scenarios/go-live-weekend.toml")),
 ];
 
+/// The bundled scenario `name` names (`ax2012-go-live` or
+/// `ax2012-go-live.toml`, a `scenarios/` before it allowed), or an error
+/// that lists them.
+fn bundled(name: &str) -> Result<&'static str> {
+    let file = name.trim_start_matches("scenarios/");
+    let file = file.strip_suffix(".toml").unwrap_or(file);
+    match BUNDLED.iter().find(|(f, _)| f.strip_suffix(".toml") == Some(file)) {
+        Some((_, text)) => Ok(text),
+        None => {
+            let names: Vec<&str> = BUNDLED.iter().map(|(f, _)| f.trim_end_matches(".toml")).collect();
+            bail!("no bundled scenario is called `{name}`; there are: {}", names.join(", "))
+        }
+    }
+}
+
+/// `rehearse init FILE --from NAME`: a bundled scenario written to FILE, to
+/// be made one's own. An existing file is kept unless `--force`.
+pub fn init(args: &InitArgs) -> Result<ExitCode> {
+    let text = bundled(&args.from)?;
+    if args.file.is_dir() {
+        bail!("{}: that is a directory", args.file.display());
+    }
+    if !args.force && std::fs::symlink_metadata(&args.file).is_ok() {
+        bail!("{}: the file exists; refusing to replace it (pass --force to replace it)", args.file.display());
+    }
+    crate::output::write_atomically(&args.file, text)?;
+    eprintln!(
+        "wrote {} from the bundled {}; next: `rehearse validate {}`",
+        args.file.display(),
+        args.from,
+        args.file.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 pub fn scenarios(args: &ScenariosArgs) -> Result<ExitCode> {
+    if let Some(name) = &args.show {
+        let mut out = std::io::stdout().lock();
+        out.write_all(bundled(name)?.as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let mut rows = Vec::new();
     for (file, text) in BUNDLED {
         let s = Scenario::parse(text, file).map_err(|e| anyhow::anyhow!("bundled scenario is invalid: {e}"))?;

@@ -20,6 +20,8 @@ mod render;
 mod replay;
 mod run;
 mod sql;
+mod table;
+mod term;
 mod track;
 mod validate;
 
@@ -36,7 +38,7 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         // Colour only on a terminal, and never under NO_COLOR: a log piped to
         // a file or grep must not be full of escape codes.
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && std::env::var_os("NO_COLOR").is_none())
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()) && term::colour_allowed())
         .init();
     let args = cli::Cli::parse();
     let result = match args.command {
@@ -54,6 +56,7 @@ fn main() -> ExitCode {
         cli::Command::Status(a) => live::status(&a),
         cli::Command::Readiness(a) => library::readiness(&a),
         cli::Command::Scenarios(a) => library::scenarios(&a),
+        cli::Command::Init(a) => library::init(&a),
         cli::Command::CodeUpgrade(a) => library::code_upgrade(&a),
     };
     exit_code(result)

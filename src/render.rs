@@ -11,22 +11,31 @@ use rehearse_core::{Calendar, Event, EventRecord, Mode, Outcome, RunState, SimDu
 use rehearse_sim::RunSummary;
 use serde_json::{Value, json};
 
-/// A progress bar on stderr for `len` runs: the bar takes what the
-/// terminal's width leaves (a fixed one wrapped on 80 columns once the
-/// counts grew long).
-pub fn progress_bar(prefix: &'static str, len: u64) -> indicatif::ProgressBar {
+use crate::table::{Layout, View, bar, truncate};
+use crate::term::Term;
+
+/// A progress bar on stderr for `len` runs of the phase `phase`: the bar
+/// takes what the terminal's width leaves (a fixed one wrapped on 80
+/// columns once the counts grew long).
+pub fn progress_bar(prefix: &'static str, phase: &str, len: u64) -> indicatif::ProgressBar {
     let bar = indicatif::ProgressBar::new(len);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{prefix} [{wide_bar}] {pos}/{len} runs, {eta} left")
+        indicatif::ProgressStyle::with_template("{prefix}, {msg} [{wide_bar}] {pos}/{len} runs, {eta} left")
             .expect("valid template")
             .progress_chars("=> "),
     );
     bar.set_prefix(prefix);
+    bar.set_message(phase.to_string());
     bar
 }
 
-const NAME_WIDTH: usize = 48;
-const BAR_WIDTH: usize = 32;
+/// Turns `bar` into a count of runs of a phase whose length is unknown.
+pub fn counting(bar: &indicatif::ProgressBar, prefix: &'static str, phase: &str) {
+    bar.set_style(indicatif::ProgressStyle::with_template("{prefix}, {msg}: {pos} runs").expect("valid template"));
+    bar.set_prefix(prefix);
+    bar.set_message(phase.to_string());
+    bar.set_length(u64::MAX);
+}
 
 /// How a run's simulated times are shown.
 #[derive(Clone, Copy, Debug)]
@@ -147,8 +156,49 @@ impl RunReport<'_> {
         self.state.steps[idx.index()].status
     }
 
-    /// The timeline table, the faults and recoveries, and the summary.
-    pub fn text(&self, out: &mut impl Write) -> io::Result<()> {
+    /// The rows of the table, in the order `view` asks: by start time
+    /// (steps that never ran last; ties in file order, so a parent before
+    /// its sub-steps), grouped by workstream if asked (groups in the order
+    /// their first step started), only those that ran during downtime if
+    /// asked. Each group: its heading (None when not grouped) and its rows.
+    fn rows(&self, view: &View) -> Vec<(Option<String>, Vec<StepIdx>)> {
+        let s = self.summary;
+        let mut order = self.scenario.tree_order();
+        order.sort_by_key(|i| {
+            let not_run = self.status(*i) == StepStatus::NotStarted;
+            (not_run, if not_run { 0 } else { s.timing(*i).start.as_ms() })
+        });
+        if view.downtime_only {
+            order.retain(|i| {
+                let t = s.timing(*i);
+                self.status(*i) != StepStatus::NotStarted
+                    && s.downtime_intervals.iter().any(|(a, b)| t.start <= *b && *a <= t.end)
+            });
+        }
+        if !view.by_workstream {
+            return vec![(None, order)];
+        }
+        let mut groups: Vec<(Option<String>, Vec<StepIdx>)> = Vec::new();
+        for i in order {
+            let ws = self.scenario.step(i).workstream.clone();
+            let heading = Some(ws.unwrap_or_else(|| "(no workstream)".to_string()));
+            match groups.iter_mut().find(|g| g.0 == heading) {
+                Some(g) => g.1.push(i),
+                None => groups.push((heading, vec![i])),
+            }
+        }
+        groups
+    }
+
+    /// The timeline table, the faults and recoveries, and the summary, to
+    /// fit `term` (its width and colour).
+    pub fn text(&self, out: &mut impl Write, term: &Term, view: &View) -> io::Result<()> {
+        let mut buf = Vec::new();
+        self.plain_text(&mut buf, term.width, view)?;
+        out.write_all(term.fit(&String::from_utf8_lossy(&buf)).as_bytes())
+    }
+
+    fn plain_text(&self, out: &mut impl Write, width: usize, view: &View) -> io::Result<()> {
         let s = self.summary;
         let span = s.end.as_ms().max(1);
         let crit = self.on_critical_path();
@@ -156,52 +206,82 @@ impl RunReport<'_> {
             .steps
             .iter()
             .flat_map(|t| [self.time(t.start).len(), self.time(t.end).len()])
-            .chain([self.time(s.end).len(), 12])
+            .chain([self.time(s.end).len(), 8])
             .max()
             .unwrap_or(12);
-        writeln!(
-            out,
-            "  {:<NAME_WIDTH$}  {:<time_w$}  {:<time_w$}  {:>12}  timeline",
-            "step", "start", "end", "duration"
-        )?;
-        for idx in self.scenario.tree_order() {
-            let step = self.scenario.step(idx);
-            let t = s.timing(idx);
-            let indent = "  ".repeat(step.depth as usize);
-            let name = truncate(&format!("{indent}{}", step.name), NAME_WIDTH);
-            let mark = if crit[idx.index()] { '*' } else { ' ' };
-            let mut notes = Vec::new();
-            let status = self.status(idx);
-            match step.downtime {
-                Some(DowntimeMark::Begins) => notes.push("downtime begins".to_string()),
-                // Only a step that completed let users back in.
-                Some(DowntimeMark::Ends) if status == StepStatus::Completed => notes.push("downtime ends".to_string()),
-                _ => {}
+        let dur_w = s.steps.iter().map(|t| t.duration().hms_ms().len()).chain([8]).max().unwrap_or(12);
+        let l = Layout::new(width, time_w, dur_w);
+        let end_col = |v: &str| if l.show_end { format!("  {v:<time_w$}") } else { String::new() };
+        let header = format!(
+            "  {:<nw$}  {:<time_w$}{}  {:>dur_w$}{}",
+            "step",
+            "start",
+            end_col("end"),
+            "duration",
+            if l.bar_w > 0 { "  timeline" } else { "" },
+            nw = l.name_w
+        );
+        writeln!(out, "{}", header.trim_end())?;
+        for (heading, rows) in self.rows(view) {
+            if let Some(h) = heading {
+                writeln!(out, "{h}")?;
             }
-            let attempts = s.attempts[idx.index()];
-            if attempts > 1 {
-                notes.push(format!("{attempts} attempts"));
-            }
-            match status {
-                StepStatus::NotStarted => {
-                    writeln!(out, "{mark} {name:<NAME_WIDTH$}  {:<time_w$}  {:<time_w$}  {:>12}", "not run", "", "")?;
-                    continue;
+            for idx in rows {
+                let step = self.scenario.step(idx);
+                let t = s.timing(idx);
+                let indent = "  ".repeat(step.depth as usize);
+                let name = truncate(&format!("{indent}{}", step.name), l.name_w);
+                let mark = if crit[idx.index()] { '*' } else { ' ' };
+                let mut notes = Vec::new();
+                let status = self.status(idx);
+                match step.downtime {
+                    Some(DowntimeMark::Begins) => notes.push("downtime begins".to_string()),
+                    // Only a step that completed let users back in.
+                    Some(DowntimeMark::Ends) if status == StepStatus::Completed => {
+                        notes.push("downtime ends".to_string())
+                    }
+                    _ => {}
                 }
-                StepStatus::Abandoned => notes.push("ABANDONED".into()),
-                StepStatus::Failed => notes.push("FAILED".into()),
-                StepStatus::OutcomeUnknown => notes.push("OUTCOME UNKNOWN".into()),
-                StepStatus::Running => notes.push("still running".into()),
-                StepStatus::Completed => {}
+                let attempts = s.attempts[idx.index()];
+                if attempts > 1 {
+                    notes.push(format!("{attempts} attempts"));
+                }
+                match status {
+                    StepStatus::NotStarted => {
+                        writeln!(out, "{mark} {name:<nw$}  not run", nw = l.name_w)?;
+                        continue;
+                    }
+                    StepStatus::Abandoned => notes.push("ABANDONED".into()),
+                    StepStatus::Failed => notes.push("FAILED".into()),
+                    StepStatus::OutcomeUnknown => notes.push("OUTCOME UNKNOWN".into()),
+                    StepStatus::Running => notes.push("still running".into()),
+                    StepStatus::Completed => {}
+                }
+                let end = if status == StepStatus::Running { String::new() } else { self.time(t.end) };
+                let bar = if l.bar_w > 0 {
+                    format!("  {}", bar(t.start.as_ms(), t.end.as_ms(), span, l.bar_w))
+                } else {
+                    String::new()
+                };
+                let row = format!(
+                    "{mark} {name:<nw$}  {:<time_w$}{}  {:>dur_w$}{bar}",
+                    self.time(t.start),
+                    end_col(&end),
+                    t.duration().hms_ms(),
+                    nw = l.name_w
+                );
+                let row = row.trim_end();
+                let note = notes.join(", ");
+                if note.is_empty() {
+                    writeln!(out, "{row}")?;
+                } else if row.chars().count() + 2 + note.chars().count() <= width {
+                    writeln!(out, "{row}  {note}")?;
+                } else {
+                    // No room beside the bar: the notes go under the name.
+                    writeln!(out, "{row}")?;
+                    writeln!(out, "{}{indent}  {note}", " ".repeat(4))?;
+                }
             }
-            let end = if status == StepStatus::Running { String::new() } else { self.time(t.end) };
-            let note = if notes.is_empty() { String::new() } else { format!("  {}", notes.join(", ")) };
-            writeln!(
-                out,
-                "{mark} {name:<NAME_WIDTH$}  {:<time_w$}  {end:<time_w$}  {:>12}  {}{note}",
-                self.time(t.start),
-                t.duration().hms_ms(),
-                bar(t.start.as_ms(), t.end.as_ms(), span),
-            )?;
         }
         writeln!(out, "  (* on the critical path; a step's time includes its failed attempts and recoveries)")?;
         let incidents = self.incidents();
@@ -223,6 +303,8 @@ impl RunReport<'_> {
         let mut lines = Vec::new();
         // A rollback the plan's own go/no-go rule called, not a failure.
         let mut decided = false;
+        let mut reset = vec![false; sc.steps.len()];
+        let mut cascade: Option<(usize, StepIdx, usize)> = None;
         for r in self.records {
             let line = match &r.event {
                 Event::FaultInjected { fault, step, attempt } => {
@@ -254,10 +336,28 @@ impl RunReport<'_> {
                         SimDuration(*reaction_ms).hms()
                     )
                 }
+                // A step a rerun reset starts again as a matter of course:
+                // only the reset is worth a line.
                 Event::StepStarted { step, attempt } if *attempt > 1 => {
+                    if std::mem::take(&mut reset[step.index()]) {
+                        continue;
+                    }
                     format!("RETRY      {} attempt {attempt} starts", id(step))
                 }
-                Event::StepReset { step } => format!("RESET      {} will run again", id(step)),
+                Event::StepReset { step } => {
+                    reset[step.index()] = true;
+                    // A cascade (the resets of one rerun, at one time, the
+                    // abandons among them kept) is one line.
+                    if let Some((k, from, n)) = &mut cascade
+                        && lines.get(*k).is_some_and(|(at, _)| *at == r.at)
+                    {
+                        *n += 1;
+                        lines[*k].1 = format!("RESET      rerun from {}: {n} steps reset", id(from));
+                        continue;
+                    }
+                    cascade = Some((lines.len(), *step, 1usize));
+                    format!("RESET      {} will run again", id(step))
+                }
                 Event::StepAbandoned { step, attempt } => format!("ABANDONED  {} attempt {attempt}", id(step)),
                 Event::CheckpointMissed { step } => {
                     decided = true;
@@ -390,12 +490,17 @@ impl RunReport<'_> {
             };
             writeln!(out, "window         {} signed off: {verdict}", w.hms())?;
         }
-        if !s.critical_path.is_empty() {
-            writeln!(out, "critical path  {} steps; longest: {}", s.critical_path.len(), self.longest_critical(3))?;
-            let ids: Vec<&str> = s.critical_path.iter().map(|i| sc.step(*i).id.as_str()).collect();
-            for line in wrap(&ids.join(" -> "), 84) {
-                writeln!(out, "               {line}")?;
-            }
+        if let (Some(first), Some(last)) = (s.critical_path.first(), s.critical_path.last()) {
+            // Its steps are marked `*` in the table (and listed in --json):
+            // here its length and what weighs most on it.
+            writeln!(
+                out,
+                "critical path  {} steps, `{}` to `{}`; longest: {}",
+                s.critical_path.len(),
+                sc.step(*first).id,
+                sc.step(*last).id,
+                self.longest_critical(3)
+            )?;
         }
         let mode = match s.mode {
             Mode::Median => "every step at its median (--median)".to_string(),
@@ -551,45 +656,6 @@ impl RunReport<'_> {
             "steps": steps,
         })
     }
-}
-
-/// A bar from `start` to `end` on a line `span` long.
-fn bar(start: u64, end: u64, span: u64) -> String {
-    let scale = |t: u64| ((t as u128 * BAR_WIDTH as u128) / span as u128) as usize;
-    let (a, b) = (scale(start).min(BAR_WIDTH - 1), scale(end).min(BAR_WIDTH));
-    let mut s = " ".repeat(a);
-    if end <= start {
-        s.push('|');
-    } else {
-        s.push_str(&"#".repeat(b.saturating_sub(a).max(1)));
-    }
-    s
-}
-
-fn truncate(s: &str, width: usize) -> String {
-    if s.chars().count() <= width {
-        s.to_string()
-    } else {
-        let mut t: String = s.chars().take(width - 3).collect();
-        t.push_str("...");
-        t
-    }
-}
-
-fn wrap(text: &str, width: usize) -> Vec<String> {
-    let mut lines = vec![String::new()];
-    for word in text.split(' ') {
-        let line = lines.last_mut().expect("non-empty");
-        if !line.is_empty() && line.len() + 1 + word.len() > width {
-            lines.push(word.to_string());
-        } else {
-            if !line.is_empty() {
-                line.push(' ');
-            }
-            line.push_str(word);
-        }
-    }
-    lines
 }
 
 /// 1234567 -> "1 234 567".

@@ -175,7 +175,8 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         serde_json::to_writer_pretty(&mut out, &report.json())?;
         writeln!(out)?;
     } else {
-        report.text(&mut out)?;
+        let view = crate::table::View { by_workstream: args.by == "workstream", downtime_only: args.downtime_only };
+        report.text(&mut out, &crate::term::Term::stdout(args.width), &view)?;
     }
     out.flush()?;
     Ok(if state.violations().is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })

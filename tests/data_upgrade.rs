@@ -83,7 +83,7 @@ fn cli_median_reports_the_runbook_spanning_10_48_06() {
     assert_eq!(runbook["start_ms"].as_u64().unwrap(), first_start);
     assert_eq!(runbook["end_ms"].as_u64().unwrap(), last_end);
     // And the text output says so.
-    let out = support::rehearse(&["run", "scenarios/ax2012-data-upgrade-dev.toml", "--median"]);
+    let out = support::rehearse(&["run", "scenarios/ax2012-data-upgrade-dev.toml", "--median", "--width", "0"]);
     let text = support::stdout(&out);
     let line = text.lines().find(|l| l.contains("AXUpdateInstaller.exe execute (runbook)")).unwrap();
     assert!(line.contains("10:48:06.077"), "{line}");

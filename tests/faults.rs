@@ -64,7 +64,7 @@ fn scripted_faults_are_deterministic() {
 }
 
 fn cli_fault_run(fault: &str) -> (Value, String) {
-    let args = ["run", "scenarios/self-service-upgrade.toml", "--seed", "1", "--fault", fault];
+    let args = ["run", "scenarios/self-service-upgrade.toml", "--seed", "1", "--width", "0", "--fault", fault];
     let text_out = rehearse(&args);
     assert_eq!(text_out.status.code(), Some(0), "{}", stderr(&text_out));
     let mut json_args = args.to_vec();
@@ -300,7 +300,7 @@ fn check_catches_wrong_recovery_logic_shrinks_it_and_prints_a_reproducing_comman
     assert_eq!(again.status.code(), Some(1), "{cmd}");
     assert!(stdout(&again).contains("cancelled after downtime began"), "{}", stdout(&again));
     // And the text report says the same.
-    let text = rehearse(&["check", "tests/data/wrong-recovery.toml", "--swarm", "--runs", "2000"]);
+    let text = rehearse(&["check", "tests/data/wrong-recovery.toml", "--swarm", "--runs", "2000", "--width", "0"]);
     assert_eq!(text.status.code(), Some(1));
     assert!(stdout(&text).contains(&format!("reproduce    {cmd}")));
 }

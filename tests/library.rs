@@ -213,7 +213,7 @@ fn a_cutover_that_does_not_wait_for_the_drain_loses_the_users_changes() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("hasty.toml");
     std::fs::write(&file, &hasty).unwrap();
-    let o = crate::support::rehearse(&["run", file.to_str().unwrap(), "--median"]);
+    let o = crate::support::rehearse(&["run", file.to_str().unwrap(), "--median", "--width", "0"]);
     let text = crate::support::stdout(&o);
     assert!(
         text.contains("4 000 000 rows written by users while online, 1 916 667 never applied to the target"),

@@ -42,6 +42,8 @@ pub fn rehearse(args: &[&str]) -> Output {
         .args(args)
         .current_dir(root())
         .env_remove("RUST_LOG")
+        // The width of piped text follows COLUMNS: a test sees the default.
+        .env_remove("COLUMNS")
         .output()
         .expect("the rehearse binary runs")
 }

@@ -29,6 +29,7 @@ mod store;
 mod store_errors;
 mod streams;
 mod support;
+mod terminal;
 mod tidy;
 mod track;
 mod validation;

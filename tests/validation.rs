@@ -19,13 +19,15 @@ fn unknown_keys_are_rejected() {
     check(
         "[[step]]\nid = \"a\"\nduraton = \"1h\"\n",
         &[
-            "plan.toml:5:1: unknown field `duraton`, expected one of `id`, `name`, `owner`, `parent`, `after`, `duration`, `per_gb`, `per_million_rows`, `rows_of`, `finish_lag`, `downtime`, `records_status`, `milestone`, `data`, `replication`",
+            "plan.toml:4:6: step `a`: no duration; expected `duration` (e.g. \"45m\", { pert = [\"1h\", \"2h\", \"4h\"] } or \"instant\"), `per_gb` or `per_million_rows`",
+            "plan.toml:5:1: unknown key `duraton`; did you mean `duration`? (expected one of: id, name, owner, workstream, parent, after, duration, per_gb, per_million_rows, rows_of, finish_lag, downtime, records_status, milestone, data, replication)",
         ],
     );
     check(
         "[databse]\nsize_gb = 1\n",
         &[
-            "plan.toml:3:2: unknown field `databse`, expected one of `scenario`, `database`, `step`, `fault`, `recovery`, `replication`, `readiness`, `upgrade`, `decision`",
+            "plan.toml:1:1: the scenario has no steps; add at least one [[step]]",
+            "plan.toml:3:2: unknown key `databse`; did you mean `database`? (expected one of: scenario, database, step, fault, recovery, replication, readiness, upgrade, decision)",
         ],
     );
 }
@@ -254,5 +256,74 @@ fn recovery_policies_are_checked() {
         &[
             "plan.toml:13:6: fault `f`: its outcome can be unknown, so recovery.r needs `verify`, the time to find out whether the step completed",
         ],
+    );
+}
+
+/// #17: a first plan with three unknown keys, a cycle and a bad duration
+/// hears of all five at once, in file order (serde alone stops at the first
+/// unknown key).
+#[test]
+fn unknown_keys_come_with_every_other_error_in_file_order() {
+    check(
+        "colour = \"red\"\n\
+         [[step]]\nid = \"a\"\nduration = \"1h\"\nafter = [\"b\"]\nownr = \"me\"\n\
+         [[step]]\nid = \"b\"\nduration = \"5 minutes\"\nafter = [\"a\"]\nworkstrem = \"tech\"\n",
+        &[
+            "plan.toml:3:1: unknown key `colour` (expected one of: name, source, description, window, window_confidence, start, downtime_begins_at, window_end, time_zone)",
+            "plan.toml:5:1: step `a`: dependency cycle: `a` -> `b` -> `a` (each waits for the next, through `after` and sub-steps)",
+            "plan.toml:8:1: unknown key `ownr`; did you mean `owner`? (expected one of: id, name, owner, workstream, parent, after, duration, per_gb, per_million_rows, rows_of, finish_lag, downtime, records_status, milestone, data, replication)",
+            "plan.toml:11:12: step `b`: duration: malformed duration \"5 minutes\"; expected numbers with units d, h, m, s, ms, largest first (\"1h30m\", \"250ms\", \"2d\") or a clock \"H:MM:SS[.mmm]\"",
+            "plan.toml:13:1: unknown key `workstrem`; did you mean `workstream`? (expected one of: id, name, owner, workstream, parent, after, duration, per_gb, per_million_rows, rows_of, finish_lag, downtime, records_status, milestone, data, replication)",
+        ],
+    );
+}
+
+/// The same through the binary: one `validate`, five errors, exit 2.
+#[test]
+fn validate_prints_all_five_errors_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("first.toml");
+    std::fs::write(
+        &file,
+        "[scenario]\nname = \"t\"\ncolour = \"red\"\n[[step]]\nid = \"a\"\nduration = \"1h\"\nafter = [\"b\"]\nownr = \"me\"\n\
+         [[step]]\nid = \"b\"\nduration = \"5 minutes\"\nafter = [\"a\"]\nworkstrem = \"tech\"\n",
+    )
+    .unwrap();
+    let o = crate::support::rehearse(&["validate", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    let err = crate::support::stderr(&o);
+    let lines: Vec<u32> = err
+        .lines()
+        .filter_map(|l| l.strip_prefix(&format!("error: {}:", file.display())))
+        .map(|l| l.split(':').next().unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(lines, [3, 5, 8, 11, 13], "{err}");
+}
+
+/// `--fault` names the fault or step it was likely meant to.
+#[test]
+fn a_mistyped_fault_on_the_command_line_gets_a_suggestion() {
+    let o = crate::support::rehearse(&[
+        "run",
+        "scenarios/ax2012-data-upgrade-dev.toml",
+        "--fault",
+        "presync-scrip-error@PreSync.WaitForBatch",
+    ]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        crate::support::stderr(&o).contains("did you mean `presync-script-error`?"),
+        "{}",
+        crate::support::stderr(&o)
+    );
+    let o = crate::support::rehearse(&[
+        "run",
+        "scenarios/ax2012-data-upgrade-dev.toml",
+        "--fault",
+        "presync-script-error@PreSync.WaitForBach",
+    ]);
+    assert!(
+        crate::support::stderr(&o).contains("did you mean `PreSync.WaitForBatch`?"),
+        "{}",
+        crate::support::stderr(&o)
     );
 }

@@ -25,12 +25,14 @@ pub fn parse_injection(spec: &str, scenario: &Scenario) -> Result<Injection, Scr
     };
     let Some(f) = scenario.faults.iter().position(|f| f.id == fault_id) else {
         let known: Vec<&str> = scenario.faults.iter().map(|f| f.id.as_str()).collect();
+        let hint = did_you_mean(fault_id, &known);
         let known = if known.is_empty() { "(none)".to_string() } else { known.join(", ") };
-        return Err(at(Why::UnknownFault { fault: fault_id.to_string(), known }));
+        return Err(at(Why::UnknownFault { fault: fault_id.to_string(), hint, known }));
     };
     let fault = &scenario.faults[f];
     let Some(step) = scenario.find(step_id) else {
-        return Err(at(Why::UnknownStep(step_id.to_string())));
+        let ids: Vec<&str> = scenario.steps.iter().map(|s| s.id.as_str()).collect();
+        return Err(at(Why::UnknownStep { step: step_id.to_string(), hint: did_you_mean(step_id, &ids) }));
     };
     if !fault.steps.contains(&step) {
         let can: Vec<&str> = fault.steps.iter().map(|s| scenario.step(*s).id.as_str()).collect();
@@ -60,12 +62,17 @@ pub enum Why {
     Attempt(String),
     #[error("attempts count from 1")]
     AttemptZero,
-    #[error("unknown fault `{fault}`; the scenario's faults are: {known}")]
-    UnknownFault { fault: String, known: String },
-    #[error("unknown step `{0}`")]
-    UnknownStep(String),
+    #[error("unknown fault `{fault}`{hint}; the scenario's faults are: {known}")]
+    UnknownFault { fault: String, hint: String, known: String },
+    #[error("unknown step `{step}`{hint}")]
+    UnknownStep { step: String, hint: String },
     #[error("fault `{fault}` cannot strike `{step}`; it strikes: {can}")]
     CannotStrike { fault: String, step: String, can: String },
+}
+
+/// "; did you mean `x`?" when one of `names` is close to `wanted`.
+fn did_you_mean(wanted: &str, names: &[&str]) -> String {
+    rehearse_core::scenario::suggest(wanted, names).map_or(String::new(), |s| format!("; did you mean `{s}`?"))
 }
 
 /// `FAULT@STEP#ATTEMPT`.

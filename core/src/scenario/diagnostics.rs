@@ -50,11 +50,6 @@ impl ScenarioError {
     pub fn locate<'e>(&'e self, d: &'e Diagnostic) -> impl fmt::Display + 'e {
         Located { origin: &self.origin, d }
     }
-
-    pub(super) fn single(origin: &str, text: &str, at: usize, step: Option<String>, message: String) -> ScenarioError {
-        let (line, col) = line_col(text, at);
-        ScenarioError { origin: origin.to_string(), diagnostics: vec![Diagnostic { line, col, step, message }] }
-    }
 }
 
 impl fmt::Display for ScenarioError {

@@ -320,6 +320,7 @@ mod tests {
                 id: format!("s{i}"),
                 name: format!("s{i}"),
                 owner: None,
+                workstream: None,
                 parent: None,
                 children: Vec::new(),
                 depth: 0,

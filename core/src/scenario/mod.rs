@@ -26,7 +26,6 @@ pub use model::{
 };
 pub use suggest::{Suggester, suggest};
 
-use raw::RawFile;
 use validate::Validator;
 
 impl Scenario {
@@ -38,21 +37,17 @@ impl Scenario {
     /// A [`ScenarioError`] listing every problem found, each located by line
     /// and column.
     pub fn parse(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
-        let raw: RawFile = toml::from_str(text).map_err(|e| {
-            let at = e.span().map(|s| s.start).unwrap_or(0);
-            let mut message = e.message().trim().to_string();
-            if message.starts_with("missing field") {
-                message.push_str(" (required here)");
-            }
-            ScenarioError::single(origin, text, at, None, message)
-        })?;
+        let (raw, problems) = raw::read(text);
         let mut v = Validator::new(text);
-        let scenario = v.scenario(raw);
-        if v.diags.is_empty() {
-            Ok(scenario.expect("a scenario is built whenever no error was reported"))
-        } else {
-            v.diags.sort_by_key(|d| (d.line, d.col));
-            Err(ScenarioError { origin: origin.to_string(), diagnostics: v.diags })
+        for (at, message) in problems {
+            let (line, col) = line_col(text, at);
+            v.diags.push(Diagnostic { line, col, step: None, message });
         }
+        let scenario = raw.and_then(|raw| v.scenario(raw));
+        if v.diags.is_empty() {
+            return Ok(scenario.expect("a scenario is built whenever no error was reported"));
+        }
+        v.diags.sort_by_key(|d| (d.line, d.col));
+        Err(ScenarioError { origin: origin.to_string(), diagnostics: v.diags })
     }
 }

@@ -125,6 +125,10 @@ pub struct Step {
     pub name: String,
     /// Who does it, for manual tasks.
     pub owner: Option<String>,
+    /// The workstream it belongs to (`workstream = "functional"`), free
+    /// text, inherited from its parent unless set: display only (the
+    /// terminal's `--by workstream`), never read by the engine.
+    pub workstream: Option<String>,
     pub parent: Option<StepIdx>,
     /// Sub-steps, in file order.
     pub children: Vec<StepIdx>,

@@ -132,6 +132,8 @@ pub(super) struct RawStep {
     #[serde(default)]
     pub(super) owner: Option<String>,
     #[serde(default)]
+    pub(super) workstream: Option<String>,
+    #[serde(default)]
     pub(super) parent: Option<Spanned<String>>,
     #[serde(default)]
     pub(super) after: Vec<Spanned<toml::Value>>,
@@ -202,4 +204,93 @@ pub(super) struct RawPolicy {
     pub(super) from: Option<Spanned<String>>,
     #[serde(default)]
     pub(super) verify: Option<Spanned<toml::Value>>,
+}
+
+/// Most unknown keys set aside before the rest is read anyway.
+const MAX_UNKNOWN: usize = 100;
+
+/// Reads `text` into a [`RawFile`], not stopping at the first unknown key:
+/// serde refuses one key at a time, so each key it refuses is noted (with
+/// the key it was likely meant to be, from the keys serde expected there),
+/// blanked out of a copy of the text (spaces, so that every other place
+/// stays where it was) and the copy read again. Returns the file, if the
+/// rest reads, and every problem found, each at its byte offset: the
+/// unknown keys and, if reading still fails for another reason, that one.
+pub(super) fn read(text: &str) -> (Option<RawFile>, Vec<(usize, String)>) {
+    let mut problems = Vec::new();
+    let mut copy: Option<String> = None;
+    loop {
+        let current = copy.as_deref().unwrap_or(text);
+        let e = match toml::from_str::<RawFile>(current) {
+            Ok(raw) => return (Some(raw), problems),
+            Err(e) => e,
+        };
+        let at = e.span().map(|s| s.start).unwrap_or(0);
+        let mut message = e.message().trim().to_string();
+        if let Some((key, expected)) = unknown_key(&message)
+            && problems.len() < MAX_UNKNOWN
+            && let Some(end) = entry_end(current, at)
+        {
+            let hint =
+                crate::scenario::suggest(&key, &expected).map_or(String::new(), |k| format!("; did you mean `{k}`?"));
+            problems.push((at, format!("unknown key `{key}`{hint} (expected one of: {})", expected.join(", "))));
+            let mut bytes = current.as_bytes().to_vec();
+            // A table's header (`[databse]`) goes with the whole table, to
+            // the next header; an entry with a comma after it (in an inline
+            // table).
+            let line_start = current[..at].rfind('\n').map_or(0, |n| n + 1);
+            let header = current[line_start..at].trim_start().starts_with('[');
+            let (at, end) = if header {
+                let next = current[at..].find("\n[").map_or(current.len(), |n| at + n + 1);
+                (line_start, next)
+            } else {
+                (at, end)
+            };
+            let mut stop = end;
+            while bytes.get(stop).is_some_and(|b| *b == b' ' || *b == b'\t') {
+                stop += 1;
+            }
+            if bytes.get(stop) == Some(&b',') {
+                stop += 1;
+            }
+            for b in &mut bytes[at..stop] {
+                if *b != b'\n' && *b != b'\r' {
+                    *b = b' ';
+                }
+            }
+            copy = Some(String::from_utf8(bytes).expect("ASCII spaces over whole characters"));
+            continue;
+        }
+        if message.starts_with("missing field") {
+            message.push_str(" (required here)");
+        }
+        problems.push((at, message));
+        return (None, problems);
+    }
+}
+
+/// The key and the keys expected, from serde's "unknown field `x`,
+/// expected one of `a`, `b`" (or "expected `a`").
+fn unknown_key(message: &str) -> Option<(String, Vec<&str>)> {
+    let rest = message.strip_prefix("unknown field `")?;
+    let (key, rest) = rest.split_once('`')?;
+    let expected = rest.split('`').skip(1).step_by(2).collect();
+    Some((key.to_string(), expected))
+}
+
+/// Where the entry whose key starts at `at` ends (its value's end), found
+/// in the document's spans.
+fn entry_end(text: &str, at: usize) -> Option<usize> {
+    let doc = toml::de::DeTable::parse(text).ok()?;
+    fn table(t: &toml::de::DeTable<'_>, at: usize) -> Option<usize> {
+        t.iter().find_map(|(k, v)| if k.span().start == at { Some(v.span().end) } else { value(v.get_ref(), at) })
+    }
+    fn value(v: &toml::de::DeValue<'_>, at: usize) -> Option<usize> {
+        match v {
+            toml::de::DeValue::Table(t) => table(t, at),
+            toml::de::DeValue::Array(a) => a.iter().find_map(|x| value(x.get_ref(), at)),
+            _ => None,
+        }
+    }
+    table(doc.get_ref(), at)
 }

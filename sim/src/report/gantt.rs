@@ -25,10 +25,10 @@ const BEFORE: f64 = 90.0;
 const BREAK: f64 = 16.0;
 const ROW: f64 = 15.0;
 
-/// The swimlane a step is drawn in. None yet: every step in one lane, in
-/// tree order. (When the scenario model has `workstream`, return it here.)
-fn lane(_sc: &Scenario, _step: StepIdx) -> Option<&str> {
-    None
+/// The swimlane a step is drawn in: its workstream (steps without one
+/// first), in tree order within it.
+fn lane(sc: &Scenario, step: StepIdx) -> Option<&str> {
+    sc.step(step).workstream.as_deref()
 }
 
 pub(super) fn chart(sc: &Scenario, g: &GanttRun<'_>) -> String {

@@ -70,11 +70,16 @@ impl Validator<'_> {
         }
         let ids = self.step_ids(&raw);
         let mut nesting = self.nesting(&raw, &ids);
+        let nested = self.diags.len() == n_errors_before;
         let mut steps = Vec::with_capacity(raw.len());
         for (i, s) in raw.iter().enumerate() {
             steps.push(self.step(i, s, &ids, &mut nesting, db));
         }
-        if self.diags.len() > n_errors_before {
+        // A cycle is reported beside the steps' own errors (a bad duration
+        // does not hide it), once the ids and the nesting it runs through
+        // are sound.
+        let failed = self.diags.len() > n_errors_before;
+        if failed && !nested {
             return None;
         }
         let graph = Graph::new(&steps);
@@ -89,7 +94,11 @@ impl Validator<'_> {
             );
             return None;
         }
+        if failed {
+            return None;
+        }
         self.check_downtime(&steps, &graph);
+        inherit_workstreams(&mut steps);
         let roots = (0..raw.len()).filter(|i| nesting.parent[*i].is_none()).map(|i| StepIdx(i as u32)).collect();
         Some((steps, roots))
     }
@@ -247,6 +256,7 @@ impl Validator<'_> {
             name: s.name.clone().unwrap_or_else(|| id.clone()),
             id,
             owner: s.owner.clone(),
+            workstream: s.workstream.clone(),
             parent: nesting.parent[i],
             children: std::mem::take(&mut nesting.children[i]),
             depth: nesting.depth[i],
@@ -373,5 +383,19 @@ impl Validator<'_> {
             }
         }
         out
+    }
+}
+
+/// A sub-step without a `workstream` of its own takes its parent's
+/// (parents first: by depth).
+fn inherit_workstreams(steps: &mut [Step]) {
+    let mut order: Vec<usize> = (0..steps.len()).collect();
+    order.sort_by_key(|i| steps[*i].depth);
+    for i in order {
+        if steps[i].workstream.is_none()
+            && let Some(p) = steps[i].parent
+        {
+            steps[i].workstream = steps[p.index()].workstream.clone();
+        }
     }
 }
