@@ -371,6 +371,33 @@ fn a_killed_import_leaves_a_log_replay_calls_incomplete_and_importing_again_fini
     assert_eq!(code, Some(0), "{text}");
 }
 
+/// A record killed at any moment of its write (SIGKILL at delays from
+/// none to after it is done) leaves a log with it whole or without it,
+/// which replay calls OK: one record is one transaction. (Whatever the
+/// timing, the assertions hold; the delays only spread the kills over the
+/// write.)
+#[test]
+fn a_record_killed_at_any_moment_leaves_a_log_replay_calls_ok() {
+    let w = Weekend::new(PLAN);
+    for (k, delay_ms) in [0u64, 1, 2, 3, 5, 8, 12, 20, 40].into_iter().enumerate() {
+        let before = w.count();
+        let text = format!("note {k}");
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_rehearse"))
+            .args(["track", w.log.to_str().unwrap(), "note", &text, "--now", NOW])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        let _ = child.kill(); // SIGKILL on Unix (an error: it had finished)
+        child.wait().unwrap();
+        let after = w.count();
+        assert!(after == before || after == before + 1, "kill {k}: {before} -> {after} records");
+        let (code, text) = replay(&w.log);
+        assert_eq!(code, Some(0), "kill {k} after {delay_ms} ms: {text}");
+    }
+}
+
 #[test]
 fn replay_calls_a_changed_byte_corrupted() {
     let w = Weekend::new(PLAN);
