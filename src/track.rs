@@ -157,6 +157,7 @@ pub fn track(args: &TrackArgs) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     // Writes a draft, checked against the log as it stands, and says so.
     let write = |draft: Draft| -> Result<ExitCode> {
+        refuse_drill(path)?;
         let e = track::append(path, draft, now)?;
         writeln!(std::io::stdout(), "seq {}  {}  {}", e.seq, e.at, e.record)?;
         Ok(ExitCode::SUCCESS)
@@ -204,6 +205,7 @@ pub fn track(args: &TrackArgs) -> Result<ExitCode> {
             write(correction(&log, &sc, *seq, who, why, at.as_deref(), step.as_deref(), *withdraw, now)?)
         }
         TrackCommand::Import { export, time_zone, by: who, halt_after_batches } => {
+            refuse_drill(path)?;
             let text = load::read_text(export)?;
             let zone = match time_zone {
                 Some(z) => Some(rehearse_core::anchor::time_zone(z).map_err(|e| anyhow::anyhow!("--time-zone {e}"))?),
@@ -235,6 +237,20 @@ pub fn track(args: &TrackArgs) -> Result<ExitCode> {
         }
         TrackCommand::Show { json } => show(path, *json, now, &mut out),
     }
+}
+
+/// A drill's log is written by the drill and its bridge page: its time is
+/// the drill's, which this command does not know.
+fn refuse_drill(path: &std::path::Path) -> Result<()> {
+    if path.exists() && rehearse_sim::drill::is_drill(&Log::open(path)?) {
+        anyhow::bail!(
+            "{}: this log is a drill: its steps start and finish on their own and its clock is the drill's; \
+             record decisions and notes on its bridge page (`rehearse live {}`)",
+            path.display(),
+            path.display()
+        );
+    }
+    Ok(())
 }
 
 /// The correction of record `seq`: the record as it now stands, with the

@@ -39,8 +39,15 @@ pub struct Live {
 
 impl Live {
     pub fn start(log: &Path, runs: &str) -> Live {
+        Live::spawn(&[log.to_str().unwrap(), "--runs", runs])
+    }
+
+    /// `rehearse live ARGS` on port 0, one forecast thread.
+    pub fn spawn(args: &[&str]) -> Live {
         let mut child = Command::new(env!("CARGO_BIN_EXE_rehearse"))
-            .args(["live", log.to_str().unwrap(), "--bind", "127.0.0.1:0", "--runs", runs, "--threads", "1"])
+            .arg("live")
+            .args(args)
+            .args(["--bind", "127.0.0.1:0", "--threads", "1"])
             .env_remove("RUST_LOG")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -49,7 +56,12 @@ impl Live {
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let mut banner = String::new();
         let mut url = |word: &str| -> String {
-            let line = lines.next().expect("the server prints its URLs").unwrap();
+            let mut line = lines.next().expect("the server prints its URLs").unwrap();
+            if line.starts_with("drill") {
+                banner.push_str(&line);
+                banner.push('\n');
+                line = lines.next().expect("the server prints its URLs").unwrap();
+            }
             banner.push_str(&line);
             banner.push('\n');
             assert!(line.starts_with(word), "{line}");
@@ -414,4 +426,101 @@ fn bad_input_is_one_clear_error() {
     let o = rehearse(&["live", log.to_str().unwrap(), "--bind", &addr]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains(&format!("cannot listen on {addr}")), "{}", stderr(&o));
+}
+
+/// The board's drill member, once `want` holds of it.
+async fn drill_board(c: &reqwest::Client, live: &Live, want: impl Fn(&Value) -> bool) -> Value {
+    tokio::time::timeout(Duration::from_secs(120), async {
+        loop {
+            let r = c.get(format!("{}/api/forecast", live.base)).bearer_auth(&live.sponsor).send().await.unwrap();
+            let j: Value = r.json().await.unwrap();
+            let b = &j["doc"]["board"];
+            if want(b) {
+                return b.clone();
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await
+    .expect("the board came to the state in time")
+}
+
+/// The must-show: a drill of the go-live with a scripted DVT failure
+/// stops at the fault, the plan's recovery proposed and the choices
+/// priced; the bridge may only decide (and note); a server killed while
+/// the drill waits takes it up again; the decision, made through the API,
+/// plays the drill to its end; `replay` plays it again from its seed and
+/// the decision and finds the log as recorded; a log whose settings were
+/// changed does not play again.
+#[test]
+fn a_drill_decided_through_the_api_replays() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("drill.sqlite");
+    let l = log.to_str().unwrap();
+    let drill_args = [
+        "--drill",
+        "scenarios/ax2012-go-live.toml",
+        l,
+        "--speed",
+        "360000",
+        "--fault",
+        "dvt@transformation",
+        "--runs",
+        "400",
+    ];
+    let mut live = Live::spawn(&drill_args);
+    assert!(live.banner.contains("drill    seed 0, x360000 (dvt@transformation)"), "{}", live.banner);
+    rt().block_on(async {
+        let c = client();
+        let b = drill_board(&c, &live, |b| b["drill"]["state"] == "paused" && !b["options"].is_null()).await;
+        assert_eq!(b["drill"]["fault"], "dvt");
+        assert_eq!(b["drill"]["step"], "transformation");
+        assert_eq!(b["drill"]["proposed"], "resume");
+        assert_eq!(b["options"]["plan_action"], "resume");
+        let choices: Vec<&str> =
+            b["options"]["choices"].as_array().unwrap().iter().map(|c| c["choice"].as_str().unwrap()).collect();
+        assert_eq!(choices, ["plan", "retry", "rollback"]);
+        // People decide; the drill runs the steps and keeps the time.
+        let refused = [
+            json!({"action": "done", "step": "transformation", "by": "lead"}),
+            json!({"action": "decide", "decision": "resume", "step": "transformation", "by": "lead", "why": "x", "at": "2020-01-01T00:00:00Z"}),
+            json!({"action": "decide", "decision": "resume", "step": "transformation", "by": "drill", "why": "x"}),
+        ];
+        for body in refused {
+            let (status, answer) = post(&c, &live, body.clone()).await;
+            assert_eq!(status, 422, "{body}: {answer}");
+        }
+    });
+    // Killed while the drill waits for the bridge: taken up again.
+    live.kill9();
+    let live = Live::spawn(&[l, "--runs", "400"]);
+    assert!(live.banner.contains("drill    seed 0"), "{}", live.banner);
+    rt().block_on(async {
+        let c = client();
+        let mut events = Events::open(&c, &live.base, &live.sponsor).await;
+        drill_board(&c, &live, |b| b["drill"]["state"] == "paused").await;
+        let decision = json!({"action": "decide", "decision": "resume", "step": "transformation", "by": "lead", "why": "the runbook resumes"});
+        let (status, answer) = post(&c, &live, decision).await;
+        assert_eq!(status, 201, "{answer}");
+        let over = events
+            .until_record(Duration::from_secs(120), |r| r["text"].as_str().is_some_and(|t| t.contains("drill is over")))
+            .await;
+        assert_eq!(over["by"], "drill");
+        let b = drill_board(&c, &live, |b| b["drill"]["state"] == "over").await;
+        assert_eq!(b["drill"]["outcome"], "committed");
+    });
+    drop(live);
+    let o = rehearse(&["replay", l]);
+    assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
+    assert!(stdout(&o).contains("OK"), "{}", stdout(&o));
+    let o = rehearse(&["track", l, "note", "by hand"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("this log is a drill"), "{}", stderr(&o));
+    // The same records under another seed are not that drill.
+    let conn = rusqlite::Connection::open(&log).unwrap();
+    conn.execute("UPDATE run_meta SET value = '1' WHERE key = 'drill_seed'", []).unwrap();
+    drop(conn);
+    let o = rehearse(&["replay", l]);
+    assert_ne!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("does not play again as recorded"), "{}{}", stdout(&o), stderr(&o));
 }

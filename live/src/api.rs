@@ -102,13 +102,18 @@ async fn track(State(hub): State<Arc<Hub>>, headers: HeaderMap, Query(params): Q
         Err((status, why)) => return error(status, why),
     }
     // The edge: a record without `at` is stamped now, and nothing may be
-    // recorded after now.
-    let now = Timestamp::now();
+    // recorded after now (the drill's clock, in a drill).
+    let now = hub.now();
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
     let draft = match crate::write::draft(&hub.scenario, &body, key, now) {
         Ok(d) => d,
         Err(why) => return error(StatusCode::BAD_REQUEST, why),
     };
+    if hub.drill.is_some()
+        && let Some(why) = drill_refuses(&draft, now)
+    {
+        return error(StatusCode::UNPROCESSABLE_ENTITY, why);
+    }
     let recorded = {
         let _one_at_a_time = hub.write_lock.lock().await;
         let path = hub.path.clone();
@@ -131,6 +136,22 @@ async fn track(State(hub): State<Arc<Hub>>, headers: HeaderMap, Query(params): Q
         Err(e @ TrackError::BadKey) => error(StatusCode::BAD_REQUEST, e),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, e),
     }
+}
+
+/// Why a drill does not take `draft` from people, if it does not: its
+/// steps start, finish and fail on their own, its time is its own.
+fn drill_refuses(draft: &rehearse_sim::track::Draft, now: Timestamp) -> Option<&'static str> {
+    use rehearse_sim::track::Record;
+    if !matches!(draft.record, Record::Decision { .. } | Record::Note { .. }) {
+        return Some("in a drill, steps start, finish and fail on their own: record decisions and notes");
+    }
+    if draft.at.unix_ms() != now.as_millisecond() {
+        return Some("in a drill, records are stamped with the drill's clock: leave `at` out");
+    }
+    if draft.by.as_deref() == Some(rehearse_sim::drill::BY) {
+        return Some("`by` \"drill\" is the drill's own name: say who decides");
+    }
+    None
 }
 
 /// What one page's stream has sent.

@@ -14,7 +14,7 @@ use jiff::{SignedDuration, Timestamp};
 use rehearse_core::SimDuration;
 use rehearse_core::scenario::{Anchor, Scenario, StepIdx};
 use rehearse_sim::estimate::EstimateOptions;
-use rehearse_sim::forecast::{Alarm, Forecast, document, forecast};
+use rehearse_sim::forecast::{Alarm, Forecast, document, forecast, options};
 use rehearse_sim::outlook::{StepOutlook, outlook};
 use rehearse_sim::track::{self, Log, Record};
 use serde_json::{Value, json};
@@ -139,6 +139,12 @@ pub fn board(log: &Log, path: &str, now: Timestamp, opts: &BoardOptions) -> Resu
     };
     let f = forecast(&sc, log.scenario_text(), actuals.clone(), &est, sc.meta.window, &AtomicU64::new(0))?;
     let look = outlook(&sc, log.scenario_text(), &actuals, opts.outlook_runs, opts.seed)?;
+    // At a fault no one has decided yet: the choices, priced on the same
+    // runs.
+    let options = match rehearse_sim::forecast::open_choices(&f).0 {
+        Some(_) => Some(options(&f, log.scenario_text(), &est, &AtomicU64::new(0))?.to_json(&f)),
+        None => None,
+    };
     let v = verdict(&sc, log, &f);
     let mut doc = document(&f, path, &[], &[], now);
     let at_ms = |ms: u64| actuals.origin.saturating_add(SignedDuration::from_millis(ms as i64)).unwrap_or(now);
@@ -182,6 +188,7 @@ pub fn board(log: &Log, path: &str, now: Timestamp, opts: &BoardOptions) -> Resu
             "id": x.id, "message": x.message, "steps": x.steps.iter().map(|i| sc.step(*i).id.clone()).collect::<Vec<_>>(),
         })).collect::<Vec<_>>(),
         "decisions": track::known_actions(),
+        "options": options,
     });
     Ok(Board { verdict: v, json: doc })
 }

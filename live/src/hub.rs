@@ -28,6 +28,7 @@ use tokio::sync::{Mutex, Notify, watch};
 
 use crate::access::Access;
 use crate::board::{BoardOptions, board};
+use crate::drill::LiveDrill;
 
 /// How the server runs.
 #[derive(Clone, Debug)]
@@ -75,10 +76,21 @@ pub struct Hub {
     pub records: watch::Sender<u64>,
     pub board: watch::Sender<Option<Arc<BoardText>>>,
     wake: Notify,
+    /// Wakes the board loop: the drill stopped or was paused.
+    board_wake: Notify,
+    /// The drill played into this log, if it is one.
+    pub drill: Option<Arc<LiveDrill>>,
 }
 
 impl Hub {
-    pub fn new(path: PathBuf, log: Log, scenario: Scenario, access: Access, opts: ServeOptions) -> Arc<Hub> {
+    pub fn new(
+        path: PathBuf,
+        log: Log,
+        scenario: Scenario,
+        access: Access,
+        opts: ServeOptions,
+        drill: Option<LiveDrill>,
+    ) -> Arc<Hub> {
         let n = log.entries().len() as u64;
         Arc::new(Hub {
             name: path.display().to_string(),
@@ -91,7 +103,19 @@ impl Hub {
             records: watch::Sender::new(n),
             board: watch::Sender::new(None),
             wake: Notify::new(),
+            board_wake: Notify::new(),
+            drill: drill.map(Arc::new),
         })
+    }
+
+    /// "Now": the drill's clock in a drill, else the wall clock (the edge).
+    pub fn now(&self) -> Timestamp {
+        self.drill.as_ref().map_or_else(Timestamp::now, |d| d.now())
+    }
+
+    /// Makes a new board now.
+    pub fn refresh_board(&self) {
+        self.board_wake.notify_one();
     }
 
     /// The log as last read.
@@ -108,10 +132,13 @@ impl Hub {
     pub fn spawn(self: &Arc<Self>) {
         tokio::spawn(sync_loop(self.clone()));
         tokio::spawn(board_loop(self.clone()));
+        if let Some(d) = &self.drill {
+            tokio::spawn(crate::drill::drive(self.clone(), d.clone()));
+        }
     }
 
     /// Reads the log again if it grew; whether it did.
-    async fn sync(self: &Arc<Self>) -> bool {
+    pub(crate) async fn sync(self: &Arc<Self>) -> bool {
         let known = self.log().entries().len() as u64;
         let path = self.path.clone();
         let hub = self.clone();
@@ -165,19 +192,27 @@ async fn sync_loop(hub: Arc<Hub>) {
 
 async fn board_loop(hub: Arc<Hub>) {
     let mut records = hub.records.subscribe();
-    let mut refresh = tokio::time::interval(hub.opts.refresh);
+    // A drill's clock runs fast: its board is made again more often.
+    let every = if hub.drill.is_some() { hub.opts.refresh.min(Duration::from_secs(2)) } else { hub.opts.refresh };
+    let mut refresh = tokio::time::interval(every);
     refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     refresh.reset();
     let mut version = 0;
     loop {
         records.borrow_and_update();
         let log = hub.log();
-        // The edge: the board is made as of the wall clock now.
-        let now = Timestamp::now();
+        // The edge: the board is made as of now (the drill's clock in a
+        // drill).
+        let now = hub.now();
         let (name, opts) = (hub.name.clone(), hub.opts.board.clone());
         let made = tokio::task::spawn_blocking(move || board(&log, &name, now, &opts)).await;
         let json = match made {
-            Ok(Ok(b)) => b.json.to_string(),
+            Ok(Ok(mut b)) => {
+                if let Some(d) = &hub.drill {
+                    b.json["board"]["drill"] = d.to_json();
+                }
+                b.json.to_string()
+            }
             Ok(Err(e)) => json!({ "error": e.to_string(), "board": null }).to_string(),
             Err(e) => json!({ "error": format!("the forecast stopped: {e}"), "board": null }).to_string(),
         };
@@ -187,6 +222,7 @@ async fn board_loop(hub: Arc<Hub>) {
         tokio::select! {
             r = records.changed() => if r.is_err() { return },
             _ = refresh.tick() => {}
+            () = hub.board_wake.notified() => {}
         }
     }
 }

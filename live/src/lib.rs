@@ -18,6 +18,7 @@
 pub mod access;
 pub mod api;
 pub mod board;
+pub mod drill;
 pub mod hub;
 pub mod status;
 pub mod verdict;
@@ -51,6 +52,8 @@ pub enum LiveError {
     Random(String),
     #[error(transparent)]
     Board(#[from] board::BoardError),
+    #[error("{path}: {cause}")]
+    Drill { path: String, cause: rehearse_sim::drill::DrillError },
 }
 
 /// A bridge ready to serve: the log checked, tokens issued, the address
@@ -61,6 +64,8 @@ pub struct Server {
     listener: std::net::TcpListener,
     hub_parts: (PathBuf, Log),
     opts: ServeOptions,
+    /// The drill the log holds, if it is one.
+    pub drill: Option<drill::LiveDrill>,
 }
 
 /// Opens the weekend log at `path` for serving on `bind`: the log is read
@@ -75,12 +80,23 @@ pub fn open(path: &Path, bind: SocketAddr, revoke: bool, opts: ServeOptions) -> 
         return Err(LiveError::NotALog { path: path.display().to_string() });
     }
     let log = Log::open(path)?;
-    log.scenario()?;
+    let sc = log.scenario()?;
+    let drill = match rehearse_sim::drill::DrillSpec::from_meta(|k| log.meta(k).map(str::to_string)) {
+        None => None,
+        Some(spec) => {
+            let spec = spec.map_err(|cause| LiveError::Drill { path: path.display().to_string(), cause })?;
+            let origin = log.entries().first().map_or_else(Timestamp::now, |e| e.at.timestamp());
+            // The drill must hold as far as it went before it is served.
+            rehearse_sim::drill::verify(&sc, log.scenario_text(), spec.clone(), log.entries())
+                .map_err(|cause| LiveError::Drill { path: path.display().to_string(), cause })?;
+            Some(drill::LiveDrill::new(spec, origin))
+        }
+    };
     let listener = std::net::TcpListener::bind(bind).map_err(|cause| LiveError::Bind { addr: bind, cause })?;
     listener.set_nonblocking(true).map_err(|cause| LiveError::Bind { addr: bind, cause })?;
     let addr = listener.local_addr().map_err(|cause| LiveError::Bind { addr: bind, cause })?;
     let tokens = access::issue(path, &Timestamp::now().to_string(), revoke)?;
-    Ok(Server { addr, tokens, listener, hub_parts: (path.to_path_buf(), log), opts })
+    Ok(Server { addr, tokens, listener, hub_parts: (path.to_path_buf(), log), opts, drill })
 }
 
 impl Server {
@@ -111,7 +127,7 @@ impl Server {
         let (path, log) = self.hub_parts;
         let access = access::Access::load(&path)?;
         let scenario = log.scenario()?;
-        let hub = hub::Hub::new(path, log, scenario, access, self.opts);
+        let hub = hub::Hub::new(path, log, scenario, access, self.opts, self.drill);
         hub.spawn();
         let listener = tokio::net::TcpListener::from_std(self.listener).map_err(LiveError::Serve)?;
         axum::serve(listener, api::router(Arc::clone(&hub))).await.map_err(LiveError::Serve)

@@ -8,6 +8,7 @@ pub mod actuals;
 pub mod backend;
 pub mod calibrate;
 pub mod check;
+pub mod drill;
 pub mod engine;
 pub mod estimate;
 pub mod forecast;

@@ -101,6 +101,22 @@ pub const KEY_MAX: usize = 200;
 /// [`TrackError::Exists`] for an existing file (never replaced); I/O and
 /// SQLite errors.
 pub fn init(path: &Path, file: &str, text: &str, at: Stamp, by: Option<String>) -> Result<(), TrackError> {
+    init_with(path, file, text, at, by, &[])
+}
+
+/// Opens a new weekend log as [`init`] does, with `extra` in its identity
+/// (a drill's settings).
+///
+/// # Errors
+/// As [`init`].
+pub fn init_with(
+    path: &Path,
+    file: &str,
+    text: &str,
+    at: Stamp,
+    by: Option<String>,
+    extra: &[(&str, &str)],
+) -> Result<(), TrackError> {
     let first = Entry {
         seq: 0,
         at,
@@ -109,7 +125,9 @@ pub fn init(path: &Path, file: &str, text: &str, at: Stamp, by: Option<String>) 
         key: None,
     };
     let version = env!("CARGO_PKG_VERSION");
-    store::create(path, &[("scenario_text", text), ("scenario_file", file), ("version", version)], &first)
+    let mut meta = vec![("scenario_text", text), ("scenario_file", file), ("version", version)];
+    meta.extend_from_slice(extra);
+    store::create(path, &meta, &first)
 }
 
 fn parse_scenario(name: &str, meta: &BTreeMap<String, String>) -> Result<Scenario, TrackError> {
@@ -279,64 +297,75 @@ impl Log {
     /// scenario ([`Log::scenario`]); records of steps it does not have are
     /// left out.
     pub fn actuals(&self, sc: &Scenario, now: Timestamp) -> Actuals {
-        let n = sc.steps.len();
-        let effective = self.effective();
-        let mut started: Vec<Option<Timestamp>> = vec![None; n];
-        let mut done: Vec<Option<Timestamp>> = vec![None; n];
-        for e in &effective {
-            let slot = match &e.record {
-                Record::Started { step } => sc.find(step).map(|i| &mut started[i.index()]),
-                Record::Done { step } => sc.find(step).map(|i| &mut done[i.index()]),
-                _ => None,
-            };
-            if let Some(slot) = slot {
-                *slot = Some(e.at.timestamp());
-            }
+        actuals_of(sc, &self.entries, now)
+    }
+
+    /// A value of the log's identity (`run_meta`), if it has one.
+    pub fn meta(&self, key: &str) -> Option<&str> {
+        self.meta.get(key).map(String::as_str)
+    }
+}
+
+/// What has happened, as [`Log::actuals`] says, of the records `entries`
+/// (a log's, from its first).
+pub fn actuals_of(sc: &Scenario, entries: &[Entry], now: Timestamp) -> Actuals {
+    let n = sc.steps.len();
+    let effective = effective(entries);
+    let mut started: Vec<Option<Timestamp>> = vec![None; n];
+    let mut done: Vec<Option<Timestamp>> = vec![None; n];
+    for e in &effective {
+        let slot = match &e.record {
+            Record::Started { step } => sc.find(step).map(|i| &mut started[i.index()]),
+            Record::Done { step } => sc.find(step).map(|i| &mut done[i.index()]),
+            _ => None,
+        };
+        if let Some(slot) = slot {
+            *slot = Some(e.at.timestamp());
         }
-        let origin = started.iter().flatten().min().copied().unwrap_or(now);
-        let ms = |t: Timestamp| u64::try_from(t.as_millisecond() - origin.as_millisecond()).unwrap_or(0);
-        // Faults in the order they struck; a recovery decided about a step
-        // goes to its latest fault not yet decided; a rollback, cancel,
-        // abort or no-go about nothing struck ends the weekend.
-        let mut struck: Vec<Strike> = Vec::new();
-        let mut ending = None;
-        let mut order: Vec<&Effective> = effective.iter().collect();
-        order.sort_by_key(|e| (e.at.timestamp(), e.seq));
-        for e in order {
-            match &e.record {
-                Record::Fault { fault, step } => {
-                    if let (Some(f), Some(i)) = (sc.faults.iter().position(|f| &f.id == fault), sc.find(step)) {
-                        let fault = rehearse_core::fault::FaultIdx(f as u32);
-                        struck.push(Strike { step: i, fault, at_ms: ms(e.at.timestamp()), decided: None });
-                    }
+    }
+    let origin = started.iter().flatten().min().copied().unwrap_or(now);
+    let ms = |t: Timestamp| u64::try_from(t.as_millisecond() - origin.as_millisecond()).unwrap_or(0);
+    // Faults in the order they struck; a recovery decided about a step
+    // goes to its latest fault not yet decided; a rollback, cancel,
+    // abort or no-go about nothing struck ends the weekend.
+    let mut struck: Vec<Strike> = Vec::new();
+    let mut ending = None;
+    let mut order: Vec<&Effective> = effective.iter().collect();
+    order.sort_by_key(|e| (e.at.timestamp(), e.seq));
+    for e in order {
+        match &e.record {
+            Record::Fault { fault, step } => {
+                if let (Some(f), Some(i)) = (sc.faults.iter().position(|f| &f.id == fault), sc.find(step)) {
+                    let fault = rehearse_core::fault::FaultIdx(f as u32);
+                    struck.push(Strike { step: i, fault, at_ms: ms(e.at.timestamp()), decided: None });
                 }
-                Record::Decision { action, step, .. } => {
-                    let Some(action) = recovery_action(action) else { continue };
-                    let decided = Decided { action, at_ms: ms(e.at.timestamp()) };
-                    let open = step
-                        .as_deref()
-                        .and_then(|s| sc.find(s))
-                        .and_then(|i| struck.iter_mut().rev().find(|x| x.step == i))
-                        .filter(|x| x.decided.is_none());
-                    match open {
-                        Some(x) => x.decided = Some(decided),
-                        None if !action.retries() => {
-                            ending.get_or_insert(decided);
-                        }
-                        None => {}
-                    }
-                }
-                _ => {}
             }
+            Record::Decision { action, step, .. } => {
+                let Some(action) = recovery_action(action) else { continue };
+                let decided = Decided { action, at_ms: ms(e.at.timestamp()) };
+                let open = step
+                    .as_deref()
+                    .and_then(|s| sc.find(s))
+                    .and_then(|i| struck.iter_mut().rev().find(|x| x.step == i))
+                    .filter(|x| x.decided.is_none());
+                match open {
+                    Some(x) => x.decided = Some(decided),
+                    None if !action.retries() => {
+                        ending.get_or_insert(decided);
+                    }
+                    None => {}
+                }
+            }
+            _ => {}
         }
-        Actuals {
-            origin,
-            now_ms: ms(now),
-            started_ms: started.iter().map(|t| t.map(ms)).collect(),
-            done_ms: done.iter().map(|t| t.map(ms)).collect(),
-            struck,
-            ending,
-        }
+    }
+    Actuals {
+        origin,
+        now_ms: ms(now),
+        started_ms: started.iter().map(|t| t.map(ms)).collect(),
+        done_ms: done.iter().map(|t| t.map(ms)).collect(),
+        struck,
+        ending,
     }
 }
 
@@ -401,6 +430,16 @@ pub fn verify(path: &Path) -> Result<Verification, TrackError> {
             },
             n_records: seq,
         });
+    }
+    // A drill's log is its settings and what people decided in it: played
+    // again, the drill must write what it holds.
+    let drill = crate::drill::DrillSpec::from_meta(|k| stored.meta.get(k).cloned());
+    let text = stored.meta.get("scenario_text").map_or("", String::as_str);
+    if let Some(Err(e)) = drill.map(|spec| spec.and_then(|spec| crate::drill::verify(&sc, text, spec, &stored.entries)))
+    {
+        let seq = e.seq();
+        let why = format!("the drill does not play again as recorded: {e}");
+        return Ok(Verification { verdict: Verdict::Corrupted { seq, table: None, why }, n_records: seq.unwrap_or(0) });
     }
     let verdict =
         if store::importing(&stored.meta).is_some() { Verdict::Incomplete { n_valid: n_read } } else { Verdict::Ok };
