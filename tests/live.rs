@@ -513,6 +513,16 @@ fn a_drill_decided_through_the_api_replays() {
     let o = rehearse(&["replay", l]);
     assert_eq!(o.status.code(), Some(0), "{}{}", stdout(&o), stderr(&o));
     assert!(stdout(&o).contains("OK"), "{}", stdout(&o));
+    // The debrief: how it ended against the estimate, the decision
+    // against the plan's.
+    let o = rehearse(&["status", l, "--runs", "400", "--no-record"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let text = stdout(&o).replace("\n    ", " ");
+    assert!(text.contains("debrief\n  drill of seed 0, x360000, dvt@transformation"), "{text}");
+    assert!(text.contains("it ended committed with"), "{text}");
+    assert!(text.contains("dvt on transformation; lead chose resume, as the plan says: committed"), "{text}");
+    let debrief = stdout(&o).split("\ndebrief\n").nth(1).unwrap().to_string();
+    assert!(debrief.lines().all(|l| l.chars().count() <= 80), "{debrief}");
     let o = rehearse(&["track", l, "note", "by hand"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("this log is a drill"), "{}", stderr(&o));

@@ -11,7 +11,10 @@
 //! so a server restarted on a drill log takes up where the drill stood.
 
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+// The pacing reads the wall clock (this is the edge), through tokio's clock.
+use tokio::time::Instant;
 
 use jiff::{SignedDuration, Timestamp};
 use rehearse_sim::drill::{self, Drill, DrillSpec, Stand};

@@ -18,7 +18,7 @@ use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use serde_json::Value;
 
 use crate::LiveError;
-use crate::board::{BoardOptions, board, long, record_text, zone_of};
+use crate::board::{BoardOptions, board, hms, long, record_text, zone_of};
 
 const TABLE: &str = rehearse_sim::track::STATUS_PACKS_TABLE;
 
@@ -67,6 +67,9 @@ pub struct Pack {
     pub changes: Vec<String>,
     pub last_seq: u64,
     pub milestones: Vec<Milestone>,
+    /// A drill's debrief, in lines: how it ended against the plan's
+    /// estimate, each decision at a fault against the plan's.
+    pub debrief: Option<Vec<String>>,
 }
 
 fn sql(path: &Path) -> impl Fn(rusqlite::Error) -> LiveError + '_ {
@@ -141,6 +144,20 @@ pub fn pack(path: &Path, now: Timestamp, opts: &BoardOptions) -> Result<Pack, Li
     let sc = log.scenario()?;
     let zone = zone_of(&sc);
     let name = path.display().to_string();
+    let drill = rehearse_sim::drill::DrillSpec::from_meta(|k| log.meta(k).map(str::to_string))
+        .transpose()
+        .map_err(|cause| LiveError::Drill { path: name.clone(), cause })?;
+    // A drill keeps its own time: its pack is made as of its last record.
+    let now = match &drill {
+        Some(_) => log.entries().last().map_or(now, |e| e.at.timestamp()),
+        None => now,
+    };
+    let debrief = match &drill {
+        Some(spec) => {
+            Some(debrief(&log, &sc, spec, opts).map_err(|cause| LiveError::Drill { path: name.clone(), cause })?)
+        }
+        None => None,
+    };
     let b = board(&log, &name, now, opts)?;
     let j = &b.json;
     let bd = &j["board"];
@@ -195,7 +212,102 @@ pub fn pack(path: &Path, now: Timestamp, opts: &BoardOptions) -> Result<Pack, Li
         changes,
         last_seq: log.entries().len().saturating_sub(1) as u64,
         milestones,
+        debrief,
     })
+}
+
+/// A drill's debrief in lines.
+fn debrief(
+    log: &Log,
+    sc: &rehearse_core::scenario::Scenario,
+    spec: &rehearse_sim::drill::DrillSpec,
+    opts: &BoardOptions,
+) -> Result<Vec<String>, rehearse_sim::drill::DrillError> {
+    use rehearse_sim::estimate::{EstimateOptions, estimate};
+    let text = log.scenario_text();
+    let zone = zone_of(sc);
+    let d = rehearse_sim::drill::debrief(sc, text, spec, log.entries())?;
+    let faults = spec.faults.as_ref().map_or_else(|| "the plan's faults".to_string(), |f| f.join(", "));
+    let mut v = vec![format!("drill of seed {}, x{}, {faults}", spec.seed, spec.speed)];
+    match d.over {
+        Some((outcome, downtime)) => {
+            let plan = rehearse_sim::engine::Plan::new(sc, rehearse_sim::digest(text));
+            let est = EstimateOptions {
+                runs: opts.runs,
+                seed: opts.seed,
+                threads: opts.threads.max(1),
+                fault_costs: false,
+                ..Default::default()
+            };
+            let e = estimate(&plan, &est, sc.meta.window, &std::sync::atomic::AtomicU64::new(0))
+                .map_err(|e| rehearse_sim::drill::DrillError::Settings(e.to_string()))?;
+            let q = |x: Option<u64>| x.map_or_else(|| "-".to_string(), hms);
+            v.push(format!(
+                "it ended {outcome} with {} of downtime; the plan's estimate ({} runs, the plan's faults): go-live P50 {}, P90 {}, P(success) {}; {} of its runs go live within the drill's downtime",
+                hms(downtime),
+                e.runs,
+                q(e.go_live(0.5)),
+                q(e.go_live(0.9)),
+                pct(e.p_success),
+                pct(e.live_within(downtime)),
+            ));
+        }
+        None => v.push("it is not over: the debrief covers the decisions so far".into()),
+    }
+    if d.reviews.is_empty() {
+        v.push("no decision was made at a fault".into());
+    }
+    for r in &d.reviews {
+        let at = log.entries().get(r.seq as usize).map(|e| long(e.at.timestamp(), &zone)).unwrap_or_default();
+        let plan = r.proposed.map_or("-", rehearse_core::fault::Action::name);
+        let ends = |(o, ms): (rehearse_core::event::Outcome, u64)| format!("{o}, downtime {}", hms(ms));
+        let delta = r.chosen_ends.1 as i64 - r.plan_ends.1 as i64;
+        let head = format!(
+            "seq {} ({at}): {} on {}; {} chose {}",
+            r.seq,
+            sc.faults[r.fault.index()].id,
+            sc.step(r.step).id,
+            r.by.as_deref().unwrap_or("someone"),
+            r.chosen
+        );
+        if r.chosen == plan {
+            v.push(format!("{head}, as the plan says: {}", ends(r.chosen_ends)));
+            continue;
+        }
+        let verdict = if r.chosen_ends.0 != r.plan_ends.0 {
+            format!("the outcome differs ({} against {})", r.chosen_ends.0, r.plan_ends.0)
+        } else if delta > 0 {
+            format!("it cost {}", hms(delta.unsigned_abs()))
+        } else {
+            format!("it saved {}", hms(delta.unsigned_abs()))
+        };
+        v.push(format!(
+            "{head}, the plan says {plan}. On the same random numbers, later faults as the plan says: {} -> {}; {plan} -> {}: {verdict}",
+            r.chosen,
+            ends(r.chosen_ends),
+            ends(r.plan_ends),
+        ));
+    }
+    Ok(v)
+}
+
+/// `text` in lines of at most `width` columns (a word longer stays whole),
+/// the first indented two spaces, the rest four.
+fn wrap(out: &mut String, text: &str, width: usize) {
+    let mut line = String::from("  ");
+    for word in text.split_whitespace() {
+        if !line.trim().is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line = String::from("    ");
+        }
+        if !line.trim().is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    out.push_str(line.trim_end());
+    out.push('\n');
 }
 
 fn pct(p: f64) -> String {
@@ -262,6 +374,12 @@ impl Pack {
             let (what, who, when) = Self::milestone_line(m);
             let _ = writeln!(s, "  {what}  owner {who}  ends {when}");
         }
+        if let Some(d) = &self.debrief {
+            let _ = writeln!(s, "\ndebrief");
+            for line in d {
+                wrap(&mut s, line, 78);
+            }
+        }
         s
     }
 
@@ -302,6 +420,12 @@ impl Pack {
         for m in &self.milestones {
             let (what, who, when) = Self::milestone_line(m);
             let _ = writeln!(s, "| {what} | {who} | {when} |");
+        }
+        if let Some(d) = &self.debrief {
+            let _ = writeln!(s, "\n## Drill debrief\n");
+            for line in d {
+                let _ = writeln!(s, "- {line}");
+            }
         }
         s
     }
@@ -356,7 +480,15 @@ impl Pack {
             let (what, who, when) = Self::milestone_line(m);
             let _ = write!(s, "<tr><td>{}</td><td>{}</td><td>{}</td></tr>", e(&what), e(&who), e(&when));
         }
-        s.push_str("</table></body></html>\n");
+        s.push_str("</table>");
+        if let Some(d) = &self.debrief {
+            s.push_str("<h2>Drill debrief</h2><ul>");
+            for line in d {
+                let _ = write!(s, "<li>{}</li>", e(line));
+            }
+            s.push_str("</ul>");
+        }
+        s.push_str("</body></html>\n");
         s
     }
 }

@@ -152,6 +152,9 @@ pub struct Drill<'s> {
     pending: VecDeque<Planned>,
     /// How the run ends, once it is known, and when.
     ends: Option<(Outcome, u64)>,
+    /// The downtime of the run as last simulated (the drill's own, once
+    /// it is over).
+    downtime_ms: u64,
     paused: Option<(StepIdx, FaultIdx, u64)>,
     /// Records folded so far (the first, the log's opening, included).
     seen: usize,
@@ -178,6 +181,7 @@ impl<'s> Drill<'s> {
             origin,
             pending: VecDeque::new(),
             ends: None,
+            downtime_ms: 0,
             paused: None,
             seen: 0,
             last_ms: 0,
@@ -246,6 +250,11 @@ impl<'s> Drill<'s> {
 
     fn ms(&self, t: Timestamp) -> u64 {
         u64::try_from(t.as_millisecond() - self.origin.as_millisecond()).unwrap_or(0)
+    }
+
+    /// The downtime of the drill's run, once it is over.
+    pub fn downtime_ms(&self) -> Option<u64> {
+        matches!(self.stand(), Stand::Over { .. }).then_some(self.downtime_ms)
     }
 
     /// The time of the last record folded, from the origin.
@@ -349,7 +358,9 @@ impl<'s> Drill<'s> {
         let shift = self.ms(actuals.origin);
         let now = self.ms(actuals.origin) + actuals.now_ms;
         let human_ending = actuals.ending.is_some();
-        let (events, outcome) = run(self.sc, self.text, &self.spec, &self.faults, actuals)?;
+        let (events, summary) = run(self.sc, self.text, &self.spec, &self.faults, actuals)?;
+        let outcome = summary.outcome;
+        self.downtime_ms = summary.downtime.as_ms();
         let (mut started, mut done) = (self.started.clone(), self.done.clone());
         let mut struck = vec![0u32; self.sc.steps.len()];
         let mut pending = VecDeque::new();
@@ -410,13 +421,13 @@ fn run(
     spec: &DrillSpec,
     faults: &FaultMode,
     actuals: Actuals,
-) -> Result<(Vec<(u64, Event)>, Outcome), DrillError> {
+) -> Result<(Vec<(u64, Event)>, crate::summary::RunSummary), DrillError> {
     let plan = Plan::new(sc, crate::digest(text)).with_actuals(actuals)?;
     let opts = RunOptions::new(spec.seed, Mode::Random).with_faults(faults.clone());
     let mut sink = MemorySink::new();
     let summary = Simulator::new(&plan).run(&opts, &mut sink)?;
     let events = sink.records.into_iter().map(|r| (r.at.as_ms(), r.event)).collect();
-    Ok((events, summary.outcome))
+    Ok((events, summary))
 }
 
 /// Opens a fresh weekend log at `path` for a drill of `sc` (read from
@@ -502,6 +513,81 @@ pub fn play(
     Ok(entries)
 }
 
+/// A decision people made at a fault of a drill, against the plan's, on
+/// the same random numbers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Review {
+    pub seq: u64,
+    pub step: StepIdx,
+    pub fault: FaultIdx,
+    pub by: Option<String>,
+    /// What was decided, as recorded.
+    pub chosen: String,
+    /// What the plan does there (its policy, budgets counted).
+    pub proposed: Option<Action>,
+    /// From this decision on, every later fault decided as the plan says:
+    /// the outcome and downtime of the drill's run the chosen way, and the
+    /// plan's way.
+    pub chosen_ends: (Outcome, u64),
+    pub plan_ends: (Outcome, u64),
+}
+
+/// A drill looked back on: how it ended, and each decision at a fault
+/// against the plan's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Debrief {
+    /// The outcome and downtime (ms), once it is over.
+    pub over: Option<(Outcome, u64)>,
+    pub reviews: Vec<Review>,
+}
+
+/// The debrief of the drill `spec` of `sc` recorded as `entries`.
+///
+/// # Errors
+/// A log that is not the drill ([`verify`]); a run past its limits.
+pub fn debrief(sc: &Scenario, text: &str, spec: &DrillSpec, entries: &[Entry]) -> Result<Debrief, DrillError> {
+    let d = verify(sc, text, spec.clone(), entries)?;
+    let over = match d.stand() {
+        Stand::Over { outcome, .. } => d.downtime_ms().map(|ms| (outcome, ms)),
+        _ => None,
+    };
+    let origin = entries.first().map_or(Timestamp::UNIX_EPOCH, |e| e.at.timestamp());
+    let mut reviews = Vec::new();
+    for (k, e) in entries.iter().enumerate() {
+        let Record::Decision { action, .. } = &e.record else { continue };
+        if e.by.as_deref() == Some(BY) || crate::track::recovery_action(action).is_none() {
+            continue;
+        }
+        let mut before = Drill::new(sc, text, spec.clone(), origin)?;
+        before.observe(&entries[..k])?;
+        let Stand::Paused { step, fault, .. } = before.stand() else { continue };
+        let proposed = before.proposed();
+        let ends = |first: &str| -> Result<(Outcome, u64), DrillError> {
+            let mut d = before.clone();
+            let mut first = Some(first.to_string());
+            play(&mut d, entries[..k].to_vec(), 100_000, |d, _, _| {
+                let action = first.take().unwrap_or_else(|| d.proposed().map_or("rollback", Action::name).to_string());
+                (action, "debrief".into(), "debrief".into())
+            })?;
+            Ok(match d.stand() {
+                Stand::Over { outcome, .. } => (outcome, d.downtime_ms),
+                _ => (Outcome::Aborted, d.downtime_ms),
+            })
+        };
+        reviews.push(Review {
+            seq: e.seq,
+            step,
+            fault,
+            by: e.by.clone(),
+            chosen: action.clone(),
+            proposed,
+            chosen_ends: ends(action)?,
+            plan_ends: ends(proposed.map_or("rollback", Action::name))?,
+        });
+    }
+    Ok(Debrief { over, reviews })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -546,5 +632,35 @@ mod tests {
                 verify(&sc, &text, spec, &entries).unwrap_or_else(|e| panic!("{name} seed {seed}: {e}"));
             }
         }
+    }
+
+    /// The debrief sets a decision against the plan's on the same random
+    /// numbers: a retry of the transformation where the plan resumes it.
+    #[test]
+    fn the_debrief_prices_a_decision_against_the_plans() {
+        let text =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../scenarios/ax2012-go-live.toml")).unwrap();
+        let sc = Scenario::parse(&text, "go-live").unwrap();
+        let origin: Timestamp = "2027-03-05T17:00:00Z".parse().unwrap();
+        let spec = DrillSpec { seed: 0, speed: 600, faults: Some(vec!["dvt@transformation".into()]) };
+        let mut d = Drill::new(&sc, &text, spec.clone(), origin).unwrap();
+        let entries =
+            play(&mut d, opened(origin), 10_000, |_, _, _| ("retry".into(), "lead".into(), "x".into())).unwrap();
+        let b = debrief(&sc, &text, &spec, &entries).unwrap();
+        let (outcome, downtime) = b.over.unwrap();
+        assert_eq!(outcome, Outcome::Committed);
+        assert_eq!(b.reviews.len(), 1, "{b:?}");
+        let r = &b.reviews[0];
+        assert_eq!((r.chosen.as_str(), r.proposed), ("retry", Some(Action::Resume)));
+        assert_eq!(r.chosen_ends, (Outcome::Committed, downtime), "the chosen way is the drill itself");
+        assert_eq!(r.plan_ends.0, Outcome::Committed);
+        // Resume keeps the hours the failed attempt ran; a retry starts the
+        // step over with a fresh draw, here the longer way.
+        assert!(r.chosen_ends.1 > r.plan_ends.1 + 3_600_000, "{r:?}");
+        // The plan's way is the drill decided as the plan says.
+        let mut p = Drill::new(&sc, &text, spec.clone(), origin).unwrap();
+        play(&mut p, opened(origin), 10_000, |d, _, _| (d.proposed().unwrap().name().into(), "l".into(), "x".into()))
+            .unwrap();
+        assert_eq!(p.downtime_ms(), Some(r.plan_ends.1));
     }
 }

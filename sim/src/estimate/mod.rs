@@ -174,6 +174,11 @@ impl Estimate {
         (!self.committed_sorted.is_empty()).then(|| self.quantile(q))
     }
 
+    /// The share of all runs live (committed) within `ms` of downtime.
+    pub fn live_within(&self, ms: u64) -> f64 {
+        self.committed_sorted.partition_point(|x| *x <= ms) as f64 / self.runs.max(1) as f64
+    }
+
     /// The time into the downtime by which a share `q` of all runs is live
     /// (committed): a run that did not commit never goes live, so `None`
     /// when fewer than that share commit.
