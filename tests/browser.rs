@@ -215,3 +215,64 @@ fn the_live_pages_work_in_a_browser() {
         }
     });
 }
+
+/// A drill in a real browser: the bridge's page stops at the scripted
+/// DVT failure with the DRILL banner, the plan's recovery proposed and the
+/// options priced; a click on "Decide resume" (decider and reason given)
+/// plays the drill on to its end, on both pages. Screenshots at 1024 and
+/// 1600 px of the drill stopped at the fault; no sideways scroll.
+#[test]
+fn a_drill_is_decided_in_a_browser() {
+    use std::time::Duration;
+    let Some(exe) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("drill.sqlite");
+    let live = crate::live::Live::spawn(&[
+        "--drill",
+        "scenarios/ax2012-go-live.toml",
+        log.to_str().unwrap(),
+        "--speed",
+        "360000",
+        "--fault",
+        "dvt@transformation",
+        "--runs",
+        "2000",
+    ]);
+    let shots = shots_dir(dir.path());
+    std::fs::create_dir_all(&shots).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let mut b = crate::cdp::Browser::launch(&exe).await;
+        let long = Duration::from_secs(90);
+        let bridge = b.open(&format!("{}/?token={}", live.base, live.bridge), 1024).await;
+        let sponsor = b.open(&format!("{}/?token={}", live.base, live.sponsor), 1024).await;
+        let banner = "document.getElementById('drill').textContent";
+        let stopped = b
+            .wait_for(&bridge, &format!("(t => t.includes('Stopped at a fault') && t)({banner})"), long)
+            .await;
+        assert!(stopped.as_str().unwrap().contains("The plan says: resume"), "{stopped}");
+        let rows = "document.querySelectorAll('#options tbody tr').length";
+        assert_eq!(b.wait_for(&bridge, &format!("{rows} > 0 && {rows}"), long).await, 3);
+        let sponsor_buttons = "[...document.querySelectorAll('button')].filter(b => b.getClientRects().length > 0).length";
+        b.wait_for(&sponsor, &format!("{rows} > 0"), long).await;
+        assert_eq!(b.eval(&sponsor, sponsor_buttons).await, 0, "the sponsor's page has no buttons to press");
+        let step_buttons = "document.querySelectorAll('button[data-act]').length";
+        assert_eq!(b.eval(&bridge, step_buttons).await, 0, "a drill's steps start and finish on their own");
+        for (name, page) in [("bridge", &bridge), ("sponsor", &sponsor)] {
+            for width in [1024, 1600] {
+                let png = b.screenshot(page, width).await;
+                assert!(png.starts_with(b"\x89PNG") && png.len() > 20_000, "{name} at {width}: {} bytes", png.len());
+                std::fs::write(shots.join(format!("drill-{name}-{width}.png")), png).unwrap();
+                let wide = b.eval(page, "document.documentElement.scrollWidth").await.as_u64().unwrap();
+                assert!(wide <= u64::from(width), "{name} at {width} px is {wide} px wide");
+            }
+        }
+        b.eval(&bridge, "document.getElementById('decider').value = 'cutover lead'; document.getElementById('reason').value = 'resume, as the runbook says'").await;
+        b.click(&bridge, "button[data-choose=\"resume\"]").await;
+        let over = format!("(t => t.includes('The drill is over') && t)({banner})");
+        let end = b.wait_for(&sponsor, &over, long).await;
+        assert!(end.as_str().unwrap().contains("committed"), "{end}");
+        b.wait_for(&bridge, "document.getElementById('log').textContent.includes('decided resume on transformation')", long)
+            .await;
+    });
+}
