@@ -417,20 +417,24 @@ fn unmet_readiness_gates_block_the_run_unless_ignored() {
     assert_eq!(v["decision"], "no-go");
     assert_eq!(v["unmet"], serde_json::json!(["licences"]));
 
-    // A wrong collation fails its gate on its own.
+    // A wrong collation is refused outright in a plan from AX 2012 (002),
+    // at its line, before any gate is read (tests/documents.rs: every such
+    // plan alike).
     let c = go_live_with(
         r#"collation = "SQL_Latin1_General_CP1_CI_AS"   # the collation"#,
         r#"collation = "Latin1_General_CI_AS"   # the collation"#,
     );
     let o = rehearse(&["readiness", c.path().to_str().unwrap()]);
-    assert!(stdout(&o).contains("block: collation"), "{}", stdout(&o));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains(".toml:103:13:"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("contact Microsoft Support for assistance"), "{}", stderr(&o));
 
     // A typo in a gate is located.
     let t = go_live_with("licences = {", "licenses = {");
     let o = rehearse(&["readiness", t.path().to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("unknown readiness gate `licenses`; did you mean `licences`?"), "{}", stderr(&o));
-    assert!(stderr(&o).contains(".toml:79:12:"), "{}", stderr(&o));
+    assert!(stderr(&o).contains(".toml:92:12:"), "{}", stderr(&o));
 }
 
 #[test]
