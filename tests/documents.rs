@@ -150,3 +150,85 @@ fn upgrades_from_platform_update_1_or_2_state_the_overlayering_refactored() {
     let e = Scenario::parse(&later, name).map(|_| ()).map_err(|e| e.to_string());
     assert!(e.is_ok(), "{e:?}");
 }
+
+/// The development plan with 001's two known data upgrade errors able to
+/// strike recorded sub-steps, resumed once at most.
+const KNOWN_ERRORS: &str = r#"
+[[fault]]
+id = "dvt"
+catalog = "dvt-mrprocessservice"
+steps = ["PostSync.WaitForBatch"]
+probability = 0.1
+at = [0.1, 0.95]
+recovery = "resume"
+
+[[fault]]
+id = "ttscommit"
+catalog = "ttscommit"
+steps = ["DbSync.SyncSchema"]
+probability = 0.1
+at = [0.05, 0.9]
+recovery = "resume"
+
+[recovery.resume]
+action = "resume"
+reaction = "20m"
+max_attempts = 2
+"#;
+
+/// DVT and TTSCOMMIT failures are upgrade scripts failing: logged in
+/// RELEASEUPDATESCRIPTSERRORLOG with the catalogue's words, where
+/// `rehearse sql` finds them after the run; a sub-step that failed for good
+/// is a `Failed` row of DATAUPGRADESTATUS (one resumed to its end is
+/// `Completed`, as a status table keeps it).
+#[test]
+fn script_failures_reach_the_error_log_and_the_status_table() {
+    use crate::support::{rehearse, stdout};
+    let (text, _) = load("ax2012-data-upgrade-dev.toml");
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("dev.toml");
+    std::fs::write(&plan, format!("{text}{KNOWN_ERRORS}")).unwrap();
+    let plan = plan.to_str().unwrap();
+    let db = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    let sql = |db: &str, q: &str| {
+        let o = rehearse(&["sql", db, q]);
+        assert_eq!(o.status.code(), Some(0), "{}", crate::support::stderr(&o));
+        stdout(&o)
+    };
+    let log = "SELECT STEPS, SUBSTEPS, MESSAGE FROM RELEASEUPDATESCRIPTSERRORLOG";
+    let not_completed = "SELECT Steps, SubSteps, Status FROM DATAUPGRADESTATUS WHERE Status <> 'Completed'";
+
+    // DVT, resumed: one error row; every status row completed.
+    let a = db("dvt.sqlite");
+    let o = rehearse(&["run", plan, "--median", "--fault", "dvt@PostSync.WaitForBatch", "--db", &a]);
+    assert!(stdout(&o).contains("outcome        committed"), "{}", stdout(&o));
+    let rows = sql(&a, log);
+    assert!(
+        rows.contains(
+            "PostSync | WaitForBatch | Upgrade failed at step X: DVT script for service model: MRProcessService"
+        ),
+        "{rows}"
+    );
+    assert_eq!(rows.lines().count(), 3, "a header, a rule and one row:\n{rows}");
+    assert_eq!(sql(&a, not_completed).lines().count(), 2, "no row but a header and a rule");
+
+    // TTSCOMMIT twice: the budget is spent and the run stops with the
+    // sub-step failed; both strikes are logged.
+    let b = db("ttscommit.sqlite");
+    let o = rehearse(&[
+        "run",
+        plan,
+        "--median",
+        "--fault",
+        "ttscommit@DbSync.SyncSchema#1",
+        "--fault",
+        "ttscommit@DbSync.SyncSchema#2",
+        "--db",
+        &b,
+    ]);
+    assert!(stdout(&o).contains("outcome        aborted"), "{}", stdout(&o));
+    let rows = sql(&b, log);
+    assert_eq!(rows.matches("DbSync | SyncSchema | Application configuration sync failed. Call to TTSCOMMIT without first calling TTSBEGIN.").count(), 2, "{rows}");
+    let rows = sql(&b, not_completed);
+    assert!(rows.contains("DbSync | SyncSchema     | Failed"), "{rows}");
+}
