@@ -362,6 +362,10 @@ fn the_code_upgrade_answer_follows_the_documented_table() {
     // A pair neither table lists follows 001's rule, and says so.
     let o = crate::support::rehearse(&["code-upgrade", "ax2012", "8.1"]);
     assert!(crate::support::stdout(&o).contains("neither table lists this pair"));
+    // 8.0 -> 8.1 can be stated: an update in 001's definition.
+    let o = crate::support::rehearse(&["code-upgrade", "8.0", "8.1"]);
+    assert!(crate::support::stdout(&o).contains("code upgrade service needed: no"), "{}", crate::support::stdout(&o));
+    assert!(crate::support::stdout(&o).contains("an update, not an upgrade"));
     let o = crate::support::rehearse(&["code-upgrade", "7.3", "7.1"]);
     assert_eq!(o.status.code(), Some(2));
     assert!(crate::support::stderr(&o).contains("is not newer than"));
