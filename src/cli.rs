@@ -111,9 +111,10 @@ pub struct InitArgs {
 
 #[derive(Debug, Args)]
 #[command(after_help = "Releases: ax2012, 7.0 (feb-2016), 7.0.1 (may-2016), 7.0.1-pu2 (august-2016), 7.1 (1611), \
-7.2 (july-2017), 7.3, 8.x (8.0, 8.1), and `platform` for a newer platform only.\n\n\
+7.2 (july-2017), 7.3, 8.x (8.0), 8.1, and `platform` for a newer platform only.\n\n\
 The 2018 table (001) answers first, then the 2017 one (000); a pair neither lists follows the rule 001 states: a \
-new application release needs a code upgrade, a platform update does not. Without arguments: both tables.\n\n\
+new application release needs a code upgrade, a platform update does not. 8.0 -> 8.1 is an update (001's \
+definition: a binary package, no data upgrade): no code upgrade. Without arguments: both tables.\n\n\
 Examples:\n  rehearse code-upgrade 7.1 8.x\n  rehearse code-upgrade may-2016 august-2016 --json")]
 pub struct CodeUpgradeArgs {
     /// The release you run now.

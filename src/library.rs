@@ -221,6 +221,10 @@ pub fn code_upgrade(args: &CodeUpgradeArgs) -> Result<ExitCode> {
                 r.target,
                 if r.required { "Yes" } else { "No" }
             )?,
+            Basis::Update => writeln!(
+                out,
+                "  an update, not an upgrade; 001: \"Update - This is the process of applying a binary package to your environment to advance it from one official release of Finance and Operations to the next, starting with version 8.0. This involves drastically lower downtime requirements, and involves no Data Upgrade.\""
+            )?,
             Basis::Rule => writeln!(
                 out,
                 "  neither table lists this pair; 001's rule: \"A code upgrade is required when you deploy new environments as part of the process of upgrading your application to a new major or cumulative release. A code upgrade isn't required for platform updates.\""

@@ -401,6 +401,7 @@ impl RunReport<'_> {
             let basis = match a.basis {
                 rehearse_core::versions::Basis::Row(r) => format!("the table of {}", r.document),
                 rehearse_core::versions::Basis::Rule => "001's rule".to_string(),
+                rehearse_core::versions::Basis::Update => "001: an update".to_string(),
             };
             writeln!(
                 out,

@@ -54,16 +54,16 @@ fn assert_pins(pins: &[(String, String, &str)]) {
 fn seed_7_of_every_bundled_scenario_is_pinned() {
     schema_is_pinned();
     let pins = [
-        ("ax2012-data-upgrade-dev.toml", "d8e1cbbf5de86a5c54eb5d2c34e5443cb544ce62fb828acd3afada51f2300c7e"),
-        ("ax2012-go-live.toml", "71ba8169fa6419110e9ccc7819dd9d0df77cb11fb56be1b268340b8b2d024d8b"),
-        ("ax2012-mock-cutover.toml", "324507e21c5de2352a817e7a62c8bb8f62b43b9847d07b1e5bce0c93caf7e6c8"),
-        ("code-upgrade.toml", "405cc9f17c59328a806c22ae835b4db843ae6fa57edd914f4c904816b959c697"),
-        ("dse-upgrade-2017.toml", "5471333437b2bfb97512a38091bd2daad8a1d03bbe49baa9bee5359070e50570"),
-        ("hotfix.toml", "18de099069f6e988f1a1f414f733e2352ef41e414adab6038461d736c79ab4c5"),
-        ("platform-update.toml", "2bd7a0489b9f9c946f42d8711a527d9ed8c6cd23ea829b4f0c25c87a0b1557cb"),
-        ("self-service-upgrade.toml", "20f8c6239912fe90f6448e2ee9f5ed7fb9c47558ddfc5592c3db5963fd2eed29"),
+        ("ax2012-data-upgrade-dev.toml", "e239f1ae997f9371cf326090cf5f7f3c8057279bb446335ec180915270641bfa"),
+        ("ax2012-go-live.toml", "feb534440563a349e40092eccaabdcaed28ec573089468f01333c3924faa3e35"),
+        ("ax2012-mock-cutover.toml", "e70f3d15e14a3f1559bbf38a4b0825c62328cd145789ecf78ef99cc59e84dc15"),
+        ("code-upgrade.toml", "078a1bf0cf573a7f200ca6beb42adaadaaa9eb2598f262934c322feeaf529327"),
+        ("dse-upgrade-2017.toml", "0d4d792bf4df2db334584efb77720b3f8e3900a0b7c2ca53d94bf57c74a0f68d"),
+        ("hotfix.toml", "9fc3b4744b55d76f5133b35d6bc8710941dce1788a7b09e383306d0a5ae8f767"),
+        ("platform-update.toml", "72450243de10bab3dfce69dbe6ca23025081bae14502cb2b94a3c38cbc9af205"),
+        ("self-service-upgrade.toml", "c1bf2040700709c389df6a73bac606e837bb59739c3cdd85b315e7b9624f328f"),
         // Added at version 3 with the scenario (pinned, not moved).
-        ("go-live-weekend.toml", "4222cd345233926affa697c1a440f351ae99f099455be12379421e064484e23b"),
+        ("go-live-weekend.toml", "6690b79d0c93ce05af72e416942a71a1867e3efcaea46e93b409228ee59576b9"),
     ];
     let got: Vec<_> = pins.iter().map(|&(name, pin)| (format!("{name} --seed 7"), stream_hash(name, 0), pin)).collect();
     assert_pins(&got);
@@ -75,14 +75,14 @@ fn seed_7_of_every_bundled_scenario_is_pinned() {
 fn runs_with_faults_striking_are_pinned() {
     schema_is_pinned();
     let pins = [
-        ("ax2012-data-upgrade-dev.toml", 3, "07eaf9a0793b467abe160e7784f52f8e6d8220fd9f08c902f3222c0c94c4a024"),
-        ("ax2012-data-upgrade-dev.toml", 8, "c47008fe06296b4aeae7e6f44093d4724cfe381ec242f4a7e5f12566622e44d2"),
-        ("ax2012-go-live.toml", 1, "00e7a22c94bdb300d1f7ea468b0866e422c5faf4fd60d9fe92683c4a134bce37"),
-        ("ax2012-go-live.toml", 4, "bc124ac612b8f7279349c5c29e60f3c612d233c19d1716406a6a69655a0081a6"),
-        ("ax2012-mock-cutover.toml", 2, "0205328b27415bf31b06a2504f09d7de806a5d3815f2c3f21a0988ae6f070720"),
-        ("self-service-upgrade.toml", 1, "331c891d4d16a95fd22a5608ed538dda847e3eadb4d7dbb75b0acf25e40443ea"),
-        ("dse-upgrade-2017.toml", 4, "4adfff28ebf5144e4e131ea24bc881acb7b00433ad1ca893b83d77e2512de02f"),
-        ("dse-upgrade-2017.toml", 5, "2e6fb13b01deb13e0b060aa873729db508b573265f0e70d90095614f3bd2be60"),
+        ("ax2012-data-upgrade-dev.toml", 3, "598e13e276fd7dd1383d9e2cb8cd4d3d4abf0daa69c35d297feb4b805f2776b4"),
+        ("ax2012-data-upgrade-dev.toml", 8, "b23391bb5fdd59f80b2cea4f57c8c7aa9957779d680756182d25a5d9b553ff86"),
+        ("ax2012-go-live.toml", 1, "020287f3a488ab8648ea1a5c7abe6d6c6353b3fa81134c041ad27af9a7c5183f"),
+        ("ax2012-go-live.toml", 4, "17b9c3f5b43d7efc4c2fc02ea95d533a399f1b0955f10ada7f742a253d0f6a56"),
+        ("ax2012-mock-cutover.toml", 2, "aecd293b7a027778f98cd6203188256685f384174dbebdc78f7a19b79a8f051b"),
+        ("self-service-upgrade.toml", 1, "e9087505a71689fbd1b55d92c3784aba5a81ae53d9eb4c5b002e6ac26e2bec9c"),
+        ("dse-upgrade-2017.toml", 4, "fcde9f4e5a76843c03846b24f9adf785ec7fa861889e466d023e1e05bfc60f0d"),
+        ("dse-upgrade-2017.toml", 5, "375b541fbf686329247df907c942c1cbe3d1768cf9421a591f9e4236d986768b"),
     ];
     let got: Vec<_> = pins
         .iter()
@@ -101,8 +101,8 @@ fn monte_carlo_runs_are_pinned() {
         ("ax2012-data-upgrade-dev.toml", "1b26f1f928689469"),
         ("ax2012-go-live.toml", "a506f3776d47f365"),
         ("ax2012-mock-cutover.toml", "7071814f1e435b02"),
-        ("dse-upgrade-2017.toml", "a2c773d0a5dda258"),
-        ("self-service-upgrade.toml", "275596c882923a1c"),
+        ("dse-upgrade-2017.toml", "ab88f9bd89eeba15"),
+        ("self-service-upgrade.toml", "f1cd6c5691bdfa95"),
     ];
     let got: Vec<_> = pins
         .iter()

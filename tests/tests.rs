@@ -10,6 +10,7 @@ mod cli;
 mod damage;
 mod data_upgrade;
 mod docs;
+mod documents;
 mod engine;
 mod estimate;
 mod faults;

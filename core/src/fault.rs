@@ -146,6 +146,10 @@ pub struct Policy {
 pub struct CatalogEntry {
     pub id: &'static str,
     pub message: &'static str,
+    /// `message` is a document's own words, verbatim (as the page renders
+    /// them: a run of spaces is one); false: a paraphrase, because no
+    /// document words this error.
+    pub verbatim: bool,
     pub source: &'static str,
     /// The documented recovery, as an action name (and so the default
     /// policy name).
@@ -154,12 +158,14 @@ pub struct CatalogEntry {
 }
 
 /// The faults the upgrade documentation names. Messages are quoted as
-/// published; none of the documents gives a rate, so probabilities are the
-/// scenario's to state.
+/// published where a document words the error (`verbatim`), and marked as
+/// paraphrases where none does; none of the documents gives a rate, so
+/// probabilities are the scenario's to state.
 pub const CATALOG: &[CatalogEntry] = &[
     CatalogEntry {
         id: "dvt-mrprocessservice",
         message: "Upgrade failed at step X: DVT script for service model: MRProcessService",
+        verbatim: true,
         source: "001 Known issues: intermittent, resolved by Resume",
         recovery: "resume",
         persistent: false,
@@ -167,6 +173,7 @@ pub const CATALOG: &[CatalogEntry] = &[
     CatalogEntry {
         id: "ttscommit",
         message: "Application configuration sync failed. Call to TTSCOMMIT without first calling TTSBEGIN.",
+        verbatim: true,
         source: "001 Known issues: intermittent, resolved by Resume",
         recovery: "resume",
         persistent: false,
@@ -174,6 +181,7 @@ pub const CATALOG: &[CatalogEntry] = &[
     CatalogEntry {
         id: "package-deployment-failed",
         message: "Package deployment failed",
+        verbatim: false, // paraphrase: no document words this error
         source: "001 Package Application: use the Rollback button to reverse that package deployment",
         recovery: "rollback-package",
         persistent: true,
@@ -181,6 +189,7 @@ pub const CATALOG: &[CatalogEntry] = &[
     CatalogEntry {
         id: "prepare-could-not-start",
         message: "Prepare operation could not start. Microsoft support has been notified. If the issue persists, please contact support with this ID",
+        verbatim: true,
         source: "001 Known issues: environment certificates; submit a support ticket",
         recovery: "support-ticket",
         persistent: true,
@@ -188,6 +197,7 @@ pub const CATALOG: &[CatalogEntry] = &[
     CatalogEntry {
         id: "staging-deployment-failed",
         message: "Staging Deployment has failed",
+        verbatim: true,
         source: "001 Preparation: no Azure capacity in the region; DSE resolves it and emails",
         recovery: "wait-for-dse",
         persistent: true,
@@ -195,6 +205,7 @@ pub const CATALOG: &[CatalogEntry] = &[
     CatalogEntry {
         id: "runbook-step-failed",
         message: "The runbook step failed: review the runbook logs, then AXUpdateInstaller.exe execute -rerunstep=N",
+        verbatim: false, // paraphrase: no document words this error
         source: "002 Troubleshooting: rerun the runbook after a failure",
         recovery: "rerun",
         persistent: false,
@@ -202,20 +213,23 @@ pub const CATALOG: &[CatalogEntry] = &[
     CatalogEntry {
         id: "upgrade-script-error",
         message: "PreSync/PostSync upgrade script failed: see RELEASEUPDATESCRIPTSERRORLOG",
+        verbatim: false, // paraphrase: no document words this error
         source: "002 Troubleshooting: view details about a PreSync or PostSync upgrade job",
         recovery: "fix-and-rerun",
         persistent: true,
     },
     CatalogEntry {
         id: "services-left-running",
-        message: "Locking issues on the database: the stopped services are running again (a reboot starts them)",
+        message: "If these are running, you will get locking issues on the database.",
+        verbatim: true,
         source: "002 Download and restore: ensure these services remained stopped",
         recovery: "stop-services-and-resume",
         persistent: true,
     },
     CatalogEntry {
         id: "wrong-collation",
-        message: "The collation of the AX 2012 database must be SQL_Latin1_General_CP1_CI_AS. If you're using a different collation, contact Microsoft Support",
+        message: "The collation of the AX 2012 database must be SQL_Latin1_General_CP1_CI_AS. If you're using a different collation, contact Microsoft Support for assistance.",
+        verbatim: true,
         source: "002 Back up your AX 2012 database",
         recovery: "abort",
         persistent: true,
@@ -223,6 +237,7 @@ pub const CATALOG: &[CatalogEntry] = &[
     CatalogEntry {
         id: "record-counts-differ",
         message: "Record counts differ between source and target: replication is not complete",
+        verbatim: false, // paraphrase: no document words this error
         source: "003 Cutover: compare record counts; wait for replication and validate again",
         recovery: "wait-and-revalidate",
         persistent: false,
@@ -230,6 +245,7 @@ pub const CATALOG: &[CatalogEntry] = &[
     CatalogEntry {
         id: "snapshot-waiting",
         message: "Snapshot is waiting for more than two hours: reinitialise the subscription",
+        verbatim: false, // paraphrase: no document words this error
         source: "Database Upgrade Toolkit troubleshooting",
         recovery: "reinitialise-subscription",
         persistent: true,
@@ -237,6 +253,7 @@ pub const CATALOG: &[CatalogEntry] = &[
     CatalogEntry {
         id: "validation-failed",
         message: "Validation failed after the data upgrade",
+        verbatim: false, // paraphrase: no document words this error
         source: "001 Commit or Rollback: if the validation fails, use the Rollback action",
         recovery: "rollback",
         persistent: true,
@@ -246,4 +263,41 @@ pub const CATALOG: &[CatalogEntry] = &[
 /// The catalogue entry with this id.
 pub fn catalog(id: &str) -> Option<&'static CatalogEntry> {
     CATALOG.iter().find(|e| e.id == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The documents' own sentences, copied from `shared/domain/` (001 and
+    /// 002) as the pages render them (runs of spaces as one).
+    const DOCUMENTS: &[(&str, &str)] = &[
+        ("001", "*Upgrade failed at step X: DVT script for service model: MRProcessService*"),
+        ("001", "*Application configuration sync failed. Call to TTSCOMMIT without first calling TTSBEGIN.*"),
+        (
+            "001",
+            "*Prepare operation could not start. Microsoft support has been notified. If the issue persists, please contact support with this ID*",
+        ),
+        ("001", "*Note* - if you receive an error that Staging Deployment has failed, Microsoft Dynamics Service"),
+        ("002", "If these are running, you will get locking issues on the database."),
+        (
+            "002",
+            "The collation of the AX 2012 database must be **SQL_Latin1_General_CP1_CI_AS**. If you're using a different collation, contact Microsoft Support for assistance.",
+        ),
+    ];
+
+    /// Every message marked verbatim is in a document, word for word; every
+    /// other one is in none (so it is rightly a paraphrase).
+    #[test]
+    fn verbatim_messages_are_the_documents_words() {
+        let plain = |s: &str| s.replace("**", "").replace('*', "");
+        for e in CATALOG {
+            let found = DOCUMENTS.iter().find(|(_, text)| plain(text).contains(e.message));
+            assert_eq!(found.is_some(), e.verbatim, "{}: {:?}", e.id, e.message);
+            if let Some((doc, _)) = found {
+                assert!(e.source.starts_with(doc), "{}: quoted from {doc}, sourced {}", e.id, e.source);
+            }
+        }
+        assert_eq!(CATALOG.iter().filter(|e| e.verbatim).count(), DOCUMENTS.len());
+    }
 }

@@ -25,8 +25,13 @@ pub enum Version {
     July2017,
     /// Application 7.3.
     App73,
-    /// Application release 8.x.
+    /// Application release 8.x, or 8.0 when told apart from 8.1.
     App8,
+    /// Application release 8.1: an update from 8.0 (001: "If you are on
+    /// application version 8.0 and want to move to the 8.1 release, follow
+    /// the simplified steps"), still an "Application release 8.x" target
+    /// for the tables.
+    App81,
     /// A newer version of the platform only (no application release).
     Platform,
 }
@@ -43,13 +48,14 @@ const NAMES: &[(Version, &[&str], &str)] = &[
     (Version::R1611, &["7.1", "1611"], "Release 1611 (Platform update 3, Application 7.1)"),
     (Version::July2017, &["7.2", "july-2017"], "July 2017 release (Application 7.2)"),
     (Version::App73, &["7.3"], "Application 7.3"),
-    (Version::App8, &["8.x", "8", "8.0", "8.1"], "Application release 8.x"),
+    (Version::App8, &["8.x", "8", "8.0"], "Application release 8.x"),
+    (Version::App81, &["8.1"], "Application release 8.1"),
     (Version::Platform, &["platform", "platform-update"], "a newer version of the platform only"),
 ];
 
 impl Version {
     /// Every release, oldest first (the platform-only target last).
-    pub const ALL: [Version; 9] = [
+    pub const ALL: [Version; 10] = [
         Version::Ax2012,
         Version::Feb2016,
         Version::May2016,
@@ -58,11 +64,12 @@ impl Version {
         Version::July2017,
         Version::App73,
         Version::App8,
+        Version::App81,
         Version::Platform,
     ];
 
     /// Parses the names users write: `ax2012`, `7.0`, `7.0.1`, `7.0.1-pu2`,
-    /// `7.1`/`1611`, `7.2`, `7.3`, `8.x`/`8.0`/`8.1`, `platform`, and the
+    /// `7.1`/`1611`, `7.2`, `7.3`, `8.x`/`8.0`, `8.1`, `platform`, and the
     /// release names (`may-2016`, `july-2017`, ...). Case does not matter.
     ///
     /// # Errors
@@ -106,7 +113,8 @@ pub struct Row {
     pub required: bool,
 }
 
-const NEW_APP_8_73_72_71: &[Version] = &[Version::App8, Version::App73, Version::July2017, Version::R1611];
+const NEW_APP_8_73_72_71: &[Version] =
+    &[Version::App8, Version::App81, Version::App73, Version::July2017, Version::R1611];
 
 /// The 2018 table (001), in its order.
 pub const TABLE_001: &[Row] = &[
@@ -115,7 +123,7 @@ pub const TABLE_001: &[Row] = &[
         source: "Application 7.3",
         target: "Application release 8.x",
         from: Version::App73,
-        to: &[Version::App8],
+        to: &[Version::App8, Version::App81],
         required: true,
     },
     Row {
@@ -123,7 +131,7 @@ pub const TABLE_001: &[Row] = &[
         source: "July 2017 release (Application 7.2)",
         target: "Application release 8.x or 7.3",
         from: Version::July2017,
-        to: &[Version::App8, Version::App73],
+        to: &[Version::App8, Version::App81, Version::App73],
         required: true,
     },
     Row {
@@ -131,7 +139,7 @@ pub const TABLE_001: &[Row] = &[
         source: "Release 1611 (Application 7.1)",
         target: "Application release 8.x, 7.3, or July 2017 (7.2)",
         from: Version::R1611,
-        to: &[Version::App8, Version::App73, Version::July2017],
+        to: &[Version::App8, Version::App81, Version::App73, Version::July2017],
         required: true,
     },
     Row {
@@ -274,6 +282,12 @@ pub const TABLE_000: &[Row] = &[
 pub enum Basis {
     /// A row of a table.
     Row(Row),
+    /// 001's definition: "Update – This is the process of applying a binary
+    /// package to your environment to advance it from one official release
+    /// of Finance and Operations to the next, starting with version 8.0.
+    /// This involves drastically lower downtime requirements, and involves
+    /// no Data Upgrade." (8.0 -> 8.1: no new environment, no code upgrade.)
+    Update,
     /// The rule 001 states: "A code upgrade is required when you deploy new
     /// environments as part of the process of upgrading your application to
     /// a new major or cumulative release. A code upgrade isn't required for
@@ -303,6 +317,9 @@ pub fn code_upgrade(from: Version, to: Version) -> Result<Answer, UpgradeError> 
     if let Some(row) = TABLE_001.iter().chain(TABLE_000).find(|r| r.from == from && r.to.contains(&to)) {
         return Ok(Answer { from, to, required: row.required, basis: Basis::Row(*row) });
     }
+    if from == Version::App8 && to == Version::App81 {
+        return Ok(Answer { from, to, required: false, basis: Basis::Update });
+    }
     if to == Version::Platform {
         if from == Version::Ax2012 {
             return Err(UpgradeError::Ax2012Platform);
@@ -329,7 +346,7 @@ pub enum UpgradeError {
 /// A release name [`Version::parse`] does not know.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error(
-    "unknown release {0:?}; expected one of ax2012, 7.0, 7.0.1, 7.0.1-pu2, 7.1, 7.2, 7.3, 8.x (8.0, 8.1), platform, or a release name like may-2016, august-2016, 1611, july-2017"
+    "unknown release {0:?}; expected one of ax2012, 7.0, 7.0.1, 7.0.1-pu2, 7.1, 7.2, 7.3, 8.x (8.0), 8.1, platform, or a release name like may-2016, august-2016, 1611, july-2017"
 )]
 pub struct UnknownRelease(pub String);
 
@@ -358,5 +375,15 @@ mod tests {
         );
         assert_eq!(code_upgrade(Version::Platform, Version::App8), Err(UpgradeError::FromPlatform));
         assert_eq!(code_upgrade(Version::Ax2012, Version::Platform), Err(UpgradeError::Ax2012Platform));
+    }
+
+    #[test]
+    fn eight_zero_to_eight_one_is_an_update() {
+        let (from, to) = (Version::parse("8.0").unwrap(), Version::parse("8.1").unwrap());
+        assert_eq!(code_upgrade(from, to), Ok(Answer { from, to, required: false, basis: Basis::Update }));
+        // Not the other way, and 8.1 is still an "8.x" target of the tables.
+        assert!(matches!(code_upgrade(to, from), Err(UpgradeError::NotNewer { .. })));
+        let a = code_upgrade(Version::App73, to).unwrap();
+        assert!(a.required && matches!(a.basis, Basis::Row(r) if r.target == "Application release 8.x"));
     }
 }

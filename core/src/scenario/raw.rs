@@ -105,7 +105,7 @@ pub(super) struct RawDatabase {
     #[serde(default)]
     pub(super) size_gb: Option<Spanned<f64>>,
     #[serde(default)]
-    pub(super) collation: Option<String>,
+    pub(super) collation: Option<Spanned<String>>,
     #[serde(default)]
     pub(super) tables: Vec<RawTable>,
 }

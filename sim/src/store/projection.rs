@@ -16,6 +16,14 @@ use rehearse_core::scenario::Scenario;
 use rehearse_core::time::{Calendar, SimTime};
 use rusqlite::types::Value;
 
+/// The catalogue's faults that are an upgrade script failing, and so are
+/// logged in RELEASEUPDATESCRIPTSERRORLOG when they strike a sub-step the
+/// runbook records: the PreSync/PostSync scripts (002: "If an upgrade script
+/// fails during the runbook process ... query ReleaseUpdateScriptsErrorLog"),
+/// and the data upgrade package's two known script errors (001: "DVT script
+/// for service model", "Call to TTSCOMMIT without first calling TTSBEGIN").
+pub const SCRIPT_FAULTS: [&str; 3] = ["upgrade-script-error", "dvt-mrprocessservice", "ttscommit"];
+
 /// One row of DATAUPGRADESTATUS. Times are kept as simulated times and
 /// written out ([`StatusProjection::format`]) only when the row is stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -102,7 +110,8 @@ impl<'s> StatusProjection<'s> {
             | Event::StepAbandoned { step, .. } => (step, "Failed", true),
             Event::FaultInjected { fault, step, .. } => {
                 let f = &self.scenario.faults[fault.index()];
-                if let (Some("upgrade-script-error"), Some((steps, substeps))) = (f.catalog, &self.names[step.index()])
+                if let (Some(c), Some((steps, substeps))) = (f.catalog, &self.names[step.index()])
+                    && SCRIPT_FAULTS.contains(&c)
                 {
                     self.errors.push(ScriptErrorRow {
                         created: self.calendar.format(rec.at),

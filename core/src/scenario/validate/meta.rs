@@ -245,7 +245,7 @@ impl Validator<'_> {
                 tables.push(Table { name, rows, changes_per_hour, primary_key: t.primary_key.unwrap_or(true) });
             }
         }
-        Database { size_gb, collation: raw.collation, tables }
+        Database { size_gb, collation: raw.collation.map(Spanned::into_inner), tables }
     }
 
     fn count(&mut self, v: &Spanned<i64>, what: &str, max: u64) -> Option<u64> {

@@ -5,6 +5,8 @@
 
 use std::ops::Range;
 
+use toml::Spanned;
+
 use super::diagnostics::{Diagnostic, LineIndex};
 use super::model::Scenario;
 use super::raw::RawFile;
@@ -51,6 +53,7 @@ impl<'t> Validator<'t> {
     /// either failure stops the rest, so a plan wrong in both hears of both.
     pub(super) fn scenario(&mut self, raw: RawFile) -> Option<Scenario> {
         let (meta, anchor_span) = self.meta(raw.scenario);
+        let collation_span = raw.database.as_ref().and_then(|d| d.collation.as_ref()).map(Spanned::span);
         let database = self.database(raw.database);
         let steps = self.steps(raw.steps, &database);
         let (steps, roots) = steps?;
@@ -69,6 +72,7 @@ impl<'t> Validator<'t> {
         let replication = replication?;
         let readiness = self.readiness(raw.readiness, &database)?;
         let upgrade = self.upgrade(raw.upgrade)?;
+        self.collation(&database, collation_span, &upgrade, readiness.as_ref())?;
         let decisions = self.decisions(raw.decisions, &steps, &names, &policies)?;
         Some(Scenario { meta, database, steps, roots, faults, policies, replication, readiness, upgrade, decisions })
     }

@@ -143,6 +143,31 @@ impl Validator<'_> {
         Some(state)
     }
 
+    /// 002's collation rule, for every plan that upgrades from AX 2012
+    /// (`[upgrade] from = "ax2012"` or `[readiness] ax2012 = true`): "The
+    /// collation of the AX 2012 database must be
+    /// SQL_Latin1_General_CP1_CI_AS. If you're using a different collation,
+    /// contact Microsoft Support for assistance." A plan stating another
+    /// collation is refused at it, in the catalogue's `wrong-collation`
+    /// words: no run of it would get past the backup. `None` when refused.
+    pub(super) fn collation(
+        &mut self,
+        db: &Database,
+        span: Option<std::ops::Range<usize>>,
+        upgrade: &Upgrade,
+        readiness: Option<&Readiness>,
+    ) -> Option<()> {
+        let ax2012 = upgrade.from == Some(crate::versions::Version::Ax2012) || readiness.is_some_and(|r| r.ax2012);
+        match (&db.collation, span) {
+            (Some(c), Some(span)) if ax2012 && !c.eq_ignore_ascii_case(crate::readiness::SUPPORTED_COLLATION) => {
+                let wording = crate::fault::catalog("wrong-collation").map_or("", |e| e.message);
+                self.error(&span, None, format!("[database] collation = {c:?} in an upgrade from AX 2012: {wording} (002; fault `wrong-collation`)"));
+                None
+            }
+            _ => Some(()),
+        }
+    }
+
     /// The `[upgrade]` section.
     pub(super) fn upgrade(&mut self, raw: Option<RawUpgrade>) -> Option<Upgrade> {
         let Some(raw) = raw else { return Some(Upgrade::default()) };
@@ -159,6 +184,23 @@ impl Validator<'_> {
         let from = version(&raw.from, "from");
         let to = version(&raw.to, "to");
         let platform_only = raw.platform_only.unwrap_or(false);
+        // 001, scenario 4: "If you're upgrading from Platform update 1 or
+        // Platform update 2, your developers must refactor the overlayering
+        // as extensions before you can upgrade." The plan says it has done
+        // so with `customised_platform_models = false`.
+        if let (Some(v), Some(span)) = (from, raw.from.as_ref().map(Spanned::span))
+            && matches!(v, crate::versions::Version::May2016 | crate::versions::Version::Aug2016)
+            && raw.customised_platform_models.as_ref().is_none_or(|c| *c.get_ref())
+        {
+            self.error(
+                &span,
+                None,
+                format!(
+                    "upgrade.from = {}: Platform update 1 and 2 enabled overlayering of platform X++ code, and \"your developers must refactor the overlayering as extensions before you can upgrade\" (001, scenario 4); once it is refactored, say so with customised_platform_models = false",
+                    v.title()
+                ),
+            );
+        }
         if let Some(c) = &raw.customised_platform_models
             && *c.get_ref()
             && platform_only
