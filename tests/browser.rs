@@ -29,22 +29,25 @@ pub fn chromium() -> Option<PathBuf> {
     found
 }
 
-/// Chromium, headless, with the flags this machine's closed network needs.
+/// Chromium headless, with what this machine's closed network needs: no
+/// sandbox (root in a container), no GPU, nothing fetched in the
+/// background.
+pub(crate) const HEADLESS: [&str; 8] = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+];
+
+/// Chromium, headless, taking one screenshot of a file.
 fn headless(browser: &Path, profile: &Path) -> Command {
     let mut c = Command::new(browser);
-    c.args([
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--allow-file-access-from-files",
-        "--window-size=1024,1600",
-        "--virtual-time-budget=5000",
-    ]);
+    c.args(HEADLESS);
+    c.args(["--allow-file-access-from-files", "--window-size=1024,1600", "--virtual-time-budget=5000"]);
     c.arg(format!("--user-data-dir={}", profile.display()));
     c
 }

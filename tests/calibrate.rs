@@ -335,48 +335,7 @@ const NOW: &str = "2025-03-03T12:00:00+01:00";
 
 /// A weekend plan: a backup, an upgrade of two sub-steps (a fault may
 /// strike the scripts), the go-live.
-const WEEKEND: &str = r#"# The weekend as planned.
-[scenario]
-name = "small weekend"
-time_zone = "Europe/Berlin"
-downtime_begins_at = "2025-03-01T18:00:00"
-
-[[step]]
-id = "backup"
-duration = "1h" # a guess
-downtime = "begins"
-
-[[step]]
-id = "upgrade"
-after = ["backup"]
-
-[[step]]
-id = "sync"
-parent = "upgrade"
-duration = "2h"
-
-[[step]]
-id = "scripts"
-parent = "upgrade"
-after = ["sync"]
-duration = "3h"
-
-[[step]]
-id = "golive"
-after = ["upgrade"]
-duration = "30m"
-downtime = "ends"
-
-[[fault]]
-id = "dvt"
-catalog = "dvt-mrprocessservice"
-steps = ["scripts"]
-probability = 0.1
-recovery = "resume-it"
-
-[recovery.resume-it]
-action = "resume"
-"#;
+const WEEKEND: &str = crate::track::PLAN;
 
 /// Records a weekend into a new log `name` in `dir`: each `(command,
 /// args...)` with `--now`.

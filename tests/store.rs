@@ -166,15 +166,7 @@ fn replay_catches_a_changed_query_column() {
 fn a_killed_run_leaves_a_readable_prefix() {
     let dir = tempfile::tempdir().unwrap();
     // A long chain, so the run is still writing when it is killed.
-    let plan = dir.path().join("long.toml");
-    let mut text = String::from("[scenario]\nname = \"long\"\n");
-    for i in 0..30_000 {
-        text.push_str(&format!("[[step]]\nid = \"s{i}\"\nduration = \"1m\"\n"));
-        if i > 0 {
-            text.push_str(&format!("after = [\"s{}\"]\n", i - 1));
-        }
-    }
-    std::fs::write(&plan, text).unwrap();
+    let plan = crate::store_errors::long_plan(dir.path());
     let db = dir.path().join("killed.sqlite");
     // The run's store writer halts after its first batch and says so: the
     // run is killed then, with exactly one batch committed, never racing

@@ -21,7 +21,7 @@ fn s(p: &Path) -> &str {
 }
 
 /// A chain of 30 000 one-minute steps (60 002 events, 15 batches).
-fn long_plan(dir: &Path) -> PathBuf {
+pub(crate) fn long_plan(dir: &Path) -> PathBuf {
     let plan = dir.join("long.toml");
     let mut text = String::from("[scenario]\nname = \"long\"\n");
     for i in 0..30_000 {

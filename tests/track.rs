@@ -12,7 +12,10 @@ use crate::support::{rehearse, stderr, stdout};
 
 const NOW: &str = "2025-03-02T12:00:00+01:00";
 
-const PLAN: &str = r#"
+/// A small weekend: a backup, an upgrade of two sub-steps (a DVT failure
+/// may strike the scripts), the go-live. `calibrate`'s tests record it too
+/// (they keep its comments when they write a calibrated copy).
+pub(crate) const PLAN: &str = r#"# The weekend as planned.
 [scenario]
 name = "small weekend"
 time_zone = "Europe/Berlin"
@@ -20,7 +23,7 @@ downtime_begins_at = "2025-03-01T18:00:00"
 
 [[step]]
 id = "backup"
-duration = "1h"
+duration = "1h" # a guess
 downtime = "begins"
 
 [[step]]
