@@ -243,6 +243,7 @@ fn steps_json(sc: &Scenario, f: &Forecast, look: &[StepOutlook], zone: &TimeZone
                 "id": s.id,
                 "name": s.name,
                 "owner": s.owner,
+                "workstream": s.workstream,
                 "depth": s.depth,
                 "parent": s.parent.map(|p| sc.step(p).id.clone()),
                 "group": s.is_group(),
