@@ -277,11 +277,11 @@ fn write_text(
             for e in &f.events {
                 writeln!(out, "  {}", describe(e, sc))?;
             }
-            let all: Vec<String> = f.schedule.iter().map(|i| script::format_injection(i, sc)).collect();
+            let all: Vec<String> = script::format_schedule(&f.schedule, sc);
             writeln!(
                 out,
                 "faults       {} injected: {}",
-                all.len(),
+                f.schedule.len(),
                 if all.is_empty() { "none".into() } else { all.join(" ") }
             )?;
             writeln!(out, "shrunk to    {} fault(s), which still fails: {}", f.shrunk.len(), f.shrunk_problem)?;
@@ -296,7 +296,7 @@ fn write_text(
                     if d.runs == 1 { "" } else { "s" },
                     d.fingerprint
                 )?;
-                let shrunk: Vec<String> = f.shrunk.iter().map(|i| script::format_injection(i, sc)).collect();
+                let shrunk: Vec<String> = script::format_schedule(&f.shrunk, sc);
                 writeln!(
                     out,
                     "             first at seed {}, shrunk to: {}",
@@ -327,8 +327,8 @@ fn to_json(r: &CheckReport, sc: &Scenario, path: &str, opts: &CheckOptions) -> V
             "problem": f.problem.to_string(),
             "kind": match f.problem { Problem::Violation(_) => "violation", Problem::Liveness(_) => "liveness", Problem::Nondeterminism { .. } => "nondeterminism" },
             "events": f.events.iter().map(|e| describe(e, sc)).collect::<Vec<_>>(),
-            "schedule": f.schedule.iter().map(|i| script::format_injection(i, sc)).collect::<Vec<_>>(),
-            "shrunk": f.shrunk.iter().map(|i| script::format_injection(i, sc)).collect::<Vec<_>>(),
+            "schedule": script::format_schedule(&f.schedule, sc),
+            "shrunk": script::format_schedule(&f.shrunk, sc),
             "shrunk_problem": f.shrunk_problem.to_string(),
             "reproduce": check::repro_command(path, f.seed, &f.shrunk, sc, opts.limits),
         })
@@ -343,7 +343,7 @@ fn to_json(r: &CheckReport, sc: &Scenario, path: &str, opts: &CheckOptions) -> V
                 "runs": d.runs,
                 "first_seed": f.seed,
                 "problem": f.shrunk_problem.to_string(),
-                "shrunk": f.shrunk.iter().map(|i| script::format_injection(i, sc)).collect::<Vec<_>>(),
+                "shrunk": script::format_schedule(&f.shrunk, sc),
                 "reproduce": check::repro_command(path, f.seed, &f.shrunk, sc, opts.limits),
             })
         })

@@ -33,4 +33,5 @@ mod support;
 mod terminal;
 mod tidy;
 mod track;
+mod triage;
 mod validation;

@@ -198,7 +198,7 @@ fn examine(
     report: Option<&mut CheckReport>,
 ) -> Option<(String, Failure)> {
     let sc = plan.scenario();
-    let run_opts = run_options(opts, k);
+    let run_opts = if opts.liveness { liveness_options(sim, plan, opts, k) } else { run_options(opts, k) };
     let seed = run_opts.seed;
     memory.records.clear();
     let result = sim.run(&run_opts, memory);
@@ -271,8 +271,16 @@ fn fingerprint(
             (name, records[..upto].iter().rev().find(|r| r.event.step().is_some()))
         }
         Problem::Liveness(e) => {
-            let kind = e.split(':').next().unwrap_or_default().trim().to_string();
-            (format!("liveness ({kind})"), records.iter().rev().find(|r| r.event.step().is_some()))
+            // The bound that broke, and the step whose recovery went round.
+            let bound = if e.contains("simulated time") {
+                "time"
+            } else if e.contains("events") {
+                "events"
+            } else {
+                "attempts"
+            };
+            let looping = records.iter().rev().find(|r| matches!(r.event, rehearse_core::Event::RecoveryChosen { .. }));
+            (format!("liveness ({bound})"), looping.or_else(|| records.iter().rev().find(|r| r.event.step().is_some())))
         }
         Problem::Nondeterminism { .. } => ("nondeterminism".to_string(), None),
     };
@@ -284,6 +292,23 @@ fn fingerprint(
                 Some(format!("{}:{}", sc.step(step).id, action.name()))
             }
             _ => None,
+        })
+        .collect();
+    let mut collapsed: Vec<(String, usize)> = Vec::new();
+    for p in path {
+        match collapsed.last_mut() {
+            Some((last, n)) if *last == p => *n += 1,
+            _ => collapsed.push((p, 1)),
+        }
+    }
+    // A loop is one path whatever its length: repeats past three are
+    // "many".
+    let path: Vec<String> = collapsed
+        .into_iter()
+        .map(|(p, n)| match n {
+            1 => p,
+            2 | 3 => format!("{p} x{n}"),
+            _ => format!("{p} x many"),
         })
         .collect();
     format!(
@@ -312,9 +337,65 @@ fn scripted_records(
     memory.records
 }
 
-/// Liveness beyond the run's limits: none yet.
-fn liveness_problem(_plan: &Plan<'_>, _opts: &CheckOptions, _summary: &crate::RunSummary) -> Option<Problem> {
-    None
+/// A liveness run's faults: run `k` as it would run, then a fault site
+/// chosen by the seed (one of the plan's (fault, step) pairs) made
+/// persistent from the first attempt of its step that the run's own
+/// faults spared (it strikes that attempt and every later one, past any
+/// budget the plan has), while the faults elsewhere stop: the other steps
+/// keep only the strikes the run had on their attempts. As a script, so that the run, its shrinking and
+/// its reproducer all replay it exactly.
+fn liveness_options(sim: &mut Simulator<'_, '_>, plan: &Plan<'_>, opts: &CheckOptions, k: u64) -> RunOptions {
+    let sc = plan.scenario();
+    let mut base = run_options(opts, k);
+    let sites: Vec<(FaultIdx, StepIdx)> = sc
+        .faults
+        .iter()
+        .enumerate()
+        .flat_map(|(f, fault)| fault.steps.iter().map(move |s| (FaultIdx(f as u32), *s)))
+        .collect();
+    if sites.is_empty() {
+        return base;
+    }
+    let Ok(summary) = sim.run(&base, &mut crate::sink::NullSink) else { return base };
+    let draw = rehearse_core::mix::mix(base.seed ^ 0x6c69_7665_6e65_7373); // "liveness"
+    let (fault, step) = sites[(draw % sites.len() as u64) as usize];
+    // The point: the chosen step's first attempt that the run's own faults
+    // spared. Its strikes before stay, any fault.
+    let mut from = 1u64;
+    while summary.injected.iter().any(|i| i.step == step && u64::from(i.attempt) == from) {
+        from += 1;
+    }
+    let mut schedule: Vec<Injection> =
+        summary.injected.iter().copied().filter(|i| i.step != step || u64::from(i.attempt) < from).collect();
+    let last = from + u64::from(attempt_bound(sc));
+    schedule.extend((from..=last).map(|a| Injection { fault, step, attempt: a as u32 }));
+    base.faults = FaultMode::Scripted(schedule);
+    base
+}
+
+/// The most attempts the plan's recovery budgets give one step between
+/// two resets: every policy's `max_attempts` spent in one chain, and one
+/// more.
+fn attempt_bound(sc: &Scenario) -> u32 {
+    2 + sc.policies.iter().map(|p| p.max_attempts).sum::<u32>()
+}
+
+/// What the liveness mode asks beyond ending within the run's limits: no
+/// step started more often than the budgets allow, counting the resets of
+/// reruns (each rerun spends a budget of the step that asked for it).
+fn liveness_problem(plan: &Plan<'_>, opts: &CheckOptions, summary: &crate::RunSummary) -> Option<Problem> {
+    if !opts.liveness {
+        return None;
+    }
+    let sc = plan.scenario();
+    let per_step = u64::from(attempt_bound(sc));
+    let bound = per_step * (1 + per_step * sc.steps.len() as u64);
+    summary.attempts.iter().enumerate().find(|(_, a)| u64::from(**a) > bound).map(|(i, a)| {
+        Problem::Liveness(format!(
+            "step `{}` started {a} times, more than the {bound} the plan's recovery budgets allow",
+            sc.steps[i].id
+        ))
+    })
 }
 
 /// The JSONL stream's hash for one run (errors hash as their message).
@@ -389,23 +470,23 @@ fn shrink(
     if let Problem::Nondeterminism { .. } = problem {
         return (schedule.to_vec(), problem);
     }
-    let mut fails = |s: &[Injection]| replay(sim, plan, opts, seed, s);
+    let mut fails = |units: &[Vec<Injection>]| replay(sim, plan, opts, seed, &units.concat());
     if let Some(p) = fails(&[]) {
         return (Vec::new(), p);
     }
-    let mut current = schedule.to_vec();
+    let mut current = units(schedule, opts.liveness);
     let mut current_problem = match fails(&current) {
         Some(p) => p,
         // The scripted replay must fail as the original did; if it does not,
         // keep the original schedule and problem (and say so by not shrinking).
-        None => return (current, problem),
+        None => return (schedule.to_vec(), problem),
     };
-    tracing::debug!(seed, faults = current.len(), "shrinking the failing schedule");
+    tracing::debug!(seed, faults = schedule.len(), units = current.len(), "shrinking the failing schedule");
     let mut n = 2usize;
     while current.len() >= 2 {
-        tracing::debug!(faults = current.len(), parts = n, "shrink: trying parts and complements");
+        tracing::debug!(units = current.len(), parts = n, "shrink: trying parts and complements");
         let chunk = current.len().div_ceil(n);
-        let parts: Vec<Vec<Injection>> = current.chunks(chunk).map(<[Injection]>::to_vec).collect();
+        let parts: Vec<Vec<Vec<Injection>>> = current.chunks(chunk).map(<[Vec<Injection>]>::to_vec).collect();
         let mut progressed = false;
         for part in &parts {
             if let Some(p) = fails(part) {
@@ -418,8 +499,8 @@ fn shrink(
         }
         if !progressed && parts.len() > 2 {
             for skip in 0..parts.len() {
-                let complement: Vec<Injection> =
-                    parts.iter().enumerate().filter(|(j, _)| *j != skip).flat_map(|(_, p)| p.iter().copied()).collect();
+                let complement: Vec<Vec<Injection>> =
+                    parts.iter().enumerate().filter(|(j, _)| *j != skip).flat_map(|(_, p)| p.iter().cloned()).collect();
                 if let Some(p) = fails(&complement) {
                     current = complement;
                     current_problem = p;
@@ -436,7 +517,33 @@ fn shrink(
             n = (2 * n).min(current.len());
         }
     }
-    (current, current_problem)
+    (current.concat(), current_problem)
+}
+
+/// What delta debugging removes or keeps whole: each strike, or, for a
+/// liveness run, a persistent fault (three or more consecutive attempts
+/// of one fault on one step) as one.
+fn units(schedule: &[Injection], liveness: bool) -> Vec<Vec<Injection>> {
+    let mut out: Vec<Vec<Injection>> = Vec::new();
+    let mut k = 0;
+    while k < schedule.len() {
+        let mut j = k;
+        while liveness
+            && j + 1 < schedule.len()
+            && (schedule[j + 1].fault, schedule[j + 1].step) == (schedule[k].fault, schedule[k].step)
+            && schedule[j + 1].attempt == schedule[j].attempt + 1
+        {
+            j += 1;
+        }
+        if j - k >= 2 {
+            out.push(schedule[k..=j].to_vec());
+        } else {
+            j = k;
+            out.push(vec![schedule[k]]);
+        }
+        k = j + 1;
+    }
+    out
 }
 
 /// Every (fault, step, action) a plan can reach, as the engine's recovery
@@ -457,9 +564,9 @@ pub fn repro_command(scenario_path: &str, seed: u64, schedule: &[Injection], sc:
     if schedule.is_empty() {
         cmd.push_str(" --no-faults");
     }
-    for inj in schedule {
+    for spec in script::format_schedule(schedule, sc) {
         cmd.push_str(" --fault ");
-        cmd.push_str(&script::format_injection(inj, sc));
+        cmd.push_str(&spec);
     }
     cmd
 }
@@ -647,7 +754,7 @@ pub fn capsule(
         "liveness": opts.liveness,
         "max_time_ms": opts.limits.max_time.as_ms(),
         "max_events": opts.limits.max_events,
-        "schedule": f.shrunk.iter().map(|i| script::format_injection(i, sc)).collect::<Vec<_>>(),
+        "schedule": script::format_schedule(&f.shrunk, sc),
         "problem": f.shrunk_problem.to_string(),
         "runs_seen": d.runs,
         "reproduce": repro_command(scenario_path, f.seed, &f.shrunk, sc, opts.limits),
@@ -694,8 +801,8 @@ pub fn replay_capsule(plan: &Plan<'_>, capsule: &serde_json::Value) -> Result<Re
     let mut schedule = Vec::new();
     for spec in specs {
         let spec = spec.as_str().ok_or("a `schedule` entry that is not text")?;
-        match script::parse_injection(spec, plan.scenario()) {
-            Ok(i) => schedule.push(i),
+        match script::parse_injections(spec, plan.scenario()) {
+            Ok(i) => schedule.extend(i),
             Err(e) => return Ok(Replayed::Stale(format!("{spec}: {e}"))),
         }
     }
