@@ -241,9 +241,14 @@ pub struct ValidateArgs {
 (committed, rolled back, cancelled or aborted); committed means every step done; rolled back means the original \
 is back online and nothing went forward after the rollback began; no retry beyond its budget; no rollback after \
 its deadline; no cancel after the swap; and the run ends within the time bound (liveness).\n\n\
-On a failure: the seed, the invariant, the events around it, the fault schedule shrunk to the smallest that \
-still fails, and the `rehearse run` command that reproduces it; exit code 1.\n\n\
-Example:\n  rehearse check scenarios/self-service-upgrade.toml --swarm --runs 10000")]
+Every failing run is shrunk (its fault schedule, by delta debugging) and fingerprinted by the invariant, the \
+step and the recovery path (not the seed): each distinct failure is reported once with its count, the first \
+with its seed, the events around it and the `rehearse run` command that reproduces it; exit code 1.\n\n\
+--liveness: one fault site per run persists (every later attempt of its step fails) while faults elsewhere stop; \
+every run must still end within the limits.\n\n\
+Examples:\n  rehearse check scenarios/self-service-upgrade.toml --swarm --runs 10000\n  \
+rehearse check plan.toml --swarm --save-failures failures/   (then, after a fix: --corpus failures/)\n  \
+rehearse check plan.toml --swarm --runs 1000000 --shard 3/8 --out part-3   (then: rehearse merge part-*)")]
 pub struct CheckArgs {
     /// The scenario file (TOML).
     pub scenario: PathBuf,

@@ -204,3 +204,66 @@ fn shard_processes_told_their_index_by_the_array_job_merge_to_the_whole() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("JOB_COMPLETION_INDEX, SLURM_ARRAY_TASK_ID"), "{}", stderr(&out));
 }
+
+/// The Slurm recipe as written, with a stand-in for `sbatch` that runs
+/// each job at once (the array's tasks one by one, then the merge): no
+/// cluster here, but the scripts, their variables and their commands are
+/// the ones a cluster runs.
+#[test]
+fn the_slurm_recipe_runs_its_shards_and_merges_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let sbatch = bin.join("sbatch");
+    std::fs::write(
+        &sbatch,
+        r#"#!/usr/bin/env bash
+# A stand-in for Slurm's sbatch: runs the job at once.
+array=; vars=; script=
+for a in "$@"; do
+  case $a in
+    --array=*) array=${a#--array=} ;;
+    --export=*) vars=${a#--export=} ;;
+    --*) ;;
+    *) script=$a ;;
+  esac
+done
+IFS=, read -ra kv <<< "$vars"
+for x in "${kv[@]}"; do [ "$x" = ALL ] || export "$x"; done
+if [ -n "$array" ]; then
+  for i in $(seq "${array%-*}" "${array#*-}"); do SLURM_ARRAY_TASK_ID=$i bash "$script" > /dev/null || exit 1; done
+else
+  bash "$script" || echo "exit $?" > "$OUT/merge.status"
+fi
+echo "$$"
+"#,
+    )
+    .unwrap();
+    std::process::Command::new("chmod").args(["+x", s(&sbatch)]).status().unwrap();
+    let rehearse_dir = Path::new(env!("CARGO_BIN_EXE_rehearse")).parent().unwrap();
+    let path = format!("{}:{}:{}", bin.display(), rehearse_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let out_dir = dir.path().join("run");
+    let plan = "tests/data/wrong-recovery.toml";
+    let out = Command::new("bash")
+        .args(["deploy/slurm/submit.sh", plan, "800", "4", s(&out_dir)])
+        .current_dir(root())
+        .env("PATH", path)
+        .env_remove("SLURM_ARRAY_TASK_ID")
+        .env_remove("JOB_COMPLETION_INDEX")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("report.json"), "{}", stdout(&out));
+    for i in 0..4 {
+        assert!(out_dir.join(format!("part-{i}")).is_file(), "part {i}");
+    }
+    assert_eq!(std::fs::read_to_string(out_dir.join("merge.status")).unwrap().trim(), "exit 1", "the bug is found");
+    let mut merged: Value =
+        serde_json::from_str(&std::fs::read_to_string(out_dir.join("report.json")).unwrap()).unwrap();
+    let whole = rehearse(&["check", plan, "--swarm", "--runs", "800", "--json"]);
+    let mut whole: Value = serde_json::from_str(&stdout(&whole)).unwrap();
+    assert_eq!(merged["saved"].as_array().unwrap().len(), 1, "{merged}");
+    merged["saved"] = Value::Null;
+    whole["saved"] = Value::Null;
+    assert_eq!(merged, whole);
+}
