@@ -283,9 +283,11 @@ pub struct CheckArgs {
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     pub max_events: u64,
 
-    /// Liveness mode: from a point of each run, faults persist on some
-    /// steps (every attempt fails) and stop elsewhere; every run must still
-    /// end, committed or rolled back, within the bound the plan implies.
+    /// Liveness mode: from a point of each run, a fault persists on one
+    /// step (every later attempt fails, past every budget) and stops
+    /// elsewhere; every run must still end, as its recovery policies say,
+    /// within --max-time and --max-events, and no step start more often
+    /// than the recovery budgets allow.
     #[arg(long)]
     pub liveness: bool,
 

@@ -59,6 +59,21 @@ fn a_merged_estimate_is_the_unsharded_one_byte_for_byte_in_any_order() {
     let merged_text = merge(&[&parts[1], &parts[3], &parts[0], &parts[2]], &["--width", "80"]);
     assert_eq!(stdout(&merged_text), stdout(&text));
 
+    // The HTML page too, dated alike.
+    let html = |args: &[&str]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_rehearse"))
+            .args(args)
+            .current_dir(root())
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    };
+    let (whole_page, merged_page) = (dir.path().join("whole.html"), dir.path().join("merged.html"));
+    html(&[&common[..], &["--html", s(&whole_page)]].concat());
+    html(&["merge", s(&parts[3]), s(&parts[2]), s(&parts[1]), s(&parts[0]), "--html", s(&merged_page)]);
+    assert!(std::fs::read(&whole_page).unwrap() == std::fs::read(&merged_page).unwrap(), "the pages differ");
+
     // Uneven shards (runs not a multiple of the count): still the same.
     let dir3 = tempfile::tempdir().unwrap();
     let odd = ["estimate", PLAN, "--runs", "301", "--seed", "2", "--no-fault-costs"];
