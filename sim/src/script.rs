@@ -133,3 +133,49 @@ fn did_you_mean(wanted: &str, names: &[&str]) -> String {
 pub fn format_injection(inj: &Injection, scenario: &Scenario) -> String {
     format!("{}@{}#{}", scenario.faults[inj.fault.index()].id, scenario.step(inj.step).id, inj.attempt)
 }
+
+#[cfg(test)]
+mod tests {
+    use rehearse_core::Scenario;
+
+    use super::*;
+
+    const PLAN: &str = r#"
+[scenario]
+name = "s"
+[[step]]
+id = "a"
+duration = "1h"
+[[step]]
+id = "b"
+after = ["a"]
+duration = "1h"
+[[fault]]
+id = "f"
+message = "m"
+steps = ["a", "b"]
+probability = 0.5
+recovery = "again"
+[recovery.again]
+action = "retry"
+reaction = "1m"
+"#;
+
+    /// A persistent fault prints as one range and reads back as every
+    /// attempt of it; shorter runs stay one by one.
+    #[test]
+    fn ranges_print_and_read_back_as_the_same_schedule() {
+        let sc = Scenario::parse(PLAN, "s.toml").unwrap();
+        let one = |spec: &str| parse_injection(spec, &sc).unwrap();
+        let mut schedule = vec![one("f@a#1"), one("f@a#2")];
+        schedule.extend((3..=40).map(|a| Injection { attempt: a, ..one("f@b#1") }));
+        schedule.push(one("f@a#5"));
+        let printed = format_schedule(&schedule, &sc);
+        assert_eq!(printed, ["f@a#1", "f@a#2", "f@b#3..40", "f@a#5"]);
+        let read: Vec<Injection> = printed.iter().flat_map(|p| parse_injections(p, &sc).unwrap()).collect();
+        assert_eq!(read, schedule);
+        for bad in ["f@b#0..3", "f@b#5..4", "f@b#1..x", "f@b#1..200000", "g@b#1..3"] {
+            assert!(parse_injections(bad, &sc).is_err(), "{bad}");
+        }
+    }
+}
