@@ -34,6 +34,9 @@ pub enum Command {
     Estimate(EstimateArgs),
     /// Compare two plans on the same seeds and random numbers.
     Compare(CompareArgs),
+    /// Join the part files of a sharded `estimate` or `check` (--shard)
+    /// and print what the unsharded command prints.
+    Merge(MergeArgs),
     /// Verify a stored run (SQLite or JSON Lines): hash chain, fold,
     /// projections, and re-simulation from its scenario and seed.
     Replay(ReplayArgs),
@@ -239,9 +242,14 @@ pub struct ValidateArgs {
 (committed, rolled back, cancelled or aborted); committed means every step done; rolled back means the original \
 is back online and nothing went forward after the rollback began; no retry beyond its budget; no rollback after \
 its deadline; no cancel after the swap; and the run ends within the time bound (liveness).\n\n\
-On a failure: the seed, the invariant, the events around it, the fault schedule shrunk to the smallest that \
-still fails, and the `rehearse run` command that reproduces it; exit code 1.\n\n\
-Example:\n  rehearse check scenarios/self-service-upgrade.toml --swarm --runs 10000")]
+Every failing run is shrunk (its fault schedule, by delta debugging) and fingerprinted by the invariant, the \
+step and the recovery path (not the seed): each distinct failure is reported once with its count, the first \
+with its seed, the events around it and the `rehearse run` command that reproduces it; exit code 1.\n\n\
+--liveness: one fault site per run persists (every later attempt of its step fails) while faults elsewhere stop; \
+every run must still end within the limits.\n\n\
+Examples:\n  rehearse check scenarios/self-service-upgrade.toml --swarm --runs 10000\n  \
+rehearse check plan.toml --swarm --save-failures failures/   (then, after a fix: --corpus failures/)\n  \
+rehearse check plan.toml --swarm --runs 1000000 --shard 3/8 --out part-3   (then: rehearse merge part-*)")]
 pub struct CheckArgs {
     /// The scenario file (TOML).
     pub scenario: PathBuf,
@@ -275,6 +283,35 @@ pub struct CheckArgs {
     /// A run must end within this many events.
     #[arg(long, value_name = "N", default_value_t = 1_000_000)]
     pub max_events: u64,
+
+    /// Liveness mode: from a point of each run, a fault persists on one
+    /// step (every later attempt fails, past every budget) and stops
+    /// elsewhere; every run must still end, as its recovery policies say,
+    /// within --max-time and --max-events, and no step start more often
+    /// than the recovery budgets allow.
+    #[arg(long)]
+    pub liveness: bool,
+
+    /// Write each distinct failure as a capsule file in DIR (its shrunk
+    /// fault schedule, the scenario's digest, the command that reproduces
+    /// it).
+    #[arg(long, value_name = "DIR")]
+    pub save_failures: Option<PathBuf>,
+
+    /// Replay the capsules saved in DIR first (--save-failures): a
+    /// failure once fixed must stay fixed.
+    #[arg(long, value_name = "DIR")]
+    pub corpus: Option<PathBuf>,
+
+    /// Run only shard I of N (0 <= I < N; `env/N`: I from
+    /// JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID) and write its part to
+    /// --out; `rehearse merge` joins the parts.
+    #[arg(long, value_name = "I/N", requires = "out")]
+    pub shard: Option<String>,
+
+    /// The part file a --shard run writes.
+    #[arg(long, value_name = "PART", requires = "shard")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -409,6 +446,51 @@ pub struct EstimateArgs {
     /// A run must end within this much simulated time.
     #[arg(long, value_name = "DURATION", default_value = "365d")]
     pub max_time: String,
+
+    /// Run only shard I of N (0 <= I < N; `env/N`: I from
+    /// JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID) and write its part to
+    /// --out; `rehearse merge` joins the parts.
+    #[arg(long, value_name = "I/N", requires = "out")]
+    pub shard: Option<String>,
+
+    /// The part file a --shard run writes.
+    #[arg(long, value_name = "PART", requires = "shard")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+#[command(after_help = "Every shard of the same command (plan, seed, runs, options, tool version) must be given \
+once, in any order; the output is byte for byte what the unsharded command prints. A part that is truncated, \
+altered or of another command is refused with where it stops making sense. Exit codes: as the command's; 2 for \
+parts that do not make a whole.\n\n\
+Example:\n  for i in 0 1 2 3; do rehearse estimate plan.toml --shard $i/4 --out part-$i; done\n  \
+rehearse merge part-* --json")]
+pub struct MergeArgs {
+    /// The part files (`estimate`/`check` --shard I/N --out PART).
+    #[arg(required = true, value_name = "PART")]
+    pub parts: Vec<PathBuf>,
+
+    /// Print as JSON.
+    #[arg(long)]
+    pub json: bool,
+
+    /// An estimate's parts: also write the HTML report.
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+
+    /// Worker threads for what the merge simulates again (the report's
+    /// runs), 1 to 256. Never changes the results.
+    #[arg(long, value_parser = threads())]
+    pub threads: Option<usize>,
+
+    /// Lines at most N characters wide (0: no limit). Default: the
+    /// terminal's width, else COLUMNS, else 80.
+    #[arg(long, value_name = "N")]
+    pub width: Option<usize>,
+
+    /// A check's parts: write each distinct failure as a capsule in DIR.
+    #[arg(long, value_name = "DIR")]
+    pub save_failures: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

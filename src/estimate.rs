@@ -57,26 +57,58 @@ pub fn estimate(args: &EstimateArgs) -> Result<ExitCode> {
         ..Default::default()
     };
     let plan = Plan::new(&scenario, rehearse_sim::digest(&text));
+    if let (Some(shard), Some(out)) = (&args.shard, &args.out) {
+        if args.json || args.html.is_some() {
+            bail!("--shard writes a part file; give --json and --html to `rehearse merge`");
+        }
+        crate::output::refuse_clobbering(("--out", out), &[("the scenario this estimate reads", &args.scenario)])?;
+        let shard = crate::shard::parse(shard)?;
+        let mut options = estimate::options_json(&opts, window);
+        options["fail_if"] = json!(args.fail_if);
+        let header = crate::shard::header("estimate", &args.scenario, &text, shard, opts.seed, opts.runs, options);
+        let progress = AtomicU64::new(0);
+        let range = shard.range(opts.runs);
+        return with_progress("estimate", "shard runs", range.end - range.start, true, &progress, || {
+            crate::shard::write_file(out, shard, range.end - range.start, |w| {
+                estimate::write_part(&plan, &opts, shard, &header, w, &progress)
+            })
+        });
+    }
     let progress = AtomicU64::new(0);
     let result = with_progress("estimate", "main runs", args.runs, !args.json, &progress, || {
         estimate::estimate(&plan, &opts, window, &progress)
     })?;
     tracing::info!(runs = args.runs, threads, "estimate done");
-    let failed = estimate::failed(&gates, &result).map_err(|e| anyhow::anyhow!("--fail-if {e}"))?;
-    if let Some(path) = &args.html {
-        write_html(path, &plan, &opts, &result, &footer(&args.scenario, &plan))?;
+    let path = args.scenario.display().to_string();
+    print(&plan, &path, &opts, &result, &gates, args.html.as_deref(), args.json, args.width)
+}
+
+/// Prints an estimate (and writes its page): what `estimate` and `merge`
+/// print alike. Exit 1 when a gate holds.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn print(
+    plan: &Plan<'_>,
+    path: &str,
+    opts: &EstimateOptions,
+    result: &Estimate,
+    gates: &[Gate],
+    html: Option<&std::path::Path>,
+    json: bool,
+    width: Option<usize>,
+) -> Result<ExitCode> {
+    let scenario = plan.scenario();
+    let failed = estimate::failed(gates, result).map_err(|e| anyhow::anyhow!("--fail-if {e}"))?;
+    if let Some(html) = html {
+        write_html(html, plan, opts, result, &footer(path, plan))?;
     }
     let mut out = std::io::stdout().lock();
-    if args.json {
-        serde_json::to_writer_pretty(
-            &mut out,
-            &estimate::to_json(&result, &scenario, &args.scenario.display().to_string(), &gates, &failed),
-        )?;
+    if json {
+        serde_json::to_writer_pretty(&mut out, &estimate::to_json(result, scenario, path, gates, &failed))?;
         writeln!(out)?;
     } else {
         let mut text = Vec::new();
-        write_text(&mut text, &result, &scenario, &args.scenario.display().to_string(), &failed)?;
-        out.write_all(crate::term::Term::stdout(args.width).fit(&String::from_utf8_lossy(&text)).as_bytes())?;
+        write_text(&mut text, result, scenario, path, &failed)?;
+        out.write_all(crate::term::Term::stdout(width).fit(&String::from_utf8_lossy(&text)).as_bytes())?;
     }
     Ok(if failed.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
@@ -386,7 +418,7 @@ fn write_html(path: &std::path::Path, plan: &Plan<'_>, opts: &EstimateOptions, e
 /// inputs: `SOURCE_DATE_EPOCH` (seconds since 1970, the reproducible-builds
 /// convention) when set, so that identical inputs give identical bytes,
 /// else the wall clock.
-fn footer(file: &std::path::Path, plan: &Plan<'_>) -> Footer {
+fn footer(file: &str, plan: &Plan<'_>) -> Footer {
     let now = std::env::var("SOURCE_DATE_EPOCH")
         .ok()
         .and_then(|s| s.trim().parse::<i64>().ok())
@@ -394,7 +426,7 @@ fn footer(file: &std::path::Path, plan: &Plan<'_>) -> Footer {
         .unwrap_or_else(jiff::Timestamp::now);
     Footer {
         version: format!("rehearse {}", env!("CARGO_PKG_VERSION")),
-        file: file.display().to_string(),
+        file: file.to_string(),
         digest: plan.digest().to_string(),
         generated: now.strftime("%Y-%m-%d %H:%M:%S UTC").to_string(),
     }
@@ -427,7 +459,13 @@ pub fn compare(args: &CompareArgs) -> Result<ExitCode> {
     let progress = AtomicU64::new(0);
     let c = estimate::compare(&pa, &pb, &opts, window, &progress)?;
     if let Some(path) = &args.html {
-        let page = rehearse_sim::report::compare::html(&sa, &sb, &c, &footer(&args.a, &pa), &footer(&args.b, &pb));
+        let page = rehearse_sim::report::compare::html(
+            &sa,
+            &sb,
+            &c,
+            &footer(&args.a.display().to_string(), &pa),
+            &footer(&args.b.display().to_string(), &pb),
+        );
         crate::output::write_atomically(path, &page)?;
     }
     let show = |name: &str, v: f64| {

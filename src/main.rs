@@ -19,6 +19,7 @@ mod output;
 mod render;
 mod replay;
 mod run;
+mod shard;
 mod sql;
 mod table;
 mod term;
@@ -47,6 +48,7 @@ fn main() -> ExitCode {
         cli::Command::Check(a) => check::check(&a),
         cli::Command::Estimate(a) => estimate::estimate(&a),
         cli::Command::Compare(a) => estimate::compare(&a),
+        cli::Command::Merge(a) => shard::merge(&a),
         cli::Command::Replay(a) => replay::replay(&a),
         cli::Command::Calibrate(a) => calibrate::calibrate(&a),
         cli::Command::Sql(a) => sql::sql(&a),

@@ -46,8 +46,9 @@ pub fn run(args: &RunArgs) -> Result<ExitCode> {
         let script = args
             .faults
             .iter()
-            .map(|spec| rehearse_sim::script::parse_injection(spec, &scenario))
-            .collect::<Result<Vec<_>, _>>()?;
+            .map(|spec| rehearse_sim::script::parse_injections(spec, &scenario))
+            .collect::<Result<Vec<_>, _>>()?
+            .concat();
         FaultMode::Scripted(script)
     } else {
         FaultMode::Probabilistic

@@ -275,7 +275,7 @@ fn check_passes_the_bundled_scenarios() {
         let plan = Plan::new(&s, rehearse_sim::digest(&text));
         let opts = rehearse_sim::check::CheckOptions { runs: 300, swarm: true, ..Default::default() };
         let report = rehearse_sim::check::check(&plan, &opts, &mut |_| {});
-        assert!(report.failure.is_none(), "{name}: {:?}", report.failure);
+        assert!(report.failures.is_empty(), "{name}: {:?}", report.failure());
         assert_eq!(report.runs, 300);
         assert!(report.faults_injected > 0 && !report.reached.is_empty(), "{name}: faults were tried");
         assert!(report.reached.is_subset(&report.possible));
@@ -629,7 +629,7 @@ fn a_late_rollback_hands_over_along_then_as_at_the_strike() {
     let plan = Plan::new(&s, rehearse_sim::digest(&text));
     let opts = rehearse_sim::check::CheckOptions { runs: 200, swarm: true, ..Default::default() };
     let report = rehearse_sim::check::check(&plan, &opts, &mut |_| {});
-    assert!(report.failure.is_none(), "{:?}", report.failure);
+    assert!(report.failures.is_empty(), "{:?}", report.failure());
     assert!(report.outcomes.contains_key(&Outcome::RolledBack) && !report.outcomes.contains_key(&Outcome::Aborted));
     assert_eq!(report.reached, report.possible, "check reaches what it calls possible, and no more");
     // And so says the command.

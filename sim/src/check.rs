@@ -23,6 +23,9 @@ pub struct CheckOptions {
     /// Run `k` uses seed `seed + k`: `rehearse run --seed` reproduces it.
     pub seed: u64,
     pub swarm: bool,
+    /// Liveness mode: faults persist on some steps past a point of the
+    /// run and stop elsewhere; every run must end within the plan's bound.
+    pub liveness: bool,
     /// Every this many runs, one is executed twice and the streams compared:
     /// on the simulator that ran the runs before it, and on a fresh one, so
     /// that anything a reused buffer carries over from run to run shows.
@@ -36,6 +39,7 @@ impl Default for CheckOptions {
             runs: 1_000,
             seed: 0,
             swarm: false,
+            liveness: false,
             determinism_every: 10,
             limits: Limits { max_events: 1_000_000, max_time: rehearse_core::SimDuration::from_days(60) },
         }
@@ -78,6 +82,18 @@ pub struct Failure {
     pub shrunk_problem: Problem,
 }
 
+/// One distinct failure: its fingerprint, how many runs failed that way,
+/// and the first of them (the lowest run index), shrunk.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Distinct {
+    pub fingerprint: String,
+    pub runs: u64,
+    /// The first failing run's index (its seed is the check's seed plus
+    /// it).
+    pub first_run: u64,
+    pub failure: Failure,
+}
+
 /// What a check found.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CheckReport {
@@ -94,74 +110,292 @@ pub struct CheckReport {
     /// Every (fault, step, action) path the plan can take.
     pub possible: BTreeSet<(FaultIdx, StepIdx, Action)>,
     pub reached: BTreeSet<(FaultIdx, StepIdx, Action)>,
-    /// The first failing run, if any (the check stops there).
-    pub failure: Option<Failure>,
+    /// Runs that failed, whatever the failure.
+    pub failing_runs: u64,
+    /// The distinct failures, by fingerprint, in the order first met
+    /// (run index): the first is the first failing run's.
+    pub failures: Vec<Distinct>,
 }
 
-/// Runs the check. `progress` is told how many runs are done.
+impl CheckReport {
+    /// The first failing run's failure, if any.
+    pub fn failure(&self) -> Option<&Failure> {
+        self.failures.first().map(|d| &d.failure)
+    }
+
+    fn empty(sc: &Scenario) -> CheckReport {
+        CheckReport {
+            runs: 0,
+            outcomes: BTreeMap::new(),
+            successes: 0,
+            back_in_window: 0,
+            faults_injected: 0,
+            runs_with_faults: 0,
+            determinism_checked: 0,
+            possible: possible_paths(sc),
+            reached: BTreeSet::new(),
+            failing_runs: 0,
+            failures: Vec::new(),
+        }
+    }
+}
+
+/// Runs the check over every run. `progress` is told how many runs are
+/// done.
 pub fn check(plan: &Plan<'_>, opts: &CheckOptions, progress: &mut dyn FnMut(u64)) -> CheckReport {
+    check_runs(plan, opts, 0..opts.runs, progress)
+}
+
+/// Runs the check over the runs `range` (a shard's): run `k` is seed
+/// `seed + k` whichever shard runs it. Every failing run is shrunk and
+/// fingerprinted, so that the fingerprint is the run's own, whatever else
+/// ran beside it.
+pub fn check_runs(
+    plan: &Plan<'_>,
+    opts: &CheckOptions,
+    range: std::ops::Range<u64>,
+    progress: &mut dyn FnMut(u64),
+) -> CheckReport {
     let sc = plan.scenario();
     let mut sim = Simulator::new(plan);
-    let mut report = CheckReport {
-        runs: 0,
-        outcomes: BTreeMap::new(),
-        successes: 0,
-        back_in_window: 0,
-        faults_injected: 0,
-        runs_with_faults: 0,
-        determinism_checked: 0,
-        possible: possible_paths(sc),
-        reached: BTreeSet::new(),
-        failure: None,
-    };
-    let mode = if opts.swarm { FaultMode::Swarm } else { FaultMode::Probabilistic };
+    let mut report = CheckReport::empty(sc);
     let mut memory = MemorySink::new();
-    for k in 0..opts.runs {
-        let seed = opts.seed.wrapping_add(k);
-        let run_opts = RunOptions { seed, run: 0, mode: Mode::Random, faults: mode.clone(), limits: opts.limits };
-        memory.records.clear();
-        let result = sim.run(&run_opts, &mut memory);
-        report.runs += 1;
-        let problem = match &result {
-            Err(e) => Some(Problem::Liveness(e.to_string())),
-            Ok(summary) => {
-                *report.outcomes.entry(summary.outcome).or_default() += 1;
-                let inside = !summary.downtime_open && sc.meta.window.is_none_or(|w| summary.downtime <= w);
-                report.successes += u64::from(inside && summary.outcome == Outcome::Committed);
-                report.back_in_window += u64::from(inside && summary.outcome == Outcome::RolledBack);
-                report.faults_injected += summary.injected.len() as u64;
-                report.runs_with_faults += u64::from(!summary.injected.is_empty());
-                report.reached.extend(summary.recoveries.iter().copied());
-                let state = RunState::replay(sc, &memory.records);
-                match state.violations().first() {
-                    Some(v) => Some(Problem::Violation(v.clone())),
-                    None if opts.determinism_every > 0 && k % opts.determinism_every == 0 => {
-                        report.determinism_checked += 1;
-                        let first = stream_hash(&mut sim, &run_opts, sc);
-                        let second = stream_hash(&mut Simulator::new(plan), &run_opts, sc);
-                        (first != second).then_some(Problem::Nondeterminism { first, second })
-                    }
-                    None => None,
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
+    for k in range.clone() {
+        let failure = examine(&mut sim, plan, opts, k, &mut memory, Some(&mut report));
+        if (k - range.start).is_multiple_of(256) {
+            progress(k - range.start);
+        }
+        if let Some((fingerprint, failure)) = failure {
+            report.failing_runs += 1;
+            match seen.get(&fingerprint) {
+                Some(at) => report.failures[*at].runs += 1,
+                None => {
+                    seen.insert(fingerprint.clone(), report.failures.len());
+                    report.failures.push(Distinct { fingerprint, runs: 1, first_run: k, failure });
                 }
             }
-        };
-        if k % 256 == 0 {
-            progress(k);
-        }
-        if let Some(problem) = problem {
-            let schedule = match &result {
-                Ok(s) => s.injected.clone(),
-                Err(_) => injected_in(&memory.records),
-            };
-            let events = around(&memory.records, &problem);
-            let (shrunk, shrunk_problem) = shrink(&mut sim, seed, &schedule, opts.limits, sc, problem.clone());
-            tracing::debug!(seed, from = schedule.len(), to = shrunk.len(), "shrunk the failing schedule");
-            report.failure = Some(Failure { seed, problem, events, schedule, shrunk, shrunk_problem });
-            break;
         }
     }
     progress(report.runs);
     report
+}
+
+/// The run's options: run `k` of the check is seed `seed + k`, run 0.
+fn run_options(opts: &CheckOptions, k: u64) -> RunOptions {
+    let mode = if opts.swarm { FaultMode::Swarm } else { FaultMode::Probabilistic };
+    RunOptions { seed: opts.seed.wrapping_add(k), run: 0, mode: Mode::Random, faults: mode, limits: opts.limits }
+}
+
+/// Runs run `k`, counts it into `report` when given, and returns its
+/// failure, shrunk and fingerprinted, if it fails.
+fn examine(
+    sim: &mut Simulator<'_, '_>,
+    plan: &Plan<'_>,
+    opts: &CheckOptions,
+    k: u64,
+    memory: &mut MemorySink,
+    report: Option<&mut CheckReport>,
+) -> Option<(String, Failure)> {
+    let sc = plan.scenario();
+    let run_opts = if opts.liveness { liveness_options(sim, plan, opts, k) } else { run_options(opts, k) };
+    let seed = run_opts.seed;
+    memory.records.clear();
+    let result = sim.run(&run_opts, memory);
+    let mut determinism_checked = false;
+    let problem = match &result {
+        Err(e) => Some(Problem::Liveness(e.to_string())),
+        Ok(summary) => match RunState::replay(sc, &memory.records).violations().first() {
+            Some(v) => Some(Problem::Violation(v.clone())),
+            None if opts.determinism_every > 0 && k.is_multiple_of(opts.determinism_every) => {
+                determinism_checked = true;
+                let first = stream_hash(sim, &run_opts, sc);
+                let second = stream_hash(&mut Simulator::new(plan), &run_opts, sc);
+                (first != second).then_some(Problem::Nondeterminism { first, second })
+            }
+            None => None,
+        }
+        .or_else(|| liveness_problem(plan, opts, summary)),
+    };
+    if let Some(report) = report {
+        report.runs += 1;
+        report.determinism_checked += u64::from(determinism_checked);
+        if let Ok(summary) = &result {
+            *report.outcomes.entry(summary.outcome).or_default() += 1;
+            let inside = !summary.downtime_open && sc.meta.window.is_none_or(|w| summary.downtime <= w);
+            report.successes += u64::from(inside && summary.outcome == Outcome::Committed);
+            report.back_in_window += u64::from(inside && summary.outcome == Outcome::RolledBack);
+            report.faults_injected += summary.injected.len() as u64;
+            report.runs_with_faults += u64::from(!summary.injected.is_empty());
+            report.reached.extend(summary.recoveries.iter().copied());
+        }
+    }
+    let problem = problem?;
+    let schedule = match &result {
+        Ok(s) => s.injected.clone(),
+        Err(_) => injected_in(&memory.records),
+    };
+    let events = around(&memory.records, &problem);
+    let (shrunk, shrunk_problem) = shrink(sim, plan, opts, seed, &schedule, problem.clone());
+    tracing::debug!(seed, from = schedule.len(), to = shrunk.len(), "shrunk the failing schedule");
+    let fingerprint = fingerprint(sim, plan, opts, seed, &shrunk, &shrunk_problem);
+    Some((fingerprint, Failure { seed, problem, events, schedule, shrunk, shrunk_problem }))
+}
+
+/// Run `k`'s failure again, as [`check_runs`] found it (a merge's
+/// reproducer for a fingerprint a shard counted): `None` if it does not
+/// fail.
+pub fn investigate(plan: &Plan<'_>, opts: &CheckOptions, k: u64) -> Option<(String, Failure)> {
+    examine(&mut Simulator::new(plan), plan, opts, k, &mut MemorySink::new(), None)
+}
+
+/// A failure's fingerprint, the same for every run that fails the same
+/// way whatever its seed: the invariant broken, the step it broke at, and
+/// the recovery path that led there (each recovery chosen, as step and
+/// action, in order), all read from the shrunk schedule's run.
+fn fingerprint(
+    sim: &mut Simulator<'_, '_>,
+    plan: &Plan<'_>,
+    opts: &CheckOptions,
+    seed: u64,
+    shrunk: &[Injection],
+    problem: &Problem,
+) -> String {
+    let sc = plan.scenario();
+    let records = scripted_records(sim, opts, seed, shrunk);
+    let (invariant, at) = match problem {
+        Problem::Violation(v) => {
+            let name = format!("{:?}", v.kind);
+            let name = name.split(|c: char| !c.is_alphanumeric()).next().unwrap_or_default().to_string();
+            let upto = records.len().min(v.seq as usize + 1);
+            (name, records[..upto].iter().rev().find(|r| r.event.step().is_some()))
+        }
+        Problem::Liveness(e) => {
+            // The bound that broke, and the step whose recovery went round.
+            let bound = if e.contains("simulated time") {
+                "time"
+            } else if e.contains("events") {
+                "events"
+            } else {
+                "attempts"
+            };
+            let looping = records.iter().rev().find(|r| matches!(r.event, rehearse_core::Event::RecoveryChosen { .. }));
+            (format!("liveness ({bound})"), looping.or_else(|| records.iter().rev().find(|r| r.event.step().is_some())))
+        }
+        Problem::Nondeterminism { .. } => ("nondeterminism".to_string(), None),
+    };
+    let step = at.and_then(|r| r.event.step()).map_or("-".to_string(), |s| sc.step(*s).id.clone());
+    let path: Vec<String> = records
+        .iter()
+        .filter_map(|r| match r.event {
+            rehearse_core::Event::RecoveryChosen { step, action, .. } => {
+                Some(format!("{}:{}", sc.step(step).id, action.name()))
+            }
+            _ => None,
+        })
+        .collect();
+    let mut collapsed: Vec<(String, usize)> = Vec::new();
+    for p in path {
+        match collapsed.last_mut() {
+            Some((last, n)) if *last == p => *n += 1,
+            _ => collapsed.push((p, 1)),
+        }
+    }
+    // A loop is one path whatever its length: repeats past three are
+    // "many".
+    let path: Vec<String> = collapsed
+        .into_iter()
+        .map(|(p, n)| match n {
+            1 => p,
+            2 | 3 => format!("{p} x{n}"),
+            _ => format!("{p} x many"),
+        })
+        .collect();
+    format!(
+        "{invariant} at {step} after {}",
+        if path.is_empty() { "no recovery".to_string() } else { path.join(" > ") }
+    )
+}
+
+/// The events of `seed` run with exactly `schedule` (up to where it
+/// stopped, if it did not end).
+fn scripted_records(
+    sim: &mut Simulator<'_, '_>,
+    opts: &CheckOptions,
+    seed: u64,
+    schedule: &[Injection],
+) -> Vec<EventRecord> {
+    let run = RunOptions {
+        seed,
+        run: 0,
+        mode: Mode::Random,
+        faults: FaultMode::Scripted(schedule.to_vec()),
+        limits: opts.limits,
+    };
+    let mut memory = MemorySink::new();
+    let _ = sim.run(&run, &mut memory);
+    memory.records
+}
+
+/// A liveness run's faults: run `k` as it would run, then a fault site
+/// chosen by the seed (one of the plan's (fault, step) pairs) made
+/// persistent from the first attempt of its step that the run's own
+/// faults spared (it strikes that attempt and every later one, past any
+/// budget the plan has), while the faults elsewhere stop: the other steps
+/// keep only the strikes the run had on their attempts. As a script, so that the run, its shrinking and
+/// its reproducer all replay it exactly.
+fn liveness_options(sim: &mut Simulator<'_, '_>, plan: &Plan<'_>, opts: &CheckOptions, k: u64) -> RunOptions {
+    let sc = plan.scenario();
+    let mut base = run_options(opts, k);
+    let sites: Vec<(FaultIdx, StepIdx)> = sc
+        .faults
+        .iter()
+        .enumerate()
+        .flat_map(|(f, fault)| fault.steps.iter().map(move |s| (FaultIdx(f as u32), *s)))
+        .collect();
+    if sites.is_empty() {
+        return base;
+    }
+    let Ok(summary) = sim.run(&base, &mut crate::sink::NullSink) else { return base };
+    let draw = rehearse_core::mix::mix(base.seed ^ 0x6c69_7665_6e65_7373); // "liveness"
+    let (fault, step) = sites[(draw % sites.len() as u64) as usize];
+    // The point: the chosen step's first attempt that the run's own faults
+    // spared. Its strikes before stay, any fault.
+    let mut from = 1u64;
+    while summary.injected.iter().any(|i| i.step == step && u64::from(i.attempt) == from) {
+        from += 1;
+    }
+    let mut schedule: Vec<Injection> =
+        summary.injected.iter().copied().filter(|i| i.step != step || u64::from(i.attempt) < from).collect();
+    let last = from + u64::from(attempt_bound(sc));
+    schedule.extend((from..=last).map(|a| Injection { fault, step, attempt: a as u32 }));
+    base.faults = FaultMode::Scripted(schedule);
+    base
+}
+
+/// The most attempts the plan's recovery budgets give one step between
+/// two resets: every policy's `max_attempts` spent in one chain, and one
+/// more.
+fn attempt_bound(sc: &Scenario) -> u32 {
+    2 + sc.policies.iter().map(|p| p.max_attempts).sum::<u32>()
+}
+
+/// What the liveness mode asks beyond ending within the run's limits: no
+/// step started more often than the budgets allow, counting the resets of
+/// reruns (each rerun spends a budget of the step that asked for it).
+fn liveness_problem(plan: &Plan<'_>, opts: &CheckOptions, summary: &crate::RunSummary) -> Option<Problem> {
+    if !opts.liveness {
+        return None;
+    }
+    let sc = plan.scenario();
+    let per_step = u64::from(attempt_bound(sc));
+    let bound = per_step * (1 + per_step * sc.steps.len() as u64);
+    summary.attempts.iter().enumerate().find(|(_, a)| u64::from(**a) > bound).map(|(i, a)| {
+        Problem::Liveness(format!(
+            "step `{}` started {a} times, more than the {bound} the plan's recovery budgets allow",
+            sc.steps[i].id
+        ))
+    })
 }
 
 /// The JSONL stream's hash for one run (errors hash as their message).
@@ -198,16 +432,28 @@ fn around(records: &[EventRecord], problem: &Problem) -> Vec<EventRecord> {
 /// Runs `seed` with exactly `schedule` and says what, if anything, fails.
 fn replay(
     sim: &mut Simulator<'_, '_>,
+    plan: &Plan<'_>,
+    opts: &CheckOptions,
     seed: u64,
     schedule: &[Injection],
-    limits: Limits,
-    sc: &Scenario,
 ) -> Option<Problem> {
-    let opts = RunOptions { seed, run: 0, mode: Mode::Random, faults: FaultMode::Scripted(schedule.to_vec()), limits };
+    let sc = plan.scenario();
+    let run = RunOptions {
+        seed,
+        run: 0,
+        mode: Mode::Random,
+        faults: FaultMode::Scripted(schedule.to_vec()),
+        limits: opts.limits,
+    };
     let mut memory = MemorySink::new();
-    match sim.run(&opts, &mut memory) {
+    match sim.run(&run, &mut memory) {
         Err(e) => Some(Problem::Liveness(e.to_string())),
-        Ok(_) => RunState::replay(sc, &memory.records).violations().first().cloned().map(Problem::Violation),
+        Ok(summary) => RunState::replay(sc, &memory.records)
+            .violations()
+            .first()
+            .cloned()
+            .map(Problem::Violation)
+            .or_else(|| liveness_problem(plan, opts, &summary)),
     }
 }
 
@@ -215,32 +461,32 @@ fn replay(
 /// schedule (1-minimal) with which the run still fails.
 fn shrink(
     sim: &mut Simulator<'_, '_>,
+    plan: &Plan<'_>,
+    opts: &CheckOptions,
     seed: u64,
     schedule: &[Injection],
-    limits: Limits,
-    sc: &Scenario,
     problem: Problem,
 ) -> (Vec<Injection>, Problem) {
     if let Problem::Nondeterminism { .. } = problem {
         return (schedule.to_vec(), problem);
     }
-    let mut fails = |s: &[Injection]| replay(sim, seed, s, limits, sc);
+    let mut fails = |units: &[Vec<Injection>]| replay(sim, plan, opts, seed, &units.concat());
     if let Some(p) = fails(&[]) {
         return (Vec::new(), p);
     }
-    let mut current = schedule.to_vec();
+    let mut current = units(schedule, opts.liveness);
     let mut current_problem = match fails(&current) {
         Some(p) => p,
         // The scripted replay must fail as the original did; if it does not,
         // keep the original schedule and problem (and say so by not shrinking).
-        None => return (current, problem),
+        None => return (schedule.to_vec(), problem),
     };
-    tracing::debug!(seed, faults = current.len(), "shrinking the failing schedule");
+    tracing::debug!(seed, faults = schedule.len(), units = current.len(), "shrinking the failing schedule");
     let mut n = 2usize;
     while current.len() >= 2 {
-        tracing::debug!(faults = current.len(), parts = n, "shrink: trying parts and complements");
+        tracing::debug!(units = current.len(), parts = n, "shrink: trying parts and complements");
         let chunk = current.len().div_ceil(n);
-        let parts: Vec<Vec<Injection>> = current.chunks(chunk).map(<[Injection]>::to_vec).collect();
+        let parts: Vec<Vec<Vec<Injection>>> = current.chunks(chunk).map(<[Vec<Injection>]>::to_vec).collect();
         let mut progressed = false;
         for part in &parts {
             if let Some(p) = fails(part) {
@@ -253,8 +499,8 @@ fn shrink(
         }
         if !progressed && parts.len() > 2 {
             for skip in 0..parts.len() {
-                let complement: Vec<Injection> =
-                    parts.iter().enumerate().filter(|(j, _)| *j != skip).flat_map(|(_, p)| p.iter().copied()).collect();
+                let complement: Vec<Vec<Injection>> =
+                    parts.iter().enumerate().filter(|(j, _)| *j != skip).flat_map(|(_, p)| p.iter().cloned()).collect();
                 if let Some(p) = fails(&complement) {
                     current = complement;
                     current_problem = p;
@@ -271,7 +517,33 @@ fn shrink(
             n = (2 * n).min(current.len());
         }
     }
-    (current, current_problem)
+    (current.concat(), current_problem)
+}
+
+/// What delta debugging removes or keeps whole: each strike, or, for a
+/// liveness run, a persistent fault (three or more consecutive attempts
+/// of one fault on one step) as one.
+fn units(schedule: &[Injection], liveness: bool) -> Vec<Vec<Injection>> {
+    let mut out: Vec<Vec<Injection>> = Vec::new();
+    let mut k = 0;
+    while k < schedule.len() {
+        let mut j = k;
+        while liveness
+            && j + 1 < schedule.len()
+            && (schedule[j + 1].fault, schedule[j + 1].step) == (schedule[k].fault, schedule[k].step)
+            && schedule[j + 1].attempt == schedule[j].attempt + 1
+        {
+            j += 1;
+        }
+        if j - k >= 2 {
+            out.push(schedule[k..=j].to_vec());
+        } else {
+            j = k;
+            out.push(vec![schedule[k]]);
+        }
+        k = j + 1;
+    }
+    out
 }
 
 /// Every (fault, step, action) a plan can reach, as the engine's recovery
@@ -292,9 +564,9 @@ pub fn repro_command(scenario_path: &str, seed: u64, schedule: &[Injection], sc:
     if schedule.is_empty() {
         cmd.push_str(" --no-faults");
     }
-    for inj in schedule {
+    for spec in script::format_schedule(schedule, sc) {
         cmd.push_str(" --fault ");
-        cmd.push_str(&script::format_injection(inj, sc));
+        cmd.push_str(&spec);
     }
     cmd
 }
@@ -308,6 +580,240 @@ fn duration_arg(ms: u64) -> String {
         }
     }
     format!("{ms}ms")
+}
+
+/// The options that shape a check's result, as a part's header records
+/// them.
+pub fn options_json(opts: &CheckOptions) -> serde_json::Value {
+    serde_json::json!({
+        "swarm": opts.swarm,
+        "liveness": opts.liveness,
+        "determinism_every": opts.determinism_every,
+        "max_time_ms": opts.limits.max_time.as_ms(),
+        "max_events": opts.limits.max_events,
+    })
+}
+
+/// The options back from [`options_json`], `runs` and `seed` from the
+/// header.
+///
+/// # Errors
+/// A field missing.
+pub fn options_from(v: &serde_json::Value, runs: u64, seed: u64) -> Result<CheckOptions, String> {
+    let n = |k: &str| v.get(k).and_then(serde_json::Value::as_u64).ok_or(format!("the part's options have no `{k}`"));
+    let b = |k: &str| v.get(k).and_then(serde_json::Value::as_bool).ok_or(format!("the part's options have no `{k}`"));
+    Ok(CheckOptions {
+        runs,
+        seed,
+        swarm: b("swarm")?,
+        liveness: b("liveness")?,
+        determinism_every: n("determinism_every")?,
+        limits: Limits { max_events: n("max_events")?, max_time: rehearse_core::SimDuration(n("max_time_ms")?) },
+    })
+}
+
+const OUTCOMES: [Outcome; 4] = [Outcome::Committed, Outcome::RolledBack, Outcome::Cancelled, Outcome::Aborted];
+
+/// Runs shard `shard` of the check and writes its part after `header`:
+/// the counters, the paths reached, and each distinct failure as its
+/// fingerprint, count and first run (the merge investigates that run
+/// again for the reproducer). Returns the shard's report, `out` and the
+/// bytes written.
+///
+/// # Errors
+/// The writer's.
+pub fn write_part<W: std::io::Write>(
+    plan: &Plan<'_>,
+    opts: &CheckOptions,
+    shard: crate::shard::Shard,
+    header: &serde_json::Value,
+    out: W,
+    progress: &mut dyn FnMut(u64),
+) -> std::io::Result<(CheckReport, W, u64)> {
+    let report = check_runs(plan, opts, shard.range(opts.runs), progress);
+    let mut w = crate::shard::PartWriter::new(out, header)?;
+    for v in [report.runs, report.successes, report.back_in_window, report.faults_injected, report.runs_with_faults] {
+        w.u64(v)?;
+    }
+    w.u64(report.determinism_checked)?;
+    for o in OUTCOMES {
+        w.u64(report.outcomes.get(&o).copied().unwrap_or(0))?;
+    }
+    w.u64(report.reached.len() as u64)?;
+    for (f, s, a) in &report.reached {
+        w.u64(u64::from(f.0))?;
+        w.u64(u64::from(s.0))?;
+        w.u64(Action::ALL.iter().position(|x| x == a).expect("every action is listed") as u64)?;
+    }
+    w.u64(report.failing_runs)?;
+    w.u64(report.failures.len() as u64)?;
+    for d in &report.failures {
+        w.bytes(d.fingerprint.as_bytes())?;
+        w.u64(d.runs)?;
+        w.u64(d.first_run)?;
+    }
+    let (out, bytes) = w.finish()?;
+    Ok((report, out, bytes))
+}
+
+/// Merges the parts of a sharded check into the report the unsharded
+/// check gives: counters summed, paths reached joined, failures joined by
+/// fingerprint (counts summed, the first run the lowest), each first run
+/// investigated again for its shrunk reproducer.
+///
+/// # Errors
+/// A damaged part, or a part whose first failing run does not fail so
+/// here (another build).
+pub fn merge(
+    plan: &Plan<'_>,
+    opts: &CheckOptions,
+    parts: &crate::shard::Parts,
+) -> Result<CheckReport, crate::shard::MergeError> {
+    use crate::shard::PartError;
+    let sc = plan.scenario();
+    let mut report = CheckReport::empty(sc);
+    let mut distinct: BTreeMap<String, (u64, u64)> = BTreeMap::new();
+    let (n_faults, n_steps) = (sc.faults.len() as u64, sc.steps.len() as u64);
+    parts.read_each(|shard, mut r| {
+        let expected = shard.range(opts.runs);
+        let runs = r.u64()?;
+        if runs != expected.end - expected.start {
+            return Err(r.error(&format!("{runs} runs where shard {shard} has {}", expected.end - expected.start)));
+        }
+        report.runs += runs;
+        report.successes += r.u64()?;
+        report.back_in_window += r.u64()?;
+        report.faults_injected += r.u64()?;
+        report.runs_with_faults += r.u64()?;
+        report.determinism_checked += r.u64()?;
+        for o in OUTCOMES {
+            let n = r.u64()?;
+            if n > 0 {
+                *report.outcomes.entry(o).or_default() += n;
+            }
+        }
+        let reached = r.len(n_faults * n_steps * Action::ALL.len() as u64, "paths reached")?;
+        for _ in 0..reached {
+            let (f, s, a) = (r.u64()?, r.u64()?, r.u64()?);
+            if f >= n_faults || s >= n_steps || a >= Action::ALL.len() as u64 {
+                return Err(r.error(&format!("a path ({f}, {s}, {a}) the plan does not have")));
+            }
+            report.reached.insert((FaultIdx(f as u32), StepIdx(s as u32), Action::ALL[a as usize]));
+        }
+        report.failing_runs += r.u64()?;
+        let n = r.len(runs, "distinct failures")?;
+        for _ in 0..n {
+            let fingerprint = String::from_utf8(r.bytes()?).map_err(|_| r.error("a fingerprint that is not text"))?;
+            let (count, first) = (r.u64()?, r.u64()?);
+            if !expected.contains(&first) {
+                return Err(r.error(&format!("a failing run {first} outside shard {shard}")));
+            }
+            let e = distinct.entry(fingerprint).or_insert((0, u64::MAX));
+            e.0 += count;
+            e.1 = e.1.min(first);
+        }
+        r.finish().map_err(|e: PartError| e)
+    })?;
+    let mut by_first: Vec<(String, (u64, u64))> = distinct.into_iter().collect();
+    by_first.sort_by_key(|(_, (_, first))| *first);
+    for (fingerprint, (runs, first_run)) in by_first {
+        match investigate(plan, opts, first_run) {
+            Some((again, failure)) if again == fingerprint => {
+                report.failures.push(Distinct { fingerprint, runs, first_run, failure });
+            }
+            _ => {
+                return Err(crate::shard::MergeError::Shards(format!(
+                    "run {first_run} does not fail here as its part says ({fingerprint})"
+                )));
+            }
+        }
+    }
+    Ok(report)
+}
+
+/// The capsule format; a capsule of another is refused.
+pub const CAPSULE_FORMAT: u64 = 1;
+
+/// A distinct failure as a capsule: the shrunk fault schedule (as data,
+/// by ids), the seed and limits it fails under, the scenario's digest,
+/// the fingerprint and the command that reproduces it.
+pub fn capsule(
+    plan: &Plan<'_>,
+    opts: &CheckOptions,
+    scenario_path: &str,
+    digest: &str,
+    d: &Distinct,
+) -> serde_json::Value {
+    let sc = plan.scenario();
+    let f = &d.failure;
+    serde_json::json!({
+        "capsule": CAPSULE_FORMAT,
+        "fingerprint": d.fingerprint,
+        "scenario": { "path": scenario_path, "digest": digest },
+        "seed": f.seed,
+        "liveness": opts.liveness,
+        "max_time_ms": opts.limits.max_time.as_ms(),
+        "max_events": opts.limits.max_events,
+        "schedule": script::format_schedule(&f.shrunk, sc),
+        "problem": f.shrunk_problem.to_string(),
+        "runs_seen": d.runs,
+        "reproduce": repro_command(scenario_path, f.seed, &f.shrunk, sc, opts.limits),
+    })
+}
+
+/// A capsule's file name: its fingerprint's hash, so that saving the same
+/// failure again replaces it rather than piling up copies.
+pub fn capsule_name(fingerprint: &str) -> String {
+    format!("failure-{}.json", &crate::sha256_hex(fingerprint.as_bytes())[..16])
+}
+
+/// What replaying a capsule on the plan as it is now says.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Replayed {
+    /// It still fails (the fingerprint now, and the problem).
+    Fails { fingerprint: String, problem: Problem },
+    /// It passes: the failure is fixed.
+    Passes,
+    /// Its schedule no longer fits the plan (a fault or step it names is
+    /// gone): nothing to replay.
+    Stale(String),
+}
+
+/// Replays a capsule's shrunk schedule on `plan` under the capsule's own
+/// seed, limits and mode.
+///
+/// # Errors
+/// Not a capsule (a field missing, another format).
+pub fn replay_capsule(plan: &Plan<'_>, capsule: &serde_json::Value) -> Result<Replayed, String> {
+    let n = |k: &str| capsule.get(k).and_then(serde_json::Value::as_u64).ok_or(format!("no `{k}`"));
+    if n("capsule")? != CAPSULE_FORMAT {
+        return Err(format!("capsule format {}, this build reads {CAPSULE_FORMAT}", n("capsule")?));
+    }
+    let opts = CheckOptions {
+        runs: 1,
+        seed: n("seed")?,
+        swarm: false,
+        liveness: capsule.get("liveness").and_then(serde_json::Value::as_bool).ok_or("no `liveness`")?,
+        determinism_every: 0,
+        limits: Limits { max_events: n("max_events")?, max_time: rehearse_core::SimDuration(n("max_time_ms")?) },
+    };
+    let specs = capsule.get("schedule").and_then(serde_json::Value::as_array).ok_or("no `schedule`")?;
+    let mut schedule = Vec::new();
+    for spec in specs {
+        let spec = spec.as_str().ok_or("a `schedule` entry that is not text")?;
+        match script::parse_injections(spec, plan.scenario()) {
+            Ok(i) => schedule.extend(i),
+            Err(e) => return Ok(Replayed::Stale(format!("{spec}: {e}"))),
+        }
+    }
+    let mut sim = Simulator::new(plan);
+    Ok(match replay(&mut sim, plan, &opts, opts.seed, &schedule) {
+        None => Replayed::Passes,
+        Some(problem) => {
+            let fingerprint = fingerprint(&mut sim, plan, &opts, opts.seed, &schedule, &problem);
+            Replayed::Fails { fingerprint, problem }
+        }
+    })
 }
 
 #[cfg(test)]

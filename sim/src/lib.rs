@@ -17,6 +17,7 @@ pub mod replay;
 pub mod report;
 pub mod rng;
 pub mod script;
+pub mod shard;
 pub mod sink;
 pub mod store;
 pub mod summary;

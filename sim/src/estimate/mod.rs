@@ -11,6 +11,7 @@ mod checkpoint;
 mod compare;
 mod gate;
 mod json;
+mod part;
 mod pass;
 mod pnr;
 mod rerun;
@@ -27,11 +28,12 @@ pub use self::checkpoint::{Checkpoint, Checkpoints};
 pub use self::compare::{Comparison, Diff, compare};
 pub use self::gate::{Gate, GateError, Metric, Op, failed};
 pub use self::json::{dated, to_json};
+pub use self::part::{Gathered, options_from, options_json, write_part};
 pub use self::pnr::{PlanDeadline, PointOfNoReturn};
 pub use self::rerun::{Baseline, QuantileRun, baseline, gantt_runs};
 pub use self::stats::Bin;
 
-use self::pass::{Sampled, pass};
+use self::pass::{Pass, RunResult, Runs, Sampled, pass};
 use self::stats::{converged_after, mean, p90_ci, quantile, select_quantile};
 use crate::engine::{FaultMode, Limits, Plan};
 
@@ -72,6 +74,10 @@ pub enum EstimateError {
     Run { run: u64, seed: u64, error: crate::SimError },
     #[error("no runs to estimate from")]
     NoRuns,
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("the parts do not add up: {0}")]
+    Part(String),
 }
 
 /// A fault's part in the outcome and the downtime, with the fault against
@@ -268,7 +274,37 @@ pub fn estimate(
         measure = measure.key(),
         "estimate begins"
     );
-    let main = pass(plan, measure, opts, &FaultMode::Probabilistic, sample, None, progress)?;
+    let main = pass(plan, measure, opts, &FaultMode::Probabilistic, sample, Runs::Range(0, opts.runs), progress)?;
+    finish(plan, opts, window, main, &mut |fault, struck| {
+        let without = pass(plan, measure, opts, &FaultMode::Without(fault), 0, Runs::Only(struck), &AtomicU64::new(0))?;
+        Ok(without.results)
+    })
+}
+
+/// The runs a fault's pricing runs again without it, out of `results`
+/// (the runs `first..`): those it struck, or every one for a fault past
+/// the 64th (the mask holds 64).
+fn struck_runs(results: &[RunResult], first: u64, fault: FaultIdx) -> Vec<u64> {
+    let f = fault.0;
+    (first..).zip(results).filter(|(_, r)| f >= 64 || r.struck_mask >> f & 1 == 1).map(|(k, _)| k).collect()
+}
+
+/// A fault's struck runs' results without it, given the runs.
+type Price<'a> = dyn FnMut(FaultIdx, &[u64]) -> Result<Vec<RunResult>, EstimateError> + 'a;
+
+/// The estimate from every run's reduced result, in run order (`main`:
+/// the main pass over all runs, merged from shards or not), the one
+/// finishing of an estimate: `price` gives a fault's struck runs' results
+/// without it (run again, or read from parts).
+fn finish(
+    plan: &Plan<'_>,
+    opts: &EstimateOptions,
+    window: Option<SimDuration>,
+    main: Pass,
+    price: &mut Price<'_>,
+) -> Result<Estimate, EstimateError> {
+    let sc = plan.scenario();
+    let measure = Measure::of(sc);
     let downtimes: Vec<u64> = main.results.iter().map(|r| r.downtime_ms).collect();
     let outcome_by_run: Vec<Outcome> =
         main.results.iter().map(|r| r.outcome.expect("every run has an outcome")).collect();
@@ -330,16 +366,13 @@ pub fn estimate(
             // A fault has its own random streams: a run it did not strike is
             // the same run without it. Only the runs it struck are re-run
             // (all runs, for faults past the 64th).
-            let f = stat.fault.0;
-            let struck: Vec<u64> =
-                (0..opts.runs).filter(|k| f >= 64 || main.results[*k as usize].struck_mask >> f & 1 == 1).collect();
+            let struck = struck_runs(&main.results, 0, stat.fault);
             tracing::debug!(
                 fault = %sc.faults[stat.fault.index()].id,
                 runs_struck = struck.len(),
                 "pricing a fault: the runs it struck, again without it"
             );
-            let without =
-                pass(plan, measure, opts, &FaultMode::Without(stat.fault), 0, Some(&struck), &AtomicU64::new(0))?;
+            let without = price(stat.fault, &struck)?;
             let (mut lost, mut rescued) = (0u64, 0u64);
             // The runs committed both ways, with their downtime each way.
             let (mut with_d, mut without_d) = (Vec::new(), Vec::new());
@@ -347,7 +380,7 @@ pub fn estimate(
             for k in 0..n_runs {
                 let (o, d) = (outcome_by_run[k], downtimes[k]);
                 let (wo, wd) = if struck.get(place) == Some(&(k as u64)) {
-                    let r = without.results[place];
+                    let r = without[place];
                     place += 1;
                     (r.outcome.expect("every run has an outcome"), r.downtime_ms)
                 } else {

@@ -46,10 +46,10 @@ pub(super) struct Counts {
 }
 
 impl Counts {
-    fn new(n_steps: usize, n_faults: usize) -> Self {
+    pub(super) fn new(n_steps: usize, n_faults: usize) -> Self {
         Counts { critical: vec![0; n_steps], runs_struck: vec![0; n_faults], strikes: vec![0; n_faults] }
     }
-    fn add(&mut self, other: &Counts) {
+    pub(super) fn add(&mut self, other: &Counts) {
         for (a, b) in [
             (&mut self.critical, &other.critical),
             (&mut self.runs_struck, &other.runs_struck),
@@ -71,21 +71,41 @@ pub(super) struct Pass {
 /// Runs a thread finishes between two updates of the progress counter.
 const PROGRESS_BATCH: u64 = 256;
 
-/// Runs every run of one pass on `threads` threads; results by run index.
+/// Which runs a pass runs.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Runs<'a> {
+    /// These run indexes, in order (a shard's, or all of them).
+    Range(u64, u64),
+    /// These, in the order given.
+    Only(&'a [u64]),
+}
+
+/// Runs every run of one pass on `threads` threads; results by place in
+/// `runs` (the run index less the range's start, or the place in the
+/// list), samples (runs below `sample`) by run index less the start.
 pub(super) fn pass(
     plan: &Plan<'_>,
     measure: Measure,
     opts: &EstimateOptions,
     faults: &FaultMode,
     sample: u64,
-    only: Option<&[u64]>,
+    runs: Runs<'_>,
     progress: &AtomicU64,
 ) -> Result<Pass, EstimateError> {
+    let (first, only) = match runs {
+        Runs::Range(from, _) => (from, None),
+        Runs::Only(list) => (0, Some(list)),
+    };
+    let end = match runs {
+        Runs::Range(_, to) => to,
+        Runs::Only(_) => 0,
+    };
+    let total = only.map_or(end - first, |l| l.len() as u64);
     let n_steps = plan.scenario().steps.len();
     let n_faults = plan.scenario().faults.len();
     let threads = opts.threads.max(1);
     tracing::debug!(
-        runs = only.map_or(opts.runs, |list| list.len() as u64),
+        runs = total,
         threads,
         sampled = sample.min(opts.runs),
         faults = %match faults {
@@ -102,7 +122,7 @@ pub(super) fn pass(
                     let mut sim = Simulator::new(plan);
                     let mut summary =
                         crate::RunSummary::blank(&RunOptions::new(opts.seed, Mode::Random), plan.digest());
-                    let mut out = Vec::with_capacity((opts.runs as usize).div_ceil(threads));
+                    let mut out = Vec::with_capacity((total as usize).div_ceil(threads));
                     let mut sampled = Vec::new();
                     let mut counts = Counts::new(n_steps, n_faults);
                     let mut seen = vec![false; n_faults];
@@ -114,7 +134,7 @@ pub(super) fn pass(
                                 Some(k) => *k,
                                 None => break,
                             },
-                            None if (next as u64) < opts.runs => next as u64,
+                            None if (next as u64) < total => first + next as u64,
                             None => break,
                         };
                         let place = next as u64;
@@ -145,7 +165,7 @@ pub(super) fn pass(
                             counts.runs_struck[f] += u64::from(*hit);
                         }
                         if k < sample {
-                            sampled.push((k, sampled_run(s)));
+                            sampled.push((k - first, sampled_run(s)));
                         }
                         let struck_mask =
                             s.injected.iter().fold(0u64, |m, i| if i.fault.0 < 64 { m | (1 << i.fault.0) } else { m });
@@ -177,8 +197,9 @@ pub(super) fn pass(
         handles.into_iter().map(|h| h.join().expect("an estimate thread panicked")).collect()
     });
     // Results by run index, or, for a pass over `only`, by place in it.
-    let mut results = vec![RunResult::default(); only.map_or(opts.runs as usize, <[u64]>::len)];
-    let mut samples = vec![Sampled::default(); sample.min(opts.runs) as usize];
+    let mut results = vec![RunResult::default(); total as usize];
+    let mut samples =
+        vec![Sampled::default(); if only.is_some() { 0 } else { sample.min(end).saturating_sub(first) as usize }];
     let mut counts = Counts::new(n_steps, n_faults);
     for chunk in chunks {
         let (out, sampled, c) = chunk?;
