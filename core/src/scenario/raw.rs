@@ -136,7 +136,7 @@ pub(super) struct RawStep {
     #[serde(default)]
     pub(super) parent: Option<Spanned<String>>,
     #[serde(default)]
-    pub(super) after: Vec<Spanned<toml::Value>>,
+    pub(super) after: Option<Spanned<RawAfter>>,
     #[serde(default)]
     pub(super) duration: Option<Spanned<toml::Value>>,
     #[serde(default)]
@@ -157,6 +157,53 @@ pub(super) struct RawStep {
     pub(super) data: Option<Spanned<toml::Value>>,
     #[serde(default)]
     pub(super) replication: Option<Spanned<String>>,
+}
+
+/// A step's `after`: a list of entries, each kept with its span, or any
+/// other value (`after = "a"`), kept so that validation reports it with
+/// its step and the list it should have been, beside every other error.
+pub(super) enum RawAfter {
+    List(Vec<Spanned<toml::Value>>),
+    Other(toml::Value),
+}
+
+impl<'de> Deserialize<'de> for RawAfter {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RawAfter;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of step ids")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<RawAfter, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(e) = seq.next_element()? {
+                    entries.push(e);
+                }
+                Ok(RawAfter::List(entries))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawAfter, E> {
+                Ok(RawAfter::Other(toml::Value::String(v.to_string())))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RawAfter, E> {
+                Ok(RawAfter::Other(toml::Value::Integer(v)))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RawAfter, E> {
+                Ok(RawAfter::Other(i64::try_from(v).map_or(toml::Value::Float(v as f64), toml::Value::Integer)))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<RawAfter, E> {
+                Ok(RawAfter::Other(toml::Value::Float(v)))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<RawAfter, E> {
+                Ok(RawAfter::Other(toml::Value::Boolean(v)))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RawAfter, A::Error> {
+                let v = toml::Value::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(RawAfter::Other(v))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 /// `[[fault]]`.
