@@ -20,7 +20,7 @@ fn unknown_keys_are_rejected() {
         "[[step]]\nid = \"a\"\nduraton = \"1h\"\n",
         &[
             "plan.toml:4:6: step `a`: no duration; expected `duration` (e.g. \"45m\", { pert = [\"1h\", \"2h\", \"4h\"] } or \"instant\"), `per_gb` or `per_million_rows`",
-            "plan.toml:5:1: unknown key `duraton`; did you mean `duration`? (expected one of: id, name, owner, workstream, parent, after, duration, per_gb, per_million_rows, rows_of, finish_lag, downtime, records_status, milestone, data, replication)",
+            "plan.toml:5:1: step `a`: unknown key `duraton`; did you mean `duration`? (expected one of: id, name, owner, workstream, parent, after, duration, per_gb, per_million_rows, rows_of, finish_lag, downtime, records_status, milestone, data, replication)",
         ],
     );
     check(
@@ -308,6 +308,40 @@ fn after_written_as_one_id_names_the_step_and_the_list_expected() {
     );
 }
 
+/// #17: a value of the wrong type said "invalid type: ..., expected i64"
+/// and named neither the step, fault or policy nor the key: now it names
+/// all it can, in the README's words, and the list to write for a lone
+/// value.
+#[test]
+fn a_value_of_the_wrong_type_names_where_it_is() {
+    let cases: [(&str, &str); 6] = [
+        (
+            "[[step]]\nid = \"a\"\nowner = 5\nduration = \"1h\"\n",
+            "plan.toml:5:9: step `a`: owner: invalid type: integer `5`, expected a string",
+        ),
+        ("[[step]]\nduration = \"1h\"\n", "plan.toml:3:1: step #1 (it has no id): missing field `id` (required here)"),
+        (
+            "[[step]]\nid = \"a\"\nduration = \"1h\"\n[[fault]]\nid = \"f\"\nmessage = \"m\"\nsteps = \"a\"\nprobability = 0.1\n",
+            "plan.toml:9:9: fault `f`: steps: invalid type: string \"a\", expected a list; write steps = [\"a\"]",
+        ),
+        (
+            "[[step]]\nid = \"a\"\nduration = \"1h\"\n[recovery.r]\naction = \"resume\"\nmax_attempts = \"3\"\n",
+            "plan.toml:8:16: recovery.r: max_attempts: invalid type: string \"3\", expected a whole number",
+        ),
+        (
+            "window_confidence = \"high\"\n[[step]]\nid = \"a\"\nduration = \"1h\"\n",
+            "plan.toml:3:21: scenario.window_confidence: invalid type: string \"high\", expected a number",
+        ),
+        (
+            "[database]\ntables = [{ name = \"X\", rows = 1 }]\n[[step]]\nid = \"a\"\nduration = \"1h\"\nmilestone = \"yes\"\n",
+            "plan.toml:8:13: step `a`: milestone: invalid type: string \"yes\", expected true or false",
+        ),
+    ];
+    for (body, expected) in cases {
+        check(body, &[expected]);
+    }
+}
+
 /// #17: a second `ends` was reported as "no step before it has downtime =
 /// begins", which was untrue: one has, and its downtime already ends.
 #[test]
@@ -339,11 +373,11 @@ fn unknown_keys_come_with_every_other_error_in_file_order() {
          [[step]]\nid = \"a\"\nduration = \"1h\"\nafter = [\"b\"]\nownr = \"me\"\n\
          [[step]]\nid = \"b\"\nduration = \"5 minutes\"\nafter = [\"a\"]\nworkstrem = \"tech\"\n",
         &[
-            "plan.toml:3:1: unknown key `colour` (expected one of: name, source, description, window, window_confidence, start, downtime_begins_at, window_end, time_zone)",
+            "plan.toml:3:1: scenario: unknown key `colour` (expected one of: name, source, description, window, window_confidence, start, downtime_begins_at, window_end, time_zone)",
             "plan.toml:5:1: step `a`: dependency cycle: `a` -> `b` -> `a` (each waits for the next, through `after` and sub-steps)",
-            "plan.toml:8:1: unknown key `ownr`; did you mean `owner`? (expected one of: id, name, owner, workstream, parent, after, duration, per_gb, per_million_rows, rows_of, finish_lag, downtime, records_status, milestone, data, replication)",
+            "plan.toml:8:1: step `a`: unknown key `ownr`; did you mean `owner`? (expected one of: id, name, owner, workstream, parent, after, duration, per_gb, per_million_rows, rows_of, finish_lag, downtime, records_status, milestone, data, replication)",
             "plan.toml:11:12: step `b`: duration: malformed duration \"5 minutes\"; expected numbers with units d, h, m, s, ms, largest first (\"1h30m\", \"250ms\", \"2d\") or a clock \"H:MM:SS[.mmm]\"",
-            "plan.toml:13:1: unknown key `workstrem`; did you mean `workstream`? (expected one of: id, name, owner, workstream, parent, after, duration, per_gb, per_million_rows, rows_of, finish_lag, downtime, records_status, milestone, data, replication)",
+            "plan.toml:13:1: step `b`: unknown key `workstrem`; did you mean `workstream`? (expected one of: id, name, owner, workstream, parent, after, duration, per_gb, per_million_rows, rows_of, finish_lag, downtime, records_status, milestone, data, replication)",
         ],
     );
 }
