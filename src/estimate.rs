@@ -273,14 +273,14 @@ pub(crate) fn write_body(out: &mut impl Write, e: &Estimate, sc: &Scenario, fail
         writeln!(out, "\npoint of no return")?;
         let pol = &sc.policies[p.policy.index()].name;
         // The policy's name on a line with room for it.
-        let takes = format!("  a rollback ({pol}) takes {} at its P90", d(p.rollback_p90_ms));
+        let takes = format!("  recovery.{pol} takes {} at its P90", d(p.rollback_p90_ms));
         if p.latest_start_ms == 0 {
             writeln!(out, "{takes}")?;
-            writeln!(out, "  (reaction + restore): longer than the window, so none can end inside it")?;
+            writeln!(out, "  (reaction + restore): longer than the window, so no rollback can end inside it")?;
         } else {
             writeln!(out, "  {}", when(sc, p.latest_start_ms))?;
             writeln!(out, "{takes}")?;
-            writeln!(out, "  (reaction + restore); decided later, it ends past the window")?;
+            writeln!(out, "  (reaction + restore); decided later, a rollback ends past the window")?;
         }
         // A dated time is 45 characters: each on a line of its own.
         for dl in &p.deadlines {

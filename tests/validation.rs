@@ -463,7 +463,7 @@ fn the_point_of_no_return_says_p90_not_up_to() {
     let text = crate::support::stdout(&o);
     assert_eq!(o.status.code(), Some(0), "{text}{}", crate::support::stderr(&o));
     let pnr = &text[text.find("point of no return").expect("a point of no return")..];
-    assert!(pnr.contains("a rollback (back) takes "), "{pnr}");
+    assert!(pnr.contains("recovery.back takes "), "{pnr}");
     assert!(pnr.contains(" at its P90\n  (reaction + restore)"), "{pnr}");
     let html = std::fs::read_to_string(&page).unwrap();
     let section = &html[html.find("<h2>Point of no return</h2>").unwrap()..];
