@@ -225,16 +225,12 @@ pub(crate) fn write_body(out: &mut impl Write, e: &Estimate, sc: &Scenario, fail
                 d(*e.committed_sorted.last().unwrap_or(&0))
             )?;
             if let Some((lo, hi)) = e.p90_ci {
-                writeln!(
-                    out,
-                    "             P90 95% CI {} .. {}; {}",
-                    d(lo),
-                    d(hi),
-                    match e.converged_after {
-                        Some(n) => format!("settled after {n} runs"),
-                        None => "not stable within 1% yet: run more".to_string(),
-                    }
-                )?;
+                // Its own line each: together they pass 80 columns.
+                writeln!(out, "             P90 95% CI {} .. {}", d(lo), d(hi))?;
+                match e.converged_after {
+                    Some(n) => writeln!(out, "             settled after {n} runs")?,
+                    None => writeln!(out, "             not stable within 1% yet: run more")?,
+                }
             }
         }
     }
@@ -308,25 +304,27 @@ pub(crate) fn write_body(out: &mut impl Write, e: &Estimate, sc: &Scenario, fail
     if let Some(p) = &e.point_of_no_return {
         writeln!(out, "\npoint of no return")?;
         let pol = &sc.policies[p.policy.index()].name;
+        // The policy's name on a line with room for it.
+        let takes = format!("  recovery.{pol} takes {} at its P90", d(p.rollback_p90_ms));
         if p.latest_start_ms == 0 {
-            writeln!(
-                out,
-                "  a rollback ({pol}: reaction + restore, P90) takes {}: longer than the window, so none can end inside it",
-                d(p.rollback_p90_ms)
-            )?;
+            writeln!(out, "{takes}")?;
+            writeln!(out, "  (reaction + restore): longer than the window, so no rollback can end inside it")?;
         } else {
             writeln!(out, "  {}", when(sc, p.latest_start_ms))?;
-            writeln!(out, "  a rollback ({pol}: reaction + restore, P90) takes {};", d(p.rollback_p90_ms))?;
-            writeln!(out, "  decided later, it ends past the window")?;
+            writeln!(out, "{takes}")?;
+            writeln!(out, "  (reaction + restore); decided later, a rollback ends past the window")?;
         }
+        // A dated time is 45 characters: each on a line of its own.
         for dl in &p.deadlines {
             let name = &sc.policies[dl.policy.index()].name;
             if dl.too_late() {
-                writeln!(out, "  DISAGREES: the plan's deadline for {name} is {}", when(sc, dl.deadline_ms))?;
-                writeln!(out, "  but a rollback must begin by {}", when(sc, dl.safe_begin_ms))?;
-                writeln!(out, "  to end inside the window")?;
+                writeln!(out, "  DISAGREES: the plan's deadline for {name} is")?;
+                writeln!(out, "    {}", when(sc, dl.deadline_ms))?;
+                writeln!(out, "  but to end inside the window a rollback must begin by")?;
+                writeln!(out, "    {}", when(sc, dl.safe_begin_ms))?;
             } else {
-                writeln!(out, "  the plan's deadline for {name}, {},", when(sc, dl.deadline_ms))?;
+                writeln!(out, "  the plan's deadline for {name},")?;
+                writeln!(out, "    {},", when(sc, dl.deadline_ms))?;
                 writeln!(out, "  agrees: a rollback begun then ends inside the window")?;
             }
         }
@@ -341,15 +339,19 @@ pub(crate) fn write_body(out: &mut impl Write, e: &Estimate, sc: &Scenario, fail
             pct(c.p_blown)
         )?;
         let row = |r: &rehearse_sim::estimate::Checkpoint, note: &str| {
-            format!(
-                "  {} not done by {}\n      rolls back {}, needless {}, saved {}; success {}{note}",
-                truncate(&sc.step(r.step).id, 28),
-                when(sc, r.by_ms),
+            // The step's id gets what the time leaves of 80 columns.
+            let by = when(sc, r.by_ms);
+            let room = (80 - "   not done by ".len()).saturating_sub(by.chars().count()).clamp(12, 28);
+            let figures = format!(
+                "      rolls back {}, needless {}, saved {}; success {}",
                 pct(r.rolls_back),
                 pct(r.needless),
                 pct(r.saved),
                 pct(r.p_success)
-            )
+            );
+            // A note that would pass 80 columns goes on a line of its own.
+            let sep = if note.starts_with('\n') || figures.len() + note.len() <= 80 { "" } else { "\n     " };
+            format!("  {} not done by {by}\n{figures}{sep}{note}", truncate(&sc.step(r.step).id, room))
         };
         match &c.recommended {
             Some(r) => writeln!(out, "{}", row(r, "  <- recommended"))?,

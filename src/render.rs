@@ -18,14 +18,27 @@ use crate::term::Term;
 /// takes what the terminal's width leaves (a fixed one wrapped on 80
 /// columns once the counts grew long).
 pub fn progress_bar(prefix: &'static str, phase: &str, len: u64) -> indicatif::ProgressBar {
-    let bar = indicatif::ProgressBar::new(len);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template("{prefix}, {msg} [{wide_bar}] {pos}/{len} runs, {eta} left")
-            .expect("valid template")
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(prefix);
-    bar.set_message(phase.to_string());
+    progress_bar_to(prefix, phase, len, indicatif::ProgressDrawTarget::stderr())
+}
+
+/// [`progress_bar`] drawn to `target`.
+pub fn progress_bar_to(
+    prefix: &'static str,
+    phase: &str,
+    len: u64,
+    target: indicatif::ProgressDrawTarget,
+) -> indicatif::ProgressBar {
+    // Built whole before it is shown: set one by one, the first frame was
+    // drawn before the phase was named.
+    let bar = indicatif::ProgressBar::with_draw_target(Some(len), indicatif::ProgressDrawTarget::hidden())
+        .with_style(
+            indicatif::ProgressStyle::with_template("{prefix}, {msg} [{wide_bar}] {pos}/{len} runs, {eta} left")
+                .expect("valid template")
+                .progress_chars("=> "),
+        )
+        .with_prefix(prefix)
+        .with_message(phase.to_string());
+    bar.set_draw_target(target);
     bar
 }
 

@@ -185,4 +185,57 @@ mod tests {
         assert!(s.contains(&format!("{RED}FAILED{RESET}")), "{s:?}");
         assert_eq!(Term::plain(80).fit("* step  FAILED"), "* step  FAILED\n");
     }
+
+    /// The frames a progress bar draws, kept.
+    #[derive(Debug, Default, Clone)]
+    struct Frames(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+    impl indicatif::TermLike for Frames {
+        fn width(&self) -> u16 {
+            80
+        }
+        fn move_cursor_up(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_down(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_right(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn move_cursor_left(&self, _: usize) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn write_line(&self, s: &str) -> std::io::Result<()> {
+            self.write_str(s)
+        }
+        fn write_str(&self, s: &str) -> std::io::Result<()> {
+            if !s.is_empty() {
+                self.0.lock().unwrap().push(s.to_string());
+            }
+            Ok(())
+        }
+        fn clear_line(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+        fn flush(&self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// #17: the progress bar names its phase from its first frame on (it
+    /// was drawn once before the phase was set: "estimate,  [...]").
+    #[test]
+    fn every_frame_of_the_progress_bar_names_its_phase() {
+        let frames = Frames::default();
+        let target = indicatif::ProgressDrawTarget::term_like(Box::new(frames.clone()));
+        let bar = crate::render::progress_bar_to("estimate", "main runs", 10, target);
+        bar.set_position(5);
+        bar.finish();
+        let frames = frames.0.lock().unwrap();
+        assert!(!frames.is_empty());
+        for f in frames.iter() {
+            assert!(f.starts_with("estimate, main runs ["), "{f:?}");
+        }
+    }
 }

@@ -251,14 +251,21 @@ deadline = "6h"
 
 #[test]
 fn a_rollback_after_its_deadline_is_flagged_unless_the_plan_says_what_to_do_instead() {
-    let s = support::parse(DEADLINE);
-    let (summary, _, state, _) = scripted(DEADLINE, &s, 0, Mode::Median, &["fails@upgrade"]);
+    // A plan must say what to do past its deadline (#17: without it every
+    // late rollback failed `check`)...
+    let e = Scenario::parse(DEADLINE, "deadline.toml").unwrap_err();
+    assert!(e.to_string().contains("a deadline needs `past_deadline"), "{e}");
+    let with_fallback = DEADLINE.replace("deadline = \"6h\"", "deadline = \"6h\"\npast_deadline = \"fix-forward\"")
+        + "[recovery.fix-forward]\naction = \"resume\"\nreaction = \"10m\"\n";
+    // ... but a rollback that began late anyway (as a weekend may record)
+    // is flagged: here the engine is given the plan without it.
+    let mut late = support::parse(&with_fallback);
+    late.policies.iter_mut().find(|p| p.name == "rollback").unwrap().past_deadline = None;
+    let (summary, _, state, _) = scripted(&with_fallback, &late, 0, Mode::Median, &["fails@upgrade"]);
     assert_eq!(summary.outcome, Outcome::RolledBack);
     let v: Vec<String> = state.violations().iter().map(|v| v.to_string()).collect();
     assert!(v.iter().any(|x| x.contains("began after its deadline")), "{v:?}");
 
-    let with_fallback = DEADLINE.replace("deadline = \"6h\"", "deadline = \"6h\"\npast_deadline = \"fix-forward\"")
-        + "[recovery.fix-forward]\naction = \"resume\"\nreaction = \"10m\"\n";
     let s = support::parse(&with_fallback);
     let (summary, events, state, _) = scripted(&with_fallback, &s, 0, Mode::Median, &["fails@upgrade"]);
     assert!(state.violations().is_empty(), "{:?}", state.violations());
@@ -576,11 +583,15 @@ action = "rollback"
 reaction = "10m"
 duration = "8h"
 deadline = "1h"
+past_deadline = "fix-forward"
 [recovery.prod-rollback]
 action = "rollback"
 reaction = "10m"
 duration = "1h"
 deadline = "1h"
+past_deadline = "fix-forward"
+[recovery.fix-forward]
+action = "resume"
 "#;
     let s = crate::support::parse(text);
     let plan = rehearse_sim::Plan::new(&s, rehearse_sim::digest(text));

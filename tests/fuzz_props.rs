@@ -335,7 +335,8 @@ fn sound_plan(genes: &Genes) -> String {
         t.push_str(&format!("\n[recovery.p{k}]\naction = \"{action}\"\n"));
         if action != "abort" {
             t.push_str("reaction = { triangular = [\"1m\", \"5m\", \"20m\"] }\n");
-            if p.3 & 1 != 0 {
+            // A fix is waited for only before the step is tried again.
+            if p.3 & 1 != 0 && retries {
                 t.push_str("fix = \"30m\"\n");
             }
         }
@@ -345,7 +346,7 @@ fn sound_plan(genes: &Genes) -> String {
             t.push_str("duration = { pert = [\"1h\", \"2h\", \"4h\"] }\n");
         }
         if action == "rollback" {
-            t.push_str("deadline = \"36h\"\n");
+            t.push_str("deadline = \"36h\"\npast_deadline = \"fix-forward\"\n");
         }
         if retries {
             t.push_str(&format!("max_attempts = {}\n", 1 + p.1 % 4));
@@ -353,6 +354,9 @@ fn sound_plan(genes: &Genes) -> String {
                 t.push_str(&format!("then = \"p{}\"\n", k + 1));
             }
         }
+    }
+    if t.contains("past_deadline = \"fix-forward\"") {
+        t.push_str("\n[recovery.fix-forward]\naction = \"resume\"\nreaction = \"30m\"\nverify = \"10m\"\n");
     }
     t
 }

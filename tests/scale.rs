@@ -49,8 +49,9 @@ fn a_thousand_downtime_pairs_validate_and_one_left_open_is_found() {
     assert_eq!(
         e.to_string(),
         format!(
-            "pairs.toml:{}:1: step `b999`: downtime begins here and never ends: no step after it has downtime = \"ends\"",
-            line_of(&open, "id = \"b999\"")
+            "pairs.toml:{}:1: step `b999`: downtime begins here and never ends: `e999` (line {}), the step after it with downtime = \"ends\", ends the downtime that `b998` begins; each `begins` pairs with one `ends`: mark where this one ends, or remove it",
+            line_of(&open, "id = \"b999\""),
+            line_of(&open, "id = \"e999\"")
         )
     );
     // The first beginning no longer begins: its end follows none.

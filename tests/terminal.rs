@@ -169,3 +169,29 @@ fn scenarios_show_prints_one_as_written() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("ax2012-go-live"), "the names are listed: {}", stderr(&o));
 }
+
+/// The estimate is laid out for 80 columns, not wrapped into them: with
+/// wrapping off (`--width 0`), a dated plan with a long step id and a long
+/// policy name, few runs (the P90 not settled) and every section still
+/// has no line past 80.
+#[test]
+fn the_estimate_is_laid_out_for_80_columns_by_itself() {
+    let text = std::fs::read_to_string(root().join("scenarios/go-live-weekend.toml")).unwrap();
+    let policy = "roll-back-to-the-ax2012-source";
+    let long = text
+        .replace("\"data-upgrade\"", "\"production-data-upgrade-runs\"")
+        .replace("[recovery.rollback]", &format!("[recovery.{policy}]"))
+        .replace("recovery = \"rollback\"", &format!("recovery = \"{policy}\""))
+        .replace("then = \"rollback\"", &format!("then = \"{policy}\""));
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("long.toml");
+    std::fs::write(&plan, &long).unwrap();
+    let o = rehearse(&["estimate", plan.to_str().unwrap(), "--runs", "300", "--width", "0"]);
+    let out = stdout(&o);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for section in ["P90 95% CI", "what drives it", "point of no return", "go/no-go checkpoints", policy] {
+        assert!(out.contains(section), "no {section:?} in\n{out}");
+    }
+    let w = widest(&out);
+    assert!(w <= 80, "a line of {w}\n{out}");
+}

@@ -20,7 +20,7 @@ fn unknown_keys_are_rejected() {
         "[[step]]\nid = \"a\"\nduraton = \"1h\"\n",
         &[
             "plan.toml:4:6: step `a`: no duration; expected `duration` (e.g. \"45m\", { pert = [\"1h\", \"2h\", \"4h\"] } or \"instant\"), `per_gb` or `per_million_rows`",
-            "plan.toml:5:1: unknown key `duraton`; did you mean `duration`? (expected one of: id, name, owner, workstream, parent, after, duration, per_gb, per_million_rows, rows_of, finish_lag, downtime, records_status, milestone, data, replication)",
+            "plan.toml:5:1: step `a`: unknown key `duraton`; did you mean `duration`? (expected one of: id, name, owner, workstream, parent, after, duration, per_gb, per_million_rows, rows_of, finish_lag, downtime, records_status, milestone, data, replication)",
         ],
     );
     check(
@@ -225,8 +225,8 @@ fn recovery_policies_are_checked() {
             )
         ),
         &[
-            "plan.toml:13:10: recovery.a (rollback): max_attempts applies only to actions that retry (resume, rerun, rollback-package)",
             "plan.toml:13:10: recovery.a (rollback): needs `duration`, how long the undo takes",
+            "plan.toml:14:16: recovery.a (rollback): max_attempts applies only to actions that try the step again (resume, retry, rerun, rollback-package)",
             "plan.toml:17:16: recovery.b: max_attempts 0 must be between 1 and 1000",
         ],
     );
@@ -259,6 +259,110 @@ fn recovery_policies_are_checked() {
     );
 }
 
+/// #17: `fix` is waited for only before the step is tried again; on a
+/// rollback or a cancel it was printed and never waited for.
+#[test]
+fn a_fix_is_refused_where_nothing_is_tried_again() {
+    for action in ["rollback", "cancel"] {
+        check(
+            &format!("{STEPS}[recovery.back]\naction = \"{action}\"\nduration = \"1h\"\nfix = \"2h\"\n"),
+            &[&format!(
+                "plan.toml:15:7: recovery.back ({action}): `fix` applies only to actions that try the step again (resume, retry, rerun, rollback-package): after a {action} nothing is tried again, so the fix would never be waited for; put the time in `duration`, or fix forward with a policy that resumes"
+            )],
+        );
+    }
+    // Where the step is tried again, the fix is waited for: accepted.
+    for action in ["\"resume\"", "\"retry\"", "\"rollback-package\"\nduration = \"1h\""] {
+        let text = format!("[scenario]\nname = \"t\"\n{STEPS}[recovery.r]\naction = {action}\nfix = \"2h\"\n");
+        Scenario::parse(&text, "plan.toml").unwrap_or_else(|e| panic!("{e}\n{text}"));
+    }
+}
+
+/// #17: a rollback deadline with nothing to do past it began late in every
+/// late run, and `check` then failed each: the plan must say what to do.
+#[test]
+fn a_rollback_deadline_needs_what_to_do_past_it() {
+    check(
+        &format!("{STEPS}[recovery.back]\naction = \"rollback\"\nduration = \"1h\"\ndeadline = \"36h\"\n"),
+        &[
+            "plan.toml:15:12: recovery.back (rollback): a deadline needs `past_deadline = \"<policy>\"`, what to do once it is too late to roll back (e.g. a policy with action = \"resume\" that fixes forward); without one a late rollback would begin anyway, past the deadline",
+        ],
+    );
+    let text = format!(
+        "[scenario]\nname = \"t\"\n{STEPS}[recovery.back]\naction = \"rollback\"\nduration = \"1h\"\ndeadline = \"36h\"\npast_deadline = \"fix-forward\"\n[recovery.fix-forward]\naction = \"resume\"\n"
+    );
+    Scenario::parse(&text, "plan.toml").unwrap_or_else(|e| panic!("{e}"));
+}
+
+/// #17: `after = "stop-aos"` said "invalid type: string" and named no step
+/// (and, a serde error, stopped every other check).
+#[test]
+fn after_written_as_one_id_names_the_step_and_the_list_expected() {
+    check(
+        "[[step]]\nid = \"stop-aos\"\nduration = \"1h\"\n[[step]]\nid = \"b\"\nafter = \"stop-aos\"\nduration = \"5 minutes\"\n[[step]]\nid = \"c\"\nafter = { step = \"b\" }\nduration = \"1h\"\n",
+        &[
+            "plan.toml:8:9: step `b`: after = \"stop-aos\"; expected a list of the steps it waits for, e.g. after = [\"stop-aos\"]",
+            "plan.toml:9:12: step `b`: duration: malformed duration \"5 minutes\"; expected numbers with units d, h, m, s, ms, largest first (\"1h30m\", \"250ms\", \"2d\") or a clock \"H:MM:SS[.mmm]\"",
+            "plan.toml:12:9: step `c`: after = { step = \"b\" }; expected a list of the steps it waits for, e.g. after = [{ step = \"b\" }]",
+        ],
+    );
+}
+
+/// #17: a value of the wrong type said "invalid type: ..., expected i64"
+/// and named neither the step, fault or policy nor the key: now it names
+/// all it can, in the README's words, and the list to write for a lone
+/// value.
+#[test]
+fn a_value_of_the_wrong_type_names_where_it_is() {
+    let cases: [(&str, &str); 6] = [
+        (
+            "[[step]]\nid = \"a\"\nowner = 5\nduration = \"1h\"\n",
+            "plan.toml:5:9: step `a`: owner: invalid type: integer `5`, expected a string",
+        ),
+        ("[[step]]\nduration = \"1h\"\n", "plan.toml:3:1: step #1 (it has no id): missing field `id` (required here)"),
+        (
+            "[[step]]\nid = \"a\"\nduration = \"1h\"\n[[fault]]\nid = \"f\"\nmessage = \"m\"\nsteps = \"a\"\nprobability = 0.1\n",
+            "plan.toml:9:9: fault `f`: steps: invalid type: string \"a\", expected a list; write steps = [\"a\"]",
+        ),
+        (
+            "[[step]]\nid = \"a\"\nduration = \"1h\"\n[recovery.r]\naction = \"resume\"\nmax_attempts = \"3\"\n",
+            "plan.toml:8:16: recovery.r: max_attempts: invalid type: string \"3\", expected a whole number",
+        ),
+        (
+            "window_confidence = \"high\"\n[[step]]\nid = \"a\"\nduration = \"1h\"\n",
+            "plan.toml:3:21: scenario.window_confidence: invalid type: string \"high\", expected a number",
+        ),
+        (
+            "[database]\ntables = [{ name = \"X\", rows = 1 }]\n[[step]]\nid = \"a\"\nduration = \"1h\"\nmilestone = \"yes\"\n",
+            "plan.toml:8:13: step `a`: milestone: invalid type: string \"yes\", expected true or false",
+        ),
+    ];
+    for (body, expected) in cases {
+        check(body, &[expected]);
+    }
+}
+
+/// #17: a second `ends` was reported as "no step before it has downtime =
+/// begins", which was untrue: one has, and its downtime already ends.
+#[test]
+fn a_second_end_or_beginning_names_the_pair_it_would_join() {
+    let pair = "[[step]]\nid = \"stop-aos\"\nduration = \"1h\"\ndowntime = \"begins\"\n[[step]]\nid = \"live\"\nafter = [\"stop-aos\"]\nduration = \"1h\"\ndowntime = \"ends\"\n";
+    check(
+        &format!("{pair}[[step]]\nid = \"again\"\nafter = [\"live\"]\nduration = \"1h\"\ndowntime = \"ends\"\n"),
+        &[
+            "plan.toml:13:1: step `again`: downtime ends here, but the downtime that `stop-aos` begins already has its `ends`: `live` (line 8); each `begins` pairs with one `ends`: remove this one, or mark where downtime begins again before it",
+        ],
+    );
+    // Two beginnings before one end: the second never ends, and the
+    // message names the end that the first one took.
+    check(
+        "[[step]]\nid = \"early\"\nduration = \"1h\"\ndowntime = \"begins\"\n[[step]]\nid = \"stop-aos\"\nduration = \"1h\"\ndowntime = \"begins\"\n[[step]]\nid = \"live\"\nafter = [\"early\", \"stop-aos\"]\nduration = \"1h\"\ndowntime = \"ends\"\n",
+        &[
+            "plan.toml:8:1: step `stop-aos`: downtime begins here and never ends: `live` (line 12), the step after it with downtime = \"ends\", ends the downtime that `early` begins; each `begins` pairs with one `ends`: mark where this one ends, or remove it",
+        ],
+    );
+}
+
 /// #17: a first plan with three unknown keys, a cycle and a bad duration
 /// hears of all five at once, in file order (serde alone stops at the first
 /// unknown key).
@@ -269,11 +373,11 @@ fn unknown_keys_come_with_every_other_error_in_file_order() {
          [[step]]\nid = \"a\"\nduration = \"1h\"\nafter = [\"b\"]\nownr = \"me\"\n\
          [[step]]\nid = \"b\"\nduration = \"5 minutes\"\nafter = [\"a\"]\nworkstrem = \"tech\"\n",
         &[
-            "plan.toml:3:1: unknown key `colour` (expected one of: name, source, description, window, window_confidence, start, downtime_begins_at, window_end, time_zone)",
+            "plan.toml:3:1: scenario: unknown key `colour` (expected one of: name, source, description, window, window_confidence, start, downtime_begins_at, window_end, time_zone)",
             "plan.toml:5:1: step `a`: dependency cycle: `a` -> `b` -> `a` (each waits for the next, through `after` and sub-steps)",
-            "plan.toml:8:1: unknown key `ownr`; did you mean `owner`? (expected one of: id, name, owner, workstream, parent, after, duration, per_gb, per_million_rows, rows_of, finish_lag, downtime, records_status, milestone, data, replication)",
+            "plan.toml:8:1: step `a`: unknown key `ownr`; did you mean `owner`? (expected one of: id, name, owner, workstream, parent, after, duration, per_gb, per_million_rows, rows_of, finish_lag, downtime, records_status, milestone, data, replication)",
             "plan.toml:11:12: step `b`: duration: malformed duration \"5 minutes\"; expected numbers with units d, h, m, s, ms, largest first (\"1h30m\", \"250ms\", \"2d\") or a clock \"H:MM:SS[.mmm]\"",
-            "plan.toml:13:1: unknown key `workstrem`; did you mean `workstream`? (expected one of: id, name, owner, workstream, parent, after, duration, per_gb, per_million_rows, rows_of, finish_lag, downtime, records_status, milestone, data, replication)",
+            "plan.toml:13:1: step `b`: unknown key `workstrem`; did you mean `workstream`? (expected one of: id, name, owner, workstream, parent, after, duration, per_gb, per_million_rows, rows_of, finish_lag, downtime, records_status, milestone, data, replication)",
         ],
     );
 }
@@ -326,4 +430,46 @@ fn a_mistyped_fault_on_the_command_line_gets_a_suggestion() {
         "{}",
         crate::support::stderr(&o)
     );
+}
+
+/// #17: the point of no return called a P90 "up to" (a P90 is exceeded in
+/// one run in ten): the text and the page say what it is.
+#[test]
+fn the_point_of_no_return_says_p90_not_up_to() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("pnr.toml");
+    std::fs::write(
+        &plan,
+        "[scenario]\nname = \"pnr\"\nwindow = \"12h\"\n\
+         [[step]]\nid = \"off\"\nduration = \"10m\"\ndowntime = \"begins\"\n\
+         [[step]]\nid = \"upgrade\"\nafter = [\"off\"]\nduration = { triangular = [\"2h\", \"3h\", \"6h\"] }\n\
+         [[step]]\nid = \"on\"\nafter = [\"upgrade\"]\nduration = \"10m\"\ndowntime = \"ends\"\n\
+         [[fault]]\nid = \"f\"\nmessage = \"it failed\"\nsteps = [\"upgrade\"]\nprobability = 0.3\nrecovery = \"back\"\n\
+         [recovery.back]\naction = \"rollback\"\nreaction = { triangular = [\"10m\", \"20m\", \"1h\"] }\nduration = { pert = [\"1h\", \"2h\", \"4h\"] }\n",
+    )
+    .unwrap();
+    let page = dir.path().join("pnr.html");
+    let o = crate::support::rehearse(&[
+        "estimate",
+        plan.to_str().unwrap(),
+        "--runs",
+        "100",
+        "--no-fault-costs",
+        "--width",
+        "0",
+        "--html",
+        page.to_str().unwrap(),
+    ]);
+    let text = crate::support::stdout(&o);
+    assert_eq!(o.status.code(), Some(0), "{text}{}", crate::support::stderr(&o));
+    let pnr = &text[text.find("point of no return").expect("a point of no return")..];
+    assert!(pnr.contains("recovery.back takes "), "{pnr}");
+    assert!(pnr.contains(" at its P90\n  (reaction + restore)"), "{pnr}");
+    let html = std::fs::read_to_string(&page).unwrap();
+    let section = &html[html.find("<h2>Point of no return</h2>").unwrap()..];
+    let section = &section[..section.find("</p>").unwrap()];
+    assert!(section.contains("at its P90"), "{section}");
+    for said in [pnr, section] {
+        assert!(!said.contains("up to"), "{said}");
+    }
 }

@@ -108,6 +108,58 @@ impl Graph {
         }
     }
 
+    /// The nodes in an order where every edge points forward (Kahn's).
+    /// The graph must be acyclic.
+    fn topological(&self) -> Vec<usize> {
+        let mut n_in = vec![0u32; self.out.len()];
+        for outs in &self.out {
+            for &m in outs {
+                n_in[m] += 1;
+            }
+        }
+        let mut order: Vec<usize> = (0..self.out.len()).filter(|n| n_in[*n] == 0).collect();
+        let mut at = 0;
+        while let Some(&n) = order.get(at) {
+            at += 1;
+            for &m in &self.out[n] {
+                n_in[m] -= 1;
+                if n_in[m] == 0 {
+                    order.push(m);
+                }
+            }
+        }
+        assert_eq!(order.len(), self.out.len(), "the graph is acyclic");
+        order
+    }
+
+    /// For every node, the nearest `mark` in file order among the nodes
+    /// that always happen before it (`before`: the greatest) or after it
+    /// (the least), itself included; `None` where none is marked. One pass
+    /// over the graph, so that a message about each of many steps does not
+    /// search it each time. The graph must be acyclic.
+    pub(crate) fn nearest_marked(&self, mark: &[Option<usize>], before: bool) -> Vec<Option<usize>> {
+        let mut nearest = mark.to_vec();
+        let order = self.topological();
+        let pick = |a: Option<usize>, b: Option<usize>| match (a, b) {
+            (Some(a), Some(b)) => Some(if before { a.max(b) } else { a.min(b) }),
+            (a, b) => a.or(b),
+        };
+        if before {
+            for &n in &order {
+                for &m in &self.out[n] {
+                    nearest[m] = pick(nearest[m], nearest[n]);
+                }
+            }
+        } else {
+            for &n in order.iter().rev() {
+                for &m in &self.out[n] {
+                    nearest[n] = pick(nearest[n], nearest[m]);
+                }
+            }
+        }
+        nearest
+    }
+
     /// Whether node `to` always happens after node `from`.
     pub fn reaches(&self, from: usize, to: usize) -> bool {
         self.reaches_from(from)[to]

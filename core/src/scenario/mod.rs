@@ -39,9 +39,9 @@ impl Scenario {
     pub fn parse(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
         let (raw, problems) = raw::read(text);
         let mut v = Validator::new(text);
-        for (at, message) in problems {
+        for (at, step, message) in problems {
             let (line, col) = line_col(text, at);
-            v.diags.push(Diagnostic { line, col, step: None, message });
+            v.diags.push(Diagnostic { line, col, step, message });
         }
         let scenario = raw.and_then(|raw| v.scenario(raw));
         if v.diags.is_empty() {

@@ -136,7 +136,7 @@ pub(super) struct RawStep {
     #[serde(default)]
     pub(super) parent: Option<Spanned<String>>,
     #[serde(default)]
-    pub(super) after: Vec<Spanned<toml::Value>>,
+    pub(super) after: Option<Spanned<RawAfter>>,
     #[serde(default)]
     pub(super) duration: Option<Spanned<toml::Value>>,
     #[serde(default)]
@@ -157,6 +157,53 @@ pub(super) struct RawStep {
     pub(super) data: Option<Spanned<toml::Value>>,
     #[serde(default)]
     pub(super) replication: Option<Spanned<String>>,
+}
+
+/// A step's `after`: a list of entries, each kept with its span, or any
+/// other value (`after = "a"`), kept so that validation reports it with
+/// its step and the list it should have been, beside every other error.
+pub(super) enum RawAfter {
+    List(Vec<Spanned<toml::Value>>),
+    Other(toml::Value),
+}
+
+impl<'de> Deserialize<'de> for RawAfter {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = RawAfter;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of step ids")
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<RawAfter, A::Error> {
+                let mut entries = Vec::new();
+                while let Some(e) = seq.next_element()? {
+                    entries.push(e);
+                }
+                Ok(RawAfter::List(entries))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<RawAfter, E> {
+                Ok(RawAfter::Other(toml::Value::String(v.to_string())))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<RawAfter, E> {
+                Ok(RawAfter::Other(toml::Value::Integer(v)))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<RawAfter, E> {
+                Ok(RawAfter::Other(i64::try_from(v).map_or(toml::Value::Float(v as f64), toml::Value::Integer)))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<RawAfter, E> {
+                Ok(RawAfter::Other(toml::Value::Float(v)))
+            }
+            fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<RawAfter, E> {
+                Ok(RawAfter::Other(toml::Value::Boolean(v)))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<RawAfter, A::Error> {
+                let v = toml::Value::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Ok(RawAfter::Other(v))
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
 }
 
 /// `[[fault]]`.
@@ -206,6 +253,10 @@ pub(super) struct RawPolicy {
     pub(super) verify: Option<Spanned<toml::Value>>,
 }
 
+/// A problem found reading: its byte offset, the step it concerns (if
+/// any) and the message.
+pub(super) type Problem = (usize, Option<String>, String);
+
 /// Most unknown keys set aside before the rest is read anyway.
 const MAX_UNKNOWN: usize = 100;
 
@@ -216,7 +267,7 @@ const MAX_UNKNOWN: usize = 100;
 /// stays where it was) and the copy read again. Returns the file, if the
 /// rest reads, and every problem found, each at its byte offset: the
 /// unknown keys and, if reading still fails for another reason, that one.
-pub(super) fn read(text: &str) -> (Option<RawFile>, Vec<(usize, String)>) {
+pub(super) fn read(text: &str) -> (Option<RawFile>, Vec<Problem>) {
     let mut problems = Vec::new();
     let mut copy: Option<String> = None;
     loop {
@@ -233,7 +284,9 @@ pub(super) fn read(text: &str) -> (Option<RawFile>, Vec<(usize, String)>) {
         {
             let hint =
                 crate::scenario::suggest(&key, &expected).map_or(String::new(), |k| format!("; did you mean `{k}`?"));
-            problems.push((at, format!("unknown key `{key}`{hint} (expected one of: {})", expected.join(", "))));
+            let message = format!("unknown key `{key}`{hint} (expected one of: {})", expected.join(", "));
+            let (step, message) = placed(current, at, &message);
+            problems.push((at, step, message));
             let mut bytes = current.as_bytes().to_vec();
             // A table's header (`[databse]`) goes with the whole table, to
             // the next header; an entry with a comma after it (in an inline
@@ -264,9 +317,141 @@ pub(super) fn read(text: &str) -> (Option<RawFile>, Vec<(usize, String)>) {
         if message.starts_with("missing field") {
             message.push_str(" (required here)");
         }
-        problems.push((at, message));
+        let (step, message) = placed(current, at, &message);
+        problems.push((at, step, message));
         return (None, problems);
     }
+}
+
+/// A message of serde's said where it applies and in a plan's words: the
+/// step, fault or policy around byte `at` and the key whose value it is
+/// ("step `x`: owner: invalid type: integer `5`, expected a string"), the
+/// type names as the README gives them, and for a lone value where a list
+/// is expected, the list to write. Returns the step's id apart, as every
+/// diagnostic about a step carries it.
+fn placed(text: &str, at: usize, message: &str) -> (Option<String>, String) {
+    let mut message = message
+        .replace("expected a sequence", "expected a list")
+        .replace("expected i64", "expected a whole number")
+        .replace("expected f64", "expected a number")
+        .replace("expected a boolean", "expected true or false");
+    let path = path_to(text, at);
+    let mut step = None;
+    let (owner, keys): (Option<String>, &[Segment]) = match path.as_slice() {
+        [Segment::Key(table), Segment::Index(_, Some(id)), rest @ ..] if table == "step" => {
+            step = Some(id.clone());
+            (None, rest)
+        }
+        [Segment::Key(table), Segment::Index(i, id), rest @ ..] if table == "step" || table == "fault" => {
+            let who = id
+                .as_ref()
+                .map_or_else(|| format!("{table} #{} (it has no id)", i + 1), |id| format!("{table} `{id}`"));
+            (Some(who), rest)
+        }
+        [Segment::Key(table), Segment::Key(name), rest @ ..] if table == "recovery" => {
+            (Some(format!("recovery.{name}")), rest)
+        }
+        rest => (None, rest),
+    };
+    // An unknown key is said once, not as the key it is in too.
+    let keys = match keys.split_last() {
+        Some((Segment::Key(k), rest)) if message.starts_with(&format!("unknown key `{k}`")) => rest,
+        _ => keys,
+    };
+    let key: Vec<&str> = keys
+        .iter()
+        .filter_map(|s| match s {
+            Segment::Key(k) => Some(k.as_str()),
+            Segment::Index(..) => None,
+        })
+        .collect();
+    let key = key.join(".");
+    if message.starts_with("invalid type: string") && message.ends_with("expected a list") {
+        let value = text.get(at..).unwrap_or("").lines().next().unwrap_or("").trim();
+        message.push_str(&format!("; write {} = [{value}]", key.rsplit('.').next().unwrap_or(&key)));
+    }
+    let message = match (owner, key.is_empty()) {
+        (Some(o), true) => format!("{o}: {message}"),
+        (Some(o), false) => format!("{o}: {key}: {message}"),
+        (None, false) => format!("{key}: {message}"),
+        (None, true) => message,
+    };
+    (step, message)
+}
+
+/// One step of the way to a value: a key, or an element of an array of
+/// tables with its `id`, if it has one.
+#[derive(Clone)]
+enum Segment {
+    Key(String),
+    Index(usize, Option<String>),
+}
+
+/// The keys and elements whose values hold byte `at`, outermost first.
+/// A table written under a header (`[a]`, `[[a]]`) has only its header's
+/// span, so the table holding `at` is the one whose header comes last
+/// before it; inside it, values (inline tables too) hold their spans.
+fn path_to(text: &str, at: usize) -> Vec<Segment> {
+    use toml::de::{DeTable, DeValue};
+    type Found<'a> = Option<(usize, Vec<Segment>, &'a DeTable<'a>)>;
+    let Ok(doc) = DeTable::parse(text) else { return Vec::new() };
+    let headed = |start: usize| text.get(start..).is_some_and(|t| t.starts_with('['));
+    fn headers<'a>(
+        t: &'a DeTable<'a>,
+        path: &[Segment],
+        at: usize,
+        headed: &dyn Fn(usize) -> bool,
+        best: &mut Found<'a>,
+    ) {
+        let found = |start: usize, path: Vec<Segment>, t: &'a DeTable<'a>, best: &mut Found<'a>| {
+            if start <= at && best.as_ref().is_none_or(|b| start >= b.0) {
+                *best = Some((start, path, t));
+            }
+        };
+        for (k, v) in t.iter() {
+            let mut here = path.to_vec();
+            here.push(Segment::Key(k.get_ref().to_string()));
+            match v.get_ref() {
+                // `[recovery.r]` makes `recovery` a table without a header
+                // of its own: its tables are searched all the same.
+                DeValue::Table(inner) => {
+                    if headed(v.span().start) {
+                        found(v.span().start, here.clone(), inner, best);
+                    }
+                    headers(inner, &here, at, headed, best);
+                }
+                DeValue::Array(a) => {
+                    for (i, x) in a.iter().enumerate() {
+                        if let DeValue::Table(inner) = x.get_ref()
+                            && headed(x.span().start)
+                        {
+                            let id = inner.get("id").and_then(|v| v.get_ref().as_str()).map(str::to_string);
+                            let mut here = here.clone();
+                            here.push(Segment::Index(i, id));
+                            found(x.span().start, here.clone(), inner, best);
+                            headers(inner, &here, at, headed, best);
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut best: Found<'_> = None;
+    headers(doc.get_ref(), &[], at, &headed, &mut best);
+    let (mut path, mut table) = best.map_or((Vec::new(), doc.get_ref()), |(_, p, t)| (p, t));
+    while let Some((k, v)) = table.iter().find(|(_, v)| v.span().contains(&at)) {
+        path.push(Segment::Key(k.get_ref().to_string()));
+        match v.get_ref() {
+            DeValue::Table(t) => table = t,
+            DeValue::Array(a) => match a.iter().find(|x| x.span().contains(&at)).map(|x| x.get_ref()) {
+                Some(DeValue::Table(t)) => table = t,
+                _ => break,
+            },
+            _ => break,
+        }
+    }
+    path
 }
 
 /// The key and the keys expected, from serde's "unknown field `x`,

@@ -469,7 +469,14 @@ mod tests {
         assert_eq!(resolve(&sc, sc.faults[0].recovery, 3, 1, |_| false).action, Action::Retry);
         assert_eq!(actions(&sc), [Action::Abort, Action::Retry]);
 
-        let sc = plan("[recovery.first]\naction = \"rollback\"\nduration = \"1h\"\ndeadline = \"2h\"\n");
+        // Validation wants a past_deadline beside a deadline (#17); the
+        // resolver still copes without one.
+        let mut sc = plan(
+            "[recovery.first]\naction = \"rollback\"\nduration = \"1h\"\ndeadline = \"2h\"\npast_deadline = \"stop\"\n\
+             [recovery.stop]\naction = \"abort\"\n",
+        );
+        let first = sc.faults[0].recovery.index();
+        sc.policies[first].past_deadline = None;
         assert!(resolve(&sc, sc.faults[0].recovery, 1, 0, |_| true).late, "nothing instead: it begins late");
     }
 

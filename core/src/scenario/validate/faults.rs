@@ -215,29 +215,60 @@ impl Validator<'_> {
 
     /// What each action needs, and what it cannot use.
     fn check_policy_fields(&mut self, name: &str, action: Action, raw: &RawPolicy, span: &Range<usize>) {
-        let needs = |v: &mut Self, ok: bool, message: &str| {
+        // Each problem is placed at the key that is wrong where there is
+        // one, else at the action.
+        let needs_at = |v: &mut Self, ok: bool, at: Option<Range<usize>>, message: &str| {
             if !ok {
-                v.error(span, None, format!("recovery.{name} ({}): {message}", action.name()));
+                let at = at.unwrap_or_else(|| span.clone());
+                v.error(&at, None, format!("recovery.{name} ({}): {message}", action.name()));
             }
         };
+        let needs = |v: &mut Self, ok: bool, message: &str| needs_at(v, ok, None, message);
+        // Said from the one list, so that no retrying action is left out.
+        let retrying: Vec<&str> = Action::ALL.iter().filter(|a| a.retries()).map(|a| a.name()).collect();
+        let retrying = retrying.join(", ");
         needs(self, action == Action::Rerun || raw.from.is_none(), "`from` applies only to action = \"rerun\"");
         needs(
             self,
             action != Action::Rerun || raw.from.is_some(),
             "needs `from = \"<step id>\"`, the step to run again from",
         );
-        needs(
+        needs_at(
             self,
             action.retries() || raw.max_attempts.is_none(),
-            "max_attempts applies only to actions that retry (resume, rerun, rollback-package)",
+            raw.max_attempts.as_ref().map(Spanned::span),
+            &format!("max_attempts applies only to actions that try the step again ({retrying})"),
         );
-        needs(self, action.retries() || raw.then.is_none(), "`then` applies only to actions that retry");
+        needs_at(
+            self,
+            action.retries() || raw.then.is_none(),
+            raw.then.as_ref().map(Spanned::span),
+            &format!("`then` applies only to actions that try the step again ({retrying})"),
+        );
+        // The engine waits for a fix only before the step is tried again;
+        // after a rollback or a cancel nothing is, so a fix there would be
+        // printed and never waited for.
+        needs_at(
+            self,
+            action.retries() || action == Action::Abort || raw.fix.is_none(),
+            raw.fix.as_ref().map(Spanned::span),
+            &format!(
+                "`fix` applies only to actions that try the step again ({retrying}): after a {} nothing is tried again, so the fix would never be waited for; put the time in `duration`, or fix forward with a policy that resumes",
+                action.name()
+            ),
+        );
         needs(
             self,
             action == Action::Rollback || raw.deadline.is_none() && raw.past_deadline.is_none(),
             "deadline and past_deadline apply only to action = \"rollback\"",
         );
         needs(self, raw.past_deadline.is_none() || raw.deadline.is_some(), "past_deadline needs a deadline");
+        needs_at(
+            self,
+            action != Action::Rollback || raw.deadline.is_none() || raw.past_deadline.is_some(),
+            raw.deadline.as_ref().map(Spanned::span),
+            "a deadline needs `past_deadline = \"<policy>\"`, what to do once it is too late to roll back (e.g. a policy with action = \"resume\" that fixes forward); without one a late rollback would begin anyway, past the deadline",
+        );
         let undoes = matches!(action, Action::Rollback | Action::RollbackPackage | Action::Cancel);
         needs(
             self,

@@ -13,7 +13,7 @@ use crate::replication::Role;
 use crate::scenario::diagnostics::Diagnostic;
 use crate::scenario::graph::{Graph, unmatched_downtime};
 use crate::scenario::model::{Anchor, Database, Dep, DowntimeMark, Step, StepIdx, Work};
-use crate::scenario::raw::RawStep;
+use crate::scenario::raw::{RawAfter, RawStep};
 use crate::time::SimDuration;
 
 /// A dependency before its target is resolved.
@@ -274,7 +274,24 @@ impl Validator<'_> {
     /// The step's `after` entries, each resolved and listed once.
     fn after(&mut self, s: &RawStep, id: &str, ids: &StepNames<'_>) -> Vec<Dep> {
         let mut after = Vec::new();
-        for entry in &s.after {
+        let entries = match s.after.as_ref().map(|a| (a.span(), a.get_ref())) {
+            None => &[][..],
+            Some((_, RawAfter::List(entries))) => &entries[..],
+            Some((span, RawAfter::Other(other))) => {
+                let example = match other {
+                    toml::Value::String(one) => format!("after = [{one:?}]"),
+                    toml::Value::Table(_) => format!("after = [{other}]"),
+                    _ => "after = [\"<step id>\"]".to_string(),
+                };
+                self.error(
+                    &span,
+                    Some(id),
+                    format!("after = {other}; expected a list of the steps it waits for, e.g. {example}"),
+                );
+                &[][..]
+            }
+        };
+        for entry in entries {
             if let Some(d) = self.dep(entry, id) {
                 if d.id == id {
                     self.error(&d.span, Some(id), "a step cannot come after itself");
@@ -292,17 +309,51 @@ impl Validator<'_> {
     }
 
     /// Downtime that begins and ends in pairs the graph guarantees: see
-    /// [`unmatched_downtime`].
+    /// [`unmatched_downtime`]. A mark left out may have a partner of the
+    /// other kind beside it that is taken by another mark: the message
+    /// then names both, rather than saying there is none.
     fn check_downtime(&mut self, steps: &[Step], graph: &Graph) {
         let unmatched = unmatched_downtime(steps, graph);
-        for b in unmatched.begins {
-            self.step_error(
-                &steps[b.index()],
-                "downtime begins here and never ends: no step after it has downtime = \"ends\"",
-            );
+        if unmatched.begins.is_empty() && unmatched.ends.is_empty() {
+            return;
         }
+        let marks = |mark: DowntimeMark, node: fn(usize) -> usize, except: &[StepIdx]| {
+            let mut at = vec![None; 2 * steps.len()];
+            for (i, s) in steps.iter().enumerate() {
+                if s.downtime == Some(mark) && !except.contains(&StepIdx(i as u32)) {
+                    at[node(i)] = Some(i);
+                }
+            }
+            at
+        };
+        let (begins, ends) = (DowntimeMark::Begins, DowntimeMark::Ends);
+        let end_after = graph.nearest_marked(&marks(ends, Graph::end, &[]), false);
+        let paired_begin_before = graph.nearest_marked(&marks(begins, Graph::start, &unmatched.begins), true);
+        for b in unmatched.begins {
+            let end = end_after[Graph::start(b.index())];
+            let taken = end.and_then(|e| paired_begin_before[Graph::end(e)].map(|y| (e, y)));
+            let message = match taken {
+                Some((e, y)) => format!(
+                    "downtime begins here and never ends: `{}` (line {}), the step after it with downtime = \"ends\", ends the downtime that `{}` begins; each `begins` pairs with one `ends`: mark where this one ends, or remove it",
+                    steps[e].id, steps[e].line, steps[y].id
+                ),
+                None => "downtime begins here and never ends: no step after it has downtime = \"ends\"".to_string(),
+            };
+            self.step_error(&steps[b.index()], message);
+        }
+        let begin_before = graph.nearest_marked(&marks(begins, Graph::start, &[]), true);
+        let paired_end_after = graph.nearest_marked(&marks(ends, Graph::end, &unmatched.ends), false);
         for e in unmatched.ends {
-            self.step_error(&steps[e.index()], "downtime ends here but no step before it has downtime = \"begins\"");
+            let begin = begin_before[Graph::end(e.index())];
+            let taken = begin.and_then(|b| paired_end_after[Graph::start(b)].map(|x| (b, x)));
+            let message = match taken {
+                Some((b, x)) => format!(
+                    "downtime ends here, but the downtime that `{}` begins already has its `ends`: `{}` (line {}); each `begins` pairs with one `ends`: remove this one, or mark where downtime begins again before it",
+                    steps[b].id, steps[x].id, steps[x].line
+                ),
+                None => "downtime ends here but no step before it has downtime = \"begins\"".to_string(),
+            };
+            self.step_error(&steps[e.index()], message);
         }
     }
 
