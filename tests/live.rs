@@ -471,6 +471,11 @@ fn a_drill_decided_through_the_api_replays() {
         "--runs",
         "400",
     ];
+    // Settings the plan refuses leave nothing behind.
+    let o = rehearse(&["live", "--drill", "scenarios/ax2012-go-live.toml", l, "--fault", "dvt@transformaton"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("did you mean `transformation`?"), "{}", stderr(&o));
+    assert!(!log.exists(), "no log is made for a drill that cannot start");
     let mut live = Live::spawn(&drill_args);
     assert!(live.banner.contains(&format!("drill    seed 0, x{speed} (dvt@transformation)")), "{}", live.banner);
     rt().block_on(async {

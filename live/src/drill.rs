@@ -217,15 +217,3 @@ fn stand_json(d: &Drill<'_>, sc: &rehearse_core::scenario::Scenario, zone: &jiff
         }
     }
 }
-
-/// Checks a drill setting the CLI took: the scripted faults against the
-/// plan, and the speed.
-///
-/// # Errors
-/// The first that does not hold, in words.
-pub fn check_spec(sc: &rehearse_core::scenario::Scenario, text: &str, spec: &DrillSpec) -> Result<(), String> {
-    if spec.speed == 0 {
-        return Err("--speed must be at least 1".into());
-    }
-    Drill::new(sc, text, spec.clone(), Timestamp::UNIX_EPOCH).map(|_| ()).map_err(|e| e.to_string())
-}

@@ -449,6 +449,9 @@ pub fn create_log(
     if spec.speed == 0 {
         return Err(DrillError::Settings("the speed is at least 1".into()));
     }
+    // The drill must start before its log is made: nothing is left behind
+    // for settings the plan refuses.
+    Drill::new(sc, text, spec.clone(), now)?;
     let origin = Drill::planned_origin(sc, text, spec, now)?;
     let zone = crate::track::plan_zone(sc).unwrap_or(jiff::tz::TimeZone::UTC);
     let meta = spec.to_meta();
