@@ -4,10 +4,10 @@
 //! on the plan's clock when it is anchored. Critical path and faults are
 //! marked.
 //!
-//! Rows are the steps in tree order (a parent, then its sub-steps): the
-//! grouping by parent. Swimlanes by workstream belong here once steps have
-//! one (`lane` is the hook: rows would be grouped by it, in tree order
-//! within a lane).
+//! Rows are grouped in swimlanes by workstream (each lane headed by its
+//! name, the lanes in the order their first step comes in the plan), and
+//! within a lane the steps come in tree order (a parent, then its
+//! sub-steps). A plan that names no workstreams has one lane, unheaded.
 
 use std::fmt::Write as _;
 
@@ -25,19 +25,41 @@ const BEFORE: f64 = 90.0;
 const BREAK: f64 = 16.0;
 const ROW: f64 = 15.0;
 
-/// The swimlane a step is drawn in: its workstream (steps without one
-/// first), in tree order within it.
+/// The swimlane a step is drawn in: its workstream.
 fn lane(sc: &Scenario, step: StepIdx) -> Option<&str> {
     sc.step(step).workstream.as_deref()
 }
 
+/// A row of the chart: a lane's heading, or a step.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Row<'a> {
+    Lane(&'a str),
+    Step(StepIdx),
+}
+
+/// The rows: each lane's heading (when the plan names workstreams), then
+/// its steps in tree order; lanes in the order of their first step.
+fn rows<'a>(sc: &'a Scenario, steps: &[StepIdx]) -> Vec<Row<'a>> {
+    let mut lanes: Vec<Option<&str>> = Vec::new();
+    for i in steps {
+        if !lanes.contains(&lane(sc, *i)) {
+            lanes.push(lane(sc, *i));
+        }
+    }
+    let named = lanes.iter().any(Option::is_some);
+    let mut rows = Vec::with_capacity(steps.len() + lanes.len());
+    for l in lanes {
+        if named {
+            rows.push(Row::Lane(l.unwrap_or("(no workstream)")));
+        }
+        rows.extend(steps.iter().filter(|i| lane(sc, **i) == l).map(|i| Row::Step(*i)));
+    }
+    rows
+}
+
 pub(super) fn chart(sc: &Scenario, g: &GanttRun<'_>) -> String {
-    let order: Vec<StepIdx> = {
-        let mut o: Vec<_> = sc.tree_order().into_iter().filter(|i| g.summary.attempts[i.index()] > 0).collect();
-        // Stable: tree order within a lane.
-        o.sort_by_key(|i| lane(sc, *i).map(str::to_string));
-        o
-    };
+    let steps: Vec<StepIdx> = sc.tree_order().into_iter().filter(|i| g.summary.attempts[i.index()] > 0).collect();
+    let order = rows(sc, &steps);
     let end = g.summary.end.as_ms().max(1);
     let d0 = g.summary.downtime_intervals.first().map_or(0, |(a, _)| a.as_ms()).min(end);
     let compressed = d0 > 0;
@@ -88,10 +110,25 @@ pub(super) fn chart(sc: &Scenario, g: &GanttRun<'_>) -> String {
             hms(d0)
         );
     }
-    for (k, i) in order.iter().enumerate() {
+    for (k, row) in order.iter().enumerate() {
+        let yy = 3.0 + k as f64 * ROW;
+        let i = match row {
+            Row::Lane(name) => {
+                let _ = writeln!(
+                    s,
+                    "<line x1=\"0\" y1=\"{:.1}\" x2=\"{:.1}\" y2=\"{:.1}\" stroke=\"#c9ced6\"/><text x=\"2\" y=\"{:.1}\" font-weight=\"bold\">{}</text>",
+                    yy + 0.5,
+                    W - RIGHT,
+                    yy + 0.5,
+                    yy + 11.0,
+                    esc(name)
+                );
+                continue;
+            }
+            Row::Step(i) => i,
+        };
         let st = sc.step(*i);
         let t = g.summary.timing(*i);
-        let yy = 3.0 + k as f64 * ROW;
         let name: String = format!("{}{}", "\u{a0}".repeat(2 * st.depth as usize), st.name).chars().take(50).collect();
         let color = if st.is_group() {
             "#b0b8c4"
@@ -115,7 +152,7 @@ pub(super) fn chart(sc: &Scenario, g: &GanttRun<'_>) -> String {
             hms(t.end.as_ms())
         );
     }
-    let row_of = |step: usize| order.iter().position(|o| o.index() == step);
+    let row_of = |step: usize| order.iter().position(|o| *o == Row::Step(StepIdx(step as u32)));
     for r in g.events {
         if let Event::FaultInjected { fault, step, .. } = r.event
             && let Some(k) = row_of(step.index())
@@ -172,4 +209,41 @@ pub(super) fn chart(sc: &Scenario, g: &GanttRun<'_>) -> String {
         ("#c0392b", "fault struck"),
     ]));
     h
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(ws: [&str; 4]) -> Scenario {
+        let mut t = String::from("[scenario]\nname = \"t\"\n");
+        for (k, w) in ws.iter().enumerate() {
+            let lane = if w.is_empty() { String::new() } else { format!("workstream = \"{w}\"\n") };
+            t.push_str(&format!("[[step]]\nid = \"s{k}\"\nduration = \"1h\"\n{lane}"));
+        }
+        Scenario::parse(&t, "t.toml").unwrap()
+    }
+
+    fn drawn(sc: &Scenario) -> Vec<String> {
+        let steps: Vec<StepIdx> = sc.tree_order();
+        rows(sc, &steps)
+            .into_iter()
+            .map(|r| match r {
+                Row::Lane(l) => format!("[{l}]"),
+                Row::Step(i) => sc.step(i).id.clone(),
+            })
+            .collect()
+    }
+
+    /// Swimlanes: each headed, in the order of their first step, the steps
+    /// in plan order within each; a step without a workstream in a lane of
+    /// its own; no headings when the plan names none.
+    #[test]
+    fn rows_are_grouped_in_headed_lanes_in_plan_order() {
+        assert_eq!(
+            drawn(&plan(["tech", "func", "tech", ""])),
+            ["[tech]", "s0", "s2", "[func]", "s1", "[(no workstream)]", "s3"]
+        );
+        assert_eq!(drawn(&plan(["", "", "", ""])), ["s0", "s1", "s2", "s3"]);
+    }
 }
