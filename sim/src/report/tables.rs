@@ -40,14 +40,14 @@ pub(super) fn point_of_no_return(sc: &Scenario, p: &PointOfNoReturn) -> String {
     if p.latest_start_ms == 0 {
         let _ = write!(
             h,
-            "A rollback (<code>{}</code>: reaction + restore, P90) takes {}, longer than the window: no rollback can end inside it.",
+            "A rollback (<code>recovery.{}</code>: reaction + restore, P90) takes {}, longer than the window: no rollback can end inside it.",
             esc(pol),
             hms(p.rollback_p90_ms)
         );
     } else {
         let _ = write!(
             h,
-            "The last safe rollback decision is <b>{}</b>. A rollback (<code>{}</code>: reaction + restore) takes {} at its P90; decided later, it does not end inside the window.",
+            "The last safe rollback decision is <b>{}</b>. A rollback (<code>recovery.{}</code>: reaction + restore) takes {} at its P90; decided later, it does not end inside the window.",
             esc(&when(sc, p.latest_start_ms)),
             esc(pol),
             hms(p.rollback_p90_ms)
@@ -56,7 +56,7 @@ pub(super) fn point_of_no_return(sc: &Scenario, p: &PointOfNoReturn) -> String {
     for d in &p.deadlines {
         let _ = write!(
             h,
-            " The plan's deadline for <code>{}</code> is {}{}.",
+            " The plan's deadline for <code>recovery.{}</code> is {}{}.",
             esc(&sc.policies[d.policy.index()].name),
             esc(&when(sc, d.deadline_ms)),
             if d.too_late() {
