@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::support::load;
 
 /// The schema version these pins were taken at.
-const PINNED_AT: u32 = 3;
+const PINNED_AT: u32 = 4;
 
 fn schema_is_pinned() {
     assert_eq!(
@@ -54,16 +54,16 @@ fn assert_pins(pins: &[(String, String, &str)]) {
 fn seed_7_of_every_bundled_scenario_is_pinned() {
     schema_is_pinned();
     let pins = [
-        ("ax2012-data-upgrade-dev.toml", "d8e1cbbf5de86a5c54eb5d2c34e5443cb544ce62fb828acd3afada51f2300c7e"),
-        ("ax2012-go-live.toml", "71ba8169fa6419110e9ccc7819dd9d0df77cb11fb56be1b268340b8b2d024d8b"),
-        ("ax2012-mock-cutover.toml", "324507e21c5de2352a817e7a62c8bb8f62b43b9847d07b1e5bce0c93caf7e6c8"),
-        ("code-upgrade.toml", "405cc9f17c59328a806c22ae835b4db843ae6fa57edd914f4c904816b959c697"),
-        ("dse-upgrade-2017.toml", "5471333437b2bfb97512a38091bd2daad8a1d03bbe49baa9bee5359070e50570"),
-        ("hotfix.toml", "18de099069f6e988f1a1f414f733e2352ef41e414adab6038461d736c79ab4c5"),
-        ("platform-update.toml", "2bd7a0489b9f9c946f42d8711a527d9ed8c6cd23ea829b4f0c25c87a0b1557cb"),
-        ("self-service-upgrade.toml", "20f8c6239912fe90f6448e2ee9f5ed7fb9c47558ddfc5592c3db5963fd2eed29"),
+        ("ax2012-data-upgrade-dev.toml", "504c4faefc464d7e5347075e45b4424cbda748d49bed571ff027c4e2fdf277a5"),
+        ("ax2012-go-live.toml", "48f9ac7d4c55036bf1d66a3e9c9d8c4d1688e91105ca5b3591e4f1ad5d7432e2"),
+        ("ax2012-mock-cutover.toml", "a33534f89c639dda828d208c13897cdd625aeb3091ac11003bace78a3656dce7"),
+        ("code-upgrade.toml", "32d45de9ef2e542a09c0bd2692e85df90c6aced9162b225cce73febd931ded57"),
+        ("dse-upgrade-2017.toml", "cad940e519beece61e28e86549452aa144f2103943d673b4e4305875f4853896"),
+        ("hotfix.toml", "ca9e60247d6845f1a6641afa7b00c1b734385060e78822dda0a3e43a609780eb"),
+        ("platform-update.toml", "e92f599c8fa39f672bf28288ec2b03a1769d49bb56b3068a04dcba12c8bd4d33"),
+        ("self-service-upgrade.toml", "2c8dbcc965b100cd6bc5b44146cdaa282f19d53eb5850644380cdb45d636eeee"),
         // Added at version 3 with the scenario (pinned, not moved).
-        ("go-live-weekend.toml", "4222cd345233926affa697c1a440f351ae99f099455be12379421e064484e23b"),
+        ("go-live-weekend.toml", "b5641e6ffe5eba1fe9a2cca85a80557da40b873acad3de8d7201be1e6f248cc5"),
     ];
     let got: Vec<_> = pins.iter().map(|&(name, pin)| (format!("{name} --seed 7"), stream_hash(name, 0), pin)).collect();
     assert_pins(&got);
@@ -75,14 +75,14 @@ fn seed_7_of_every_bundled_scenario_is_pinned() {
 fn runs_with_faults_striking_are_pinned() {
     schema_is_pinned();
     let pins = [
-        ("ax2012-data-upgrade-dev.toml", 3, "07eaf9a0793b467abe160e7784f52f8e6d8220fd9f08c902f3222c0c94c4a024"),
-        ("ax2012-data-upgrade-dev.toml", 8, "c47008fe06296b4aeae7e6f44093d4724cfe381ec242f4a7e5f12566622e44d2"),
-        ("ax2012-go-live.toml", 1, "00e7a22c94bdb300d1f7ea468b0866e422c5faf4fd60d9fe92683c4a134bce37"),
-        ("ax2012-go-live.toml", 4, "bc124ac612b8f7279349c5c29e60f3c612d233c19d1716406a6a69655a0081a6"),
-        ("ax2012-mock-cutover.toml", 2, "0205328b27415bf31b06a2504f09d7de806a5d3815f2c3f21a0988ae6f070720"),
-        ("self-service-upgrade.toml", 1, "331c891d4d16a95fd22a5608ed538dda847e3eadb4d7dbb75b0acf25e40443ea"),
-        ("dse-upgrade-2017.toml", 4, "4adfff28ebf5144e4e131ea24bc881acb7b00433ad1ca893b83d77e2512de02f"),
-        ("dse-upgrade-2017.toml", 5, "2e6fb13b01deb13e0b060aa873729db508b573265f0e70d90095614f3bd2be60"),
+        ("ax2012-data-upgrade-dev.toml", 3, "4784719e6657bb9c35d963f6e96b69dfbc31527195a0ce6c61afe875a9d60181"),
+        ("ax2012-data-upgrade-dev.toml", 8, "cb210ff151311a2ef5d2ab42465df6abb7dc6274b821a853d33f6e65c0f7dbef"),
+        ("ax2012-go-live.toml", 1, "f127cc38695f9e65a0f64d3b145b430ca63f67c8fb121e095caba846345e6d82"),
+        ("ax2012-go-live.toml", 4, "ff8290a5b74d30496cb4f2bd550b40ef2367305f61c74b454681f6baa1f77f42"),
+        ("ax2012-mock-cutover.toml", 2, "3c9718b92297c9186c918daa186903f9b4a06bc053c068828e5051120c252241"),
+        ("self-service-upgrade.toml", 1, "295a96228190342278d8209d316b966a80c2faa7af69f68e88579c11b337285b"),
+        ("dse-upgrade-2017.toml", 4, "16eb92168895dbf60e6e8091b3c795dbb19425f68d3dbee65f7c60d8202dceed"),
+        ("dse-upgrade-2017.toml", 5, "cdff7a562d6876f293ba2ebeb97eb789c039979985f64ab978bfec723dae3d89"),
     ];
     let got: Vec<_> = pins
         .iter()
@@ -99,10 +99,10 @@ fn monte_carlo_runs_are_pinned() {
     schema_is_pinned();
     let pins = [
         ("ax2012-data-upgrade-dev.toml", "1b26f1f928689469"),
-        ("ax2012-go-live.toml", "a506f3776d47f365"),
-        ("ax2012-mock-cutover.toml", "7071814f1e435b02"),
-        ("dse-upgrade-2017.toml", "a2c773d0a5dda258"),
-        ("self-service-upgrade.toml", "275596c882923a1c"),
+        ("ax2012-go-live.toml", "5306d69ad5f39357"),
+        ("ax2012-mock-cutover.toml", "904507f6e5b25134"),
+        ("dse-upgrade-2017.toml", "6f3955b5776cbc59"),
+        ("self-service-upgrade.toml", "047f360410269ee5"),
     ];
     let got: Vec<_> = pins
         .iter()

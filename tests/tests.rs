@@ -25,6 +25,7 @@ mod read_only;
 mod replay;
 mod scale;
 mod shapes;
+mod shared;
 mod store;
 mod store_errors;
 mod streams;

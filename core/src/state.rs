@@ -479,8 +479,11 @@ impl RunState {
                     self.violate(seq, at, ViolationKind::UnknownTable { table: *table });
                 }
             }
-            Event::RecordCountsValidated { .. } | Event::ReplicationBacklog { .. } | Event::CheckpointMissed { .. } => {
-            }
+            Event::RecordCountsValidated { .. }
+            | Event::ReplicationBacklog { .. }
+            | Event::CheckpointMissed { .. }
+            | Event::StepWaited { .. }
+            | Event::StepHeld { .. } => {}
             Event::RollbackCompleted => {
                 if self.rollback_started.is_none() {
                     self.violate(seq, at, ViolationKind::RollbackCompletedWithoutStart);

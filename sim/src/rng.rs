@@ -39,6 +39,9 @@ pub enum Purpose {
     Recovery = 4,
     /// Analyses outside runs (a policy's duration quantiles, ...).
     Analysis = 5,
+    /// A shared driver's factor, drawn once per run (key: the driver's id;
+    /// index 0).
+    Driver = 6,
 }
 
 /// The stream for `(seed, run, purpose, key, index)`.

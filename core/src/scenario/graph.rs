@@ -334,6 +334,9 @@ mod tests {
                 milestone: false,
                 data: Vec::new(),
                 replication: None,
+                needs: Vec::new(),
+                scale_by: Vec::new(),
+                not_before: None,
                 line: i as u32 + 1,
             })
             .collect()

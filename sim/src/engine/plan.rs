@@ -78,6 +78,16 @@ impl Site {
     }
 }
 
+/// `ms` times a driver factor, rounded, at most [`MAX_SPAN`](rehearse_core::scenario::MAX_SPAN);
+/// a factor of exactly 1 changes nothing.
+#[inline]
+pub(super) fn scale_ms(ms: u64, factor: f64) -> u64 {
+    if factor == 1.0 {
+        return ms;
+    }
+    rehearse_core::dist::round_ms(ms as f64 * factor).min(rehearse_core::scenario::MAX_SPAN.as_ms())
+}
+
 /// A scenario compiled for fast, repeated runs: flat arrays, dependency
 /// edges in compressed form, stream keys and medians computed once.
 #[derive(Debug)]
@@ -118,6 +128,72 @@ pub struct Plan<'s> {
     /// (a forecast), with each running step's duration conditioned on the
     /// time it has already taken.
     pub(super) actuals: Option<Forecasting>,
+    /// Resources, drivers and slots, compiled.
+    pub(super) shared: Shared,
+}
+
+/// What steps share (`[[resource]]`, `[[driver]]`) and fixed slots,
+/// compiled; empty for a plan without them, which then runs as before.
+#[derive(Debug, Default)]
+pub(super) struct Shared {
+    /// Each resource's capacity.
+    pub(super) capacity: Vec<u32>,
+    /// Per step, the resources an attempt holds while it runs.
+    pub(super) needs: Csr<u32>,
+    /// Per step, its fixed slot: ms from the first downtime begin.
+    pub(super) not_before: Vec<Option<i64>>,
+    /// Each driver's stream key.
+    pub(super) driver_keys: Vec<u64>,
+    /// Steps scaled by drivers: (step, its drivers, its fixed duration if
+    /// it has one).
+    pub(super) scaled: Vec<(u32, Vec<u32>, Option<u64>)>,
+    /// Per step, its index in `scaled` (`u32::MAX`: not scaled).
+    pub(super) scaled_at: Vec<u32>,
+}
+
+impl Shared {
+    fn new(sc: &Scenario) -> Shared {
+        if sc.resources.is_empty() && sc.drivers.is_empty() && sc.steps.iter().all(|s| s.not_before.is_none()) {
+            return Shared::default();
+        }
+        let n = sc.steps.len();
+        let needs = sc.steps.iter().enumerate().flat_map(|(i, s)| s.needs.iter().map(move |r| (i, *r))).collect();
+        let scaled: Vec<(u32, Vec<u32>, Option<u64>)> = sc
+            .steps
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.scale_by.is_empty())
+            .map(|(i, s)| {
+                let fixed = match &s.work {
+                    Work::Leaf(d) => d.fixed().map(|f| f.as_ms()),
+                    Work::Group { .. } => None,
+                };
+                (i as u32, s.scale_by.clone(), fixed)
+            })
+            .collect();
+        let mut scaled_at = vec![u32::MAX; n];
+        for (k, (i, ..)) in scaled.iter().enumerate() {
+            scaled_at[*i as usize] = k as u32;
+        }
+        Shared {
+            capacity: sc.resources.iter().map(|r| r.capacity).collect(),
+            needs: Csr::build(n, needs),
+            not_before: if sc.steps.iter().any(|s| s.not_before.is_some()) {
+                sc.steps.iter().map(|s| s.not_before).collect()
+            } else {
+                Vec::new()
+            },
+            driver_keys: sc.drivers.iter().map(|d| rng::key_of(&d.id)).collect(),
+            scaled,
+            scaled_at,
+        }
+    }
+
+    /// Whether a step may have to wait for more than its dependencies:
+    /// a resource, a slot.
+    pub(super) fn gates(&self) -> bool {
+        !self.capacity.is_empty() || !self.not_before.is_empty()
+    }
 }
 
 /// A plan run from actuals.
@@ -152,6 +228,8 @@ pub(super) struct Facts {
     pub(super) ends: bool,
     /// It changes data or drives the replication.
     pub(super) effects: bool,
+    /// It needs a resource or has a fixed slot: its start is gated.
+    pub(super) gated: bool,
 }
 
 /// The replication's tables and snapshot step, compiled.
@@ -223,11 +301,15 @@ impl<'s> Plan<'s> {
                 }
             }
         }
+        // A step scaled by drivers, as planned, is at its drivers' medians too.
         let median_ms = scenario
             .steps
             .iter()
             .map(|s| match &s.work {
-                Work::Leaf(d) => d.median().as_ms(),
+                Work::Leaf(d) => {
+                    let f: f64 = s.scale_by.iter().map(|k| scenario.drivers[*k as usize].median()).product();
+                    scale_ms(d.median().as_ms(), f)
+                }
                 Work::Group { .. } => 0,
             })
             .collect();
@@ -264,6 +346,7 @@ impl<'s> Plan<'s> {
                     begins: s.downtime == Some(DowntimeMark::Begins),
                     ends: s.downtime == Some(DowntimeMark::Ends),
                     effects: !s.data.is_empty() || s.replication.is_some(),
+                    gated: !s.needs.is_empty() || s.not_before.is_some(),
                 })
                 .collect(),
             n_waits,
@@ -278,6 +361,7 @@ impl<'s> Plan<'s> {
             graph: Graph::new(&scenario.steps),
             straight: None,
             actuals: None,
+            shared: Shared::new(scenario),
             rep: scenario.replication.as_ref().map(|rep| {
                 let tables = &scenario.database.tables;
                 RepPlan {
@@ -297,6 +381,11 @@ impl<'s> Plan<'s> {
         };
         plan.straight = straight::StraightPlan::new(&plan);
         plan
+    }
+
+    /// Whether the plan has resources, drivers or fixed slots.
+    pub fn shares(&self) -> bool {
+        !self.shared.capacity.is_empty() || !self.shared.scaled.is_empty() || !self.shared.not_before.is_empty()
     }
 
     pub fn scenario(&self) -> &'s Scenario {

@@ -267,6 +267,9 @@ impl Validator<'_> {
             milestone: s.milestone.unwrap_or(false),
             data,
             replication: role,
+            needs: Vec::new(),
+            scale_by: Vec::new(),
+            not_before: None,
             line,
         }
     }
