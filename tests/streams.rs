@@ -54,7 +54,7 @@ fn assert_pins(pins: &[(String, String, &str)]) {
 fn seed_7_of_every_bundled_scenario_is_pinned() {
     schema_is_pinned();
     let pins = [
-        ("ax2012-data-upgrade-dev.toml", "504c4faefc464d7e5347075e45b4424cbda748d49bed571ff027c4e2fdf277a5"),
+        ("ax2012-data-upgrade-dev.toml", "b8743b0eb622bac93140f689b62f0ab506c178d51a54bab55286e955bc8caec0"),
         ("ax2012-go-live.toml", "48f9ac7d4c55036bf1d66a3e9c9d8c4d1688e91105ca5b3591e4f1ad5d7432e2"),
         ("ax2012-mock-cutover.toml", "a33534f89c639dda828d208c13897cdd625aeb3091ac11003bace78a3656dce7"),
         ("code-upgrade.toml", "32d45de9ef2e542a09c0bd2692e85df90c6aced9162b225cce73febd931ded57"),
@@ -75,8 +75,8 @@ fn seed_7_of_every_bundled_scenario_is_pinned() {
 fn runs_with_faults_striking_are_pinned() {
     schema_is_pinned();
     let pins = [
-        ("ax2012-data-upgrade-dev.toml", 3, "4784719e6657bb9c35d963f6e96b69dfbc31527195a0ce6c61afe875a9d60181"),
-        ("ax2012-data-upgrade-dev.toml", 8, "cb210ff151311a2ef5d2ab42465df6abb7dc6274b821a853d33f6e65c0f7dbef"),
+        ("ax2012-data-upgrade-dev.toml", 3, "bf012455802c6ebfbd1ff81aa3e513ac168310c7ee5e555a2379e5bbb95f13ba"),
+        ("ax2012-data-upgrade-dev.toml", 8, "be35169cfd3b863f69c8b2ac43c1aca9fc79f34f4ff561523cda73fe8b52dab0"),
         ("ax2012-go-live.toml", 1, "f127cc38695f9e65a0f64d3b145b430ca63f67c8fb121e095caba846345e6d82"),
         ("ax2012-go-live.toml", 4, "ff8290a5b74d30496cb4f2bd550b40ef2367305f61c74b454681f6baa1f77f42"),
         ("ax2012-mock-cutover.toml", 2, "3c9718b92297c9186c918daa186903f9b4a06bc053c068828e5051120c252241"),
@@ -98,7 +98,7 @@ fn runs_with_faults_striking_are_pinned() {
 fn monte_carlo_runs_are_pinned() {
     schema_is_pinned();
     let pins = [
-        ("ax2012-data-upgrade-dev.toml", "1b26f1f928689469"),
+        ("ax2012-data-upgrade-dev.toml", "9bcb328ea73294be"),
         ("ax2012-go-live.toml", "5306d69ad5f39357"),
         ("ax2012-mock-cutover.toml", "904507f6e5b25134"),
         ("dse-upgrade-2017.toml", "6f3955b5776cbc59"),
