@@ -397,3 +397,34 @@ fn the_documented_data_upgrade_sits_mid_estimate_with_its_driver() {
     eprintln!("without the driver: P{:.1}", 100.0 * rank_apart);
     assert!(rank_apart < 0.35, "P{:.1}", 100.0 * rank_apart);
 }
+
+/// `estimate` reports each resource's call: when it is first needed and
+/// last released (dated on the plan's calendar) and its busy time, in
+/// text and in `--json`; one DBA for two one-hour steps is needed from
+/// 18:10 to 20:10, two hours busy.
+#[test]
+fn estimate_gives_the_call_sheet() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("dba.toml");
+    let text = two_for_one_dba(1).replace(
+        "name = \"dba\"\n",
+        "name = \"dba\"\ndowntime_begins_at = \"2027-03-05T18:00:00\"\ntime_zone = \"Europe/Berlin\"\n",
+    );
+    let text = text.replacen("duration = \"10m\"\n", "duration = \"10m\"\ndowntime = \"begins\"\n", 1);
+    let text = text.replace("duration = \"5m\"\n", "duration = \"5m\"\ndowntime = \"ends\"\n");
+    std::fs::write(&path, text).unwrap();
+    let p = path.to_str().unwrap();
+    let out = crate::support::rehearse(&["estimate", p, "--runs", "200", "--json"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let dba = &v["resources"][0];
+    assert_eq!(dba["id"], "dba");
+    assert_eq!(dba["needed_from"]["p50"], "2027-03-05T18:10:00+01:00");
+    assert_eq!(dba["needed_until"]["p90"], "2027-03-05T20:10:00+01:00");
+    assert_eq!(dba["busy_ms"]["p50"], 2 * H);
+    let out = crate::support::rehearse(&["estimate", p, "--runs", "200", "--width", "80"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("  AX 2012 DBA (capacity 1)\n"), "{text}");
+    assert!(text.contains("    until Fri 2027-03-05 20:10 +01:00 - Fri 2027-03-05 20:10 +01:00\n"), "{text}");
+    assert!(text.contains("    busy  02:00:00 P50 (02:00:00 - 02:00:00)\n"), "{text}");
+}
