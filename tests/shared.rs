@@ -428,3 +428,55 @@ fn estimate_gives_the_call_sheet() {
     assert!(text.contains("    until Fri 2027-03-05 20:10 +01:00 - Fri 2027-03-05 20:10 +01:00\n"), "{text}");
     assert!(text.contains("    busy  02:00:00 P50 (02:00:00 - 02:00:00)\n"), "{text}");
 }
+
+/// The README's example of people, slots and drivers validates and runs:
+/// the DBA does the backup, then the toolkit; the upgrade waits for its
+/// slot, 14 h after downtime begins, and for the 14-16 h lag after
+/// `offline` ends, at its middle (15 h) in a median run.
+#[test]
+fn the_readme_example_of_people_slots_and_drivers_runs() {
+    let readme = std::fs::read_to_string(crate::support::root().join("README.md")).unwrap();
+    let section = &readme[readme.find("### People, fixed slots and shared drivers").expect("the section")..];
+    let start = section.find("```toml\n").unwrap() + "```toml\n".len();
+    let example = &section[start..start + section[start..].find("```").unwrap()];
+    let sc = parse(example);
+    let (summary, sink) = simulate(example, &sc, 1, Mode::Median);
+    let at = |id: &str| summary.steps[sc.find(id).unwrap().index()];
+    assert_eq!(at("toolkit").start.as_ms(), at("backup").end.as_ms(), "the one DBA");
+    assert_eq!(at("upgrade-slot").start.as_ms(), 15 * M + 15 * H, "the lag's middle is past the 14 h slot");
+    assert!(sink.records.iter().any(|r| matches!(r.event, Event::StepWaited { .. })));
+}
+
+/// A lag of "at least" 48 h: fixed at 48 h alone; with `up_to`, drawn per
+/// run between the two (at the middle as planned), each run's from its
+/// own stream.
+#[test]
+fn an_at_least_lag_is_drawn_in_its_range() {
+    let plan_text = |lag: &str| {
+        format!(
+            "[scenario]\nname = \"dse\"\n[[step]]\nid = \"request\"\nduration = \"10m\"\n\
+             [[step]]\nid = \"upgrade\"\nafter = [{{ step = \"request\", lag = {lag} }}]\nduration = \"1h\"\n"
+        )
+    };
+    let starts = |lag: &str, mode: Mode, runs: u64| -> Vec<u64> {
+        let text = plan_text(lag);
+        let sc = parse(&text);
+        let plan = Plan::new(&sc, rehearse_sim::digest(&text));
+        let mut sim = Simulator::new(&plan);
+        (0..runs)
+            .map(|run| {
+                let mut opts = RunOptions::new(4, mode);
+                opts.run = run;
+                sim.run(&opts, &mut NullSink).unwrap().steps[1].start.as_ms() - 10 * M
+            })
+            .collect()
+    };
+    assert_eq!(starts("{ at_least = \"48h\" }", Mode::Random, 3), [48 * H; 3]);
+    assert_eq!(starts("{ at_least = \"48h\", up_to = \"72h\" }", Mode::Median, 1), [60 * H]);
+    let drawn = starts("{ at_least = \"48h\", up_to = \"72h\" }", Mode::Random, 200);
+    assert!(drawn.iter().all(|l| (48 * H..=72 * H).contains(l)), "{drawn:?}");
+    let (lo, hi) = (drawn.iter().min().unwrap(), drawn.iter().max().unwrap());
+    assert!(*lo < 50 * H && *hi > 70 * H, "spread over the range: {lo} .. {hi}");
+    let bad = Scenario::parse(&plan_text("{ at_least = \"72h\", up_to = \"48h\" }"), "plan.toml").unwrap_err();
+    assert_eq!(bad.to_string(), "plan.toml:8:10: step `upgrade`: lag up_to (2d) is shorter than at_least (3d)");
+}

@@ -42,6 +42,9 @@ pub enum Purpose {
     /// A shared driver's factor, drawn once per run (key: the driver's id;
     /// index 0).
     Driver = 6,
+    /// A lag that is "at least" a range (key: the pair of steps' ids;
+    /// index 0).
+    Lag = 7,
 }
 
 /// The stream for `(seed, run, purpose, key, index)`.

@@ -209,12 +209,16 @@ impl Step {
     }
 }
 
-/// A dependency of a step: it may start `lag` after `step` reaches `anchor`.
+/// A dependency of a step: it may start `lag` after `step` reaches `anchor`
+/// (with `up_to`, a lag of at least `lag`, drawn per run up to `up_to`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Dep {
     pub step: StepIdx,
     pub anchor: Anchor,
     pub lag: SimDuration,
+    /// `lag = { at_least = "48h", up_to = "72h" }`: the lag is drawn
+    /// uniformly between the two in each run (at their middle as planned).
+    pub up_to: Option<SimDuration>,
 }
 
 /// Which end of a predecessor a dependency waits for.

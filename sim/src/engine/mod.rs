@@ -173,6 +173,8 @@ pub struct Simulator<'p, 's> {
     free: Vec<u32>,
     holding: Vec<bool>,
     queued: Vec<usize>,
+    /// Each edge's lag in this run where it is drawn (`Shared::ranged`).
+    edge_lag: Vec<u64>,
 }
 impl<'p, 's> Simulator<'p, 's> {
     /// A simulator with the counts-and-checksums data model.
@@ -219,6 +221,7 @@ impl<'p, 's> Simulator<'p, 's> {
             free: plan.shared.capacity.clone(),
             holding: if plan.shared.capacity.is_empty() { Vec::new() } else { vec![false; n] },
             queued: Vec::with_capacity(if plan.shared.capacity.is_empty() { 0 } else { n }),
+            edge_lag: if plan.shared.ranged.is_empty() { Vec::new() } else { vec![0; plan.n_edges] },
         }
     }
 
@@ -511,6 +514,15 @@ impl<'p, 's> Simulator<'p, 's> {
         self.site_persistent.fill(false);
         self.snapshot_started = 0;
         self.replicating = false;
+        for &(edge, least, most, key) in &plan.shared.ranged {
+            self.edge_lag[edge.index()] = match opts.mode {
+                Mode::Median => least + (most - least) / 2,
+                Mode::Random => {
+                    let u = rehearse_core::dist::unit(&mut rng::stream(opts.seed, opts.run, Purpose::Lag, key, 0));
+                    least + rehearse_core::dist::round_ms(u * (most - least) as f64).min(most - least)
+                }
+            };
+        }
         if !self.holding.is_empty() {
             self.free.copy_from_slice(&plan.shared.capacity);
             self.holding.fill(false);
@@ -567,6 +579,7 @@ impl<'p, 's> Simulator<'p, 's> {
             out.emit(at, Event::DowntimeBegan { step: StepIdx(i as u32) })?;
         }
         for &(edge, target, lag) in plan.on_start.of(i) {
+            let lag = if lag == plan::RANGED { self.edge_lag[edge.index()] } else { lag };
             self.release(edge, target as usize, at + lag, Node::start(i));
         }
         let Work::Leaf(d) = &step.work else { return Ok(()) };
@@ -629,6 +642,7 @@ impl<'p, 's> Simulator<'p, 's> {
             out.emit(at, Event::DowntimeEnded { step: StepIdx(i as u32) })?;
         }
         for &(edge, target, lag) in plan.on_end.of(i) {
+            let lag = if lag == plan::RANGED { self.edge_lag[edge.index()] } else { lag };
             self.release(edge, target as usize, at + lag, Node::end(i));
         }
         let Some(p) = facts.parent else { return Ok(true) };

@@ -149,7 +149,14 @@ pub(super) struct Shared {
     pub(super) scaled: Vec<(u32, Vec<u32>, Option<u64>)>,
     /// Per step, its index in `scaled` (`u32::MAX`: not scaled).
     pub(super) scaled_at: Vec<u32>,
+    /// Lags that are "at least" a range (`{ at_least, up_to }`): (edge,
+    /// least, most, stream key), drawn per run; their edges' lag in
+    /// `on_start` / `on_end` is [`RANGED`].
+    pub(super) ranged: Vec<(Edge, u64, u64, u64)>,
 }
+
+/// The lag of an edge whose lag is drawn per run (see [`Shared::ranged`]).
+pub(super) const RANGED: u64 = u64::MAX;
 
 impl Shared {
     fn new(sc: &Scenario) -> Shared {
@@ -186,13 +193,14 @@ impl Shared {
             driver_keys: sc.drivers.iter().map(|d| rng::key_of(&d.id)).collect(),
             scaled,
             scaled_at,
+            ranged: Vec::new(),
         }
     }
 
     /// Whether a step may have to wait for more than its dependencies:
     /// a resource, a slot.
     pub(super) fn gates(&self) -> bool {
-        !self.capacity.is_empty() || !self.not_before.is_empty()
+        !self.capacity.is_empty() || !self.not_before.is_empty() || !self.ranged.is_empty()
     }
 }
 
@@ -281,6 +289,7 @@ impl<'s> Plan<'s> {
         let mut ends = Vec::new();
         let mut edge = 0u32;
         let mut edge_source = Vec::new();
+        let mut ranged = Vec::new();
         for (i, s) in scenario.steps.iter().enumerate() {
             if let Some(p) = s.parent {
                 n_waits[i] += 1;
@@ -293,7 +302,15 @@ impl<'s> Plan<'s> {
                 n_waits[i] += 1;
                 incoming[i].push(Edge::new(edge));
                 edge_source.push(d.step.0);
-                let e = (d.step.index(), (Edge::new(edge), i as u32, d.lag.as_ms()));
+                let lag = match d.up_to {
+                    None => d.lag.as_ms(),
+                    Some(most) => {
+                        let key = rng::pair_key(rng::key_of(&scenario.steps[d.step.index()].id), rng::key_of(&s.id));
+                        ranged.push((Edge::new(edge), d.lag.as_ms(), most.as_ms(), key));
+                        RANGED
+                    }
+                };
+                let e = (d.step.index(), (Edge::new(edge), i as u32, lag));
                 edge += 1;
                 match d.anchor {
                     Anchor::Start => starts.push(e),
@@ -361,7 +378,7 @@ impl<'s> Plan<'s> {
             graph: Graph::new(&scenario.steps),
             straight: None,
             actuals: None,
-            shared: Shared::new(scenario),
+            shared: Shared { ranged, ..Shared::new(scenario) },
             rep: scenario.replication.as_ref().map(|rep| {
                 let tables = &scenario.database.tables;
                 RepPlan {
@@ -385,7 +402,7 @@ impl<'s> Plan<'s> {
 
     /// Whether the plan has resources, drivers or fixed slots.
     pub fn shares(&self) -> bool {
-        !self.shared.capacity.is_empty() || !self.shared.scaled.is_empty() || !self.shared.not_before.is_empty()
+        self.shared.gates() || !self.shared.scaled.is_empty()
     }
 
     pub fn scenario(&self) -> &'s Scenario {

@@ -212,7 +212,8 @@ fn sampled_run(s: &crate::RunSummary, sc: &rehearse_core::Scenario) -> Sampled {
     let began = s.downtime_intervals.first().map(|(a, _)| a.as_ms());
     let origin = began.unwrap_or(0) as i64;
     let mut calls: Vec<Option<Call>> = vec![None; sc.resources.len()];
-    for (step, (t, a)) in sc.steps.iter().zip(s.steps.iter().zip(&s.attempts)) {
+    let steps = if sc.resources.is_empty() { &[][..] } else { &sc.steps[..] };
+    for (step, (t, a)) in steps.iter().zip(s.steps.iter().zip(&s.attempts)) {
         if *a == 0 {
             continue;
         }
