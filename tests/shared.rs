@@ -480,3 +480,60 @@ fn an_at_least_lag_is_drawn_in_its_range() {
     let bad = Scenario::parse(&plan_text("{ at_least = \"72h\", up_to = \"48h\" }"), "plan.toml").unwrap_err();
     assert_eq!(bad.to_string(), "plan.toml:8:10: step `upgrade`: lag up_to (2d) is shorter than at_least (3d)");
 }
+
+/// A resource with working hours: a step that needs it starts only within
+/// them (and runs on past closing); one ready after closing is held to the
+/// next morning. `available` needs the calendar, and says what it expects.
+#[test]
+fn working_hours_hold_a_step_to_the_next_opening() {
+    let text = r#"
+[scenario]
+name = "hours"
+downtime_begins_at = "2027-03-05T18:00:00"
+time_zone = "Europe/Berlin"
+[[resource]]
+id = "dba"
+available = "08:00-20:00"
+[[step]]
+id = "begin"
+duration = "10m"
+downtime = "begins"
+[[step]]
+id = "restore"
+after = ["begin"]
+duration = "3h"
+needs = ["dba"]
+[[step]]
+id = "check"
+after = ["restore"]
+duration = "1h"
+needs = ["dba"]
+[[step]]
+id = "end"
+after = ["check"]
+duration = "5m"
+downtime = "ends"
+"#;
+    let sc = parse(text);
+    let (summary, sink) = simulate(text, &sc, 1, Mode::Median);
+    assert_eq!(spans(&sc, &sink, "restore"), [(10 * M, 10 * M + 3 * H)], "18:10, past 20:00 once started");
+    assert_eq!(spans(&sc, &sink, "check"), [(14 * H, 15 * H)], "ready 21:10: Saturday 08:00");
+    let held: Vec<u64> =
+        sink.records.iter().filter(|r| matches!(r.event, Event::StepHeld { .. })).map(|r| r.at.as_ms()).collect();
+    assert_eq!(held, [10 * M + 3 * H]);
+    assert_eq!(summary.end.as_ms(), 15 * H + 5 * M);
+
+    let check = |body: &str, want: &str| {
+        let err = Scenario::parse(&format!("[scenario]\nname = \"t\"\n{body}"), "plan.toml").unwrap_err().to_string();
+        assert_eq!(err, want);
+    };
+    check(
+        "[[resource]]\nid = \"dba\"\navailable = \"08:00-20:00\"\n[[step]]\nid = \"a\"\nduration = \"1h\"\n",
+        "plan.toml:5:13: resource `dba`: available gives working hours on the plan's calendar, which needs [scenario] downtime_begins_at (and time_zone)",
+    );
+    check(
+        "downtime_begins_at = \"2027-03-05T18:00:00+01:00\"\n[[resource]]\nid = \"dba\"\navailable = \"8-20\"\n\
+         [[step]]\nid = \"a\"\nduration = \"1h\"\ndowntime = \"begins\"\n[[step]]\nid = \"b\"\nafter = [\"a\"]\nduration = \"1h\"\ndowntime = \"ends\"\n",
+        "plan.toml:6:13: resource `dba`: available = \"8-20\" is not \"HH:MM-HH:MM\" with times from 00:00 to 24:00, like \"08:00-20:00\"",
+    );
+}

@@ -72,6 +72,9 @@ pub struct Resource {
     /// Display name (defaults to the id).
     pub name: String,
     pub capacity: u32,
+    /// Working hours on the plan's calendar (`available`): a step that
+    /// needs it starts only within them (and then runs to its end).
+    pub available: Option<crate::anchor::Hours>,
     pub line: u32,
 }
 

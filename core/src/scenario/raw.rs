@@ -44,6 +44,8 @@ pub(super) struct RawResource {
     pub(super) name: Option<String>,
     #[serde(default)]
     pub(super) capacity: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub(super) available: Option<Spanned<String>>,
 }
 
 /// `[[driver]]`: a factor shared by the steps that `scale_by` it.

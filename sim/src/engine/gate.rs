@@ -39,6 +39,31 @@ impl Simulator<'_, '_> {
             return Ok(true);
         }
         let needs = sh.needs.of(i);
+        // Working hours: held until every resource it needs is within its
+        // hours (each opening may move the others'; a few rounds settle it).
+        if let (false, Some(began), Some(a)) =
+            (sh.hours.is_empty(), run.downtime_first_began, &self.plan.scenario.meta.anchor)
+        {
+            let mut due = at;
+            for _ in 0..4 {
+                let before = due;
+                for r in needs {
+                    if let Some(h) = sh.hours[*r as usize] {
+                        let off = a.next_within(due as i64 - began as i64, h);
+                        due = due.max(u64::try_from(began as i64 + off).unwrap_or(due));
+                    }
+                }
+                if due == before {
+                    break;
+                }
+            }
+            if due > at {
+                out.emit(at, Event::StepHeld { step })?;
+                self.steps[i].start_cause = None;
+                self.schedule(due, i, Kind::Start);
+                return Ok(false);
+            }
+        }
         if let Some(&busy) = needs.iter().find(|r| self.free[**r as usize] == 0) {
             if let Err(k) = self.queued.binary_search(&i) {
                 self.queued.insert(k, i);
@@ -78,7 +103,13 @@ impl Simulator<'_, '_> {
             let j = self.queued[k];
             if sh.needs.of(j).iter().all(|r| self.free[*r as usize] > 0) {
                 self.queued.remove(k);
-                self.take(j);
+                // With working hours the gate decides again when it starts
+                // (it may be out of hours now): taken then, not here.
+                if sh.hours.is_empty() {
+                    self.take(j);
+                }
+                // (Without taking, every waiting step that fits is woken;
+                // those that find the resource taken queue again.)
                 self.steps[j].start_cause = Some(Node::end(i));
                 self.schedule(at, j, Kind::Start);
             } else {

@@ -138,6 +138,8 @@ pub struct Plan<'s> {
 pub(super) struct Shared {
     /// Each resource's capacity.
     pub(super) capacity: Vec<u32>,
+    /// Each resource's working hours (empty when none has any).
+    pub(super) hours: Vec<Option<rehearse_core::anchor::Hours>>,
     /// Per step, the resources an attempt holds while it runs.
     pub(super) needs: Csr<u32>,
     /// Per step, its fixed slot: ms from the first downtime begin.
@@ -184,6 +186,11 @@ impl Shared {
         }
         Shared {
             capacity: sc.resources.iter().map(|r| r.capacity).collect(),
+            hours: if sc.resources.iter().any(|r| r.available.is_some()) {
+                sc.resources.iter().map(|r| r.available).collect()
+            } else {
+                Vec::new()
+            },
             needs: Csr::build(n, needs),
             not_before: if sc.steps.iter().any(|s| s.not_before.is_some()) {
                 sc.steps.iter().map(|s| s.not_before).collect()

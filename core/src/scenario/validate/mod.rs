@@ -53,7 +53,7 @@ impl<'t> Validator<'t> {
     pub(super) fn scenario(&mut self, mut raw: RawFile) -> Option<Scenario> {
         let (meta, anchor_span) = self.meta(raw.scenario);
         let database = self.database(raw.database);
-        let resources = self.resources(&raw.resources);
+        let resources = self.resources(&raw.resources, meta.anchor.as_ref());
         let drivers = self.drivers(&raw.drivers);
         let extras: Vec<resources::StepExtras> = raw.steps.iter_mut().map(resources::StepExtras::take).collect();
         let steps = self.steps(raw.steps, &database);

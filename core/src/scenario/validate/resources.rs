@@ -8,7 +8,7 @@ use std::ops::Range;
 use toml::Spanned;
 
 use super::Validator;
-use crate::anchor::{self, CalendarAnchor};
+use crate::anchor::{self, CalendarAnchor, Hours};
 use crate::scenario::graph::Graph;
 use crate::scenario::model::{DowntimeMark, Driver, FACTOR_UNIT, MAX_SPAN, Resource, Step};
 use crate::scenario::raw::{RawDriver, RawResource, RawStep};
@@ -44,7 +44,7 @@ fn well_formed(id: &str) -> bool {
 impl Validator<'_> {
     /// The resources, each id well formed and used once, each capacity
     /// at least 1.
-    pub(super) fn resources(&mut self, raw: &[RawResource]) -> Vec<Resource> {
+    pub(super) fn resources(&mut self, raw: &[RawResource], anchor: Option<&CalendarAnchor>) -> Vec<Resource> {
         let mut out: Vec<Resource> = Vec::with_capacity(raw.len());
         for r in raw {
             let id = r.id.get_ref();
@@ -64,8 +64,31 @@ impl Validator<'_> {
                     1
                 }
             };
+            let available = r.available.as_ref().and_then(|a| {
+                if anchor.is_none() {
+                    self.error(
+                        &a.span(),
+                        None,
+                        format!("resource `{id}`: available gives working hours on the plan's calendar, which needs [scenario] downtime_begins_at (and time_zone)"),
+                    );
+                    return None;
+                }
+                match Hours::parse(a.get_ref()) {
+                    Ok(h) => Some(h),
+                    Err(why) => {
+                        self.error(&a.span(), None, format!("resource `{id}`: available = {why}, like \"08:00-20:00\""));
+                        None
+                    }
+                }
+            });
             let line = self.line_col(r.id.span().start).0;
-            out.push(Resource { id: id.clone(), name: r.name.clone().unwrap_or_else(|| id.clone()), capacity, line });
+            out.push(Resource {
+                id: id.clone(),
+                name: r.name.clone().unwrap_or_else(|| id.clone()),
+                capacity,
+                available,
+                line,
+            });
         }
         out
     }
@@ -162,7 +185,9 @@ impl Validator<'_> {
         // The steps that come after a downtime begin (reached from one),
         // worked out once, when a step has a slot.
         let mut after_begin = Vec::new();
-        if raw.iter().any(|s| s.not_before.is_some()) {
+        let with_hours: Vec<&str> = resources.iter().filter(|r| r.available.is_some()).map(|r| r.id.as_str()).collect();
+        let needs_hours = |s: &StepExtras| s.needs.iter().any(|n| with_hours.contains(&n.get_ref().as_str()));
+        if raw.iter().any(|s| s.not_before.is_some() || needs_hours(s)) {
             let graph = Graph::new(steps);
             after_begin = vec![false; steps.len()];
             let (mut seen, mut stack) = (Vec::new(), Vec::new());
@@ -213,6 +238,15 @@ impl Validator<'_> {
                 } else {
                     steps[i].scale_by = found;
                 }
+            }
+            if let Some(n) = s.needs.iter().find(|n| with_hours.contains(&n.get_ref().as_str()))
+                && !after_begin[i]
+            {
+                self.error(
+                    &n.span(),
+                    Some(&id),
+                    format!("`{}` has working hours, placed by when downtime begins, but this step does not come after the step with downtime = \"begins\"; add it to `after` (directly or through other steps)", n.get_ref()),
+                );
             }
             if let Some(nb) = &s.not_before {
                 steps[i].not_before = self.not_before(nb, &id, anchor, after_begin[i]);
