@@ -427,6 +427,15 @@ fn estimate_gives_the_call_sheet() {
     assert!(text.contains("  AX 2012 DBA (capacity 1)\n"), "{text}");
     assert!(text.contains("    until Fri 2027-03-05 20:10 +01:00 - Fri 2027-03-05 20:10 +01:00\n"), "{text}");
     assert!(text.contains("    busy  02:00:00 P50 (02:00:00 - 02:00:00)\n"), "{text}");
+    let page = dir.path().join("report.html");
+    let out = crate::support::rehearse(&["estimate", p, "--runs", "200", "--html", page.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let html = std::fs::read_to_string(&page).unwrap();
+    assert!(html.contains("<h2>Call sheet</h2>"), "the page has the call sheet");
+    assert!(
+        html.contains("<td class=\"l\">AX 2012 DBA</td><td>1</td><td class=\"l\">Fri 2027-03-05 18:10 +01:00 - Fri 2027-03-05 18:10 +01:00</td>"),
+        "the DBA's row"
+    );
 }
 
 /// The README's example of people, slots and drivers validates and runs:
