@@ -546,3 +546,19 @@ downtime = "ends"
         "plan.toml:6:13: resource `dba`: available = \"8-20\" is not \"HH:MM-HH:MM\" with times from 00:00 to 24:00, like \"08:00-20:00\"",
     );
 }
+
+/// The fold holds the engine to capacities: the capacity-1 plan's own run
+/// breaks no invariant, while the capacity-2 plan's run (both steps at
+/// once), folded against the capacity-1 plan, is caught.
+#[test]
+fn the_fold_catches_a_resource_past_its_capacity() {
+    let one = parse(&two_for_one_dba(1));
+    let (_, own) = simulate(&two_for_one_dba(1), &one, 1, Mode::Median);
+    assert!(rehearse_core::RunState::replay(&one, &own.records).violations().is_empty());
+    let two = parse(&two_for_one_dba(2));
+    let (_, both) = simulate(&two_for_one_dba(2), &two, 1, Mode::Median);
+    let state = rehearse_core::RunState::replay(&one, &both.records);
+    let said: Vec<String> = state.violations().iter().map(|v| v.to_string()).collect();
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(said[0].ends_with("step `toolkit` started while `dba` was already at its capacity"), "{said:?}");
+}
