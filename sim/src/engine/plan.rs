@@ -407,11 +407,6 @@ impl<'s> Plan<'s> {
         plan
     }
 
-    /// Whether the plan has resources, drivers or fixed slots.
-    pub fn shares(&self) -> bool {
-        self.shared.gates() || !self.shared.scaled.is_empty()
-    }
-
     pub fn scenario(&self) -> &'s Scenario {
         self.scenario
     }
