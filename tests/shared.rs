@@ -326,6 +326,12 @@ fn resource_driver_and_slot_mistakes_are_located() {
             "plan.toml:9:10: step `a`: needs names unknown resource `dbq`; did you mean `dba`? (define it as a [[resource]] with id = \"dbq\")",
         ],
     );
+    // A step takes one of a resource's places: naming it twice would need
+    // two, which no attempt holds.
+    check(
+        "[[resource]]\nid = \"dba\"\ncapacity = 2\n[[step]]\nid = \"a\"\nduration = \"1h\"\nneeds = [\"dba\", \"dba\"]\n",
+        &["plan.toml:9:17: step `a`: `dba` is listed twice in needs"],
+    );
     check(
         "[[driver]]\nid = \"io\"\nfactor = 1.2\n[[driver]]\nid = \"net\"\nfactor = { lognormal = { median = 1.0, p90 = \"x\" } }\n[[step]]\nid = \"a\"\nduration = \"1h\"\nscale_by = [\"oi\"]\n",
         &[
