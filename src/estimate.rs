@@ -301,6 +301,9 @@ pub(crate) fn write_body(out: &mut impl Write, e: &Estimate, sc: &Scenario, fail
             writeln!(out, "  plan fixes forward - worth a look at that deadline")?;
         }
     }
+    if !e.call_sheet.is_empty() {
+        write_call_sheet(out, e, sc)?;
+    }
     if let Some(p) = &e.point_of_no_return {
         writeln!(out, "\npoint of no return")?;
         let pol = &sc.policies[p.policy.index()].name;
@@ -367,6 +370,36 @@ pub(crate) fn write_body(out: &mut impl Write, e: &Estimate, sc: &Scenario, fail
     }
     for g in failed {
         writeln!(out, "\nGATE FAILED  {}", g.text)?;
+    }
+    Ok(())
+}
+
+/// Who is needed when: each resource's first start and last end of its
+/// steps (P10 - P90 over the sampled runs that committed), and the time its
+/// steps take (P50).
+fn write_call_sheet(out: &mut impl Write, e: &Estimate, sc: &Scenario) -> std::io::Result<()> {
+    let at = |ms: i64| match &sc.meta.anchor {
+        Some(a) => a.display(ms),
+        None if ms < 0 => format!("T-{}", SimDuration(ms.unsigned_abs()).hms()),
+        None => format!("T+{}", SimDuration(ms as u64).hms()),
+    };
+    writeln!(out, "\ncall sheet (who is needed when: P10 - P90 of the sampled runs)")?;
+    for c in &e.call_sheet {
+        let r = &sc.resources[c.resource];
+        if c.runs == 0 {
+            writeln!(out, "  {}: not needed in any sampled run", truncate(&r.name, 40))?;
+            continue;
+        }
+        writeln!(out, "  {} (capacity {})", truncate(&r.name, 60), r.capacity)?;
+        writeln!(out, "    from  {} - {}", at(c.from_ms[0]), at(c.from_ms[2]))?;
+        writeln!(out, "    until {} - {}", at(c.until_ms[0]), at(c.until_ms[2]))?;
+        writeln!(
+            out,
+            "    busy  {} P50 ({} - {})",
+            SimDuration(c.busy_ms[1]).hms(),
+            SimDuration(c.busy_ms[0]).hms(),
+            SimDuration(c.busy_ms[2]).hms()
+        )?;
     }
     Ok(())
 }

@@ -372,6 +372,12 @@ impl RunReport<'_> {
                     format!("RESET      {} will run again", id(step))
                 }
                 Event::StepAbandoned { step, attempt } => format!("ABANDONED  {} attempt {attempt}", id(step)),
+                Event::StepWaited { step, resource } => format!(
+                    "WAITS      {} for {} (busy)",
+                    id(step),
+                    sc.resources.get(*resource as usize).map_or("a resource", |r| r.name.as_str())
+                ),
+                Event::StepHeld { step } => format!("HELD       {} until its not_before slot", id(step)),
                 Event::CheckpointMissed { step } => {
                     decided = true;
                     format!("NO-GO      `{}` not done by the plan's go/no-go checkpoint: the plan rolls back", id(step))

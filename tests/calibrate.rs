@@ -474,3 +474,61 @@ fn exports_and_logs_are_mixed_only_into_a_plan() {
         })
     );
 }
+
+/// Six mock runs: DbSync's EnableSafeMode and SyncSchema share a factor
+/// (one SQL Server), PostSync's two sub-steps vary apart. `calibrate`
+/// finds the one driver, reports the correlation, and writes a scenario
+/// whose DbSync sub-steps `scale_by` it, with a spread of their own
+/// smaller than before; the runs it estimates keep them together.
+#[test]
+fn several_runs_show_which_sub_steps_move_together() {
+    let dir = tempfile::tempdir().unwrap();
+    let factors: [f64; 6] = [0.8, 1.0, 1.3, 0.9, 1.6, 1.1];
+    let own = [(1.02, 0.99), (0.98, 1.01), (1.01, 1.0), (1.0, 0.97), (0.99, 1.02), (1.03, 1.0)];
+    let post = [(40.0, 55.0), (52.0, 41.0), (38.0, 47.0), (61.0, 60.0), (45.0, 39.0), (50.0, 58.0)];
+    let mut files = Vec::new();
+    for (k, f) in factors.iter().enumerate() {
+        let t0: jiff::civil::DateTime = "2022-05-20T06:00:00".parse().unwrap();
+        let at = |secs: f64| {
+            (t0 + jiff::SignedDuration::from_millis((secs * 1000.0).round() as i64))
+                .strftime("%Y-%m-%d %H:%M:%S%.3f")
+                .to_string()
+        };
+        let safe: f64 = 7.0 * 3600.0 * f * own[k].0;
+        let sync = 7.5 * 3600.0 * f * own[k].1;
+        let a0 = safe.max(sync + 0.067) + 1.0;
+        let (a, b) = (post[k].0 * 60.0, post[k].1 * 60.0);
+        let rows = [
+            (0.0, safe, "DbSync", "EnableSafeMode"),
+            (0.067, 0.067 + sync, "DbSync", "SyncSchema"),
+            (a0, a0 + a, "PostSync", "ExecuteScripts"),
+            (a0 + a + 1.0, a0 + a + 1.0 + b, "PostSync", "WaitForBatch"),
+        ];
+        let text: String =
+            rows.iter().map(|(s, e, steps, sub)| format!("{},{},{steps},{sub},Completed\n", at(*s), at(*e))).collect();
+        files.push(write(
+            dir.path(),
+            &format!("mock{k}.csv"),
+            &format!("StartTime,EndTime,Steps,SubSteps,Status\n{text}"),
+        ));
+    }
+    let cal = dir.path().join("six.toml");
+    let paths: Vec<&Path> = files.iter().map(PathBuf::as_path).collect();
+    let report = calibrate(&paths, &cal, &[]);
+    let toml = std::fs::read_to_string(&cal).unwrap();
+    eprintln!("{}", &report[report.find("shared drivers").unwrap_or(0)..]);
+    let at = report.find("  DbSync: EnableSafeMode, SyncSchema move together\n").unwrap_or_else(|| panic!("{report}"));
+    let line = report[at..].lines().nth(1).unwrap();
+    let r: f64 = line.trim_start().strip_prefix("correlation ").unwrap()[..4].parse().unwrap();
+    assert!(r >= 0.9, "{line}");
+    assert!(line.contains("driver `DbSync.driver`"), "{line}");
+    let at = report.find("  PostSync: its sub-steps vary apart\n").unwrap_or_else(|| panic!("{report}"));
+    let line = report[at..].lines().nth(1).unwrap();
+    let r: f64 = line.trim_start().strip_prefix("correlation ").unwrap()[..4].parse().unwrap();
+    assert!(r < 0.5, "{line}");
+    assert_eq!(toml.matches("[[driver]]").count(), 1, "{toml}");
+    assert_eq!(toml.matches("scale_by = [\"DbSync.driver\"]").count(), 2, "{toml}");
+    // The factors' log sd is about 0.26: p90 about 1.4.
+    let p90: f64 = toml.split("p90 = ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert!((1.3..1.5).contains(&p90), "{p90}");
+}

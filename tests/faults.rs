@@ -499,11 +499,12 @@ reaction = "10m"
     assert_eq!((b.start.as_ms(), b.end.as_ms()), (160 * 60_000, 220 * 60_000));
 }
 
-/// `resume` continues where the attempt stopped; `retry` starts the step
-/// over.
+/// `resume` does the interrupted step again, whole (001: the Resume
+/// button "will pick up at this step and move forward"), as `retry` does
+/// a fixed step.
 #[test]
-fn resume_continues_and_retry_starts_over() {
-    for (action, minutes) in [("resume", 30 + 10 + 30), ("retry", 30 + 10 + 60)] {
+fn resume_and_retry_do_the_step_again() {
+    for (action, minutes) in [("resume", 30 + 10 + 60), ("retry", 30 + 10 + 60)] {
         let text = format!(
             r#"
 [scenario]
@@ -536,6 +537,42 @@ reaction = "10m"
             assert_eq!(summary.attempts[0], 2);
         }
     }
+}
+
+/// With a drawn duration, `resume` does the interrupted attempt's work
+/// again (the same length: the same runbook step), while `retry` draws the
+/// next attempt afresh.
+#[test]
+fn resume_redoes_the_attempt_and_retry_draws_anew() {
+    let text = |action: &str| {
+        format!(
+            "[scenario]\nname = \"t\"\n[[step]]\nid = \"a\"\nduration = {{ lognormal = {{ median = \"1h\", p90 = \"2h\" }} }}\n\
+             [[fault]]\nid = \"f\"\nmessage = \"a failed\"\nsteps = [\"a\"]\nprobability = 0.5\nat = [0.5, 0.5]\n\
+             recovery = \"again\"\n[recovery.again]\naction = \"{action}\"\nreaction = \"10m\"\n"
+        )
+    };
+    let end = |action: &str, scripted: bool| {
+        let text = text(action);
+        let s = crate::support::parse(&text);
+        let plan = rehearse_sim::Plan::new(&s, rehearse_sim::digest(&text));
+        let injection =
+            rehearse_sim::Injection { fault: rehearse_core::FaultIdx(0), step: s.find("a").unwrap(), attempt: 1 };
+        let faults =
+            if scripted { rehearse_sim::FaultMode::Scripted(vec![injection]) } else { rehearse_sim::FaultMode::Off };
+        let opts = rehearse_sim::RunOptions::new(5, rehearse_core::Mode::Random).with_faults(faults);
+        // Through the engine, and silently (the straight pass in release
+        // builds; shadowed by the engine in debug ones).
+        let events = rehearse_sim::Simulator::new(&plan).run(&opts, &mut rehearse_sim::MemorySink::new()).unwrap();
+        let silent = rehearse_sim::Simulator::new(&plan).run(&opts, &mut rehearse_sim::NullSink).unwrap();
+        assert_eq!(events.end, silent.end);
+        events.end.as_ms()
+    };
+    let first = end("resume", false);
+    // Struck half-way, 10 minutes to react, then the attempt's whole length.
+    let half = (first as f64 * 0.5).round() as u64;
+    assert_eq!(end("resume", true), half + 10 * 60_000 + first);
+    let retried = end("retry", true);
+    assert!(retried != half + 10 * 60_000 + first, "retry draws attempt 2 from its own stream");
 }
 
 /// A rollback deadline counts into the downtime: a rollback before the

@@ -282,3 +282,51 @@ echo "$$"
     whole["saved"] = Value::Null;
     assert_eq!(merged, whole);
 }
+
+/// A plan with people (`[[resource]]`): the call sheet of the sampled runs
+/// travels in the parts, so the merged estimate is still the unsharded one.
+#[test]
+fn a_merged_estimate_keeps_the_call_sheet() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("people.toml");
+    std::fs::write(
+        &plan,
+        r#"[scenario]
+name = "people"
+downtime_begins_at = "2027-03-05T18:00:00"
+time_zone = "Europe/Paris"
+[[resource]]
+id = "dba"
+capacity = 1
+[[step]]
+id = "off"
+duration = "10m"
+downtime = "begins"
+[[step]]
+id = "backup"
+after = ["off"]
+duration = { lognormal = { median = "1h", p90 = "2h" } }
+needs = ["dba"]
+[[step]]
+id = "toolkit"
+after = ["off"]
+duration = { lognormal = { median = "1h", p90 = "90m" } }
+needs = ["dba"]
+[[step]]
+id = "on"
+after = ["backup", "toolkit"]
+duration = "5m"
+downtime = "ends"
+"#,
+    )
+    .unwrap();
+    let common = ["estimate", s(&plan), "--runs", "500", "--seed", "3"];
+    let whole = rehearse(&[&common[..], &["--json"]].concat());
+    assert_eq!(whole.status.code(), Some(0), "{}", stderr(&whole));
+    let v: Value = serde_json::from_str(&stdout(&whole)).unwrap();
+    assert!(v["resources"].as_array().is_some_and(|r| !r.is_empty()), "{v}");
+    let parts = shards(dir.path(), &common, 3);
+    let merged = merge(&[&parts[1], &parts[2], &parts[0]], &["--json"]);
+    assert_eq!(merged.status.code(), Some(0), "{}", stderr(&merged));
+    assert_eq!(stdout(&merged), stdout(&whole));
+}

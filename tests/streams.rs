@@ -16,7 +16,7 @@ use sha2::{Digest, Sha256};
 use crate::support::load;
 
 /// The schema version these pins were taken at.
-const PINNED_AT: u32 = 3;
+const PINNED_AT: u32 = 4;
 
 fn schema_is_pinned() {
     assert_eq!(
@@ -54,16 +54,16 @@ fn assert_pins(pins: &[(String, String, &str)]) {
 fn seed_7_of_every_bundled_scenario_is_pinned() {
     schema_is_pinned();
     let pins = [
-        ("ax2012-data-upgrade-dev.toml", "e239f1ae997f9371cf326090cf5f7f3c8057279bb446335ec180915270641bfa"),
-        ("ax2012-go-live.toml", "feb534440563a349e40092eccaabdcaed28ec573089468f01333c3924faa3e35"),
-        ("ax2012-mock-cutover.toml", "e70f3d15e14a3f1559bbf38a4b0825c62328cd145789ecf78ef99cc59e84dc15"),
-        ("code-upgrade.toml", "078a1bf0cf573a7f200ca6beb42adaadaaa9eb2598f262934c322feeaf529327"),
-        ("dse-upgrade-2017.toml", "0d4d792bf4df2db334584efb77720b3f8e3900a0b7c2ca53d94bf57c74a0f68d"),
-        ("hotfix.toml", "9fc3b4744b55d76f5133b35d6bc8710941dce1788a7b09e383306d0a5ae8f767"),
-        ("platform-update.toml", "72450243de10bab3dfce69dbe6ca23025081bae14502cb2b94a3c38cbc9af205"),
-        ("self-service-upgrade.toml", "c1bf2040700709c389df6a73bac606e837bb59739c3cdd85b315e7b9624f328f"),
+        ("ax2012-data-upgrade-dev.toml", "1cd5f4a0a8ea6fd87b133d2cf1590c6d2ac02bf743cd9a5caa9f64ee83e67fb8"),
+        ("ax2012-go-live.toml", "1ec9f2798f511a5979b4ef6a41f5a1502eec1559b99a88436a778b5282523467"),
+        ("ax2012-mock-cutover.toml", "03da2032cb49b433fea1f7e2aced7f032144c24bbfb6c73aadb095882ca6b1a8"),
+        ("code-upgrade.toml", "9628b112d0903ff8cf8b414a28825c0418a5c6fc5c97a4c747992ca0693f408c"),
+        ("dse-upgrade-2017.toml", "3b7bb57a6984c665bcfe2ebf386b0794dbc07507f0078ec24e9c202adbaf876e"),
+        ("hotfix.toml", "e945c509027028148470a0ea2039995d0c14b89be6f441c2a703ee88ed17d14f"),
+        ("platform-update.toml", "4242d001f266e43c6729ad1c0f0b1cdcec75d44bffd2809c5d9cee1227f34ea0"),
+        ("self-service-upgrade.toml", "c77b1d1646de35efe3f4ae79960f1bf58a8c76d7a900c8a79dd3eeff26b18021"),
         // Added at version 3 with the scenario (pinned, not moved).
-        ("go-live-weekend.toml", "6690b79d0c93ce05af72e416942a71a1867e3efcaea46e93b409228ee59576b9"),
+        ("go-live-weekend.toml", "c4e9ea7a3327e55981fdcd267fd6d2bbdba1b77de7f57d4387759957733727cd"),
     ];
     let got: Vec<_> = pins.iter().map(|&(name, pin)| (format!("{name} --seed 7"), stream_hash(name, 0), pin)).collect();
     assert_pins(&got);
@@ -75,14 +75,14 @@ fn seed_7_of_every_bundled_scenario_is_pinned() {
 fn runs_with_faults_striking_are_pinned() {
     schema_is_pinned();
     let pins = [
-        ("ax2012-data-upgrade-dev.toml", 3, "598e13e276fd7dd1383d9e2cb8cd4d3d4abf0daa69c35d297feb4b805f2776b4"),
-        ("ax2012-data-upgrade-dev.toml", 8, "b23391bb5fdd59f80b2cea4f57c8c7aa9957779d680756182d25a5d9b553ff86"),
-        ("ax2012-go-live.toml", 1, "020287f3a488ab8648ea1a5c7abe6d6c6353b3fa81134c041ad27af9a7c5183f"),
-        ("ax2012-go-live.toml", 4, "17b9c3f5b43d7efc4c2fc02ea95d533a399f1b0955f10ada7f742a253d0f6a56"),
-        ("ax2012-mock-cutover.toml", 2, "aecd293b7a027778f98cd6203188256685f384174dbebdc78f7a19b79a8f051b"),
-        ("self-service-upgrade.toml", 1, "e9087505a71689fbd1b55d92c3784aba5a81ae53d9eb4c5b002e6ac26e2bec9c"),
-        ("dse-upgrade-2017.toml", 4, "fcde9f4e5a76843c03846b24f9adf785ec7fa861889e466d023e1e05bfc60f0d"),
-        ("dse-upgrade-2017.toml", 5, "375b541fbf686329247df907c942c1cbe3d1768cf9421a591f9e4236d986768b"),
+        ("ax2012-data-upgrade-dev.toml", 3, "8addec21a7fa29f27f4bba52ebc76076deb6ac2d3aca6fac3a5da6512a8c1681"),
+        ("ax2012-data-upgrade-dev.toml", 8, "7e634b4e96d7620dc66fc93a69adabf8fa352edccce4c4d3829c0add6fcf06fa"),
+        ("ax2012-go-live.toml", 1, "8e30e1c4b425ce5cdef57158da55e079010a44e0a163966115373f6dedb0395b"),
+        ("ax2012-go-live.toml", 4, "fbb562a3d179e288c4f6bf30b3a798e9f89c54b5d301f393ea9771e4b4d0f0ab"),
+        ("ax2012-mock-cutover.toml", 2, "66af67150f5e92e924e28d6e7534d2b84448d75ab2004dbea16bb15ebeb177fb"),
+        ("self-service-upgrade.toml", 1, "c2a3027c25ced3d0234ea538cc0ea414ba902c9ea3e8812b31887a0c81fb9d21"),
+        ("dse-upgrade-2017.toml", 4, "7c7d8ea719bf00f8abc5243cf0580b2ec868675288275f6b7cb1972a44b9b728"),
+        ("dse-upgrade-2017.toml", 5, "6c39143ec2f4ceb9c556dbc5649f50c6a18dea116eec169010a63ebea24807ed"),
     ];
     let got: Vec<_> = pins
         .iter()
@@ -98,11 +98,11 @@ fn runs_with_faults_striking_are_pinned() {
 fn monte_carlo_runs_are_pinned() {
     schema_is_pinned();
     let pins = [
-        ("ax2012-data-upgrade-dev.toml", "1b26f1f928689469"),
-        ("ax2012-go-live.toml", "a506f3776d47f365"),
-        ("ax2012-mock-cutover.toml", "7071814f1e435b02"),
-        ("dse-upgrade-2017.toml", "ab88f9bd89eeba15"),
-        ("self-service-upgrade.toml", "f1cd6c5691bdfa95"),
+        ("ax2012-data-upgrade-dev.toml", "9bcb328ea73294be"),
+        ("ax2012-go-live.toml", "5306d69ad5f39357"),
+        ("ax2012-mock-cutover.toml", "904507f6e5b25134"),
+        ("dse-upgrade-2017.toml", "7a833687e8e6b5a4"),
+        ("self-service-upgrade.toml", "fe09d6d2b49c5cfb"),
     ];
     let got: Vec<_> = pins
         .iter()

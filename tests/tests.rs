@@ -27,6 +27,7 @@ mod replay;
 mod scale;
 mod shapes;
 mod shard;
+mod shared;
 mod store;
 mod store_errors;
 mod streams;

@@ -20,14 +20,14 @@ fn unknown_keys_are_rejected() {
         "[[step]]\nid = \"a\"\nduraton = \"1h\"\n",
         &[
             "plan.toml:4:6: step `a`: no duration; expected `duration` (e.g. \"45m\", { pert = [\"1h\", \"2h\", \"4h\"] } or \"instant\"), `per_gb` or `per_million_rows`",
-            "plan.toml:5:1: step `a`: unknown key `duraton`; did you mean `duration`? (expected one of: id, name, owner, workstream, parent, after, duration, per_gb, per_million_rows, rows_of, finish_lag, downtime, records_status, milestone, data, replication)",
+            "plan.toml:5:1: step `a`: unknown key `duraton`; did you mean `duration`? (expected one of: id, name, owner, workstream, parent, after, duration, per_gb, per_million_rows, rows_of, finish_lag, downtime, records_status, milestone, data, replication, needs, scale_by, not_before)",
         ],
     );
     check(
         "[databse]\nsize_gb = 1\n",
         &[
             "plan.toml:1:1: the scenario has no steps; add at least one [[step]]",
-            "plan.toml:3:2: unknown key `databse`; did you mean `database`? (expected one of: scenario, database, step, fault, recovery, replication, readiness, upgrade, decision)",
+            "plan.toml:3:2: unknown key `databse`; did you mean `database`? (expected one of: scenario, database, step, fault, recovery, replication, readiness, upgrade, decision, resource, driver)",
         ],
     );
 }
@@ -375,9 +375,9 @@ fn unknown_keys_come_with_every_other_error_in_file_order() {
         &[
             "plan.toml:3:1: scenario: unknown key `colour` (expected one of: name, source, description, window, window_confidence, start, downtime_begins_at, window_end, time_zone)",
             "plan.toml:5:1: step `a`: dependency cycle: `a` -> `b` -> `a` (each waits for the next, through `after` and sub-steps)",
-            "plan.toml:8:1: step `a`: unknown key `ownr`; did you mean `owner`? (expected one of: id, name, owner, workstream, parent, after, duration, per_gb, per_million_rows, rows_of, finish_lag, downtime, records_status, milestone, data, replication)",
+            "plan.toml:8:1: step `a`: unknown key `ownr`; did you mean `owner`? (expected one of: id, name, owner, workstream, parent, after, duration, per_gb, per_million_rows, rows_of, finish_lag, downtime, records_status, milestone, data, replication, needs, scale_by, not_before)",
             "plan.toml:11:12: step `b`: duration: malformed duration \"5 minutes\"; expected numbers with units d, h, m, s, ms, largest first (\"1h30m\", \"250ms\", \"2d\") or a clock \"H:MM:SS[.mmm]\"",
-            "plan.toml:13:1: step `b`: unknown key `workstrem`; did you mean `workstream`? (expected one of: id, name, owner, workstream, parent, after, duration, per_gb, per_million_rows, rows_of, finish_lag, downtime, records_status, milestone, data, replication)",
+            "plan.toml:13:1: step `b`: unknown key `workstrem`; did you mean `workstream`? (expected one of: id, name, owner, workstream, parent, after, duration, per_gb, per_million_rows, rows_of, finish_lag, downtime, records_status, milestone, data, replication, needs, scale_by, not_before)",
         ],
     );
 }

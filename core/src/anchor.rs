@@ -2,7 +2,8 @@
 //! zone, and the deadline it must end by (`downtime_begins_at`,
 //! `window_end`, `time_zone` in `[scenario]`).
 //!
-//! Display only. Simulated time stays milliseconds since the run started;
+//! Display, fixed slots (`not_before`) and working hours
+//! (`[[resource]] available`). Simulated time stays milliseconds since the run started;
 //! a run is placed on the calendar afterwards, so that *its* downtime
 //! begins at the anchor: the calendar time of simulated time `t` is the
 //! anchor plus `t` minus the run's downtime begin. Runs differ in when
@@ -236,10 +237,73 @@ impl CalendarAnchor {
         self.at_downtime_offset(ms).map_or_else(|| relative(ms), |z| stamp(&z))
     }
 
+    /// The first time at or after `ms` (from downtime's begin) that lies
+    /// within `hours` on this calendar: `ms` itself when it does, else
+    /// the next opening (a day the clocks change counts as it is).
+    pub fn next_within(&self, ms: i64, hours: Hours) -> i64 {
+        let Some(z) = self.at_downtime_offset(ms) else { return ms };
+        let minute = z.hour() as u16 * 60 + z.minute() as u16;
+        if hours.contains(minute) {
+            return ms;
+        }
+        let date = if minute < hours.from_min { Some(z.date()) } else { z.date().tomorrow().ok() };
+        let open = date.and_then(|d| {
+            d.at((hours.from_min / 60) as i8, (hours.from_min % 60) as i8, 0, 0).to_zoned(z.time_zone().clone()).ok()
+        });
+        open.map_or(ms, |o| {
+            let d = o.timestamp().duration_since(self.begins.timestamp()).as_millis();
+            i64::try_from(d).unwrap_or(i64::MAX).max(ms)
+        })
+    }
+
     /// This anchor placed for one run: its downtime began at `downtime_began`
     /// (simulated time), so that is when the anchor's instant falls.
     pub fn placed(&self, downtime_began: SimTime) -> PlacedCalendar<'_> {
         PlacedCalendar { anchor: self, downtime_began }
+    }
+}
+
+/// Working hours on a plan's calendar (`"08:00-20:00"`), in minutes of
+/// the day: from `from_min` up to, not including, `to_min`; across
+/// midnight when `to_min` is the smaller (`"22:00-06:00"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hours {
+    pub from_min: u16,
+    pub to_min: u16,
+}
+
+impl Hours {
+    /// `"HH:MM-HH:MM"` (24:00 for midnight at the end).
+    ///
+    /// # Errors
+    /// Anything else, or a range of no time at all, in words.
+    pub fn parse(text: &str) -> Result<Hours, String> {
+        let minute = |t: &str| -> Option<u16> {
+            let (h, m) = t.trim().split_once(':')?;
+            let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
+            (h <= 24 && m < 60 && h * 60 + m <= 24 * 60 && h.to_string().len() <= 2 && m.to_string().len() <= 2)
+                .then_some(h * 60 + m)
+        };
+        let (a, b) = text.split_once('-').ok_or_else(|| format!("{text:?} is not \"HH:MM-HH:MM\""))?;
+        let (Some(from_min), Some(to_min)) = (minute(a), minute(b)) else {
+            return Err(format!("{text:?} is not \"HH:MM-HH:MM\" with times from 00:00 to 24:00"));
+        };
+        if from_min % (24 * 60) == to_min % (24 * 60) {
+            return Err(format!("{text:?} is no time at all (or all of it: leave `available` out)"));
+        }
+        Ok(Hours {
+            from_min: from_min % (24 * 60),
+            to_min: if to_min == 24 * 60 { to_min } else { to_min % (24 * 60) },
+        })
+    }
+
+    /// Whether minute `m` of the day lies within.
+    pub fn contains(self, m: u16) -> bool {
+        if self.from_min < self.to_min {
+            (self.from_min..self.to_min).contains(&m)
+        } else {
+            m >= self.from_min || m < self.to_min
+        }
     }
 }
 
@@ -432,6 +496,25 @@ mod tests {
         let begins = instant("2027-03-05T18:00:00", Some(&z)).unwrap();
         let e = CalendarAnchor::new(begins.clone(), Some(begins)).unwrap_err();
         assert!(matches!(e, AnchorError::EndNotAfter { .. }), "{e}");
+    }
+
+    /// Working hours: inside, the time itself; before the opening, that
+    /// day's; after closing, the next day's; across midnight too.
+    #[test]
+    fn the_next_time_within_working_hours() {
+        let a = anchor("2027-03-05T18:00:00", None); // a Friday, 18:00 Berlin
+        let day = Hours::parse("08:00-20:00").unwrap();
+        assert_eq!(a.next_within(0, day), 0);
+        assert_eq!(a.next_within(2 * MS_PER_H as i64, day), 14 * MS_PER_H as i64, "20:00: tomorrow 08:00");
+        assert_eq!(a.next_within(-11 * MS_PER_H as i64, day), -10 * MS_PER_H as i64, "07:00: 08:00 that day");
+        let night = Hours::parse("22:00-06:00").unwrap();
+        assert_eq!(a.next_within(0, night), 4 * MS_PER_H as i64);
+        assert_eq!(a.next_within(7 * MS_PER_H as i64, night), 7 * MS_PER_H as i64, "01:00 is inside");
+        assert!(Hours::parse("8-20").is_err());
+        assert!(Hours::parse("08:00-08:00").is_err());
+        assert!(Hours::parse("25:00-08:00").is_err());
+        assert!(Hours::parse("00:00-24:00").is_err(), "all day: no hours to keep");
+        assert_eq!(Hours::parse("06:00-24:00").map(|h| (h.from_min, h.to_min)), Ok((360, 1440)));
     }
 
     #[test]

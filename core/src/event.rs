@@ -20,7 +20,10 @@ use crate::time::SimTime;
 /// random run differs from version 1).
 /// 3: `ChangesReplicated` added: the data model holds the replication (the
 /// source grows with the users' changes, the target with what was applied).
-pub const SCHEMA_VERSION: u32 = 3;
+/// 4: a resume does the interrupted step again, whole (001's Resume
+/// button), where it did what the attempt had left; `StepWaited` (a
+/// resource at capacity) and `StepHeld` (a fixed slot) added.
+pub const SCHEMA_VERSION: u32 = 4;
 
 /// The step field of a kind's fields: the one typed `S`.
 macro_rules! step_of {
@@ -218,6 +221,13 @@ events! {
         /// the current replication not yet applied to the target
         /// (`backlog`).
         ChangesReplicated { step: S, table: u32, written: u64, backlog: u64 },
+        /// A step ready to start found a resource it needs at capacity
+        /// (`resource` indexes `[[resource]]`): it waits for one of the
+        /// steps holding it to end; its `StepStarted` follows.
+        StepWaited { step: S, resource: u32 },
+        /// A step ready to start is held until its fixed slot
+        /// (`not_before`); its `StepStarted` follows at that time.
+        StepHeld { step: S },
         /// A `downtime = "begins"` step started: users are locked out.
         DowntimeBegan { step: S },
         /// A `downtime = "ends"` step completed (or a rollback brought the
@@ -253,6 +263,7 @@ events! {
         changes: u64,
         written: u64,
         backlog: u64,
+        resource: u32,
         outcome: Outcome,
     }
 }
@@ -418,6 +429,8 @@ mod tests {
                 Event::ChangesReplicated { step: "a", table: 0, written: 100, backlog: 4 },
                 r#"{"kind":"ChangesReplicated","step":"a","table":0,"written":100,"backlog":4}"#,
             ),
+            (Event::StepWaited { step: "a", resource: 1 }, r#"{"kind":"StepWaited","step":"a","resource":1}"#),
+            (Event::StepHeld { step: "a" }, r#"{"kind":"StepHeld","step":"a"}"#),
             (Event::DowntimeBegan { step: "a" }, r#"{"kind":"DowntimeBegan","step":"a"}"#),
             (Event::DowntimeEnded { step: "a" }, r#"{"kind":"DowntimeEnded","step":"a"}"#),
             (Event::RunFinished { outcome: Outcome::RolledBack }, r#"{"kind":"RunFinished","outcome":"rolled_back"}"#),

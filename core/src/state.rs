@@ -49,6 +49,10 @@ pub struct RunState {
     table_names: Vec<String>,
     /// Whether the plan converts the data (some step has `data = "upgrade"`).
     upgrades: bool,
+    /// Per resource: its id, capacity and the attempts it serves now; per
+    /// step, whether its running attempt holds its resources.
+    resources: Vec<(String, u32, u32)>,
+    holds: Vec<bool>,
     violations: Vec<Violation>,
 }
 
@@ -77,6 +81,7 @@ struct Shape {
     parent: Option<StepIdx>,
     children: Vec<StepIdx>,
     after: Vec<Dep>,
+    needs: Vec<u32>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -143,6 +148,12 @@ pub enum ViolationKind {
     GroupCompletedBeforeSubStep {
         step: String,
         sub_step: String,
+    },
+    /// A step started while the resource it needs served as many as its
+    /// capacity.
+    ResourceOverCapacity {
+        step: String,
+        resource: String,
     },
     DowntimeEndedWithoutBeginning {
         step: String,
@@ -235,6 +246,9 @@ impl fmt::Display for Violation {
             ViolationKind::GroupCompletedBeforeSubStep { step, sub_step } => {
                 write!(f, "step `{step}` completed before its sub-step `{sub_step}`")
             }
+            ViolationKind::ResourceOverCapacity { step, resource } => {
+                write!(f, "step `{step}` started while `{resource}` was already at its capacity")
+            }
             ViolationKind::DowntimeEndedWithoutBeginning { step } => {
                 write!(f, "downtime ended at `{step}` but had not begun")
             }
@@ -309,7 +323,13 @@ impl RunState {
         let shape = scenario
             .steps
             .iter()
-            .map(|s| Shape { id: s.id.clone(), parent: s.parent, children: s.children.clone(), after: s.after.clone() })
+            .map(|s| Shape {
+                id: s.id.clone(),
+                parent: s.parent,
+                children: s.children.clone(),
+                after: s.after.clone(),
+                needs: s.needs.clone(),
+            })
             .collect();
         RunState {
             shape,
@@ -333,6 +353,8 @@ impl RunState {
             table_names: scenario.database.tables.iter().map(|t| t.name.clone()).collect(),
             initial,
             upgrades: scenario.steps.iter().any(|s| s.data.contains(&crate::data::Effect::Upgrade)),
+            resources: scenario.resources.iter().map(|r| (r.id.clone(), r.capacity, 0)).collect(),
+            holds: if scenario.resources.is_empty() { Vec::new() } else { vec![false; scenario.steps.len()] },
             violations: Vec::new(),
         }
     }
@@ -380,16 +402,26 @@ impl RunState {
                 self.identity =
                     Some(RunIdentity { schema: *schema, scenario: *scenario, seed: *seed, run: *run, mode: *mode });
             }
-            Event::StepStarted { step, attempt } => self.step_started(seq, at, *step, *attempt),
-            Event::StepCompleted { step, .. } => self.step_completed(seq, at, *step),
+            Event::StepStarted { step, attempt } => {
+                if !self.holds.is_empty() {
+                    self.take_resources(seq, at, *step);
+                }
+                self.step_started(seq, at, *step, *attempt)
+            }
+            Event::StepCompleted { step, .. } => {
+                self.let_go(*step);
+                self.step_completed(seq, at, *step)
+            }
             Event::FaultInjected { step, .. } => {
                 self.expect_running(seq, at, *step, "a fault struck");
             }
             Event::StepFailed { step, .. } => {
+                self.let_go(*step);
                 self.expect_running(seq, at, *step, "StepFailed");
                 self.steps[step.index()].status = StepStatus::Failed;
             }
             Event::StepOutcomeUnknown { step, .. } => {
+                self.let_go(*step);
                 self.expect_running(seq, at, *step, "StepOutcomeUnknown");
                 self.steps[step.index()].status = StepStatus::OutcomeUnknown;
             }
@@ -445,6 +477,7 @@ impl RunState {
                 }
             }
             Event::StepAbandoned { step, .. } => {
+                self.let_go(*step);
                 self.expect_running(seq, at, *step, "StepAbandoned");
                 self.steps[step.index()].status = StepStatus::Abandoned;
             }
@@ -479,8 +512,11 @@ impl RunState {
                     self.violate(seq, at, ViolationKind::UnknownTable { table: *table });
                 }
             }
-            Event::RecordCountsValidated { .. } | Event::ReplicationBacklog { .. } | Event::CheckpointMissed { .. } => {
-            }
+            Event::RecordCountsValidated { .. }
+            | Event::ReplicationBacklog { .. }
+            | Event::CheckpointMissed { .. }
+            | Event::StepWaited { .. }
+            | Event::StepHeld { .. } => {}
             Event::RollbackCompleted => {
                 if self.rollback_started.is_none() {
                     self.violate(seq, at, ViolationKind::RollbackCompletedWithoutStart);
@@ -541,6 +577,35 @@ impl RunState {
                 if *outcome != Outcome::Aborted && self.downtime_depth > 0 {
                     self.violate(seq, at, ViolationKind::DowntimeOpenAtEnd { depth: self.downtime_depth });
                 }
+            }
+        }
+    }
+
+    /// An attempt of `step` starts: it holds each resource it needs, none
+    /// past its capacity.
+    fn take_resources(&mut self, seq: u64, at: SimTime, step: StepIdx) {
+        let i = step.index();
+        if self.shape[i].needs.is_empty() || self.holds[i] {
+            return;
+        }
+        self.holds[i] = true;
+        for k in 0..self.shape[i].needs.len() {
+            let r = self.shape[i].needs[k] as usize;
+            self.resources[r].2 += 1;
+            if self.resources[r].2 > self.resources[r].1 {
+                let (step, resource) = (self.id(step), self.resources[r].0.clone());
+                self.violate(seq, at, ViolationKind::ResourceOverCapacity { step, resource });
+            }
+        }
+    }
+
+    /// The attempt of `step` is over: its resources are free again.
+    fn let_go(&mut self, step: StepIdx) {
+        let i = step.index();
+        if self.holds.get(i).is_some_and(|h| *h) {
+            self.holds[i] = false;
+            for r in &self.shape[i].needs {
+                self.resources[*r as usize].2 -= 1;
             }
         }
     }

@@ -39,6 +39,12 @@ pub enum Purpose {
     Recovery = 4,
     /// Analyses outside runs (a policy's duration quantiles, ...).
     Analysis = 5,
+    /// A shared driver's factor, drawn once per run (key: the driver's id;
+    /// index 0).
+    Driver = 6,
+    /// A lag that is "at least" a range (key: the pair of steps' ids;
+    /// index 0).
+    Lag = 7,
 }
 
 /// The stream for `(seed, run, purpose, key, index)`.

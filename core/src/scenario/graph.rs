@@ -378,7 +378,12 @@ mod tests {
                 depth: 0,
                 after: after
                     .iter()
-                    .map(|a| crate::scenario::Dep { step: StepIdx(*a), anchor: Anchor::Finish, lag: SimDuration::ZERO })
+                    .map(|a| crate::scenario::Dep {
+                        step: StepIdx(*a),
+                        anchor: Anchor::Finish,
+                        lag: SimDuration::ZERO,
+                        up_to: None,
+                    })
                     .collect(),
                 work: Work::Leaf(StepDuration { base: None, per_gb: None, per_million_rows: None }),
                 downtime: *downtime,
@@ -386,6 +391,9 @@ mod tests {
                 milestone: false,
                 data: Vec::new(),
                 replication: None,
+                needs: Vec::new(),
+                scale_by: Vec::new(),
+                not_before: None,
                 line: i as u32 + 1,
             })
             .collect()
@@ -461,7 +469,7 @@ mod tests {
                 for _ in 0..rng.next_u64() % 3 {
                     let anchor = if rng.next_u64() % 4 == 0 { Anchor::Start } else { Anchor::Finish };
                     let on = StepIdx((rng.next_u64() % i as u64) as u32);
-                    step.after.push(crate::scenario::Dep { step: on, anchor, lag: SimDuration::ZERO });
+                    step.after.push(crate::scenario::Dep { step: on, anchor, lag: SimDuration::ZERO, up_to: None });
                 }
             }
             for step in &mut s {

@@ -21,8 +21,8 @@ mod validate;
 pub use diagnostics::{Diagnostic, SHOWN_ERRORS, ScenarioError, line_col, n_errors};
 pub use graph::Graph;
 pub use model::{
-    Anchor, Database, Decision, Dep, DowntimeMark, MAX_CHANGES_PER_HOUR, MAX_ROWS, MAX_SIZE_GB, MAX_SPAN, Meta, Scaled,
-    Scenario, Step, StepDuration, StepIdx, Table, Upgrade, Work,
+    Anchor, Database, Decision, Dep, DowntimeMark, Driver, FACTOR_UNIT, MAX_CHANGES_PER_HOUR, MAX_ROWS, MAX_SIZE_GB,
+    MAX_SPAN, Meta, Resource, Scaled, Scenario, Step, StepDuration, StepIdx, Table, Upgrade, Work,
 };
 pub use suggest::{Suggester, suggest};
 

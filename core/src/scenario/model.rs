@@ -56,6 +56,49 @@ pub struct Scenario {
     pub upgrade: Upgrade,
     /// The plan's own go/no-go rules, in file order.
     pub decisions: Vec<Decision>,
+    /// People or things steps need (`[[resource]]`), in file order; a
+    /// step's `needs` indexes this.
+    pub resources: Vec<Resource>,
+    /// Shared drivers (`[[driver]]`), in file order; a step's `scale_by`
+    /// indexes this.
+    pub drivers: Vec<Driver>,
+}
+
+/// A person or thing steps need (`[[resource]]`): at most `capacity`
+/// steps that need it run at once; a step that finds it busy waits.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Resource {
+    pub id: String,
+    /// Display name (defaults to the id).
+    pub name: String,
+    pub capacity: u32,
+    /// Working hours on the plan's calendar (`available`): a step that
+    /// needs it starts only within them (and then runs to its end).
+    pub available: Option<crate::anchor::Hours>,
+    pub line: u32,
+}
+
+/// A shared driver (`[[driver]]`): a factor drawn once per run that
+/// multiplies the durations of the steps that say `scale_by` it, so that
+/// they are slow or fast together (one SQL Server, one network).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Driver {
+    pub id: String,
+    pub name: String,
+    /// The factor's distribution, in millionths (a factor of 1.0 is
+    /// 1 000 000 "ms"), so that every distribution form serves.
+    pub factor: Dist,
+    pub line: u32,
+}
+
+/// The unit of [`Driver::factor`]: the factor is its value over this.
+pub const FACTOR_UNIT: f64 = 1_000_000.0;
+
+impl Driver {
+    /// The factor at its median.
+    pub fn median(&self) -> f64 {
+        self.factor.median().as_ms() as f64 / FACTOR_UNIT
+    }
 }
 
 /// A go/no-go rule of the plan's own (`[[decision]]`): if `step` is not
@@ -149,6 +192,16 @@ pub struct Step {
     /// Its part in the replication, if any: its length then follows from
     /// the tables and the replication settings (plus `duration`, if given).
     pub replication: Option<Role>,
+    /// The resources each attempt holds while it runs (`needs`), as
+    /// indexes into [`Scenario::resources`], in the order written.
+    pub needs: Vec<u32>,
+    /// The drivers that multiply its duration (`scale_by`), as indexes
+    /// into [`Scenario::drivers`].
+    pub scale_by: Vec<u32>,
+    /// A fixed slot (`not_before`): it starts no earlier than this long
+    /// after the plan's downtime begins (negative: before), however early
+    /// its dependencies are done.
+    pub not_before: Option<i64>,
     /// 1-based line of the step's `id`, for messages.
     pub line: u32,
 }
@@ -159,12 +212,16 @@ impl Step {
     }
 }
 
-/// A dependency of a step: it may start `lag` after `step` reaches `anchor`.
+/// A dependency of a step: it may start `lag` after `step` reaches `anchor`
+/// (with `up_to`, a lag of at least `lag`, drawn per run up to `up_to`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Dep {
     pub step: StepIdx,
     pub anchor: Anchor,
     pub lag: SimDuration,
+    /// `lag = { at_least = "48h", up_to = "72h" }`: the lag is drawn
+    /// uniformly between the two in each run (at their middle as planned).
+    pub up_to: Option<SimDuration>,
 }
 
 /// Which end of a predecessor a dependency waits for.

@@ -29,6 +29,33 @@ pub(super) struct RawFile {
     pub(super) upgrade: Option<RawUpgrade>,
     #[serde(default, rename = "decision")]
     pub(super) decisions: Vec<Spanned<RawDecision>>,
+    #[serde(default, rename = "resource")]
+    pub(super) resources: Vec<RawResource>,
+    #[serde(default, rename = "driver")]
+    pub(super) drivers: Vec<RawDriver>,
+}
+
+/// `[[resource]]`: a person or thing steps need.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawResource {
+    pub(super) id: Spanned<String>,
+    #[serde(default)]
+    pub(super) name: Option<String>,
+    #[serde(default)]
+    pub(super) capacity: Option<Spanned<i64>>,
+    #[serde(default)]
+    pub(super) available: Option<Spanned<String>>,
+}
+
+/// `[[driver]]`: a factor shared by the steps that `scale_by` it.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct RawDriver {
+    pub(super) id: Spanned<String>,
+    #[serde(default)]
+    pub(super) name: Option<String>,
+    pub(super) factor: Spanned<toml::Value>,
 }
 
 /// `[[decision]]`: a go/no-go rule of the plan's own.
@@ -157,6 +184,12 @@ pub(super) struct RawStep {
     pub(super) data: Option<Spanned<toml::Value>>,
     #[serde(default)]
     pub(super) replication: Option<Spanned<String>>,
+    #[serde(default)]
+    pub(super) needs: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) scale_by: Vec<Spanned<String>>,
+    #[serde(default)]
+    pub(super) not_before: Option<Spanned<toml::Value>>,
 }
 
 /// A step's `after`: a list of entries, each kept with its span, or any

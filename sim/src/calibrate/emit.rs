@@ -46,6 +46,12 @@ pub(super) struct Prepared {
     /// Sub-steps that failed but have sub-steps in the scenario, so carry
     /// no fault.
     pub(super) failed_groups: Vec<(String, String)>,
+    /// Each shared driver's id, and per row of the base run the driver
+    /// that scales it.
+    pub(super) driver_ids: Vec<String>,
+    pub(super) scale_by: Vec<Option<usize>>,
+    /// Each driver's factor p90.
+    pub(super) driver_p90: Vec<f64>,
 }
 
 /// Ids, fits and medians for `base`'s rows; `observed` holds what all runs
@@ -59,6 +65,7 @@ pub(super) fn prepare(
     sh: &Shape,
     observed: &[&Observed],
     opts: &Options,
+    drivers: &[super::drivers::FoundDriver],
 ) -> Result<Prepared, CalibrateError> {
     // Owners: 0 the runbook, 1 + k phase k, 1 + phases + i row i.
     let n_phases = sh.phases.len();
@@ -83,7 +90,18 @@ pub(super) fn prepare(
         renamed: std::mem::take(&mut ids.renamed),
         modelled: vec![None; n],
         failed_groups: Vec::new(),
+        driver_ids: Vec::with_capacity(drivers.len()),
+        scale_by: vec![None; n],
+        driver_p90: drivers.iter().map(|d| d.p90).collect(),
     };
+    // Driver ids are apart from step ids: unique among themselves.
+    let mut driver_ids = Ids::new(|k| drivers[k].steps.clone());
+    for (k, d) in drivers.iter().enumerate() {
+        p.driver_ids.push(driver_ids.claim(id(&d.steps, "driver"), k));
+    }
+    for (i, r) in base.rows.iter().enumerate() {
+        p.scale_by[i] = drivers.iter().position(|d| d.steps == r.steps && d.substeps.contains(&r.substeps));
+    }
     for (i, r) in base.rows.iter().enumerate() {
         let o = observed[i];
         if sh.is_parent[i] {
@@ -123,7 +141,7 @@ pub(super) fn text(
 ) -> String {
     // About what one row takes, so that the text is not copied as it grows.
     let mut t = String::with_capacity(1024 + base.rows.len() * 192);
-    header(&mut t, runs, base, opts);
+    header(&mut t, runs, base, opts, p);
     let mut rows_of: Vec<Vec<usize>> = vec![Vec::new(); sh.phases.len()];
     for (i, k) in sh.phase_of.iter().enumerate() {
         rows_of[*k].push(i);
@@ -147,7 +165,7 @@ pub(super) fn text(
 }
 
 /// Where the scenario came from, `[scenario]`, `[database]` and the runbook.
-fn header(t: &mut String, runs: &[Run], base: &Run, opts: &Options) {
+fn header(t: &mut String, runs: &[Run], base: &Run, opts: &Options, p: &Prepared) {
     let files: Vec<&str> = runs.iter().map(|r| r.file.as_str()).collect();
     let files = files.join(", ");
     comment(t, &format!("Calibrated by `rehearse calibrate` from {} measured run(s): {files}.", runs.len()));
@@ -172,6 +190,12 @@ fn header(t: &mut String, runs: &[Run], base: &Run, opts: &Options) {
     if let Some((_, to)) = opts.size_gb {
         t.push_str("\n[database]\n");
         kv(t, "size_gb", to);
+    }
+    for (id, p90) in p.driver_ids.iter().zip(&p.driver_p90) {
+        t.push_str("\n[[driver]]\n");
+        comment(t, "Sub-steps that moved together over the runs: their shared factor, fitted as a lognormal.");
+        plain(t, "id", id);
+        let _ = writeln!(t, "factor = {{ lognormal = {{ median = 1.0, p90 = {p90:.6} }} }}");
     }
     t.push_str("\n[[step]]\n");
     plain(t, "id", "runbook");
@@ -225,6 +249,11 @@ fn row(t: &mut String, i: usize, base: &Run, sh: &Shape, phase_id: &str, p: &Pre
     t.push_str("duration = ");
     duration(t, fitted);
     t.push('\n');
+    if let Some(k) = p.scale_by[i] {
+        t.push_str("scale_by = [");
+        quoted(t, &p.driver_ids[k]);
+        t.push_str("]\n");
+    }
 }
 
 fn too_long(base: &Run, r: &Row, factor: f64, e: TooLong) -> CalibrateError {

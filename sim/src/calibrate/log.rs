@@ -7,9 +7,9 @@
 //! corrections stand: [`Log::effective`]), the faults that struck running
 //! steps, and the decisions taken, some about a step. A step's measurement
 //! is its last attempt: a fault ends an attempt (and counts as a failure);
-//! a `retry` or `rerun` decision about the step begins a new one (what ran
-//! before it is not the step's length); after `resume` the step goes on,
-//! so the time it ran before the fault counts too. A step struck by a
+//! a `retry`, `rerun` or `resume` decision about the step begins a new one
+//! (what ran before it is not the step's length: a resume does the
+//! interrupted runbook step again, as 001's Resume button does). A step struck by a
 //! fault with no such decision after it has no measured attempt (when its
 //! last one began is not in the log): it counts as a failure only. A step
 //! started and not done is unfinished.
@@ -74,7 +74,6 @@ impl LogRun {
 enum Turn {
     Fault,
     Restart,
-    Resume,
 }
 
 /// Reads the weekend log at `path`, its chain and records checked.
@@ -96,8 +95,7 @@ pub fn read_log(path: &Path) -> Result<LogRun, CalibrateError> {
             Record::Done { step } => (step, Some(None)),
             Record::Fault { step, .. } => (step, Some(Some(Turn::Fault))),
             Record::Decision { action, step: Some(step), .. } => match action.as_str() {
-                "retry" | "rerun" => (step, Some(Some(Turn::Restart))),
-                "resume" => (step, Some(Some(Turn::Resume))),
+                "retry" | "rerun" | "resume" => (step, Some(Some(Turn::Restart))),
                 _ => continue,
             },
             _ => continue,
@@ -148,9 +146,6 @@ fn measure(start: i64, done: Option<i64>, turns: &[(i64, u64, Turn)]) -> (Observ
             Turn::Restart => {
                 ran = 0;
                 from = Some(at);
-            }
-            Turn::Resume => {
-                from.get_or_insert(at);
             }
         }
     }
@@ -249,10 +244,9 @@ mod tests {
     #[test]
     fn a_step_measures_its_last_attempt() {
         check(Some(1_100), &[], &[1_000], 0);
-        // Struck at 400, rerun at 600: the last attempt ran 600..1100.
+        // Struck at 400, rerun (or retried, or resumed: the step done
+        // again) at 600: the last attempt ran 600..1100.
         check(Some(1_100), &[(400, Turn::Fault), (600, Turn::Restart)], &[500], 1);
-        // Resumed: 100..400 and 600..1100.
-        check(Some(1_100), &[(400, Turn::Fault), (600, Turn::Resume)], &[800], 1);
         // Struck twice, retried each time.
         check(
             Some(2_000),

@@ -25,6 +25,7 @@
 //! an existing scenario). This file holds the options, the error and the
 //! entry [`calibrate`].
 
+mod drivers;
 mod emit;
 mod export;
 mod fit;
@@ -38,6 +39,7 @@ use std::collections::BTreeMap;
 use rehearse_core::scenario::{MAX_SIZE_GB, MAX_SPAN, ScenarioError};
 use rehearse_core::time::SimDuration;
 
+pub use drivers::FoundDriver;
 pub use export::{ExportError, Row, RowStatus, Run, read_export, read_export_bytes};
 pub use fit::{Observed, is_size_dependent};
 pub use into::{Applied, Kept, Measured, apply_into};
@@ -152,6 +154,8 @@ pub struct Calibration {
     pub scaled: Vec<(String, String, f64)>,
     /// Names whose id had to differ from what they clean to.
     pub renamed: Vec<Renamed>,
+    /// Shared drivers found: sub-steps that move together over the runs.
+    pub drivers: Vec<drivers::FoundDriver>,
 }
 
 /// Builds the calibrated scenario from one or more runs (at least one).
@@ -178,10 +182,11 @@ pub fn calibrate(runs: &[Run], opts: &Options) -> Result<Calibration, CalibrateE
         phases = sh.phases.len(),
         "calibrate: structure rebuilt from the base run"
     );
-    let observed = fit::observe(runs);
-    tracing::debug!(substeps = observed.len(), "calibrate: observations gathered");
+    let mut observed = fit::observe(runs);
+    let (drivers, apart) = drivers::find(runs, base, &sh.is_parent, &mut observed);
+    tracing::debug!(substeps = observed.len(), drivers = drivers.len(), "calibrate: observations gathered");
     let of_row: Vec<&Observed> = base.rows.iter().map(|r| &observed[&(r.steps.clone(), r.substeps.clone())]).collect();
-    let prepared = emit::prepare(base, &sh, &of_row, opts)?;
+    let prepared = emit::prepare(base, &sh, &of_row, opts, &drivers)?;
     // The text and the report, each linear and as long as the other, side
     // by side.
     let (toml, report) = std::thread::scope(|s| {
@@ -194,6 +199,9 @@ pub fn calibrate(runs: &[Run], opts: &Options) -> Result<Calibration, CalibrateE
                 modelled: &prepared.modelled,
                 renamed: &prepared.renamed,
                 failed_groups: &prepared.failed_groups,
+                drivers: &drivers,
+                driver_ids: &prepared.driver_ids,
+                apart: &apart,
             })
         });
         let toml = emit::text(runs, base, &sh, &of_row, &prepared, opts);
@@ -203,7 +211,7 @@ pub fn calibrate(runs: &[Run], opts: &Options) -> Result<Calibration, CalibrateE
     if cfg!(debug_assertions) {
         held_to_the_validator(&toml, base, &prepared.modelled);
     }
-    Ok(Calibration { toml, report, observed, scaled: prepared.scaled, renamed: prepared.renamed })
+    Ok(Calibration { toml, report, observed, scaled: prepared.scaled, renamed: prepared.renamed, drivers })
 }
 
 /// The emitted scenario validates, and runs each sub-step at the median the

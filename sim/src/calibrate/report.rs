@@ -13,6 +13,9 @@ use super::fit::Observed;
 
 /// What the report is made of.
 pub(super) struct Inputs<'a> {
+    pub(super) drivers: &'a [super::drivers::FoundDriver],
+    pub(super) driver_ids: &'a [String],
+    pub(super) apart: &'a [(String, f64)],
     pub(super) runs: &'a [Run],
     pub(super) base: &'a Run,
     /// What all runs say of each row of `base`.
@@ -126,6 +129,18 @@ pub(super) fn report<'a>(i: &Inputs<'a>) -> String {
             out,
             "\n{steps}/{substeps} failed, but it spans other rows (a step with sub-steps): no fault modelled for it"
         );
+    }
+    if !i.drivers.is_empty() || !i.apart.is_empty() {
+        let _ = writeln!(out, "\nshared drivers: the mean correlation of each phase's log durations");
+        let _ = writeln!(out, "over the runs (0.5 or more: its sub-steps share a driver)");
+    }
+    for (d, id) in i.drivers.iter().zip(i.driver_ids) {
+        let _ = writeln!(out, "  {}: {} move together", d.steps, d.substeps.join(", "));
+        let _ = writeln!(out, "    correlation {:.2}: driver `{id}`, factor p90 {:.3}", d.correlation, d.p90);
+    }
+    for (steps, r) in i.apart {
+        let _ = writeln!(out, "  {steps}: its sub-steps vary apart");
+        let _ = writeln!(out, "    correlation {r:.2}: no driver");
     }
     renamed(&mut out, i.renamed);
     out

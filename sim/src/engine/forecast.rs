@@ -41,7 +41,7 @@ const AT_LEAST: u64 = 1 << 40;
 
 impl Simulator<'_, '_> {
     /// Attempt `attempt` of step `i`, started at `at`, with `dur` drawn as
-    /// planned (`resumed`: what an interrupted attempt had left), in a run
+    /// planned (`resumed`: an interrupted attempt's work done again), in a run
     /// from actuals (`None`: the run is not).
     pub(super) fn actual_attempt(
         &self,
@@ -54,7 +54,7 @@ impl Simulator<'_, '_> {
     ) -> Option<Attempt> {
         let f = self.plan.actuals.as_ref()?;
         let a = &f.actuals;
-        // What an interrupted attempt had left is not drawn again.
+        // An interrupted attempt done again is not drawn again.
         let at_least = |min: u64| if resumed { dur.max(min) } else { self.at_least(f, i, attempt, min, dur, opts) };
         let recorded = &f.strikes[i];
         let k = attempt as usize;

@@ -19,6 +19,7 @@ mod agenda;
 mod data;
 mod emit;
 mod forecast;
+mod gate;
 mod path;
 mod plan;
 mod recovery;
@@ -163,6 +164,17 @@ pub struct Simulator<'p, 's> {
     /// start, `2i + 1` its end).
     node_ms: Vec<u64>,
     node_cause: Vec<Option<Node>>,
+    /// Each driver's factor in this run (random runs; drawn with the
+    /// first attempts).
+    factor: Vec<f64>,
+    /// Each resource's free capacity, which steps hold one (an attempt
+    /// that has taken its resources), and the steps waiting for one, in
+    /// plan order (the order they are served in).
+    free: Vec<u32>,
+    holding: Vec<bool>,
+    queued: Vec<usize>,
+    /// Each edge's lag in this run where it is drawn (`Shared::ranged`).
+    edge_lag: Vec<u64>,
 }
 impl<'p, 's> Simulator<'p, 's> {
     /// A simulator with the counts-and-checksums data model.
@@ -205,6 +217,25 @@ impl<'p, 's> Simulator<'p, 's> {
             draw_scratch: Vec::new(),
             node_ms: vec![0; 2 * n],
             node_cause: vec![None; 2 * n],
+            factor: vec![1.0; plan.shared.driver_keys.len()],
+            free: plan.shared.capacity.clone(),
+            holding: if plan.shared.capacity.is_empty() { Vec::new() } else { vec![false; n] },
+            queued: Vec::with_capacity(if plan.shared.capacity.is_empty() { 0 } else { n }),
+            edge_lag: if plan.shared.ranged.is_empty() { Vec::new() } else { vec![0; plan.n_edges] },
+        }
+    }
+
+    /// `ms` of step `i` times its drivers' factors in this run (random
+    /// runs: as planned, the drivers are in its median already).
+    #[inline]
+    fn scaled(&self, i: usize, ms: u64) -> u64 {
+        let sh = &self.plan.shared;
+        match sh.scaled_at.get(i) {
+            Some(&k) if k != u32::MAX => {
+                let f: f64 = sh.scaled[k as usize].1.iter().map(|d| self.factor[*d as usize]).product();
+                plan::scale_ms(ms, f)
+            }
+            _ => ms,
         }
     }
 
@@ -219,6 +250,21 @@ impl<'p, 's> Simulator<'p, 's> {
         self.first_drawn = true;
         let (plan, base) = (self.plan, rng::StreamBase::new(opts.seed, opts.run, Purpose::StepDuration));
         plan.first_draws.sample(|i| base.stream(plan.keys[i as usize], 1), &mut self.draw_scratch, &mut self.first_ms);
+        if plan.shared.scaled.is_empty() {
+            return;
+        }
+        // Each driver's factor from its own stream, then the steps it scales.
+        let drivers = rng::StreamBase::new(opts.seed, opts.run, Purpose::Driver);
+        for (d, key) in plan.shared.driver_keys.iter().enumerate() {
+            let dist = &plan.scenario.drivers[d].factor;
+            self.factor[d] =
+                dist.sample_ms(&mut drivers.stream(*key, 0)).max(0.0) / rehearse_core::scenario::FACTOR_UNIT;
+        }
+        for (i, _, fixed) in &plan.shared.scaled {
+            let i = *i as usize;
+            let drawn = fixed.unwrap_or(self.first_ms[i]);
+            self.first_ms[i] = self.scaled(i, drawn);
+        }
     }
 
     fn schedule(&mut self, at: u64, i: usize, kind: Kind) {
@@ -365,6 +411,9 @@ impl<'p, 's> Simulator<'p, 's> {
                 Kind::End => {
                     self.steps[i].running = false;
                     out.emit(at, Event::StepCompleted { step: StepIdx(i as u32), attempt: self.steps[i].attempt })?;
+                    if !self.holding.is_empty() {
+                        self.let_go(i, at);
+                    }
                     if plan.facts[i].effects {
                         self.data_effects(i, at, 1.0, None, out)?;
                     }
@@ -465,6 +514,20 @@ impl<'p, 's> Simulator<'p, 's> {
         self.site_persistent.fill(false);
         self.snapshot_started = 0;
         self.replicating = false;
+        for &(edge, least, most, key) in &plan.shared.ranged {
+            self.edge_lag[edge.index()] = match opts.mode {
+                Mode::Median => least + (most - least) / 2,
+                Mode::Random => {
+                    let u = rehearse_core::dist::unit(&mut rng::stream(opts.seed, opts.run, Purpose::Lag, key, 0));
+                    least + rehearse_core::dist::round_ms(u * (most - least) as f64).min(most - least)
+                }
+            };
+        }
+        if !self.holding.is_empty() {
+            self.free.copy_from_slice(&plan.shared.capacity);
+            self.holding.fill(false);
+            self.queued.clear();
+        }
         self.backend.reset(plan.scenario)?;
         self.duration_base = rng::StreamBase::new(opts.seed, opts.run, Purpose::StepDuration);
         self.fault_base = rng::StreamBase::new(opts.seed, opts.run, Purpose::Fault);
@@ -494,6 +557,9 @@ impl<'p, 's> Simulator<'p, 's> {
                 return Ok(());
             }
         }
+        if plan.facts[i].gated && !self.gate(i, at, out, run)? {
+            return Ok(());
+        }
         self.steps[i].attempt += 1;
         let attempt = self.steps[i].attempt;
         if attempt == 1 {
@@ -513,13 +579,15 @@ impl<'p, 's> Simulator<'p, 's> {
             out.emit(at, Event::DowntimeBegan { step: StepIdx(i as u32) })?;
         }
         for &(edge, target, lag) in plan.on_start.of(i) {
+            let lag = if lag == plan::RANGED { self.edge_lag[edge.index()] } else { lag };
             self.release(edge, target as usize, at + lag, Node::start(i));
         }
         let Work::Leaf(d) = &step.work else { return Ok(()) };
         let resumed = std::mem::take(&mut self.steps[i].resuming);
         let dur = match resumed {
-            // Resumed: what the interrupted attempt had left.
-            true => self.faults[i].left_ms,
+            // Resumed: the interrupted step done again (001: the Resume
+            // button "will pick up at this step and move forward").
+            true => self.faults[i].redo_ms,
             // Drawn with the others when the run started.
             false if attempt == 1 && self.first_drawn && step.replication.is_none() => self.first_ms[i],
             false => {
@@ -529,7 +597,7 @@ impl<'p, 's> Simulator<'p, 's> {
                 };
                 let mut dur = match &mut draws {
                     None => plan.median_ms[i],
-                    Some(s) => d.sample(s).as_ms(),
+                    Some(s) => self.scaled(i, d.sample(s).as_ms()),
                 };
                 if let Some(role) = step.replication {
                     dur = dur.saturating_add(self.replication_ms(i, role, at, draws.as_mut(), out)?);
@@ -544,12 +612,8 @@ impl<'p, 's> Simulator<'p, 's> {
             Some(forecast::Attempt::Runs { dur, struck_before }) => (dur, struck_before),
             Some(forecast::Attempt::Struck { dur, lost, fault }) => {
                 let share = if dur == 0 { 0.0 } else { lost as f64 / dur as f64 };
-                self.faults[i] = StepFault {
-                    left_ms: dur - lost.min(dur),
-                    strike_share: share,
-                    striking: Some(fault),
-                    ..self.faults[i]
-                };
+                self.faults[i] =
+                    StepFault { redo_ms: dur, strike_share: share, striking: Some(fault), ..self.faults[i] };
                 self.schedule(at + lost, i, Kind::Strike);
                 return Ok(());
             }
@@ -557,8 +621,7 @@ impl<'p, 's> Simulator<'p, 's> {
         if let Some((lost, f, share)) =
             self.first_strike(i, attempt, dur, opts).filter(|(lost, ..)| at + lost >= struck_before)
         {
-            self.faults[i] =
-                StepFault { left_ms: dur - lost.min(dur), strike_share: share, striking: Some(f), ..self.faults[i] };
+            self.faults[i] = StepFault { redo_ms: dur, strike_share: share, striking: Some(f), ..self.faults[i] };
             self.schedule(at + lost, i, Kind::Strike);
             return Ok(());
         }
@@ -579,6 +642,7 @@ impl<'p, 's> Simulator<'p, 's> {
             out.emit(at, Event::DowntimeEnded { step: StepIdx(i as u32) })?;
         }
         for &(edge, target, lag) in plan.on_end.of(i) {
+            let lag = if lag == plan::RANGED { self.edge_lag[edge.index()] } else { lag };
             self.release(edge, target as usize, at + lag, Node::end(i));
         }
         let Some(p) = facts.parent else { return Ok(true) };

@@ -78,6 +78,16 @@ impl Site {
     }
 }
 
+/// `ms` times a driver factor, rounded, at most [`MAX_SPAN`](rehearse_core::scenario::MAX_SPAN);
+/// a factor of exactly 1 changes nothing.
+#[inline]
+pub(super) fn scale_ms(ms: u64, factor: f64) -> u64 {
+    if factor == 1.0 {
+        return ms;
+    }
+    rehearse_core::dist::round_ms(ms as f64 * factor).min(rehearse_core::scenario::MAX_SPAN.as_ms())
+}
+
 /// A scenario compiled for fast, repeated runs: flat arrays, dependency
 /// edges in compressed form, stream keys and medians computed once.
 #[derive(Debug)]
@@ -118,6 +128,87 @@ pub struct Plan<'s> {
     /// (a forecast), with each running step's duration conditioned on the
     /// time it has already taken.
     pub(super) actuals: Option<Forecasting>,
+    /// Resources, drivers and slots, compiled.
+    pub(super) shared: Shared,
+}
+
+/// What steps share (`[[resource]]`, `[[driver]]`) and fixed slots,
+/// compiled; empty for a plan without them, which then runs as before.
+#[derive(Debug, Default)]
+pub(super) struct Shared {
+    /// Each resource's capacity.
+    pub(super) capacity: Vec<u32>,
+    /// Each resource's working hours (empty when none has any).
+    pub(super) hours: Vec<Option<rehearse_core::anchor::Hours>>,
+    /// Per step, the resources an attempt holds while it runs.
+    pub(super) needs: Csr<u32>,
+    /// Per step, its fixed slot: ms from the first downtime begin.
+    pub(super) not_before: Vec<Option<i64>>,
+    /// Each driver's stream key.
+    pub(super) driver_keys: Vec<u64>,
+    /// Steps scaled by drivers: (step, its drivers, its fixed duration if
+    /// it has one).
+    pub(super) scaled: Vec<(u32, Vec<u32>, Option<u64>)>,
+    /// Per step, its index in `scaled` (`u32::MAX`: not scaled).
+    pub(super) scaled_at: Vec<u32>,
+    /// Lags that are "at least" a range (`{ at_least, up_to }`): (edge,
+    /// least, most, stream key), drawn per run; their edges' lag in
+    /// `on_start` / `on_end` is [`RANGED`].
+    pub(super) ranged: Vec<(Edge, u64, u64, u64)>,
+}
+
+/// The lag of an edge whose lag is drawn per run (see [`Shared::ranged`]).
+pub(super) const RANGED: u64 = u64::MAX;
+
+impl Shared {
+    fn new(sc: &Scenario) -> Shared {
+        if sc.resources.is_empty() && sc.drivers.is_empty() && sc.steps.iter().all(|s| s.not_before.is_none()) {
+            return Shared::default();
+        }
+        let n = sc.steps.len();
+        let needs = sc.steps.iter().enumerate().flat_map(|(i, s)| s.needs.iter().map(move |r| (i, *r))).collect();
+        let scaled: Vec<(u32, Vec<u32>, Option<u64>)> = sc
+            .steps
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| !s.scale_by.is_empty())
+            .map(|(i, s)| {
+                let fixed = match &s.work {
+                    Work::Leaf(d) => d.fixed().map(|f| f.as_ms()),
+                    Work::Group { .. } => None,
+                };
+                (i as u32, s.scale_by.clone(), fixed)
+            })
+            .collect();
+        let mut scaled_at = vec![u32::MAX; n];
+        for (k, (i, ..)) in scaled.iter().enumerate() {
+            scaled_at[*i as usize] = k as u32;
+        }
+        Shared {
+            capacity: sc.resources.iter().map(|r| r.capacity).collect(),
+            hours: if sc.resources.iter().any(|r| r.available.is_some()) {
+                sc.resources.iter().map(|r| r.available).collect()
+            } else {
+                Vec::new()
+            },
+            needs: Csr::build(n, needs),
+            not_before: if sc.steps.iter().any(|s| s.not_before.is_some()) {
+                sc.steps.iter().map(|s| s.not_before).collect()
+            } else {
+                Vec::new()
+            },
+            driver_keys: sc.drivers.iter().map(|d| rng::key_of(&d.id)).collect(),
+            scaled,
+            scaled_at,
+            ranged: Vec::new(),
+        }
+    }
+
+    /// Whether a step may have to wait for more than its dependencies:
+    /// a resource, a slot.
+    pub(super) fn gates(&self) -> bool {
+        !self.capacity.is_empty() || !self.not_before.is_empty() || !self.ranged.is_empty()
+    }
 }
 
 /// A plan run from actuals.
@@ -152,6 +243,8 @@ pub(super) struct Facts {
     pub(super) ends: bool,
     /// It changes data or drives the replication.
     pub(super) effects: bool,
+    /// It needs a resource or has a fixed slot: its start is gated.
+    pub(super) gated: bool,
 }
 
 /// The replication's tables and snapshot step, compiled.
@@ -203,6 +296,7 @@ impl<'s> Plan<'s> {
         let mut ends = Vec::new();
         let mut edge = 0u32;
         let mut edge_source = Vec::new();
+        let mut ranged = Vec::new();
         for (i, s) in scenario.steps.iter().enumerate() {
             if let Some(p) = s.parent {
                 n_waits[i] += 1;
@@ -215,7 +309,15 @@ impl<'s> Plan<'s> {
                 n_waits[i] += 1;
                 incoming[i].push(Edge::new(edge));
                 edge_source.push(d.step.0);
-                let e = (d.step.index(), (Edge::new(edge), i as u32, d.lag.as_ms()));
+                let lag = match d.up_to {
+                    None => d.lag.as_ms(),
+                    Some(most) => {
+                        let key = rng::pair_key(rng::key_of(&scenario.steps[d.step.index()].id), rng::key_of(&s.id));
+                        ranged.push((Edge::new(edge), d.lag.as_ms(), most.as_ms(), key));
+                        RANGED
+                    }
+                };
+                let e = (d.step.index(), (Edge::new(edge), i as u32, lag));
                 edge += 1;
                 match d.anchor {
                     Anchor::Start => starts.push(e),
@@ -223,11 +325,15 @@ impl<'s> Plan<'s> {
                 }
             }
         }
+        // A step scaled by drivers, as planned, is at its drivers' medians too.
         let median_ms = scenario
             .steps
             .iter()
             .map(|s| match &s.work {
-                Work::Leaf(d) => d.median().as_ms(),
+                Work::Leaf(d) => {
+                    let f: f64 = s.scale_by.iter().map(|k| scenario.drivers[*k as usize].median()).product();
+                    scale_ms(d.median().as_ms(), f)
+                }
                 Work::Group { .. } => 0,
             })
             .collect();
@@ -264,6 +370,7 @@ impl<'s> Plan<'s> {
                     begins: s.downtime == Some(DowntimeMark::Begins),
                     ends: s.downtime == Some(DowntimeMark::Ends),
                     effects: !s.data.is_empty() || s.replication.is_some(),
+                    gated: !s.needs.is_empty() || s.not_before.is_some(),
                 })
                 .collect(),
             n_waits,
@@ -278,6 +385,7 @@ impl<'s> Plan<'s> {
             graph: Graph::new(&scenario.steps),
             straight: None,
             actuals: None,
+            shared: Shared { ranged, ..Shared::new(scenario) },
             rep: scenario.replication.as_ref().map(|rep| {
                 let tables = &scenario.database.tables;
                 RepPlan {

@@ -207,6 +207,9 @@ impl Simulator<'_, '_> {
         let step = StepIdx(i as u32);
         self.steps[i].running = false;
         self.steps[i].end = at; // the attempt ends here; a later one that completes moves it
+        if !self.holding.is_empty() {
+            self.let_go(i, at); // its people turn to the fault; the next attempt takes them again
+        }
         out.emit(at, Event::FaultInjected { fault: f, step, attempt })?;
         run.injected.push(Injection { fault: f, step, attempt });
         // Work done before the fault stays done (committed units of work).

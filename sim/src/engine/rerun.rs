@@ -26,6 +26,11 @@ impl Simulator<'_, '_> {
         let set = self.rerun_set(from, failed, set, &mut todo);
         ready.clear();
         let mut roots_reopened = 0;
+        if !self.holding.is_empty() {
+            // Out of the queue first, so that a resource let go below is
+            // never handed to a step about to be reset.
+            self.queued.retain(|j| !set[*j]);
+        }
         for j in 0..steps.len() {
             if !set[j] {
                 continue;
@@ -48,6 +53,9 @@ impl Simulator<'_, '_> {
             self.steps[j].generation += 1;
             self.pending[j] = None;
             self.steps[j].resuming = false; // a rerun starts the step afresh
+            if !self.holding.is_empty() {
+                self.let_go(j, at);
+            }
             if self.steps[j].completed
                 && let Some(p) = steps[j].parent
                 && !set[p.index()]
@@ -78,6 +86,9 @@ impl Simulator<'_, '_> {
             }
             if was_due && self.steps[k].waits > 0 {
                 self.steps[k].generation += 1;
+                if !self.holding.is_empty() {
+                    self.let_go(k, at);
+                }
             }
         }
         // Edges from steps being rerun must fire again; the rest stay.

@@ -38,8 +38,8 @@ pub(super) struct StepRun {
     pub(super) generation: u32,
     pub(super) running: bool,
     pub(super) completed: bool,
-    /// A resume was decided: the next attempt does what the interrupted
-    /// one had left (`StepFault::left_ms`).
+    /// A resume was decided: the next attempt does the interrupted one's
+    /// work again, whole (`StepFault::redo_ms`).
     pub(super) resuming: bool,
 }
 
@@ -47,8 +47,9 @@ pub(super) struct StepRun {
 /// about to strike, read when it strikes and recovers.
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct StepFault {
-    /// What its attempt had left when a fault struck.
-    pub(super) left_ms: u64,
+    /// The struck attempt's whole length: what a resume does again (the
+    /// runbook step runs again from its start, at the plan's granularity).
+    pub(super) redo_ms: u64,
     /// Share of the attempt's work done when the pending fault strikes.
     pub(super) strike_share: f64,
     /// The fault that strikes its current attempt.

@@ -79,7 +79,13 @@ impl StraightPlan {
     pub(super) fn new(plan: &Plan<'_>) -> Option<StraightPlan> {
         let sc = plan.scenario;
         // (A go/no-go rule ends a run that is late: the engine's to decide.)
-        if sc.replication.is_some() || plan.facts.iter().any(|f| f.effects) || !sc.decisions.is_empty() {
+        // (Resources and slots make a step wait for more than its
+        // dependencies: the engine's agenda orders that.)
+        if sc.replication.is_some()
+            || plan.facts.iter().any(|f| f.effects)
+            || !sc.decisions.is_empty()
+            || plan.shared.gates()
+        {
             return None;
         }
         let n = sc.steps.len();
@@ -374,8 +380,8 @@ impl Simulator<'_, '_> {
             summary.recoveries.push((f, step, action));
             total = total.saturating_add(lost).saturating_add(times.reaction).saturating_add(times.fix);
             dur = match action {
-                Action::Resume => dur - lost.min(dur),
-                _ => d.sample(&mut duration_base.stream(plan.keys[i], u64::from(attempt) + 1)).as_ms(),
+                Action::Resume => dur, // the step done again, whole
+                _ => self.scaled(i, d.sample(&mut duration_base.stream(plan.keys[i], u64::from(attempt) + 1)).as_ms()),
             };
             attempt += 1;
         }

@@ -225,6 +225,7 @@ mod tests {
             faults: Vec::new(),
             point_of_no_return: None,
             checkpoints: None,
+            call_sheet: Vec::new(),
         }
     }
 

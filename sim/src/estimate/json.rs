@@ -68,6 +68,30 @@ pub fn to_json(e: &Estimate, sc: &Scenario, path: &str, gates: &[Gate], failed: 
         .window
         .filter(|_| !e.outage_sorted.is_empty())
         .map(|w| e.outage_sorted.partition_point(|o| *o <= w.as_ms()) as f64 / e.outage_sorted.len() as f64);
+    // The call sheet: each resource's P10, P50 and P90, dated when anchored.
+    let signed_dated = |ms: i64| sc.meta.anchor.as_ref().map_or(Value::Null, |a| json!(a.rfc3339(ms)));
+    let three = |v: &[i64; 3]| {
+        json!({
+            "p10_ms": v[0], "p50_ms": v[1], "p90_ms": v[2],
+            "p10": signed_dated(v[0]), "p50": signed_dated(v[1]), "p90": signed_dated(v[2]),
+        })
+    };
+    let resources: Vec<Value> = e
+        .call_sheet
+        .iter()
+        .map(|c| {
+            let r = &sc.resources[c.resource];
+            json!({
+                "id": r.id,
+                "name": r.name,
+                "capacity": r.capacity,
+                "runs": c.runs,
+                "needed_from": three(&c.from_ms),
+                "needed_until": three(&c.until_ms),
+                "busy_ms": { "p10": c.busy_ms[0], "p50": c.busy_ms[1], "p90": c.busy_ms[2] },
+            })
+        })
+        .collect();
     json!({
         "schema": 3,
         "scenario": { "file": path, "name": sc.meta.name },
@@ -104,6 +128,7 @@ pub fn to_json(e: &Estimate, sc: &Scenario, path: &str, gates: &[Gate], failed: 
         })),
         "steps": steps,
         "faults": faults,
+        "resources": resources,
         "point_of_no_return": e.point_of_no_return.as_ref().map(|p| json!({
             "includes": "the slowest rollback policy's reaction plus its restore and swap, P90",
             "policy": sc.policies[p.policy.index()].name,

@@ -166,6 +166,51 @@ pub struct Estimate {
     pub faults: Vec<FaultStat>,
     pub point_of_no_return: Option<PointOfNoReturn>,
     pub checkpoints: Option<Checkpoints>,
+    /// Per resource (`[[resource]]`, in file order): who is needed when,
+    /// over the sampled runs that committed.
+    pub call_sheet: Vec<CallSheet>,
+}
+
+/// One resource's call: when its steps first start and last end (ms from
+/// downtime's begin, negative before it; from the run's start for a plan
+/// without downtime) and the time they take, summed, each at P10, P50 and
+/// P90 of the sampled committed runs in which any of them ran.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallSheet {
+    pub resource: usize,
+    pub runs: usize,
+    pub from_ms: [i64; 3],
+    pub until_ms: [i64; 3],
+    pub busy_ms: [u64; 3],
+}
+
+/// The quantiles a call sheet gives: P10, P50, P90.
+pub const CALL_QUANTILES: [f64; 3] = [0.1, 0.5, 0.9];
+
+/// The call sheet over the committed runs among `samples`.
+fn call_sheet(n_resources: usize, samples: &[&Sampled], outcome_by_run: &[Outcome]) -> Vec<CallSheet> {
+    (0..n_resources)
+        .map(|r| {
+            let calls: Vec<pass::Call> = samples
+                .iter()
+                .zip(outcome_by_run)
+                .filter(|(_, o)| **o == Outcome::Committed)
+                .filter_map(|(s, _)| s.calls[r])
+                .collect();
+            fn at<T: Copy + Ord>(mut v: Vec<T>) -> [T; 3] {
+                v.sort_unstable();
+                CALL_QUANTILES.map(|q| v[((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1])
+            }
+            let (runs, none) = (calls.len(), calls.is_empty());
+            CallSheet {
+                resource: r,
+                runs,
+                from_ms: if none { [0; 3] } else { at(calls.iter().map(|c| c.from_ms).collect()) },
+                until_ms: if none { [0; 3] } else { at(calls.iter().map(|c| c.until_ms).collect()) },
+                busy_ms: if none { [0; 3] } else { at(calls.iter().map(|c| c.busy_ms).collect()) },
+            }
+        })
+        .collect()
 }
 
 impl Estimate {
@@ -420,6 +465,7 @@ fn finish(
             &criticality,
         )
     });
+    let call_sheet = call_sheet(sc.resources.len(), &samples, &outcome_by_run[..samples.len()]);
     let all_durations: Vec<&[u64]> = samples.iter().map(|r| r.durations.as_slice()).collect();
     let step_mean_ms = stats::step_means(&all_durations, sc.steps.len());
     if let Some(p) = &point_of_no_return {
@@ -452,5 +498,6 @@ fn finish(
         faults,
         point_of_no_return,
         checkpoints,
+        call_sheet,
     })
 }

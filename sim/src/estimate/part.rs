@@ -6,7 +6,8 @@
 //!
 //! A part's data after the header: per run, its downtime, outcome and
 //! struck mask; the shard's counters (critical steps, per fault runs
-//! struck and strikes); its sampled runs (those below `sample_runs`); then,
+//! struck and strikes); its sampled runs (those below `sample_runs`, with
+//! their resources' calls); then,
 //! when faults are priced, per fault the struck runs' downtime and outcome
 //! without it.
 
@@ -18,7 +19,7 @@ use rehearse_core::fault::FaultIdx;
 use rehearse_core::time::SimDuration;
 use serde_json::{Value, json};
 
-use super::pass::{Counts, Pass, RunResult, Runs, Sampled, pass};
+use super::pass::{Call, Counts, Pass, RunResult, Runs, Sampled, pass};
 use super::{Estimate, EstimateError, EstimateOptions, Measure, finish, struck_runs};
 use crate::engine::{FaultMode, Limits, Plan};
 use crate::shard::{PartError, PartReader, PartWriter, Shard};
@@ -128,6 +129,19 @@ pub fn write_part<W: Write>(
             w.u64(d.map_or(0, |v| v + 1))?;
         }
         w.u64(s.stopped_at.map_or(0, |v| v + 1))?;
+        // Per resource: 0 when none of its steps ran, else 1 and its call
+        // (the signed times as their two's complement).
+        for c in &s.calls {
+            match c {
+                None => w.u64(0)?,
+                Some(c) => {
+                    w.u64(1)?;
+                    w.u64(c.from_ms as u64)?;
+                    w.u64(c.until_ms as u64)?;
+                    w.u64(c.busy_ms)?;
+                }
+            }
+        }
     }
     if opts.fault_costs {
         for f in 0..sc.faults.len() {
@@ -151,6 +165,7 @@ pub struct Gathered {
     without: Vec<Vec<RunResult>>,
     n_steps: usize,
     n_faults: usize,
+    n_resources: usize,
     sample: u64,
     runs: u64,
     fault_costs: bool,
@@ -168,6 +183,7 @@ impl Gathered {
             },
             without: vec![Vec::new(); if opts.fault_costs { n_faults } else { 0 }],
             n_steps,
+            n_resources: plan.scenario().resources.len(),
             n_faults,
             sample: opts.sample_runs.min(opts.runs),
             runs: opts.runs,
@@ -206,7 +222,15 @@ impl Gathered {
             let done_at =
                 (0..self.n_steps).map(|_| r.u64().map(|v| v.checked_sub(1))).collect::<Result<Vec<_>, _>>()?;
             let stopped_at = r.u64()?.checked_sub(1);
-            self.main.samples.push(Sampled { durations, began, done_at, stopped_at });
+            let mut calls = Vec::with_capacity(self.n_resources);
+            for _ in 0..self.n_resources {
+                calls.push(match r.u64()? {
+                    0 => None,
+                    1 => Some(Call { from_ms: r.u64()? as i64, until_ms: r.u64()? as i64, busy_ms: r.u64()? }),
+                    n => return Err(r.error(&format!("a flag {n}"))),
+                });
+            }
+            self.main.samples.push(Sampled { durations, began, done_at, stopped_at, calls });
         }
         if self.fault_costs {
             for f in 0..self.n_faults {

@@ -34,6 +34,19 @@ pub(super) struct Sampled {
     /// when before): a rollback or cancel began, or the run aborted. `None`
     /// for a committed run or one without downtime.
     pub(super) stopped_at: Option<u64>,
+    /// Per resource (`[[resource]]`): when its steps first started and
+    /// last ended, in ms from downtime's begin (from the run's start
+    /// without downtime), and the time they took, summed; `None` when none
+    /// of them ran. Empty for a plan without resources.
+    pub(super) calls: Vec<Option<Call>>,
+}
+
+/// One resource in one run: the call sheet's raw figures.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(super) struct Call {
+    pub(super) from_ms: i64,
+    pub(super) until_ms: i64,
+    pub(super) busy_ms: u64,
 }
 
 /// What one thread (or all of them, merged) counted.
@@ -165,7 +178,7 @@ pub(super) fn pass(
                             counts.runs_struck[f] += u64::from(*hit);
                         }
                         if k < sample {
-                            sampled.push((k - first, sampled_run(s)));
+                            sampled.push((k - first, sampled_run(s, plan.scenario())));
                         }
                         let struck_mask =
                             s.injected.iter().fold(0u64, |m, i| if i.fault.0 < 64 { m | (1 << i.fault.0) } else { m });
@@ -216,8 +229,23 @@ pub(super) fn pass(
 }
 
 /// What a sampled run keeps of its summary.
-fn sampled_run(s: &crate::RunSummary) -> Sampled {
+fn sampled_run(s: &crate::RunSummary, sc: &rehearse_core::Scenario) -> Sampled {
     let began = s.downtime_intervals.first().map(|(a, _)| a.as_ms());
+    let origin = began.unwrap_or(0) as i64;
+    let mut calls: Vec<Option<Call>> = vec![None; sc.resources.len()];
+    let steps = if sc.resources.is_empty() { &[][..] } else { &sc.steps[..] };
+    for (step, (t, a)) in steps.iter().zip(s.steps.iter().zip(&s.attempts)) {
+        if *a == 0 {
+            continue;
+        }
+        let (from, until) = (t.start.as_ms() as i64 - origin, t.end.as_ms() as i64 - origin);
+        for r in &step.needs {
+            let c = calls[*r as usize].get_or_insert(Call { from_ms: from, until_ms: until, busy_ms: 0 });
+            c.from_ms = c.from_ms.min(from);
+            c.until_ms = c.until_ms.max(until);
+            c.busy_ms += t.duration().as_ms();
+        }
+    }
     // Steps that ended after the run stopped going forward were abandoned.
     let stop = match s.outcome {
         Outcome::Committed => None,
@@ -238,5 +266,6 @@ fn sampled_run(s: &crate::RunSummary) -> Sampled {
             })
             .collect(),
         stopped_at: began.and_then(|b| stop.map(|x| x.saturating_sub(b))),
+        calls,
     }
 }

@@ -357,11 +357,13 @@ pub(super) fn convergence(e: &Estimate) -> String {
         writeln!(s, "<polyline points=\"{}\" fill=\"none\" stroke=\"#d35400\" stroke-width=\"2\"/>", pts.trim_end());
     if let Some(n) = e.converged_after {
         let xx = x(n);
+        // Right of the line, or left of it when it settled late (the
+        // label would run off the chart).
+        let (tx, anchor) = if n as f64 > n_max / 2.0 { (xx - 4.0, "end") } else { (xx + 4.0, "start") };
         let _ = writeln!(
             s,
-            "<line x1=\"{xx:.1}\" y1=\"{top}\" x2=\"{xx:.1}\" y2=\"{:.1}\" stroke=\"#2e7d32\" stroke-dasharray=\"3 3\"/><text x=\"{:.1}\" y=\"{:.1}\" fill=\"#2e7d32\">settled after {n} runs</text>",
+            "<line x1=\"{xx:.1}\" y1=\"{top}\" x2=\"{xx:.1}\" y2=\"{:.1}\" stroke=\"#2e7d32\" stroke-dasharray=\"3 3\"/><text x=\"{tx:.1}\" y=\"{:.1}\" fill=\"#2e7d32\" text-anchor=\"{anchor}\">settled after {n} runs</text>",
             y(lo),
-            xx + 4.0,
             top + 10.0
         );
     }

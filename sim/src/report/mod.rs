@@ -197,6 +197,7 @@ pub fn html(sc: &Scenario, e: &Estimate, gantts: &[GanttRun<'_>], f: &Footer) ->
     );
     h.push_str(&forecast(sc, e));
     h.push_str(&tables::readiness(sc));
+    h.push_str(&tables::call_sheet(sc, e));
     if let Some(p) = &e.point_of_no_return {
         h.push_str(&tables::point_of_no_return(sc, p));
     }

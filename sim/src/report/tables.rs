@@ -1,5 +1,5 @@
 //! The page's tables: readiness, the point of no return, the priced
-//! go/no-go checkpoints and the fault register.
+//! go/no-go checkpoints, the call sheet and the fault register.
 
 use std::fmt::Write as _;
 
@@ -70,6 +70,49 @@ pub(super) fn point_of_no_return(sc: &Scenario, p: &PointOfNoReturn) -> String {
         );
     }
     h.push_str("</p>\n");
+    h
+}
+
+/// Who is needed when: each resource's first start and last end of its
+/// steps, P10 - P90, and its busy time, when the plan has resources.
+pub(super) fn call_sheet(sc: &Scenario, e: &Estimate) -> String {
+    if e.call_sheet.is_empty() {
+        return String::new();
+    }
+    let at = |ms: i64| match &sc.meta.anchor {
+        Some(a) => a.display(ms),
+        None if ms < 0 => format!("T-{}", hms(ms.unsigned_abs())),
+        None => format!("T+{}", hms(ms as u64)),
+    };
+    let mut h = String::from(
+        "<h2>Call sheet</h2>\n<p class=\"note\">When each person is needed: the first start and last end of the steps that need them, P10 - P90 of the sampled runs that committed, and the time those steps take.</p>\n<table><tr><th class=\"l\">who</th><th>capacity</th><th class=\"l\">needed from</th><th class=\"l\">until</th><th>busy P50</th><th>busy P10 - P90</th></tr>\n",
+    );
+    for c in &e.call_sheet {
+        let r = &sc.resources[c.resource];
+        if c.runs == 0 {
+            let _ = writeln!(
+                h,
+                "<tr><td class=\"l\">{}</td><td>{}</td><td class=\"l\" colspan=\"4\">not needed in any sampled run</td></tr>",
+                esc(&r.name),
+                r.capacity
+            );
+            continue;
+        }
+        let _ = writeln!(
+            h,
+            "<tr><td class=\"l\">{}</td><td>{}</td><td class=\"l\">{} - {}</td><td class=\"l\">{} - {}</td><td>{}</td><td>{} - {}</td></tr>",
+            esc(&r.name),
+            r.capacity,
+            esc(&at(c.from_ms[0])),
+            esc(&at(c.from_ms[2])),
+            esc(&at(c.until_ms[0])),
+            esc(&at(c.until_ms[2])),
+            hms(c.busy_ms[1]),
+            hms(c.busy_ms[0]),
+            hms(c.busy_ms[2])
+        );
+    }
+    h.push_str("</table>\n");
     h
 }
 

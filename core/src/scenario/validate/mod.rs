@@ -19,6 +19,7 @@ mod meta;
 mod names;
 mod readiness;
 mod replication;
+mod resources;
 mod steps;
 
 /// The diagnostics gathered so far, and how to place them.
@@ -51,12 +52,20 @@ impl<'t> Validator<'t> {
     /// The whole scenario. Steps come first: without them nothing else can
     /// be resolved. Replication and the faults are both checked before
     /// either failure stops the rest, so a plan wrong in both hears of both.
-    pub(super) fn scenario(&mut self, raw: RawFile) -> Option<Scenario> {
+    pub(super) fn scenario(&mut self, mut raw: RawFile) -> Option<Scenario> {
         let (meta, anchor_span) = self.meta(raw.scenario);
         let collation_span = raw.database.as_ref().and_then(|d| d.collation.as_ref()).map(Spanned::span);
         let database = self.database(raw.database);
+        let resources = self.resources(&raw.resources, meta.anchor.as_ref());
+        let drivers = self.drivers(&raw.drivers);
+        let extras: Vec<resources::StepExtras> = raw.steps.iter_mut().map(resources::StepExtras::take).collect();
         let steps = self.steps(raw.steps, &database);
-        let (steps, roots) = steps?;
+        let (mut steps, roots) = steps?;
+        let n_before = self.diags.len();
+        self.step_extras(&mut steps, &extras, &resources, &drivers, meta.anchor.as_ref());
+        if self.diags.len() > n_before {
+            return None;
+        }
         if let Some(span) = anchor_span
             && !steps.iter().any(|s| s.downtime == Some(super::model::DowntimeMark::Begins))
         {
@@ -74,6 +83,19 @@ impl<'t> Validator<'t> {
         let upgrade = self.upgrade(raw.upgrade)?;
         self.collation(&database, collation_span, &upgrade, readiness.as_ref())?;
         let decisions = self.decisions(raw.decisions, &steps, &names, &policies)?;
-        Some(Scenario { meta, database, steps, roots, faults, policies, replication, readiness, upgrade, decisions })
+        Some(Scenario {
+            meta,
+            database,
+            steps,
+            roots,
+            faults,
+            policies,
+            replication,
+            readiness,
+            upgrade,
+            decisions,
+            resources,
+            drivers,
+        })
     }
 }

@@ -22,6 +22,7 @@ struct RawDep {
     span: Range<usize>,
     anchor: Anchor,
     lag: SimDuration,
+    up_to: Option<SimDuration>,
 }
 
 /// Who holds whom, by step index.
@@ -267,6 +268,9 @@ impl Validator<'_> {
             milestone: s.milestone.unwrap_or(false),
             data,
             replication: role,
+            needs: Vec::new(),
+            scale_by: Vec::new(),
+            not_before: None,
             line,
         }
     }
@@ -301,7 +305,7 @@ impl Validator<'_> {
                     if after.iter().any(|x: &Dep| x.step == target && x.anchor == d.anchor) {
                         self.error(&d.span, Some(id), format!("`{}` is listed twice in after", d.id));
                     }
-                    after.push(Dep { step: target, anchor: d.anchor, lag: d.lag });
+                    after.push(Dep { step: target, anchor: d.anchor, lag: d.lag, up_to: d.up_to });
                 }
             }
         }
@@ -361,7 +365,7 @@ impl Validator<'_> {
         let span = entry.span();
         match entry.get_ref() {
             toml::Value::String(id) => {
-                Some(RawDep { id: id.clone(), span, anchor: Anchor::Finish, lag: SimDuration::ZERO })
+                Some(RawDep { id: id.clone(), span, anchor: Anchor::Finish, lag: SimDuration::ZERO, up_to: None })
             }
             toml::Value::Table(t) => {
                 let mut ok = true;
@@ -397,17 +401,47 @@ impl Validator<'_> {
                         return None;
                     }
                 };
-                let lag = match t.get("lag") {
-                    None => SimDuration::ZERO,
-                    Some(v) => self.span_duration(&span, Some(me), v, "lag")?,
+                let (lag, up_to) = match t.get("lag") {
+                    None => (SimDuration::ZERO, None),
+                    Some(toml::Value::Table(range)) => self.at_least(&span, me, range)?,
+                    Some(v) => (self.span_duration(&span, Some(me), v, "lag")?, None),
                 };
-                ok.then_some(RawDep { id, span, anchor, lag })
+                ok.then_some(RawDep { id, span, anchor, lag, up_to })
             }
             other => {
                 self.error(&span, Some(me), format!("after entries are step ids or tables like {{ step = \"id\", from = \"start\", lag = \"5m\" }}, found {}", other.type_str()));
                 None
             }
         }
+    }
+
+    /// `lag = { at_least = "48h" }` or `{ at_least = "48h", up_to = "72h" }`:
+    /// where a document says "at least".
+    fn at_least(
+        &mut self,
+        span: &Range<usize>,
+        me: &str,
+        range: &toml::Table,
+    ) -> Option<(SimDuration, Option<SimDuration>)> {
+        let shape = "a lag written as a table is { at_least = \"48h\" } or { at_least = \"48h\", up_to = \"72h\" }";
+        if let Some(key) = range.keys().find(|k| !["at_least", "up_to"].contains(&k.as_str())) {
+            self.error(span, Some(me), format!("unknown key `{key}` in a lag; {shape}"));
+            return None;
+        }
+        let Some(min) = range.get("at_least") else {
+            self.error(span, Some(me), format!("a lag range needs `at_least`; {shape}"));
+            return None;
+        };
+        let min = self.span_duration(span, Some(me), min, "lag at_least")?;
+        let max = match range.get("up_to") {
+            None => return Some((min, None)),
+            Some(v) => self.span_duration(span, Some(me), v, "lag up_to")?,
+        };
+        if max < min {
+            self.error(span, Some(me), format!("lag up_to ({max}) is shorter than at_least ({min})"));
+            return None;
+        }
+        Some((min, Some(max)))
     }
 
     /// `data = "copy"` or `data = ["restore-point", "attach"]`.
