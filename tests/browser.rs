@@ -279,3 +279,46 @@ fn a_drill_is_decided_in_a_browser() {
             .await;
     });
 }
+
+/// A plan with people (`[[resource]]`): the live page's People table shows
+/// each with its P10–P90 times needed, dated, and its busy time.
+#[test]
+fn the_live_page_shows_the_plans_people() {
+    use std::time::Duration;
+    let Some(exe) = chromium() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let plan = dir.path().join("people.toml");
+    std::fs::write(
+        &plan,
+        "[scenario]\nname = \"people\"\ndowntime_begins_at = \"2027-03-05T18:00:00\"\ntime_zone = \"Europe/Paris\"\n\
+         [[resource]]\nid = \"dba\"\nname = \"AX 2012 DBA\"\ncapacity = 1\n\
+         [[step]]\nid = \"off\"\nduration = \"10m\"\ndowntime = \"begins\"\n\
+         [[step]]\nid = \"backup\"\nafter = [\"off\"]\nduration = { lognormal = { median = \"1h\", p90 = \"2h\" } }\nneeds = [\"dba\"]\n\
+         [[step]]\nid = \"toolkit\"\nafter = [\"off\"]\nduration = \"1h\"\nneeds = [\"dba\"]\n\
+         [[step]]\nid = \"on\"\nafter = [\"backup\", \"toolkit\"]\nduration = \"5m\"\ndowntime = \"ends\"\n",
+    )
+    .unwrap();
+    let log = dir.path().join("w.sqlite");
+    let o = crate::support::rehearse(&["track", log.to_str().unwrap(), "init", plan.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", crate::support::stderr(&o));
+    let live = crate::live::Live::start(&log, "500");
+    let shots = shots_dir(dir.path());
+    std::fs::create_dir_all(&shots).unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    rt.block_on(async {
+        let mut b = crate::cdp::Browser::launch(&exe).await;
+        let page = b.open(&format!("{}/?token={}", live.base, live.sponsor), 1024).await;
+        let row = b
+            .wait_for(
+                &page,
+                "(r => r && r.textContent)(document.querySelector('#people tbody tr'))",
+                Duration::from_secs(90),
+            )
+            .await;
+        let row = row.as_str().unwrap();
+        assert!(row.starts_with("AX 2012 DBA dba1"), "{row}");
+        assert!(row.contains("Fri 18:10"), "needed from the end of `off`, dated: {row}");
+        assert_eq!(b.eval(&page, "document.querySelectorAll('#people tbody tr').length").await, 1);
+        std::fs::write(shots.join("live-people-1024.png"), b.screenshot(&page, 1024).await).unwrap();
+    });
+}
