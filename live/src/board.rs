@@ -33,6 +33,20 @@ pub struct BoardOptions {
     pub outlook_runs: u64,
 }
 
+impl BoardOptions {
+    /// The estimate's options for these runs (faults not priced: a board
+    /// is made again on every record).
+    pub fn estimate(&self) -> EstimateOptions {
+        EstimateOptions {
+            runs: self.runs,
+            seed: self.seed,
+            threads: self.threads.max(1),
+            fault_costs: false,
+            ..Default::default()
+        }
+    }
+}
+
 impl Default for BoardOptions {
     fn default() -> Self {
         BoardOptions { runs: 20_000, seed: 0, threads: 2, outlook_runs: 400 }
@@ -130,13 +144,7 @@ pub fn board(log: &Log, path: &str, now: Timestamp, opts: &BoardOptions) -> Resu
     let last = log.effective().iter().map(|e| e.at.timestamp()).max();
     let now = last.map_or(now, |l| l.max(now));
     let actuals = log.actuals(&sc, now);
-    let est = EstimateOptions {
-        runs: opts.runs,
-        seed: opts.seed,
-        threads: opts.threads.max(1),
-        fault_costs: false,
-        ..Default::default()
-    };
+    let est = opts.estimate();
     let f = forecast(&sc, log.scenario_text(), actuals.clone(), &est, sc.meta.window, &AtomicU64::new(0))?;
     let look = outlook(&sc, log.scenario_text(), &actuals, opts.outlook_runs, opts.seed)?;
     // At a fault no one has decided yet: the choices, priced on the same

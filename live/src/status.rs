@@ -223,7 +223,7 @@ fn debrief(
     spec: &rehearse_sim::drill::DrillSpec,
     opts: &BoardOptions,
 ) -> Result<Vec<String>, rehearse_sim::drill::DrillError> {
-    use rehearse_sim::estimate::{EstimateOptions, estimate};
+    use rehearse_sim::estimate::estimate;
     let text = log.scenario_text();
     let zone = zone_of(sc);
     let d = rehearse_sim::drill::debrief(sc, text, spec, log.entries())?;
@@ -232,14 +232,7 @@ fn debrief(
     match d.over {
         Some((outcome, downtime)) => {
             let plan = rehearse_sim::engine::Plan::new(sc, rehearse_sim::digest(text));
-            let est = EstimateOptions {
-                runs: opts.runs,
-                seed: opts.seed,
-                threads: opts.threads.max(1),
-                fault_costs: false,
-                ..Default::default()
-            };
-            let e = estimate(&plan, &est, sc.meta.window, &std::sync::atomic::AtomicU64::new(0))
+            let e = estimate(&plan, &opts.estimate(), sc.meta.window, &std::sync::atomic::AtomicU64::new(0))
                 .map_err(|e| rehearse_sim::drill::DrillError::Settings(e.to_string()))?;
             let q = |x: Option<u64>| x.map_or_else(|| "-".to_string(), hms);
             v.push(format!(

@@ -319,21 +319,20 @@ fn fingerprint(
 
 /// The events of `seed` run with exactly `schedule` (up to where it
 /// stopped, if it did not end).
+/// Run 0 of `seed` with exactly the faults of `schedule`, within the
+/// check's limits.
+fn scripted(opts: &CheckOptions, seed: u64, schedule: &[Injection]) -> RunOptions {
+    RunOptions { seed, run: 0, mode: Mode::Random, faults: FaultMode::Scripted(schedule.to_vec()), limits: opts.limits }
+}
+
 fn scripted_records(
     sim: &mut Simulator<'_, '_>,
     opts: &CheckOptions,
     seed: u64,
     schedule: &[Injection],
 ) -> Vec<EventRecord> {
-    let run = RunOptions {
-        seed,
-        run: 0,
-        mode: Mode::Random,
-        faults: FaultMode::Scripted(schedule.to_vec()),
-        limits: opts.limits,
-    };
     let mut memory = MemorySink::new();
-    let _ = sim.run(&run, &mut memory);
+    let _ = sim.run(&scripted(opts, seed, schedule), &mut memory);
     memory.records
 }
 
@@ -438,15 +437,8 @@ fn replay(
     schedule: &[Injection],
 ) -> Option<Problem> {
     let sc = plan.scenario();
-    let run = RunOptions {
-        seed,
-        run: 0,
-        mode: Mode::Random,
-        faults: FaultMode::Scripted(schedule.to_vec()),
-        limits: opts.limits,
-    };
     let mut memory = MemorySink::new();
-    match sim.run(&run, &mut memory) {
+    match sim.run(&scripted(opts, seed, schedule), &mut memory) {
         Err(e) => Some(Problem::Liveness(e.to_string())),
         Ok(summary) => RunState::replay(sc, &memory.records)
             .violations()
