@@ -378,11 +378,7 @@ pub(crate) fn write_body(out: &mut impl Write, e: &Estimate, sc: &Scenario, fail
 /// steps (P10 - P90 over the sampled runs that committed), and the time its
 /// steps take (P50).
 fn write_call_sheet(out: &mut impl Write, e: &Estimate, sc: &Scenario) -> std::io::Result<()> {
-    let at = |ms: i64| match &sc.meta.anchor {
-        Some(a) => a.display(ms),
-        None if ms < 0 => format!("T-{}", SimDuration(ms.unsigned_abs()).hms()),
-        None => format!("T+{}", SimDuration(ms as u64).hms()),
-    };
+    let at = |ms: i64| rehearse_sim::report::at(sc, ms);
     writeln!(out, "\ncall sheet (who is needed when: P10 - P90 of the sampled runs)")?;
     for c in &e.call_sheet {
         let r = &sc.resources[c.resource];

@@ -157,15 +157,16 @@ pub fn track(args: &TrackArgs) -> Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     // Writes a draft, checked against the log as it stands, and says so.
     let write = |draft: Draft| -> Result<ExitCode> {
-        refuse_drill(path)?;
         let e = track::append(path, draft, now)?;
         writeln!(std::io::stdout(), "seq {}  {}  {}", e.seq, e.at, e.record)?;
         Ok(ExitCode::SUCCESS)
     };
     // A record at `--at` (read in the plan's zone, so the log's scenario
-    // is read first) by `by`.
+    // is read first) by `by`; never into a drill's log.
     let record = |at: Option<&str>, by: Option<String>, record: Result<Record>| -> Result<ExitCode> {
-        let sc = track::stored_scenario(path)?;
+        let log = Log::open(path)?;
+        refuse_drill(path, &log)?;
+        let sc = log.scenario()?;
         let record = record?;
         write(Draft { at: stamp(at, &sc, now)?, by, record, key: None })
     };
@@ -201,11 +202,14 @@ pub fn track(args: &TrackArgs) -> Result<ExitCode> {
             // The log read once for both the record corrected and the
             // plan's zone (`append` reads it again, under its lock).
             let log = Log::open(path)?;
+            refuse_drill(path, &log)?;
             let sc = log.scenario()?;
             write(correction(&log, &sc, *seq, who, why, at.as_deref(), step.as_deref(), *withdraw, now)?)
         }
         TrackCommand::Import { export, time_zone, by: who, halt_after_batches } => {
-            refuse_drill(path)?;
+            if path.exists() {
+                refuse_drill(path, &Log::open(path)?)?;
+            }
             let text = load::read_text(export)?;
             let zone = match time_zone {
                 Some(z) => Some(rehearse_core::anchor::time_zone(z).map_err(|e| anyhow::anyhow!("--time-zone {e}"))?),
@@ -241,8 +245,8 @@ pub fn track(args: &TrackArgs) -> Result<ExitCode> {
 
 /// A drill's log is written by the drill and its bridge page: its time is
 /// the drill's, which this command does not know.
-fn refuse_drill(path: &std::path::Path) -> Result<()> {
-    if path.exists() && rehearse_sim::drill::is_drill(&Log::open(path)?) {
+fn refuse_drill(path: &std::path::Path, log: &Log) -> Result<()> {
+    if rehearse_sim::drill::is_drill(log) {
         anyhow::bail!(
             "{}: this log is a drill: its steps start and finish on their own and its clock is the drill's; \
              record decisions and notes on its bridge page (`rehearse live {}`)",

@@ -143,7 +143,9 @@ document.getElementById('f').addEventListener('load', () => {
 /// Where the live pages' screenshots go: `$REHEARSE_SCREENSHOTS`, to look
 /// at, or a temporary directory.
 fn shots_dir(tmp: &Path) -> PathBuf {
-    std::env::var_os("REHEARSE_SCREENSHOTS").map_or_else(|| tmp.to_path_buf(), PathBuf::from)
+    let dir = std::env::var_os("REHEARSE_SCREENSHOTS").map_or_else(|| tmp.to_path_buf(), PathBuf::from);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 /// The live bridge in a real browser: the sponsor's page shows a dated
@@ -159,8 +161,7 @@ fn the_live_pages_work_in_a_browser() {
     let log = crate::live::weekend(dir.path());
     let live = crate::live::Live::start(&log, "2000");
     let shots = shots_dir(dir.path());
-    std::fs::create_dir_all(&shots).unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = crate::live::rt();
     rt.block_on(async {
         let mut b = crate::cdp::Browser::launch(&exe).await;
         let long = Duration::from_secs(90);
@@ -242,8 +243,7 @@ fn a_drill_is_decided_in_a_browser() {
         "2000",
     ]);
     let shots = shots_dir(dir.path());
-    std::fs::create_dir_all(&shots).unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = crate::live::rt();
     rt.block_on(async {
         let mut b = crate::cdp::Browser::launch(&exe).await;
         let long = Duration::from_secs(90);
@@ -303,8 +303,7 @@ fn the_live_page_shows_the_plans_people() {
     assert_eq!(o.status.code(), Some(0), "{}", crate::support::stderr(&o));
     let live = crate::live::Live::start(&log, "500");
     let shots = shots_dir(dir.path());
-    std::fs::create_dir_all(&shots).unwrap();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = crate::live::rt();
     rt.block_on(async {
         let mut b = crate::cdp::Browser::launch(&exe).await;
         let page = b.open(&format!("{}/?token={}", live.base, live.sponsor), 1024).await;

@@ -18,7 +18,7 @@ fn s(p: &Path) -> &str {
 
 /// Runs `args` with `--shard i/n --out DIR/part-i` for each shard; the
 /// parts' paths.
-fn shards(dir: &Path, args: &[&str], n: u64) -> Vec<PathBuf> {
+pub(crate) fn shards(dir: &Path, args: &[&str], n: u64) -> Vec<PathBuf> {
     (0..n)
         .map(|i| {
             let part = dir.join(format!("part-{i}"));
@@ -33,7 +33,7 @@ fn shards(dir: &Path, args: &[&str], n: u64) -> Vec<PathBuf> {
         .collect()
 }
 
-fn merge(parts: &[&PathBuf], extra: &[&str]) -> std::process::Output {
+pub(crate) fn merge(parts: &[&PathBuf], extra: &[&str]) -> std::process::Output {
     let mut args = vec!["merge"];
     args.extend(parts.iter().map(|p| s(p)));
     args.extend(extra);

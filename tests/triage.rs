@@ -101,25 +101,13 @@ fn a_saved_capsule_fails_until_its_bug_is_fixed() {
 fn a_merged_triage_is_the_unsharded_one_and_saves_the_same_capsules() {
     let dir = tempfile::tempdir().unwrap();
     let common = ["check", TWO_BUGS, "--runs", "600", "--swarm"];
-    let mut parts = Vec::new();
-    for i in 0..3 {
-        let part = dir.path().join(format!("p{i}"));
-        let shard = format!("{i}/3");
-        let out = rehearse(&[&common[..], &["--shard", &shard, "--out", part.to_str().unwrap()]].concat());
-        assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-        parts.push(part.to_str().unwrap().to_string());
-    }
+    let parts = crate::shard::shards(dir.path(), &common, 3);
     let (whole_caps, merged_caps) = (dir.path().join("whole"), dir.path().join("merged"));
     let whole = rehearse(&[&common[..], &["--json", "--save-failures", whole_caps.to_str().unwrap()]].concat());
-    let merged = rehearse(&[
-        "merge",
-        &parts[2],
-        &parts[0],
-        &parts[1],
-        "--json",
-        "--save-failures",
-        merged_caps.to_str().unwrap(),
-    ]);
+    let merged = crate::shard::merge(
+        &[&parts[2], &parts[0], &parts[1]],
+        &["--json", "--save-failures", merged_caps.to_str().unwrap()],
+    );
     assert_eq!(merged.status.code(), Some(1), "{}", stderr(&merged));
     let strip = |o: &std::process::Output| {
         let mut v: Value = serde_json::from_str(&stdout(o)).unwrap();

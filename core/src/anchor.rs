@@ -281,8 +281,7 @@ impl Hours {
         let minute = |t: &str| -> Option<u16> {
             let (h, m) = t.trim().split_once(':')?;
             let (h, m): (u16, u16) = (h.parse().ok()?, m.parse().ok()?);
-            (h <= 24 && m < 60 && h * 60 + m <= 24 * 60 && h.to_string().len() <= 2 && m.to_string().len() <= 2)
-                .then_some(h * 60 + m)
+            (h <= 24 && m < 60 && h * 60 + m <= 24 * 60).then_some(h * 60 + m)
         };
         let (a, b) = text.split_once('-').ok_or_else(|| format!("{text:?} is not \"HH:MM-HH:MM\""))?;
         let (Some(from_min), Some(to_min)) = (minute(a), minute(b)) else {
@@ -293,7 +292,8 @@ impl Hours {
         }
         Ok(Hours {
             from_min: from_min % (24 * 60),
-            to_min: if to_min == 24 * 60 { to_min } else { to_min % (24 * 60) },
+            // At most 24:00, which stays the end of the day.
+            to_min,
         })
     }
 

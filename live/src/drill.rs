@@ -125,14 +125,13 @@ pub async fn drive(hub: Arc<Hub>, live: Arc<LiveDrill>) {
         Err(e) => return stopped(&live, &e.to_string()),
     };
     let mut records = hub.records.subscribe();
-    let mut was_running = false;
     loop {
         records.borrow_and_update();
         if let Err(e) = drill.observe(hub.log().entries()) {
             return stopped(&live, &e.to_string());
         }
         let stand = drill.stand();
-        live.set_stand(stand_json(&drill, &sc, &zone));
+        live.set_stand(stand_json(&drill, stand, &sc, &zone));
         match stand {
             Stand::Over { at_ms, .. } => {
                 live.clock().stop_at(at_ms);
@@ -141,7 +140,6 @@ pub async fn drive(hub: Arc<Hub>, live: Arc<LiveDrill>) {
             }
             Stand::Paused { at_ms, .. } => {
                 live.clock().stop_at(at_ms);
-                was_running = false;
                 hub.refresh_board();
                 if records.changed().await.is_err() {
                     return;
@@ -151,14 +149,13 @@ pub async fn drive(hub: Arc<Hub>, live: Arc<LiveDrill>) {
             Stand::Running { next_ms, idle } => {
                 {
                     let mut c = live.clock();
-                    if !was_running || (idle && c.unbounded() < next_ms) {
+                    if !c.running || (idle && c.unbounded() < next_ms) {
                         // Resumed after a decision, or nothing runs until
                         // the next record: time passes at once.
                         c.run_from(if idle { next_ms } else { drill.last_ms() });
                     }
                     c.cap_ms = next_ms;
                 }
-                was_running = true;
                 let wait = live.clock().wall_until(next_ms);
                 tokio::select! {
                     () = tokio::time::sleep(wait) => {}
@@ -197,8 +194,8 @@ fn stopped(live: &LiveDrill, why: &str) {
     live.set_stand(json!({ "state": "stopped", "why": why }));
 }
 
-fn stand_json(d: &Drill<'_>, sc: &rehearse_core::scenario::Scenario, zone: &jiff::tz::TimeZone) -> Value {
-    match d.stand() {
+fn stand_json(d: &Drill<'_>, stand: Stand, sc: &rehearse_core::scenario::Scenario, zone: &jiff::tz::TimeZone) -> Value {
+    match stand {
         Stand::Running { next_ms, idle } => {
             json!({ "state": "running", "next_at": long(d.instant(next_ms), zone), "idle": idle })
         }

@@ -198,23 +198,37 @@ async fn board_loop(hub: Arc<Hub>) {
     refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     refresh.reset();
     let mut version = 0;
+    // The last board made, and of what (records, now): a board is a
+    // function of both, so while a drill's clock stands and nothing is
+    // recorded it is not made again.
+    let mut last: Option<((usize, Timestamp), serde_json::Value)> = None;
     loop {
         records.borrow_and_update();
         let log = hub.log();
         // The edge: the board is made as of now (the drill's clock in a
         // drill).
         let now = hub.now();
-        let (name, opts) = (hub.name.clone(), hub.opts.board.clone());
-        let made = tokio::task::spawn_blocking(move || board(&log, &name, now, &opts)).await;
-        let json = match made {
-            Ok(Ok(mut b)) => {
-                if let Some(d) = &hub.drill {
-                    b.json["board"]["drill"] = d.to_json();
+        let key = (log.entries().len(), now);
+        let made = match &last {
+            Some((k, v)) if *k == key => Ok(v.clone()),
+            _ => {
+                let (name, opts) = (hub.name.clone(), hub.opts.board.clone());
+                match tokio::task::spawn_blocking(move || board(&log, &name, now, &opts)).await {
+                    Ok(Ok(b)) => Ok(b.json),
+                    Ok(Err(e)) => Err(e.to_string()),
+                    Err(e) => Err(format!("the forecast stopped: {e}")),
                 }
-                b.json.to_string()
             }
-            Ok(Err(e)) => json!({ "error": e.to_string(), "board": null }).to_string(),
-            Err(e) => json!({ "error": format!("the forecast stopped: {e}"), "board": null }).to_string(),
+        };
+        let json = match made {
+            Ok(mut v) => {
+                last = Some((key, v.clone()));
+                if let Some(d) = &hub.drill {
+                    v["board"]["drill"] = d.to_json();
+                }
+                v.to_string()
+            }
+            Err(e) => json!({ "error": e, "board": null }).to_string(),
         };
         version += 1;
         hub.board.send_replace(Some(Arc::new(BoardText { version, json })));

@@ -81,7 +81,7 @@ pub fn open(path: &Path, bind: SocketAddr, revoke: bool, opts: ServeOptions) -> 
     }
     let log = Log::open(path)?;
     let sc = log.scenario()?;
-    let drill = match rehearse_sim::drill::DrillSpec::from_meta(|k| log.meta(k).map(str::to_string)) {
+    let drill = match rehearse_sim::drill::DrillSpec::of(&log) {
         None => None,
         Some(spec) => {
             let spec = spec.map_err(|cause| LiveError::Drill { path: path.display().to_string(), cause })?;

@@ -144,7 +144,7 @@ pub fn pack(path: &Path, now: Timestamp, opts: &BoardOptions) -> Result<Pack, Li
     let sc = log.scenario()?;
     let zone = zone_of(&sc);
     let name = path.display().to_string();
-    let drill = rehearse_sim::drill::DrillSpec::from_meta(|k| log.meta(k).map(str::to_string))
+    let drill = rehearse_sim::drill::DrillSpec::of(&log)
         .transpose()
         .map_err(|cause| LiveError::Drill { path: name.clone(), cause })?;
     // A drill keeps its own time: its pack is made as of its last record.

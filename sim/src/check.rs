@@ -13,6 +13,7 @@ use rehearse_core::state::{RunState, Violation};
 
 use crate::engine::{FaultMode, Injection, Limits, Plan, RunOptions, Simulator};
 use crate::script;
+use crate::shard::OUTCOMES;
 use crate::sink::MemorySink;
 use crate::store::JsonlWriter;
 
@@ -604,8 +605,6 @@ pub fn options_from(v: &serde_json::Value, runs: u64, seed: u64) -> Result<Check
     })
 }
 
-const OUTCOMES: [Outcome; 4] = [Outcome::Committed, Outcome::RolledBack, Outcome::Cancelled, Outcome::Aborted];
-
 /// Runs shard `shard` of the check and writes its part after `header`:
 /// the counters, the paths reached, and each distinct failure as its
 /// fingerprint, count and first run (the merge investigates that run
@@ -661,7 +660,6 @@ pub fn merge(
     opts: &CheckOptions,
     parts: &crate::shard::Parts,
 ) -> Result<CheckReport, crate::shard::MergeError> {
-    use crate::shard::PartError;
     let sc = plan.scenario();
     let mut report = CheckReport::empty(sc);
     let mut distinct: BTreeMap<String, (u64, u64)> = BTreeMap::new();
@@ -704,7 +702,7 @@ pub fn merge(
             e.0 += count;
             e.1 = e.1.min(first);
         }
-        r.finish().map_err(|e: PartError| e)
+        r.finish()
     })?;
     let mut by_first: Vec<(String, (u64, u64))> = distinct.into_iter().collect();
     by_first.sort_by_key(|(_, (_, first))| *first);

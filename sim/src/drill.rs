@@ -80,6 +80,15 @@ impl DrillSpec {
         })())
     }
 
+    /// The settings of the drill `log` holds: `None` for a log that is no
+    /// drill.
+    ///
+    /// # Errors
+    /// As [`DrillSpec::from_meta`].
+    pub fn of(log: &crate::track::Log) -> Option<Result<DrillSpec, DrillError>> {
+        DrillSpec::from_meta(|k| log.meta(k).map(str::to_string))
+    }
+
     fn fault_mode(&self, sc: &Scenario) -> Result<FaultMode, DrillError> {
         let Some(specs) = &self.faults else { return Ok(FaultMode::Probabilistic) };
         let injections = specs
@@ -205,8 +214,9 @@ impl<'s> Drill<'s> {
         spec: &DrillSpec,
         now: Timestamp,
     ) -> Result<Timestamp, DrillError> {
-        let Some(anchor) = &sc.meta.anchor else { return Ok(now) };
+        // Run first, anchored or not: settings the plan refuses fail here.
         let (events, _) = run(sc, text, spec, &spec.fault_mode(sc)?, Actuals::none(sc, now))?;
+        let Some(anchor) = &sc.meta.anchor else { return Ok(now) };
         let began = events.iter().find_map(|(t, e)| matches!(e, Event::DowntimeBegan { .. }).then_some(*t));
         let begins = anchor.downtime_begins().timestamp();
         Ok(began.and_then(|t| begins.checked_sub(SignedDuration::from_millis(t as i64)).ok()).unwrap_or(now))
@@ -449,9 +459,7 @@ pub fn create_log(
     if spec.speed == 0 {
         return Err(DrillError::Settings("the speed is at least 1".into()));
     }
-    // The drill must start before its log is made: nothing is left behind
-    // for settings the plan refuses.
-    Drill::new(sc, text, spec.clone(), now)?;
+    // Settings the plan refuses fail here, before the log is made.
     let origin = Drill::planned_origin(sc, text, spec, now)?;
     let zone = crate::track::plan_zone(sc).unwrap_or(jiff::tz::TimeZone::UTC);
     let meta = spec.to_meta();
@@ -462,7 +470,7 @@ pub fn create_log(
 
 /// Whether `log` is a drill's.
 pub fn is_drill(log: &crate::track::Log) -> bool {
-    DrillSpec::from_meta(|k| log.meta(k).map(str::to_string)).is_some()
+    DrillSpec::of(log).is_some()
 }
 
 /// Checks that `entries` (a drill log's records) are the drill `spec` of
@@ -549,19 +557,16 @@ pub struct Debrief {
 /// # Errors
 /// A log that is not the drill ([`verify`]); a run past its limits.
 pub fn debrief(sc: &Scenario, text: &str, spec: &DrillSpec, entries: &[Entry]) -> Result<Debrief, DrillError> {
-    let d = verify(sc, text, spec.clone(), entries)?;
-    let over = match d.stand() {
-        Stand::Over { outcome, .. } => d.downtime_ms().map(|ms| (outcome, ms)),
-        _ => None,
-    };
     let origin = entries.first().map_or(Timestamp::UNIX_EPOCH, |e| e.at.timestamp());
+    // One drill, folded on record by record: at each decision it stands
+    // where the decision found it.
+    let mut before = Drill::new(sc, text, spec.clone(), origin)?;
     let mut reviews = Vec::new();
     for (k, e) in entries.iter().enumerate() {
         let Record::Decision { action, .. } = &e.record else { continue };
         if e.by.as_deref() == Some(BY) || crate::track::recovery_action(action).is_none() {
             continue;
         }
-        let mut before = Drill::new(sc, text, spec.clone(), origin)?;
         before.observe(&entries[..k])?;
         let Stand::Paused { step, fault, .. } = before.stand() else { continue };
         let proposed = before.proposed();
@@ -588,6 +593,11 @@ pub fn debrief(sc: &Scenario, text: &str, spec: &DrillSpec, entries: &[Entry]) -
             plan_ends: ends(proposed.map_or("rollback", Action::name))?,
         });
     }
+    before.observe(entries)?;
+    let over = match before.stand() {
+        Stand::Over { outcome, .. } => before.downtime_ms().map(|ms| (outcome, ms)),
+        _ => None,
+    };
     Ok(Debrief { over, reviews })
 }
 

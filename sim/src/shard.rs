@@ -17,12 +17,17 @@
 //! holds, then [`END`]. A truncated or altered file is refused with the
 //! block and the byte offset where it stops making sense.
 
+use rehearse_core::event::Outcome;
 use std::io::{BufRead, Write};
 
 use sha2::{Digest, Sha256};
 
 /// The part format; a part of another format is refused.
 pub const FORMAT: u32 = 1;
+
+/// The outcomes as a part writes them: each its index here.
+pub(crate) const OUTCOMES: [Outcome; 4] =
+    [Outcome::Committed, Outcome::RolledBack, Outcome::Cancelled, Outcome::Aborted];
 
 /// The file's first line.
 pub const MAGIC: &[u8] = b"rehearse-part\n";

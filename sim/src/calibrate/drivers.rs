@@ -86,7 +86,7 @@ pub(super) fn find(
                 let logs: Vec<f64> = observed[&(steps.to_string(), s.to_string())]
                     .completed_ms
                     .iter()
-                    .map(|v| (*v as f64).ln())
+                    .map(|v| libm::log(*v as f64))
                     .collect();
                 let mean = logs.iter().sum::<f64>() / logs.len() as f64;
                 logs.iter().map(|l| l - mean).collect()
@@ -96,7 +96,7 @@ pub(super) fn find(
         let mut pairs = 0usize;
         for a in 0..dev.len() {
             for b in a + 1..dev.len() {
-                sum += pearson(&dev[a], &dev[b]);
+                sum += crate::estimate::stats::correlation(&dev[a], &dev[b]).unwrap_or(0.0);
                 pairs += 1;
             }
         }
@@ -107,8 +107,8 @@ pub(super) fn find(
         }
         let n = runs.len();
         let log_factor: Vec<f64> = (0..n).map(|k| dev.iter().map(|d| d[k]).sum::<f64>() / dev.len() as f64).collect();
-        let sd = (log_factor.iter().map(|l| l * l).sum::<f64>() / (n - 1) as f64).sqrt();
-        let p90 = (rehearse_core::dist::Z_90 * sd).exp();
+        let sd = libm::sqrt(log_factor.iter().map(|l| l * l).sum::<f64>() / (n - 1) as f64);
+        let p90 = libm::exp(rehearse_core::dist::Z_90 * sd);
         // Below a millionth of spread the factor would be written as 1.
         if p90 <= 1.000_001 {
             continue;
@@ -116,7 +116,7 @@ pub(super) fn find(
         for s in members {
             let o = observed.get_mut(&(steps.to_string(), s.to_string())).expect("a candidate is observed");
             for (v, l) in o.completed_ms.iter_mut().zip(&log_factor) {
-                *v = ((*v as f64) / l.exp()).round().max(1.0) as u64;
+                *v = libm::round((*v as f64) / libm::exp(*l)).max(1.0) as u64;
             }
         }
         found.push(FoundDriver {
@@ -127,11 +127,4 @@ pub(super) fn find(
         });
     }
     (found, apart)
-}
-
-/// Pearson's correlation of two centred series (0 when either is flat).
-fn pearson(a: &[f64], b: &[f64]) -> f64 {
-    let (ab, aa, bb) =
-        a.iter().zip(b).fold((0.0, 0.0, 0.0), |(ab, aa, bb), (x, y)| (ab + x * y, aa + x * x, bb + y * y));
-    if aa == 0.0 || bb == 0.0 { 0.0 } else { ab / (aa * bb).sqrt() }
 }

@@ -514,11 +514,12 @@ impl<'p, 's> Simulator<'p, 's> {
         self.site_persistent.fill(false);
         self.snapshot_started = 0;
         self.replicating = false;
+        let lag_base = rng::StreamBase::new(opts.seed, opts.run, Purpose::Lag);
         for &(edge, least, most, key) in &plan.shared.ranged {
             self.edge_lag[edge.index()] = match opts.mode {
                 Mode::Median => least + (most - least) / 2,
                 Mode::Random => {
-                    let u = rehearse_core::dist::unit(&mut rng::stream(opts.seed, opts.run, Purpose::Lag, key, 0));
+                    let u = rehearse_core::dist::unit(&mut lag_base.stream(key, 0));
                     least + rehearse_core::dist::round_ms(u * (most - least) as f64).min(most - least)
                 }
             };

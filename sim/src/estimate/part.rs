@@ -22,7 +22,7 @@ use serde_json::{Value, json};
 use super::pass::{Call, Counts, Pass, RunResult, Runs, Sampled, pass};
 use super::{Estimate, EstimateError, EstimateOptions, Measure, finish, struck_runs};
 use crate::engine::{FaultMode, Limits, Plan};
-use crate::shard::{PartError, PartReader, PartWriter, Shard};
+use crate::shard::{OUTCOMES, PartError, PartReader, PartWriter, Shard};
 
 /// The options that shape an estimate's numbers, as a part's header
 /// records them (threads do not: they never change the result).
@@ -67,22 +67,16 @@ pub fn options_from(
 }
 
 fn outcome_code(o: Option<Outcome>) -> u64 {
-    match o.expect("every run has an outcome") {
-        Outcome::Committed => 0,
-        Outcome::RolledBack => 1,
-        Outcome::Cancelled => 2,
-        Outcome::Aborted => 3,
-    }
+    let o = o.expect("every run has an outcome");
+    OUTCOMES.iter().position(|x| *x == o).expect("every outcome has a code") as u64
 }
 
 fn outcome_of<R: BufRead>(r: &mut PartReader<R>) -> Result<Option<Outcome>, PartError> {
-    Ok(Some(match r.u64()? {
-        0 => Outcome::Committed,
-        1 => Outcome::RolledBack,
-        2 => Outcome::Cancelled,
-        3 => Outcome::Aborted,
-        n => return Err(r.error(&format!("an outcome code {n}"))),
-    }))
+    let n = r.u64()?;
+    match OUTCOMES.get(n as usize) {
+        Some(o) => Ok(Some(*o)),
+        None => Err(r.error(&format!("an outcome code {n}"))),
+    }
 }
 
 /// Runs shard `shard` of the estimate and writes its part after `header`

@@ -191,7 +191,7 @@ fn spearman_ranked(xs: &[u64], ry: &[f64]) -> Option<f64> {
 }
 
 /// Pearson's correlation of two rankings.
-fn correlation(rx: &[f64], ry: &[f64]) -> Option<f64> {
+pub(crate) fn correlation(rx: &[f64], ry: &[f64]) -> Option<f64> {
     let n = rx.len() as f64;
     let (mx, my) = (rx.iter().sum::<f64>() / n, ry.iter().sum::<f64>() / n);
     let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);

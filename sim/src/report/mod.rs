@@ -292,6 +292,16 @@ pub fn when(sc: &Scenario, ms: u64) -> String {
     }
 }
 
+/// A signed time from the downtime's begin, short: the plan's calendar
+/// time when it is anchored, else `T-…` / `T+…` (the call sheets).
+pub fn at(sc: &Scenario, ms: i64) -> String {
+    match &sc.meta.anchor {
+        Some(a) => a.display(ms),
+        None if ms < 0 => format!("T-{}", hms(ms.unsigned_abs())),
+        None => format!("T+{}", hms(ms as u64)),
+    }
+}
+
 /// Percentage points, signed: two decimals for a change under 0.05, so a
 /// small cost is not shown as none.
 pub fn points(p: f64) -> String {

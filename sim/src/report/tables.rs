@@ -79,11 +79,7 @@ pub(super) fn call_sheet(sc: &Scenario, e: &Estimate) -> String {
     if e.call_sheet.is_empty() {
         return String::new();
     }
-    let at = |ms: i64| match &sc.meta.anchor {
-        Some(a) => a.display(ms),
-        None if ms < 0 => format!("T-{}", hms(ms.unsigned_abs())),
-        None => format!("T+{}", hms(ms as u64)),
-    };
+    let at = |ms: i64| super::at(sc, ms);
     let mut h = String::from(
         "<h2>Call sheet</h2>\n<p class=\"note\">When each person is needed: the first start and last end of the steps that need them, P10 - P90 of the sampled runs that committed, and the time those steps take.</p>\n<table><tr><th class=\"l\">who</th><th>capacity</th><th class=\"l\">needed from</th><th class=\"l\">until</th><th>busy P50</th><th>busy P10 - P90</th></tr>\n",
     );
