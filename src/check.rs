@@ -33,7 +33,7 @@ pub fn check(args: &CheckArgs) -> Result<ExitCode> {
             &[("the scenario this check reads", &args.scenario)],
         )?;
     }
-    if let (Some(shard), Some(out)) = (&args.shard, &args.out) {
+    if let (Some(shard), Some(out)) = (&args.part.shard, &args.part.out) {
         if args.json || args.save_failures.is_some() || args.corpus.is_some() {
             bail!(
                 "--shard writes a part file; give --json and --save-failures to `rehearse merge`, --corpus to an unsharded check"

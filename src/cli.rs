@@ -303,15 +303,8 @@ pub struct CheckArgs {
     #[arg(long, value_name = "DIR")]
     pub corpus: Option<PathBuf>,
 
-    /// Run only shard I of N (0 <= I < N; `env/N`: I from
-    /// JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID) and write its part to
-    /// --out; `rehearse merge` joins the parts.
-    #[arg(long, value_name = "I/N", requires = "out")]
-    pub shard: Option<String>,
-
-    /// The part file a --shard run writes.
-    #[arg(long, value_name = "PART", requires = "shard")]
-    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub part: ShardArgs,
 }
 
 #[derive(Debug, Args)]
@@ -447,15 +440,8 @@ pub struct EstimateArgs {
     #[arg(long, value_name = "DURATION", default_value = "365d")]
     pub max_time: String,
 
-    /// Run only shard I of N (0 <= I < N; `env/N`: I from
-    /// JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID) and write its part to
-    /// --out; `rehearse merge` joins the parts.
-    #[arg(long, value_name = "I/N", requires = "out")]
-    pub shard: Option<String>,
-
-    /// The part file a --shard run writes.
-    #[arg(long, value_name = "PART", requires = "shard")]
-    pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub part: ShardArgs,
 }
 
 #[derive(Debug, Args)]
@@ -594,4 +580,18 @@ pub struct ForecastArgs {
     /// Print JSON (the names of `estimate --json`, schema 3, plus the forecast's own).
     #[arg(long)]
     pub json: bool,
+}
+
+/// A run of one shard, for `estimate` and `check`.
+#[derive(Debug, Args)]
+pub struct ShardArgs {
+    /// Run only shard I of N (0 <= I < N; `env/N`: I from
+    /// JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID) and write its part to
+    /// --out; `rehearse merge` joins the parts.
+    #[arg(long, value_name = "I/N", requires = "out")]
+    pub shard: Option<String>,
+
+    /// The part file a --shard run writes.
+    #[arg(long, value_name = "PART", requires = "shard")]
+    pub out: Option<PathBuf>,
 }

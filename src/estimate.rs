@@ -57,7 +57,7 @@ pub fn estimate(args: &EstimateArgs) -> Result<ExitCode> {
         ..Default::default()
     };
     let plan = Plan::new(&scenario, rehearse_sim::digest(&text));
-    if let (Some(shard), Some(out)) = (&args.shard, &args.out) {
+    if let (Some(shard), Some(out)) = (&args.part.shard, &args.part.out) {
         if args.json || args.html.is_some() {
             bail!("--shard writes a part file; give --json and --html to `rehearse merge`");
         }

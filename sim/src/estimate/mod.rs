@@ -197,17 +197,17 @@ fn call_sheet(n_resources: usize, samples: &[&Sampled], outcome_by_run: &[Outcom
                 .filter(|(_, o)| **o == Outcome::Committed)
                 .filter_map(|(s, _)| s.calls[r])
                 .collect();
-            fn at<T: Copy + Ord>(mut v: Vec<T>) -> [T; 3] {
+            // Nearest rank, as every quantile here; 0 where no run needed it.
+            fn at<T: Copy + Ord + Default>(mut v: Vec<T>) -> [T; 3] {
                 v.sort_unstable();
-                CALL_QUANTILES.map(|q| v[((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1])
+                CALL_QUANTILES.map(|q| quantile(&v, q))
             }
-            let (runs, none) = (calls.len(), calls.is_empty());
             CallSheet {
                 resource: r,
-                runs,
-                from_ms: if none { [0; 3] } else { at(calls.iter().map(|c| c.from_ms).collect()) },
-                until_ms: if none { [0; 3] } else { at(calls.iter().map(|c| c.until_ms).collect()) },
-                busy_ms: if none { [0; 3] } else { at(calls.iter().map(|c| c.busy_ms).collect()) },
+                runs: calls.len(),
+                from_ms: at(calls.iter().map(|c| c.from_ms).collect()),
+                until_ms: at(calls.iter().map(|c| c.until_ms).collect()),
+                busy_ms: at(calls.iter().map(|c| c.busy_ms).collect()),
             }
         })
         .collect()

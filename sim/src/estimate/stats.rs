@@ -4,9 +4,9 @@
 //! step durations, and histogram binning.
 
 /// The quantile `q` of sorted data (nearest rank); 0 for no data.
-pub(crate) fn quantile(sorted: &[u64], q: f64) -> u64 {
+pub(crate) fn quantile<T: Copy + Default>(sorted: &[T], q: f64) -> T {
     if sorted.is_empty() {
-        return 0;
+        return T::default();
     }
     let rank = ((q * sorted.len() as f64).ceil() as usize).clamp(1, sorted.len());
     sorted[rank - 1]

@@ -22,6 +22,12 @@ mod replication;
 mod resources;
 mod steps;
 
+/// An id of a step, resource or driver: non-empty, letters, digits, '-',
+/// '_' and '.'.
+fn well_formed(id: &str) -> bool {
+    !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+}
+
 /// The diagnostics gathered so far, and how to place them.
 pub(crate) struct Validator<'t> {
     pub(crate) diags: Vec<Diagnostic>,

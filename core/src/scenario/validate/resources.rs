@@ -36,11 +36,6 @@ use crate::scenario::suggest::suggest;
 /// typo's ceiling (`capacity = 10000`).
 const MAX_CAPACITY: i64 = 1_000;
 
-/// An id of a resource or driver: the characters a step id may use.
-fn well_formed(id: &str) -> bool {
-    !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-}
-
 impl Validator<'_> {
     /// The resources, each id well formed and used once, each capacity
     /// at least 1.
@@ -113,7 +108,7 @@ impl Validator<'_> {
     /// An error if `id` is malformed or was used by an earlier entry.
     fn named_once<'a>(&mut self, id: &Spanned<String>, what: &str, earlier: impl Iterator<Item = (&'a str, u32)>) {
         let name = id.get_ref();
-        if !well_formed(name) {
+        if !super::well_formed(name) {
             self.error(
                 &id.span(),
                 None,

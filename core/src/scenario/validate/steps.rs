@@ -127,7 +127,7 @@ impl Validator<'_> {
         let names = StepNames::new(raw.iter().map(|s| s.id.get_ref().as_str()).collect());
         for (i, s) in raw.iter().enumerate() {
             let id = s.id.get_ref();
-            if id.is_empty() || !id.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+            if !super::well_formed(id) {
                 self.error(
                     &s.id.span(),
                     None,
