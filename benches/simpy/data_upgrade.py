@@ -288,6 +288,13 @@ class Model:
                 else:
                     out.append((src, from_start, lag))
             self.edges.append(tuple(out))
+        # Steps whose start something waits for (a sub-step, a start-to-start
+        # dependency): only these need a start event.
+        self.start_waited = [False] * n
+        for i in range(n):
+            for src, from_start, _ in self.incoming[i]:
+                if from_start:
+                    self.start_waited[src] = True
         if self.begins is None or self.ends is None:
             raise Unsupported("the plan must mark where downtime begins and ends")
 
@@ -414,7 +421,7 @@ class Run:
         self.rng = rng
         self.env = env = simpy.Environment()
         n = m.n
-        self.start_ev = [env.event() for _ in range(n)]
+        self.start_ev = [env.event() if w else None for w in m.start_waited]
         self.end_ev = [env.event() for _ in range(n)]
         self.t_start = [0] * n
         self.t_end = [0] * n
@@ -490,13 +497,16 @@ class Run:
             edges = m.edges[i]
             start_ev, end_ev, t_start, t_end = self.start_ev, self.end_ev, self.t_start, self.t_end
             while True:
-                waiting = []
+                # One event at a time (cheaper in SimPy than an all_of
+                # condition), looking again after each.
+                waiting = None
                 for src, from_start, _ in edges:
                     ev = start_ev[src] if from_start else end_ev[src]
                     if not ev.triggered:
-                        waiting.append(ev)
-                if waiting:
-                    yield waiting[0] if len(waiting) == 1 else env.all_of(waiting)
+                        waiting = ev
+                        break
+                if waiting is not None:
+                    yield waiting
                     continue
                 ready = env.now
                 for src, from_start, lag in edges:
@@ -513,15 +523,18 @@ class Run:
             self.t_start[i] = env.now
             if i == m.begins and self.downtime_began is None:
                 self.downtime_began = env.now
-            self.start_ev[i].succeed()
+            if start_ev[i] is not None:
+                start_ev[i].succeed()
 
             if m.duration[i] is None:  # a group: its sub-steps, then its finish lag
                 kids = m.children[i]
                 while True:
-                    waiting = [self.end_ev[c] for c in kids if not self.end_ev[c].triggered]
-                    if not waiting:
+                    for c in kids:
+                        while not end_ev[c].triggered:
+                            yield end_ev[c]
+                    # A rerun may have reset a sub-step already waited for.
+                    if all(end_ev[c].triggered for c in kids):
                         break
-                    yield waiting[0] if len(waiting) == 1 else env.all_of(waiting)
                 if m.finish_lag[i]:
                     yield env.timeout(m.finish_lag[i])
             else:
@@ -530,7 +543,8 @@ class Run:
                     dur = self.duration(i)
                     strike = self.first_strike(i, dur) if m.sites[i] else None
                     if strike is None:
-                        yield env.timeout(dur)
+                        if dur:
+                            yield env.timeout(dur)
                         break
                     lost, k = strike
                     if lost:
@@ -572,7 +586,7 @@ class Run:
                 p.interrupt()
             if j != failed:
                 self.base[j] = self.attempt[j]  # the failed step keeps counting its budget
-            if self.start_ev[j].triggered:
+            if self.start_ev[j] is not None and self.start_ev[j].triggered:
                 self.start_ev[j] = env.event()
             if self.end_ev[j].triggered:
                 self.end_ev[j] = env.event()
