@@ -353,6 +353,17 @@ fn finish(
     let downtimes: Vec<u64> = main.results.iter().map(|r| r.downtime_ms).collect();
     let outcome_by_run: Vec<Outcome> =
         main.results.iter().map(|r| r.outcome.expect("every run has an outcome")).collect();
+    // A fault has its own random streams: a run it did not strike is the
+    // same run without it. Only the runs it struck are re-run to price it
+    // (all runs, for faults past the 64th). Listed now, so that the main
+    // pass's results go before the rest is worked out (a million runs
+    // hold 24 MB in them).
+    let struck_by_fault: Vec<Vec<u64>> = if opts.fault_costs {
+        (0..sc.faults.len()).map(|f| struck_runs(&main.results, 0, FaultIdx(f as u32))).collect()
+    } else {
+        Vec::new()
+    };
+    drop(main.results);
     let mut sorted = downtimes.clone();
     sorted.sort_unstable();
     let n_runs = downtimes.len();
@@ -366,15 +377,21 @@ fn finish(
     let of = |wanted: Outcome| -> Vec<u64> {
         downtimes.iter().zip(&outcome_by_run).filter(|(_, o)| **o == wanted).map(|(d, _)| *d).collect()
     };
-    let committed_in_order = of(Outcome::Committed);
-    let mut committed_sorted = committed_in_order.clone();
+    // The committed runs in run order, for what needs that order, then
+    // sorted in place (no second copy).
+    let mut committed_sorted = of(Outcome::Committed);
+    let mean_ms = (!committed_sorted.is_empty()).then(|| mean(&committed_sorted));
+    let p90 = {
+        let mut scratch = committed_sorted.clone();
+        select_quantile(&mut scratch, 0.9)
+    };
+    let converged = if committed_sorted.is_empty() { None } else { converged_after(&committed_sorted, p90) };
     committed_sorted.sort_unstable();
     let mut outage_sorted = of(Outcome::RolledBack);
     outage_sorted.sort_unstable();
     let committed = committed_sorted.len() as u64;
     let successes = downtimes.iter().zip(&outcome_by_run).filter(|(d, o)| success(**o, **d)).count();
     let p_success = successes as f64 / n_runs as f64;
-    let p90 = quantile(&committed_sorted, 0.9);
     let criticality = stats::criticality(&main.counts.critical, committed);
 
     // Sensitivity and drivers over the sampled runs that committed: a
@@ -407,11 +424,10 @@ fn finish(
         })
         .collect();
     if opts.fault_costs {
-        for stat in faults.iter_mut() {
-            // A fault has its own random streams: a run it did not strike is
-            // the same run without it. Only the runs it struck are re-run
-            // (all runs, for faults past the 64th).
-            let struck = struck_runs(&main.results, 0, stat.fault);
+        // The runs committed both ways, with their downtime each way: one
+        // pair of buffers for every fault, at most a run apiece.
+        let (mut with_d, mut without_d) = (Vec::with_capacity(n_runs), Vec::with_capacity(n_runs));
+        for (stat, struck) in faults.iter_mut().zip(struck_by_fault) {
             tracing::debug!(
                 fault = %sc.faults[stat.fault.index()].id,
                 runs_struck = struck.len(),
@@ -419,8 +435,8 @@ fn finish(
             );
             let without = price(stat.fault, &struck)?;
             let (mut lost, mut rescued) = (0u64, 0u64);
-            // The runs committed both ways, with their downtime each way.
-            let (mut with_d, mut without_d) = (Vec::new(), Vec::new());
+            with_d.clear();
+            without_d.clear();
             let mut place = 0;
             for k in 0..n_runs {
                 let (o, d) = (outcome_by_run[k], downtimes[k]);
@@ -481,9 +497,9 @@ fn finish(
         runs: opts.runs,
         seed: opts.seed,
         p90_ci: (!committed_sorted.is_empty()).then(|| p90_ci(&committed_sorted)),
-        converged_after: if committed_in_order.is_empty() { None } else { converged_after(&committed_in_order, p90) },
+        converged_after: converged,
         step_mean_ms,
-        mean_ms: (!committed_in_order.is_empty()).then(|| mean(&committed_in_order)),
+        mean_ms,
         downtime_sorted: sorted,
         downtime_by_run: downtimes,
         outcome_by_run,

@@ -1,6 +1,7 @@
-//! The threaded pass: every run of one pass, interleaved over threads (run
-//! `k` on thread `k mod threads`), each reduced to a few numbers, then
-//! merged in run order so that nothing depends on the thread count.
+//! The threaded pass: every run of one pass, in blocks interleaved over
+//! threads (block `b` of [`BLOCK`] runs on thread `b mod threads`), each
+//! run reduced to a few numbers in its place, so that nothing depends on
+//! the thread count.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -84,6 +85,11 @@ pub(super) struct Pass {
 /// Runs a thread finishes between two updates of the progress counter.
 const PROGRESS_BATCH: u64 = 256;
 
+/// Runs in a block: a thread takes every `threads`-th block, long enough
+/// that threads never write near each other's results, short enough that
+/// they finish together.
+const BLOCK: usize = 4096;
+
 /// Which runs a pass runs.
 #[derive(Clone, Copy, Debug)]
 pub(super) enum Runs<'a> {
@@ -125,104 +131,116 @@ pub(super) fn pass(
             FaultMode::Without(f) => format!("without {}", plan.scenario().faults[f.index()].id),
             other => format!("{other:?}").to_lowercase(),
         },
-        "pass begins, runs interleaved over threads"
+        "pass begins, blocks of runs interleaved over threads"
     );
-    type Chunk = (Vec<(u64, RunResult)>, Vec<(u64, Sampled)>, Counts);
+    // Runs go to threads in blocks of `BLOCK` places (block b on thread
+    // b mod threads), and each thread writes its results straight into its
+    // blocks of the one result vector: no copy to merge, no place kept
+    // beside each result (a million runs would hold 24 MB more).
+    let mut results = vec![RunResult::default(); total as usize];
+    let mut blocks: Vec<Vec<(usize, &mut [RunResult])>> = (0..threads).map(|_| Vec::new()).collect();
+    for (b, block) in results.chunks_mut(BLOCK).enumerate() {
+        blocks[b % threads].push((b * BLOCK, block));
+    }
+    type Chunk = (Vec<(u64, Sampled)>, Counts);
     let chunks: Vec<Result<Chunk, EstimateError>> = std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
+        let handles: Vec<_> = blocks
+            .into_iter()
+            .map(|mine| {
                 scope.spawn(move || {
                     let mut sim = Simulator::new(plan);
                     let mut summary =
                         crate::RunSummary::blank(&RunOptions::new(opts.seed, Mode::Random), plan.digest());
-                    let mut out = Vec::with_capacity((total as usize).div_ceil(threads));
                     let mut sampled = Vec::new();
                     let mut counts = Counts::new(n_steps, n_faults);
                     let mut seen = vec![false; n_faults];
-                    let mut next = t;
                     let mut unreported = 0u64;
-                    loop {
-                        let k = match only {
-                            Some(list) => match list.get(next) {
-                                Some(k) => *k,
-                                None => break,
-                            },
-                            None if (next as u64) < total => first + next as u64,
-                            None => break,
-                        };
-                        let place = next as u64;
-                        let run_opts = RunOptions {
-                            seed: opts.seed,
-                            run: k,
-                            mode: Mode::Random,
-                            faults: faults.clone(),
-                            limits: opts.limits,
-                        };
-                        sim.run_into(&run_opts, &mut NullSink, &mut summary).map_err(|error| EstimateError::Run {
-                            run: k,
-                            seed: opts.seed,
-                            error,
-                        })?;
-                        let s = &summary;
-                        if s.outcome == Outcome::Committed {
-                            for c in &s.critical_path {
-                                counts.critical[c.index()] += 1;
+                    for (from, block) in mine {
+                        for (place, slot) in (from..).zip(block.iter_mut()) {
+                            let k = match only {
+                                Some(list) => list[place],
+                                None => first + place as u64,
+                            };
+                            let run_opts = RunOptions {
+                                seed: opts.seed,
+                                run: k,
+                                mode: Mode::Random,
+                                faults: faults.clone(),
+                                limits: opts.limits,
+                            };
+                            sim.run_into(&run_opts, &mut NullSink, &mut summary)
+                                .map_err(|error| EstimateError::Run { run: k, seed: opts.seed, error })?;
+                            let s = &summary;
+                            if s.outcome == Outcome::Committed {
+                                for c in &s.critical_path {
+                                    counts.critical[c.index()] += 1;
+                                }
                             }
-                        }
-                        seen.fill(false);
-                        for inj in &s.injected {
-                            counts.strikes[inj.fault.index()] += 1;
-                            seen[inj.fault.index()] = true;
-                        }
-                        for (f, hit) in seen.iter().enumerate() {
-                            counts.runs_struck[f] += u64::from(*hit);
-                        }
-                        if k < sample {
-                            sampled.push((k - first, sampled_run(s, plan.scenario())));
-                        }
-                        let struck_mask =
-                            s.injected.iter().fold(0u64, |m, i| if i.fault.0 < 64 { m | (1 << i.fault.0) } else { m });
-                        out.push((
-                            place,
-                            RunResult {
+                            seen.fill(false);
+                            for inj in &s.injected {
+                                counts.strikes[inj.fault.index()] += 1;
+                                seen[inj.fault.index()] = true;
+                            }
+                            for (f, hit) in seen.iter().enumerate() {
+                                counts.runs_struck[f] += u64::from(*hit);
+                            }
+                            if k < sample {
+                                sampled.push((k - first, sampled_run(s, plan.scenario())));
+                            }
+                            let struck_mask = s
+                                .injected
+                                .iter()
+                                .fold(0u64, |m, i| if i.fault.0 < 64 { m | (1 << i.fault.0) } else { m });
+                            *slot = RunResult {
                                 downtime_ms: match measure {
                                     Measure::Downtime => s.downtime.as_ms(),
                                     Measure::Elapsed => s.end.as_ms(),
                                 },
                                 outcome: Some(s.outcome),
                                 struck_mask,
-                            },
-                        ));
-                        // Counted in batches: one shared counter bumped by every
-                        // thread on every run would bounce its cache line.
-                        unreported += 1;
-                        if unreported == PROGRESS_BATCH {
-                            progress.fetch_add(unreported, Ordering::Relaxed);
-                            unreported = 0;
+                            };
+                            // Counted in batches: one shared counter bumped by every
+                            // thread on every run would bounce its cache line.
+                            unreported += 1;
+                            if unreported == PROGRESS_BATCH {
+                                progress.fetch_add(unreported, Ordering::Relaxed);
+                                unreported = 0;
+                            }
                         }
-                        next += threads;
                     }
                     progress.fetch_add(unreported, Ordering::Relaxed);
-                    Ok((out, sampled, counts))
+                    Ok((sampled, counts))
                 })
             })
             .collect();
         handles.into_iter().map(|h| h.join().expect("an estimate thread panicked")).collect()
     });
-    // Results by run index, or, for a pass over `only`, by place in it.
-    let mut results = vec![RunResult::default(); total as usize];
+    // Samples by run index, counts summed: nothing depends on which
+    // thread ran what.
     let mut samples =
         vec![Sampled::default(); if only.is_some() { 0 } else { sample.min(end).saturating_sub(first) as usize }];
     let mut counts = Counts::new(n_steps, n_faults);
+    // A thread stops at its first failing run, its earliest: the earliest
+    // of theirs is the earliest of all, whatever the thread count.
+    let run_of = |e: &EstimateError| match e {
+        EstimateError::Run { run, .. } => *run,
+        _ => u64::MAX,
+    };
+    let mut failed: Option<EstimateError> = None;
     for chunk in chunks {
-        let (out, sampled, c) = chunk?;
-        for (place, r) in out {
-            results[place as usize] = r;
+        match chunk {
+            Ok((sampled, c)) => {
+                for (k, r) in sampled {
+                    samples[k as usize] = r;
+                }
+                counts.add(&c);
+            }
+            Err(e) if failed.as_ref().is_none_or(|f| run_of(&e) < run_of(f)) => failed = Some(e),
+            Err(_) => {}
         }
-        for (k, r) in sampled {
-            samples[k as usize] = r;
-        }
-        counts.add(&c);
+    }
+    if let Some(e) = failed {
+        return Err(e);
     }
     tracing::debug!(runs = results.len(), sampled = samples.len(), threads, "pass merged in run order");
     Ok(Pass { results, samples, counts })
