@@ -535,3 +535,43 @@ fn checkpoints_are_priced_at_the_milestones_a_plan_marks() {
     let (_, w, _) = estimate_json(&["scenarios/go-live-weekend.toml", "--runs", "2000", "--no-fault-costs"]);
     assert!(w["checkpoints"]["rules"].as_array().unwrap().len() > 5, "{}", w["checkpoints"]);
 }
+
+/// A run past its limits stops the estimate with one error naming the
+/// run: the earliest failing run, whatever the thread count (each thread
+/// stops at its own first failure; here the earliest falls in the second
+/// block of runs, which a second thread runs).
+#[test]
+fn the_failing_run_reported_does_not_depend_on_the_thread_count() {
+    use rehearse_core::SimDuration;
+    use rehearse_sim::estimate::{EstimateError, EstimateOptions, estimate};
+    use rehearse_sim::{Limits, NullSink, Plan, RunOptions, Simulator};
+
+    let (text, s) = crate::support::load("self-service-upgrade.toml");
+    let plan = Plan::new(&s, rehearse_sim::digest(&text));
+    let (seed, runs) = (3, 2_000u64);
+    let mut sim = Simulator::new(&plan);
+    let ends: Vec<u64> = (0..runs)
+        .map(|k| {
+            let opts = RunOptions { run: k, ..RunOptions::new(seed, rehearse_core::Mode::Random) };
+            sim.run(&opts, &mut NullSink).unwrap().end.as_ms()
+        })
+        .collect();
+    // No run of the first 600 exceeds the limit; some later ones do.
+    let limit = *ends[..600].iter().max().unwrap();
+    let first_past = (0..runs).find(|k| ends[*k as usize] > limit).expect("a later run runs longer");
+    assert!(first_past >= 600);
+    for threads in [1, 2, 3] {
+        let opts = EstimateOptions {
+            runs,
+            seed,
+            threads,
+            fault_costs: false,
+            limits: Limits { max_time: SimDuration(limit), ..Limits::default() },
+            ..Default::default()
+        };
+        match estimate(&plan, &opts, s.meta.window, &std::sync::atomic::AtomicU64::new(0)) {
+            Err(EstimateError::Run { run, .. }) => assert_eq!(run, first_past, "{threads} threads"),
+            other => panic!("{threads} threads: expected run {first_past} to fail, got {:?}", other.map(|e| e.runs)),
+        }
+    }
+}

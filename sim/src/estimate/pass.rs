@@ -88,7 +88,7 @@ const PROGRESS_BATCH: u64 = 256;
 /// Runs in a block: a thread takes every `threads`-th block, long enough
 /// that threads never write near each other's results, short enough that
 /// they finish together.
-const BLOCK: usize = 4096;
+const BLOCK: usize = 512;
 
 /// Which runs a pass runs.
 #[derive(Clone, Copy, Debug)]
