@@ -240,12 +240,18 @@ impl<'s> Verifier<'s> {
     }
 }
 
-/// Parses a stored canonical record, names as strings.
+/// Parses a stored canonical record, names as strings: in the canonical
+/// form the writers give it, by [`EventRecord::read_canonical`] (several
+/// times faster); anything else through serde, which reads what that
+/// reads the same, and says what is wrong with the rest.
 ///
 /// # Errors
 /// serde's, for anything that is not an event record.
 pub fn parse_record(canonical: &str) -> Result<EventRecord<&str, &str>, serde_json::Error> {
-    serde_json::from_str(canonical)
+    match EventRecord::read_canonical(canonical) {
+        Some(record) => Ok(record),
+        None => serde_json::from_str(canonical),
+    }
 }
 
 /// Splits a stored JSON Lines line into its canonical record and chain link:
