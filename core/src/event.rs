@@ -132,6 +132,22 @@ macro_rules! events {
                     _ => return None,
                 })
             }
+
+            /// The event as serde_json writes it (`{"kind":..}`), if every
+            /// field can be written so here.
+            fn write_fields(&self, out: &mut Vec<u8>) -> Option<()> {
+                match self {
+                    $(Event::$kind $({ $($field),* })? => {
+                        out.extend_from_slice(concat!("{\"kind\":\"", stringify!($kind), "\"").as_bytes());
+                        $($(
+                            out.extend_from_slice(concat!(",\"", stringify!($field), "\":").as_bytes());
+                            canonical::Canonical::write($field, out)?;
+                        )*)?
+                    })*
+                }
+                out.push(b'}');
+                Some(())
+            }
         }
 
         impl<S, F> Event<S, F> {
@@ -471,9 +487,10 @@ mod tests {
     }
 
     /// The canonical reader reads every kind as serde does, and leaves
-    /// to serde anything not in the canonical form.
+    /// to serde anything not in the canonical form; the canonical writer
+    /// writes serde_json's bytes, or leaves the record to serde.
     #[test]
-    fn the_canonical_reader_reads_as_serde_or_not_at_all() {
+    fn the_canonical_form_is_read_and_written_as_serde_does_or_left_to_it() {
         fn serde(t: &str) -> Option<EventRecord<&str, &str>> {
             serde_json::from_str(t).ok()
         }
@@ -482,6 +499,13 @@ mod tests {
             let want = EventRecord { seq: 12, at: SimTime(3456), event };
             assert_eq!(serde_json::to_string(&want).unwrap(), text);
             assert_eq!(EventRecord::read_canonical(&text), Some(want), "{text}");
+            let mut written = b"before".to_vec();
+            if want.write_canonical(&mut written) {
+                assert_eq!(written, format!("before{text}").into_bytes());
+            } else {
+                assert_eq!(written, b"before", "{text}");
+                assert!(matches!(event, Event::RunStarted { .. } | Event::RecoveryChosen { .. } | Event::RunFinished { .. }));
+            }
             assert_eq!(serde(&text), Some(want), "{text}");
             // Every cut, and every byte changed to one of a few others, is
             // read by it as serde reads it, or left to serde.
@@ -515,6 +539,16 @@ mod tests {
         ] {
             assert_eq!(EventRecord::read_canonical(text), None, "{text}");
         }
+        for name in ["a\"b", "a\\b", "a\nb", "\u{1f}"] {
+            let mut out = vec![];
+            let r = EventRecord { seq: 0, at: SimTime(0), event: Event::StepStarted { step: name, attempt: 1 } };
+            assert!(!r.write_canonical(&mut out), "{name}");
+            assert!(out.is_empty());
+        }
+        let r = EventRecord { seq: u64::MAX, at: SimTime(0), event: Event::StepStarted { step: "é ~\u{7f}", attempt: 0 } };
+        let mut out = vec![];
+        assert!(r.write_canonical(&mut out));
+        assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&r).unwrap());
         let max = format!(r#"{{"seq":{},"at":0,"event":{{"kind":"RollbackCompleted"}}}}"#, u64::MAX);
         assert_eq!(EventRecord::read_canonical(&max).map(|r| r.seq), Some(u64::MAX));
     }

@@ -82,7 +82,11 @@ impl<'s> Encoder<'s> {
             .expect("indexes come from this scenario");
         let named = EventRecord { seq: rec.seq, at: rec.at, event };
         let start = out.len();
-        if let Err(e) = serde_json::to_writer(&mut *out, &named) {
+        // serde_json's bytes, written directly where the record allows
+        // (every kind but three rare ones), else by serde_json.
+        if !named.write_canonical(out)
+            && let Err(e) = serde_json::to_writer(&mut *out, &named)
+        {
             out.truncate(start);
             return Err(io::Error::other(e));
         }
