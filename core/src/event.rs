@@ -504,7 +504,10 @@ mod tests {
                 assert_eq!(written, format!("before{text}").into_bytes());
             } else {
                 assert_eq!(written, b"before", "{text}");
-                assert!(matches!(event, Event::RunStarted { .. } | Event::RecoveryChosen { .. } | Event::RunFinished { .. }));
+                assert!(matches!(
+                    event,
+                    Event::RunStarted { .. } | Event::RecoveryChosen { .. } | Event::RunFinished { .. }
+                ));
             }
             assert_eq!(serde(&text), Some(want), "{text}");
             // Every cut, and every byte changed to one of a few others, is
@@ -545,7 +548,8 @@ mod tests {
             assert!(!r.write_canonical(&mut out), "{name}");
             assert!(out.is_empty());
         }
-        let r = EventRecord { seq: u64::MAX, at: SimTime(0), event: Event::StepStarted { step: "é ~\u{7f}", attempt: 0 } };
+        let r =
+            EventRecord { seq: u64::MAX, at: SimTime(0), event: Event::StepStarted { step: "é ~\u{7f}", attempt: 0 } };
         let mut out = vec![];
         assert!(r.write_canonical(&mut out));
         assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&r).unwrap());

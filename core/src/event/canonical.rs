@@ -107,11 +107,7 @@ impl<'a> Canonical<'a> for u32 {
 
 impl<'a> Canonical<'a> for bool {
     fn read(c: &mut Cursor<'a>) -> Option<Self> {
-        if c.eat("true").is_some() {
-            Some(true)
-        } else {
-            c.eat("false").map(|()| false)
-        }
+        if c.eat("true").is_some() { Some(true) } else { c.eat("false").map(|()| false) }
     }
 
     fn write(&self, out: &mut Vec<u8>) -> Option<()> {

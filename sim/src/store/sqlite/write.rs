@@ -340,8 +340,7 @@ fn checkpointer(path: &Path, name: &str, conn: &Connection) -> Option<Connection
         conn.execute_batch("PRAGMA wal_autocheckpoint=0")?;
         Ok(checkpoints)
     });
-    made.inspect_err(|e| tracing::debug!(path = %name, error = %e, "the store checkpoints on its writer's thread"))
-        .ok()
+    made.inspect_err(|e| tracing::debug!(path = %name, error = %e, "the store checkpoints on its writer's thread")).ok()
 }
 
 /// The checkpointer thread: each time the writer thread has committed,
