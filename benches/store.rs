@@ -1,5 +1,5 @@
 //! `store`: the event store's speed. Append (events per second into SQLite:
-//! encoding, hash chain, batched inserts; goal at least 1 million/s) and
+//! encoding, hash chain, batched inserts; goal at least 1.5 million/s) and
 //! replay (events per second read back and checked as `rehearse replay`
 //! checks a store before it re-simulates: SQLite's integrity check, the
 //! tables, the identity, the chain verified and parsed on all cores, the

@@ -5,6 +5,8 @@
 //! step's id string (readable, and stable when steps are added elsewhere in
 //! the file). [`Event::map_names`] converts between the two.
 
+mod canonical;
+
 use std::fmt;
 
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -112,6 +114,39 @@ macro_rules! events {
                         }
                     })*
                 })
+            }
+        }
+
+        impl<'a> Event<&'a str, &'a str> {
+            /// The kind and the fields after `{"kind":`, in their canonical
+            /// form ([`canonical`]), up to the closing brace.
+            fn read_fields(c: &mut canonical::Cursor<'a>) -> Option<Self> {
+                Some(match c.string()? {
+                    $(stringify!($kind) => {
+                        $($(
+                            c.eat(concat!(",\"", stringify!($field), "\":"))?;
+                            let $field = canonical::Canonical::read(c)?;
+                        )*)?
+                        Event::$kind $({ $($field),* })?
+                    })*
+                    _ => return None,
+                })
+            }
+
+            /// The event as serde_json writes it (`{"kind":..}`), if every
+            /// field can be written so here.
+            fn write_fields(&self, out: &mut Vec<u8>) -> Option<()> {
+                match self {
+                    $(Event::$kind $({ $($field),* })? => {
+                        out.extend_from_slice(concat!("{\"kind\":\"", stringify!($kind), "\"").as_bytes());
+                        $($(
+                            out.extend_from_slice(concat!(",\"", stringify!($field), "\":").as_bytes());
+                            canonical::Canonical::write($field, out)?;
+                        )*)?
+                    })*
+                }
+                out.push(b'}');
+                Some(())
             }
         }
 
@@ -449,6 +484,77 @@ mod tests {
             assert_eq!(serde_json::to_string(&renamed).unwrap(), want);
             assert_eq!(renamed.step().map(String::as_str), event.step().map(|s| format!("s:{s}")).as_deref());
         }
+    }
+
+    /// The canonical reader reads every kind as serde does, and leaves
+    /// to serde anything not in the canonical form; the canonical writer
+    /// writes serde_json's bytes, or leaves the record to serde.
+    #[test]
+    fn the_canonical_form_is_read_and_written_as_serde_does_or_left_to_it() {
+        fn serde(t: &str) -> Option<EventRecord<&str, &str>> {
+            serde_json::from_str(t).ok()
+        }
+        for (event, json) in every_kind() {
+            let text = format!(r#"{{"seq":12,"at":3456,"event":{json}}}"#);
+            let want = EventRecord { seq: 12, at: SimTime(3456), event };
+            assert_eq!(serde_json::to_string(&want).unwrap(), text);
+            assert_eq!(EventRecord::read_canonical(&text), Some(want), "{text}");
+            let mut written = b"before".to_vec();
+            if want.write_canonical(&mut written) {
+                assert_eq!(written, format!("before{text}").into_bytes());
+            } else {
+                assert_eq!(written, b"before", "{text}");
+                assert!(matches!(
+                    event,
+                    Event::RunStarted { .. } | Event::RecoveryChosen { .. } | Event::RunFinished { .. }
+                ));
+            }
+            assert_eq!(serde(&text), Some(want), "{text}");
+            // Every cut, and every byte changed to one of a few others, is
+            // read by it as serde reads it, or left to serde.
+            for k in 0..text.len() {
+                if let Some(cut) = text.get(..k) {
+                    assert_eq!(EventRecord::read_canonical(cut), None, "{cut}");
+                }
+                for b in [b' ', b'0', b'9', b'"', b'\\', b'x', b'}', b',', b'-', b'.', b'e', 0x1f] {
+                    let mut bytes = text.clone().into_bytes();
+                    bytes[k] = b;
+                    let Ok(changed) = String::from_utf8(bytes) else { continue };
+                    if let Some(r) = EventRecord::read_canonical(&changed) {
+                        assert_eq!(serde(&changed), Some(r), "{changed}");
+                    }
+                }
+            }
+        }
+        for text in [
+            r#"{"seq":01,"at":2,"event":{"kind":"StepStarted","step":"a","attempt":1}}"#,
+            r#"{"seq":1,"at":2,"event":{"kind":"StepStarted","step":"a","attempt":4294967296}}"#,
+            r#"{"seq":18446744073709551616,"at":2,"event":{"kind":"RollbackCompleted"}}"#,
+            r#"{"seq":1,"at":2.0,"event":{"kind":"RollbackCompleted"}}"#,
+            r#"{"seq":1,"at":2e0,"event":{"kind":"RollbackCompleted"}}"#,
+            r#"{"seq":1,"at":2,"event":{"kind":"StepStarted","step":"a\u0062","attempt":1}}"#,
+            r#"{"seq":1,"at":2,"event":{"kind":"StepStarted","attempt":1,"step":"a"}}"#,
+            r#"{"seq":1,"at":2,"event":{"kind":"RollbackCompleted"}} "#,
+            r#"{"seq":1,"at":2,"event":{"kind":"RollbackCompleted"}}}"#,
+            r#"{"seq":1,"at":2,"event":{"kind":"Nothing"}}"#,
+            r#"{"seq":1,"at":2,"event":{"kind":"RunFinished","outcome":"Committed"}}"#,
+            r#"{"seq":1,"at":2,"event":{"kind":"TableChanged","step":"a","table":1,"source_rows":10,"source_checksum":"ff","target_rows":9,"target_checksum":"ffffffffffffffff"}}"#,
+        ] {
+            assert_eq!(EventRecord::read_canonical(text), None, "{text}");
+        }
+        for name in ["a\"b", "a\\b", "a\nb", "\u{1f}"] {
+            let mut out = vec![];
+            let r = EventRecord { seq: 0, at: SimTime(0), event: Event::StepStarted { step: name, attempt: 1 } };
+            assert!(!r.write_canonical(&mut out), "{name}");
+            assert!(out.is_empty());
+        }
+        let r =
+            EventRecord { seq: u64::MAX, at: SimTime(0), event: Event::StepStarted { step: "é ~\u{7f}", attempt: 0 } };
+        let mut out = vec![];
+        assert!(r.write_canonical(&mut out));
+        assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&r).unwrap());
+        let max = format!(r#"{{"seq":{},"at":0,"event":{{"kind":"RollbackCompleted"}}}}"#, u64::MAX);
+        assert_eq!(EventRecord::read_canonical(&max).map(|r| r.seq), Some(u64::MAX));
     }
 
     #[test]
