@@ -546,7 +546,9 @@ impl<'p, 's> Simulator<'p, 's> {
         run: &mut RunTrack,
     ) -> Result<(), SimError> {
         let plan = self.plan;
-        let step = &plan.scenario.steps[i];
+        // (The scenario's step is read only to draw again: it is large,
+        // and read on every start it crowded the loop's cache.)
+        let replication = plan.facts[i].replication;
         if self.steps[i].attempt == 0
             && let Some(f) = &plan.actuals
         {
@@ -583,15 +585,18 @@ impl<'p, 's> Simulator<'p, 's> {
             let lag = if lag == plan::RANGED { self.edge_lag[edge.index()] } else { lag };
             self.release(edge, target as usize, at + lag, Node::start(i));
         }
-        let Work::Leaf(d) = &step.work else { return Ok(()) };
+        if !plan.facts[i].leaf {
+            return Ok(());
+        }
         let resumed = std::mem::take(&mut self.steps[i].resuming);
         let dur = match resumed {
             // Resumed: the interrupted step done again (001: the Resume
             // button "will pick up at this step and move forward").
             true => self.faults[i].redo_ms,
             // Drawn with the others when the run started.
-            false if attempt == 1 && self.first_drawn && step.replication.is_none() => self.first_ms[i],
+            false if attempt == 1 && self.first_drawn && replication.is_none() => self.first_ms[i],
             false => {
+                let Work::Leaf(d) = &plan.scenario.steps[i].work else { unreachable!("a leaf step") };
                 let mut draws = match opts.mode {
                     Mode::Median => None,
                     Mode::Random => Some(self.duration_base.stream(plan.keys[i], u64::from(attempt))),
@@ -600,7 +605,7 @@ impl<'p, 's> Simulator<'p, 's> {
                     None => plan.median_ms[i],
                     Some(s) => self.scaled(i, d.sample(s).as_ms()),
                 };
-                if let Some(role) = step.replication {
+                if let Some(role) = replication {
                     dur = dur.saturating_add(self.replication_ms(i, role, at, draws.as_mut(), out)?);
                 }
                 dur

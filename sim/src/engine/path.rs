@@ -44,17 +44,24 @@ pub(super) fn committed_path(
     path: &mut Vec<StepIdx>,
 ) {
     let Some(last) = plan.scenario.roots.iter().rev().find(|r| end(r.index()) == now) else { return };
-    let facts = &plan.facts;
+    let leaf_end = &plan.leaf_end;
     let mut node = Some(Node::end(last.index()));
-    let mut guard = 4 * facts.len() + 4;
+    let mut guard = 2 * leaf_end.len() + 4;
     while let Some(v) = node
         && guard > 0
     {
         guard -= 1;
-        if v.is_end() && facts[v.step()].leaf {
+        node = if leaf_end[v.index()] {
             path.push(StepIdx(v.step() as u32));
-        }
-        node = cause(v);
+            // A leaf's end is always caused by its own start (the engine
+            // and straight runs both record it so): straight on to what
+            // caused the start, one dependent load a step fewer.
+            let start = Node::start(v.step());
+            debug_assert_eq!(cause(v), Some(start), "a leaf's end follows its start");
+            cause(start)
+        } else {
+            cause(v)
+        };
     }
     path.reverse();
 }

@@ -104,6 +104,9 @@ pub struct Plan<'s> {
     /// Per step, what the agenda loop asks of it on every run, packed
     /// (the scenario's steps are large and scattered).
     pub(super) facts: Vec<Facts>,
+    /// Per node (see [`Node::index`]): it is a leaf step's end, a step on
+    /// the critical path (one byte a node for the walk back along it).
+    pub(super) leaf_end: Vec<bool>,
     /// Incoming edges per step (dependencies and the parent's start).
     pub(super) n_waits: Vec<u32>,
     /// Edges notified when a step starts / ends: (edge id, target, lag ms).
@@ -113,8 +116,13 @@ pub struct Plan<'s> {
     pub(super) incoming: Vec<Vec<Edge>>,
     pub(super) edge_source: Vec<u32>,
     pub(super) n_edges: usize,
-    /// Fault sites per step: (site id, fault), in fault file order.
-    pub(super) sites: Vec<Vec<(Site, FaultIdx)>>,
+    /// Fault sites per step: (site id, fault), in fault file order; in one
+    /// array, read on every start (a vector per step scattered them).
+    pub(super) sites: Csr<(Site, FaultIdx)>,
+    /// Per fault, what a site's draws need: its probability and the range
+    /// of the attempt where it strikes (the scenario's `Fault` is large:
+    /// read on every start, it crowded the loop's cache).
+    pub(super) odds: Vec<Odds>,
     pub(super) site_keys: Vec<u64>,
     pub(super) n_roots: u32,
     /// The precedence graph, for reruns.
@@ -236,6 +244,8 @@ pub(super) struct Facts {
     pub(super) children: u32,
     /// It has no sub-steps.
     pub(super) leaf: bool,
+    /// Its part in the replication, if any.
+    pub(super) replication: Option<Role>,
     /// A group's finish lag, in ms.
     pub(super) finish_lag: u64,
     /// It opens / closes the downtime.
@@ -245,6 +255,14 @@ pub(super) struct Facts {
     pub(super) effects: bool,
     /// It needs a resource or has a fixed slot: its start is gated.
     pub(super) gated: bool,
+}
+
+/// A fault's draws at a site: whether it fires (below `probability`) and
+/// where in the attempt it strikes (a share in `at`).
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Odds {
+    pub(super) probability: f64,
+    pub(super) at: (f64, f64),
 }
 
 /// The replication's tables and snapshot step, compiled.
@@ -342,11 +360,11 @@ impl<'s> Plan<'s> {
             Work::Leaf(d) if d.fixed().is_none() && s.replication.is_none() => Some((i as u32, d)),
             _ => None,
         }));
-        let mut sites = vec![Vec::new(); n];
+        let mut sites = Vec::new();
         let mut site_keys = Vec::new();
         for (f, fault) in scenario.faults.iter().enumerate() {
             for s in &fault.steps {
-                sites[s.index()].push((Site(site_keys.len() as u32), FaultIdx(f as u32)));
+                sites.push((s.index(), (Site(site_keys.len() as u32), FaultIdx(f as u32))));
                 site_keys.push(rng::pair_key(rng::key_of(&fault.id), keys[s.index()]));
             }
         }
@@ -363,6 +381,7 @@ impl<'s> Plan<'s> {
                     parent: s.parent,
                     children: s.children.len() as u32,
                     leaf: !s.is_group(),
+                    replication: s.replication,
                     finish_lag: match s.work {
                         Work::Group { finish_lag } => finish_lag.as_ms(),
                         Work::Leaf(_) => 0,
@@ -373,13 +392,15 @@ impl<'s> Plan<'s> {
                     gated: !s.needs.is_empty() || s.not_before.is_some(),
                 })
                 .collect(),
+            leaf_end: scenario.steps.iter().flat_map(|s| [false, !s.is_group()]).collect(),
             n_waits,
             on_start: Csr::build(n, starts),
             on_end: Csr::build(n, ends),
             incoming,
             edge_source,
             n_edges: edge as usize,
-            sites,
+            sites: Csr::build(n, sites),
+            odds: scenario.faults.iter().map(|f| Odds { probability: f.probability, at: f.at }).collect(),
             site_keys,
             n_roots: scenario.roots.len() as u32,
             graph: Graph::new(&scenario.steps),

@@ -216,7 +216,7 @@ impl Simulator<'_, '_> {
         if self.faults[i].strike_share > 0.0 {
             self.data_effects(i, at, self.faults[i].strike_share, fault.catalog, out)?;
         }
-        let site = plan.sites[i].iter().find(|(_, g)| *g == f).map(|(s, _)| s.index()).expect("the fault's site");
+        let site = plan.sites.of(i).iter().find(|(_, g)| *g == f).map(|(s, _)| s.index()).expect("the fault's site");
         if fault.persistent {
             self.site_persistent[site] = true;
         }
@@ -317,7 +317,7 @@ impl Simulator<'_, '_> {
         }
         self.pending[i] = None;
         if p.clears_persistent {
-            for &(site, g) in &plan.sites[i] {
+            for &(site, g) in plan.sites.of(i) {
                 if g == p.fault {
                     self.site_persistent[site.index()] = false;
                 }

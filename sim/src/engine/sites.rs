@@ -22,10 +22,8 @@ impl Simulator<'_, '_> {
             }
             FaultMode::Probabilistic if opts.mode == Mode::Random => self.site_on.fill(true),
             FaultMode::Without(off) if opts.mode == Mode::Random => {
-                for sites in &plan.sites {
-                    for &(site, f) in sites {
-                        self.site_on[site.index()] = f != *off;
-                    }
+                for &(site, f) in &plan.sites.edges {
+                    self.site_on[site.index()] = f != *off;
                 }
             }
             _ => self.site_on.fill(false),
@@ -47,8 +45,8 @@ impl Simulator<'_, '_> {
     ) -> Option<(u64, FaultIdx, f64)> {
         let plan = self.plan;
         let mut first: Option<(u64, FaultIdx, f64)> = None;
-        for &(site, f) in &plan.sites[i] {
-            let fault = &plan.scenario.faults[f.index()];
+        for &(site, f) in plan.sites.of(i) {
+            let fault = &plan.odds[f.index()];
             let scripted = match &opts.faults {
                 FaultMode::Scripted(list) => list.contains(&Injection { fault: f, step: StepIdx(i as u32), attempt }),
                 _ => false,

@@ -185,7 +185,7 @@ impl StraightPlan {
         // Sites on groups never fire (the engine draws none for them).
         let sites = (0..n)
             .filter(|i| plan.facts[*i].leaf)
-            .flat_map(|i| plan.sites[i].iter().map(move |&(site, f)| (site, i, f, sc.faults[f.index()].probability)))
+            .flat_map(|i| plan.sites.of(i).iter().map(move |&(site, f)| (site, i, f, plan.odds[f.index()].probability)))
             .collect();
         Some(StraightPlan {
             order,
