@@ -16,10 +16,12 @@
 //! its end, so the step just lasts longer, from its first start to the end
 //! of its last attempt (worked out by the engine's own functions, see
 //! `Simulator::tried_again`). When sites on
-//! several steps fire, a recovery does more than try again, or the plan has
-//! something this shortcut does not model (replication, data effects,
-//! downtime marks whose order is not fixed by the plan), the run goes
-//! through the engine as usual. The result is the same [`RunSummary`] the
+//! several steps fire, a recovery does more than try again, a fault
+//! strikes a step with data effects (part of its work stays done), or the
+//! plan has something this shortcut does not model (replication, downtime
+//! marks whose order is not fixed by the plan), the run goes through the
+//! engine as usual. Data effects otherwise show in a silent run only as
+//! the events they add, a count fixed per step. The result is the same [`RunSummary`] the
 //! engine writes, field for field: differential tests hold the two to it
 //! over every bundled scenario and plans made to reach every case.
 
@@ -58,6 +60,30 @@ pub(super) struct StraightPlan {
     downtime_marks: u64,
     /// Events in a straight run in which no fault strikes.
     n_events: u64,
+    /// Of them, the events the steps' data effects add.
+    effect_events: u64,
+    /// The steps with data effects: a strike on one of them is the
+    /// engine's (part of its work stays done).
+    effects: Vec<bool>,
+}
+
+/// The events step `i`'s data effects add when it ends, its work whole and
+/// no replication in the plan (as `Simulator::data_effects` emits them):
+/// a validation's result, and the tables (`n_tables` events) after what
+/// changed them, before a validation and at the end.
+fn effect_events(effects: &[rehearse_core::data::Effect], n_tables: u64) -> u64 {
+    let (mut events, mut changed) = (0, false);
+    for &e in effects {
+        if e == rehearse_core::data::Effect::Validate {
+            if std::mem::take(&mut changed) {
+                events += n_tables;
+            }
+            events += 1;
+        } else {
+            changed = true;
+        }
+    }
+    events + if changed { n_tables } else { 0 }
 }
 
 /// How a node's time is found.
@@ -81,11 +107,10 @@ impl StraightPlan {
         // (A go/no-go rule ends a run that is late: the engine's to decide.)
         // (Resources and slots make a step wait for more than its
         // dependencies: the engine's agenda orders that.)
-        if sc.replication.is_some()
-            || plan.facts.iter().any(|f| f.effects)
-            || !sc.decisions.is_empty()
-            || plan.shared.gates()
-        {
+        // (Data effects are modelled: in a run that sees no fault strike a
+        // step with them, they show in a silent run only as the events they
+        // add, the same for every run; see `effect_events`.)
+        if sc.replication.is_some() || !sc.decisions.is_empty() || plan.shared.gates() {
             return None;
         }
         let n = sc.steps.len();
@@ -158,6 +183,8 @@ impl StraightPlan {
             }
         }
         let downtime_events = u64::from(begins.is_some()) + u64::from(begins.is_some() && ends.is_some());
+        let effect_events_all: u64 =
+            sc.steps.iter().map(|s| effect_events(&s.data, sc.database.tables.len() as u64)).sum();
         let mut children = Vec::new();
         let into_step = Csr::build(n, pairs);
         let mut into = Vec::new();
@@ -195,7 +222,9 @@ impl StraightPlan {
             begins,
             ends,
             downtime_marks: downtime_events,
-            n_events: emit::plain_run_events(n, downtime_events, 0),
+            n_events: emit::plain_run_events(n, downtime_events, 0) + effect_events_all,
+            effect_events: effect_events_all,
+            effects: sc.steps.iter().map(|s| !s.data.is_empty()).collect(),
         })
     }
 }
@@ -217,6 +246,11 @@ impl Simulator<'_, '_> {
         if sp.n_events > opts.limits.max_events {
             return Ok(false);
         }
+        // Data effects are left out only of the memory model, which no one
+        // reads after a silent run; another model (SQLite) is written.
+        if sp.effect_events > 0 && self.backend.name() != "memory" {
+            return Ok(false);
+        }
         let random = match (opts.mode, &opts.faults) {
             (_, FaultMode::Scripted(_) | FaultMode::Swarm) => return Ok(false),
             (Mode::Median, _) => false,
@@ -235,6 +269,9 @@ impl Simulator<'_, '_> {
                     continue;
                 }
                 if SiteDraws::new(fault_base, plan.site_keys[site.index()], 1).fire() < probability {
+                    if sp.effects[i] {
+                        return Ok(false); // part of the work stays done: the engine's
+                    }
                     match struck {
                         Some(j) if j != i => return Ok(false),
                         _ => struck = Some(i),
@@ -297,7 +334,7 @@ impl Simulator<'_, '_> {
         }
         let end = |i: usize| t[Node::end(i).index()];
         let now = sc.roots.iter().map(|r| end(r.index())).max().unwrap_or(0);
-        let n_events = emit::plain_run_events(n, sp.downtime_marks, summary.injected.len());
+        let n_events = emit::plain_run_events(n, sp.downtime_marks, summary.injected.len()) + sp.effect_events;
         if now > opts.limits.max_time.as_ms() || n_events > opts.limits.max_events {
             return Ok(false); // the engine reports which step ran past it
         }
@@ -322,8 +359,9 @@ impl Simulator<'_, '_> {
         summary.critical_path.clear();
         committed_path(plan, now, end, |v| cause[v.index()], &mut summary.critical_path);
         super::finish_summary(summary, plan, opts, Outcome::Committed, now, downtime_open, n_events);
-        // The data model as the engine leaves it: as it began (the plan
-        // changes no data).
+        // The data model as it began (the engine would leave a plan's data
+        // effects in it; nothing reads it after a silent run, and the
+        // next run resets it).
         self.backend.reset(sc)?;
         Ok(true)
     }
@@ -455,7 +493,14 @@ mod tests {
                         let fault = &sc.faults[s.fault.index()];
                         !fault.persistent && !fault.unknown_outcome
                     });
-                    assert_eq!(took, one_step && only_again && plain, "{path} run {run}: {:?}", want.recoveries);
+                    // A strike on a step with data effects is the engine's.
+                    let no_effects = want.injected.iter().all(|s| sc.steps[s.step.index()].data.is_empty());
+                    assert_eq!(
+                        took,
+                        one_step && only_again && plain && no_effects,
+                        "{path} run {run}: {:?}",
+                        want.recoveries
+                    );
                     not_plain += usize::from(one_step && only_again && !plain);
                     if took {
                         straight_runs += 1;
@@ -468,6 +513,8 @@ mod tests {
             }
         }
         assert!(eligible.iter().any(|p| p.ends_with("ax2012-data-upgrade-dev.toml")), "eligible: {eligible:?}");
+        // A plan with data effects (and no replication) goes straight too.
+        assert!(eligible.iter().any(|p| p.ends_with("dse-upgrade-2017.toml")), "eligible: {eligible:?}");
         assert!(straight_runs > 1000, "only {straight_runs} straight runs");
         assert!(tried_again > 50, "only {tried_again} straight runs tried a step again");
         assert!(not_plain > 10, "only {not_plain} runs struck by a persistent fault or an unknown outcome");
