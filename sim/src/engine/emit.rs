@@ -54,3 +54,22 @@ const RUN_EVENTS: u64 = 2;
 pub(super) fn plain_run_events(n_steps: usize, downtime_marks: u64, strikes: usize) -> u64 {
     RUN_EVENTS + 2 * n_steps as u64 + downtime_marks + 4 * strikes as u64
 }
+
+/// The events a step's data effects (`effects`) add when it ends, its work whole and
+/// no replication in the plan (as `Simulator::data_effects` emits them):
+/// a validation's result, and the tables (`n_tables` events) after what
+/// changed them, before a validation and at the end.
+pub(super) fn effect_events(effects: &[rehearse_core::data::Effect], n_tables: u64) -> u64 {
+    let (mut events, mut changed) = (0, false);
+    for &e in effects {
+        if e == rehearse_core::data::Effect::Validate {
+            if std::mem::take(&mut changed) {
+                events += n_tables;
+            }
+            events += 1;
+        } else {
+            changed = true;
+        }
+    }
+    events + if changed { n_tables } else { 0 }
+}

@@ -62,28 +62,6 @@ pub(super) struct StraightPlan {
     n_events: u64,
     /// Of them, the events the steps' data effects add.
     effect_events: u64,
-    /// The steps with data effects: a strike on one of them is the
-    /// engine's (part of its work stays done).
-    effects: Vec<bool>,
-}
-
-/// The events step `i`'s data effects add when it ends, its work whole and
-/// no replication in the plan (as `Simulator::data_effects` emits them):
-/// a validation's result, and the tables (`n_tables` events) after what
-/// changed them, before a validation and at the end.
-fn effect_events(effects: &[rehearse_core::data::Effect], n_tables: u64) -> u64 {
-    let (mut events, mut changed) = (0, false);
-    for &e in effects {
-        if e == rehearse_core::data::Effect::Validate {
-            if std::mem::take(&mut changed) {
-                events += n_tables;
-            }
-            events += 1;
-        } else {
-            changed = true;
-        }
-    }
-    events + if changed { n_tables } else { 0 }
 }
 
 /// How a node's time is found.
@@ -184,7 +162,7 @@ impl StraightPlan {
         }
         let downtime_events = u64::from(begins.is_some()) + u64::from(begins.is_some() && ends.is_some());
         let effect_events_all: u64 =
-            sc.steps.iter().map(|s| effect_events(&s.data, sc.database.tables.len() as u64)).sum();
+            sc.steps.iter().map(|s| emit::effect_events(&s.data, sc.database.tables.len() as u64)).sum();
         let mut children = Vec::new();
         let into_step = Csr::build(n, pairs);
         let mut into = Vec::new();
@@ -224,7 +202,6 @@ impl StraightPlan {
             downtime_marks: downtime_events,
             n_events: emit::plain_run_events(n, downtime_events, 0) + effect_events_all,
             effect_events: effect_events_all,
-            effects: sc.steps.iter().map(|s| !s.data.is_empty()).collect(),
         })
     }
 }
@@ -269,7 +246,7 @@ impl Simulator<'_, '_> {
                     continue;
                 }
                 if SiteDraws::new(fault_base, plan.site_keys[site.index()], 1).fire() < probability {
-                    if sp.effects[i] {
+                    if plan.facts[i].effects {
                         return Ok(false); // part of the work stays done: the engine's
                     }
                     match struck {

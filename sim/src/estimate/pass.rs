@@ -170,35 +170,10 @@ pub(super) fn pass(
                             };
                             sim.run_into(&run_opts, &mut NullSink, &mut summary)
                                 .map_err(|error| EstimateError::Run { run: k, seed: opts.seed, error })?;
-                            let s = &summary;
-                            if s.outcome == Outcome::Committed {
-                                for c in &s.critical_path {
-                                    counts.critical[c.index()] += 1;
-                                }
-                            }
-                            seen.fill(false);
-                            for inj in &s.injected {
-                                counts.strikes[inj.fault.index()] += 1;
-                                seen[inj.fault.index()] = true;
-                            }
-                            for (f, hit) in seen.iter().enumerate() {
-                                counts.runs_struck[f] += u64::from(*hit);
-                            }
                             if k < sample {
-                                sampled.push((k - first, sampled_run(s, plan.scenario())));
+                                sampled.push((k - first, sampled_run(&summary, plan.scenario())));
                             }
-                            let struck_mask = s
-                                .injected
-                                .iter()
-                                .fold(0u64, |m, i| if i.fault.0 < 64 { m | (1 << i.fault.0) } else { m });
-                            *slot = RunResult {
-                                downtime_ms: match measure {
-                                    Measure::Downtime => s.downtime.as_ms(),
-                                    Measure::Elapsed => s.end.as_ms(),
-                                },
-                                outcome: Some(s.outcome),
-                                struck_mask,
-                            };
+                            *slot = tally(&summary, measure, &mut counts, &mut seen);
                             // Counted in batches: one shared counter bumped by every
                             // thread on every run would bounce its cache line.
                             unreported += 1;
@@ -244,6 +219,31 @@ pub(super) fn pass(
     }
     tracing::debug!(runs = results.len(), sampled = samples.len(), threads, "pass merged in run order");
     Ok(Pass { results, samples, counts })
+}
+
+/// One run reduced to its result, its critical path and faults counted.
+fn tally(s: &crate::RunSummary, measure: Measure, counts: &mut Counts, seen: &mut [bool]) -> RunResult {
+    if s.outcome == Outcome::Committed {
+        for c in &s.critical_path {
+            counts.critical[c.index()] += 1;
+        }
+    }
+    seen.fill(false);
+    for inj in &s.injected {
+        counts.strikes[inj.fault.index()] += 1;
+        seen[inj.fault.index()] = true;
+    }
+    for (f, hit) in seen.iter().enumerate() {
+        counts.runs_struck[f] += u64::from(*hit);
+    }
+    RunResult {
+        downtime_ms: match measure {
+            Measure::Downtime => s.downtime.as_ms(),
+            Measure::Elapsed => s.end.as_ms(),
+        },
+        outcome: Some(s.outcome),
+        struck_mask: s.injected.iter().fold(0u64, |m, i| if i.fault.0 < 64 { m | (1 << i.fault.0) } else { m }),
+    }
 }
 
 /// What a sampled run keeps of its summary.
