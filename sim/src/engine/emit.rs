@@ -55,6 +55,19 @@ pub(super) fn plain_run_events(n_steps: usize, downtime_marks: u64, strikes: usi
     RUN_EVENTS + 2 * n_steps as u64 + downtime_marks + 4 * strikes as u64
 }
 
+/// The events a rerun adds to a run (see `straight::Rerun`), beside the
+/// one start and end of each step that `plain_run_events` counts, when the
+/// rerun resets `before` steps done before the failed one started and
+/// `around` groups running around it: the strike's `FaultInjected`,
+/// `StepFailed` and `RecoveryChosen`; a `StepAbandoned` for each group
+/// around; a `StepReset` and another `StepStarted` for each of those, for
+/// each step before, and for the failed step; and another `StepCompleted`
+/// for each step before. The debug builds' shadow runs hold this to the
+/// engine's count.
+pub(super) fn rerun_events(before: u64, around: u64) -> u64 {
+    3 + around + 2 * (before + around + 1) + before
+}
+
 /// The events a step's data effects (`effects`) add when it ends, its work whole and
 /// no replication in the plan (as `Simulator::data_effects` emits them):
 /// a validation's result, and the tables (`n_tables` events) after what

@@ -164,6 +164,10 @@ pub struct Simulator<'p, 's> {
     /// start, `2i + 1` its end).
     node_ms: Vec<u64>,
     node_cause: Vec<Option<Node>>,
+    /// A straight run's rerun: each leaf's latest attempt's duration, and
+    /// the first starts of the steps started again.
+    rerun_ms: Vec<u64>,
+    first_start: Vec<u64>,
     /// Each driver's factor in this run (random runs; drawn with the
     /// first attempts).
     factor: Vec<f64>,
@@ -217,6 +221,8 @@ impl<'p, 's> Simulator<'p, 's> {
             draw_scratch: Vec::new(),
             node_ms: vec![0; 2 * n],
             node_cause: vec![None; 2 * n],
+            rerun_ms: Vec::with_capacity(n),
+            first_start: Vec::new(),
             factor: vec![1.0; plan.shared.driver_keys.len()],
             free: plan.shared.capacity.clone(),
             holding: if plan.shared.capacity.is_empty() { Vec::new() } else { vec![false; n] },

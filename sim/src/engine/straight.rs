@@ -15,7 +15,12 @@
 //! the step waits for its first start, which a retry does not move, or for
 //! its end, so the step just lasts longer, from its first start to the end
 //! of its last attempt (worked out by the engine's own functions, see
-//! `Simulator::tried_again`). When sites on
+//! `Simulator::tried_again`). A strike that reruns part of the plan is
+//! followed too when the rerun's shape fixes what it resets (see
+//! [`Rerun`]): the run is the first attempts' times, then the rerun part's
+//! times again from when the rerun begins, as many times as it is rerun.
+//! A persistent fault counts as plain when its recovery has a fix (which
+//! clears it before the next attempt). When sites on
 //! several steps fire, a recovery does more than try again, a fault
 //! strikes a step with data effects (part of its work stays done), or the
 //! plan has something this shortcut does not model (replication, downtime
@@ -62,6 +67,34 @@ pub(super) struct StraightPlan {
     n_events: u64,
     /// Of them, the events the steps' data effects add.
     effect_events: u64,
+    /// The reruns a straight run can follow (see [`Rerun`]).
+    reruns: Vec<Rerun>,
+}
+
+/// A rerun that a straight run follows: a strike on `failed` (a leaf at or
+/// under `from`) runs `from` and everything under it again. Its shape
+/// leaves nothing to the times: what is under `from` either ends before
+/// `failed` starts (`before`: done, and done again), or is `failed` and the
+/// groups around it down from `from` (running when it strikes), or waits
+/// for `failed` to end (it never started, and starts once, after the last
+/// rerun); nothing outside waits on anything inside but `from`'s end, and
+/// nothing inside on anything outside but `from`'s start. So which steps
+/// the rerun resets and abandons is the same in every run, and the only
+/// time a rerun changes is `from`'s start.
+#[derive(Debug)]
+struct Rerun {
+    from: usize,
+    failed: usize,
+    /// The nodes under `from` (its end included, its start not: the rerun
+    /// sets it) in dependency order.
+    nodes: Vec<(Node, Rule)>,
+    /// The leaves in `before`: each rerun draws their next attempts.
+    before_leaves: Vec<usize>,
+    /// The steps each rerun starts again (`before`, the groups from `from`
+    /// down, `failed`): their first start stays their start.
+    again: Vec<usize>,
+    /// The events a rerun adds to a run (see `emit::rerun_events`).
+    events: u64,
 }
 
 /// How a node's time is found.
@@ -166,7 +199,7 @@ impl StraightPlan {
         let mut children = Vec::new();
         let into_step = Csr::build(n, pairs);
         let mut into = Vec::new();
-        let order = order
+        let order: Vec<(Node, Rule)> = order
             .into_iter()
             .map(|v| {
                 let i = v.step();
@@ -187,6 +220,7 @@ impl StraightPlan {
                 (v, rule)
             })
             .collect();
+        let reruns = Rerun::all(plan, &next, &order);
         // Sites on groups never fire (the engine draws none for them).
         let sites = (0..n)
             .filter(|i| plan.facts[*i].leaf)
@@ -202,6 +236,100 @@ impl StraightPlan {
             downtime_marks: downtime_events,
             n_events: emit::plain_run_events(n, downtime_events, 0) + effect_events_all,
             effect_events: effect_events_all,
+            reruns,
+        })
+    }
+}
+
+impl Rerun {
+    /// Every rerun of the plan a straight run can follow: for each rerun
+    /// policy, from each leaf with faults it reaches.
+    fn all(plan: &Plan<'_>, next: &[Vec<Node>], order: &[(Node, Rule)]) -> Vec<Rerun> {
+        let sc = plan.scenario;
+        let mut out: Vec<Rerun> = Vec::new();
+        for failed in (0..sc.steps.len()).filter(|i| plan.facts[*i].leaf && !plan.sites.of(*i).is_empty()) {
+            for pol in sc.policies.iter().filter(|p| p.action == Action::Rerun) {
+                let from = pol.from.map_or(failed, StepIdx::index);
+                if out.iter().any(|r| (r.from, r.failed) == (from, failed)) {
+                    continue;
+                }
+                out.extend(Rerun::new(plan, next, order, from, failed));
+            }
+        }
+        out
+    }
+
+    /// The rerun from `from` after a strike on `failed`, when it has the
+    /// shape straight runs follow.
+    fn new(plan: &Plan<'_>, next: &[Vec<Node>], order: &[(Node, Rule)], from: usize, failed: usize) -> Option<Rerun> {
+        let sc = plan.scenario;
+        let n = sc.steps.len();
+        let mut under = vec![false; n];
+        let mut todo = vec![from];
+        while let Some(j) = todo.pop() {
+            under[j] = true;
+            todo.extend(sc.steps[j].children.iter().map(|c| c.index()));
+        }
+        // (A rerun from a step beside the failed one's is the engine's.)
+        if !under[failed]
+            || (0..n).any(|j| under[j] && (plan.facts[j].effects || plan.facts[j].begins || plan.facts[j].ends))
+        {
+            return None;
+        }
+        let mut waits = vec![0u32; n];
+        for source in 0..n {
+            for (csr, node) in [(&plan.on_start, Node::start(source)), (&plan.on_end, Node::end(source))] {
+                for &(_, target, _) in csr.of(source) {
+                    let target = target as usize;
+                    waits[target] += 1;
+                    let leaves = under[source] && !under[target] && node != Node::end(from);
+                    let enters = !under[source] && under[target] && target != from;
+                    if leaves || enters {
+                        return None;
+                    }
+                }
+            }
+        }
+        // A step under `from` that waits on nothing would start with the
+        // rerun, not when its dependencies allow.
+        if (0..n).any(|j| under[j] && j != from && waits[j] == 0) {
+            return None;
+        }
+        let reaches = |a: Node, b: Node| {
+            let mut seen = vec![false; 2 * n];
+            let mut stack = vec![a];
+            while let Some(v) = stack.pop() {
+                if v == b {
+                    return true;
+                }
+                if !std::mem::replace(&mut seen[v.index()], true) {
+                    stack.extend(&next[v.index()]);
+                }
+            }
+            false
+        };
+        let mut around = vec![failed];
+        let mut up = failed;
+        while up != from {
+            up = sc.steps[up].parent.expect("under `from`").index();
+            around.push(up);
+        }
+        let mut before = Vec::new();
+        for j in (0..n).filter(|j| under[*j] && !around.contains(j)) {
+            if reaches(Node::end(j), Node::start(failed)) {
+                before.push(j);
+            } else if !reaches(Node::end(failed), Node::start(j)) {
+                return None; // beside the failed step: what it did by then depends on the times
+            }
+        }
+        let events = emit::rerun_events(before.len() as u64, around.len() as u64 - 1);
+        Some(Rerun {
+            from,
+            failed,
+            nodes: order.iter().filter(|(v, _)| under[v.step()] && *v != Node::start(from)).copied().collect(),
+            before_leaves: before.iter().copied().filter(|j| plan.facts[*j].leaf).collect(),
+            again: before.into_iter().chain(around).collect(),
+            events,
         })
     }
 }
@@ -261,57 +389,37 @@ impl Simulator<'_, '_> {
         summary.injected.clear();
         summary.recoveries.clear();
         summary.ending_began = None;
-        // The struck step, from its first start to its end, and its attempts.
-        let retried = match struck {
-            None => None,
-            Some(i) => match self.tried_again(i, opts, summary) {
-                Some((ms, attempts)) => Some((i, ms, attempts)),
+        // The struck step, from its first start to its end, and its attempts;
+        // or the rerun its strikes call for, and how many times.
+        let (mut retried, mut rerun) = (None, None::<(&Rerun, u32)>);
+        match struck.map(|i| (i, self.tried_again(i, opts, summary))) {
+            None => {}
+            Some((i, Some(Again::Tried(ms, attempts)))) => retried = Some((i, ms, attempts)),
+            Some((_, Some(Again::Rerun(r)))) => match self.rerun_times(&sp.reruns[r], opts, summary) {
+                Some(reruns) => rerun = Some((&sp.reruns[r], reruns)),
                 None => return Ok(false),
             },
-        };
-        // Node times and causes, in dependency order.
-        // The struck step lasts from its first start to its end (its first
-        // attempt's length is put back below: the engine may need it).
-        let first_ms = retried.map(|(i, ms, _)| std::mem::replace(&mut self.first_ms[i], ms));
-        let durations = if random { &self.first_ms } else { &plan.median_ms };
-        let (t, cause) = (&mut self.node_ms, &mut self.node_cause);
-        for &(v, rule) in &sp.order {
-            let (at, by) = match rule {
-                Rule::Start { from, to } => {
-                    let (mut at, mut by, mut edge) = (0u64, None, None);
-                    for &(e, source, lag) in &sp.into[from as usize..to as usize] {
-                        let due = t[source.index()] + lag;
-                        debug_assert!(edge.is_none_or(|best| e > best), "incoming edges in declaration order");
-                        if path::later_in_order(due, at) {
-                            (at, by, edge) = (due, Some(source), Some(e));
-                        }
-                    }
-                    (at, by)
-                }
-                Rule::Leaf => {
-                    let start = Node::start(v.step());
-                    (t[start.index()] + durations[v.step()], Some(start))
-                }
-                Rule::Group { from, to } => {
-                    let (mut at, mut by) = (0u64, None);
-                    for &child in &sp.children[from as usize..to as usize] {
-                        let end = t[child.index()];
-                        if path::later(end, child, at, by) {
-                            (at, by) = (end, Some(child));
-                        }
-                    }
-                    (at + plan.facts[v.step()].finish_lag, by)
-                }
-            };
-            t[v.index()] = at;
-            cause[v.index()] = by;
+            Some((_, None)) => return Ok(false),
         }
-        if let (Some((i, _, _)), Some(ms)) = (retried, first_ms) {
-            self.first_ms[i] = ms;
+        if rerun.is_none() {
+            // Node times and causes, in dependency order.
+            // The struck step lasts from its first start to its end (its first
+            // attempt's length is put back below: the engine may need it).
+            let first_ms = retried.map(|(i, ms, _)| std::mem::replace(&mut self.first_ms[i], ms));
+            let durations = if random { &self.first_ms } else { &plan.median_ms };
+            node_times(plan, &sp.order, durations, None, &mut self.node_ms, &mut self.node_cause);
+            if let (Some((i, _, _)), Some(ms)) = (retried, first_ms) {
+                self.first_ms[i] = ms;
+            }
         }
+        let t = &self.node_ms;
+        let cause = &self.node_cause;
         let end = |i: usize| t[Node::end(i).index()];
         let now = sc.roots.iter().map(|r| end(r.index())).max().unwrap_or(0);
-        let n_events = emit::plain_run_events(n, sp.downtime_marks, summary.injected.len()) + sp.effect_events;
+        let n_events = match rerun {
+            Some((r, reruns)) => emit::plain_run_events(n, sp.downtime_marks, 0) + u64::from(reruns) * r.events,
+            None => emit::plain_run_events(n, sp.downtime_marks, summary.injected.len()),
+        } + sp.effect_events;
         if now > opts.limits.max_time.as_ms() || n_events > opts.limits.max_events {
             return Ok(false); // the engine reports which step ran past it
         }
@@ -332,6 +440,13 @@ impl Simulator<'_, '_> {
         summary.attempts.resize(n, 1);
         if let Some((i, _, attempts)) = retried {
             summary.attempts[i] = attempts;
+        }
+        if let Some((r, reruns)) = rerun {
+            // A step started again keeps its first start.
+            for (&j, &start) in r.again.iter().zip(&self.first_start) {
+                summary.steps[j].start = SimTime(start);
+                summary.attempts[j] = reruns + 1;
+            }
         }
         summary.critical_path.clear();
         committed_path(plan, now, end, |v| cause[v.index()], &mut summary.critical_path);
@@ -365,11 +480,13 @@ impl Simulator<'_, '_> {
     /// recovery by `choose_recovery` and timed by `recovery_times` (the
     /// reaction, then the fix, before the next attempt starts). Records the
     /// strikes and recoveries in `summary`; returns the time from the
-    /// first start to the end and the number of attempts, or `None` when a
-    /// strike calls for more than trying the step again (a rerun, a
-    /// rollback, an abort) or is one the engine must follow (a persistent
-    /// fault, an unknown outcome): the run then goes through the engine.
-    fn tried_again(&mut self, i: usize, opts: &RunOptions, summary: &mut RunSummary) -> Option<(u64, u32)> {
+    /// first start to the end and the number of attempts, or, when the
+    /// first strike calls for a rerun that straight runs follow (see
+    /// [`Rerun`]), which one (`rerun_times` follows it). `None` when a strike
+    /// calls for more (another rerun, a rollback, an abort) or is one the
+    /// engine must follow (a persistent fault, an unknown outcome): the run
+    /// then goes through the engine.
+    fn tried_again(&mut self, i: usize, opts: &RunOptions, summary: &mut RunSummary) -> Option<Again> {
         let plan = self.plan;
         let sc = plan.scenario;
         let Work::Leaf(d) = &sc.steps[i].work else { return None };
@@ -381,11 +498,15 @@ impl Simulator<'_, '_> {
         let duration_base = rng::StreamBase::new(opts.seed, opts.run, rng::Purpose::StepDuration);
         let (mut attempt, mut dur, mut total) = (1u32, self.first_ms[i], 0u64);
         while let Some((lost, f, _)) = self.first_strike(i, attempt, dur, opts) {
-            let fault = &sc.faults[f.index()];
-            if fault.persistent || fault.unknown_outcome {
+            let (policy, action, _) = self.choose_recovery(f, i, attempt);
+            if !self.plain_strike(f, policy) {
                 return None;
             }
-            let (policy, action, _) = self.choose_recovery(f, i, attempt);
+            if action == Action::Rerun && attempt == 1 {
+                let from = policy.and_then(|p| sc.policies[p.index()].from).map_or(i, StepIdx::index);
+                let straight = plan.straight.as_ref()?;
+                return straight.reruns.iter().position(|r| (r.from, r.failed) == (from, i)).map(Again::Rerun);
+            }
             if !matches!(action, Action::Resume | Action::Retry) {
                 return None;
             }
@@ -400,7 +521,135 @@ impl Simulator<'_, '_> {
             };
             attempt += 1;
         }
-        Some((total.saturating_add(dur), attempt))
+        Some(Again::Tried(total.saturating_add(dur), attempt))
+    }
+
+    /// Whether a strike of fault `f`, recovered by `policy`, is one a
+    /// straight run follows: not an unknown outcome (the engine verifies
+    /// it), and not a persistent fault that the recovery leaves in place
+    /// (only a fix clears one; the next attempt would fail again).
+    fn plain_strike(&self, f: FaultIdx, policy: Option<rehearse_core::fault::PolicyIdx>) -> bool {
+        let sc = self.plan.scenario;
+        let fault = &sc.faults[f.index()];
+        let cleared = policy.is_some_and(|p| sc.policies[p.index()].fix.is_some());
+        !fault.unknown_outcome && (!fault.persistent || cleared)
+    }
+
+    /// A run whose strikes on `r.failed` each call for rerun `r`, as the
+    /// engine runs it: the node times of its first attempts; then, for each
+    /// strike (found by `first_strike`, its recovery by `choose_recovery`,
+    /// timed by `recovery_times`), `from` starts again once the reaction and
+    /// the fix are over, what is under it with its next attempts (each from
+    /// the step's stream for it); last, every node again from the final
+    /// attempts. `from`'s start keeps the cause of its first (the engine
+    /// releases its edges once). Leaves the times in `node_ms`, each
+    /// started-again step's first start in `first_start` (in `r.again`'s
+    /// order), the strikes and recoveries in `summary`; returns the number
+    /// of reruns, or `None` when a strike calls for anything else or
+    /// strikes a step before the failed one: the engine's.
+    fn rerun_times(&mut self, r: &Rerun, opts: &RunOptions, summary: &mut RunSummary) -> Option<u32> {
+        let plan = self.plan;
+        let sc = plan.scenario;
+        let sp = plan.straight.as_ref()?;
+        let i = r.failed;
+        let duration_base = rng::StreamBase::new(opts.seed, opts.run, rng::Purpose::StepDuration);
+        self.rerun_ms.clone_from(&self.first_ms);
+        node_times(plan, &sp.order, &self.rerun_ms, None, &mut self.node_ms, &mut self.node_cause);
+        self.first_start.clear();
+        self.first_start.extend(r.again.iter().map(|j| self.node_ms[Node::start(*j).index()]));
+        let (mut attempt, mut reruns) = (1u32, 0u32);
+        while let Some((lost, f, _)) = self.first_strike(i, attempt, self.rerun_ms[i], opts) {
+            let (policy, action, _) = self.choose_recovery(f, i, attempt);
+            if !self.plain_strike(f, policy) {
+                return None;
+            }
+            let from = policy.and_then(|p| sc.policies[p.index()].from).map_or(i, StepIdx::index);
+            if action != Action::Rerun || from != r.from {
+                return None;
+            }
+            let times = self.recovery_times(policy, i, attempt, opts);
+            let step = StepIdx(i as u32);
+            summary.injected.push(Injection { fault: f, step, attempt });
+            summary.recoveries.push((f, step, action));
+            let again_at = self.node_ms[Node::start(i).index()] + lost + times.reaction + times.fix;
+            reruns += 1;
+            attempt += 1;
+            for &j in r.before_leaves.iter().chain([&i]) {
+                let Work::Leaf(d) = &sc.steps[j].work else { unreachable!("a leaf step") };
+                let ms = self.scaled(j, d.sample(&mut duration_base.stream(plan.keys[j], u64::from(attempt))).as_ms());
+                if j != i && self.first_strike(j, attempt, ms, opts).is_some() {
+                    return None;
+                }
+                self.rerun_ms[j] = ms;
+            }
+            self.node_ms[Node::start(r.from).index()] = again_at;
+            node_times(plan, &r.nodes, &self.rerun_ms, None, &mut self.node_ms, &mut self.node_cause);
+        }
+        if reruns > 0 {
+            node_times(
+                plan,
+                &sp.order,
+                &self.rerun_ms,
+                Some(Node::start(r.from)),
+                &mut self.node_ms,
+                &mut self.node_cause,
+            );
+        }
+        Some(reruns)
+    }
+}
+
+/// What came of the strikes on one step (see `Simulator::tried_again`).
+enum Again {
+    /// Tried again: from its first start to its end, and its attempts.
+    Tried(u64, u32),
+    /// Rerun: the plan's `StraightPlan::reruns[k]`.
+    Rerun(usize),
+}
+
+/// The nodes' times and causes, `entries` in dependency order, leaves
+/// lasting `durations`; `hold`'s time and cause are left as they are.
+#[inline]
+fn node_times(
+    plan: &Plan<'_>,
+    entries: &[(Node, Rule)],
+    durations: &[u64],
+    hold: Option<Node>,
+    t: &mut [u64],
+    cause: &mut [Option<Node>],
+) {
+    let sp = plan.straight.as_ref().expect("a straight plan");
+    for &(v, rule) in entries {
+        let (at, by) = match rule {
+            _ if Some(v) == hold => continue,
+            Rule::Start { from, to } => {
+                let (mut at, mut by, mut edge) = (0u64, None, None);
+                for &(e, source, lag) in &sp.into[from as usize..to as usize] {
+                    let due = t[source.index()] + lag;
+                    debug_assert!(edge.is_none_or(|best| e > best), "incoming edges in declaration order");
+                    if path::later_in_order(due, at) {
+                        (at, by, edge) = (due, Some(source), Some(e));
+                    }
+                }
+                (at, by)
+            }
+            Rule::Leaf => {
+                let start = Node::start(v.step());
+                (t[start.index()] + durations[v.step()], Some(start))
+            }
+            Rule::Group { from, to } => {
+                let (mut at, mut by) = (0u64, None);
+                for &child in &sp.children[from as usize..to as usize] {
+                    let end = t[child.index()];
+                    if path::later(end, child, at, by) {
+                        (at, by) = (end, Some(child));
+                    }
+                }
+                (at + plan.facts[v.step()].finish_lag, by)
+            }
+        };
+        t[v.index()] = at;
+        cause[v.index()] = by;
     }
 }
 
@@ -439,12 +688,13 @@ mod tests {
 
     /// Every straight run equals the engine's, field for field; a run goes
     /// straight exactly when no fault strikes it or the faults strike one
-    /// step and it is tried again each time (resumed or retried, no
-    /// persistent fault, no unknown outcome); and going through `run_into`
+    /// step and it is tried again each time (resumed or retried) or rerun
+    /// in a shape straight runs follow, with no unknown outcome and no
+    /// persistent fault left in place; and going through `run_into`
     /// with a silent sink gives the same summaries.
     #[test]
     fn straight_runs_are_the_engines_runs() {
-        let (mut straight_runs, mut tried_again, mut not_plain) = (0, 0, 0);
+        let (mut straight_runs, mut tried_again, mut rerun, mut not_plain) = (0, 0, 0, 0);
         let mut eligible = Vec::new();
         for (path, text) in bundled() {
             let sc = Scenario::parse(&text, &path).unwrap();
@@ -466,22 +716,43 @@ mod tests {
                     let took = b.straight(&opts, &mut got).unwrap();
                     let one_step = want.injected.iter().all(|s| s.step == want.injected[0].step);
                     let only_again = want.recoveries.iter().all(|r| matches!(r.2, Action::Retry | Action::Resume));
+                    // Reruns of a shape straight runs follow (see `Rerun`),
+                    // each from the same step.
+                    let from =
+                        |p: Option<_>| p.and_then(|p: rehearse_core::fault::PolicyIdx| sc.policies[p.index()].from);
+                    let followed = want.injected.first().is_some_and(|s| {
+                        let f = &sc.faults[s.fault.index()];
+                        let from = from(Some(f.recovery)).unwrap_or(s.step).index();
+                        plan.straight
+                            .as_ref()
+                            .unwrap()
+                            .reruns
+                            .iter()
+                            .any(|r| (r.from, r.failed) == (from, s.step.index()))
+                    });
+                    let only_rerun = followed && want.recoveries.iter().all(|r| r.2 == Action::Rerun);
+                    // No unknown outcome, no persistent fault left in place
+                    // (a recovery with a fix clears it).
                     let plain = want.injected.iter().all(|s| {
                         let fault = &sc.faults[s.fault.index()];
-                        !fault.persistent && !fault.unknown_outcome
+                        let policy =
+                            crate::engine::recovery::resolve(&sc, fault.recovery, s.attempt, 0, |_| false).policy;
+                        let cleared = policy.is_some_and(|p| sc.policies[p.index()].fix.is_some());
+                        !fault.unknown_outcome && (!fault.persistent || cleared)
                     });
                     // A strike on a step with data effects is the engine's.
                     let no_effects = want.injected.iter().all(|s| sc.steps[s.step.index()].data.is_empty());
                     assert_eq!(
                         took,
-                        one_step && only_again && plain && no_effects,
+                        one_step && (only_again || only_rerun) && plain && no_effects,
                         "{path} run {run}: {:?}",
                         want.recoveries
                     );
                     not_plain += usize::from(one_step && only_again && !plain);
                     if took {
                         straight_runs += 1;
-                        tried_again += usize::from(!want.injected.is_empty());
+                        tried_again += usize::from(!want.injected.is_empty() && !only_rerun);
+                        rerun += usize::from(only_rerun && !want.injected.is_empty());
                         assert_eq!(got, want, "{path} run {run} {mode:?} {faults:?}");
                     }
                     b.run_into(&opts, &mut NullSink, &mut quiet).unwrap();
@@ -494,6 +765,7 @@ mod tests {
         assert!(eligible.iter().any(|p| p.ends_with("dse-upgrade-2017.toml")), "eligible: {eligible:?}");
         assert!(straight_runs > 1000, "only {straight_runs} straight runs");
         assert!(tried_again > 50, "only {tried_again} straight runs tried a step again");
+        assert!(rerun > 50, "only {rerun} straight runs reran part of the plan");
         assert!(not_plain > 10, "only {not_plain} runs struck by a persistent fault or an unknown outcome");
     }
 
@@ -584,6 +856,132 @@ then = "resume"
             resumed > 50 && retried > 50 && handed_over > 5,
             "resumed {resumed} retried {retried} then {handed_over}"
         );
+    }
+
+    /// Reruns go straight as they go through the engine: a group run again
+    /// after a strike on a step inside it (steps done before it, a nested
+    /// group around it, a step after it that never started), again and
+    /// again within its budget, a persistent fault cleared by the fix, and
+    /// a step that reruns itself; a rerun with a step beside the failed one
+    /// (what it did by then depends on the times) and a spent budget are
+    /// the engine's.
+    #[test]
+    fn reruns_go_straight() {
+        let text = r#"
+[scenario]
+name = "reruns"
+[[step]]
+id = "prep"
+duration = { lognormal = { median = "1h", p90 = "2h" } }
+downtime = "begins"
+[[step]]
+id = "batch"
+after = ["prep"]
+[[step]]
+id = "config"
+parent = "batch"
+duration = { pert = ["5m", "10m", "40m"] }
+[[step]]
+id = "inner"
+parent = "batch"
+after = ["config"]
+[[step]]
+id = "start-aos"
+parent = "inner"
+duration = { triangular = ["1m", "2m", "9m"] }
+[[step]]
+id = "wait"
+parent = "inner"
+after = ["start-aos"]
+duration = { lognormal = { median = "2h", p90 = "3h" } }
+[[step]]
+id = "stop"
+parent = "batch"
+after = ["inner"]
+duration = "5m"
+[[step]]
+id = "side"
+after = [{ step = "prep", lag = "10m" }]
+duration = { lognormal = { median = "3h", p90 = "5h" } }
+[[step]]
+id = "sync"
+after = ["batch", "side"]
+duration = { lognormal = { median = "1h", p90 = "90m" } }
+[[step]]
+id = "pair"
+after = ["sync"]
+[[step]]
+id = "left"
+parent = "pair"
+duration = { lognormal = { median = "1h", p90 = "2h" } }
+[[step]]
+id = "right"
+parent = "pair"
+duration = { lognormal = { median = "1h", p90 = "2h" } }
+downtime = "ends"
+[[fault]]
+id = "script"
+message = "an upgrade script failed"
+steps = ["wait"]
+probability = 0.3
+at = [0.1, 1.0]
+persistent = true
+recovery = "fix-and-rerun"
+[[fault]]
+id = "self"
+message = "the sync failed"
+steps = ["sync"]
+probability = 0.2
+recovery = "again"
+[[fault]]
+id = "beside"
+message = "the job failed"
+steps = ["right"]
+probability = 0.2
+recovery = "redo-pair"
+[recovery.fix-and-rerun]
+action = "rerun"
+from = "batch"
+reaction = { triangular = ["10m", "30m", "2h"] }
+fix = { pert = ["30m", "2h", "8h"] }
+max_attempts = 3
+[recovery.again]
+action = "rerun"
+from = "sync"
+max_attempts = 4
+[recovery.redo-pair]
+action = "rerun"
+from = "pair"
+max_attempts = 2
+"#;
+        let sc = Scenario::parse(text, "reruns.toml").unwrap();
+        let plan = Plan::new(&sc, crate::digest(text));
+        let sp = plan.straight.as_ref().unwrap();
+        let shapes: Vec<(&str, &str)> =
+            sp.reruns.iter().map(|r| (sc.steps[r.from].id.as_str(), sc.steps[r.failed].id.as_str())).collect();
+        assert_eq!(shapes, [("batch", "wait"), ("sync", "sync")], "`pair` has `left` beside `right`");
+        let (mut a, mut b) = (Simulator::new(&plan), Simulator::new(&plan));
+        let (mut reran, mut twice, mut itself, mut engine_only) = (0, 0, 0, 0);
+        for run in 0..4000 {
+            let opts = RunOptions { run, ..RunOptions::new(9, Mode::Random) };
+            let want = engine(&mut a, &opts).unwrap();
+            let mut got = RunSummary::blank(&opts, plan.digest());
+            let steps: Vec<_> = want.injected.iter().map(|s| sc.steps[s.step.index()].id.as_str()).collect();
+            let expected = want.outcome == rehearse_core::event::Outcome::Committed
+                && steps.windows(2).all(|w| w[0] == w[1])
+                && steps.first().is_none_or(|s| *s != "right");
+            assert_eq!(b.straight(&opts, &mut got).unwrap(), expected, "run {run}: {:?}", want.recoveries);
+            if expected {
+                assert_eq!(got, want, "run {run}");
+                reran += usize::from(steps.first() == Some(&"wait"));
+                twice += usize::from(steps.len() >= 2 && steps[0] == "wait");
+                itself += usize::from(steps.first() == Some(&"sync"));
+            } else {
+                engine_only += 1;
+            }
+        }
+        assert!(reran > 300 && twice > 50 && itself > 300, "reran {reran}, twice {twice}, itself {itself}");
+        assert!(engine_only > 300, "engine {engine_only}");
     }
 
     fn critical(text: &str) -> (Vec<String>, Vec<String>) {
