@@ -10,11 +10,7 @@ use crate::support;
 
 #[test]
 fn memory_and_sqlite_models_give_the_same_streams() {
-    let mut names: Vec<String> = std::fs::read_dir(support::root().join("scenarios"))
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    names.sort();
+    let names = support::bundled();
     assert!(names.len() >= 8, "{names:?}");
     for name in &names {
         let name = name.as_str();

@@ -215,3 +215,40 @@ fn limits_end_in_a_clear_error() {
         other => panic!("expected the time limit, got {other:?}"),
     }
 }
+
+/// A run run again without a fault (as an estimate prices it), keeping
+/// the first attempts' durations it drew, is that run drawn afresh, for
+/// every bundled scenario, silent or not; a different run is drawn anew.
+#[test]
+fn a_run_again_without_a_fault_is_the_run_drawn_afresh() {
+    use rehearse_sim::FaultMode;
+    let mut compared = 0;
+    for name in support::bundled() {
+        let (text, s) = support::load(&name);
+        let plan = Plan::new(&s, rehearse_sim::digest(&text));
+        let (mut again, mut fresh) = (Simulator::new(&plan), Simulator::new(&plan));
+        for run in 0..150 {
+            let opts = RunOptions { run, ..RunOptions::new(21, Mode::Random) };
+            let with = again.run(&opts, &mut NullSink).unwrap();
+            let mut struck: Vec<_> = with.injected.iter().map(|i| i.fault).collect();
+            struck.dedup();
+            for f in struck {
+                let without = RunOptions { faults: FaultMode::Without(f), ..opts.clone() };
+                let want = fresh.run(&without, &mut NullSink).unwrap();
+                let mut got = want.clone();
+                again.run_again_into(&without, &mut NullSink, &mut got).unwrap();
+                assert_eq!(got, want, "{name} run {run} without {f:?}");
+                let mut events = MemorySink::new();
+                again.run_again_into(&without, &mut events, &mut got).unwrap();
+                assert_eq!(got, want, "{name} run {run} without {f:?}, events kept");
+                compared += 1;
+            }
+            // Another run's "again" draws its own numbers.
+            let next = RunOptions { run: run + 1000, ..opts.clone() };
+            let mut got = with.clone();
+            again.run_again_into(&next, &mut NullSink, &mut got).unwrap();
+            assert_eq!(got, fresh.run(&next, &mut NullSink).unwrap(), "{name} run {}", run + 1000);
+        }
+    }
+    assert!(compared > 300, "only {compared} runs priced");
+}

@@ -575,3 +575,86 @@ fn the_failing_run_reported_does_not_depend_on_the_thread_count() {
         }
     }
 }
+
+/// A run that only fails without a fault (pricing it) stops the estimate
+/// as a pass of its own for that fault would: the first fault with a
+/// failing run, at its earliest run, whatever the thread count; the main
+/// pass prices as it goes, keeping each run's first draws.
+#[test]
+fn a_run_failing_without_a_fault_is_reported_as_its_pricing_would() {
+    use rehearse_core::SimDuration;
+    use rehearse_sim::estimate::{EstimateError, EstimateOptions, estimate};
+    use rehearse_sim::{FaultMode, Limits, NullSink, Plan, RunOptions, Simulator};
+
+    // Most runs roll back early; without the fault they would run on.
+    let text = r#"
+[scenario]
+name = "early rollback"
+[[step]]
+id = "a"
+duration = "1h"
+downtime = "begins"
+[[step]]
+id = "b"
+after = ["a"]
+duration = { lognormal = { median = "10h", p90 = "20h" } }
+downtime = "ends"
+[[fault]]
+id = "second"
+message = "a check failed"
+steps = ["b"]
+probability = 0.2
+recovery = "retry"
+[[fault]]
+id = "first"
+message = "the package failed"
+steps = ["a"]
+probability = 0.95
+recovery = "back"
+[recovery.retry]
+action = "retry"
+max_attempts = 3
+[recovery.back]
+action = "rollback"
+duration = "30m"
+"#;
+    let s = rehearse_core::Scenario::parse(text, "early.toml").unwrap();
+    let plan = Plan::new(&s, rehearse_sim::digest(text));
+    let (seed, runs) = (4, 3_000u64);
+    let mut sim = Simulator::new(&plan);
+    let mut main_max = 0;
+    let mut without: Vec<Vec<(u64, u64)>> = vec![Vec::new(); s.faults.len()];
+    for k in 0..runs {
+        let opts = RunOptions { run: k, ..RunOptions::new(seed, rehearse_core::Mode::Random) };
+        let summary = sim.run(&opts, &mut NullSink).unwrap();
+        main_max = main_max.max(summary.end.as_ms());
+        for inj in &summary.injected {
+            let f = inj.fault.index();
+            if without[f].last().is_none_or(|(run, _)| *run != k) {
+                let opts = opts.clone().with_faults(FaultMode::Without(inj.fault));
+                without[f].push((k, sim.run(&opts, &mut NullSink).unwrap().end.as_ms()));
+            }
+        }
+    }
+    // No run of the main pass exceeds the limit; some run without a fault does.
+    let (fault, first_past) = (0..s.faults.len())
+        .find_map(|f| without[f].iter().find(|(_, end)| *end > main_max).map(|(k, _)| (f, *k)))
+        .expect("a run without a fault runs longer than every run with them");
+    for threads in [1, 2, 3] {
+        let opts = EstimateOptions {
+            runs,
+            seed,
+            threads,
+            limits: Limits { max_time: SimDuration(main_max), ..Limits::default() },
+            ..Default::default()
+        };
+        match estimate(&plan, &opts, s.meta.window, &std::sync::atomic::AtomicU64::new(0)) {
+            Err(EstimateError::Run { run, .. }) => {
+                assert_eq!(run, first_past, "{threads} threads (fault {})", s.faults[fault].id)
+            }
+            other => panic!("{threads} threads: expected run {first_past} to fail, got {:?}", other.map(|e| e.runs)),
+        }
+        let priced_off = EstimateOptions { fault_costs: false, ..opts };
+        assert!(estimate(&plan, &priced_off, s.meta.window, &std::sync::atomic::AtomicU64::new(0)).is_ok());
+    }
+}

@@ -23,6 +23,16 @@ pub fn load(name: &str) -> (String, Scenario) {
     (text, scenario)
 }
 
+/// The bundled scenarios' file names, sorted.
+pub fn bundled() -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root().join("scenarios"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
 /// Parses a scenario written in a test.
 pub fn parse(text: &str) -> Scenario {
     Scenario::parse(text, "test.toml").unwrap_or_else(|e| panic!("{e}"))

@@ -159,6 +159,8 @@ pub struct Simulator<'p, 's> {
     /// before anything else.
     first_ms: Vec<u64>,
     first_drawn: bool,
+    /// The seed and run index `first_ms` was last drawn for.
+    drawn_run: (u64, u64),
     draw_scratch: Vec<f64>,
     /// A straight run's node times and causes (node `2i` is step i's
     /// start, `2i + 1` its end).
@@ -218,6 +220,7 @@ impl<'p, 's> Simulator<'p, 's> {
                 })
                 .collect(),
             first_drawn: false,
+            drawn_run: (0, 0),
             draw_scratch: Vec::new(),
             node_ms: vec![0; 2 * n],
             node_cause: vec![None; 2 * n],
@@ -254,6 +257,7 @@ impl<'p, 's> Simulator<'p, 's> {
             return;
         }
         self.first_drawn = true;
+        self.drawn_run = (opts.seed, opts.run);
         let (plan, base) = (self.plan, rng::StreamBase::new(opts.seed, opts.run, Purpose::StepDuration));
         plan.first_draws.sample(|i| base.stream(plan.keys[i as usize], 1), &mut self.draw_scratch, &mut self.first_ms);
         if plan.shared.scaled.is_empty() {
@@ -302,9 +306,40 @@ impl<'p, 's> Simulator<'p, 's> {
         sink: &mut dyn EventSink,
         summary: &mut RunSummary,
     ) -> Result<(), SimError> {
-        let silent = !sink.wants_events();
         self.first_drawn = false;
-        if silent && self.straight(opts, summary)? {
+        self.run_drawn(opts, sink, summary)
+    }
+
+    /// As [`Simulator::run_into`], for the run this simulator ran last
+    /// (the same seed and run index) again, in another fault mode (without
+    /// a fault, to price it): the first attempts' durations it drew are the
+    /// numbers this run would draw (each step's stream does not depend on
+    /// faults), so they are kept rather than drawn again. Any other run is
+    /// drawn afresh.
+    ///
+    /// # Errors
+    /// As [`Simulator::run`].
+    pub fn run_again_into(
+        &mut self,
+        opts: &RunOptions,
+        sink: &mut dyn EventSink,
+        summary: &mut RunSummary,
+    ) -> Result<(), SimError> {
+        if self.drawn_run != (opts.seed, opts.run) || opts.mode != Mode::Random {
+            self.first_drawn = false;
+        }
+        self.run_drawn(opts, sink, summary)
+    }
+
+    /// A run, its first attempts' durations drawn already when `first_drawn`.
+    fn run_drawn(
+        &mut self,
+        opts: &RunOptions,
+        sink: &mut dyn EventSink,
+        summary: &mut RunSummary,
+    ) -> Result<(), SimError> {
+        let silent = !sink.wants_events();
+        if silent && self.straight_drawn(opts, summary)? {
             self.shadow(opts, summary);
             return sink.finish().map_err(SimError::Sink);
         }

@@ -335,15 +335,24 @@ impl Rerun {
 }
 
 impl Simulator<'_, '_> {
+    /// `straight_drawn` for a new run (the tests' way in).
+    #[cfg(test)]
+    pub(super) fn straight(&mut self, opts: &RunOptions, summary: &mut RunSummary) -> Result<bool, SimError> {
+        self.first_drawn = false; // a new run
+        self.straight_drawn(opts, summary)
+    }
+
     /// Runs `opts` straight through when no fault strikes it, or when the
     /// faults that strike one step only make it try again (see
-    /// `tried_again`), writing the summary the engine would. Returns false
-    /// when the run needs the engine, which then writes the whole summary.
+    /// `tried_again`) or rerun part of the plan (see [`Rerun`]), writing
+    /// the summary the engine would. Returns false when the run needs the
+    /// engine, which then writes the whole summary. The first attempts'
+    /// durations are those drawn already when `first_drawn` (see
+    /// `run_again_into`).
     ///
     /// # Errors
     /// The data model's, resetting it.
-    pub(super) fn straight(&mut self, opts: &RunOptions, summary: &mut RunSummary) -> Result<bool, SimError> {
-        self.first_drawn = false; // a new run
+    pub(super) fn straight_drawn(&mut self, opts: &RunOptions, summary: &mut RunSummary) -> Result<bool, SimError> {
         let plan = self.plan;
         let Some(sp) = &plan.straight else { return Ok(false) };
         let sc = plan.scenario;

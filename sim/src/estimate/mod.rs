@@ -33,9 +33,9 @@ pub use self::pnr::{PlanDeadline, PointOfNoReturn};
 pub use self::rerun::{Baseline, QuantileRun, baseline, gantt_runs};
 pub use self::stats::Bin;
 
-use self::pass::{Pass, RunResult, Runs, Sampled, pass};
+use self::pass::{Pass, RunResult, Sampled, pass};
 use self::stats::{converged_after, mean, p90_ci, quantile, select_quantile};
-use crate::engine::{FaultMode, Limits, Plan};
+use crate::engine::{Limits, Plan};
 
 /// The downtime quantiles reported, by name.
 pub const QUANTILES: [(&str, f64); 5] = [("p50", 0.5), ("p80", 0.8), ("p90", 0.9), ("p95", 0.95), ("p99", 0.99)];
@@ -50,7 +50,7 @@ pub struct EstimateOptions {
     /// Runs kept whole (step durations and end times) for sensitivity and
     /// the go/no-go checkpoint: the first this many.
     pub sample_runs: u64,
-    /// Re-run without each fault to price it (one more pass per fault).
+    /// Run each run a fault struck again without it, to price it.
     pub fault_costs: bool,
 }
 
@@ -290,7 +290,7 @@ impl Measure {
     }
 }
 
-/// Runs the estimate. `progress` counts finished runs (all passes).
+/// Runs the estimate. `progress` counts finished runs.
 ///
 /// # Errors
 /// A run that exceeds its limits, or no runs.
@@ -319,19 +319,19 @@ pub fn estimate(
         measure = measure.key(),
         "estimate begins"
     );
-    let main = pass(plan, measure, opts, &FaultMode::Probabilistic, sample, Runs::Range(0, opts.runs), progress)?;
+    let mut main = pass(plan, measure, opts, sample, 0..opts.runs, opts.fault_costs, progress)?;
+    let mut without = std::mem::take(&mut main.without);
     finish(plan, opts, window, main, &mut |fault, struck| {
-        let without = pass(plan, measure, opts, &FaultMode::Without(fault), 0, Runs::Only(struck), &AtomicU64::new(0))?;
-        Ok(without.results)
+        let priced = std::mem::take(&mut without[fault.index()]);
+        debug_assert_eq!(priced.len(), struck.len(), "the main pass priced every run the fault struck");
+        Ok(priced)
     })
 }
 
 /// The runs a fault's pricing runs again without it, out of `results`
-/// (the runs `first..`): those it struck, or every one for a fault past
-/// the 64th (the mask holds 64).
+/// (the runs `first..`): see [`pass::priced`].
 fn struck_runs(results: &[RunResult], first: u64, fault: FaultIdx) -> Vec<u64> {
-    let f = fault.0;
-    (first..).zip(results).filter(|(_, r)| f >= 64 || r.struck_mask >> f & 1 == 1).map(|(k, _)| k).collect()
+    (first..).zip(results).filter(|(_, r)| pass::priced(r.struck_mask, fault.index())).map(|(k, _)| k).collect()
 }
 
 /// A fault's struck runs' results without it, given the runs.

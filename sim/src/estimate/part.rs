@@ -15,13 +15,12 @@ use std::io::{BufRead, Write};
 use std::sync::atomic::AtomicU64;
 
 use rehearse_core::event::Outcome;
-use rehearse_core::fault::FaultIdx;
 use rehearse_core::time::SimDuration;
 use serde_json::{Value, json};
 
-use super::pass::{Call, Counts, Pass, RunResult, Runs, Sampled, pass};
-use super::{Estimate, EstimateError, EstimateOptions, Measure, finish, struck_runs};
-use crate::engine::{FaultMode, Limits, Plan};
+use super::pass::{Call, Counts, Pass, RunResult, Sampled, pass};
+use super::{Estimate, EstimateError, EstimateOptions, Measure, finish};
+use crate::engine::{Limits, Plan};
 use crate::shard::{OUTCOMES, PartError, PartReader, PartWriter, Shard};
 
 /// The options that shape an estimate's numbers, as a part's header
@@ -96,15 +95,7 @@ pub fn write_part<W: Write>(
     let measure = Measure::of(sc);
     let range = shard.range(opts.runs);
     tracing::info!(shard = %shard, from = range.start, to = range.end, "estimate shard begins");
-    let main = pass(
-        plan,
-        measure,
-        opts,
-        &FaultMode::Probabilistic,
-        opts.sample_runs,
-        Runs::Range(range.start, range.end),
-        progress,
-    )?;
+    let main = pass(plan, measure, opts, opts.sample_runs, range.clone(), opts.fault_costs, progress)?;
     let mut w = PartWriter::new(out, header)?;
     for r in &main.results {
         w.u64(r.downtime_ms)?;
@@ -138,12 +129,10 @@ pub fn write_part<W: Write>(
         }
     }
     if opts.fault_costs {
-        for f in 0..sc.faults.len() {
-            let fault = FaultIdx(f as u32);
-            let struck = struck_runs(&main.results, range.start, fault);
-            let without = pass(plan, measure, opts, &FaultMode::Without(fault), 0, Runs::Only(&struck), progress)?;
-            w.u64(struck.len() as u64)?;
-            for r in &without.results {
+        // Each fault's struck runs without it, priced in the main pass.
+        for without in &main.without {
+            w.u64(without.len() as u64)?;
+            for r in without {
                 w.u64(r.downtime_ms)?;
                 w.u64(outcome_code(r.outcome))?;
             }
@@ -174,6 +163,7 @@ impl Gathered {
                 results: Vec::with_capacity(opts.runs as usize),
                 samples: Vec::new(),
                 counts: Counts::new(n_steps, n_faults),
+                without: Vec::new(),
             },
             without: vec![Vec::new(); if opts.fault_costs { n_faults } else { 0 }],
             n_steps,

@@ -80,6 +80,16 @@ pub(super) struct Pass {
     pub(super) results: Vec<RunResult>,
     pub(super) samples: Vec<Sampled>,
     pub(super) counts: Counts,
+    /// When the pass priced the faults: per fault, the runs it struck (see
+    /// [`priced`]), in run order, each run again without it.
+    pub(super) without: Vec<Vec<RunResult>>,
+}
+
+/// Whether fault `f` is priced in a run whose struck faults are `mask`:
+/// the runs it struck, and every run for a fault past the 64th (the mask
+/// holds 64).
+pub(super) fn priced(mask: u64, f: usize) -> bool {
+    f >= 64 || mask >> f & 1 == 1
 }
 
 /// Runs a thread finishes between two updates of the progress counter.
@@ -90,36 +100,27 @@ const PROGRESS_BATCH: u64 = 256;
 /// they finish together.
 const BLOCK: usize = 512;
 
-/// Which runs a pass runs.
-#[derive(Clone, Copy, Debug)]
-pub(super) enum Runs<'a> {
-    /// These run indexes, in order (a shard's, or all of them).
-    Range(u64, u64),
-    /// These, in the order given.
-    Only(&'a [u64]),
-}
-
-/// Runs every run of one pass on `threads` threads; results by place in
-/// `runs` (the run index less the range's start, or the place in the
-/// list), samples (runs below `sample`) by run index less the start.
+/// Runs every run of one pass (`runs`, faults striking as they may) on
+/// `threads` threads; results by place in `runs` (the run index less its
+/// start), samples (runs below `sample`) by run index less the start.
+///
+/// With `price`, each run is run again right after without each fault it
+/// struck ([`priced`]), its first attempts' durations kept (the same
+/// numbers: see `Simulator::run_again_into`), for `Pass::without`. A run
+/// failing without a fault fails the pass as it would fail a pass of its
+/// own for that fault: the first fault with a failing run, at its
+/// earliest, unless a run of the pass itself failed.
 pub(super) fn pass(
     plan: &Plan<'_>,
     measure: Measure,
     opts: &EstimateOptions,
-    faults: &FaultMode,
     sample: u64,
-    runs: Runs<'_>,
+    runs: std::ops::Range<u64>,
+    price: bool,
     progress: &AtomicU64,
 ) -> Result<Pass, EstimateError> {
-    let (first, only) = match runs {
-        Runs::Range(from, _) => (from, None),
-        Runs::Only(list) => (0, Some(list)),
-    };
-    let end = match runs {
-        Runs::Range(_, to) => to,
-        Runs::Only(_) => 0,
-    };
-    let total = only.map_or(end - first, |l| l.len() as u64);
+    let (first, end) = (runs.start, runs.end);
+    let total = end - first;
     let n_steps = plan.scenario().steps.len();
     let n_faults = plan.scenario().faults.len();
     let threads = opts.threads.max(1);
@@ -127,10 +128,7 @@ pub(super) fn pass(
         runs = total,
         threads,
         sampled = sample.min(opts.runs),
-        faults = %match faults {
-            FaultMode::Without(f) => format!("without {}", plan.scenario().faults[f.index()].id),
-            other => format!("{other:?}").to_lowercase(),
-        },
+        priced = price,
         "pass begins, blocks of runs interleaved over threads"
     );
     // Runs go to threads in blocks of `BLOCK` places (block b on thread
@@ -142,7 +140,9 @@ pub(super) fn pass(
     for (b, block) in results.chunks_mut(BLOCK).enumerate() {
         blocks[b % threads].push((b * BLOCK, block));
     }
-    type Chunk = (Vec<(u64, Sampled)>, Counts);
+    // A thread's samples, counts, and priced runs by block (the block's
+    // first place, its runs' results without each fault they struck).
+    type Chunk = (Vec<(u64, Sampled)>, Counts, Vec<(usize, Vec<RunResult>)>, Option<Failed>);
     let chunks: Vec<Result<Chunk, EstimateError>> = std::thread::scope(|scope| {
         let handles: Vec<_> = blocks
             .into_iter()
@@ -155,17 +155,18 @@ pub(super) fn pass(
                     let mut counts = Counts::new(n_steps, n_faults);
                     let mut seen = vec![false; n_faults];
                     let mut unreported = 0u64;
+                    let mut priced_blocks = Vec::new();
+                    let mut pricing_failed: Option<Failed> = None;
+                    let mut again = crate::RunSummary::blank(&RunOptions::new(opts.seed, Mode::Random), plan.digest());
                     for (from, block) in mine {
+                        let mut without = Vec::new();
                         for (place, slot) in (from..).zip(block.iter_mut()) {
-                            let k = match only {
-                                Some(list) => list[place],
-                                None => first + place as u64,
-                            };
+                            let k = first + place as u64;
                             let run_opts = RunOptions {
                                 seed: opts.seed,
                                 run: k,
                                 mode: Mode::Random,
-                                faults: faults.clone(),
+                                faults: FaultMode::Probabilistic,
                                 limits: opts.limits,
                             };
                             sim.run_into(&run_opts, &mut NullSink, &mut summary)
@@ -174,6 +175,21 @@ pub(super) fn pass(
                                 sampled.push((k - first, sampled_run(&summary, plan.scenario())));
                             }
                             *slot = tally(&summary, measure, &mut counts, &mut seen);
+                            let mask = slot.struck_mask;
+                            for f in (0..n_faults).filter(|f| price && priced(mask, *f)) {
+                                let fault = rehearse_core::fault::FaultIdx(f as u32);
+                                let run_opts = RunOptions { faults: FaultMode::Without(fault), ..run_opts.clone() };
+                                match sim.run_again_into(&run_opts, &mut NullSink, &mut again) {
+                                    Ok(()) => without.push(result(&again, measure)),
+                                    Err(error) => {
+                                        let e = EstimateError::Run { run: k, seed: opts.seed, error };
+                                        if pricing_failed.as_ref().is_none_or(|p| (f, k) < (p.fault, p.run)) {
+                                            pricing_failed = Some(Failed { fault: f, run: k, error: e });
+                                        }
+                                        without.push(RunResult::default());
+                                    }
+                                }
+                            }
                             // Counted in batches: one shared counter bumped by every
                             // thread on every run would bounce its cache line.
                             unreported += 1;
@@ -182,9 +198,12 @@ pub(super) fn pass(
                                 unreported = 0;
                             }
                         }
+                        if price {
+                            priced_blocks.push((from, without));
+                        }
                     }
                     progress.fetch_add(unreported, Ordering::Relaxed);
-                    Ok((sampled, counts))
+                    Ok((sampled, counts, priced_blocks, pricing_failed))
                 })
             })
             .collect();
@@ -192,8 +211,7 @@ pub(super) fn pass(
     });
     // Samples by run index, counts summed: nothing depends on which
     // thread ran what.
-    let mut samples =
-        vec![Sampled::default(); if only.is_some() { 0 } else { sample.min(end).saturating_sub(first) as usize }];
+    let mut samples = vec![Sampled::default(); sample.min(end).saturating_sub(first) as usize];
     let mut counts = Counts::new(n_steps, n_faults);
     // A thread stops at its first failing run, its earliest: the earliest
     // of theirs is the earliest of all, whatever the thread count.
@@ -202,23 +220,60 @@ pub(super) fn pass(
         _ => u64::MAX,
     };
     let mut failed: Option<EstimateError> = None;
+    let mut pricing_failed: Option<Failed> = None;
+    let mut priced_blocks = Vec::new();
     for chunk in chunks {
         match chunk {
-            Ok((sampled, c)) => {
+            Ok((sampled, c, blocks, p)) => {
                 for (k, r) in sampled {
                     samples[k as usize] = r;
                 }
                 counts.add(&c);
+                priced_blocks.extend(blocks);
+                if let Some(p) = p
+                    && pricing_failed.as_ref().is_none_or(|q| (p.fault, p.run) < (q.fault, q.run))
+                {
+                    pricing_failed = Some(p);
+                }
             }
             Err(e) if failed.as_ref().is_none_or(|f| run_of(&e) < run_of(f)) => failed = Some(e),
             Err(_) => {}
         }
     }
-    if let Some(e) = failed {
+    if let Some(e) = failed.or(pricing_failed.map(|p| p.error)) {
         return Err(e);
     }
+    // Each fault's runs without it, in run order: the blocks in order, and
+    // in each run the faults it struck in order.
+    priced_blocks.sort_unstable_by_key(|(from, _)| *from);
+    let mut without: Vec<Vec<RunResult>> = vec![Vec::new(); if price { n_faults } else { 0 }];
+    let mut next = priced_blocks.into_iter().flat_map(|(_, w)| w);
+    for r in results.iter().filter(|_| price) {
+        for (_, list) in without.iter_mut().enumerate().filter(|(f, _)| priced(r.struck_mask, *f)) {
+            list.push(next.next().expect("a priced run for each fault it struck"));
+        }
+    }
     tracing::debug!(runs = results.len(), sampled = samples.len(), threads, "pass merged in run order");
-    Ok(Pass { results, samples, counts })
+    Ok(Pass { results, samples, counts, without })
+}
+
+/// A run that failed without a fault.
+struct Failed {
+    fault: usize,
+    run: u64,
+    error: EstimateError,
+}
+
+/// One run reduced to its result.
+fn result(s: &crate::RunSummary, measure: Measure) -> RunResult {
+    RunResult {
+        downtime_ms: match measure {
+            Measure::Downtime => s.downtime.as_ms(),
+            Measure::Elapsed => s.end.as_ms(),
+        },
+        outcome: Some(s.outcome),
+        struck_mask: s.injected.iter().fold(0u64, |m, i| if i.fault.0 < 64 { m | (1 << i.fault.0) } else { m }),
+    }
 }
 
 /// One run reduced to its result, its critical path and faults counted.
@@ -236,14 +291,7 @@ fn tally(s: &crate::RunSummary, measure: Measure, counts: &mut Counts, seen: &mu
     for (f, hit) in seen.iter().enumerate() {
         counts.runs_struck[f] += u64::from(*hit);
     }
-    RunResult {
-        downtime_ms: match measure {
-            Measure::Downtime => s.downtime.as_ms(),
-            Measure::Elapsed => s.end.as_ms(),
-        },
-        outcome: Some(s.outcome),
-        struck_mask: s.injected.iter().fold(0u64, |m, i| if i.fault.0 < 64 { m | (1 << i.fault.0) } else { m }),
-    }
+    result(s, measure)
 }
 
 /// What a sampled run keeps of its summary.
