@@ -22,6 +22,9 @@ use crate::rng;
 pub(super) struct Node(NonZeroU32);
 
 impl Node {
+    /// The first step's start.
+    pub(super) const FIRST: Node = Node(NonZeroU32::MIN);
+
     #[inline]
     pub(super) fn start(i: usize) -> Node {
         Node(NonZeroU32::MIN.saturating_add(2 * i as u32))

@@ -85,9 +85,11 @@ pub(super) struct StraightPlan {
 struct Rerun {
     from: usize,
     failed: usize,
+    /// Where `from`'s start is in the plan's order.
+    from_at: usize,
     /// The nodes under `from` (its end included, its start not: the rerun
-    /// sets it) in dependency order.
-    nodes: Vec<(Node, Rule)>,
+    /// sets it): the plan's order, from just after `from`'s start.
+    nodes: std::ops::Range<usize>,
     /// The leaves in `before`: each rerun draws their next attempts.
     before_leaves: Vec<usize>,
     /// The steps each rerun starts again (`before`, the groups from `from`
@@ -98,12 +100,19 @@ struct Rerun {
 }
 
 /// How a node's time is found.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Rule {
     /// A start: the latest of its incoming edges (`into[from..to]`).
     Start { from: u32, to: u32 },
+    /// A start with one incoming edge, from the node just before it in
+    /// the order: that node's time plus `lag`. (The pass keeps the last
+    /// time in a register: most of a plan is a chain, and a time read
+    /// back from memory just after it was written waits on the write.)
+    StartNext { lag: u32 },
     /// A leaf's end: its start plus its duration.
     Leaf,
+    /// A leaf's end right after its start in the order.
+    LeafNext,
     /// A group's end: the latest of its sub-steps' ends (`children[from..to]`)
     /// plus its finish lag (the plan's `Facts`: kept out of here, a rule is
     /// 12 bytes and an entry of `order` 16, which the pass reads whole on
@@ -163,17 +172,20 @@ impl StraightPlan {
                 waiting[t.index()] += 1;
             }
         }
-        let mut order: Vec<Node> =
-            (0..n).flat_map(|i| [Node::start(i), Node::end(i)]).filter(|v| waiting[v.index()] == 0).collect();
-        let mut k = 0;
-        while k < order.len() {
-            for &t in &next[order[k].index()] {
+        // Depth first: the node last made ready goes next (a leaf's end
+        // right after its start, a chain link by link), so that most nodes
+        // follow the one they wait on (see `Rule::StartNext`).
+        let mut ready: Vec<Node> =
+            (0..n).rev().flat_map(|i| [Node::end(i), Node::start(i)]).filter(|v| waiting[v.index()] == 0).collect();
+        let mut order = Vec::with_capacity(2 * n);
+        while let Some(v) = ready.pop() {
+            order.push(v);
+            for &t in &next[v.index()] {
                 waiting[t.index()] -= 1;
                 if waiting[t.index()] == 0 {
-                    order.push(t);
+                    ready.push(t);
                 }
             }
-            k += 1;
         }
         if order.len() != 2 * n {
             return None; // a cycle (validation rules it out)
@@ -199,6 +211,7 @@ impl StraightPlan {
         let mut children = Vec::new();
         let into_step = Csr::build(n, pairs);
         let mut into = Vec::new();
+        let mut prev = None;
         let order: Vec<(Node, Rule)> = order
             .into_iter()
             .map(|v| {
@@ -206,8 +219,19 @@ impl StraightPlan {
                 let step = &sc.steps[i];
                 let rule = match &step.work {
                     _ if !v.is_end() => {
+                        // An edge that a later one always matches or
+                        // passes never decides the start (ties go to the
+                        // later): left out. Such is a sub-step's edge from
+                        // its parent's start beside one from a sibling.
+                        let edges = into_step.of(i);
                         let from = into.len() as u32;
-                        into.extend(into_step.of(i).iter().copied());
+                        into.extend(
+                            edges
+                                .iter()
+                                .enumerate()
+                                .filter(|(k, e)| !edges[k + 1..].iter().any(|d| dominates(sc, d, e)))
+                                .map(|(_, e)| *e),
+                        );
                         Rule::Start { from, to: into.len() as u32 }
                     }
                     Work::Leaf(_) => Rule::Leaf,
@@ -217,7 +241,7 @@ impl StraightPlan {
                         Rule::Group { from, to: children.len() as u32 }
                     }
                 };
-                (v, rule)
+                (v, next_rule(rule, v, std::mem::replace(&mut prev, Some(v)), &into))
             })
             .collect();
         let reruns = Rerun::all(plan, &next, &order);
@@ -238,6 +262,42 @@ impl StraightPlan {
             effect_events: effect_events_all,
             reruns,
         })
+    }
+}
+
+/// Whether incoming edge `later` (declared after `edge`) is due no earlier
+/// than `edge` in every run: its lag is no shorter, and it comes from the
+/// same node, or `edge` comes from a step's start and `later` from a step
+/// under it (which starts no earlier: sub-steps wait on their parent's
+/// start, and an end is no earlier than its start).
+fn dominates(sc: &rehearse_core::Scenario, later: &(Edge, Node, u64), edge: &(Edge, Node, u64)) -> bool {
+    let (&(_, s2, l2), &(_, s1, l1)) = (later, edge);
+    let under = || {
+        let mut up = sc.steps[s2.step()].parent;
+        while let Some(p) = up {
+            if p.index() == s1.step() {
+                return true;
+            }
+            up = sc.steps[p.index()].parent;
+        }
+        false
+    };
+    l2 >= l1 && (s2 == s1 || !s1.is_end() && under())
+}
+
+/// `rule` for node `v`, which follows `prev` in an order: the `Next`
+/// form when what it waits on is `prev`, else `rule` as it is.
+fn next_rule(rule: Rule, v: Node, prev: Option<Node>, into: &[(Edge, Node, u64)]) -> Rule {
+    match rule {
+        Rule::Start { from, to } if to == from + 1 => {
+            let (_, source, lag) = into[from as usize];
+            match u32::try_from(lag) {
+                Ok(lag) if prev == Some(source) => Rule::StartNext { lag },
+                _ => rule,
+            }
+        }
+        Rule::Leaf if prev == Some(Node::start(v.step())) => Rule::LeafNext,
+        _ => rule,
     }
 }
 
@@ -323,10 +383,20 @@ impl Rerun {
             }
         }
         let events = emit::rerun_events(before.len() as u64, around.len() as u64 - 1);
+        // The nodes under `from` come in the order right after its start
+        // (depth first: once `from` starts, all that waits on it inside is
+        // made ready before anything made ready earlier outside), so that
+        // a pass over them is a slice of the order, its `Next` rules intact.
+        let from_at = order.iter().position(|(v, _)| *v == Node::start(from)).expect("every node is in the order");
+        let count = 2 * (0..n).filter(|j| under[*j]).count();
+        if !order[from_at..from_at + count].iter().all(|(v, _)| under[v.step()]) {
+            return None;
+        }
         Some(Rerun {
             from,
             failed,
-            nodes: order.iter().filter(|(v, _)| under[v.step()] && *v != Node::start(from)).copied().collect(),
+            from_at,
+            nodes: from_at + 1..from_at + count,
             before_leaves: before.iter().copied().filter(|j| plan.facts[*j].leaf).collect(),
             again: before.into_iter().chain(around).collect(),
             events,
@@ -416,7 +486,7 @@ impl Simulator<'_, '_> {
             // attempt's length is put back below: the engine may need it).
             let first_ms = retried.map(|(i, ms, _)| std::mem::replace(&mut self.first_ms[i], ms));
             let durations = if random { &self.first_ms } else { &plan.median_ms };
-            node_times(plan, &sp.order, durations, None, &mut self.node_ms, &mut self.node_cause);
+            node_times(plan, &sp.order, durations, NOTHING_BEFORE, &mut self.node_ms, &mut self.node_cause);
             if let (Some((i, _, _)), Some(ms)) = (retried, first_ms) {
                 self.first_ms[i] = ms;
             }
@@ -563,7 +633,7 @@ impl Simulator<'_, '_> {
         let i = r.failed;
         let duration_base = rng::StreamBase::new(opts.seed, opts.run, rng::Purpose::StepDuration);
         self.rerun_ms.clone_from(&self.first_ms);
-        node_times(plan, &sp.order, &self.rerun_ms, None, &mut self.node_ms, &mut self.node_cause);
+        node_times(plan, &sp.order, &self.rerun_ms, NOTHING_BEFORE, &mut self.node_ms, &mut self.node_cause);
         self.first_start.clear();
         self.first_start.extend(r.again.iter().map(|j| self.node_ms[Node::start(*j).index()]));
         let (mut attempt, mut reruns) = (1u32, 0u32);
@@ -591,22 +661,26 @@ impl Simulator<'_, '_> {
                 }
                 self.rerun_ms[j] = ms;
             }
-            self.node_ms[Node::start(r.from).index()] = again_at;
-            node_times(plan, &r.nodes, &self.rerun_ms, None, &mut self.node_ms, &mut self.node_cause);
+            let from_start = Node::start(r.from);
+            self.node_ms[from_start.index()] = again_at;
+            let nodes = &sp.order[r.nodes.clone()];
+            node_times(plan, nodes, &self.rerun_ms, (from_start, again_at), &mut self.node_ms, &mut self.node_cause);
         }
         if reruns > 0 {
-            node_times(
-                plan,
-                &sp.order,
-                &self.rerun_ms,
-                Some(Node::start(r.from)),
-                &mut self.node_ms,
-                &mut self.node_cause,
-            );
+            // Every node again, but `from`'s start, which keeps its time and cause.
+            let (t, cause) = (&mut self.node_ms, &mut self.node_cause);
+            node_times(plan, &sp.order[..r.from_at], &self.rerun_ms, NOTHING_BEFORE, t, cause);
+            let from_start = Node::start(r.from);
+            let before = (from_start, t[from_start.index()]);
+            node_times(plan, &sp.order[r.from_at + 1..], &self.rerun_ms, before, t, cause);
         }
         Some(reruns)
     }
 }
+
+/// `node_times` from the start of the order: the first node waits on
+/// nothing, so no `Next` rule reads this.
+const NOTHING_BEFORE: (Node, u64) = (Node::FIRST, 0);
 
 /// What came of the strikes on one step (see `Simulator::tried_again`).
 enum Again {
@@ -617,20 +691,23 @@ enum Again {
 }
 
 /// The nodes' times and causes, `entries` in dependency order, leaves
-/// lasting `durations`; `hold`'s time and cause are left as they are.
+/// lasting `durations`; `before` is the node before the first entry and
+/// its time (for a `Next` rule there: see `Rule::StartNext`).
 #[inline]
 fn node_times(
     plan: &Plan<'_>,
     entries: &[(Node, Rule)],
     durations: &[u64],
-    hold: Option<Node>,
+    before: (Node, u64),
     t: &mut [u64],
     cause: &mut [Option<Node>],
 ) {
     let sp = plan.straight.as_ref().expect("a straight plan");
+    let (mut prev, mut last) = before;
     for &(v, rule) in entries {
         let (at, by) = match rule {
-            _ if Some(v) == hold => continue,
+            Rule::StartNext { lag } => (last + u64::from(lag), Some(prev)),
+            Rule::LeafNext => (last + durations[v.step()], Some(prev)),
             Rule::Start { from, to } => {
                 let (mut at, mut by, mut edge) = (0u64, None, None);
                 for &(e, source, lag) in &sp.into[from as usize..to as usize] {
@@ -659,6 +736,7 @@ fn node_times(
         };
         t[v.index()] = at;
         cause[v.index()] = by;
+        (prev, last) = (v, at);
     }
 }
 
