@@ -241,7 +241,7 @@ impl StraightPlan {
                         Rule::Group { from, to: children.len() as u32 }
                     }
                 };
-                (v, next_rule(rule, v, std::mem::replace(&mut prev, Some(v)), &into))
+                (v, next_rule(rule, v, prev.replace(v), &into))
             })
             .collect();
         let reruns = Rerun::all(plan, &next, &order);
