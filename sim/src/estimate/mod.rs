@@ -34,7 +34,7 @@ pub use self::rerun::{Baseline, QuantileRun, baseline, gantt_runs};
 pub use self::stats::Bin;
 
 use self::pass::{Pass, RunResult, Sampled, pass};
-use self::stats::{Changed, converged_after, mean, p90_ci, quantile};
+use self::stats::{Changed, converged_after, mean, p90_ci, quantile, select_quantile};
 use crate::engine::{Limits, Plan};
 
 /// The downtime quantiles reported, by name.
@@ -328,6 +328,18 @@ pub fn estimate(
     })
 }
 
+/// `a()` and `b()`, side by side on two threads when `parallel`.
+fn side_by_side<A: Send, B: Send>(parallel: bool, a: impl FnOnce() -> A + Send, b: impl FnOnce() -> B) -> (A, B) {
+    if !parallel {
+        return (a(), b());
+    }
+    std::thread::scope(|scope| {
+        let a = scope.spawn(a);
+        let b = b();
+        (a.join().expect("an estimate thread panicked"), b)
+    })
+}
+
 /// The runs a fault's pricing runs again without it, out of `results`
 /// (the runs `first..`): see [`pass::priced`].
 fn struck_runs(results: &[RunResult], first: u64, fault: FaultIdx) -> Vec<u64> {
@@ -364,8 +376,6 @@ fn finish(
         Vec::new()
     };
     drop(main.results);
-    let mut sorted = downtimes.clone();
-    sorted.sort_unstable();
     let n_runs = downtimes.len();
     let window_ms = window.map_or(u64::MAX, SimDuration::as_ms);
     let success = |o: Outcome, d: u64| o == Outcome::Committed && d <= window_ms;
@@ -377,15 +387,32 @@ fn finish(
     let of = |wanted: Outcome| -> Vec<u64> {
         downtimes.iter().zip(&outcome_by_run).filter(|(_, o)| **o == wanted).map(|(d, _)| *d).collect()
     };
-    // The committed runs in run order, for what needs that order, and
-    // sorted; the first goes once used (a million runs hold 8 MB in it).
+    // Every run's downtime sorted, and beside it (on another thread when
+    // there is one) what needs the committed runs in run order: their
+    // mean and when their P90 settled. The committed runs sorted are then
+    // the sorted runs less the few that did not commit.
     let committed_in_order = of(Outcome::Committed);
-    let mut committed_sorted = committed_in_order.clone();
-    committed_sorted.sort_unstable();
-    let p90 = quantile(&committed_sorted, 0.9);
-    let mean_ms = (!committed_in_order.is_empty()).then(|| mean(&committed_in_order));
-    let converged = if committed_in_order.is_empty() { None } else { converged_after(&committed_in_order, p90) };
+    let (sorted, (p90, mean_ms, converged)) = side_by_side(
+        opts.threads > 1,
+        || {
+            let mut sorted = downtimes.clone();
+            sorted.sort_unstable();
+            sorted
+        },
+        || {
+            if committed_in_order.is_empty() {
+                return (0, None, None);
+            }
+            let p90 = select_quantile(&mut committed_in_order.clone(), 0.9);
+            (p90, Some(mean(&committed_in_order)), converged_after(&committed_in_order, p90))
+        },
+    );
     drop(committed_in_order);
+    let mut not_committed: Vec<u64> =
+        downtimes.iter().zip(&outcome_by_run).filter(|(_, o)| **o != Outcome::Committed).map(|(d, _)| *d).collect();
+    not_committed.sort_unstable();
+    let committed_sorted = stats::less(&sorted, &not_committed);
+    debug_assert_eq!(p90, quantile(&committed_sorted, 0.9));
     let mut outage_sorted = of(Outcome::RolledBack);
     outage_sorted.sort_unstable();
     let committed = committed_sorted.len() as u64;

@@ -62,6 +62,19 @@ impl Changed<'_> {
     }
 }
 
+/// Sorted `base` less `out` (sorted, each value once in `base` per copy).
+pub(crate) fn less(base: &[u64], out: &[u64]) -> Vec<u64> {
+    let mut kept = Vec::with_capacity(base.len() - out.len());
+    let mut out = out.iter().peekable();
+    for &v in base {
+        if out.next_if_eq(&&v).is_none() {
+            kept.push(v);
+        }
+    }
+    debug_assert!(out.next().is_none(), "every value taken out was in");
+    kept
+}
+
 /// The arithmetic mean, summed in order (so it never depends on threads).
 pub(crate) fn mean(v: &[u64]) -> f64 {
     v.iter().map(|d| *d as f64).sum::<f64>() / v.len() as f64
@@ -90,8 +103,11 @@ pub(crate) fn converged_after(downtimes: &[u64], p90: u64) -> Option<u64> {
     let within: Vec<bool> = sizes
         .iter()
         .map(|&m| {
-            let mut prefix = downtimes[..m].to_vec();
-            (select_quantile(&mut prefix, 0.9) as f64 - p90 as f64).abs() <= tolerance
+            // (All of them: the P90 itself.)
+            m == downtimes.len() || {
+                let mut prefix = downtimes[..m].to_vec();
+                (select_quantile(&mut prefix, 0.9) as f64 - p90 as f64).abs() <= tolerance
+            }
         })
         .collect();
     // The first size from which every later check holds.
@@ -307,7 +323,7 @@ mod tests {
     }
 
     #[test]
-    fn changed_data_has_the_quantiles_of_the_data_built() {
+    fn changed_data_has_the_values_and_quantiles_of_the_data_built() {
         let mut s = crate::rng::stream(3, 0, crate::rng::Purpose::Analysis, 0, 0);
         let mut draw = |m: u64| rand_core::Rng::next_u64(&mut s) % m;
         let mut checked = 0;
@@ -323,11 +339,13 @@ mod tests {
             let mut more: Vec<u64> = (0..draw(40)).map(|_| draw(spread)).collect();
             more.sort_unstable();
             out.sort_unstable();
-            let mut built = base.clone();
+            let mut taken = base.clone();
             for v in &out {
-                let at = built.iter().position(|x| x == v).unwrap();
-                built.remove(at);
+                let at = taken.iter().position(|x| x == v).unwrap();
+                taken.remove(at);
             }
+            assert_eq!(less(&base, &out), taken);
+            let mut built = taken;
             built.extend(&more);
             built.sort_unstable();
             let changed = Changed { base: &base, out: &out, more: &more };
