@@ -327,7 +327,13 @@ fn initialise(path: &Path, rows: &BTreeMap<String, String>, first: &Batch) -> Re
     // default setting).
     conn.execute_batch("PRAGMA synchronous=OFF").map_err(err)?;
     conn.query_row("PRAGMA journal_mode=WAL", [], |_| Ok(())).map_err(err)?;
-    conn.execute_batch("PRAGMA cache_size=-65536").map_err(err)?;
+    // A small cache (4 MiB, 256 pages): the writer only appends, so what
+    // it reads again is the tree's rightmost path, and what it must hold
+    // is a batch's changed pages (about 40). Its page buffers are then
+    // used over and over; with 64 MiB, every page of the store had a
+    // fresh buffer (the memory faulted in, zeroed, and given back at
+    // close): measured, 1.54 -> 1.74 and 1.55 -> 1.91 million events/s.
+    conn.execute_batch("PRAGMA cache_size=-4096").map_err(err)?;
     // Freed pages and cells are zeroed: a store's bytes are its live rows
     // or zeros, never stale copies that a check cannot tell from data.
     conn.execute_batch("PRAGMA secure_delete=ON").map_err(err)?;
