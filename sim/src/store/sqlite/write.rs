@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 use std::io;
 use std::path::Path;
-use std::sync::mpsc::{Receiver, SyncSender, TryRecvError, sync_channel};
+use std::sync::mpsc::{Receiver, Sender, SyncSender, TryRecvError, channel, sync_channel};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -29,6 +29,17 @@ const BATCH: usize = 4096;
 const ROWS_PER_INSERT: usize = 32;
 /// Batches handed to the writer thread and not yet written, at most.
 const QUEUED_BATCHES: usize = 2;
+/// Every this many batches, the writer thread waits for the checkpointer
+/// to have copied every committed batch into the file, so that its next
+/// transaction starts the write-ahead log over from its beginning (SQLite
+/// does so only when the whole log has been copied when a transaction
+/// starts, which, the checkpointer running while the writer goes on, is
+/// otherwise almost never). The log's pages are then written again where
+/// they are, in the operating system's cache, instead of the log growing
+/// to the size of the store (new blocks for every page written, and a log
+/// as large as the store deleted at close): measured, 1.74 -> 1.83 and
+/// 1.91 -> 2.37 million events/s appended; 8 batches did no better.
+const LOG_RESTART_BATCHES: u64 = 4;
 
 /// Rows of a table, as SQL values.
 type Rows = Vec<Vec<Value>>;
@@ -159,12 +170,13 @@ impl<'s> SqliteWriter<'s> {
                     let checkpoints = checkpointer(&path, &name, &conn);
                     let named = name.as_str();
                     let written = std::thread::scope(|scope| {
-                        let wake = checkpoints.map(|checkpoints| {
+                        let checkpointer = checkpoints.map(|checkpoints| {
                             let (wake, woken) = sync_channel(1);
-                            scope.spawn(move || checkpoint(named, &checkpoints, &woken));
-                            wake
+                            let (done, copied) = channel();
+                            scope.spawn(move || checkpoint(named, &checkpoints, &woken, &done));
+                            Checkpointer { wake, copied }
                         });
-                        write_batches(named, &conn, &batches, &give_back, &halt, wake.as_ref())
+                        write_batches(named, &conn, &batches, &give_back, &halt, checkpointer.as_ref())
                     });
                     written.map_err(|cause| StoreError::Sqlite { path: name.clone(), cause })
                 }
@@ -370,24 +382,37 @@ fn checkpointer(path: &Path, name: &str, conn: &Connection) -> Option<Connection
 /// another core) and the log, copied as it grows, stays short. A
 /// checkpoint that fails loses nothing (the log keeps its pages; the
 /// writer's close copies what is left, as without this thread).
-fn checkpoint(name: &str, checkpoints: &Connection, woken: &Receiver<()>) {
-    for () in woken {
+///
+/// Woken with the number of batches committed; says on `done` that the
+/// checkpoint begun after them has ended.
+fn checkpoint(name: &str, checkpoints: &Connection, woken: &Receiver<u64>, done: &Sender<u64>) {
+    for committed in woken {
         if let Err(e) = checkpoints.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
             tracing::debug!(path = %name, error = %e, "store checkpoint failed");
         }
+        let _ = done.send(committed);
     }
+}
+
+/// The writer thread's ends of the checkpointer's channels.
+struct Checkpointer {
+    /// Wakes it with the number of batches committed.
+    wake: SyncSender<u64>,
+    /// The number of batches whose checkpoint has ended, each time one has.
+    copied: Receiver<u64>,
 }
 
 /// The writer thread: each batch in its own transaction, until the last
 /// (or until the run's side hangs up, leaving what was committed); after
-/// each, the checkpointer is woken, if there is one.
+/// each, the checkpointer is woken, if there is one, and every
+/// [`LOG_RESTART_BATCHES`] batches waited for.
 fn write_batches(
     path: &str,
     conn: &Connection,
     batches: &Receiver<Batch>,
     give_back: &SyncSender<Events>,
     halt: &Mutex<Option<Halt>>,
-    wake: Option<&SyncSender<()>>,
+    checkpointer: Option<&Checkpointer>,
 ) -> rusqlite::Result<()> {
     let mut insert_many = String::from("INSERT INTO events (seq, at_ms, kind, payload, chain) VALUES ");
     for k in 0..ROWS_PER_INSERT {
@@ -418,9 +443,18 @@ fn write_batches(
             _ => "none".to_string(),
         };
         tracing::debug!(path = %path, events = rows.len(), seqs = %seqs, "store batch committed");
-        if let Some(wake) = wake {
-            // Full: a checkpoint is due already, and copies this batch too.
-            let _ = wake.try_send(());
+        let committed = committed as u64 + 1;
+        if let Some(Checkpointer { wake, copied }) = checkpointer {
+            if committed.is_multiple_of(LOG_RESTART_BATCHES) && batch.close.is_none() {
+                // A checkpoint begun after this commit, and its end (not
+                // waited for if the checkpointer has stopped).
+                if wake.send(committed).is_ok() {
+                    while copied.recv().is_ok_and(|n| n < committed) {}
+                }
+            } else {
+                // Full: a checkpoint is due already, and copies this batch too.
+                let _ = wake.try_send(committed);
+            }
         }
         if batch.close.is_some() {
             return Ok(());
