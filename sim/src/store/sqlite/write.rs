@@ -599,7 +599,9 @@ mod tests {
 
     use super::super::read_store;
     use super::super::testing::chain;
-    use super::{BATCH, SqliteWriter};
+    use rehearse_core::EventRecord;
+
+    use super::{BATCH, LOG_RESTART_BATCHES, SqliteWriter};
     use crate::{EventSink, MemorySink, Plan, RunOptions, Simulator};
 
     #[test]
@@ -627,6 +629,36 @@ mod tests {
             assert!(stored.events.iter().enumerate().all(|(i, (seq, _, _))| seq == i as u64));
             assert_eq!(stored.meta["status"], if close { "finished" } else { "running" });
         }
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    }
+
+    /// Past the batches after which the writer thread waits for the
+    /// checkpointer (the log started over, twice): every event stored, in
+    /// order, the chain whole.
+    #[test]
+    fn stores_of_many_batches_hold_every_event_and_a_whole_chain() {
+        let (text, scenario) = chain(BATCH);
+        let plan = Plan::new(&scenario, crate::digest(&text));
+        let mut memory = MemorySink::new();
+        Simulator::new(&plan).run(&RunOptions::new(1, Mode::Median), &mut memory).unwrap();
+        let n = (2 * LOG_RESTART_BATCHES as usize + 1) * BATCH + 5;
+        let records =
+            memory.records.iter().cycle().take(n).enumerate().map(|(i, r)| EventRecord { seq: i as u64, ..*r });
+        let cal = Calendar::parse("2022-05-20T04:16:24.460").unwrap();
+        let path = std::env::temp_dir().join(format!("rehearse-batches-test-{}.sqlite", std::process::id()));
+        let mut w = SqliteWriter::create(&path, &scenario, cal, &[]).unwrap();
+        for r in records {
+            w.record(&r).unwrap();
+        }
+        w.close("finished").unwrap();
+        let stored = read_store(&path).unwrap();
+        assert!(stored.damage.is_none());
+        assert_eq!(stored.events.len(), n);
+        assert!(stored.events.iter().enumerate().all(|(i, (seq, _, _))| seq == i as u64));
+        let (verified, damage) = super::super::verify_stored(&scenario, &stored.genesis, &stored.events);
+        assert_eq!((verified.len(), damage), (n, None));
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
         }
