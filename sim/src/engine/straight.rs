@@ -193,17 +193,10 @@ impl StraightPlan {
         // With both marks, the downtime's end must come after its start in
         // every run (by a chain of dependencies), or the order of the two
         // events, and with it the downtime, depends on the times.
-        if let (Some(b), Some(e)) = (begins, ends) {
-            let mut seen = vec![false; 2 * n];
-            let mut stack = vec![Node::start(b)];
-            while let Some(v) = stack.pop() {
-                if !std::mem::replace(&mut seen[v.index()], true) {
-                    stack.extend(&next[v.index()]);
-                }
-            }
-            if !seen[Node::end(e).index()] {
-                return None;
-            }
+        if let (Some(b), Some(e)) = (begins, ends)
+            && !reaches(&next, Node::start(b), Node::end(e))
+        {
+            return None;
         }
         let downtime_events = u64::from(begins.is_some()) + u64::from(begins.is_some() && ends.is_some());
         let effect_events_all: u64 =
@@ -285,6 +278,22 @@ fn dominates(sc: &rehearse_core::Scenario, later: &(Edge, Node, u64), edge: &(Ed
     l2 >= l1 && (s2 == s1 || !s1.is_end() && under())
 }
 
+/// Whether node `b` waits, by a chain of dependencies, on node `a`
+/// (`next`: what each node lets go on).
+fn reaches(next: &[Vec<Node>], a: Node, b: Node) -> bool {
+    let mut seen = vec![false; next.len()];
+    let mut stack = vec![a];
+    while let Some(v) = stack.pop() {
+        if v == b {
+            return true;
+        }
+        if !std::mem::replace(&mut seen[v.index()], true) {
+            stack.extend(&next[v.index()]);
+        }
+    }
+    false
+}
+
 /// `rule` for node `v`, which follows `prev` in an order: the `Next`
 /// form when what it waits on is `prev`, else `rule` as it is.
 fn next_rule(rule: Rule, v: Node, prev: Option<Node>, into: &[(Edge, Node, u64)]) -> Rule {
@@ -355,19 +364,7 @@ impl Rerun {
         if (0..n).any(|j| under[j] && j != from && waits[j] == 0) {
             return None;
         }
-        let reaches = |a: Node, b: Node| {
-            let mut seen = vec![false; 2 * n];
-            let mut stack = vec![a];
-            while let Some(v) = stack.pop() {
-                if v == b {
-                    return true;
-                }
-                if !std::mem::replace(&mut seen[v.index()], true) {
-                    stack.extend(&next[v.index()]);
-                }
-            }
-            false
-        };
+        let reaches = |a, b| reaches(next, a, b);
         let mut around = vec![failed];
         let mut up = failed;
         while up != from {
