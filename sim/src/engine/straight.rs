@@ -44,6 +44,9 @@ use super::{FaultMode, Injection, Plan, RunOptions, Simulator, emit};
 use crate::rng;
 use crate::summary::{RunSummary, StepTiming};
 
+mod rerun;
+use rerun::Rerun;
+
 /// What a plan needs for straight runs, compiled once.
 #[derive(Debug)]
 pub(super) struct StraightPlan {
@@ -69,34 +72,6 @@ pub(super) struct StraightPlan {
     effect_events: u64,
     /// The reruns a straight run can follow (see [`Rerun`]).
     reruns: Vec<Rerun>,
-}
-
-/// A rerun that a straight run follows: a strike on `failed` (a leaf at or
-/// under `from`) runs `from` and everything under it again. Its shape
-/// leaves nothing to the times: what is under `from` either ends before
-/// `failed` starts (`before`: done, and done again), or is `failed` and the
-/// groups around it down from `from` (running when it strikes), or waits
-/// for `failed` to end (it never started, and starts once, after the last
-/// rerun); nothing outside waits on anything inside but `from`'s end, and
-/// nothing inside on anything outside but `from`'s start. So which steps
-/// the rerun resets and abandons is the same in every run, and the only
-/// time a rerun changes is `from`'s start.
-#[derive(Debug)]
-struct Rerun {
-    from: usize,
-    failed: usize,
-    /// Where `from`'s start is in the plan's order.
-    from_at: usize,
-    /// The nodes under `from` (its end included, its start not: the rerun
-    /// sets it): the plan's order, from just after `from`'s start.
-    nodes: std::ops::Range<usize>,
-    /// The leaves in `before`: each rerun draws their next attempts.
-    before_leaves: Vec<usize>,
-    /// The steps each rerun starts again (`before`, the groups from `from`
-    /// down, `failed`): their first start stays their start.
-    again: Vec<usize>,
-    /// The events a rerun adds to a run (see `emit::rerun_events`).
-    events: u64,
 }
 
 /// How a node's time is found.
@@ -310,97 +285,6 @@ fn next_rule(rule: Rule, v: Node, prev: Option<Node>, into: &[(Edge, Node, u64)]
     }
 }
 
-impl Rerun {
-    /// Every rerun of the plan a straight run can follow: for each rerun
-    /// policy, from each leaf with faults it reaches.
-    fn all(plan: &Plan<'_>, next: &[Vec<Node>], order: &[(Node, Rule)]) -> Vec<Rerun> {
-        let sc = plan.scenario;
-        let mut out: Vec<Rerun> = Vec::new();
-        for failed in (0..sc.steps.len()).filter(|i| plan.facts[*i].leaf && !plan.sites.of(*i).is_empty()) {
-            for pol in sc.policies.iter().filter(|p| p.action == Action::Rerun) {
-                let from = pol.from.map_or(failed, StepIdx::index);
-                if out.iter().any(|r| (r.from, r.failed) == (from, failed)) {
-                    continue;
-                }
-                out.extend(Rerun::new(plan, next, order, from, failed));
-            }
-        }
-        out
-    }
-
-    /// The rerun from `from` after a strike on `failed`, when it has the
-    /// shape straight runs follow.
-    fn new(plan: &Plan<'_>, next: &[Vec<Node>], order: &[(Node, Rule)], from: usize, failed: usize) -> Option<Rerun> {
-        let sc = plan.scenario;
-        let n = sc.steps.len();
-        let mut under = vec![false; n];
-        let mut todo = vec![from];
-        while let Some(j) = todo.pop() {
-            under[j] = true;
-            todo.extend(sc.steps[j].children.iter().map(|c| c.index()));
-        }
-        // (A rerun from a step beside the failed one's is the engine's.)
-        if !under[failed]
-            || (0..n).any(|j| under[j] && (plan.facts[j].effects || plan.facts[j].begins || plan.facts[j].ends))
-        {
-            return None;
-        }
-        let mut waits = vec![0u32; n];
-        for source in 0..n {
-            for (csr, node) in [(&plan.on_start, Node::start(source)), (&plan.on_end, Node::end(source))] {
-                for &(_, target, _) in csr.of(source) {
-                    let target = target as usize;
-                    waits[target] += 1;
-                    let leaves = under[source] && !under[target] && node != Node::end(from);
-                    let enters = !under[source] && under[target] && target != from;
-                    if leaves || enters {
-                        return None;
-                    }
-                }
-            }
-        }
-        // A step under `from` that waits on nothing would start with the
-        // rerun, not when its dependencies allow.
-        if (0..n).any(|j| under[j] && j != from && waits[j] == 0) {
-            return None;
-        }
-        let reaches = |a, b| reaches(next, a, b);
-        let mut around = vec![failed];
-        let mut up = failed;
-        while up != from {
-            up = sc.steps[up].parent.expect("under `from`").index();
-            around.push(up);
-        }
-        let mut before = Vec::new();
-        for j in (0..n).filter(|j| under[*j] && !around.contains(j)) {
-            if reaches(Node::end(j), Node::start(failed)) {
-                before.push(j);
-            } else if !reaches(Node::end(failed), Node::start(j)) {
-                return None; // beside the failed step: what it did by then depends on the times
-            }
-        }
-        let events = emit::rerun_events(before.len() as u64, around.len() as u64 - 1);
-        // The nodes under `from` come in the order right after its start
-        // (depth first: once `from` starts, all that waits on it inside is
-        // made ready before anything made ready earlier outside), so that
-        // a pass over them is a slice of the order, its `Next` rules intact.
-        let from_at = order.iter().position(|(v, _)| *v == Node::start(from)).expect("every node is in the order");
-        let count = 2 * (0..n).filter(|j| under[*j]).count();
-        if !order[from_at..from_at + count].iter().all(|(v, _)| under[v.step()]) {
-            return None;
-        }
-        Some(Rerun {
-            from,
-            failed,
-            from_at,
-            nodes: from_at + 1..from_at + count,
-            before_leaves: before.iter().copied().filter(|j| plan.facts[*j].leaf).collect(),
-            again: before.into_iter().chain(around).collect(),
-            events,
-        })
-    }
-}
-
 impl Simulator<'_, '_> {
     /// `straight_drawn` for a new run (the tests' way in).
     #[cfg(test)]
@@ -609,69 +493,6 @@ impl Simulator<'_, '_> {
         let fault = &sc.faults[f.index()];
         let cleared = policy.is_some_and(|p| sc.policies[p.index()].fix.is_some());
         !fault.unknown_outcome && (!fault.persistent || cleared)
-    }
-
-    /// A run whose strikes on `r.failed` each call for rerun `r`, as the
-    /// engine runs it: the node times of its first attempts; then, for each
-    /// strike (found by `first_strike`, its recovery by `choose_recovery`,
-    /// timed by `recovery_times`), `from` starts again once the reaction and
-    /// the fix are over, what is under it with its next attempts (each from
-    /// the step's stream for it); last, every node again from the final
-    /// attempts. `from`'s start keeps the cause of its first (the engine
-    /// releases its edges once). Leaves the times in `node_ms`, each
-    /// started-again step's first start in `first_start` (in `r.again`'s
-    /// order), the strikes and recoveries in `summary`; returns the number
-    /// of reruns, or `None` when a strike calls for anything else or
-    /// strikes a step before the failed one: the engine's.
-    fn rerun_times(&mut self, r: &Rerun, opts: &RunOptions, summary: &mut RunSummary) -> Option<u32> {
-        let plan = self.plan;
-        let sc = plan.scenario;
-        let sp = plan.straight.as_ref()?;
-        let i = r.failed;
-        let duration_base = rng::StreamBase::new(opts.seed, opts.run, rng::Purpose::StepDuration);
-        self.rerun_ms.clone_from(&self.first_ms);
-        node_times(plan, &sp.order, &self.rerun_ms, NOTHING_BEFORE, &mut self.node_ms, &mut self.node_cause);
-        self.first_start.clear();
-        self.first_start.extend(r.again.iter().map(|j| self.node_ms[Node::start(*j).index()]));
-        let (mut attempt, mut reruns) = (1u32, 0u32);
-        while let Some((lost, f, _)) = self.first_strike(i, attempt, self.rerun_ms[i], opts) {
-            let (policy, action, _) = self.choose_recovery(f, i, attempt);
-            if !self.plain_strike(f, policy) {
-                return None;
-            }
-            let from = policy.and_then(|p| sc.policies[p.index()].from).map_or(i, StepIdx::index);
-            if action != Action::Rerun || from != r.from {
-                return None;
-            }
-            let times = self.recovery_times(policy, i, attempt, opts);
-            let step = StepIdx(i as u32);
-            summary.injected.push(Injection { fault: f, step, attempt });
-            summary.recoveries.push((f, step, action));
-            let again_at = self.node_ms[Node::start(i).index()] + lost + times.reaction + times.fix;
-            reruns += 1;
-            attempt += 1;
-            for &j in r.before_leaves.iter().chain([&i]) {
-                let Work::Leaf(d) = &sc.steps[j].work else { unreachable!("a leaf step") };
-                let ms = self.scaled(j, d.sample(&mut duration_base.stream(plan.keys[j], u64::from(attempt))).as_ms());
-                if j != i && self.first_strike(j, attempt, ms, opts).is_some() {
-                    return None;
-                }
-                self.rerun_ms[j] = ms;
-            }
-            let from_start = Node::start(r.from);
-            self.node_ms[from_start.index()] = again_at;
-            let nodes = &sp.order[r.nodes.clone()];
-            node_times(plan, nodes, &self.rerun_ms, (from_start, again_at), &mut self.node_ms, &mut self.node_cause);
-        }
-        if reruns > 0 {
-            // Every node again, but `from`'s start, which keeps its time and cause.
-            let (t, cause) = (&mut self.node_ms, &mut self.node_cause);
-            node_times(plan, &sp.order[..r.from_at], &self.rerun_ms, NOTHING_BEFORE, t, cause);
-            let from_start = Node::start(r.from);
-            let before = (from_start, t[from_start.index()]);
-            node_times(plan, &sp.order[r.from_at + 1..], &self.rerun_ms, before, t, cause);
-        }
-        Some(reruns)
     }
 }
 
