@@ -165,20 +165,7 @@ impl Backend for MemoryBackend {
                 self.snapshot_applied = true;
             }
             Replicate::Changes { table, written, applied } => {
-                let a = &mut self.articles[table];
-                if written > a.written {
-                    let more = written - a.written;
-                    self.source[table].rows += more;
-                    a.total_written += more;
-                    a.written = written;
-                }
-                let applied = applied.min(a.written);
-                if self.snapshot_applied && !self.stopped && applied > a.applied {
-                    let source_rows = self.source[table].rows;
-                    let t = &mut self.target[table];
-                    t.rows = (t.rows + (applied - a.applied)).min(source_rows);
-                    a.applied = applied;
-                }
+                self.changes(table, written, applied);
             }
             Replicate::CopyWhole { table } => {
                 self.ensure_target();
@@ -191,5 +178,39 @@ impl Backend for MemoryBackend {
     fn replica(&self, table: usize) -> Result<ReplicaState, BackendError> {
         let a = self.articles[table];
         Ok(ReplicaState { written: a.total_written, backlog: a.written - a.applied })
+    }
+
+    fn replicate_changes(
+        &mut self,
+        table: usize,
+        written: u64,
+        applied: u64,
+    ) -> Result<Option<ReplicaState>, BackendError> {
+        Ok(if self.changes(table, written, applied) { Some(self.replica(table)?) } else { None })
+    }
+}
+
+impl MemoryBackend {
+    /// `Replicate::Changes`; returns whether the table's replication
+    /// changed (the changes written, or those applied, grew).
+    fn changes(&mut self, table: usize, written: u64, applied: u64) -> bool {
+        let a = &mut self.articles[table];
+        let mut changed = false;
+        if written > a.written {
+            let more = written - a.written;
+            self.source[table].rows += more;
+            a.total_written += more;
+            a.written = written;
+            changed = true;
+        }
+        let applied = applied.min(a.written);
+        if self.snapshot_applied && !self.stopped && applied > a.applied {
+            let source_rows = self.source[table].rows;
+            let t = &mut self.target[table];
+            t.rows = (t.rows + (applied - a.applied)).min(source_rows);
+            a.applied = applied;
+            changed = true;
+        }
+        changed
     }
 }

@@ -39,7 +39,9 @@ pub enum Replicate<'a> {
     SnapshotApplied,
     /// The replication brought up to date for `table`: `written` changes
     /// written at the source since `Start`, `applied` of them applied to the
-    /// target (both only grow).
+    /// target (both only grow). The same `Changes` again changes nothing
+    /// unless a `Start` or `SnapshotApplied` came between (the engine
+    /// skips a repeated one).
     Changes { table: usize, written: u64, applied: u64 },
     /// A table copied whole, source to target (the toolkit's cutover copies
     /// the tables without a primary key once the source is offline).
@@ -112,4 +114,20 @@ pub trait Backend {
     /// # Errors
     /// The model's.
     fn replica(&self, table: usize) -> Result<ReplicaState, BackendError>;
+    /// `Replicate::Changes` for `table`, and the table's replication after
+    /// it when that changed.
+    ///
+    /// # Errors
+    /// The model's.
+    fn replicate_changes(
+        &mut self,
+        table: usize,
+        written: u64,
+        applied: u64,
+    ) -> Result<Option<ReplicaState>, BackendError> {
+        let before = self.replica(table)?;
+        self.replicate(Replicate::Changes { table, written, applied })?;
+        let after = self.replica(table)?;
+        Ok((after != before).then_some(after))
+    }
 }

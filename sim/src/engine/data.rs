@@ -4,7 +4,7 @@
 use rehearse_core::data::{Checksum, Effect};
 use rehearse_core::dist::round_ms;
 use rehearse_core::event::Event;
-use rehearse_core::replication::Role;
+use rehearse_core::replication::{Replication, Role};
 use rehearse_core::scenario::StepIdx;
 
 use super::Simulator;
@@ -12,6 +12,39 @@ use super::emit::Emitter;
 use crate::SimError;
 use crate::backend::Replicate;
 use crate::rng;
+
+/// A throughput drawn from the attempt's stream (`None`: a median run).
+fn rate(dist: &rehearse_core::Dist, draws: Option<&mut rng::Stream>) -> f64 {
+    match draws {
+        None => dist.median().as_ms() as f64,
+        Some(s) => dist.sample_ms(s).max(0.0),
+    }
+}
+
+/// The snapshot's copy time and the distribution agent's time per million
+/// changes, drawn in that order from the attempt's stream (after the
+/// step's own duration).
+pub(super) fn snapshot_draws(rep: &Replication, mut draws: Option<&mut rng::Stream>) -> (f64, f64) {
+    let bcp = rate(&rep.bcp_per_million_rows, draws.as_deref_mut());
+    (rep.snapshot_ms(bcp), rate(&rep.apply_per_million_changes, draws))
+}
+
+/// The toolkit's cutover's copy time, drawn from the attempt's stream.
+pub(super) fn no_pk_draws(rep: &Replication, draws: Option<&mut rng::Stream>) -> f64 {
+    rep.no_pk_ms(rate(&rep.bcp_per_million_rows, draws))
+}
+
+/// The caught-up wait, starting at `at`: until the backlog has drained,
+/// given the replication's times then (see `Simulator::replication_times`).
+pub(super) fn caught_up_ms(rep: &Replication, (s0, s1, off): (u64, u64, u64), apply_ms: f64, at: u64) -> f64 {
+    (rep.drained_at(s0, s1, off, apply_ms) - at as f64).max(0.0)
+}
+
+/// A replication step's part of its length, whole milliseconds within
+/// one step's limit.
+pub(super) fn replication_span(ms: f64) -> u64 {
+    round_ms(ms).min(rehearse_core::scenario::MAX_SPAN.as_ms())
+}
 
 impl Simulator<'_, '_> {
     /// The part of a replication step's length that follows from the
@@ -27,32 +60,35 @@ impl Simulator<'_, '_> {
     ) -> Result<u64, SimError> {
         let sc = self.plan.scenario;
         let rep = sc.replication.as_ref().expect("validated: replication steps come with [replication]");
-        let rate = |dist: &rehearse_core::Dist, draws: Option<&mut rng::Stream>| match draws {
-            None => dist.median().as_ms() as f64,
-            Some(s) => dist.sample_ms(s).max(0.0),
-        };
         let ms = match role {
             Role::Snapshot => {
                 // A snapshot started again starts the replication again.
                 self.sync_replication(i, at, false, out)?;
-                let plan = self.plan.rep.as_ref().expect("compiled with the replication");
-                self.backend.replicate(Replicate::Start { publications: &plan.publications })?;
-                self.replicating = true;
-                self.snapshot_started = at;
-                let mut draws = draws;
-                let bcp = rate(&rep.bcp_per_million_rows, draws.as_deref_mut());
-                self.apply_ms = rate(&rep.apply_per_million_changes, draws);
-                rep.snapshot_ms(bcp)
+                let (ms, apply_ms) = snapshot_draws(rep, draws);
+                self.begin_replication(at, apply_ms)?;
+                ms
             }
-            Role::NoPkTables => rep.no_pk_ms(rate(&rep.bcp_per_million_rows, draws)),
+            Role::NoPkTables => no_pk_draws(rep, draws),
             Role::CaughtUp => {
-                let (s0, s1, off) = self.replication_times(at);
-                let backlog = rep.backlog_at(s0, s1, off, self.apply_ms, at);
+                let times = self.replication_times(at);
+                let backlog = rep.backlog_at(times.0, times.1, times.2, self.apply_ms, at);
                 out.emit(at, Event::ReplicationBacklog { step: StepIdx(i as u32), changes: round_ms(backlog) })?;
-                (rep.drained_at(s0, s1, off, self.apply_ms) - at as f64).max(0.0)
+                caught_up_ms(rep, times, self.apply_ms, at)
             }
         };
-        Ok(round_ms(ms).min(rehearse_core::scenario::MAX_SPAN.as_ms()))
+        Ok(replication_span(ms))
+    }
+
+    /// The snapshot starts at `at`: the publications' articles begin
+    /// again, and the agent will apply at `apply_ms` per million changes.
+    pub(super) fn begin_replication(&mut self, at: u64, apply_ms: f64) -> Result<(), SimError> {
+        let plan = self.plan.rep.as_ref().expect("compiled with the replication");
+        self.backend.replicate(Replicate::Start { publications: &plan.publications })?;
+        self.replicating = true;
+        self.snapshot_started = at;
+        self.apply_ms = apply_ms;
+        self.synced = None;
+        Ok(())
     }
 
     /// The replication's times at `at`: when the snapshot started and ended
@@ -92,18 +128,25 @@ impl Simulator<'_, '_> {
         let written_total = rep.changes_written(s0, off);
         let applied_total = if at > s1 { (at - s1) as f64 * rep.changes_per_ms(self.apply_ms) } else { 0.0 };
         let all = drained || applied_total >= written_total;
+        // The same changes as the last time change nothing (see
+        // `Replicate::Changes`): once the source is offline and the agent
+        // has caught up, every later step's end finds it so.
+        let key = (online, if all { u64::MAX } else { applied_total.to_bits() });
+        if self.synced.replace(key) == Some(key) {
+            return Ok(false);
+        }
         let mut changed = false;
         for &(t, per_hour) in &rp.changing {
-            let written = (u128::from(per_hour) * u128::from(online) / 3_600_000) as u64;
+            let written = match per_hour.checked_mul(online) {
+                Some(x) => x / 3_600_000,
+                None => (u128::from(per_hour) * u128::from(online) / 3_600_000) as u64,
+            };
             let applied = if all {
                 written
             } else {
                 ((applied_total * per_hour as f64 / rep.changes_per_hour as f64) as u64).min(written)
             };
-            let before = self.backend.replica(t)?;
-            self.backend.replicate(Replicate::Changes { table: t, written, applied })?;
-            let after = self.backend.replica(t)?;
-            if after != before {
+            if let Some(after) = self.backend.replicate_changes(t, written, applied)? {
                 let step = StepIdx(i as u32);
                 out.emit(
                     at,
@@ -136,6 +179,7 @@ impl Simulator<'_, '_> {
             match role {
                 Some(Role::Snapshot) => {
                     self.backend.replicate(Replicate::SnapshotApplied)?;
+                    self.synced = None;
                     changed = true;
                 }
                 Some(Role::NoPkTables) => {

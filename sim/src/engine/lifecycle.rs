@@ -12,7 +12,7 @@ use super::plan::{self, Edge, Node};
 use super::state::{RunTrack, StepFault};
 use super::{RunOptions, Simulator};
 use super::{forecast, path};
-use crate::SimError;
+use crate::{SimError, rng};
 
 impl<'p, 's> Simulator<'p, 's> {
     pub(super) fn start(
@@ -74,15 +74,7 @@ impl<'p, 's> Simulator<'p, 's> {
             // Drawn with the others when the run started.
             false if attempt == 1 && self.first_drawn && replication.is_none() => self.first_ms[i],
             false => {
-                let Work::Leaf(d) = &plan.scenario.steps[i].work else { unreachable!("a leaf step") };
-                let mut draws = match opts.mode {
-                    Mode::Median => None,
-                    Mode::Random => Some(self.duration_base.stream(plan.keys[i], u64::from(attempt))),
-                };
-                let mut dur = match &mut draws {
-                    None => plan.median_ms[i],
-                    Some(s) => self.scaled(i, d.sample(s).as_ms()),
-                };
+                let (mut dur, mut draws) = self.draw_attempt(self.duration_base, i, attempt, opts.mode);
                 if let Some(role) = replication {
                     dur = dur.saturating_add(self.replication_ms(i, role, at, draws.as_mut(), out)?);
                 }
@@ -111,6 +103,28 @@ impl<'p, 's> Simulator<'p, 's> {
         }
         self.schedule(at + dur, i, Kind::End);
         Ok(())
+    }
+
+    /// Leaf `i`'s own duration on attempt `attempt`, drawn afresh from its
+    /// stream under `base` (a median run: the median), and the stream,
+    /// which goes on to draw what else the attempt needs (a replication
+    /// step's throughputs).
+    pub(super) fn draw_attempt(
+        &self,
+        base: rng::StreamBase,
+        i: usize,
+        attempt: u32,
+        mode: Mode,
+    ) -> (u64, Option<rng::Stream>) {
+        let plan = self.plan;
+        let Work::Leaf(d) = &plan.scenario.steps[i].work else { unreachable!("a leaf step") };
+        match mode {
+            Mode::Median => (plan.median_ms[i], None),
+            Mode::Random => {
+                let mut s = base.stream(plan.keys[i], u64::from(attempt));
+                (self.scaled(i, d.sample(&mut s).as_ms()), Some(s))
+            }
+        }
     }
 
     /// Bookkeeping once step `i` has ended well: downtime, successors, the

@@ -86,6 +86,10 @@ pub struct Simulator<'p, 's> {
     /// The distribution agent's time to apply a million changes, drawn when
     /// the snapshot starts (before the busy slowdown).
     apply_ms: f64,
+    /// The last changes the replication was brought up to date with
+    /// (the source's time online, and what was applied), until a `Start`
+    /// or `SnapshotApplied` (see `Replicate::Changes`).
+    synced: Option<(u64, u64)>,
     /// Reachability buffers for reruns.
     scratch: (Vec<bool>, Vec<bool>, Vec<usize>),
     /// A rerun's steps, what is left to mark, and what may start at once
@@ -109,6 +113,11 @@ pub struct Simulator<'p, 's> {
     /// the first starts of the steps started again.
     rerun_ms: Vec<u64>,
     first_start: Vec<u64>,
+    /// A straight run's durations with the replication steps' lengths,
+    /// and the moments the data model sees, in time order (see
+    /// `straight::StraightRep`).
+    straight_ms: Vec<u64>,
+    moments: Vec<(u64, Option<usize>)>,
     /// Each driver's factor in this run (random runs; drawn with the
     /// first attempts).
     factor: Vec<f64>,
@@ -147,6 +156,7 @@ impl<'p, 's> Simulator<'p, 's> {
             snapshot_started: 0,
             replicating: false,
             apply_ms: 0.0,
+            synced: None,
             scratch: Default::default(),
             rerun_buffers: Default::default(),
             first_ms: plan
@@ -164,6 +174,8 @@ impl<'p, 's> Simulator<'p, 's> {
             node_ms: vec![0; 2 * n],
             node_cause: vec![None; 2 * n],
             rerun_ms: Vec::with_capacity(n),
+            straight_ms: Vec::with_capacity(n),
+            moments: Vec::new(),
             first_start: Vec::new(),
             factor: vec![1.0; plan.shared.driver_keys.len()],
             free: plan.shared.capacity.clone(),
@@ -469,6 +481,7 @@ impl<'p, 's> Simulator<'p, 's> {
         // The users' changes until now, then the restore.
         self.sync_replication(i, at, false, out)?;
         self.backend.rollback()?;
+        self.synced = None;
         self.emit_tables(i, at, out)?;
         out.emit(at, Event::RollbackCompleted)?;
         // The original environment is back online: users are let back in.
@@ -494,6 +507,7 @@ impl<'p, 's> Simulator<'p, 's> {
         self.site_persistent.fill(false);
         self.snapshot_started = 0;
         self.replicating = false;
+        self.synced = None;
         let lag_base = rng::StreamBase::new(opts.seed, opts.run, Purpose::Lag);
         for &(edge, least, most, key) in &plan.shared.ranged {
             self.edge_lag[edge.index()] = match opts.mode {

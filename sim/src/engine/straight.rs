@@ -44,7 +44,9 @@ use super::{FaultMode, Injection, Plan, RunOptions, Simulator, emit};
 use crate::rng;
 use crate::summary::{RunSummary, StepTiming};
 
+mod replication;
 mod rerun;
+use replication::StraightRep;
 use rerun::Rerun;
 
 /// What a plan needs for straight runs, compiled once.
@@ -72,6 +74,8 @@ pub(super) struct StraightPlan {
     effect_events: u64,
     /// The reruns a straight run can follow (see [`Rerun`]).
     reruns: Vec<Rerun>,
+    /// The plan's replication (see [`StraightRep`]).
+    rep: Option<StraightRep>,
 }
 
 /// How a node's time is found.
@@ -105,7 +109,8 @@ impl StraightPlan {
         // (Data effects are modelled: in a run that sees no fault strike a
         // step with them, they show in a silent run only as the events they
         // add, the same for every run; see `effect_events`.)
-        if sc.replication.is_some() || !sc.decisions.is_empty() || plan.shared.gates() {
+        // (The replication is modelled too: see `StraightRep`.)
+        if !sc.decisions.is_empty() || plan.shared.gates() {
             return None;
         }
         let n = sc.steps.len();
@@ -212,7 +217,13 @@ impl StraightPlan {
                 (v, next_rule(rule, v, prev.replace(v), &into))
             })
             .collect();
-        let reruns = Rerun::all(plan, &next, &order);
+        // With the replication, the data model's events depend on the
+        // times: a run's are counted (see `StraightRep`), and no rerun
+        // (which would meet the data model again) is followed.
+        let (rep, reruns, effect_events) = match sc.replication {
+            Some(_) => (Some(StraightRep::new(plan, &order)?), Vec::new(), 0),
+            None => (None, Rerun::all(plan, &next, &order), effect_events_all),
+        };
         // Sites on groups never fire (the engine draws none for them).
         let sites = (0..n)
             .filter(|i| plan.facts[*i].leaf)
@@ -226,9 +237,10 @@ impl StraightPlan {
             begins,
             ends,
             downtime_marks: downtime_events,
-            n_events: emit::plain_run_events(n, downtime_events, 0) + effect_events_all,
-            effect_events: effect_events_all,
+            n_events: emit::plain_run_events(n, downtime_events, 0) + effect_events,
+            effect_events,
             reruns,
+            rep,
         })
     }
 }
@@ -313,7 +325,7 @@ impl Simulator<'_, '_> {
         }
         // Data effects are left out only of the memory model, which no one
         // reads after a silent run; another model (SQLite) is written.
-        if sp.effect_events > 0 && self.backend.name() != "memory" {
+        if (sp.effect_events > 0 || sp.rep.is_some()) && self.backend.name() != "memory" {
             return Ok(false);
         }
         let random = match (opts.mode, &opts.faults) {
@@ -361,17 +373,30 @@ impl Simulator<'_, '_> {
             },
             Some((_, None)) => return Ok(false),
         }
+        let mut apply = 0.0;
         if rerun.is_none() {
             // Node times and causes, in dependency order.
             // The struck step lasts from its first start to its end (its first
             // attempt's length is put back below: the engine may need it).
             let first_ms = retried.map(|(i, ms, _)| std::mem::replace(&mut self.first_ms[i], ms));
-            let durations = if random { &self.first_ms } else { &plan.median_ms };
-            node_times(plan, &sp.order, durations, NOTHING_BEFORE, &mut self.node_ms, &mut self.node_cause);
+            match &sp.rep {
+                None => {
+                    let durations = if random { &self.first_ms } else { &plan.median_ms };
+                    node_times(plan, &sp.order, durations, NOTHING_BEFORE, &mut self.node_ms, &mut self.node_cause);
+                }
+                Some(r) => apply = self.replicated_node_times(r, &sp.order, opts),
+            }
             if let (Some((i, _, _)), Some(ms)) = (retried, first_ms) {
                 self.first_ms[i] = ms;
             }
         }
+        let data_events = match &sp.rep {
+            None => sp.effect_events,
+            Some(r) => match self.replicated_events(r, apply)? {
+                Some(events) => events,
+                None => return Ok(false),
+            },
+        };
         let t = &self.node_ms;
         let cause = &self.node_cause;
         let end = |i: usize| t[Node::end(i).index()];
@@ -379,7 +404,7 @@ impl Simulator<'_, '_> {
         let n_events = match rerun {
             Some((r, reruns)) => emit::plain_run_events(n, sp.downtime_marks, 0) + u64::from(reruns) * r.events,
             None => emit::plain_run_events(n, sp.downtime_marks, summary.injected.len()),
-        } + sp.effect_events;
+        } + data_events;
         if now > opts.limits.max_time.as_ms() || n_events > opts.limits.max_events {
             return Ok(false); // the engine reports which step ran past it
         }
@@ -413,8 +438,11 @@ impl Simulator<'_, '_> {
         super::finish_summary(summary, plan, opts, Outcome::Committed, now, downtime_open, n_events);
         // The data model as it began (the engine would leave a plan's data
         // effects in it; nothing reads it after a silent run, and the
-        // next run resets it).
-        self.backend.reset(sc)?;
+        // next run resets it). With the replication, it is as the engine
+        // leaves it already: the run met the data model as the engine does.
+        if sp.rep.is_none() {
+            self.backend.reset(sc)?;
+        }
         Ok(true)
     }
 
@@ -645,8 +673,12 @@ mod tests {
                         let cleared = policy.is_some_and(|p| sc.policies[p.index()].fix.is_some());
                         !fault.unknown_outcome && (!fault.persistent || cleared)
                     });
-                    // A strike on a step with data effects is the engine's.
-                    let no_effects = want.injected.iter().all(|s| sc.steps[s.step.index()].data.is_empty());
+                    // A strike on a step with data effects (or a part in
+                    // the replication) is the engine's.
+                    let no_effects = want.injected.iter().all(|s| {
+                        let step = &sc.steps[s.step.index()];
+                        step.data.is_empty() && step.replication.is_none()
+                    });
                     assert_eq!(
                         took,
                         one_step && (only_again || only_rerun) && plain && no_effects,
@@ -668,6 +700,8 @@ mod tests {
         assert!(eligible.iter().any(|p| p.ends_with("ax2012-data-upgrade-dev.toml")), "eligible: {eligible:?}");
         // A plan with data effects (and no replication) goes straight too.
         assert!(eligible.iter().any(|p| p.ends_with("dse-upgrade-2017.toml")), "eligible: {eligible:?}");
+        // And one with the toolkit's replication.
+        assert!(eligible.iter().any(|p| p.ends_with("ax2012-mock-cutover.toml")), "eligible: {eligible:?}");
         assert!(straight_runs > 1000, "only {straight_runs} straight runs");
         assert!(tried_again > 50, "only {tried_again} straight runs tried a step again");
         assert!(rerun > 50, "only {rerun} straight runs reran part of the plan");

@@ -1,0 +1,158 @@
+//! The toolkit's replication in a straight run (see [`StraightRep`]): the
+//! replication steps' lengths, and the events the data model's changes add.
+
+use rehearse_core::replication::Role;
+
+use super::super::data::{caught_up_ms, no_pk_draws, replication_span, snapshot_draws};
+use super::super::emit::Emitter;
+use super::super::plan::Node;
+use super::super::{Plan, RunOptions, Simulator};
+use super::{NOTHING_BEFORE, Rule, node_times};
+use crate::{NullSink, SimError, rng};
+
+/// What a straight run needs of the plan's replication. A run in which no
+/// fault strikes a replication step (nor any step with data effects) has
+/// its replication fixed by its times: the snapshot's and the copy of the
+/// tables without a primary key's lengths by their draws, the caught-up
+/// wait's by when it starts and when the snapshot started and ended and
+/// the source went offline, all before it (validation orders them so).
+/// The data model sees the snapshot start and each step with data
+/// effects (or a replication role) end; in a silent run only the events
+/// they add show, and those depend on the times, so the straight run
+/// meets those moments in time order through the engine's own functions
+/// and counts what they emit.
+#[derive(Debug)]
+pub(super) struct StraightRep {
+    snapshot: usize,
+    no_pk: Option<usize>,
+    caught_up: usize,
+    offline: usize,
+    /// Where the caught-up step's end is in the plan's order: the pass
+    /// stops there to work out the wait's length.
+    caught_up_end: usize,
+    /// The steps whose end changes the data model or brings the
+    /// replication up to date (`Facts::effects`), in plan order.
+    syncing: Vec<usize>,
+}
+
+/// The events a straight run's replication adds besides the data model's
+/// changes: the caught-up step's `ReplicationBacklog`.
+const BACKLOG_EVENTS: u64 = 1;
+
+impl StraightRep {
+    /// `None` when the plan's order does not have what the wait needs
+    /// before it (validation rules that out).
+    pub(super) fn new(plan: &Plan<'_>, order: &[(Node, Rule)]) -> Option<StraightRep> {
+        let sc = plan.scenario;
+        let rep = sc.replication.as_ref()?;
+        let role = |r: Role| (0..sc.steps.len()).find(|i| sc.steps[*i].replication == Some(r));
+        let (snapshot, caught_up) = (role(Role::Snapshot)?, role(Role::CaughtUp)?);
+        let offline = rep.source_offline.index();
+        let at = |v: Node| order.iter().position(|(w, _)| *w == v);
+        let caught_up_end = at(Node::end(caught_up))?;
+        if at(Node::end(snapshot))? >= caught_up_end || at(Node::start(offline))? >= caught_up_end {
+            return None;
+        }
+        Some(StraightRep {
+            snapshot,
+            no_pk: role(Role::NoPkTables),
+            caught_up,
+            offline,
+            caught_up_end,
+            syncing: (0..sc.steps.len()).filter(|i| plan.facts[*i].effects).collect(),
+        })
+    }
+}
+
+impl Simulator<'_, '_> {
+    /// The node times of a straight run of a plan with the replication,
+    /// the leaves lasting their first attempts' durations (a median run:
+    /// the medians) but for the replication steps, whose lengths are drawn
+    /// and worked out as the engine does (the step's own duration, then
+    /// its throughputs, from its stream). Returns the distribution agent's
+    /// apply time drawn with the snapshot.
+    pub(super) fn replicated_node_times(&mut self, r: &StraightRep, order: &[(Node, Rule)], opts: &RunOptions) -> f64 {
+        let plan = self.plan;
+        let rep = plan.scenario.replication.as_ref().expect("a plan with the replication");
+        let base = rng::StreamBase::new(opts.seed, opts.run, rng::Purpose::StepDuration);
+        let mut ms = std::mem::take(&mut self.straight_ms);
+        ms.clear();
+        ms.extend_from_slice(match opts.mode {
+            rehearse_core::event::Mode::Random => &self.first_ms,
+            rehearse_core::event::Mode::Median => &plan.median_ms,
+        });
+        let (own, mut draws) = self.draw_attempt(base, r.snapshot, 1, opts.mode);
+        let (copy, apply) = snapshot_draws(rep, draws.as_mut());
+        ms[r.snapshot] = own.saturating_add(replication_span(copy));
+        if let Some(np) = r.no_pk {
+            let (own, mut draws) = self.draw_attempt(base, np, 1, opts.mode);
+            ms[np] = own.saturating_add(replication_span(no_pk_draws(rep, draws.as_mut())));
+        }
+        let (wait_own, _) = self.draw_attempt(base, r.caught_up, 1, opts.mode);
+        let (t, cause) = (&mut self.node_ms, &mut self.node_cause);
+        node_times(plan, &order[..r.caught_up_end], &ms, NOTHING_BEFORE, t, cause);
+        // The wait: what the engine's `replication_times` reads when it
+        // starts (the snapshot ended and the source offline before it).
+        let at = t[Node::start(r.caught_up).index()];
+        let times =
+            (t[Node::start(r.snapshot).index()], t[Node::end(r.snapshot).index()], t[Node::start(r.offline).index()]);
+        ms[r.caught_up] = wait_own.saturating_add(replication_span(caught_up_ms(rep, times, apply, at)));
+        let before = order[r.caught_up_end - 1].0;
+        let before = (before, t[before.index()]);
+        node_times(plan, &order[r.caught_up_end..], &ms, before, t, cause);
+        self.straight_ms = ms;
+        apply
+    }
+
+    /// The events the data model's changes add to a straight run whose
+    /// node times are in `node_ms`: the snapshot's start and each syncing
+    /// step's end met in time order, through the engine's own functions
+    /// (`begin_replication`, `data_effects`), on the data model as a run
+    /// begins. `None` when two of them fall on the same millisecond: the
+    /// agenda's order then decides, and the run is the engine's.
+    ///
+    /// # Errors
+    /// The data model's.
+    pub(super) fn replicated_events(&mut self, r: &StraightRep, apply: f64) -> Result<Option<u64>, SimError> {
+        let t = |v: Node| self.node_ms[v.index()];
+        let (snapshot_end, offline) = (t(Node::end(r.snapshot)), t(Node::start(r.offline)));
+        let mut moments = std::mem::take(&mut self.moments);
+        moments.clear();
+        moments.push((t(Node::start(r.snapshot)), None));
+        moments.extend(r.syncing.iter().map(|&i| (t(Node::end(i)), Some(i))));
+        moments.sort_unstable_by_key(|m| m.0);
+        let tied = moments.windows(2).any(|w| w[0].0 == w[1].0);
+        let events = if tied { Ok(None) } else { self.meet(r, &moments, snapshot_end, offline, apply).map(Some) };
+        self.moments = moments;
+        events
+    }
+
+    fn meet(
+        &mut self,
+        r: &StraightRep,
+        moments: &[(u64, Option<usize>)],
+        snapshot_end: u64,
+        offline: u64,
+        apply: f64,
+    ) -> Result<u64, SimError> {
+        self.backend.reset(self.plan.scenario)?;
+        self.replicating = false;
+        self.synced = None;
+        let mut sink = NullSink;
+        let mut out = Emitter { sink: &mut sink, silent: true, seq: 0, max_events: u64::MAX };
+        for &(at, moment) in moments {
+            let Some(i) = moment else {
+                self.begin_replication(at, apply)?;
+                continue;
+            };
+            // What the engine's `replication_times` reads at `at`: whether
+            // the snapshot has ended, and the source gone offline.
+            self.steps[r.snapshot].completed = snapshot_end <= at;
+            self.steps[r.snapshot].end = snapshot_end;
+            self.steps[r.offline].attempt = u32::from(offline <= at);
+            self.steps[r.offline].start = offline;
+            self.data_effects(i, at, 1.0, None, &mut out)?;
+        }
+        Ok(out.seq + BACKLOG_EVENTS)
+    }
+}
