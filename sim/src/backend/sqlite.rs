@@ -577,6 +577,31 @@ mod tests {
         assert!(s.counts_match().unwrap());
     }
 
+    /// What the engine's sync skip relies on (`Replicate::Changes`): the
+    /// same changes again change nothing, until a `SnapshotApplied` or a
+    /// `Start` comes between, after which they may; and each model says
+    /// so through `replicate_changes` (the memory model's own, the SQLite
+    /// model's the trait's), with the replication after it when it changed.
+    #[test]
+    fn the_same_changes_again_change_nothing_until_the_snapshot_or_a_start() {
+        let (mut s, mut m, _) = both();
+        let publications = vec![vec![0]];
+        let models: [&mut dyn Backend; 2] = [&mut s, &mut m];
+        for b in models {
+            b.replicate(Replicate::Start { publications: &publications }).unwrap();
+            let first = b.replicate_changes(0, 100, 40).unwrap();
+            assert_eq!(first, Some(ReplicaState { written: 100, backlog: 100 }), "{}", b.name());
+            assert_eq!(b.replicate_changes(0, 100, 40).unwrap(), None, "{}", b.name());
+            b.replicate(Replicate::SnapshotApplied).unwrap();
+            let applied = b.replicate_changes(0, 100, 40).unwrap();
+            assert_eq!(applied, Some(ReplicaState { written: 100, backlog: 60 }), "{}", b.name());
+            assert_eq!(b.replicate_changes(0, 100, 40).unwrap(), None, "{}", b.name());
+            b.replicate(Replicate::Start { publications: &publications }).unwrap();
+            let again = b.replicate_changes(0, 100, 40).unwrap();
+            assert_eq!(again, Some(ReplicaState { written: 200, backlog: 100 }), "{}", b.name());
+        }
+    }
+
     /// The model's databases bounded below what the plan needs: the reset
     /// that fills the source, then (with room for the source) a copy to
     /// the target mid-run, fail with an error naming the statement and its

@@ -36,6 +36,7 @@ pub(crate) use recovery::resolve;
 pub use recovery::{RecoveryPath, hand_overs, possible};
 
 use rehearse_core::event::{Event, Mode, Outcome, SCHEMA_VERSION};
+use rehearse_core::fault::FaultIdx;
 use rehearse_core::scenario::{StepIdx, Work};
 use rehearse_core::time::{SimDuration, SimTime};
 
@@ -117,7 +118,10 @@ pub struct Simulator<'p, 's> {
     /// and the moments the data model sees, in time order (see
     /// `straight::StraightRep`).
     straight_ms: Vec<u64>,
-    moments: Vec<(u64, Option<usize>)>,
+    moments: Vec<(u64, straight::Moment)>,
+    /// The strikes on a step a straight run tries again: when (from its
+    /// first start), the share of the work done, the fault.
+    strikes: Vec<(u64, f64, FaultIdx)>,
     /// Each driver's factor in this run (random runs; drawn with the
     /// first attempts).
     factor: Vec<f64>,
@@ -176,6 +180,7 @@ impl<'p, 's> Simulator<'p, 's> {
             rerun_ms: Vec::with_capacity(n),
             straight_ms: Vec::with_capacity(n),
             moments: Vec::new(),
+            strikes: Vec::new(),
             first_start: Vec::new(),
             factor: vec![1.0; plan.shared.driver_keys.len()],
             free: plan.shared.capacity.clone(),

@@ -46,6 +46,7 @@ use crate::summary::{RunSummary, StepTiming};
 
 mod replication;
 mod rerun;
+pub(super) use replication::Moment;
 use replication::StraightRep;
 use rerun::Rerun;
 
@@ -346,8 +347,12 @@ impl Simulator<'_, '_> {
                     continue;
                 }
                 if SiteDraws::new(fault_base, plan.site_keys[site.index()], 1).fire() < probability {
-                    if plan.facts[i].effects {
-                        return Ok(false); // part of the work stays done: the engine's
+                    // Part of the work stays done: the engine's, unless the
+                    // run meets the data model anyway (the replication; not
+                    // on a replication step, whose next attempt starts it
+                    // again).
+                    if plan.facts[i].effects && (sp.rep.is_none() || plan.facts[i].replication.is_some()) {
+                        return Ok(false);
                     }
                     match struck {
                         Some(j) if j != i => return Ok(false),
@@ -392,7 +397,7 @@ impl Simulator<'_, '_> {
         }
         let data_events = match &sp.rep {
             None => sp.effect_events,
-            Some(r) => match self.replicated_events(r, apply)? {
+            Some(r) => match self.replicated_events(r, apply, retried.map(|(i, ..)| i))? {
                 Some(events) => events,
                 None => return Ok(false),
             },
@@ -485,7 +490,8 @@ impl Simulator<'_, '_> {
         self.faults[i].attempt_base = 0;
         let duration_base = rng::StreamBase::new(opts.seed, opts.run, rng::Purpose::StepDuration);
         let (mut attempt, mut dur, mut total) = (1u32, self.first_ms[i], 0u64);
-        while let Some((lost, f, _)) = self.first_strike(i, attempt, dur, opts) {
+        self.strikes.clear();
+        while let Some((lost, f, share)) = self.first_strike(i, attempt, dur, opts) {
             let (policy, action, _) = self.choose_recovery(f, i, attempt);
             if !self.plain_strike(f, policy) {
                 return None;
@@ -502,6 +508,7 @@ impl Simulator<'_, '_> {
             let step = StepIdx(i as u32);
             summary.injected.push(Injection { fault: f, step, attempt });
             summary.recoveries.push((f, step, action));
+            self.strikes.push((total.saturating_add(lost), share, f));
             total = total.saturating_add(lost).saturating_add(times.reaction).saturating_add(times.fix);
             dur = match action {
                 Action::Resume => dur, // the step done again, whole
@@ -673,11 +680,13 @@ mod tests {
                         let cleared = policy.is_some_and(|p| sc.policies[p.index()].fix.is_some());
                         !fault.unknown_outcome && (!fault.persistent || cleared)
                     });
-                    // A strike on a step with data effects (or a part in
-                    // the replication) is the engine's.
+                    // A strike on a step with a part in the replication
+                    // is the engine's, and one on a step with data
+                    // effects too, unless the plan has the replication
+                    // (see `StraightRep`).
                     let no_effects = want.injected.iter().all(|s| {
                         let step = &sc.steps[s.step.index()];
-                        step.data.is_empty() && step.replication.is_none()
+                        step.replication.is_none() && (step.data.is_empty() || sc.replication.is_some())
                     });
                     assert_eq!(
                         took,

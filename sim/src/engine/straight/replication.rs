@@ -1,6 +1,7 @@
 //! The toolkit's replication in a straight run (see [`StraightRep`]): the
 //! replication steps' lengths, and the events the data model's changes add.
 
+use rehearse_core::fault::FaultIdx;
 use rehearse_core::replication::Role;
 
 use super::super::data::{caught_up_ms, no_pk_draws, replication_span, snapshot_draws};
@@ -33,6 +34,19 @@ pub(super) struct StraightRep {
     /// The steps whose end changes the data model or brings the
     /// replication up to date (`Facts::effects`), in plan order.
     syncing: Vec<usize>,
+}
+
+/// What the data model sees at a moment of a straight run (see
+/// [`StraightRep`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Moment {
+    /// The snapshot starts: the replication begins.
+    SnapshotStart,
+    /// A syncing step ends.
+    End(usize),
+    /// A fault strikes a step with data effects with this share of its
+    /// work done.
+    Strike(usize, f64, FaultIdx),
 }
 
 /// The events a straight run's replication adds besides the data model's
@@ -105,21 +119,36 @@ impl Simulator<'_, '_> {
     }
 
     /// The events the data model's changes add to a straight run whose
-    /// node times are in `node_ms`: the snapshot's start and each syncing
-    /// step's end met in time order, through the engine's own functions
+    /// node times are in `node_ms`: the snapshot's start, each syncing
+    /// step's end and each strike on step `retried` (`strikes`) with work
+    /// done met in time order, through the engine's own functions
     /// (`begin_replication`, `data_effects`), on the data model as a run
     /// begins. `None` when two of them fall on the same millisecond: the
     /// agenda's order then decides, and the run is the engine's.
     ///
     /// # Errors
     /// The data model's.
-    pub(super) fn replicated_events(&mut self, r: &StraightRep, apply: f64) -> Result<Option<u64>, SimError> {
+    pub(super) fn replicated_events(
+        &mut self,
+        r: &StraightRep,
+        apply: f64,
+        retried: Option<usize>,
+    ) -> Result<Option<u64>, SimError> {
         let t = |v: Node| self.node_ms[v.index()];
         let (snapshot_end, offline) = (t(Node::end(r.snapshot)), t(Node::start(r.offline)));
         let mut moments = std::mem::take(&mut self.moments);
         moments.clear();
-        moments.push((t(Node::start(r.snapshot)), None));
-        moments.extend(r.syncing.iter().map(|&i| (t(Node::end(i)), Some(i))));
+        moments.push((t(Node::start(r.snapshot)), Moment::SnapshotStart));
+        moments.extend(r.syncing.iter().map(|&i| (t(Node::end(i)), Moment::End(i))));
+        if let Some(i) = retried.filter(|i| self.plan.facts[*i].effects) {
+            let start = t(Node::start(i));
+            moments.extend(
+                self.strikes
+                    .iter()
+                    .filter(|(_, share, _)| *share > 0.0)
+                    .map(|&(after, share, f)| (start + after, Moment::Strike(i, share, f))),
+            );
+        }
         moments.sort_unstable_by_key(|m| m.0);
         let tied = moments.windows(2).any(|w| w[0].0 == w[1].0);
         let events = if tied { Ok(None) } else { self.meet(r, &moments, snapshot_end, offline, apply).map(Some) };
@@ -130,7 +159,7 @@ impl Simulator<'_, '_> {
     fn meet(
         &mut self,
         r: &StraightRep,
-        moments: &[(u64, Option<usize>)],
+        moments: &[(u64, Moment)],
         snapshot_end: u64,
         offline: u64,
         apply: f64,
@@ -141,17 +170,20 @@ impl Simulator<'_, '_> {
         let mut sink = NullSink;
         let mut out = Emitter { sink: &mut sink, silent: true, seq: 0, max_events: u64::MAX };
         for &(at, moment) in moments {
-            let Some(i) = moment else {
-                self.begin_replication(at, apply)?;
-                continue;
-            };
             // What the engine's `replication_times` reads at `at`: whether
             // the snapshot has ended, and the source gone offline.
             self.steps[r.snapshot].completed = snapshot_end <= at;
             self.steps[r.snapshot].end = snapshot_end;
             self.steps[r.offline].attempt = u32::from(offline <= at);
             self.steps[r.offline].start = offline;
-            self.data_effects(i, at, 1.0, None, &mut out)?;
+            match moment {
+                Moment::SnapshotStart => self.begin_replication(at, apply)?,
+                Moment::End(i) => self.data_effects(i, at, 1.0, None, &mut out)?,
+                Moment::Strike(i, share, f) => {
+                    let catalog = self.plan.scenario.faults[f.index()].catalog;
+                    self.data_effects(i, at, share, catalog, &mut out)?;
+                }
+            }
         }
         Ok(out.seq + BACKLOG_EVENTS)
     }
