@@ -122,6 +122,10 @@ pub struct Simulator<'p, 's> {
     /// The strikes on a step a straight run tries again: when (from its
     /// first start), the share of the work done, the fault.
     strikes: Vec<(u64, f64, FaultIdx)>,
+    /// The snapshot's attempts after the first when a straight run tries
+    /// it again: when each starts (from its first start), and the agent's
+    /// apply time drawn with it.
+    restarts: Vec<(u64, f64)>,
     /// Each driver's factor in this run (random runs; drawn with the
     /// first attempts).
     factor: Vec<f64>,
@@ -181,6 +185,7 @@ impl<'p, 's> Simulator<'p, 's> {
             straight_ms: Vec::with_capacity(n),
             moments: Vec::new(),
             strikes: Vec::new(),
+            restarts: Vec::new(),
             first_start: Vec::new(),
             factor: vec![1.0; plan.shared.driver_keys.len()],
             free: plan.shared.capacity.clone(),

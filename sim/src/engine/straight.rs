@@ -348,10 +348,9 @@ impl Simulator<'_, '_> {
                 }
                 if SiteDraws::new(fault_base, plan.site_keys[site.index()], 1).fire() < probability {
                     // Part of the work stays done: the engine's, unless the
-                    // run meets the data model anyway (the replication; not
-                    // on a replication step, whose next attempt starts it
-                    // again).
-                    if plan.facts[i].effects && (sp.rep.is_none() || plan.facts[i].replication.is_some()) {
+                    // run meets the data model anyway (the replication, see
+                    // `StraightRep`).
+                    if plan.facts[i].effects && sp.rep.is_none() {
                         return Ok(false);
                     }
                     match struck {
@@ -389,7 +388,7 @@ impl Simulator<'_, '_> {
                     let durations = if random { &self.first_ms } else { &plan.median_ms };
                     node_times(plan, &sp.order, durations, NOTHING_BEFORE, &mut self.node_ms, &mut self.node_cause);
                 }
-                Some(r) => apply = self.replicated_node_times(r, &sp.order, opts),
+                Some(r) => apply = self.replicated_node_times(r, &sp.order, opts, retried.map(|(i, ..)| i)),
             }
             if let (Some((i, _, _)), Some(ms)) = (retried, first_ms) {
                 self.first_ms[i] = ms;
@@ -482,15 +481,18 @@ impl Simulator<'_, '_> {
     fn tried_again(&mut self, i: usize, opts: &RunOptions, summary: &mut RunSummary) -> Option<Again> {
         let plan = self.plan;
         let sc = plan.scenario;
-        let Work::Leaf(d) = &sc.steps[i].work else { return None };
+        if !plan.facts[i].leaf || plan.facts[i].replication == Some(rehearse_core::replication::Role::CaughtUp) {
+            return None; // (the wait's length depends on when it starts)
+        }
         // The engine's state for these, as it is when a run begins.
         self.fault_base = rng::StreamBase::new(opts.seed, opts.run, rng::Purpose::Fault);
         self.switch_sites(opts);
         self.site_persistent.fill(false);
         self.faults[i].attempt_base = 0;
-        let duration_base = rng::StreamBase::new(opts.seed, opts.run, rng::Purpose::StepDuration);
-        let (mut attempt, mut dur, mut total) = (1u32, self.first_ms[i], 0u64);
+        let (mut attempt, mut total) = (1u32, 0u64);
+        let mut dur = self.attempt_ms(i, attempt, opts).0;
         self.strikes.clear();
+        self.restarts.clear();
         while let Some((lost, f, share)) = self.first_strike(i, attempt, dur, opts) {
             let (policy, action, _) = self.choose_recovery(f, i, attempt);
             if !self.plain_strike(f, policy) {
@@ -510,13 +512,32 @@ impl Simulator<'_, '_> {
             summary.recoveries.push((f, step, action));
             self.strikes.push((total.saturating_add(lost), share, f));
             total = total.saturating_add(lost).saturating_add(times.reaction).saturating_add(times.fix);
-            dur = match action {
-                Action::Resume => dur, // the step done again, whole
-                _ => self.scaled(i, d.sample(&mut duration_base.stream(plan.keys[i], u64::from(attempt) + 1)).as_ms()),
-            };
+            if action != Action::Resume {
+                // (Resumed: the step done again, whole, as it was.)
+                let (ms, apply) = self.attempt_ms(i, attempt + 1, opts);
+                dur = ms;
+                if plan.facts[i].replication.is_some() {
+                    self.restarts.push((total, apply));
+                }
+            }
             attempt += 1;
         }
         Some(Again::Tried(total.saturating_add(dur), attempt))
+    }
+
+    /// Attempt `attempt` of leaf `i`: its length as the engine's `start`
+    /// draws it (the first from the batch already drawn), and for a
+    /// replication step the agent's apply time drawn with it (see
+    /// `replication_attempt`).
+    fn attempt_ms(&self, i: usize, attempt: u32, opts: &RunOptions) -> (u64, f64) {
+        match self.plan.facts[i].replication {
+            Some(_) => self.replication_attempt(i, attempt, opts),
+            None if attempt == 1 => (self.first_ms[i], 0.0),
+            None => {
+                let base = rng::StreamBase::new(opts.seed, opts.run, rng::Purpose::StepDuration);
+                (self.draw_attempt(base, i, attempt, opts.mode).0, 0.0)
+            }
+        }
     }
 
     /// Whether a strike of fault `f`, recovered by `policy`, is one a
@@ -600,7 +621,7 @@ mod tests {
     use rehearse_core::scenario::Scenario;
     use rehearse_core::time::SimDuration;
 
-    use crate::engine::{FaultMode, Limits, Plan, RunOptions, Simulator};
+    use crate::engine::{FaultMode, Injection, Limits, Plan, RunOptions, Simulator};
     use crate::summary::RunSummary;
     use crate::{MemorySink, NullSink, SimError};
 
@@ -635,6 +656,9 @@ mod tests {
     #[test]
     fn straight_runs_are_the_engines_runs() {
         let (mut straight_runs, mut tried_again, mut rerun, mut not_plain) = (0, 0, 0, 0);
+        // Straight runs with the replication struck on a step with data
+        // effects, and on the snapshot (started again).
+        let (mut data_struck, mut snapshot_again) = (0, 0);
         let mut eligible = Vec::new();
         for (path, text) in bundled() {
             let sc = Scenario::parse(&text, &path).unwrap();
@@ -680,13 +704,16 @@ mod tests {
                         let cleared = policy.is_some_and(|p| sc.policies[p.index()].fix.is_some());
                         !fault.unknown_outcome && (!fault.persistent || cleared)
                     });
-                    // A strike on a step with a part in the replication
-                    // is the engine's, and one on a step with data
-                    // effects too, unless the plan has the replication
-                    // (see `StraightRep`).
+                    // A strike on a step with data effects is the
+                    // engine's, unless the plan has the replication (see
+                    // `StraightRep`), and then one on the caught-up wait
+                    // (its length depends on when it starts).
                     let no_effects = want.injected.iter().all(|s| {
                         let step = &sc.steps[s.step.index()];
-                        step.replication.is_none() && (step.data.is_empty() || sc.replication.is_some())
+                        match sc.replication {
+                            None => step.data.is_empty(),
+                            Some(_) => step.replication != Some(rehearse_core::replication::Role::CaughtUp),
+                        }
                     });
                     assert_eq!(
                         took,
@@ -699,6 +726,12 @@ mod tests {
                         straight_runs += 1;
                         tried_again += usize::from(!want.injected.is_empty() && !only_rerun);
                         rerun += usize::from(only_rerun && !want.injected.is_empty());
+                        let role = |s: &Injection| sc.steps[s.step.index()].replication;
+                        let data = |s: &Injection| !sc.steps[s.step.index()].data.is_empty();
+                        data_struck += usize::from(want.injected.iter().any(data));
+                        snapshot_again += usize::from(
+                            want.injected.iter().any(|s| role(s) == Some(rehearse_core::replication::Role::Snapshot)),
+                        );
                         assert_eq!(got, want, "{path} run {run} {mode:?} {faults:?}");
                     }
                     b.run_into(&opts, &mut NullSink, &mut quiet).unwrap();
@@ -715,6 +748,8 @@ mod tests {
         assert!(tried_again > 50, "only {tried_again} straight runs tried a step again");
         assert!(rerun > 50, "only {rerun} straight runs reran part of the plan");
         assert!(not_plain > 10, "only {not_plain} runs struck by a persistent fault or an unknown outcome");
+        assert!(data_struck > 50, "only {data_struck} straight runs struck on a step with data effects");
+        assert!(snapshot_again > 10, "only {snapshot_again} straight runs started the snapshot again");
     }
 
     /// A step tried again and again, resumed or retried, with a budget that
@@ -804,6 +839,100 @@ then = "resume"
             resumed > 50 && retried > 50 && handed_over > 5,
             "resumed {resumed} retried {retried} then {handed_over}"
         );
+    }
+
+    /// With the toolkit's replication started just before the source goes
+    /// offline (so the caught-up wait depends on when the snapshot's
+    /// latest attempt began), runs go straight as they go through the
+    /// engine: the snapshot tried again (the replication begun again), the
+    /// validation after the wait tried again, both, or neither.
+    #[test]
+    fn replication_runs_go_straight() {
+        let text = r#"
+[scenario]
+name = "restart"
+[database]
+tables = [
+  { name = "A", rows = 5_000_000, changes_per_hour = 8_000_000 },
+  { name = "B", rows = 1_000_000, changes_per_hour = 2_000_000 },
+  { name = "C", rows = 100_000, changes_per_hour = 100, primary_key = false },
+]
+[replication]
+bcp_per_million_rows = { pert = ["2m", "4m", "10m"] }
+apply_per_million_changes = { pert = ["10m", "20m", "45m"] }
+source_offline = "off"
+[[step]]
+id = "snap"
+replication = "snapshot"
+duration = { triangular = ["10m", "20m", "45m"] }
+[[step]]
+id = "off"
+after = [{ step = "snap", from = "start", lag = "30m" }]
+downtime = "begins"
+duration = { triangular = ["5m", "15m", "30m"] }
+[[step]]
+id = "nopk"
+after = ["off"]
+replication = "no-pk-tables"
+duration = "10m"
+[[step]]
+id = "wait"
+after = ["snap", "nopk"]
+replication = "caught-up"
+duration = { triangular = ["5m", "10m", "30m"] }
+[[step]]
+id = "check"
+after = ["wait"]
+data = "validate"
+downtime = "ends"
+duration = "30m"
+[[fault]]
+id = "stall"
+catalog = "snapshot-waiting"
+steps = ["snap"]
+probability = 0.4
+recovery = "again"
+[[fault]]
+id = "differ"
+catalog = "record-counts-differ"
+steps = ["check"]
+probability = 0.3
+recovery = "again"
+[recovery.again]
+action = "retry"
+reaction = "10m"
+fix = "5m"
+max_attempts = 4
+then = "abort"
+[recovery.abort]
+action = "abort"
+"#;
+        let sc = Scenario::parse(text, "restart.toml").unwrap();
+        let plan = Plan::new(&sc, crate::digest(text));
+        assert!(plan.straight.is_some(), "a plan with the replication goes straight");
+        let (mut a, mut b) = (Simulator::new(&plan), Simulator::new(&plan));
+        let (mut restarted, mut checked_again, mut waited) = (0, 0, 0);
+        let wait = sc.steps.iter().position(|s| s.id == "wait").unwrap();
+        for run in 0..400 {
+            let opts = RunOptions { run, ..RunOptions::new(3, Mode::Random) };
+            let want = engine(&mut a, &opts).unwrap();
+            let mut got = RunSummary::blank(&opts, plan.digest());
+            let took = b.straight(&opts, &mut got).unwrap();
+            // (Faults on two steps are the engine's.)
+            let one_step = want.injected.iter().all(|s| s.step == want.injected[0].step);
+            assert_eq!(took, want.outcome == rehearse_core::event::Outcome::Committed && one_step, "run {run}");
+            if took {
+                assert_eq!(got, want, "run {run}");
+                let on = |id: &str| want.injected.iter().any(|s| sc.steps[s.step.index()].id == id);
+                restarted += usize::from(on("snap"));
+                checked_again += usize::from(on("check"));
+                // The wait outlasts its own longest duration: the backlog.
+                waited += usize::from(want.steps[wait].duration() > SimDuration::from_mins(30));
+            }
+        }
+        assert!(restarted > 50, "only {restarted} runs started the snapshot again");
+        assert!(checked_again > 50, "only {checked_again} runs validated again");
+        assert!(waited > 50, "only {waited} runs waited for a backlog");
     }
 
     /// Reruns go straight as they go through the engine: a group run again

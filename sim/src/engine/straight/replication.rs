@@ -47,6 +47,9 @@ pub(crate) enum Moment {
     /// A fault strikes a step with data effects with this share of its
     /// work done.
     Strike(usize, f64, FaultIdx),
+    /// The snapshot starts again (tried again): the replication brought up
+    /// to date, then begun again with this apply time.
+    SnapshotRestart(f64),
 }
 
 /// The events a straight run's replication adds besides the data model's
@@ -79,38 +82,69 @@ impl StraightRep {
 }
 
 impl Simulator<'_, '_> {
+    /// Attempt `attempt` of replication step `i` whose length its draws
+    /// fix (the snapshot, the copy of the tables without a primary key):
+    /// its own duration and the copy drawn after it, from its stream, as
+    /// the engine's `start` draws them; with the snapshot, the agent's
+    /// apply time drawn last (0 otherwise).
+    pub(super) fn replication_attempt(&self, i: usize, attempt: u32, opts: &RunOptions) -> (u64, f64) {
+        let rep = self.plan.scenario.replication.as_ref().expect("a plan with the replication");
+        let base = rng::StreamBase::new(opts.seed, opts.run, rng::Purpose::StepDuration);
+        let (own, mut draws) = self.draw_attempt(base, i, attempt, opts.mode);
+        let (copy, apply) = match self.plan.facts[i].replication {
+            Some(Role::Snapshot) => snapshot_draws(rep, draws.as_mut()),
+            Some(Role::NoPkTables) => (no_pk_draws(rep, draws.as_mut()), 0.0),
+            _ => unreachable!("the caught-up wait's length depends on when it starts"),
+        };
+        (own.saturating_add(replication_span(copy)), apply)
+    }
+
     /// The node times of a straight run of a plan with the replication,
     /// the leaves lasting their first attempts' durations (a median run:
-    /// the medians) but for the replication steps, whose lengths are drawn
-    /// and worked out as the engine does (the step's own duration, then
-    /// its throughputs, from its stream). Returns the distribution agent's
-    /// apply time drawn with the snapshot.
-    pub(super) fn replicated_node_times(&mut self, r: &StraightRep, order: &[(Node, Rule)], opts: &RunOptions) -> f64 {
+    /// the medians; step `retried` from its first start to its end) but
+    /// for the replication steps, whose lengths are drawn and worked out
+    /// as the engine does. Returns the distribution agent's apply time
+    /// drawn with the snapshot's first attempt.
+    pub(super) fn replicated_node_times(
+        &mut self,
+        r: &StraightRep,
+        order: &[(Node, Rule)],
+        opts: &RunOptions,
+        retried: Option<usize>,
+    ) -> f64 {
         let plan = self.plan;
         let rep = plan.scenario.replication.as_ref().expect("a plan with the replication");
-        let base = rng::StreamBase::new(opts.seed, opts.run, rng::Purpose::StepDuration);
         let mut ms = std::mem::take(&mut self.straight_ms);
         ms.clear();
         ms.extend_from_slice(match opts.mode {
             rehearse_core::event::Mode::Random => &self.first_ms,
             rehearse_core::event::Mode::Median => &plan.median_ms,
         });
-        let (own, mut draws) = self.draw_attempt(base, r.snapshot, 1, opts.mode);
-        let (copy, apply) = snapshot_draws(rep, draws.as_mut());
-        ms[r.snapshot] = own.saturating_add(replication_span(copy));
-        if let Some(np) = r.no_pk {
-            let (own, mut draws) = self.draw_attempt(base, np, 1, opts.mode);
-            ms[np] = own.saturating_add(replication_span(no_pk_draws(rep, draws.as_mut())));
+        let (first, apply) = self.replication_attempt(r.snapshot, 1, opts);
+        if retried != Some(r.snapshot) {
+            ms[r.snapshot] = first;
         }
+        if let Some(np) = r.no_pk.filter(|np| Some(*np) != retried) {
+            ms[np] = self.replication_attempt(np, 1, opts).0;
+        }
+        let base = rng::StreamBase::new(opts.seed, opts.run, rng::Purpose::StepDuration);
         let (wait_own, _) = self.draw_attempt(base, r.caught_up, 1, opts.mode);
         let (t, cause) = (&mut self.node_ms, &mut self.node_cause);
         node_times(plan, &order[..r.caught_up_end], &ms, NOTHING_BEFORE, t, cause);
         // The wait: what the engine's `replication_times` reads when it
-        // starts (the snapshot ended and the source offline before it).
+        // starts (the snapshot's latest attempt begun and ended, and the
+        // source offline, before it).
         let at = t[Node::start(r.caught_up).index()];
-        let times =
-            (t[Node::start(r.snapshot).index()], t[Node::end(r.snapshot).index()], t[Node::start(r.offline).index()]);
-        ms[r.caught_up] = wait_own.saturating_add(replication_span(caught_up_ms(rep, times, apply, at)));
+        let (restart, last_apply) = match (retried == Some(r.snapshot)).then(|| self.restarts.last()).flatten() {
+            Some(&(after, apply)) => (after, apply),
+            None => (0, apply),
+        };
+        let times = (
+            t[Node::start(r.snapshot).index()] + restart,
+            t[Node::end(r.snapshot).index()],
+            t[Node::start(r.offline).index()],
+        );
+        ms[r.caught_up] = wait_own.saturating_add(replication_span(caught_up_ms(rep, times, last_apply, at)));
         let before = order[r.caught_up_end - 1].0;
         let before = (before, t[before.index()]);
         node_times(plan, &order[r.caught_up_end..], &ms, before, t, cause);
@@ -148,6 +182,11 @@ impl Simulator<'_, '_> {
                     .filter(|(_, share, _)| *share > 0.0)
                     .map(|&(after, share, f)| (start + after, Moment::Strike(i, share, f))),
             );
+            if i == r.snapshot {
+                moments.extend(
+                    self.restarts.iter().map(|&(after, apply)| (start + after, Moment::SnapshotRestart(apply))),
+                );
+            }
         }
         moments.sort_unstable_by_key(|m| m.0);
         let tied = moments.windows(2).any(|w| w[0].0 == w[1].0);
@@ -179,6 +218,10 @@ impl Simulator<'_, '_> {
             match moment {
                 Moment::SnapshotStart => self.begin_replication(at, apply)?,
                 Moment::End(i) => self.data_effects(i, at, 1.0, None, &mut out)?,
+                Moment::SnapshotRestart(apply) => {
+                    self.sync_replication(r.snapshot, at, false, &mut out)?;
+                    self.begin_replication(at, apply)?;
+                }
                 Moment::Strike(i, share, f) => {
                     let catalog = self.plan.scenario.faults[f.index()].catalog;
                     self.data_effects(i, at, share, catalog, &mut out)?;
