@@ -46,6 +46,9 @@ pub(super) fn replication_span(ms: f64) -> u64 {
     round_ms(ms).min(rehearse_core::scenario::MAX_SPAN.as_ms())
 }
 
+/// `Simulator::synced`'s mark for a sync that applied everything written.
+const ALL_APPLIED: u64 = u64::MAX;
+
 impl Simulator<'_, '_> {
     /// The part of a replication step's length that follows from the
     /// tables and the replication's progress; its throughputs are drawn
@@ -125,13 +128,19 @@ impl Simulator<'_, '_> {
         let (Some(rep), Some(rp)) = (plan.scenario.replication.as_ref(), plan.rep.as_ref()) else { return Ok(false) };
         let (s0, s1, off) = self.replication_times(at);
         let online = off.saturating_sub(s0);
+        // Nothing written since the last time, when everything written was
+        // applied: nothing can change (the same changes or fewer applied,
+        // see `Replicate::Changes`).
+        if self.synced == Some((online, ALL_APPLIED)) {
+            return Ok(false);
+        }
         let written_total = rep.changes_written(s0, off);
         let applied_total = if at > s1 { (at - s1) as f64 * rep.changes_per_ms(self.apply_ms) } else { 0.0 };
         let all = drained || applied_total >= written_total;
         // The same changes as the last time change nothing (see
         // `Replicate::Changes`): once the source is offline and the agent
         // has caught up, every later step's end finds it so.
-        let key = (online, if all { u64::MAX } else { applied_total.to_bits() });
+        let key = (online, if all { ALL_APPLIED } else { applied_total.to_bits() });
         if self.synced.replace(key) == Some(key) {
             return Ok(false);
         }

@@ -335,9 +335,9 @@ impl Simulator<'_, '_> {
             (Mode::Random, _) => true,
         };
         // Would any site fire on a first attempt? (The engine draws the same
-        // numbers when the step starts.) Faults on more than one step are
-        // left to the engine.
-        let mut struck = None;
+        // numbers when the step starts.) The struck steps (a few at most:
+        // more are left to the engine).
+        let mut struck = Struck::default();
         if random {
             let fault_base = rng::StreamBase::new(opts.seed, opts.run, rng::Purpose::Fault);
             for &(site, i, f, probability) in &sp.sites {
@@ -353,9 +353,8 @@ impl Simulator<'_, '_> {
                     if plan.facts[i].effects && sp.rep.is_none() {
                         return Ok(false);
                     }
-                    match struck {
-                        Some(j) if j != i => return Ok(false),
-                        _ => struck = Some(i),
+                    if !struck.add(i) {
+                        return Ok(false);
                     }
                 }
             }
@@ -365,38 +364,52 @@ impl Simulator<'_, '_> {
         summary.injected.clear();
         summary.recoveries.clear();
         summary.ending_began = None;
-        // The struck step, from its first start to its end, and its attempts;
-        // or the rerun its strikes call for, and how many times.
-        let (mut retried, mut rerun) = (None, None::<(&Rerun, u32)>);
-        match struck.map(|i| (i, self.tried_again(i, opts, summary))) {
-            None => {}
-            Some((i, Some(Again::Tried(ms, attempts)))) => retried = Some((i, ms, attempts)),
-            Some((_, Some(Again::Rerun(r)))) => match self.rerun_times(&sp.reruns[r], opts, summary) {
-                Some(reruns) => rerun = Some((&sp.reruns[r], reruns)),
-                None => return Ok(false),
-            },
-            Some((_, None)) => return Ok(false),
+        // Each struck step, from its first start to its end, and its
+        // attempts; or the rerun a lone struck step's strikes call for, and
+        // how many times.
+        let (mut retried, mut rerun) = (Retried::default(), None::<(&Rerun, u32)>);
+        self.strikes.clear();
+        self.restarts.clear();
+        for &i in struck.steps() {
+            match self.tried_again(i, opts, summary) {
+                Some(Again::Tried(ms, attempts)) => retried.push((i, ms, attempts)),
+                Some(Again::Rerun(r)) if struck.steps().len() == 1 => {
+                    match self.rerun_times(&sp.reruns[r], opts, summary) {
+                        Some(reruns) => rerun = Some((&sp.reruns[r], reruns)),
+                        None => return Ok(false),
+                    }
+                }
+                _ => return Ok(false),
+            }
         }
         let mut apply = 0.0;
         if rerun.is_none() {
             // Node times and causes, in dependency order.
             // The struck step lasts from its first start to its end (its first
             // attempt's length is put back below: the engine may need it).
-            let first_ms = retried.map(|(i, ms, _)| std::mem::replace(&mut self.first_ms[i], ms));
+            let mut first_ms = [0; Struck::MAX];
+            for (k, &(i, ms, _)) in retried.all().iter().enumerate() {
+                first_ms[k] = std::mem::replace(&mut self.first_ms[i], ms);
+            }
             match &sp.rep {
                 None => {
                     let durations = if random { &self.first_ms } else { &plan.median_ms };
                     node_times(plan, &sp.order, durations, NOTHING_BEFORE, &mut self.node_ms, &mut self.node_cause);
                 }
-                Some(r) => apply = self.replicated_node_times(r, &sp.order, opts, retried.map(|(i, ..)| i)),
+                Some(r) => apply = self.replicated_node_times(r, &sp.order, opts, retried.all()),
             }
-            if let (Some((i, _, _)), Some(ms)) = (retried, first_ms) {
-                self.first_ms[i] = ms;
+            for (k, &(i, ..)) in retried.all().iter().enumerate() {
+                self.first_ms[i] = first_ms[k];
+            }
+            // Strikes on several steps: recorded in the order they strike
+            // (the engine's), unless two strike at once (its agenda's order).
+            if retried.all().len() > 1 && !self.strikes_in_time_order(summary) {
+                return Ok(false);
             }
         }
         let data_events = match &sp.rep {
             None => sp.effect_events,
-            Some(r) => match self.replicated_events(r, apply, retried.map(|(i, ..)| i))? {
+            Some(r) => match self.replicated_events(r, apply, retried.all())? {
                 Some(events) => events,
                 None => return Ok(false),
             },
@@ -427,7 +440,7 @@ impl Simulator<'_, '_> {
         summary.steps.extend(t.chunks_exact(2).map(|se| StepTiming { start: SimTime(se[0]), end: SimTime(se[1]) }));
         summary.attempts.clear();
         summary.attempts.resize(n, 1);
-        if let Some((i, _, attempts)) = retried {
+        for &(i, _, attempts) in retried.all() {
             summary.attempts[i] = attempts;
         }
         if let Some((r, reruns)) = rerun {
@@ -491,8 +504,6 @@ impl Simulator<'_, '_> {
         self.faults[i].attempt_base = 0;
         let (mut attempt, mut total) = (1u32, 0u64);
         let mut dur = self.attempt_ms(i, attempt, opts).0;
-        self.strikes.clear();
-        self.restarts.clear();
         while let Some((lost, f, share)) = self.first_strike(i, attempt, dur, opts) {
             let (policy, action, _) = self.choose_recovery(f, i, attempt);
             if !self.plain_strike(f, policy) {
@@ -510,13 +521,13 @@ impl Simulator<'_, '_> {
             let step = StepIdx(i as u32);
             summary.injected.push(Injection { fault: f, step, attempt });
             summary.recoveries.push((f, step, action));
-            self.strikes.push((total.saturating_add(lost), share, f));
+            self.strikes.push((i, total.saturating_add(lost), share, f));
             total = total.saturating_add(lost).saturating_add(times.reaction).saturating_add(times.fix);
             if action != Action::Resume {
                 // (Resumed: the step done again, whole, as it was.)
                 let (ms, apply) = self.attempt_ms(i, attempt + 1, opts);
                 dur = ms;
-                if plan.facts[i].replication.is_some() {
+                if plan.facts[i].replication == Some(rehearse_core::replication::Role::Snapshot) {
                     self.restarts.push((total, apply));
                 }
             }
@@ -540,6 +551,27 @@ impl Simulator<'_, '_> {
         }
     }
 
+    /// Puts the strikes `tried_again` recorded step by step (`strikes`,
+    /// and `summary`'s injections and recoveries beside them) in the order
+    /// they strike, by the node times just computed; false when two on
+    /// different steps strike at the same millisecond.
+    fn strikes_in_time_order(&mut self, summary: &mut RunSummary) -> bool {
+        let t = &self.node_ms;
+        let at = |s: &(usize, u64, f64, FaultIdx)| t[Node::start(s.0).index()] + s.1;
+        let mut order: Vec<usize> = (0..self.strikes.len()).collect();
+        order.sort_by_key(|&k| at(&self.strikes[k]));
+        if order.windows(2).any(|w| at(&self.strikes[w[0]]) == at(&self.strikes[w[1]])) {
+            return false;
+        }
+        let strikes: Vec<_> = order.iter().map(|&k| self.strikes[k]).collect();
+        let injected: Vec<_> = order.iter().map(|&k| summary.injected[k]).collect();
+        let recoveries: Vec<_> = order.iter().map(|&k| summary.recoveries[k]).collect();
+        self.strikes = strikes;
+        summary.injected = injected;
+        summary.recoveries = recoveries;
+        true
+    }
+
     /// Whether a strike of fault `f`, recovered by `policy`, is one a
     /// straight run follows: not an unknown outcome (the engine verifies
     /// it), and not a persistent fault that the recovery leaves in place
@@ -549,6 +581,55 @@ impl Simulator<'_, '_> {
         let fault = &sc.faults[f.index()];
         let cleared = policy.is_some_and(|p| sc.policies[p.index()].fix.is_some());
         !fault.unknown_outcome && (!fault.persistent || cleared)
+    }
+}
+
+/// The steps struck on a straight run's first attempts, in plan order.
+#[derive(Default)]
+struct Struck {
+    steps: [usize; Struck::MAX],
+    len: usize,
+}
+
+impl Struck {
+    /// More struck steps than this are left to the engine.
+    const MAX: usize = 4;
+
+    /// Adds step `i` (sites come step by step); false when there is no
+    /// room.
+    fn add(&mut self, i: usize) -> bool {
+        if self.len > 0 && self.steps[self.len - 1] == i {
+            return true;
+        }
+        if self.len == Struck::MAX {
+            return false;
+        }
+        self.steps[self.len] = i;
+        self.len += 1;
+        true
+    }
+
+    fn steps(&self) -> &[usize] {
+        &self.steps[..self.len]
+    }
+}
+
+/// The struck steps tried again: (step, from its first start to its end,
+/// its attempts).
+#[derive(Default)]
+struct Retried {
+    all: [(usize, u64, u32); Struck::MAX],
+    len: usize,
+}
+
+impl Retried {
+    fn push(&mut self, r: (usize, u64, u32)) {
+        self.all[self.len] = r;
+        self.len += 1;
+    }
+
+    fn all(&self) -> &[(usize, u64, u32)] {
+        &self.all[..self.len]
     }
 }
 
@@ -659,6 +740,7 @@ mod tests {
         // Straight runs with the replication struck on a step with data
         // effects, and on the snapshot (started again).
         let (mut data_struck, mut snapshot_again) = (0, 0);
+        let mut several_steps = 0;
         let mut eligible = Vec::new();
         for (path, text) in bundled() {
             let sc = Scenario::parse(&text, &path).unwrap();
@@ -715,9 +797,14 @@ mod tests {
                             Some(_) => step.replication != Some(rehearse_core::replication::Role::CaughtUp),
                         }
                     });
+                    // Strikes on several steps (a few at most), each tried
+                    // again.
+                    let mut steps: Vec<_> = want.injected.iter().map(|s| s.step).collect();
+                    steps.dedup();
+                    let several = steps.len() > 1 && steps.len() <= 4 && only_again;
                     assert_eq!(
                         took,
-                        one_step && (only_again || only_rerun) && plain && no_effects,
+                        (one_step && (only_again || only_rerun) || several) && plain && no_effects,
                         "{path} run {run}: {:?}",
                         want.recoveries
                     );
@@ -726,6 +813,7 @@ mod tests {
                         straight_runs += 1;
                         tried_again += usize::from(!want.injected.is_empty() && !only_rerun);
                         rerun += usize::from(only_rerun && !want.injected.is_empty());
+                        several_steps += usize::from(several);
                         let role = |s: &Injection| sc.steps[s.step.index()].replication;
                         let data = |s: &Injection| !sc.steps[s.step.index()].data.is_empty();
                         data_struck += usize::from(want.injected.iter().any(data));
@@ -750,6 +838,7 @@ mod tests {
         assert!(not_plain > 10, "only {not_plain} runs struck by a persistent fault or an unknown outcome");
         assert!(data_struck > 50, "only {data_struck} straight runs struck on a step with data effects");
         assert!(snapshot_again > 10, "only {snapshot_again} straight runs started the snapshot again");
+        assert!(several_steps > 20, "only {several_steps} straight runs struck on several steps");
     }
 
     /// A step tried again and again, resumed or retried, with a budget that
@@ -841,6 +930,64 @@ then = "resume"
         );
     }
 
+    /// Strikes on several steps go straight as they go through the engine,
+    /// recorded in the order they strike, not the order the steps are
+    /// declared in: `late` is declared first and runs after `early`, and
+    /// `beside` runs alongside it.
+    #[test]
+    fn strikes_on_several_steps_go_straight_in_time_order() {
+        let text = r#"
+[scenario]
+name = "several"
+[[step]]
+id = "late"
+after = ["early"]
+downtime = "ends"
+duration = { triangular = ["30m", "1h", "2h"] }
+[[step]]
+id = "early"
+downtime = "begins"
+duration = { triangular = ["30m", "1h", "2h"] }
+[[step]]
+id = "beside"
+duration = { triangular = ["30m", "1h", "2h"] }
+[[fault]]
+id = "f"
+message = "it failed"
+steps = ["late", "early", "beside"]
+probability = 0.5
+recovery = "again"
+[recovery.again]
+action = "retry"
+reaction = { triangular = ["5m", "10m", "30m"] }
+max_attempts = 6
+then = "abort"
+[recovery.abort]
+action = "abort"
+"#;
+        let sc = Scenario::parse(text, "several.toml").unwrap();
+        let plan = Plan::new(&sc, crate::digest(text));
+        let (mut a, mut b) = (Simulator::new(&plan), Simulator::new(&plan));
+        let (mut several, mut out_of_plan_order) = (0, 0);
+        for run in 0..400 {
+            let opts = RunOptions { run, ..RunOptions::new(5, Mode::Random) };
+            let want = engine(&mut a, &opts).unwrap();
+            let mut got = RunSummary::blank(&opts, plan.digest());
+            let took = b.straight(&opts, &mut got).unwrap();
+            assert_eq!(took, want.outcome == rehearse_core::event::Outcome::Committed, "run {run}");
+            if took {
+                assert_eq!(got, want, "run {run}");
+                let mut steps: Vec<_> = want.injected.iter().map(|s| s.step).collect();
+                several += usize::from(steps.iter().any(|s| *s != steps[0]));
+                let declared = steps.is_sorted();
+                steps.dedup();
+                out_of_plan_order += usize::from(!declared);
+            }
+        }
+        assert!(several > 100, "only {several} runs struck on several steps");
+        assert!(out_of_plan_order > 50, "only {out_of_plan_order} runs struck out of the steps' order");
+    }
+
     /// With the toolkit's replication started just before the source goes
     /// offline (so the caught-up wait depends on when the snapshot's
     /// latest attempt began), runs go straight as they go through the
@@ -918,9 +1065,7 @@ action = "abort"
             let want = engine(&mut a, &opts).unwrap();
             let mut got = RunSummary::blank(&opts, plan.digest());
             let took = b.straight(&opts, &mut got).unwrap();
-            // (Faults on two steps are the engine's.)
-            let one_step = want.injected.iter().all(|s| s.step == want.injected[0].step);
-            assert_eq!(took, want.outcome == rehearse_core::event::Outcome::Committed && one_step, "run {run}");
+            assert_eq!(took, want.outcome == rehearse_core::event::Outcome::Committed, "run {run}");
             if took {
                 assert_eq!(got, want, "run {run}");
                 let on = |id: &str| want.injected.iter().any(|s| sc.steps[s.step.index()].id == id);

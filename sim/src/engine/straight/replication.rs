@@ -101,7 +101,8 @@ impl Simulator<'_, '_> {
 
     /// The node times of a straight run of a plan with the replication,
     /// the leaves lasting their first attempts' durations (a median run:
-    /// the medians; step `retried` from its first start to its end) but
+    /// the medians; the `retried` steps from their first start to their
+    /// end) but
     /// for the replication steps, whose lengths are drawn and worked out
     /// as the engine does. Returns the distribution agent's apply time
     /// drawn with the snapshot's first attempt.
@@ -110,8 +111,9 @@ impl Simulator<'_, '_> {
         r: &StraightRep,
         order: &[(Node, Rule)],
         opts: &RunOptions,
-        retried: Option<usize>,
+        retried: &[(usize, u64, u32)],
     ) -> f64 {
+        let tried = |i: usize| retried.iter().any(|r| r.0 == i);
         let plan = self.plan;
         let rep = plan.scenario.replication.as_ref().expect("a plan with the replication");
         let mut ms = std::mem::take(&mut self.straight_ms);
@@ -121,10 +123,10 @@ impl Simulator<'_, '_> {
             rehearse_core::event::Mode::Median => &plan.median_ms,
         });
         let (first, apply) = self.replication_attempt(r.snapshot, 1, opts);
-        if retried != Some(r.snapshot) {
+        if !tried(r.snapshot) {
             ms[r.snapshot] = first;
         }
-        if let Some(np) = r.no_pk.filter(|np| Some(*np) != retried) {
+        if let Some(np) = r.no_pk.filter(|np| !tried(*np)) {
             ms[np] = self.replication_attempt(np, 1, opts).0;
         }
         let base = rng::StreamBase::new(opts.seed, opts.run, rng::Purpose::StepDuration);
@@ -135,7 +137,7 @@ impl Simulator<'_, '_> {
         // starts (the snapshot's latest attempt begun and ended, and the
         // source offline, before it).
         let at = t[Node::start(r.caught_up).index()];
-        let (restart, last_apply) = match (retried == Some(r.snapshot)).then(|| self.restarts.last()).flatten() {
+        let (restart, last_apply) = match self.restarts.last() {
             Some(&(after, apply)) => (after, apply),
             None => (0, apply),
         };
@@ -153,9 +155,9 @@ impl Simulator<'_, '_> {
     }
 
     /// The events the data model's changes add to a straight run whose
-    /// node times are in `node_ms`: the snapshot's start, each syncing
-    /// step's end and each strike on step `retried` (`strikes`) with work
-    /// done met in time order, through the engine's own functions
+    /// node times are in `node_ms`: the snapshot's starts, each syncing
+    /// step's end and each strike on a `retried` step with data effects
+    /// (`strikes`) with work done met in time order, through the engine's own functions
     /// (`begin_replication`, `data_effects`), on the data model as a run
     /// begins. `None` when two of them fall on the same millisecond: the
     /// agenda's order then decides, and the run is the engine's.
@@ -166,7 +168,7 @@ impl Simulator<'_, '_> {
         &mut self,
         r: &StraightRep,
         apply: f64,
-        retried: Option<usize>,
+        retried: &[(usize, u64, u32)],
     ) -> Result<Option<u64>, SimError> {
         let t = |v: Node| self.node_ms[v.index()];
         let (snapshot_end, offline) = (t(Node::end(r.snapshot)), t(Node::start(r.offline)));
@@ -174,19 +176,16 @@ impl Simulator<'_, '_> {
         moments.clear();
         moments.push((t(Node::start(r.snapshot)), Moment::SnapshotStart));
         moments.extend(r.syncing.iter().map(|&i| (t(Node::end(i)), Moment::End(i))));
-        if let Some(i) = retried.filter(|i| self.plan.facts[*i].effects) {
-            let start = t(Node::start(i));
+        if !retried.is_empty() {
+            let facts = &self.plan.facts;
             moments.extend(
                 self.strikes
                     .iter()
-                    .filter(|(_, share, _)| *share > 0.0)
-                    .map(|&(after, share, f)| (start + after, Moment::Strike(i, share, f))),
+                    .filter(|&&(i, _, share, _)| facts[i].effects && share > 0.0)
+                    .map(|&(i, after, share, f)| (t(Node::start(i)) + after, Moment::Strike(i, share, f))),
             );
-            if i == r.snapshot {
-                moments.extend(
-                    self.restarts.iter().map(|&(after, apply)| (start + after, Moment::SnapshotRestart(apply))),
-                );
-            }
+            let start = t(Node::start(r.snapshot));
+            moments.extend(self.restarts.iter().map(|&(after, apply)| (start + after, Moment::SnapshotRestart(apply))));
         }
         moments.sort_unstable_by_key(|m| m.0);
         let tied = moments.windows(2).any(|w| w[0].0 == w[1].0);
