@@ -1,6 +1,9 @@
-//! `estimate`: runs per second of the data-upgrade scenario with its faults,
-//! single-threaded, main pass only (no fault pricing). Issue #6's goal is
-//! about 380,000 runs/s (30x a SimPy model of the same).
+//! `estimate`: runs per second, single-threaded, of the data-upgrade
+//! scenario with its faults (main pass only, no fault pricing; issue #6's
+//! goal was about 380,000 runs/s, 30x a SimPy model of the same), and of
+//! the mock cutover, whose replication and data effects the straight pass
+//! follows (issue #21: twice the runs/s of a8e8977), without and with
+//! fault pricing.
 //!
 //! Run: `cargo bench --bench estimate`
 
@@ -12,18 +15,24 @@ use rehearse_sim::Plan;
 use rehearse_sim::estimate::{EstimateOptions, estimate};
 
 fn bench(c: &mut Criterion) {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/ax2012-data-upgrade-dev.toml");
-    let text = std::fs::read_to_string(path).unwrap();
-    let scenario = Scenario::parse(&text, path).unwrap();
-    let plan = Plan::new(&scenario, rehearse_sim::digest(&text));
-    let runs = 20_000;
-    let opts = EstimateOptions { runs, threads: 1, fault_costs: false, sample_runs: 2_000, ..Default::default() };
     let mut group = c.benchmark_group("estimate");
     group.sample_size(10);
+    let runs = 20_000;
     group.throughput(Throughput::Elements(runs));
-    group.bench_function("data-upgrade/single-thread", |b| {
-        b.iter(|| estimate(&plan, &opts, scenario.meta.window, &AtomicU64::new(0)).unwrap().runs)
-    });
+    for (name, file, fault_costs) in [
+        ("data-upgrade/single-thread", "ax2012-data-upgrade-dev.toml", false),
+        ("mock-cutover/single-thread", "ax2012-mock-cutover.toml", false),
+        ("mock-cutover/single-thread-priced", "ax2012-mock-cutover.toml", true),
+    ] {
+        let path = format!("{}/scenarios/{file}", env!("CARGO_MANIFEST_DIR"));
+        let text = std::fs::read_to_string(&path).unwrap();
+        let scenario = Scenario::parse(&text, &path).unwrap();
+        let plan = Plan::new(&scenario, rehearse_sim::digest(&text));
+        let opts = EstimateOptions { runs, threads: 1, fault_costs, sample_runs: 2_000, ..Default::default() };
+        group.bench_function(name, |b| {
+            b.iter(|| estimate(&plan, &opts, scenario.meta.window, &AtomicU64::new(0)).unwrap().runs)
+        });
+    }
     group.finish();
 }
 
