@@ -1,4 +1,4 @@
-//! Runs in which nothing goes wrong, or only one step needs another try,
+//! Runs in which nothing goes wrong, or a few steps need another try,
 //! computed straight through.
 //!
 //! Most Monte Carlo runs see no fault strike. Such a run has no choices in
@@ -11,22 +11,27 @@
 //! Whether a run is one of them is known before any time is computed: a
 //! fault site's decision to fire on a step's first attempt comes from its
 //! own stream, which does not depend on time. A run in which faults strike
-//! one step only, each time resumed or retried, is as simple: what waits on
-//! the step waits for its first start, which a retry does not move, or for
-//! its end, so the step just lasts longer, from its first start to the end
-//! of its last attempt (worked out by the engine's own functions, see
-//! `Simulator::tried_again`). A strike that reruns part of the plan is
-//! followed too when the rerun's shape fixes what it resets (see
-//! [`Rerun`]): the run is the first attempts' times, then the rerun part's
-//! times again from when the rerun begins, as many times as it is rerun.
-//! A persistent fault counts as plain when its recovery has a fix (which
-//! clears it before the next attempt). When sites on
-//! several steps fire, a recovery does more than try again, a fault
-//! strikes a step with data effects (part of its work stays done), or the
-//! plan has something this shortcut does not model (replication, downtime
-//! marks whose order is not fixed by the plan), the run goes through the
-//! engine as usual. Data effects otherwise show in a silent run only as
-//! the events they add, a count fixed per step. The result is the same [`RunSummary`] the
+//! a few steps, each time resumed or retried, is as simple: what waits on
+//! a struck step waits for its first start, which a retry does not move,
+//! or for its end, so the step just lasts longer, from its first start to
+//! the end of its last attempt (worked out by the engine's own functions,
+//! see `Simulator::tried_again`; each step's attempts depend on its own
+//! draws and recoveries only), and the strikes are recorded in the order
+//! they strike. A strike that reruns part of the plan is followed too,
+//! when it is the run's only struck step and the rerun's shape fixes what
+//! it resets (see [`Rerun`]): the run is the first attempts' times, then
+//! the rerun part's times again from when the rerun begins, as many times
+//! as it is rerun. A persistent fault counts as plain when its recovery
+//! has a fix (which clears it before the next attempt). When sites on
+//! more steps fire, a recovery does more than try again, a fault strikes a
+//! step with data effects in a plan without the replication (part of its
+//! work stays done), or the plan has something this shortcut does not
+//! model (go/no-go rules, resources, downtime marks whose order is not
+//! fixed by the plan), the run goes through the engine as usual. Data
+//! effects otherwise show in a silent run only as the events they add, a
+//! count fixed per step; with the replication, as the events the engine's
+//! own data functions add when the run's moments are met in time order
+//! (see [`StraightRep`]). The result is the same [`RunSummary`] the
 //! engine writes, field for field: differential tests hold the two to it
 //! over every bundled scenario and plans made to reach every case.
 
