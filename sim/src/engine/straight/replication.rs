@@ -12,13 +12,14 @@ use super::{NOTHING_BEFORE, Rule, node_times};
 use crate::{NullSink, SimError, rng};
 
 /// What a straight run needs of the plan's replication. A run in which no
-/// fault strikes a replication step (nor any step with data effects) has
-/// its replication fixed by its times: the snapshot's and the copy of the
-/// tables without a primary key's lengths by their draws, the caught-up
-/// wait's by when it starts and when the snapshot started and ended and
-/// the source went offline, all before it (validation orders them so).
-/// The data model sees the snapshot start and each step with data
-/// effects (or a replication role) end; in a silent run only the events
+/// fault strikes the caught-up wait has its replication fixed by its
+/// times: the snapshot's and the copy of the tables without a primary
+/// key's lengths by their draws (each attempt's, when tried again), the
+/// wait's by when it starts and when the snapshot's latest attempt
+/// started, the snapshot ended and the source went offline, all before it
+/// (validation orders them so). The data model sees the snapshot's starts,
+/// each step with data effects (or a replication role) end, and each
+/// strike on such a step with work done; in a silent run only the events
 /// they add show, and those depend on the times, so the straight run
 /// meets those moments in time order through the engine's own functions
 /// and counts what they emit.
