@@ -138,8 +138,7 @@ impl Simulator<'_, '_> {
         let applied_total = if at > s1 { (at - s1) as f64 * rep.changes_per_ms(self.apply_ms) } else { 0.0 };
         let all = drained || applied_total >= written_total;
         // The same changes as the last time change nothing (see
-        // `Replicate::Changes`): once the source is offline and the agent
-        // has caught up, every later step's end finds it so.
+        // `Replicate::Changes`).
         let key = (online, if all { ALL_APPLIED } else { applied_total.to_bits() });
         if self.synced.replace(key) == Some(key) {
             return Ok(false);

@@ -123,10 +123,11 @@ impl<'p, 's> Simulator<'p, 's> {
         mode: Mode,
     ) -> (u64, Option<rng::Stream>) {
         let plan = self.plan;
-        let Work::Leaf(d) = &plan.scenario.steps[i].work else { unreachable!("a leaf step") };
         match mode {
             Mode::Median => (plan.median_ms[i], None),
             Mode::Random => {
+                // (The scenario's step, large, is read only here.)
+                let Work::Leaf(d) = &plan.scenario.steps[i].work else { unreachable!("a leaf step") };
                 let mut s = base.stream(plan.keys[i], u64::from(attempt));
                 (self.scaled(i, d.sample(&mut s).as_ms()), Some(s))
             }

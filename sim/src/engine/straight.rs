@@ -314,8 +314,9 @@ impl Simulator<'_, '_> {
     }
 
     /// Runs `opts` straight through when no fault strikes it, or when the
-    /// faults that strike one step only make it try again (see
-    /// `tried_again`) or rerun part of the plan (see [`Rerun`]), writing
+    /// faults that strike a few steps only make each try again (see
+    /// `tried_again`), or those on one step rerun part of the plan (see
+    /// [`Rerun`]), writing
     /// the summary the engine would. Returns false when the run needs the
     /// engine, which then writes the whole summary. The first attempts'
     /// durations are those drawn already when `first_drawn` (see
@@ -375,6 +376,7 @@ impl Simulator<'_, '_> {
         // attempts; or the rerun a lone struck step's strikes call for, and
         // how many times.
         let (mut retried, mut rerun) = (Retried::default(), None::<(&Rerun, u32)>);
+        // (What `tried_again` records for the replay and the wait.)
         self.strikes.clear();
         self.restarts.clear();
         for &i in struck.steps() {
@@ -416,7 +418,7 @@ impl Simulator<'_, '_> {
         }
         let data_events = match &sp.rep {
             None => sp.effect_events,
-            Some(r) => match self.replicated_events(r, apply, retried.all())? {
+            Some(r) => match self.replicated_events(r, apply)? {
                 Some(events) => events,
                 None => return Ok(false),
             },
@@ -568,6 +570,19 @@ mod tests {
         sim.run(opts, &mut MemorySink::new())
     }
 
+    /// `opts` run through the engine on `a` and straight on `b`: the
+    /// engine's summary, and the straight one when the run went straight.
+    fn side_by_side(
+        a: &mut Simulator<'_, '_>,
+        b: &mut Simulator<'_, '_>,
+        opts: &RunOptions,
+    ) -> (RunSummary, Option<RunSummary>) {
+        let want = engine(a, opts).unwrap();
+        let mut got = RunSummary::blank(opts, want.scenario);
+        let took = b.straight(opts, &mut got).unwrap();
+        (want, took.then_some(got))
+    }
+
     /// The pass reads `order` whole on every run: an entry is 16 bytes.
     #[test]
     fn an_order_entry_is_16_bytes() {
@@ -603,9 +618,8 @@ mod tests {
                 let runs = if mode == Mode::Median { 1 } else { 300 };
                 for run in 0..runs {
                     let opts = RunOptions { seed: 11, run, mode, faults: faults.clone(), limits: Limits::default() };
-                    let want = engine(&mut a, &opts).unwrap();
-                    let mut got = RunSummary::blank(&opts, plan.digest());
-                    let took = b.straight(&opts, &mut got).unwrap();
+                    let (want, got) = side_by_side(&mut a, &mut b, &opts);
+                    let took = got.is_some();
                     let one_step = want.injected.iter().all(|s| s.step == want.injected[0].step);
                     let only_again = want.recoveries.iter().all(|r| matches!(r.2, Action::Retry | Action::Resume));
                     // Reruns of a shape straight runs follow (see `Rerun`),
@@ -655,7 +669,7 @@ mod tests {
                         want.recoveries
                     );
                     not_plain += usize::from(one_step && only_again && !plain);
-                    if took {
+                    if let Some(got) = got {
                         straight_runs += 1;
                         tried_again += usize::from(!want.injected.is_empty() && !only_rerun);
                         rerun += usize::from(only_rerun && !want.injected.is_empty());
@@ -748,9 +762,8 @@ then = "resume"
         let (mut straight, mut resumed, mut retried, mut handed_over, mut engine_only) = (0, 0, 0, 0, 0);
         for run in 0..3000 {
             let opts = RunOptions { run, ..RunOptions::new(3, Mode::Random) };
-            let want = engine(&mut a, &opts).unwrap();
-            let mut got = RunSummary::blank(&opts, plan.digest());
-            if b.straight(&opts, &mut got).unwrap() {
+            let (want, got) = side_by_side(&mut a, &mut b, &opts);
+            if let Some(got) = got {
                 assert_eq!(got, want, "run {run}");
                 straight += 1;
                 resumed += usize::from(want.recoveries.iter().any(|r| r.2 == Action::Resume));
@@ -817,17 +830,13 @@ action = "abort"
         let (mut several, mut out_of_plan_order) = (0, 0);
         for run in 0..400 {
             let opts = RunOptions { run, ..RunOptions::new(5, Mode::Random) };
-            let want = engine(&mut a, &opts).unwrap();
-            let mut got = RunSummary::blank(&opts, plan.digest());
-            let took = b.straight(&opts, &mut got).unwrap();
-            assert_eq!(took, want.outcome == rehearse_core::event::Outcome::Committed, "run {run}");
-            if took {
+            let (want, got) = side_by_side(&mut a, &mut b, &opts);
+            assert_eq!(got.is_some(), want.outcome == rehearse_core::event::Outcome::Committed, "run {run}");
+            if let Some(got) = got {
                 assert_eq!(got, want, "run {run}");
-                let mut steps: Vec<_> = want.injected.iter().map(|s| s.step).collect();
+                let steps: Vec<_> = want.injected.iter().map(|s| s.step).collect();
                 several += usize::from(steps.iter().any(|s| *s != steps[0]));
-                let declared = steps.is_sorted();
-                steps.dedup();
-                out_of_plan_order += usize::from(!declared);
+                out_of_plan_order += usize::from(!steps.is_sorted());
             }
         }
         assert!(several > 100, "only {several} runs struck on several steps");
@@ -908,11 +917,9 @@ action = "abort"
         let wait = sc.steps.iter().position(|s| s.id == "wait").unwrap();
         for run in 0..400 {
             let opts = RunOptions { run, ..RunOptions::new(3, Mode::Random) };
-            let want = engine(&mut a, &opts).unwrap();
-            let mut got = RunSummary::blank(&opts, plan.digest());
-            let took = b.straight(&opts, &mut got).unwrap();
-            assert_eq!(took, want.outcome == rehearse_core::event::Outcome::Committed, "run {run}");
-            if took {
+            let (want, got) = side_by_side(&mut a, &mut b, &opts);
+            assert_eq!(got.is_some(), want.outcome == rehearse_core::event::Outcome::Committed, "run {run}");
+            if let Some(got) = got {
                 assert_eq!(got, want, "run {run}");
                 let on = |id: &str| want.injected.iter().any(|s| sc.steps[s.step.index()].id == id);
                 restarted += usize::from(on("snap"));
@@ -1032,14 +1039,13 @@ max_attempts = 2
         let (mut reran, mut twice, mut itself, mut engine_only) = (0, 0, 0, 0);
         for run in 0..4000 {
             let opts = RunOptions { run, ..RunOptions::new(9, Mode::Random) };
-            let want = engine(&mut a, &opts).unwrap();
-            let mut got = RunSummary::blank(&opts, plan.digest());
+            let (want, got) = side_by_side(&mut a, &mut b, &opts);
             let steps: Vec<_> = want.injected.iter().map(|s| sc.steps[s.step.index()].id.as_str()).collect();
             let expected = want.outcome == rehearse_core::event::Outcome::Committed
                 && steps.windows(2).all(|w| w[0] == w[1])
                 && steps.first().is_none_or(|s| *s != "right");
-            assert_eq!(b.straight(&opts, &mut got).unwrap(), expected, "run {run}: {:?}", want.recoveries);
-            if expected {
+            assert_eq!(got.is_some(), expected, "run {run}: {:?}", want.recoveries);
+            if let Some(got) = got {
                 assert_eq!(got, want, "run {run}");
                 reran += usize::from(steps.first() == Some(&"wait"));
                 twice += usize::from(steps.len() >= 2 && steps[0] == "wait");

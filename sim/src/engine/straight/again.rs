@@ -2,7 +2,8 @@
 //! the engine's own functions time them, and the strikes put in the
 //! order they strike.
 
-use rehearse_core::fault::{Action, FaultIdx};
+use rehearse_core::fault::{Action, FaultIdx, PolicyIdx};
+use rehearse_core::replication::Role;
 use rehearse_core::scenario::StepIdx;
 
 use super::super::plan::Node;
@@ -26,7 +27,7 @@ impl Simulator<'_, '_> {
     pub(super) fn tried_again(&mut self, i: usize, opts: &RunOptions, summary: &mut RunSummary) -> Option<Again> {
         let plan = self.plan;
         let sc = plan.scenario;
-        if !plan.facts[i].leaf || plan.facts[i].replication == Some(rehearse_core::replication::Role::CaughtUp) {
+        if !plan.facts[i].leaf || plan.facts[i].replication == Some(Role::CaughtUp) {
             return None; // (the wait's length depends on when it starts)
         }
         // The engine's state for these, as it is when a run begins.
@@ -59,7 +60,7 @@ impl Simulator<'_, '_> {
                 // (Resumed: the step done again, whole, as it was.)
                 let (ms, apply) = self.attempt_ms(i, attempt + 1, opts);
                 dur = ms;
-                if plan.facts[i].replication == Some(rehearse_core::replication::Role::Snapshot) {
+                if plan.facts[i].replication == Some(Role::Snapshot) {
                     self.restarts.push((total, apply));
                 }
             }
@@ -89,18 +90,15 @@ impl Simulator<'_, '_> {
     /// different steps strike at the same millisecond.
     pub(super) fn strikes_in_time_order(&mut self, summary: &mut RunSummary) -> bool {
         let t = &self.node_ms;
-        let at = |s: &(usize, u64, f64, FaultIdx)| t[Node::start(s.0).index()] + s.1;
-        let mut order: Vec<usize> = (0..self.strikes.len()).collect();
-        order.sort_by_key(|&k| at(&self.strikes[k]));
-        if order.windows(2).any(|w| at(&self.strikes[w[0]]) == at(&self.strikes[w[1]])) {
+        let mut order: Vec<(u64, usize)> =
+            self.strikes.iter().enumerate().map(|(k, s)| (t[Node::start(s.0).index()] + s.1, k)).collect();
+        order.sort_unstable();
+        if order.windows(2).any(|w| w[0].0 == w[1].0) {
             return false;
         }
-        let strikes: Vec<_> = order.iter().map(|&k| self.strikes[k]).collect();
-        let injected: Vec<_> = order.iter().map(|&k| summary.injected[k]).collect();
-        let recoveries: Vec<_> = order.iter().map(|&k| summary.recoveries[k]).collect();
-        self.strikes = strikes;
-        summary.injected = injected;
-        summary.recoveries = recoveries;
+        self.strikes = order.iter().map(|&(_, k)| self.strikes[k]).collect();
+        summary.injected = order.iter().map(|&(_, k)| summary.injected[k]).collect();
+        summary.recoveries = order.iter().map(|&(_, k)| summary.recoveries[k]).collect();
         true
     }
 
@@ -108,7 +106,7 @@ impl Simulator<'_, '_> {
     /// straight run follows: not an unknown outcome (the engine verifies
     /// it), and not a persistent fault that the recovery leaves in place
     /// (only a fix clears one; the next attempt would fail again).
-    pub(super) fn plain_strike(&self, f: FaultIdx, policy: Option<rehearse_core::fault::PolicyIdx>) -> bool {
+    pub(super) fn plain_strike(&self, f: FaultIdx, policy: Option<PolicyIdx>) -> bool {
         let sc = self.plan.scenario;
         let fault = &sc.faults[f.index()];
         let cleared = policy.is_some_and(|p| sc.policies[p.index()].fix.is_some());

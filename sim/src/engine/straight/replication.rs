@@ -1,6 +1,7 @@
 //! The toolkit's replication in a straight run (see [`StraightRep`]): the
 //! replication steps' lengths, and the events the data model's changes add.
 
+use rehearse_core::event::Mode;
 use rehearse_core::fault::FaultIdx;
 use rehearse_core::replication::Role;
 
@@ -103,10 +104,9 @@ impl Simulator<'_, '_> {
     /// The node times of a straight run of a plan with the replication,
     /// the leaves lasting their first attempts' durations (a median run:
     /// the medians; the `retried` steps from their first start to their
-    /// end) but
-    /// for the replication steps, whose lengths are drawn and worked out
-    /// as the engine does. Returns the distribution agent's apply time
-    /// drawn with the snapshot's first attempt.
+    /// end) but for the replication steps, whose lengths are drawn and
+    /// worked out as the engine does. Returns the distribution agent's
+    /// apply time drawn with the snapshot's first attempt.
     pub(super) fn replicated_node_times(
         &mut self,
         r: &StraightRep,
@@ -120,8 +120,8 @@ impl Simulator<'_, '_> {
         let mut ms = std::mem::take(&mut self.straight_ms);
         ms.clear();
         ms.extend_from_slice(match opts.mode {
-            rehearse_core::event::Mode::Random => &self.first_ms,
-            rehearse_core::event::Mode::Median => &plan.median_ms,
+            Mode::Random => &self.first_ms,
+            Mode::Median => &plan.median_ms,
         });
         let (first, apply) = self.replication_attempt(r.snapshot, 1, opts);
         if !tried(r.snapshot) {
@@ -156,38 +156,32 @@ impl Simulator<'_, '_> {
     }
 
     /// The events the data model's changes add to a straight run whose
-    /// node times are in `node_ms`: the snapshot's starts, each syncing
-    /// step's end and each strike on a `retried` step with data effects
-    /// (`strikes`) with work done met in time order, through the engine's own functions
-    /// (`begin_replication`, `data_effects`), on the data model as a run
-    /// begins. `None` when two of them fall on the same millisecond: the
-    /// agenda's order then decides, and the run is the engine's.
+    /// node times are in `node_ms`: the snapshot's starts (`restarts`),
+    /// each syncing step's end and each strike with work done on a step
+    /// with data effects (`strikes`), met in time order through the
+    /// engine's own functions (`begin_replication`, `data_effects`) on the
+    /// data model as a run begins. `None` when two of them fall on the
+    /// same millisecond: the agenda's order then decides, and the run is
+    /// the engine's.
     ///
     /// # Errors
     /// The data model's.
-    pub(super) fn replicated_events(
-        &mut self,
-        r: &StraightRep,
-        apply: f64,
-        retried: &[(usize, u64, u32)],
-    ) -> Result<Option<u64>, SimError> {
+    pub(super) fn replicated_events(&mut self, r: &StraightRep, apply: f64) -> Result<Option<u64>, SimError> {
         let t = |v: Node| self.node_ms[v.index()];
         let (snapshot_end, offline) = (t(Node::end(r.snapshot)), t(Node::start(r.offline)));
         let mut moments = std::mem::take(&mut self.moments);
         moments.clear();
         moments.push((t(Node::start(r.snapshot)), Moment::SnapshotStart));
         moments.extend(r.syncing.iter().map(|&i| (t(Node::end(i)), Moment::End(i))));
-        if !retried.is_empty() {
-            let facts = &self.plan.facts;
-            moments.extend(
-                self.strikes
-                    .iter()
-                    .filter(|&&(i, _, share, _)| facts[i].effects && share > 0.0)
-                    .map(|&(i, after, share, f)| (t(Node::start(i)) + after, Moment::Strike(i, share, f))),
-            );
-            let start = t(Node::start(r.snapshot));
-            moments.extend(self.restarts.iter().map(|&(after, apply)| (start + after, Moment::SnapshotRestart(apply))));
-        }
+        let facts = &self.plan.facts;
+        moments.extend(
+            self.strikes
+                .iter()
+                .filter(|&&(i, _, share, _)| facts[i].effects && share > 0.0)
+                .map(|&(i, after, share, f)| (t(Node::start(i)) + after, Moment::Strike(i, share, f))),
+        );
+        let start = t(Node::start(r.snapshot));
+        moments.extend(self.restarts.iter().map(|&(after, apply)| (start + after, Moment::SnapshotRestart(apply))));
         moments.sort_unstable_by_key(|m| m.0);
         let tied = moments.windows(2).any(|w| w[0].0 == w[1].0);
         let events = if tied { Ok(None) } else { self.meet(r, &moments, snapshot_end, offline, apply).map(Some) };
