@@ -119,8 +119,10 @@ pub struct Simulator<'p, 's> {
     /// `straight::StraightRep`).
     straight_ms: Vec<u64>,
     moments: Vec<(u64, straight::Moment)>,
-    /// The strikes on the steps a straight run tries again: the step, when
-    /// (from its first start), the share of the work done, the fault.
+    /// The strikes on the steps a straight run tries again or reruns: the
+    /// step, when (from its first start as `tried_again` records it; in
+    /// run time once the node times are known), the share of the work
+    /// done, the fault.
     strikes: Vec<(usize, u64, f64, FaultIdx)>,
     /// The snapshot's attempts after the first when a straight run tries
     /// it again: when each starts (from its first start), and the agent's

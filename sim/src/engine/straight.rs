@@ -226,12 +226,12 @@ impl StraightPlan {
             })
             .collect();
         // With the replication, the data model's events depend on the
-        // times: a run's are counted (see `StraightRep`), and no rerun
-        // (which would meet the data model again) is followed.
-        let (rep, reruns, effect_events) = match sc.replication {
-            Some(_) => (Some(StraightRep::new(plan, &order)?), Vec::new(), 0),
-            None => (None, Rerun::all(plan, &next, &order), effect_events_all),
+        // times: a run's are counted (see `StraightRep`).
+        let (rep, effect_events) = match sc.replication {
+            Some(_) => (Some(StraightRep::new(plan, &order)?), 0),
+            None => (None, effect_events_all),
         };
+        let reruns = Rerun::all(plan, &next, &order, rep.as_ref().map(|r| r.caught_up_end));
         // Sites on groups never fire (the engine draws none for them).
         let sites = (0..n)
             .filter(|i| plan.facts[*i].leaf)
@@ -376,6 +376,8 @@ impl Simulator<'_, '_> {
         // attempts; or the rerun a lone struck step's strikes call for, and
         // how many times.
         let (mut retried, mut rerun) = (Retried::default(), None::<(&Rerun, u32)>);
+        // The distribution agent's apply time drawn with the snapshot.
+        let mut apply = 0.0;
         // (What `tried_again` records for the replay and the wait.)
         self.strikes.clear();
         self.restarts.clear();
@@ -384,14 +386,16 @@ impl Simulator<'_, '_> {
                 Some(Again::Tried(ms, attempts)) => retried.push((i, ms, attempts)),
                 Some(Again::Rerun(r)) if struck.steps().len() == 1 => {
                     match self.rerun_times(&sp.reruns[r], opts, summary) {
-                        Some(reruns) => rerun = Some((&sp.reruns[r], reruns)),
+                        Some((reruns, rerun_apply)) => {
+                            rerun = Some((&sp.reruns[r], reruns));
+                            apply = rerun_apply;
+                        }
                         None => return Ok(false),
                     }
                 }
                 _ => return Ok(false),
             }
         }
-        let mut apply = 0.0;
         if rerun.is_none() {
             // Node times and causes, in dependency order.
             // The struck step lasts from its first start to its end (its first
@@ -410,6 +414,7 @@ impl Simulator<'_, '_> {
             for (k, &(i, ..)) in retried.all().iter().enumerate() {
                 self.first_ms[i] = first_ms[k];
             }
+            self.strikes_in_run_time();
             // Strikes on several steps: recorded in the order they strike
             // (the engine's), unless two strike at once (its agenda's order).
             if retried.all().len() > 1 && !self.strikes_in_time_order(summary) {
@@ -602,6 +607,8 @@ mod tests {
         // effects, and on the snapshot (started again).
         let (mut data_struck, mut snapshot_again) = (0, 0);
         let mut several_steps = 0;
+        // Straight reruns of a step with data effects, with the replication.
+        let mut rerun_replicated = 0;
         let mut eligible = Vec::new();
         for (path, text) in bundled() {
             let sc = Scenario::parse(&text, &path).unwrap();
@@ -673,6 +680,11 @@ mod tests {
                         straight_runs += 1;
                         tried_again += usize::from(!want.injected.is_empty() && !only_rerun);
                         rerun += usize::from(only_rerun && !want.injected.is_empty());
+                        rerun_replicated += usize::from(
+                            only_rerun
+                                && sc.replication.is_some()
+                                && want.injected.iter().any(|s| !sc.steps[s.step.index()].data.is_empty()),
+                        );
                         several_steps += usize::from(several);
                         let role = |s: &Injection| sc.steps[s.step.index()].replication;
                         let data = |s: &Injection| !sc.steps[s.step.index()].data.is_empty();
@@ -699,6 +711,7 @@ mod tests {
         assert!(data_struck > 50, "only {data_struck} straight runs struck on a step with data effects");
         assert!(snapshot_again > 10, "only {snapshot_again} straight runs started the snapshot again");
         assert!(several_steps > 20, "only {several_steps} straight runs struck on several steps");
+        assert!(rerun_replicated > 20, "only {rerun_replicated} straight runs reran a step with data effects");
     }
 
     /// A step tried again and again, resumed or retried, with a budget that

@@ -84,14 +84,20 @@ impl Simulator<'_, '_> {
         }
     }
 
-    /// Puts the strikes `tried_again` recorded step by step (`strikes`,
-    /// and `summary`'s injections and recoveries beside them) in the order
-    /// they strike, by the node times just computed; false when two on
-    /// different steps strike at the same millisecond.
+    /// The strikes `tried_again` recorded in run time, by the node times
+    /// just computed (each struck step's node starts at its first start).
+    pub(super) fn strikes_in_run_time(&mut self) {
+        for s in &mut self.strikes {
+            s.1 += self.node_ms[Node::start(s.0).index()];
+        }
+    }
+
+    /// Puts the strikes `tried_again` recorded step by step (`strikes`, in
+    /// run time, and `summary`'s injections and recoveries beside them) in
+    /// the order they strike; false when two on different steps strike at
+    /// the same millisecond.
     pub(super) fn strikes_in_time_order(&mut self, summary: &mut RunSummary) -> bool {
-        let t = &self.node_ms;
-        let mut order: Vec<(u64, usize)> =
-            self.strikes.iter().enumerate().map(|(k, s)| (t[Node::start(s.0).index()] + s.1, k)).collect();
+        let mut order: Vec<(u64, usize)> = self.strikes.iter().enumerate().map(|(k, s)| (s.1, k)).collect();
         order.sort_unstable();
         if order.windows(2).any(|w| w[0].0 == w[1].0) {
             return false;

@@ -20,7 +20,8 @@ use crate::{NullSink, SimError, rng};
 /// started, the snapshot ended and the source went offline, all before it
 /// (validation orders them so). The data model sees the snapshot's starts,
 /// each step with data effects (or a replication role) end, and each
-/// strike on such a step with work done; in a silent run only the events
+/// strike on such a step with work done (a step rerun after the wait
+/// included: its strikes, then its last end); in a silent run only the events
 /// they add show, and those depend on the times, so the straight run
 /// meets those moments in time order through the engine's own functions
 /// and counts what they emit.
@@ -32,7 +33,7 @@ pub(super) struct StraightRep {
     offline: usize,
     /// Where the caught-up step's end is in the plan's order: the pass
     /// stops there to work out the wait's length.
-    caught_up_end: usize,
+    pub(super) caught_up_end: usize,
     /// The steps whose end changes the data model or brings the
     /// replication up to date (`Facts::effects`), in plan order.
     syncing: Vec<usize>,
@@ -178,7 +179,7 @@ impl Simulator<'_, '_> {
             self.strikes
                 .iter()
                 .filter(|&&(i, _, share, _)| facts[i].effects && share > 0.0)
-                .map(|&(i, after, share, f)| (t(Node::start(i)) + after, Moment::Strike(i, share, f))),
+                .map(|&(i, at, share, f)| (at, Moment::Strike(i, share, f))),
         );
         let start = t(Node::start(r.snapshot));
         moments.extend(self.restarts.iter().map(|&(after, apply)| (start + after, Moment::SnapshotRestart(apply))));

@@ -19,7 +19,10 @@ use crate::summary::RunSummary;
 /// rerun); nothing outside waits on anything inside but `from`'s end, and
 /// nothing inside on anything outside but `from`'s start. So which steps
 /// the rerun resets and abandons is the same in every run, and the only
-/// time a rerun changes is `from`'s start.
+/// time a rerun changes is `from`'s start. No step under `from` has data
+/// effects but, in a plan with the replication, `failed` itself: the
+/// replication's replay meets its strikes and its last end (see
+/// `StraightRep`), and the rerun begins after the caught-up wait.
 #[derive(Debug)]
 pub(super) struct Rerun {
     pub(super) from: usize,
@@ -40,8 +43,12 @@ pub(super) struct Rerun {
 
 impl Rerun {
     /// Every rerun of the plan a straight run can follow: for each rerun
-    /// policy, from each leaf with faults it reaches.
-    pub(super) fn all(plan: &Plan<'_>, next: &[Vec<Node>], order: &[(Node, Rule)]) -> Vec<Rerun> {
+    /// policy, from each leaf with faults it reaches. With the replication
+    /// (`replicated`), only those that begin after the caught-up wait ends
+    /// in the order (`after`): the wait's length, worked out once from the
+    /// times before it, stays.
+    pub(super) fn all(plan: &Plan<'_>, next: &[Vec<Node>], order: &[(Node, Rule)], after: Option<usize>) -> Vec<Rerun> {
+        let replicated = after.is_some();
         let sc = plan.scenario;
         let mut out: Vec<Rerun> = Vec::new();
         for failed in (0..sc.steps.len()).filter(|i| plan.facts[*i].leaf && !plan.sites.of(*i).is_empty()) {
@@ -50,7 +57,10 @@ impl Rerun {
                 if out.iter().any(|r| (r.from, r.failed) == (from, failed)) {
                     continue;
                 }
-                out.extend(Rerun::new(plan, next, order, from, failed));
+                out.extend(
+                    Rerun::new(plan, next, order, from, failed, replicated)
+                        .filter(|r| after.is_none_or(|end| r.from_at > end)),
+                );
             }
         }
         out
@@ -58,7 +68,14 @@ impl Rerun {
 
     /// The rerun from `from` after a strike on `failed`, when it has the
     /// shape straight runs follow.
-    fn new(plan: &Plan<'_>, next: &[Vec<Node>], order: &[(Node, Rule)], from: usize, failed: usize) -> Option<Rerun> {
+    fn new(
+        plan: &Plan<'_>,
+        next: &[Vec<Node>],
+        order: &[(Node, Rule)],
+        from: usize,
+        failed: usize,
+        replicated: bool,
+    ) -> Option<Rerun> {
         let sc = plan.scenario;
         let n = sc.steps.len();
         let mut under = vec![false; n];
@@ -68,8 +85,16 @@ impl Rerun {
             todo.extend(sc.steps[j].children.iter().map(|c| c.index()));
         }
         // (A rerun from a step beside the failed one's is the engine's.)
+        // Data effects under `from` are followed only on the failed step,
+        // and only with the replication, whose replay meets its strikes and
+        // its last end (see `StraightRep`); a step done again would meet
+        // the data model again.
+        let effects_followed = |j: usize| j == failed && replicated && plan.facts[j].replication.is_none();
         if !under[failed]
-            || (0..n).any(|j| under[j] && (plan.facts[j].effects || plan.facts[j].begins || plan.facts[j].ends))
+            || (0..n).any(|j| {
+                under[j]
+                    && ((plan.facts[j].effects && !effects_followed(j)) || plan.facts[j].begins || plan.facts[j].ends)
+            })
         {
             return None;
         }
@@ -139,21 +164,36 @@ impl Simulator<'_, '_> {
     /// attempts. `from`'s start keeps the cause of its first (the engine
     /// releases its edges once). Leaves the times in `node_ms`, each
     /// started-again step's first start in `first_start` (in `r.again`'s
-    /// order), the strikes and recoveries in `summary`; returns the number
-    /// of reruns, or `None` when a strike calls for anything else or
-    /// strikes a step before the failed one: the engine's.
-    pub(super) fn rerun_times(&mut self, r: &Rerun, opts: &RunOptions, summary: &mut RunSummary) -> Option<u32> {
+    /// order), the strikes and recoveries in `summary` (and in `strikes`,
+    /// in run time, for the replication's replay); returns the number of
+    /// reruns and the agent's apply time drawn with the snapshot (0
+    /// without the replication), or `None` when a strike calls for
+    /// anything else or strikes a step before the failed one: the
+    /// engine's. With the replication, the first pass is
+    /// `replicated_node_times`' (the rerun begins after the caught-up wait
+    /// ends in the order, so the replication's lengths stay).
+    pub(super) fn rerun_times(&mut self, r: &Rerun, opts: &RunOptions, summary: &mut RunSummary) -> Option<(u32, f64)> {
         let plan = self.plan;
         let sc = plan.scenario;
         let sp = plan.straight.as_ref()?;
         let i = r.failed;
         let duration_base = rng::StreamBase::new(opts.seed, opts.run, rng::Purpose::StepDuration);
-        self.rerun_ms.clone_from(&self.first_ms);
-        node_times(plan, &sp.order, &self.rerun_ms, NOTHING_BEFORE, &mut self.node_ms, &mut self.node_cause);
+        let apply = match &sp.rep {
+            Some(rep) => {
+                let apply = self.replicated_node_times(rep, &sp.order, opts, &[]);
+                self.rerun_ms.clone_from(&self.straight_ms);
+                apply
+            }
+            None => {
+                self.rerun_ms.clone_from(&self.first_ms);
+                node_times(plan, &sp.order, &self.rerun_ms, NOTHING_BEFORE, &mut self.node_ms, &mut self.node_cause);
+                0.0
+            }
+        };
         self.first_start.clear();
         self.first_start.extend(r.again.iter().map(|j| self.node_ms[Node::start(*j).index()]));
         let (mut attempt, mut reruns) = (1u32, 0u32);
-        while let Some((lost, f, _)) = self.first_strike(i, attempt, self.rerun_ms[i], opts) {
+        while let Some((lost, f, share)) = self.first_strike(i, attempt, self.rerun_ms[i], opts) {
             let (policy, action, _) = self.choose_recovery(f, i, attempt);
             if !self.plain_strike(f, policy) {
                 return None;
@@ -166,7 +206,9 @@ impl Simulator<'_, '_> {
             let step = StepIdx(i as u32);
             summary.injected.push(Injection { fault: f, step, attempt });
             summary.recoveries.push((f, step, action));
-            let again_at = self.node_ms[Node::start(i).index()] + lost + times.reaction + times.fix;
+            let struck_at = self.node_ms[Node::start(i).index()] + lost;
+            self.strikes.push((i, struck_at, share, f));
+            let again_at = struck_at + times.reaction + times.fix;
             reruns += 1;
             attempt += 1;
             for &j in r.before_leaves.iter().chain([&i]) {
@@ -190,6 +232,6 @@ impl Simulator<'_, '_> {
             let before = (from_start, t[from_start.index()]);
             node_times(plan, &sp.order[r.from_at + 1..], &self.rerun_ms, before, t, cause);
         }
-        Some(reruns)
+        Some((reruns, apply))
     }
 }
