@@ -9,11 +9,50 @@
 //! exponential), the chains of different steps overlap: a Monte Carlo run's
 //! durations cost about half as much. Same operations, same order within
 //! each draw, so the same bits.
+//!
+//! A triangular draw picks one of two square roots by where its uniform
+//! falls, which the processor cannot guess: a batch works out both and
+//! keeps the one the draw picks (each exactly as the draw computes it), with
+//! the distribution's constants (its mode's share of the range among them)
+//! worked out once.
 
 use rand_core::Rng;
 
-use crate::dist::{Dist, lognormal_at, round_ms, std_normal_of};
+use crate::dist::{Dist, lognormal_at, round_ms, std_normal_of, unit};
 use crate::scenario::{MAX_SPAN, StepDuration};
+
+/// A triangular duration's constants, as `Dist::sample_ms` works them out
+/// on every draw (`a` its min, `b` its max, `c` its mode), and the bound
+/// its draw is kept below.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Triangle {
+    a: f64,
+    b: f64,
+    b_a: f64,
+    c_a: f64,
+    b_c: f64,
+    /// The mode's share of the range: `(c - a) / (b - a)`.
+    fc: f64,
+    hi: u64,
+}
+
+impl Triangle {
+    fn new(dist: &Dist) -> Option<Triangle> {
+        let Dist::Triangular { min: a, mode: c, max: b } = *dist else { return None };
+        // As `Dist::sample` bounds a draw, then `StepDuration::sample`.
+        let hi = dist.max().map_or(MAX_SPAN.as_ms(), |m| m.as_ms().min(MAX_SPAN.as_ms()));
+        Some(Triangle { a, b, b_a: b - a, c_a: c - a, b_c: b - c, fc: (c - a) / (b - a), hi })
+    }
+
+    /// The draw at uniform `u`: `Dist::sample_ms`' two branches, both
+    /// worked out, the one it takes kept.
+    #[inline]
+    fn at(&self, u: f64) -> u64 {
+        let low = self.a + libm::sqrt(u * self.b_a * self.c_a);
+        let high = self.b - libm::sqrt((1.0 - u) * self.b_a * self.b_c);
+        round_ms(if u < self.fc { low } else { high }).min(self.hi)
+    }
+}
 
 /// A batch of durations to draw, compiled once per plan. Each duration has
 /// a slot (the caller's index, a step's say); `sample` writes slot `s`'s
@@ -22,6 +61,8 @@ use crate::scenario::{MAX_SPAN, StepDuration};
 pub struct Draws<'s> {
     /// Durations that are one lognormal, nothing scaled: (slot, median, sigma).
     lognormal: Vec<(u32, f64, f64)>,
+    /// Durations that are one triangular, nothing scaled.
+    triangular: Vec<(u32, Triangle)>,
     /// Every other duration, drawn whole.
     other: Vec<(u32, &'s StepDuration)>,
 }
@@ -35,6 +76,7 @@ impl<'s> Draws<'s> {
                 (Some(Dist::LogNormal { median, sigma }), None, None) => {
                     draws.lognormal.push((slot, *median, *sigma));
                 }
+                (Some(dist), None, None) if let Some(t) = Triangle::new(dist) => draws.triangular.push((slot, t)),
                 _ => draws.other.push((slot, d)),
             }
         }
@@ -43,7 +85,7 @@ impl<'s> Draws<'s> {
 
     /// How many durations a batch draws.
     pub fn len(&self) -> usize {
-        self.lognormal.len() + self.other.len()
+        self.lognormal.len() + self.triangular.len() + self.other.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -59,6 +101,9 @@ impl<'s> Draws<'s> {
     pub fn sample<R: Rng>(&self, mut rng: impl FnMut(u32) -> R, z: &mut Vec<f64>, out: &mut [u64]) {
         for &(slot, d) in &self.other {
             out[slot as usize] = d.sample(&mut rng(slot)).as_ms();
+        }
+        for (slot, t) in &self.triangular {
+            out[*slot as usize] = t.at(unit(&mut rng(*slot)));
         }
         z.clear();
         z.extend(self.lognormal.iter().map(|&(slot, _, _)| std_normal_of(rng(slot).next_u64())));
@@ -98,6 +143,9 @@ mod tests {
             base(Dist::uniform(d("5s"), d("1m")).unwrap()),
             base(Dist::lognormal(d("7h41m"), d("11h32m")).unwrap()),
             base(Dist::triangular(d("10s"), d("30s"), d("2m")).unwrap()),
+            // The mode at either end: one branch is never taken.
+            base(Dist::triangular(d("1m"), d("1m"), d("3m")).unwrap()),
+            base(Dist::triangular(d("1m"), d("3m"), d("3m")).unwrap()),
             base(Dist::pert(d("5m"), d("10m"), d("30m")).unwrap()),
             base(Dist::fixed(d("2m"))),
             StepDuration {
@@ -115,11 +163,12 @@ mod tests {
             base(Dist::lognormal(d("20d"), d("29d")).unwrap()),
         ];
         // Slots out of order and with a gap, as a plan's leaf steps are.
-        let slots = [3u32, 0, 7, 1, 9, 4, 11, 2, 5, 10];
+        let slots = [3u32, 0, 7, 1, 12, 13, 9, 4, 11, 2, 5, 10];
         let draws = Draws::new(slots.iter().copied().zip(&durations));
         assert_eq!(draws.len(), durations.len());
         assert_eq!(draws.lognormal.len(), 3);
-        let (mut z, mut out) = (Vec::new(), vec![u64::MAX; 12]);
+        assert_eq!(draws.triangular.len(), 3);
+        let (mut z, mut out) = (Vec::new(), vec![u64::MAX; 14]);
         let gen_of = |run: u64, slot: u32| SplitMix64::seed_from_u64(run.wrapping_mul(1_000_003) ^ u64::from(slot));
         let (mut capped, mut tails) = (0, 0);
         for run in 0..20_000u64 {
