@@ -123,11 +123,14 @@ pub fn table_unit(table: &crate::scenario::Table) -> u64 {
 /// ([`table_unit`]) and stays while rows are added, so units stay aligned
 /// on row ids.
 pub fn converted_after(t: TableData, unit: u64, share: f64) -> u64 {
+    if share >= 1.0 {
+        return t.rows; // every unit: the divisions below give the rows
+    }
     let unit = unit.max(1);
     let total = t.rows.div_ceil(unit);
     let done = t.converted.min(t.rows).div_ceil(unit);
     let remaining = total - done;
-    let more = if share >= 1.0 { remaining } else { ((remaining as f64) * share.max(0.0)) as u64 };
+    let more = ((remaining as f64) * share.max(0.0)) as u64;
     ((done + more.min(remaining)) * unit).min(t.rows)
 }
 

@@ -28,8 +28,11 @@ pub struct MemoryBackend {
     attached: bool,
     restore_point: Vec<TableData>,
     has_restore_point: bool,
-    /// Rows per unit of work, from each table's declared rows.
+    /// Rows per unit of work, from each table's declared rows and change
+    /// rate (what `table_unit` reads, kept beside: a reset works the units
+    /// out again only when those change).
     units: Vec<u64>,
+    unit_of: Vec<(u64, u64)>,
     articles: Vec<Article>,
     publications: usize,
     snapshot_applied: bool,
@@ -72,8 +75,13 @@ impl Backend for MemoryBackend {
         self.has_target = false;
         self.attached = false;
         self.has_restore_point = false;
-        self.units.clear();
-        self.units.extend(scenario.database.tables.iter().map(table_unit));
+        let tables = &scenario.database.tables;
+        if !self.unit_of.iter().copied().eq(tables.iter().map(|t| (t.rows, t.changes_per_hour))) {
+            self.unit_of.clear();
+            self.unit_of.extend(tables.iter().map(|t| (t.rows, t.changes_per_hour)));
+            self.units.clear();
+            self.units.extend(tables.iter().map(table_unit));
+        }
         self.articles.clear();
         self.articles.resize(self.source.len(), Article::default());
         self.publications = 0;
