@@ -192,7 +192,7 @@ impl Dist {
             Dist::Pert { min, max, alpha, beta, .. } => {
                 let x = gamma(rng, *alpha);
                 let y = gamma(rng, *beta);
-                min + (max - min) * (x / (x + y))
+                pert_at(*min, max - min, x, y)
             }
             Dist::LogNormal { median, sigma } => lognormal_at(*median, *sigma, std_normal(rng)),
             Dist::Empirical { sorted_ms } => interpolate(sorted_ms, unit(rng)),
@@ -324,23 +324,64 @@ pub(crate) fn inverse_normal_cdf(p: f64) -> f64 {
     }
 }
 
+/// A PERT draw from `min` over `range` (its max less its min), given its
+/// two gamma draws.
+#[inline]
+pub(crate) fn pert_at(min: f64, range: f64, x: f64, y: f64) -> f64 {
+    min + range * (x / (x + y))
+}
+
 /// A Gamma(shape, 1) draw for shape >= 1 (Marsaglia and Tsang, 2000).
 fn gamma<R: Rng + ?Sized>(rng: &mut R, shape: f64) -> f64 {
-    debug_assert!(shape >= 1.0);
-    let d = shape - 1.0 / 3.0;
-    let c = 1.0 / libm::sqrt(9.0 * d);
+    let g = GammaShape::new(shape);
     loop {
         let (x, v) = loop {
             let x = std_normal(rng);
-            let v = 1.0 + c * x;
-            if v > 0.0 {
-                break (x, v * v * v);
+            if let Some(v) = g.cubed(x) {
+                break (x, v);
             }
         };
-        let u = unit_open0(rng);
-        if u < 1.0 - 0.0331 * x * x * x * x || libm::log(u) < 0.5 * x * x + d * (1.0 - v + libm::log(v)) {
-            return d * v;
+        if g.accepts(x, v, unit_open0(rng)) {
+            return g.d * v;
         }
+    }
+}
+
+/// [`gamma`]'s constants for one shape, and its steps.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct GammaShape {
+    d: f64,
+    c: f64,
+}
+
+impl GammaShape {
+    pub(crate) fn new(shape: f64) -> GammaShape {
+        debug_assert!(shape >= 1.0);
+        let d = shape - 1.0 / 3.0;
+        GammaShape { d, c: 1.0 / libm::sqrt(9.0 * d) }
+    }
+
+    /// The candidate `v` at normal draw `x`, when positive.
+    #[inline]
+    fn cubed(self, x: f64) -> Option<f64> {
+        let v = 1.0 + self.c * x;
+        (v > 0.0).then_some(v * v * v)
+    }
+
+    /// Whether the candidate `v` (from `x`) is kept, at uniform `u`.
+    #[inline]
+    fn accepts(self, x: f64, v: f64, u: f64) -> bool {
+        u < 1.0 - 0.0331 * x * x * x * x || libm::log(u) < 0.5 * x * x + self.d * (1.0 - v + libm::log(v))
+    }
+
+    /// The draw when [`gamma`]'s first try, from the generator's next two
+    /// outputs (`x_word` for the normal, `u_word` for the uniform), is
+    /// kept; `None` when it draws more.
+    #[inline]
+    pub(crate) fn first_try(self, x_word: u64, u_word: u64) -> Option<f64> {
+        let x = std_normal_of(x_word);
+        let v = self.cubed(x)?;
+        self.accepts(x, v, unit_open0_of(u_word)).then_some(self.d * v)
     }
 }
 

@@ -105,7 +105,7 @@ pub struct Simulator<'p, 's> {
     first_drawn: bool,
     /// The seed and run index `first_ms` was last drawn for.
     drawn_run: (u64, u64),
-    draw_scratch: Vec<f64>,
+    draw_scratch: rehearse_core::draws::Scratch,
     /// A straight run's node times and causes (node `2i` is step i's
     /// start, `2i + 1` its end).
     node_ms: Vec<u64>,
@@ -180,7 +180,7 @@ impl<'p, 's> Simulator<'p, 's> {
                 .collect(),
             first_drawn: false,
             drawn_run: (0, 0),
-            draw_scratch: Vec::new(),
+            draw_scratch: rehearse_core::draws::Scratch::default(),
             node_ms: vec![0; 2 * n],
             node_cause: vec![None; 2 * n],
             rerun_ms: Vec::with_capacity(n),
