@@ -18,8 +18,10 @@
 //! see `Simulator::tried_again`; each step's attempts depend on its own
 //! draws and recoveries only), and the strikes are recorded in the order
 //! they strike. A strike that reruns part of the plan is followed too,
-//! when it is the run's only struck step and the rerun's shape fixes what
-//! it resets (see [`Rerun`]): the run is the first attempts' times, then
+//! when the rerun's shape fixes what it resets (see [`Rerun`]) and any
+//! other struck step is tried again outside what it runs again: the run
+//! is the first attempts' times (the steps tried again lasting from their
+//! first start to their end), then
 //! the rerun part's times again from when the rerun begins, as many times
 //! as it is rerun. A persistent fault counts as plain when its recovery
 //! has a fix (which clears it before the next attempt). When sites on
@@ -373,9 +375,10 @@ impl Simulator<'_, '_> {
         summary.recoveries.clear();
         summary.ending_began = None;
         // Each struck step, from its first start to its end, and its
-        // attempts; or the rerun a lone struck step's strikes call for, and
-        // how many times.
+        // attempts; and the rerun one struck step's strikes may call for,
+        // and how many times.
         let (mut retried, mut rerun) = (Retried::default(), None::<(&Rerun, u32)>);
+        let mut rerun_of = None;
         // The distribution agent's apply time drawn with the snapshot.
         let mut apply = 0.0;
         // (What `tried_again` records for the replay and the wait.)
@@ -384,42 +387,51 @@ impl Simulator<'_, '_> {
         for &i in struck.steps() {
             match self.tried_again(i, opts, summary) {
                 Some(Again::Tried(ms, attempts)) => retried.push((i, ms, attempts)),
-                Some(Again::Rerun(r)) if struck.steps().len() == 1 => {
-                    match self.rerun_times(&sp.reruns[r], opts, summary) {
-                        Some((reruns, rerun_apply)) => {
-                            rerun = Some((&sp.reruns[r], reruns));
-                            apply = rerun_apply;
-                        }
-                        None => return Ok(false),
-                    }
-                }
+                Some(Again::Rerun(r)) if rerun_of.is_none() => rerun_of = Some(&sp.reruns[r]),
                 _ => return Ok(false),
             }
         }
-        if rerun.is_none() {
-            // Node times and causes, in dependency order.
-            // The struck step lasts from its first start to its end (its first
-            // attempt's length is put back below: the engine may need it).
-            let mut first_ms = [0; Struck::MAX];
-            for (k, &(i, ms, _)) in retried.all().iter().enumerate() {
-                first_ms[k] = std::mem::replace(&mut self.first_ms[i], ms);
+        // (A step tried again inside the rerun would be done again: the
+        // engine's.)
+        if let Some(r) = rerun_of
+            && retried.all().iter().any(|&(j, ..)| r.holds(j))
+        {
+            return Ok(false);
+        }
+        let tried_strikes = self.strikes.len();
+        // Node times and causes, in dependency order.
+        // The struck step lasts from its first start to its end (its first
+        // attempt's length is put back below: the engine may need it).
+        let mut first_ms = [0; Struck::MAX];
+        for (k, &(i, ms, _)) in retried.all().iter().enumerate() {
+            first_ms[k] = std::mem::replace(&mut self.first_ms[i], ms);
+        }
+        let followed = match (rerun_of, &sp.rep) {
+            (Some(r), _) => self.rerun_times(r, opts, summary, retried.all()).map(|(reruns, rerun_apply)| {
+                rerun = Some((r, reruns));
+                apply = rerun_apply;
+            }),
+            (None, None) => {
+                let durations = if random { &self.first_ms } else { &plan.median_ms };
+                node_times(plan, &sp.order, durations, NOTHING_BEFORE, &mut self.node_ms, &mut self.node_cause);
+                Some(())
             }
-            match &sp.rep {
-                None => {
-                    let durations = if random { &self.first_ms } else { &plan.median_ms };
-                    node_times(plan, &sp.order, durations, NOTHING_BEFORE, &mut self.node_ms, &mut self.node_cause);
-                }
-                Some(r) => apply = self.replicated_node_times(r, &sp.order, opts, retried.all()),
+            (None, Some(r)) => {
+                apply = self.replicated_node_times(r, &sp.order, opts, retried.all());
+                Some(())
             }
-            for (k, &(i, ..)) in retried.all().iter().enumerate() {
-                self.first_ms[i] = first_ms[k];
-            }
-            self.strikes_in_run_time();
-            // Strikes on several steps: recorded in the order they strike
-            // (the engine's), unless two strike at once (its agenda's order).
-            if retried.all().len() > 1 && !self.strikes_in_time_order(summary) {
-                return Ok(false);
-            }
+        };
+        for (k, &(i, ..)) in retried.all().iter().enumerate() {
+            self.first_ms[i] = first_ms[k];
+        }
+        if followed.is_none() {
+            return Ok(false);
+        }
+        self.strikes_in_run_time(tried_strikes);
+        // Strikes on several steps: recorded in the order they strike
+        // (the engine's), unless two strike at once (its agenda's order).
+        if retried.all().len() + usize::from(rerun.is_some()) > 1 && !self.strikes_in_time_order(summary) {
+            return Ok(false);
         }
         let data_events = match &sp.rep {
             None => sp.effect_events,
@@ -432,10 +444,12 @@ impl Simulator<'_, '_> {
         let cause = &self.node_cause;
         let end = |i: usize| t[Node::end(i).index()];
         let now = sc.roots.iter().map(|r| end(r.index())).max().unwrap_or(0);
-        let n_events = match rerun {
-            Some((r, reruns)) => emit::plain_run_events(n, sp.downtime_marks, 0) + u64::from(reruns) * r.events,
-            None => emit::plain_run_events(n, sp.downtime_marks, summary.injected.len()),
-        } + data_events;
+        // (Each rerun's strike is counted with the rerun's events.)
+        let reruns = rerun.map_or(0, |(_, reruns)| reruns);
+        let tried_injections = summary.injected.len() - reruns as usize;
+        let n_events = emit::plain_run_events(n, sp.downtime_marks, tried_injections)
+            + rerun.map_or(0, |(r, reruns)| u64::from(reruns) * r.events)
+            + data_events;
         if now > opts.limits.max_time.as_ms() || n_events > opts.limits.max_events {
             return Ok(false); // the engine reports which step ran past it
         }
@@ -609,6 +623,8 @@ mod tests {
         let mut several_steps = 0;
         // Straight reruns of a step with data effects, with the replication.
         let mut rerun_replicated = 0;
+        // Straight runs with a rerun and other steps tried again.
+        let mut rerun_and_again = 0;
         let mut eligible = Vec::new();
         for (path, text) in bundled() {
             let sc = Scenario::parse(&text, &path).unwrap();
@@ -667,11 +683,46 @@ mod tests {
                     // Strikes on several steps (a few at most), each tried
                     // again.
                     let mut steps: Vec<_> = want.injected.iter().map(|s| s.step).collect();
+                    steps.sort_unstable();
                     steps.dedup();
                     let several = steps.len() > 1 && steps.len() <= 4 && only_again;
+                    // Or one of them rerun (a shape followed, every strike
+                    // on it a rerun), the others tried again outside what
+                    // the rerun runs again.
+                    let rerun_steps: Vec<_> = steps
+                        .iter()
+                        .filter(|&&j| want.recoveries.iter().any(|r| r.1 == j && r.2 == Action::Rerun))
+                        .collect();
+                    let mixed = steps.len() > 1 && steps.len() <= 4 && rerun_steps.len() == 1 && {
+                        let failed = *rerun_steps[0];
+                        let first = want.injected.iter().find(|s| s.step == failed).unwrap();
+                        let from = from(Some(sc.faults[first.fault.index()].recovery)).unwrap_or(failed).index();
+                        let mut under = vec![from];
+                        let mut k = 0;
+                        while k < under.len() {
+                            under.extend(sc.steps[under[k]].children.iter().map(|c| c.index()));
+                            k += 1;
+                        }
+                        let compiled = plan
+                            .straight
+                            .as_ref()
+                            .unwrap()
+                            .reruns
+                            .iter()
+                            .any(|r| (r.from, r.failed) == (from, failed.index()));
+                        compiled
+                            && want.recoveries.iter().all(|r| {
+                                if r.1 == failed {
+                                    r.2 == Action::Rerun
+                                } else {
+                                    matches!(r.2, Action::Retry | Action::Resume)
+                                }
+                            })
+                            && steps.iter().all(|j| *j == failed || !under.contains(&j.index()))
+                    };
                     assert_eq!(
                         took,
-                        (one_step && (only_again || only_rerun) || several) && plain && no_effects,
+                        (one_step && (only_again || only_rerun) || several || mixed) && plain && no_effects,
                         "{path} run {run}: {:?}",
                         want.recoveries
                     );
@@ -686,6 +737,7 @@ mod tests {
                                 && want.injected.iter().any(|s| !sc.steps[s.step.index()].data.is_empty()),
                         );
                         several_steps += usize::from(several);
+                        rerun_and_again += usize::from(mixed);
                         let role = |s: &Injection| sc.steps[s.step.index()].replication;
                         let data = |s: &Injection| !sc.steps[s.step.index()].data.is_empty();
                         data_struck += usize::from(want.injected.iter().any(data));
@@ -712,6 +764,7 @@ mod tests {
         assert!(snapshot_again > 10, "only {snapshot_again} straight runs started the snapshot again");
         assert!(several_steps > 20, "only {several_steps} straight runs struck on several steps");
         assert!(rerun_replicated > 20, "only {rerun_replicated} straight runs reran a step with data effects");
+        assert!(rerun_and_again > 5, "only {rerun_and_again} straight runs reran a step and tried others again");
     }
 
     /// A step tried again and again, resumed or retried, with a budget that
@@ -1069,6 +1122,97 @@ max_attempts = 2
         }
         assert!(reran > 300 && twice > 50 && itself > 300, "reran {reran}, twice {twice}, itself {itself}");
         assert!(engine_only > 300, "engine {engine_only}");
+    }
+
+    /// A rerun goes straight beside steps tried again outside what it runs
+    /// again, before it (`prep`), beside it (`side`) or after it (`sync`),
+    /// the strikes recorded in the order they strike; a step tried again
+    /// inside it (`config`, done again by the rerun) leaves the run to the
+    /// engine.
+    #[test]
+    fn a_rerun_beside_steps_tried_again_goes_straight() {
+        let text = r#"
+[scenario]
+name = "rerun and again"
+[[step]]
+id = "prep"
+duration = { lognormal = { median = "1h", p90 = "2h" } }
+downtime = "begins"
+[[step]]
+id = "batch"
+after = ["prep"]
+[[step]]
+id = "config"
+parent = "batch"
+duration = { pert = ["5m", "10m", "40m"] }
+[[step]]
+id = "wait"
+parent = "batch"
+after = ["config"]
+duration = { lognormal = { median = "2h", p90 = "3h" } }
+[[step]]
+id = "side"
+after = [{ step = "prep", lag = "10m" }]
+duration = { triangular = ["1h", "3h", "5h"] }
+[[step]]
+id = "sync"
+after = ["batch", "side"]
+duration = { lognormal = { median = "1h", p90 = "90m" } }
+downtime = "ends"
+[[fault]]
+id = "script"
+message = "an upgrade script failed"
+steps = ["wait"]
+probability = 0.4
+at = [0.1, 1.0]
+recovery = "fix-and-rerun"
+[[fault]]
+id = "flaky"
+message = "a job failed"
+steps = ["prep", "side", "sync", "config"]
+probability = 0.25
+at = [0.0, 1.0]
+recovery = "again"
+[recovery.fix-and-rerun]
+action = "rerun"
+from = "batch"
+reaction = { triangular = ["10m", "30m", "2h"] }
+fix = { pert = ["30m", "2h", "8h"] }
+max_attempts = 3
+[recovery.again]
+action = "retry"
+reaction = { triangular = ["1m", "5m", "20m"] }
+max_attempts = 4
+"#;
+        let sc = Scenario::parse(text, "rerun-and-again.toml").unwrap();
+        let plan = Plan::new(&sc, crate::digest(text));
+        let (mut a, mut b) = (Simulator::new(&plan), Simulator::new(&plan));
+        let (mut mixed, mut out_of_order, mut inside) = (0, 0, 0);
+        for run in 0..3000 {
+            let opts = RunOptions { run, ..RunOptions::new(4, Mode::Random) };
+            let (want, got) = side_by_side(&mut a, &mut b, &opts);
+            let struck = |id: &str| want.injected.iter().any(|s| sc.steps[s.step.index()].id == id);
+            let committed = want.outcome == rehearse_core::event::Outcome::Committed;
+            let rerun = want.recoveries.iter().any(|r| r.2 == Action::Rerun);
+            let wait_retried =
+                want.recoveries.iter().any(|r| sc.steps[r.1.index()].id == "wait" && r.2 != Action::Rerun);
+            if committed && rerun && struck("config") {
+                assert!(got.is_none(), "run {run}: a step tried again inside the rerun is the engine's");
+                inside += 1;
+            }
+            let Some(got) = got else { continue };
+            assert_eq!(got, want, "run {run}");
+            if rerun && !wait_retried && (struck("prep") || struck("side") || struck("sync")) {
+                mixed += 1;
+                // Not in the order the steps were struck in plan order.
+                let plan_order: Vec<_> = want.injected.iter().map(|s| s.step).collect();
+                let mut sorted = plan_order.clone();
+                sorted.sort_unstable();
+                out_of_order += usize::from(plan_order != sorted);
+            }
+        }
+        assert!(mixed > 200 && out_of_order > 25, "mixed {mixed}, in another order than the plan's {out_of_order}");
+        assert!(inside > 200, "inside {inside}");
     }
 
     fn critical(text: &str) -> (Vec<String>, Vec<String>) {

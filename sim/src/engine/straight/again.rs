@@ -84,10 +84,12 @@ impl Simulator<'_, '_> {
         }
     }
 
-    /// The strikes `tried_again` recorded in run time, by the node times
-    /// just computed (each struck step's node starts at its first start).
-    pub(super) fn strikes_in_run_time(&mut self) {
-        for s in &mut self.strikes {
+    /// The first `tried` strikes, those `tried_again` recorded, in run
+    /// time, by the node times just computed (each struck step's node
+    /// starts at its first start; a rerun's strikes are in run time
+    /// already).
+    pub(super) fn strikes_in_run_time(&mut self, tried: usize) {
+        for s in &mut self.strikes[..tried] {
             s.1 += self.node_ms[Node::start(s.0).index()];
         }
     }

@@ -39,6 +39,8 @@ pub(super) struct Rerun {
     pub(super) again: Vec<usize>,
     /// The events a rerun adds to a run (see `emit::rerun_events`).
     pub(super) events: u64,
+    /// The steps under `from`, `from` too, ascending.
+    inside: Vec<usize>,
 }
 
 impl Rerun {
@@ -150,13 +152,21 @@ impl Rerun {
             before_leaves: before.iter().copied().filter(|j| plan.facts[*j].leaf).collect(),
             again: before.into_iter().chain(around).collect(),
             events,
+            inside: (0..n).filter(|j| under[*j]).collect(),
         })
+    }
+
+    /// Whether step `j` is `from` or under it (what the rerun runs again).
+    pub(super) fn holds(&self, j: usize) -> bool {
+        self.inside.binary_search(&j).is_ok()
     }
 }
 
 impl Simulator<'_, '_> {
     /// A run whose strikes on `r.failed` each call for rerun `r`, as the
-    /// engine runs it: the node times of its first attempts; then, for each
+    /// engine runs it: the node times of its first attempts (the durations
+    /// in `first_ms`, where the caller has put the `retried` steps' times,
+    /// each tried again outside the rerun, from first start to end); then, for each
     /// strike (found by `first_strike`, its recovery by `choose_recovery`,
     /// timed by `recovery_times`), `from` starts again once the reaction and
     /// the fix are over, what is under it with its next attempts (each from
@@ -172,7 +182,13 @@ impl Simulator<'_, '_> {
     /// engine's. With the replication, the first pass is
     /// `replicated_node_times`' (the rerun begins after the caught-up wait
     /// ends in the order, so the replication's lengths stay).
-    pub(super) fn rerun_times(&mut self, r: &Rerun, opts: &RunOptions, summary: &mut RunSummary) -> Option<(u32, f64)> {
+    pub(super) fn rerun_times(
+        &mut self,
+        r: &Rerun,
+        opts: &RunOptions,
+        summary: &mut RunSummary,
+        retried: &[(usize, u64, u32)],
+    ) -> Option<(u32, f64)> {
         let plan = self.plan;
         let sc = plan.scenario;
         let sp = plan.straight.as_ref()?;
@@ -180,7 +196,7 @@ impl Simulator<'_, '_> {
         let duration_base = rng::StreamBase::new(opts.seed, opts.run, rng::Purpose::StepDuration);
         let apply = match &sp.rep {
             Some(rep) => {
-                let apply = self.replicated_node_times(rep, &sp.order, opts, &[]);
+                let apply = self.replicated_node_times(rep, &sp.order, opts, retried);
                 self.rerun_ms.clone_from(&self.straight_ms);
                 apply
             }
