@@ -27,6 +27,12 @@ use rand_core::Rng;
 use crate::dist::{Dist, GammaShape, lognormal_at, pert_at, round_ms, std_normal_of, unit};
 use crate::scenario::{MAX_SPAN, StepDuration};
 
+/// What a lone `dist`'s draw is kept below: as `Dist::sample` bounds it,
+/// then `StepDuration::sample`.
+fn bound(dist: &Dist) -> u64 {
+    dist.max().map_or(MAX_SPAN.as_ms(), |m| m.as_ms().min(MAX_SPAN.as_ms()))
+}
+
 /// A triangular duration's constants, as `Dist::sample_ms` works them out
 /// on every draw (`a` its min, `b` its max, `c` its mode), and the bound
 /// its draw is kept below.
@@ -45,9 +51,7 @@ struct Triangle {
 impl Triangle {
     fn new(dist: &Dist) -> Option<Triangle> {
         let Dist::Triangular { min: a, mode: c, max: b } = *dist else { return None };
-        // As `Dist::sample` bounds a draw, then `StepDuration::sample`.
-        let hi = dist.max().map_or(MAX_SPAN.as_ms(), |m| m.as_ms().min(MAX_SPAN.as_ms()));
-        Some(Triangle { a, b, b_a: b - a, c_a: c - a, b_c: b - c, fc: (c - a) / (b - a), hi })
+        Some(Triangle { a, b, b_a: b - a, c_a: c - a, b_c: b - c, fc: (c - a) / (b - a), hi: bound(dist) })
     }
 
     /// The draw at uniform `u`: `Dist::sample_ms`' two branches, both
@@ -83,11 +87,7 @@ enum Whole {
 impl<'s> Pert<'s> {
     fn new(d: &'s StepDuration) -> Option<Pert<'s>> {
         let (dist, whole) = match (&d.base, &d.per_gb, &d.per_million_rows) {
-            (Some(dist), None, None) => {
-                // As `Dist::sample` bounds a draw, then `StepDuration::sample`.
-                let hi = dist.max().map_or(MAX_SPAN.as_ms(), |m| m.as_ms().min(MAX_SPAN.as_ms()));
-                (dist, Whole::Base { hi })
-            }
+            (Some(dist), None, None) => (dist, Whole::Base { hi: bound(dist) }),
             (base @ (None | Some(Dist::Fixed(_))), Some(s), None)
             | (base @ (None | Some(Dist::Fixed(_))), None, Some(s)) => {
                 // As `StepDuration::sample`: the base's whole ms (a fixed

@@ -407,24 +407,27 @@ impl Simulator<'_, '_> {
             first_ms[k] = std::mem::replace(&mut self.first_ms[i], ms);
         }
         let followed = match (rerun_of, &sp.rep) {
-            (Some(r), _) => self.rerun_times(r, opts, summary, retried.all()).map(|(reruns, rerun_apply)| {
-                rerun = Some((r, reruns));
-                apply = rerun_apply;
-            }),
+            (Some(r), _) => match self.rerun_times(r, opts, summary, retried.all()) {
+                Some((reruns, rerun_apply)) => {
+                    (rerun, apply) = (Some((r, reruns)), rerun_apply);
+                    true
+                }
+                None => false,
+            },
             (None, None) => {
                 let durations = if random { &self.first_ms } else { &plan.median_ms };
                 node_times(plan, &sp.order, durations, NOTHING_BEFORE, &mut self.node_ms, &mut self.node_cause);
-                Some(())
+                true
             }
             (None, Some(r)) => {
                 apply = self.replicated_node_times(r, &sp.order, opts, retried.all());
-                Some(())
+                true
             }
         };
         for (k, &(i, ..)) in retried.all().iter().enumerate() {
             self.first_ms[i] = first_ms[k];
         }
-        if followed.is_none() {
+        if !followed {
             return Ok(false);
         }
         self.strikes_in_run_time(tried_strikes);
