@@ -480,6 +480,9 @@ impl Simulator<'_, '_> {
                 summary.steps[j].start = SimTime(start);
                 summary.attempts[j] = reruns + 1;
             }
+            // (The failed step's strikes resumed or retried count too.)
+            summary.attempts[r.failed] =
+                summary.injected.iter().filter(|s| s.step.index() == r.failed).count() as u32 + 1;
         }
         summary.critical_path.clear();
         committed_path(plan, now, end, |v| cause[v.index()], &mut summary.critical_path);
@@ -626,8 +629,9 @@ mod tests {
         let mut several_steps = 0;
         // Straight reruns of a step with data effects, with the replication.
         let mut rerun_replicated = 0;
-        // Straight runs with a rerun and other steps tried again.
-        let mut rerun_and_again = 0;
+        // Straight runs with a rerun and other steps tried again; with a
+        // rerun, then the failed step resumed or retried.
+        let (mut rerun_and_again, mut rerun_resumed) = (0, 0);
         let mut eligible = Vec::new();
         for (path, text) in bundled() {
             let sc = Scenario::parse(&text, &path).unwrap();
@@ -662,7 +666,15 @@ mod tests {
                             .iter()
                             .any(|r| (r.from, r.failed) == (from, s.step.index()))
                     });
-                    let only_rerun = followed && want.recoveries.iter().all(|r| r.2 == Action::Rerun);
+                    // (After the first rerun, strikes on the failed step may
+                    // be resumed or retried too.)
+                    let after_rerun = |r: &[(FaultIdx, rehearse_core::scenario::StepIdx, Action)]| {
+                        r.first().is_some_and(|r| r.2 == Action::Rerun)
+                            && r.iter().all(|r| matches!(r.2, Action::Rerun | Action::Resume | Action::Retry))
+                    };
+                    let only_rerun = followed && after_rerun(&want.recoveries);
+                    rerun_resumed +=
+                        usize::from(only_rerun && one_step && want.recoveries.iter().any(|r| r.2 != Action::Rerun));
                     // No unknown outcome, no persistent fault left in place
                     // (a recovery with a fix clears it).
                     let plain = want.injected.iter().all(|s| {
@@ -713,14 +725,13 @@ mod tests {
                             .reruns
                             .iter()
                             .any(|r| (r.from, r.failed) == (from, failed.index()));
+                        let on_failed: Vec<_> = want.recoveries.iter().copied().filter(|r| r.1 == failed).collect();
                         compiled
-                            && want.recoveries.iter().all(|r| {
-                                if r.1 == failed {
-                                    r.2 == Action::Rerun
-                                } else {
-                                    matches!(r.2, Action::Retry | Action::Resume)
-                                }
-                            })
+                            && after_rerun(&on_failed)
+                            && want
+                                .recoveries
+                                .iter()
+                                .all(|r| r.1 == failed || matches!(r.2, Action::Retry | Action::Resume))
                             && steps.iter().all(|j| *j == failed || !under.contains(&j.index()))
                     };
                     assert_eq!(
@@ -768,6 +779,7 @@ mod tests {
         assert!(several_steps > 20, "only {several_steps} straight runs struck on several steps");
         assert!(rerun_replicated > 20, "only {rerun_replicated} straight runs reran a step with data effects");
         assert!(rerun_and_again > 5, "only {rerun_and_again} straight runs reran a step and tried others again");
+        assert!(rerun_resumed > 5, "only {rerun_resumed} runs reran a step, then resumed or retried it");
     }
 
     /// A step tried again and again, resumed or retried, with a budget that

@@ -209,24 +209,36 @@ impl Simulator<'_, '_> {
         self.first_start.clear();
         self.first_start.extend(r.again.iter().map(|j| self.node_ms[Node::start(*j).index()]));
         let (mut attempt, mut reruns) = (1u32, 0u32);
-        while let Some((lost, f, share)) = self.first_strike(i, attempt, self.rerun_ms[i], opts) {
+        // The failed step's attempt, and what strikes resumed or retried
+        // since its last start add before it (as `tried_again` times them).
+        let (mut dur, mut span) = (self.rerun_ms[i], 0u64);
+        while let Some((lost, f, share)) = self.first_strike(i, attempt, dur, opts) {
             let (policy, action, _) = self.choose_recovery(f, i, attempt);
             if !self.plain_strike(f, policy) {
                 return None;
             }
             let from = policy.and_then(|p| sc.policies[p.index()].from).map_or(i, StepIdx::index);
-            if action != Action::Rerun || from != r.from {
+            let rerun = action == Action::Rerun && from == r.from;
+            if !rerun && !matches!(action, Action::Resume | Action::Retry) {
                 return None;
             }
             let times = self.recovery_times(policy, i, attempt, opts);
             let step = StepIdx(i as u32);
             summary.injected.push(Injection { fault: f, step, attempt });
             summary.recoveries.push((f, step, action));
-            let struck_at = self.node_ms[Node::start(i).index()] + lost;
+            let struck_at = self.node_ms[Node::start(i).index()] + span + lost;
             self.strikes.push((i, struck_at, share, f));
+            attempt += 1;
+            if !rerun {
+                // (Resumed: the attempt done again, whole, as it was.)
+                span += lost + times.reaction + times.fix;
+                if action == Action::Retry {
+                    dur = self.draw_attempt(duration_base, i, attempt, opts.mode).0;
+                }
+                continue;
+            }
             let again_at = struck_at + times.reaction + times.fix;
             reruns += 1;
-            attempt += 1;
             for &j in r.before_leaves.iter().chain([&i]) {
                 let Work::Leaf(d) = &sc.steps[j].work else { unreachable!("a leaf step") };
                 let ms = self.scaled(j, d.sample(&mut duration_base.stream(plan.keys[j], u64::from(attempt))).as_ms());
@@ -235,11 +247,14 @@ impl Simulator<'_, '_> {
                 }
                 self.rerun_ms[j] = ms;
             }
+            (dur, span) = (self.rerun_ms[i], 0);
             let from_start = Node::start(r.from);
             self.node_ms[from_start.index()] = again_at;
             let nodes = &sp.order[r.nodes.clone()];
             node_times(plan, nodes, &self.rerun_ms, (from_start, again_at), &mut self.node_ms, &mut self.node_cause);
         }
+        // The failed step from its last start to its end.
+        self.rerun_ms[i] = span + dur;
         if reruns > 0 {
             // Every node again, but `from`'s start, which keeps its time and cause.
             let (t, cause) = (&mut self.node_ms, &mut self.node_cause);
