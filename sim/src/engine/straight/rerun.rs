@@ -2,7 +2,7 @@
 //! with the plan, and a run's times through them.
 
 use rehearse_core::fault::Action;
-use rehearse_core::scenario::{StepIdx, Work};
+use rehearse_core::scenario::StepIdx;
 
 use super::super::plan::Node;
 use super::super::{Injection, Plan, RunOptions, Simulator, emit};
@@ -240,8 +240,7 @@ impl Simulator<'_, '_> {
             let again_at = struck_at + times.reaction + times.fix;
             reruns += 1;
             for &j in r.before_leaves.iter().chain([&i]) {
-                let Work::Leaf(d) = &sc.steps[j].work else { unreachable!("a leaf step") };
-                let ms = self.scaled(j, d.sample(&mut duration_base.stream(plan.keys[j], u64::from(attempt))).as_ms());
+                let ms = self.draw_attempt(duration_base, j, attempt, opts.mode).0;
                 if j != i && self.first_strike(j, attempt, ms, opts).is_some() {
                     return None;
                 }
