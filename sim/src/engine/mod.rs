@@ -107,7 +107,8 @@ pub struct Simulator<'p, 's> {
     drawn_run: (u64, u64),
     draw_scratch: rehearse_core::draws::Scratch,
     /// A straight run's node times and causes (node `2i` is step i's
-    /// start, `2i + 1` its end).
+    /// start, `2i + 1` its end); the causes the plan fixes are set once,
+    /// here (see `StraightPlan::fixed_causes`).
     node_ms: Vec<u64>,
     node_cause: Vec<Option<Node>>,
     /// A straight run's rerun: each leaf's latest attempt's duration, and
@@ -182,7 +183,7 @@ impl<'p, 's> Simulator<'p, 's> {
             drawn_run: (0, 0),
             draw_scratch: rehearse_core::draws::Scratch::default(),
             node_ms: vec![0; 2 * n],
-            node_cause: vec![None; 2 * n],
+            node_cause: plan.straight.as_ref().map_or_else(|| vec![None; 2 * n], straight::StraightPlan::fixed_causes),
             rerun_ms: Vec::with_capacity(n),
             straight_ms: Vec::with_capacity(n),
             moments: Vec::new(),

@@ -253,6 +253,25 @@ impl StraightPlan {
             rep,
         })
     }
+
+    /// The nodes' causes where the plan fixes them (`None` elsewhere, and
+    /// where a run's times decide them): a `Next` rule's node is caused
+    /// by the node before it in the order, a leaf's end by its start.
+    /// `node_times` writes only the others, so these are set once per
+    /// simulator and kept.
+    pub(super) fn fixed_causes(&self) -> Vec<Option<Node>> {
+        let mut cause = vec![None; self.order.len()];
+        let mut prev = None;
+        for &(v, rule) in &self.order {
+            cause[v.index()] = match rule {
+                Rule::StartNext { .. } | Rule::LeafNext => prev,
+                Rule::Leaf => Some(Node::start(v.step())),
+                Rule::Start { .. } | Rule::Group { .. } => None,
+            };
+            prev = Some(v);
+        }
+        cause
+    }
 }
 
 /// Whether incoming edge `later` (declared after `edge`) is due no earlier
@@ -520,7 +539,9 @@ const NOTHING_BEFORE: (Node, u64) = (Node::FIRST, 0);
 
 /// The nodes' times and causes, `entries` in dependency order, leaves
 /// lasting `durations`; `before` is the node before the first entry and
-/// its time (for a `Next` rule there: see `Rule::StartNext`).
+/// its time (for a `Next` rule there: see `Rule::StartNext`). Only the
+/// causes a run's times decide are written: `cause` holds the others from
+/// the start (see [`StraightPlan::fixed_causes`]), a store per node saved.
 #[inline]
 fn node_times(
     plan: &Plan<'_>,
@@ -533,9 +554,22 @@ fn node_times(
     let sp = plan.straight.as_ref().expect("a straight plan");
     let (mut prev, mut last) = before;
     for &(v, rule) in entries {
-        let (at, by) = match rule {
-            Rule::StartNext { lag } => (last + u64::from(lag), Some(prev)),
-            Rule::LeafNext => (last + durations[v.step()], Some(prev)),
+        // (The causes the plan fixes are in `cause` already: see
+        // `StraightPlan::fixed_causes`.)
+        let at = match rule {
+            Rule::StartNext { lag } => {
+                debug_assert_eq!(cause[v.index()], Some(prev));
+                last + u64::from(lag)
+            }
+            Rule::LeafNext => {
+                debug_assert_eq!(cause[v.index()], Some(prev));
+                last + durations[v.step()]
+            }
+            Rule::Leaf => {
+                let start = Node::start(v.step());
+                debug_assert_eq!(cause[v.index()], Some(start));
+                t[start.index()] + durations[v.step()]
+            }
             Rule::Start { from, to } => {
                 let (mut at, mut by, mut edge) = (0u64, None, None);
                 for &(e, source, lag) in &sp.into[from as usize..to as usize] {
@@ -545,11 +579,8 @@ fn node_times(
                         (at, by, edge) = (due, Some(source), Some(e));
                     }
                 }
-                (at, by)
-            }
-            Rule::Leaf => {
-                let start = Node::start(v.step());
-                (t[start.index()] + durations[v.step()], Some(start))
+                cause[v.index()] = by;
+                at
             }
             Rule::Group { from, to } => {
                 let (mut at, mut by) = (0u64, None);
@@ -559,11 +590,11 @@ fn node_times(
                         (at, by) = (end, Some(child));
                     }
                 }
-                (at + plan.facts[v.step()].finish_lag, by)
+                cause[v.index()] = by;
+                at + plan.facts[v.step()].finish_lag
             }
         };
         t[v.index()] = at;
-        cause[v.index()] = by;
         (prev, last) = (v, at);
     }
 }
