@@ -234,10 +234,19 @@ fn check_three(min: SimDuration, mode: SimDuration, max: SimDuration) -> Result<
 /// rule. It is not `f64::round`: `v + 0.5` is itself rounded, so just below
 /// a half (0.5 - 2^-54) and above 2^52 the two differ. Anything that turns
 /// drawn milliseconds into integers calls this one, not a copy.
+#[inline]
 pub fn round_ms(v: f64) -> u64 {
     // For v > 0, truncating v + 0.5 rounds half up; the cast saturates at
     // u64::MAX and maps NaN to 0 (Rust's float-to-int casts are defined so).
-    if v > 0.0 { (v + 0.5) as u64 } else { 0 }
+    // Below 2^63 the signed cast truncates to the same integer in a few
+    // instructions fewer (the processor has no unsigned one).
+    const I64_END: f64 = 9_223_372_036_854_775_808.0;
+    if v > 0.0 {
+        let r = v + 0.5;
+        if r < I64_END { r as i64 as u64 } else { r as u64 }
+    } else {
+        0
+    }
 }
 
 /// A uniform draw in [0, 1) with 53 random bits: the top 53 bits of one
@@ -482,6 +491,49 @@ mod tests {
         let empirical = sample_median(&dist);
         let exp = d(expected).as_ms() as f64;
         assert!((empirical - exp).abs() <= tolerance * exp, "{dist:?}: sampled median {empirical} vs {exp}");
+    }
+
+    /// `round_ms` is the rule its doc states, `(v + 0.5) as u64` for
+    /// positive `v` and 0 otherwise, at every edge of the fast cast: just
+    /// below a half, around 2^52, 2^53 and 2^63, past u64::MAX, the
+    /// infinities and NaN.
+    #[test]
+    fn round_ms_is_its_rule_at_every_edge() {
+        let rule = |v: f64| if v > 0.0 { (v + 0.5) as u64 } else { 0 };
+        let p63 = 9_223_372_036_854_775_808.0f64;
+        let mut edges = vec![
+            0.0,
+            -0.0,
+            -1.5,
+            0.5 - f64::EPSILON / 4.0,
+            0.5,
+            1.5,
+            2.5,
+            f64::MIN_POSITIVE,
+            4_503_599_627_370_495.5,
+            4_503_599_627_370_497.0,
+            9_007_199_254_740_993.0,
+            p63,
+            1.8446744073709552e19,
+            1e300,
+            f64::INFINITY,
+            f64::NEG_INFINITY,
+            f64::NAN,
+        ];
+        // Every float within a few steps of 2^63 and of 2^63 - 0.5.
+        for centre in [p63, p63 - 0.5] {
+            let (mut lo, mut hi) = (centre, centre);
+            for _ in 0..8 {
+                (lo, hi) = (lo.next_down(), hi.next_up());
+                edges.extend([lo, hi]);
+            }
+        }
+        for v in edges {
+            assert_eq!(round_ms(v), rule(v), "{v:e}");
+        }
+        assert_eq!(round_ms(p63 - 1024.0), (p63 - 1024.0) as u64);
+        assert_eq!(round_ms(p63), 1 << 63);
+        assert_eq!(round_ms(f64::INFINITY), u64::MAX);
     }
 
     #[test]
