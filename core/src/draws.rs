@@ -10,6 +10,8 @@
 //! durations cost about half as much. Same operations, same order within
 //! each draw, so the same bits.
 //!
+//! A uniform draw is one output scaled into its range, worked out once.
+//!
 //! A triangular draw picks one of two square roots by where its uniform
 //! falls, which the processor cannot guess: a batch works out both and
 //! keeps the one the draw picks (each exactly as the draw computes it), with
@@ -133,6 +135,9 @@ pub struct Scratch {
 pub struct Draws<'s> {
     /// Durations that are one lognormal, nothing scaled: (slot, median, sigma).
     lognormal: Vec<(u32, f64, f64)>,
+    /// Durations that are one uniform, nothing scaled: (slot, min, its
+    /// range, the bound).
+    uniform: Vec<(u32, f64, f64, u64)>,
     /// Durations that are one triangular, nothing scaled.
     triangular: Vec<(u32, Triangle)>,
     /// Durations that are one PERT (see [`Pert`]).
@@ -150,6 +155,9 @@ impl<'s> Draws<'s> {
                 (Some(Dist::LogNormal { median, sigma }), None, None) => {
                     draws.lognormal.push((slot, *median, *sigma));
                 }
+                (Some(dist @ Dist::Uniform { min, max }), None, None) => {
+                    draws.uniform.push((slot, *min, max - min, bound(dist)));
+                }
                 (Some(dist), None, None) if let Some(t) = Triangle::new(dist) => draws.triangular.push((slot, t)),
                 _ => match Pert::new(d) {
                     Some(p) => draws.pert.push((slot, p)),
@@ -162,7 +170,7 @@ impl<'s> Draws<'s> {
 
     /// How many durations a batch draws.
     pub fn len(&self) -> usize {
-        self.lognormal.len() + self.triangular.len() + self.pert.len() + self.other.len()
+        self.lognormal.len() + self.uniform.len() + self.triangular.len() + self.pert.len() + self.other.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -177,6 +185,10 @@ impl<'s> Draws<'s> {
     pub fn sample<R: Rng>(&self, mut rng: impl FnMut(u32) -> R, scratch: &mut Scratch, out: &mut [u64]) {
         for &(slot, d) in &self.other {
             out[slot as usize] = d.sample(&mut rng(slot)).as_ms();
+        }
+        for &(slot, min, range, hi) in &self.uniform {
+            // As `Dist::sample_ms` (the range worked out once), then bounded.
+            out[slot as usize] = round_ms(min + range * unit(&mut rng(slot))).min(hi);
         }
         for (slot, t) in &self.triangular {
             out[*slot as usize] = t.at(unit(&mut rng(*slot)));
@@ -233,6 +245,8 @@ mod tests {
             base(Dist::uniform(d("5s"), d("1m")).unwrap()),
             base(Dist::lognormal(d("7h41m"), d("11h32m")).unwrap()),
             base(Dist::triangular(d("10s"), d("30s"), d("2m")).unwrap()),
+            // Wide enough that a draw reaches past MAX_SPAN.
+            base(Dist::uniform(d("20d"), d("40d")).unwrap()),
             // The mode at either end: one branch is never taken.
             base(Dist::triangular(d("1m"), d("1m"), d("3m")).unwrap()),
             base(Dist::triangular(d("1m"), d("3m"), d("3m")).unwrap()),
@@ -272,13 +286,14 @@ mod tests {
             },
         ];
         // Slots out of order and with a gap, as a plan's leaf steps are.
-        let slots = [3u32, 0, 7, 1, 12, 13, 9, 4, 11, 2, 5, 10, 14, 17, 15, 16];
+        let slots = [3u32, 0, 7, 1, 18, 12, 13, 9, 4, 11, 2, 5, 10, 14, 17, 15, 16];
         let draws = Draws::new(slots.iter().copied().zip(&durations));
         assert_eq!(draws.len(), durations.len());
         assert_eq!(draws.lognormal.len(), 3);
+        assert_eq!(draws.uniform.len(), 2);
         assert_eq!(draws.triangular.len(), 3);
         assert_eq!(draws.pert.len(), 5);
-        let (mut scratch, mut out) = (Scratch::default(), vec![u64::MAX; 18]);
+        let (mut scratch, mut out) = (Scratch::default(), vec![u64::MAX; 19]);
         let gen_of = |run: u64, slot: u32| SplitMix64::seed_from_u64(run.wrapping_mul(1_000_003) ^ u64::from(slot));
         let (mut capped, mut tails, mut again) = (0, 0, 0);
         for run in 0..20_000u64 {
@@ -287,7 +302,7 @@ mod tests {
                 let alone = dur.sample(&mut gen_of(run, *slot)).as_ms();
                 assert_eq!(out[*slot as usize], alone, "run {run}, slot {slot}: {dur:?}");
             }
-            capped += usize::from(out[10] == MAX_SPAN.as_ms());
+            capped += usize::from(out[10] == MAX_SPAN.as_ms() && out[18] == MAX_SPAN.as_ms());
             tails += usize::from(scratch.z.iter().any(|z| z.abs() > 1.96));
             again += usize::from(draws.pert.iter().any(|(slot, p)| {
                 let mut g = gen_of(run, *slot);
