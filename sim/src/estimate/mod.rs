@@ -426,7 +426,8 @@ fn finish(
     let kept: Vec<usize> = (0..samples.len()).filter(|k| outcome_by_run[*k] == Outcome::Committed).collect();
     let durations: Vec<&[u64]> = kept.iter().map(|k| samples[*k].durations.as_slice()).collect();
     let sample_downtime: Vec<u64> = kept.iter().map(|k| downtimes[*k]).collect();
-    let (sensitivity, drivers) = stats::sensitivity_and_drivers(&durations, &sample_downtime, sc.steps.len());
+    let (sensitivity, drivers) =
+        stats::sensitivity_and_drivers(&durations, &sample_downtime, sc.steps.len(), opts.threads > 1);
     tracing::debug!(
         runs = n_runs,
         sampled = samples.len(),

@@ -138,42 +138,51 @@ pub(crate) fn criticality(critical: &[u64], committed: u64) -> Vec<f64> {
 /// tie splits at random and shows about nothing); the P90 (and mean) of
 /// the upper half minus that of the lower. One sort of each step's
 /// durations serves both. `None` for a step that never varies or too few
-/// runs (3 for a correlation, 4 for a driver).
+/// runs (3 for a correlation, 4 for a driver). Each step's figures depend
+/// on its own durations only: with `parallel`, the two halves of the plan
+/// are worked out side by side (the same figures, in step order).
 pub(crate) fn sensitivity_and_drivers(
     durations: &[&[u64]],
     measure: &[u64],
     n_steps: usize,
+    parallel: bool,
 ) -> (Vec<Option<f64>>, Vec<Option<super::Driver>>) {
     let n = measure.len();
     let measure_ranks = ranks(measure);
-    let mut xs: Vec<u64> = Vec::with_capacity(n);
-    let mut half: Vec<u64> = Vec::with_capacity(n);
-    (0..n_steps)
-        .map(|i| {
-            xs.clear();
-            xs.extend(durations.iter().map(|r| r[i]));
-            if n < 3 || xs.iter().all(|x| *x == xs[0]) {
-                return (None, None); // (no variance: no correlation)
-            }
-            let by_value = order(&xs);
-            let sensitivity = correlation(&ranks_of(&by_value), &measure_ranks);
-            if n < 4 {
-                return (sensitivity, None);
-            }
-            let mut pick = |part: &[(u64, usize)]| {
-                half.clear();
-                half.extend(part.iter().map(|(_, k)| measure[*k]));
-                (select_quantile(&mut half, 0.9), mean(&half))
-            };
-            let (p90_short, mean_short) = pick(&by_value[..n / 2]);
-            let (p90_long, mean_long) = pick(&by_value[n / 2..]);
-            let driver = super::Driver {
-                p90_shift_ms: p90_long as i64 - p90_short as i64,
-                mean_shift_ms: mean_long - mean_short,
-            };
-            (sensitivity, Some(driver))
-        })
-        .unzip()
+    let steps = |steps: std::ops::Range<usize>| {
+        let mut xs: Vec<u64> = Vec::with_capacity(n);
+        let mut half: Vec<u64> = Vec::with_capacity(n);
+        steps
+            .map(|i| {
+                xs.clear();
+                xs.extend(durations.iter().map(|r| r[i]));
+                if n < 3 || xs.iter().all(|x| *x == xs[0]) {
+                    return (None, None); // (no variance: no correlation)
+                }
+                let by_value = order(&xs);
+                let sensitivity = correlation(&ranks_of(&by_value), &measure_ranks);
+                if n < 4 {
+                    return (sensitivity, None);
+                }
+                let mut pick = |part: &[(u64, usize)]| {
+                    half.clear();
+                    half.extend(part.iter().map(|(_, k)| measure[*k]));
+                    (select_quantile(&mut half, 0.9), mean(&half))
+                };
+                let (p90_short, mean_short) = pick(&by_value[..n / 2]);
+                let (p90_long, mean_long) = pick(&by_value[n / 2..]);
+                let driver = super::Driver {
+                    p90_shift_ms: p90_long as i64 - p90_short as i64,
+                    mean_shift_ms: mean_long - mean_short,
+                };
+                (sensitivity, Some(driver))
+            })
+            .collect::<Vec<_>>()
+    };
+    let mid = n_steps / 2;
+    let (mut figures, later) = super::side_by_side(parallel, || steps(0..mid), || steps(mid..n_steps));
+    figures.extend(later);
+    figures.into_iter().unzip()
 }
 
 /// Per step: its mean duration over the sampled runs that ran it.
@@ -421,7 +430,8 @@ mod tests {
         let runs: Vec<[u64; 3]> = (0..100u64).map(|k| [k * 10, 30, (k * 37) % 100]).collect();
         let measure: Vec<u64> = runs.iter().map(|r| 1000 + r[0]).collect();
         let durations: Vec<&[u64]> = runs.iter().map(|r| r.as_slice()).collect();
-        let (sensitivity, d) = sensitivity_and_drivers(&durations, &measure, 3);
+        let (sensitivity, d) = sensitivity_and_drivers(&durations, &measure, 3, false);
+        assert_eq!(sensitivity_and_drivers(&durations, &measure, 3, true), (sensitivity.clone(), d.clone()));
         assert!((sensitivity[0].unwrap() - 1.0).abs() < 1e-12, "the measure rises with step 0");
         assert_eq!(sensitivity[1], None);
         // Long half: 500..990 (P90 at rank 45: 940); short half 0..490 (440).
