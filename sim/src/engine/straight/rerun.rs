@@ -252,16 +252,16 @@ impl Simulator<'_, '_> {
             let nodes = &sp.order[r.nodes.clone()];
             node_times(plan, nodes, &self.rerun_ms, (from_start, again_at), &mut self.node_ms, &mut self.node_cause);
         }
-        // The failed step from its last start to its end.
+        // (`tried_again` hands over only runs whose first strike reruns.)
+        debug_assert!(reruns > 0, "a rerun's first strike reruns");
+        // The failed step from its last start to its end; every node
+        // again, but `from`'s start, which keeps its time and cause.
         self.rerun_ms[i] = span + dur;
-        if reruns > 0 {
-            // Every node again, but `from`'s start, which keeps its time and cause.
-            let (t, cause) = (&mut self.node_ms, &mut self.node_cause);
-            node_times(plan, &sp.order[..r.from_at], &self.rerun_ms, NOTHING_BEFORE, t, cause);
-            let from_start = Node::start(r.from);
-            let before = (from_start, t[from_start.index()]);
-            node_times(plan, &sp.order[r.from_at + 1..], &self.rerun_ms, before, t, cause);
-        }
+        let (t, cause) = (&mut self.node_ms, &mut self.node_cause);
+        node_times(plan, &sp.order[..r.from_at], &self.rerun_ms, NOTHING_BEFORE, t, cause);
+        let from_start = Node::start(r.from);
+        let before = (from_start, t[from_start.index()]);
+        node_times(plan, &sp.order[r.from_at + 1..], &self.rerun_ms, before, t, cause);
         Some((reruns, apply))
     }
 }
